@@ -1,0 +1,232 @@
+/*
+ * deltavec.h -- the one public header of deltavec.
+ *
+ * deltavec is a vector database (store + HNSW index) whose every change is a
+ * small, checksummed, replayable delta: a 64-byte header plus a compact
+ * payload. A primary captures deltas into a lock-free ring; replicas apply
+ * them and end up bit-for-bit equal to the primary (same dv_db_state_hash()).
+ *
+ * Conventions (read once, they hold everywhere):
+ *  - Every handle is opaque. Every fallible call returns a dv_status;
+ *    DV_OK is 0, errors are negative, dv_strerror() explains any of them.
+ *  - A call that fails leaves every object it was given unchanged.
+ *  - Pointers returned into a db (ids, metadata values) stay valid until the
+ *    next write to that db.
+ *  - A dv_db is single-writer. Concurrent readers are allowed only where a
+ *    function says so.
+ *
+ * Sections: 1 status codes, 2 allocator, 3 database, 4 delta wire format,
+ * 5 ring, 6 capture, 7 process, 8 apply.
+ */
+#ifndef DELTAVEC_H
+#define DELTAVEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define DV_VERSION_MAJOR 0
+#define DV_VERSION_MINOR 1
+#define DV_VERSION_PATCH 0
+#define DV_VERSION_NUMBER (DV_VERSION_MAJOR * 10000 + DV_VERSION_MINOR * 100 + DV_VERSION_PATCH)
+#define DV_VERSION_STRING "0.1.0"
+
+/** Library version as DV_VERSION_NUMBER; compare with the macro to detect a header/library mismatch. */
+unsigned dv_version_number(void);
+/** Library version as "major.minor.patch". */
+const char *dv_version_string(void);
+
+/* ======================================================================= */
+/* 1. Status codes                                                         */
+/* ======================================================================= */
+
+typedef enum dv_status {
+    DV_OK = 0,
+    DV_EINVAL = -1,        /* an argument is NULL, zero or out of its documented range */
+    DV_ENOMEM = -2,        /* the allocator refused */
+    DV_EEXIST = -3,        /* insert of an id that is already live */
+    DV_ENOTFOUND = -4,     /* the id (or slot) is not live */
+    DV_EDIM = -5,          /* vector length or a dimension index does not match the db */
+    DV_ENONFINITE = -6,    /* a value is NaN or +-Inf */
+    DV_EID = -7,           /* id empty, longer than DV_MAX_ID_LEN, or not valid UTF-8 */
+    DV_EMETA = -8,         /* metadata key/value empty, too long, not UTF-8, or too many pairs */
+    DV_EFULL = -9,         /* ring (or bounded buffer) full: backpressure, nothing was written */
+    DV_EEMPTY = -10,       /* nothing to read */
+    DV_ETRUNCATED = -11,   /* input ends before the structure it announces */
+    DV_ECHECKSUM = -12,    /* checksum does not match the bytes */
+    DV_EVERSION = -13,     /* unknown format version */
+    DV_EBADOP = -14,       /* unknown operation or flag combination */
+    DV_ECORRUPT = -15,     /* a count, size or offset inside the input is inconsistent */
+    DV_ETOOBIG = -16,      /* input larger than a configured or format bound */
+    DV_EGAP = -17,         /* a sequence is missing before this delta */
+    DV_ESTALE = -18,       /* sequence older than what the replica can honour */
+    DV_EDUPLICATE = -19,   /* already applied; ignored without change */
+    DV_ECONFLICT = -20,    /* conflict: insert of an id the replica already has */
+    DV_EDATA = -21,        /* conflict: replica state differs from what the delta expected */
+    DV_ECONSTRAINT = -22,  /* conflict: delta violates a constraint of the replica */
+    DV_EINCOHERENT = -23,  /* applying would break an index invariant (degree, dangling edge, ...) */
+    DV_ESTATE = -24,       /* call not valid in the object's current state */
+    DV_EUNSUPPORTED = -25, /* feature not built in or not supported by this build */
+    DV_EABORTED = -26      /* a conflict handler answered ABORT */
+} dv_status;
+
+/** A human-readable, static explanation of a status. Never NULL. */
+const char *dv_strerror(int status);
+/** The status's C name, e.g. "DV_EFULL" (for bindings). Never NULL. */
+const char *dv_status_name(int status);
+
+/* ======================================================================= */
+/* 2. Allocator                                                            */
+/* ======================================================================= */
+
+/**
+ * All memory the core uses comes from one function, in the style of Lua's
+ * lua_Alloc: realloc(ctx, ptr, old_size, new_size) with new_size == 0 frees
+ * ptr and returns NULL; ptr == NULL allocates. Returned memory must be
+ * 16-byte aligned. Pass NULL wherever a dv_allocator is taken to use malloc.
+ */
+typedef struct dv_allocator {
+    void *(*realloc)(void *ctx, void *ptr, size_t old_size, size_t new_size);
+    void *ctx;
+} dv_allocator;
+
+/* ======================================================================= */
+/* 3. Database: vector store + HNSW index                                  */
+/* ======================================================================= */
+
+#define DV_MAX_DIM 4096
+#define DV_MAX_ID_LEN 255        /* bytes of UTF-8, excluding the NUL */
+#define DV_MAX_META_KEY_LEN 255  /* bytes */
+#define DV_MAX_META_VALUE_LEN 4095
+#define DV_MAX_META_PAIRS 64     /* per vector */
+#define DV_MAX_M 64              /* HNSW M upper bound */
+
+typedef struct dv_db dv_db;
+
+typedef enum dv_metric {
+    DV_METRIC_L2 = 0,     /* squared Euclidean distance */
+    DV_METRIC_IP = 1,     /* 1 - dot(a, b) */
+    DV_METRIC_COSINE = 2  /* 1 - cos(a, b); vectors are stored as given, norms cached */
+} dv_metric;
+
+typedef struct dv_db_config {
+    uint32_t dim;             /* 1..DV_MAX_DIM */
+    dv_metric metric;
+    uint32_t M;               /* links per node on upper layers (2*M on layer 0); 2..DV_MAX_M */
+    uint32_t ef_construction; /* >= 1 */
+    uint32_t ef_search;       /* default ef for dv_db_search; >= 1 */
+    uint64_t seed;            /* level assignment; same seed + same ops = same graph */
+    const dv_allocator *allocator; /* NULL: malloc */
+} dv_db_config;
+
+/** Fills cfg with defaults for dimension dim: L2, M=16, ef_construction=200, ef_search=50, seed=42. */
+void dv_db_config_default(dv_db_config *cfg, uint32_t dim);
+
+/** A metadata pair. Both strings NUL-terminated UTF-8. */
+typedef struct dv_meta_kv {
+    const char *key;
+    const char *value;
+} dv_meta_kv;
+
+/** One search result. id points into the db (valid until the next write). */
+typedef struct dv_hit {
+    const char *id;
+    float distance;
+    uint32_t slot;
+} dv_hit;
+
+/** Creates an empty db. Returns DV_EINVAL for a bad config. */
+dv_status dv_db_open(const dv_db_config *cfg, dv_db **out);
+/** Frees the db and everything it owns. NULL is a no-op. */
+void dv_db_close(dv_db *db);
+
+uint32_t dv_db_dim(const dv_db *db);
+dv_metric dv_db_metric(const dv_db *db);
+/** Number of live vectors. */
+size_t dv_db_count(const dv_db *db);
+
+/**
+ * Inserts vector vec (dim floats) under id with optional metadata, and links
+ * it into the HNSW index. Errors: DV_EID, DV_EEXIST, DV_ENONFINITE, DV_EMETA,
+ * DV_ENOMEM. A deleted id may be inserted again.
+ */
+dv_status dv_db_insert(dv_db *db, const char *id, const float *vec, const dv_meta_kv *meta, size_t n_meta);
+/** Replaces the whole vector of a live id and re-links it in the index. */
+dv_status dv_db_update(dv_db *db, const char *id, const float *vec);
+/** Sets vec[idx[i]] = values[i] for i < n (idx strictly increasing, < dim) and re-links. */
+dv_status dv_db_update_sparse(dv_db *db, const char *id, const uint32_t *idx, const float *values, size_t n);
+/** Deletes a live id; the graph is repaired around it and its slot may be reused. */
+dv_status dv_db_delete(dv_db *db, const char *id);
+/** Sets (value != NULL) or removes (value == NULL) one metadata pair of a live id. */
+dv_status dv_db_set_meta(dv_db *db, const char *id, const char *key, const char *value);
+
+/** Copies the vector of a live id into out (dim floats). */
+dv_status dv_db_get(const dv_db *db, const char *id, float *out);
+/** Looks up one metadata value; *value is NULL when the key is absent. */
+dv_status dv_db_get_meta(const dv_db *db, const char *id, const char *key, const char **value);
+/** Metadata pairs of a live id: *pairs points into the db, *n their count. */
+dv_status dv_db_meta(const dv_db *db, const char *id, const dv_meta_kv **pairs, size_t *n);
+
+/** Visitor for dv_db_iterate; return non-zero to stop early. */
+typedef int (*dv_visit_fn)(void *ctx, const char *id, const float *vec, uint32_t slot);
+/** Visits every live vector in slot order. */
+dv_status dv_db_iterate(const dv_db *db, dv_visit_fn visit, void *ctx);
+
+/**
+ * k-nearest-neighbour search through the HNSW index. ef == 0 uses the db's
+ * ef_search (ef is raised to k if smaller). Writes up to k hits sorted by
+ * distance (ties by slot) and their number to *n_hits. Deleted vectors are
+ * never returned; k may be up to dv_db_count().
+ */
+dv_status dv_db_search(const dv_db *db, const float *query, size_t k, size_t ef, dv_hit *hits, size_t *n_hits);
+/** Exact k-NN by brute force over live vectors (for recall measurement and small dbs). */
+dv_status dv_db_search_exact(const dv_db *db, const float *query, size_t k, dv_hit *hits, size_t *n_hits);
+/** Changes the default ef for searches. */
+dv_status dv_db_set_ef_search(dv_db *db, uint32_t ef);
+
+/**
+ * A 64-bit XXH3 hash of the whole logical and structural state: config,
+ * ids, vectors, metadata, tombstones, free slots, graph (levels, neighbour
+ * lists in order, entry point). Two dbs with equal hashes hold the same state.
+ */
+uint64_t dv_db_state_hash(const dv_db *db);
+
+/** Bytes of memory the db currently holds from its allocator. */
+size_t dv_db_memory_usage(const dv_db *db);
+
+/** Name of the SIMD kernel set in use ("avx2", "sse", "simd128", "scalar"). */
+const char *dv_simd_backend(void);
+
+/* ======================================================================= */
+/* 4. Delta wire format                                                    */
+/* ======================================================================= */
+/* @@section-delta@@ */
+
+/* ======================================================================= */
+/* 5. Ring                                                                 */
+/* ======================================================================= */
+/* @@section-ring@@ */
+
+/* ======================================================================= */
+/* 6. Capture                                                              */
+/* ======================================================================= */
+/* @@section-capture@@ */
+
+/* ======================================================================= */
+/* 7. Process: filter, transform, route                                    */
+/* ======================================================================= */
+/* @@section-process@@ */
+
+/* ======================================================================= */
+/* 8. Apply                                                                */
+/* ======================================================================= */
+/* @@section-apply@@ */
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DELTAVEC_H */

@@ -1,0 +1,110 @@
+/*
+ * observer.h -- the db reports every state change as a dv_event.
+ *
+ * This is the seam between the database and the delta pipeline: capture
+ * (src/capture) turns events into deltas; apply decodes deltas back into
+ * the same events and replays them with dv_db_replay() (src/db/replay.h).
+ * A db that replays, in order, every event another db emitted ends in the
+ * same state: same dv_db_state_hash(), same search results.
+ *
+ * Every public write (insert, update, update_sparse, delete, set_meta) is
+ * bracketed: OP_BEGIN ... events ... OP_END. OP_BEGIN comes after all
+ * validation and allocation that can fail, and before the first change; the
+ * observer may refuse it (e.g. DV_EFULL when the ring has no room for
+ * bound_bytes), and the db then returns that status unchanged. Between
+ * OP_BEGIN and OP_END the write cannot fail.
+ *
+ * Graph mutations are reported as primitives whose replay is deterministic:
+ *  - EDGE_ADD appends `to` at the end of from's list on `layer`;
+ *  - EDGE_REMOVE removes `to` from from's list, keeping the order of the rest;
+ *  - ENTRY sets the entry point and max level;
+ *  - VECTOR_INSERT creates node `slot` with `level` and empty lists;
+ *  - VECTOR_DELETE tombstones `slot`, clears its own lists and frees the slot
+ *    (the edges *into* it have been removed by EDGE_REMOVE events before).
+ * The HNSW code mutates the graph only through these primitives, so the
+ * primary's lists are, by construction, what a replica rebuilds.
+ */
+#ifndef DV_DB_OBSERVER_H
+#define DV_DB_OBSERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "deltavec.h"
+
+#define DV_NO_SLOT UINT32_MAX
+
+typedef enum dv_event_kind {
+    DV_EV_OP_BEGIN = 1,
+    DV_EV_OP_END,
+    DV_EV_VECTOR_INSERT,
+    DV_EV_VECTOR_UPDATE,
+    DV_EV_VECTOR_DELETE,
+    DV_EV_META_SET,
+    DV_EV_EDGE_ADD,
+    DV_EV_EDGE_REMOVE,
+    DV_EV_ENTRY
+} dv_event_kind;
+
+/* Which public write an OP_BEGIN/OP_END brackets. */
+typedef enum dv_op_kind {
+    DV_WRITE_INSERT = 1,
+    DV_WRITE_UPDATE,
+    DV_WRITE_UPDATE_SPARSE,
+    DV_WRITE_DELETE,
+    DV_WRITE_SET_META
+} dv_op_kind;
+
+typedef struct dv_event {
+    dv_event_kind kind;
+    uint32_t slot; /* the vector/node concerned (edge: the node whose list changes) */
+    union {
+        struct { /* OP_BEGIN, OP_END */
+            dv_op_kind op;
+            const char *id;
+            size_t bound_bytes; /* OP_BEGIN: upper bound of the encoded size of this op's events */
+        } op;
+        struct { /* VECTOR_INSERT */
+            const char *id;
+            const float *vec; /* dim floats */
+            const dv_meta_kv *meta;
+            size_t n_meta;
+            uint32_t level;
+        } insert;
+        struct { /* VECTOR_UPDATE: dense when idx == NULL, else sparse */
+            const float *old_vec; /* dim floats before the change (primary side; NULL on replay) */
+            const float *new_vec; /* dense: dim floats after; sparse: NULL */
+            const uint32_t *idx;  /* sparse: n strictly increasing indices */
+            const float *values;  /* sparse: n new values */
+            size_t n;
+        } update;
+        struct { /* VECTOR_DELETE */
+            const char *id;
+        } del;
+        struct { /* META_SET; value NULL = remove key */
+            const char *key;
+            const char *value;
+        } meta;
+        struct { /* EDGE_ADD, EDGE_REMOVE */
+            uint32_t layer;
+            uint32_t to;
+            float distance; /* EDGE_ADD only: distance from slot to `to` (informational) */
+        } edge;
+        struct { /* ENTRY */
+            uint32_t entry; /* DV_NO_SLOT when the db becomes empty */
+            uint32_t max_level;
+        } entry;
+    } u;
+} dv_event;
+
+/* Return DV_OK to continue; only OP_BEGIN may refuse (the write is then not done). */
+typedef dv_status (*dv_event_fn)(void *ctx, const dv_event *ev);
+
+typedef struct dv_observer {
+    dv_event_fn on_event;
+    void *ctx;
+} dv_observer;
+
+/* Installs (or, with NULL, removes) the db's observer. */
+void dv_db_set_observer(dv_db *db, const dv_observer *obs);
+
+#endif

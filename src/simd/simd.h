@@ -1,0 +1,50 @@
+/*
+ * simd.h -- every SIMD kernel of deltavec, behind plain functions.
+ *
+ * Nothing outside src/simd/ sees an intrinsic. Each ISA has its own file
+ * (kernels_scalar.c, kernels_sse.c, kernels_avx2.c, kernels_simd128.c); the
+ * build compiles the ones the target can run (per-file flags chosen by
+ * suffix in CMakeLists.txt) and dispatch.c picks the best one the CPU
+ * supports at first use. Every variant must give the same answers as the
+ * scalar one (bit-identical for diff/scatter; within float rounding of a
+ * different summation order for the reductions).
+ *
+ * Vector lengths are arbitrary: kernels handle tails that are not a
+ * multiple of the vector width (the seed's compute_diff did not).
+ */
+#ifndef DV_SIMD_H
+#define DV_SIMD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct dv_kernels {
+    const char *name; /* "scalar", "sse", "avx2", "simd128" */
+    /* sum_i (a[i]-b[i])^2 */
+    float (*l2sq)(const float *a, const float *b, size_t n);
+    /* sum_i a[i]*b[i] */
+    float (*dot)(const float *a, const float *b, size_t n);
+    /* Writes, in increasing order, every i < n with |new_v[i] - old_v[i]| > eps
+     * to idx_out (room for n entries) and returns how many. */
+    size_t (*diff)(const float *old_v, const float *new_v, size_t n, float eps, uint32_t *idx_out);
+    /* dst[idx[i]] = values[i] for i < n. Caller guarantees idx[i] in range. */
+    void (*scatter)(float *dst, const uint32_t *idx, const float *values, size_t n);
+    /* out[i] = src[idx[i]] for i < n (gather; used for before-images). */
+    void (*gather)(float *out, const float *src, const uint32_t *idx, size_t n);
+} dv_kernels;
+
+/* The best kernel set for this CPU (chosen once, thread-safe). */
+const dv_kernels *dv_kernels_best(void);
+/* A named kernel set, or NULL if not compiled in or not supported by this CPU. */
+const dv_kernels *dv_kernels_named(const char *name);
+/* All kernel sets usable on this CPU, scalar first; returns the count. */
+size_t dv_kernels_all(const dv_kernels **out, size_t max);
+
+/* Convenience wrappers over dv_kernels_best(). */
+float dv_l2sq(const float *a, const float *b, size_t n);
+float dv_dot(const float *a, const float *b, size_t n);
+size_t dv_diff(const float *old_v, const float *new_v, size_t n, float eps, uint32_t *idx_out);
+void dv_scatter(float *dst, const uint32_t *idx, const float *values, size_t n);
+void dv_gather(float *out, const float *src, const uint32_t *idx, size_t n);
+
+#endif
