@@ -204,6 +204,95 @@ const char *dv_simd_backend(void);
 /* 4. Delta wire format                                                    */
 /* ======================================================================= */
 /* @@section-delta@@ */
+/*
+ * Every change is a delta: a 64-byte header followed by payload_size payload
+ * bytes (the payload may live elsewhere: ring header slots and payload bytes
+ * are separate). Byte-by-byte specification: docs/FORMAT.md. All integers
+ * are little-endian on every host.
+ *
+ *   off size field
+ *    0   8   sequence        global, gap-free per primary (batch: one for all)
+ *    8   1   operation       dv_delta_op
+ *    9   1   flags           DV_FLAG_*
+ *   10   2   version         ("reserved" in the seed) format version, 1
+ *   12   4   vector_id_hash  low 32 bits of XXH3-64(id bytes); 0 if no id
+ *   16   8   timestamp       producer clock, opaque to the format
+ *   24   4   payload_offset  where the payload sits in its container; NOT
+ *                            covered by the checksum (moving a delta to
+ *                            another ring/file must not require rehashing)
+ *   28   4   payload_size    stored payload bytes (after compression)
+ *   32   8   checksum        XXH3-64 of header bytes 0..23, 28..31, 40..63,
+ *                            then the stored payload bytes
+ *   40   8   prev_sequence   previous delta touching this vector (0: none)
+ *   48  16   padding         zero
+ */
+#define DV_DELTA_HEADER_SIZE 64
+#define DV_DELTA_FORMAT_VERSION 1
+#define DV_DELTA_MAX_PAYLOAD (64u * 1024u * 1024u) /* stored and decompressed bound */
+
+typedef enum dv_delta_op {
+    DV_OP_INSERT = 1,  /* new vector (+ metadata, level, graph edges) */
+    DV_OP_UPDATE = 2,  /* dense or sparse vector change and/or metadata change */
+    DV_OP_DELETE = 3,  /* vector removal (+ graph repair) */
+    DV_OP_BATCH = 4,   /* container of sub-deltas applied atomically */
+    DV_OP_REINDEX = 5  /* graph-only change (edges, entry point) */
+} dv_delta_op;
+
+#define DV_FLAG_COMPRESSED 0x01u /* payload is LZ4 (uncompressed size prefix) */
+#define DV_FLAG_SPARSE 0x02u     /* UPDATE carries (index, value) pairs */
+#define DV_FLAG_HAS_META 0x04u   /* metadata pairs / operations present */
+#define DV_FLAG_HAS_HNSW 0x08u   /* graph part present (structural replication) */
+#define DV_FLAG_HAS_BEFORE 0x10u /* before-image of the changed values present */
+#define DV_FLAG_LOSSY_F16 0x20u  /* float values stored as IEEE half */
+#define DV_FLAG_LOSSY_I8 0x40u   /* float values stored as affine 8-bit */
+#define DV_FLAG_ALL 0x7Fu        /* bit 7 is reserved: must be zero */
+
+/** The decoded header. `version` is the seed's `reserved` field. */
+typedef struct dv_delta_header {
+    uint64_t sequence;
+    uint8_t operation;
+    uint8_t flags;
+    uint16_t version;
+    uint32_t vector_id_hash;
+    uint64_t timestamp;
+    uint32_t payload_offset;
+    uint32_t payload_size;
+    uint64_t checksum;
+    uint64_t prev_sequence;
+    uint8_t padding[16];
+} dv_delta_header;
+
+/** Writes h into out exactly as the format says (h->checksum written as given). */
+void dv_delta_header_encode(const dv_delta_header *h, uint8_t out[DV_DELTA_HEADER_SIZE]);
+/**
+ * Parses and validates 64 header bytes (not the checksum: that needs the
+ * payload). Errors: DV_EINVAL (NULL), DV_EVERSION, DV_EBADOP (unknown op,
+ * reserved flag bit, flag not allowed for the op), DV_ECORRUPT (padding not
+ * zero), DV_ETOOBIG (payload_size > DV_DELTA_MAX_PAYLOAD).
+ */
+dv_status dv_delta_header_decode(const uint8_t in[DV_DELTA_HEADER_SIZE], dv_delta_header *h);
+/** The checksum of an encoded header (checksum and payload_offset bytes ignored) and its payload. */
+uint64_t dv_delta_checksum(const uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8_t *payload, size_t payload_len);
+/** Recomputes and stores the checksum into hdr bytes 32..39. */
+void dv_delta_seal(uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8_t *payload, size_t payload_len);
+/**
+ * Header validation + checksum check. payload_len must be >= payload_size
+ * (DV_ETRUNCATED otherwise); only payload_size bytes are hashed.
+ * Errors: as dv_delta_header_decode, DV_ETRUNCATED, DV_ECHECKSUM.
+ */
+dv_status dv_delta_verify(const uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8_t *payload, size_t payload_len);
+/** vector_id_hash of an id: low 32 bits of XXH3-64 over its bytes. */
+uint32_t dv_delta_id_hash(const char *id, size_t len);
+/** Name of an operation ("insert", ...), "?" when unknown. */
+const char *dv_delta_op_name(int op);
+/**
+ * One line of text describing a delta (header fields, and a summary of the
+ * payload when it decodes), for `deltavec dump` and debugging. Always
+ * NUL-terminates when cap > 0; returns the decode status (the line still
+ * describes the header when the payload is bad).
+ */
+dv_status dv_delta_describe(const uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8_t *payload, size_t payload_len,
+                            char *buf, size_t cap);
 
 /* ======================================================================= */
 /* 5. Ring                                                                 */
