@@ -1,7 +1,11 @@
-/* kernels_scalar.c -- the reference kernels every SIMD variant is tested against. */
+/*
+ * kernels_scalar.c -- the reference kernels every SIMD variant is tested against.
+ *
+ * Plain loops in index order: this is the definition of each kernel's
+ * result (tests/test_simd.c compares every other set to it). No libm:
+ * __builtin_fabsf keeps the file buildable for freestanding wasm32.
+ */
 #include "simd/kernels.h"
-
-#include <math.h>
 
 static float scalar_l2sq(const float *a, const float *b, size_t n) {
     float s = 0.0f;
@@ -21,7 +25,7 @@ static float scalar_dot(const float *a, const float *b, size_t n) {
 static size_t scalar_diff(const float *old_v, const float *new_v, size_t n, float eps, uint32_t *idx_out) {
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (fabsf(new_v[i] - old_v[i]) > eps) idx_out[k++] = (uint32_t)i;
+        if (__builtin_fabsf(new_v[i] - old_v[i]) > eps) idx_out[k++] = (uint32_t)i;
     return k;
 }
 

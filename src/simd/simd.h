@@ -25,9 +25,13 @@ typedef struct dv_kernels {
     /* sum_i a[i]*b[i] */
     float (*dot)(const float *a, const float *b, size_t n);
     /* Writes, in increasing order, every i < n with |new_v[i] - old_v[i]| > eps
-     * to idx_out (room for n entries) and returns how many. */
+     * to idx_out (room for n entries) and returns how many. NaN differences
+     * never count (an ordered compare, as in C). SIMD variants may scribble
+     * on idx_out[count..n) but never write at or past idx_out[n]. */
     size_t (*diff)(const float *old_v, const float *new_v, size_t n, float eps, uint32_t *idx_out);
-    /* dst[idx[i]] = values[i] for i < n. Caller guarantees idx[i] in range. */
+    /* dst[idx[i]] = values[i] for i < n, in order of i. Caller guarantees
+     * idx[i] in range; callers pass strictly increasing indices, and should
+     * an index repeat, the later value wins in every variant. */
     void (*scatter)(float *dst, const uint32_t *idx, const float *values, size_t n);
     /* out[i] = src[idx[i]] for i < n (gather; used for before-images). */
     void (*gather)(float *out, const float *src, const uint32_t *idx, size_t n);

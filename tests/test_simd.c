@@ -1,0 +1,353 @@
+/*
+ * test_simd.c -- every kernel set usable on this CPU against the scalar one.
+ *
+ * Reductions (l2sq, dot) sum in a different order per ISA, so they are
+ * compared within a relative tolerance of the sum of |terms| (the scale of
+ * the rounding error), plus one exact test (one-hot vectors) that proves
+ * every index is counted exactly once whatever the order. diff, scatter
+ * and gather must be bit-identical to scalar. Lengths cover 0..67 (every
+ * tail of every vector width, several unrolled bodies), and 128, 384, 1000,
+ * 4096; pointers are also offset by one float so nothing relies on
+ * alignment. Data come from a fixed-seed generator.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "simd/kernels.h"
+#include "deltavec.h"
+
+#define MAX_SETS 8
+#define SCALAR (&dv_kernels_scalar)
+#define GUARD 16 /* extra slots after every buffer, checked for stray writes */
+
+static const size_t big_sizes[] = {128, 384, 1000, 4096};
+
+static uint64_t rng_state;
+static uint64_t rng_next(void) { /* splitmix64 */
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+static float rng_float(void) {
+    return (float)((double)(rng_next() >> 11) / 9007199254740992.0) * 2.0f - 1.0f;
+}
+
+/* Calls fn(n) for every length the tests cover. */
+static void for_each_size(void (*fn)(size_t n, size_t off)) {
+    for (size_t off = 0; off < 2; off++) {
+        for (size_t n = 0; n <= 67; n++) fn(n, off);
+        for (size_t i = 0; i < sizeof big_sizes / sizeof big_sizes[0]; i++) fn(big_sizes[i], off);
+    }
+}
+
+static size_t usable_sets(const dv_kernels **sets) {
+    size_t n = dv_kernels_all(sets, MAX_SETS);
+    assert_true(n >= 1);
+    return n;
+}
+
+static float *alloc_floats(size_t n) {
+    float *p = calloc(n + GUARD + 1, sizeof(float));
+    assert_non_null(p);
+    return p;
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+static void test_scalar_is_listed_first_and_best_is_usable(void **state) {
+    (void)state;
+    const dv_kernels *sets[MAX_SETS];
+    size_t n = usable_sets(sets);
+    assert_string_equal(sets[0]->name, "scalar");
+    const dv_kernels *best = dv_kernels_best();
+    int found = 0;
+    for (size_t i = 0; i < n; i++) found |= sets[i] == best;
+    assert_true(found);
+    assert_string_equal(dv_simd_backend(), best->name);
+    assert_ptr_equal(dv_kernels_best(), best); /* cached, stable */
+}
+
+static void test_named_returns_usable_sets_only(void **state) {
+    (void)state;
+    const dv_kernels *sets[MAX_SETS];
+    size_t n = usable_sets(sets);
+    for (size_t i = 0; i < n; i++) assert_ptr_equal(dv_kernels_named(sets[i]->name), sets[i]);
+    assert_null(dv_kernels_named("no-such-isa"));
+    assert_null(dv_kernels_named(NULL));
+    assert_non_null(dv_kernels_named("scalar"));
+}
+
+static void test_best_set_on_x86_matches_cpu_features(void **state) {
+    (void)state;
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    const char *want = "scalar";
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        want = "avx2";
+    else if (__builtin_cpu_supports("sse4.1"))
+        want = "sse";
+    assert_string_equal(dv_kernels_best()->name, want);
+#else
+    skip();
+#endif
+}
+
+/* ---- reductions ------------------------------------------------------------ */
+
+static void check_reductions(size_t n, size_t off) {
+    const dv_kernels *sets[MAX_SETS];
+    size_t ns = usable_sets(sets);
+    float *abuf = alloc_floats(n), *bbuf = alloc_floats(n);
+    float *a = abuf + off, *b = bbuf + off;
+    float scale = (n % 3 == 0) ? 1000.0f : 1.0f; /* also exercise larger magnitudes */
+    for (size_t i = 0; i < n; i++) {
+        a[i] = rng_float() * scale;
+        b[i] = rng_float() * scale;
+    }
+    double l2 = 0, l2abs = 0, dot = 0, dotabs = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = (double)a[i] - (double)b[i];
+        l2 += d * d;
+        l2abs += d * d;
+        dot += (double)a[i] * b[i];
+        dotabs += fabs((double)a[i] * b[i]);
+    }
+    /* A tolerance of 1e-5 of the absolute-term sum is ~100x the rounding
+     * error seen in practice but far below one missing or doubled term. */
+    for (size_t s = 0; s < ns; s++) {
+        float gl2 = sets[s]->l2sq(a, b, n), gdot = sets[s]->dot(a, b, n);
+        if (fabs(gl2 - l2) > 1e-5 * l2abs + 1e-30)
+            fail_msg("%s l2sq n=%zu off=%zu: got %.9g want %.9g", sets[s]->name, n, off, gl2, l2);
+        if (fabs(gdot - dot) > 1e-5 * dotabs + 1e-30)
+            fail_msg("%s dot n=%zu off=%zu: got %.9g want %.9g", sets[s]->name, n, off, gdot, dot);
+    }
+    free(abuf);
+    free(bbuf);
+}
+
+static void test_reductions_agree_with_scalar_within_rounding(void **state) {
+    (void)state;
+    rng_state = 1;
+    for_each_size(check_reductions);
+}
+
+static void check_one_hot(size_t n, size_t off) {
+    const dv_kernels *sets[MAX_SETS];
+    size_t ns = usable_sets(sets);
+    float *abuf = alloc_floats(n), *bbuf = alloc_floats(n);
+    float *a = abuf + off, *b = bbuf + off;
+    for (size_t pos = 0; pos < n; pos++) {
+        memset(abuf, 0, (n + GUARD + 1) * sizeof(float));
+        memset(bbuf, 0, (n + GUARD + 1) * sizeof(float));
+        a[pos] = 3.0f;
+        b[pos] = 2.0f;
+        for (size_t s = 0; s < ns; s++) {
+            if (sets[s]->l2sq(a, b, n) != 1.0f) fail_msg("%s l2sq n=%zu pos=%zu", sets[s]->name, n, pos);
+            if (sets[s]->dot(a, b, n) != 6.0f) fail_msg("%s dot n=%zu pos=%zu", sets[s]->name, n, pos);
+        }
+    }
+    /* Values just past the end must not be read into the sum. */
+    memset(abuf, 0, (n + GUARD + 1) * sizeof(float));
+    memset(bbuf, 0, (n + GUARD + 1) * sizeof(float));
+    for (size_t i = n; i < n + GUARD - off; i++) a[i] = 1e30f;
+    for (size_t s = 0; s < ns; s++) {
+        assert_true(sets[s]->l2sq(a, b, n) == 0.0f);
+        assert_true(sets[s]->dot(a, a, n) == 0.0f);
+    }
+    free(abuf);
+    free(bbuf);
+}
+
+static void test_reductions_count_every_index_once(void **state) {
+    (void)state;
+    for (size_t n = 0; n <= 67; n++) check_one_hot(n, n & 1);
+    check_one_hot(128, 1);
+    check_one_hot(1000, 0);
+}
+
+/* ---- diff ------------------------------------------------------------------ */
+
+/* Compares every set's diff to scalar's on (old, new) of length n. */
+static void expect_same_diff(const float *old_v, const float *new_v, size_t n, float eps) {
+    const dv_kernels *sets[MAX_SETS];
+    size_t ns = usable_sets(sets);
+    uint32_t *want = calloc(n + 1, sizeof(uint32_t)), *got = calloc(n + GUARD, sizeof(uint32_t));
+    assert_non_null(want);
+    assert_non_null(got);
+    size_t kw = SCALAR->diff(old_v, new_v, n, eps, want);
+    for (size_t s = 0; s < ns; s++) {
+        for (size_t i = 0; i < n + GUARD; i++) got[i] = 0xdeadbeefu;
+        size_t k = sets[s]->diff(old_v, new_v, n, eps, got);
+        if (k != kw) fail_msg("%s diff n=%zu eps=%g: %zu indices, scalar %zu", sets[s]->name, n, eps, k, kw);
+        if (k && memcmp(got, want, k * sizeof(uint32_t)) != 0)
+            fail_msg("%s diff n=%zu: indices differ", sets[s]->name, n);
+        for (size_t i = n; i < n + GUARD; i++)
+            if (got[i] != 0xdeadbeefu) fail_msg("%s diff n=%zu wrote idx_out[%zu]", sets[s]->name, n, i);
+    }
+    free(want);
+    free(got);
+}
+
+static void check_diff_random(size_t n, size_t off) {
+    float *obuf = alloc_floats(n), *nbuf = alloc_floats(n);
+    float *o = obuf + off, *v = nbuf + off;
+    /* Densities from "nothing changed" to "everything changed". */
+    static const unsigned pct[] = {0, 3, 30, 90, 100};
+    for (size_t p = 0; p < sizeof pct / sizeof pct[0]; p++) {
+        for (size_t i = 0; i < n; i++) {
+            o[i] = rng_float();
+            v[i] = (rng_next() % 100 < pct[p]) ? o[i] + rng_float() * 0.1f : o[i];
+        }
+        expect_same_diff(o, v, n, 0.01f);
+        expect_same_diff(o, v, n, 0.0f);
+    }
+    free(obuf);
+    free(nbuf);
+}
+
+static void test_diff_indices_equal_scalar_exactly(void **state) {
+    (void)state;
+    rng_state = 2;
+    for_each_size(check_diff_random);
+}
+
+static void check_diff_edges(size_t n, size_t off) {
+    float *obuf = alloc_floats(n), *nbuf = alloc_floats(n);
+    float *o = obuf + off, *v = nbuf + off;
+    /* A repeating pattern of edge cases, so each lands in bodies and tails. */
+    for (size_t i = 0; i < n; i++) {
+        switch (i % 7) {
+        case 0:
+            o[i] = 1.0f, v[i] = 1.0f;
+            break; /* equal */
+        case 1:
+            o[i] = 1.0f, v[i] = 1.5f;
+            break; /* exactly eps apart: not > eps */
+        case 2:
+            o[i] = 0.0f, v[i] = -0.0f;
+            break; /* signed zeros: |d| = 0 */
+        case 3:
+            o[i] = -1.0f, v[i] = -1.5f;
+            break; /* exactly eps, negative side */
+        case 4:
+            o[i] = 1.0f, v[i] = 1.5000001f;
+            break; /* just above eps */
+        case 5:
+            o[i] = 2.0f, v[i] = -INFINITY;
+            break; /* infinite difference counts */
+        default:
+            o[i] = 0.0f, v[i] = NAN;
+            break; /* NaN difference never counts */
+        }
+    }
+    expect_same_diff(o, v, n, 0.5f);
+    expect_same_diff(o, v, n, 0.0f);
+    expect_same_diff(o, v, n, -1.0f); /* negative eps: every non-NaN index */
+    expect_same_diff(o, v, n, NAN);   /* NaN eps: nothing */
+    /* And the scalar answer itself, for the 0.5 case: indices 4 and 5 mod 7. */
+    uint32_t *idx = calloc(n + 1, sizeof(uint32_t));
+    assert_non_null(idx);
+    size_t k = SCALAR->diff(o, v, n, 0.5f, idx);
+    size_t expect = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i % 7 == 4 || i % 7 == 5) assert_int_equal(idx[expect++], i);
+    assert_int_equal(k, expect);
+    free(idx);
+    free(obuf);
+    free(nbuf);
+}
+
+static void test_diff_edge_cases_equal_eps_signed_zero_nan(void **state) {
+    (void)state;
+    for_each_size(check_diff_edges);
+}
+
+/* ---- scatter / gather --------------------------------------------------------- */
+
+/* Strictly increasing random subset of [0, dim) of size m. */
+static size_t random_subset(uint32_t *idx, size_t dim, unsigned pct) {
+    size_t m = 0;
+    for (size_t i = 0; i < dim; i++)
+        if (rng_next() % 100 < pct) idx[m++] = (uint32_t)i;
+    return m;
+}
+
+static void check_scatter_gather(size_t dim, size_t off) {
+    const dv_kernels *sets[MAX_SETS];
+    size_t ns = usable_sets(sets);
+    float *base = alloc_floats(dim), *want = alloc_floats(dim), *got = alloc_floats(dim);
+    float *vals = alloc_floats(dim), *gw = alloc_floats(dim), *gg = alloc_floats(dim);
+    uint32_t *idx = calloc(dim + 1, sizeof(uint32_t));
+    assert_non_null(idx);
+    static const unsigned pct[] = {5, 50, 100};
+    for (size_t p = 0; p < 3; p++) {
+        size_t m = random_subset(idx, dim, pct[p]);
+        for (size_t i = 0; i < dim + GUARD; i++) base[i] = rng_float();
+        for (size_t i = 0; i < m; i++) vals[off + i] = rng_float();
+        memcpy(want, base, (dim + GUARD) * sizeof(float));
+        SCALAR->scatter(want, idx, vals + off, m);
+        SCALAR->gather(gw + off, base, idx, m);
+        for (size_t s = 0; s < ns; s++) {
+            /* dst offset by off floats: unaligned when off == 1 */
+            for (size_t i = 0; i < dim + GUARD; i++) got[i] = -9.0f;
+            memcpy(got + off, base, dim * sizeof(float));
+            sets[s]->scatter(got + off, idx, vals + off, m);
+            if (memcmp(got + off, want, dim * sizeof(float)) != 0)
+                fail_msg("%s scatter dim=%zu m=%zu off=%zu", sets[s]->name, dim, m, off);
+            for (size_t i = off + dim; i < dim + GUARD; i++)
+                if (got[i] != -9.0f) fail_msg("%s scatter dim=%zu wrote past dim", sets[s]->name, dim);
+            for (size_t i = 0; i < m + GUARD; i++) gg[i] = -7.0f;
+            sets[s]->gather(gg + off, base, idx, m);
+            if (m && memcmp(gg + off, gw + off, m * sizeof(float)) != 0)
+                fail_msg("%s gather dim=%zu m=%zu off=%zu", sets[s]->name, dim, m, off);
+            for (size_t i = off + m; i < m + GUARD; i++)
+                if (gg[i] != -7.0f) fail_msg("%s gather dim=%zu wrote past m", sets[s]->name, dim);
+        }
+    }
+    free(base), free(want), free(got), free(vals), free(gw), free(gg), free(idx);
+}
+
+static void test_scatter_and_gather_equal_scalar_exactly(void **state) {
+    (void)state;
+    rng_state = 3;
+    for_each_size(check_scatter_gather);
+}
+
+static void test_scatter_with_repeated_index_keeps_the_later_value(void **state) {
+    (void)state;
+    const dv_kernels *sets[MAX_SETS];
+    size_t ns = usable_sets(sets);
+    uint32_t idx[9] = {0, 3, 3, 5, 7, 7, 7, 1, 3};
+    float vals[9] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+    for (size_t s = 0; s < ns; s++) {
+        float dst[8] = {0};
+        sets[s]->scatter(dst, idx, vals, 9);
+        assert_true(dst[0] == 1 && dst[1] == 8 && dst[3] == 9 && dst[5] == 4 && dst[7] == 7);
+        float g[9];
+        sets[s]->gather(g, dst, idx, 9); /* repeated gather indices are fine too */
+        assert_true(g[1] == 9 && g[2] == 9 && g[6] == 7 && g[7] == 8);
+    }
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_scalar_is_listed_first_and_best_is_usable),
+        cmocka_unit_test(test_named_returns_usable_sets_only),
+        cmocka_unit_test(test_best_set_on_x86_matches_cpu_features),
+        cmocka_unit_test(test_reductions_agree_with_scalar_within_rounding),
+        cmocka_unit_test(test_reductions_count_every_index_once),
+        cmocka_unit_test(test_diff_indices_equal_scalar_exactly),
+        cmocka_unit_test(test_diff_edge_cases_equal_eps_signed_zero_nan),
+        cmocka_unit_test(test_scatter_and_gather_equal_scalar_exactly),
+        cmocka_unit_test(test_scatter_with_repeated_index_keeps_the_later_value),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
