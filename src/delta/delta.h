@@ -80,12 +80,12 @@ struct dv_delta {
 
     /* vector part */
     dv_vec_kind vkind;
-    uint32_t slot;      /* node slot on the primary */
-    const char *id;     /* NUL-terminated valid UTF-8, no NUL inside; NULL if vkind NONE */
-    uint32_t id_len;    /* bytes, excluding the NUL; 1..DV_MAX_ID_LEN */
-    uint32_t level;     /* INSERT: node level */
-    uint32_t dim;       /* INSERT/DENSE/SPARSE: vector dimension; DELETE: dim of before (0 if none) */
-    uint32_t n;         /* number of entries in values/idx/before: dim, or the sparse count */
+    uint32_t slot;       /* node slot on the primary */
+    const char *id;      /* NUL-terminated valid UTF-8, no NUL inside; NULL if vkind NONE */
+    uint32_t id_len;     /* bytes, excluding the NUL; 1..DV_MAX_ID_LEN */
+    uint32_t level;      /* INSERT: node level */
+    uint32_t dim;        /* INSERT/DENSE/SPARSE: vector dimension; DELETE: dim of before (0 if none) */
+    uint32_t n;          /* number of entries in values/idx/before: dim, or the sparse count */
     const float *values; /* INSERT/DENSE/SPARSE: n new values (finite); else NULL */
     const uint32_t *idx; /* SPARSE: n strictly increasing indices < dim; else NULL */
     const float *before; /* optional before-image: n floats (DELETE: dim floats); else NULL */
@@ -98,8 +98,8 @@ struct dv_delta {
     /* HNSW part (DV_FLAG_HAS_HNSW) */
     uint32_t n_sections;
     const dv_hnsw_section *sections;
-    int has_entry;      /* entry-point / max-level update present */
-    uint32_t entry;     /* DV_NO_SLOT when the db became empty */
+    int has_entry;  /* entry-point / max-level update present */
+    uint32_t entry; /* DV_NO_SLOT when the db became empty */
     uint32_t max_level;
 
     /* BATCH: n_sub sub-deltas, in apply order */
@@ -217,11 +217,11 @@ typedef struct dv_delta_builder {
     dv_delta_arena arena;  /* copies of vectors, ids, metadata */
     dv_hnsw_section *secs; /* growable */
     uint32_t secs_cap;
-    dv_edge_rm *rm;        /* all removes, sections index into it */
+    dv_edge_rm *rm; /* all removes, sections index into it */
     uint32_t n_rm, rm_cap;
-    dv_edge_add *add;      /* all adds */
+    dv_edge_add *add; /* all adds */
     uint32_t n_add, add_cap;
-    dv_meta_kv *meta;      /* growable */
+    dv_meta_kv *meta; /* growable */
     uint32_t meta_cap;
     dv_mem *mem;
 } dv_delta_builder;
