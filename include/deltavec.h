@@ -142,6 +142,8 @@ typedef struct dv_hit {
 dv_status dv_db_open(const dv_db_config *cfg, dv_db **out);
 /** Frees the db and everything it owns. NULL is a no-op. */
 void dv_db_close(dv_db *db);
+/** Deep copy of src (same config and allocator, identical state and state hash; no observer). */
+dv_status dv_db_clone(const dv_db *src, dv_db **out);
 
 uint32_t dv_db_dim(const dv_db *db);
 dv_metric dv_db_metric(const dv_db *db);
@@ -298,6 +300,146 @@ dv_status dv_delta_describe(const uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8
 /* 5. Ring                                                                 */
 /* ======================================================================= */
 /* @@section-ring@@ */
+
+/*
+ * A ring of entries (a 64-byte header the ring never reads + 0..N payload
+ * bytes) over a caller-provided memory region, laid out in 64 KiB pages:
+ * control page, header slots, slot descriptors, payload byte ring. The
+ * region holds all shared state (C11 atomics), so two handles attached to
+ * the same memory -- two threads, two processes sharing a mapping, or two
+ * wasm instances on one shared memory -- see one ring. docs/RING.md gives
+ * the layout byte by byte and the memory-ordering argument.
+ *
+ * Roles: SPSC = exactly one producer and one consumer thread at a time;
+ * MPSC = any number of producers, one consumer. The ring never allocates
+ * and never blocks: a full ring answers DV_EFULL and changes nothing.
+ * A dv_ring handle is immutable after init/attach, so threads may share one.
+ */
+typedef enum dv_ring_mode {
+    DV_RING_SPSC = 1, /* one producer: no CAS; commit returns unused reserved bytes */
+    DV_RING_MPSC = 2  /* several producers: CAS on a reservation cursor + per-slot commit sequence */
+} dv_ring_mode;
+
+#define DV_RING_PAGE 65536u         /* layout granule: every area starts on a 64 KiB boundary */
+#define DV_RING_HEADER_SIZE 64u     /* bytes per header slot, all owned by the caller */
+#define DV_RING_PAYLOAD_ALIGN 16u   /* payload pointers and reservations are 16-byte aligned */
+#define DV_RING_MIN_SLOTS 2u        /* slot_count range (power of two) */
+#define DV_RING_MAX_SLOTS (1u << 24)
+#define DV_RING_MIN_PAYLOAD 256u    /* payload_size range (power of two) */
+#define DV_RING_MAX_PAYLOAD (1u << 30)
+
+typedef struct dv_ring_config {
+    dv_ring_mode mode;
+    uint32_t slot_count;   /* header slots, power of two; default 4096 (4 pages of headers) */
+    uint32_t payload_size; /* payload bytes, power of two; default 1 MiB. Largest entry: payload_size/2 */
+} dv_ring_config;
+
+/**
+ * A handle onto a ring region: filled by dv_ring_init/dv_ring_attach from the
+ * validated control block. Treat the fields as private. It holds no state that
+ * changes, so one handle may be shared by the producer(s) and the consumer.
+ */
+typedef struct dv_ring {
+    unsigned char *base_;  /* region start: the control block */
+    unsigned char *hdr_;   /* header slots */
+    unsigned char *desc_;  /* slot descriptors */
+    unsigned char *pay_;   /* payload bytes */
+    uint32_t slot_mask_;   /* slot_count - 1 */
+    uint32_t pay_mask_;    /* payload_size - 1 */
+    uint32_t mode_;
+    uint32_t unused_;
+} dv_ring;
+
+/** A producer's claim on one header slot and `capacity` payload bytes (from dv_ring_reserve). */
+typedef struct dv_ring_reservation {
+    void *header;      /* DV_RING_HEADER_SIZE writable bytes */
+    void *payload;     /* capacity writable bytes, 16-byte aligned, contiguous */
+    uint32_t capacity; /* = payload_max asked for */
+    uint32_t slot_;    /* private */
+    uint32_t start_;   /* private */
+    uint32_t span_;    /* private */
+} dv_ring_reservation;
+
+/** One committed entry seen by the consumer. Pointers stay valid until it is released. */
+typedef struct dv_ring_entry {
+    const void *header;  /* DV_RING_HEADER_SIZE bytes, exactly as the producer wrote them */
+    const void *payload; /* len bytes, 16-byte aligned, contiguous (non-NULL even when len == 0) */
+    uint32_t len;        /* the size given to dv_ring_commit */
+    uint32_t slot_;      /* private: ring position of the entry */
+} dv_ring_entry;
+
+typedef struct dv_ring_stats {
+    dv_ring_mode mode;
+    uint32_t slot_count;
+    uint32_t payload_size;
+    uint64_t entries;          /* entries reserved or committed and not yet released */
+    uint64_t bytes_used;       /* payload bytes held (with 16-byte padding and wrap skips) */
+    uint64_t bytes_free;       /* payload_size - bytes_used */
+    uint64_t high_water;       /* most bytes_used observed (see docs/RING.md for when it is sampled) */
+    uint64_t full_events;      /* number of DV_EFULL answers */
+    uint64_t polled_entries;   /* total entries handed to the consumer since init */
+    uint64_t polled_bytes;     /* total payload bytes (len) of those entries */
+} dv_ring_stats;
+
+/** Defaults: mode, 4096 slots, 1 MiB of payload. cfg may not be NULL. */
+void dv_ring_config_default(dv_ring_config *cfg, dv_ring_mode mode);
+/** Bytes the region needs for cfg (a multiple of DV_RING_PAGE), or 0 if cfg is invalid. */
+size_t dv_ring_required_size(const dv_ring_config *cfg);
+/**
+ * Formats mem (size bytes, 64-byte aligned, >= dv_ring_required_size) as an
+ * empty ring and fills *ring. Only the first dv_ring_required_size bytes are
+ * used. Errors: DV_EINVAL (bad config, size or alignment), DV_EUNSUPPORTED
+ * (no lock-free 64-bit atomics). Must not race with any other use of mem.
+ */
+dv_status dv_ring_init(void *mem, size_t size, const dv_ring_config *cfg, dv_ring *ring);
+/**
+ * Validates a region formatted by dv_ring_init (possibly by another process
+ * or instance) and fills *ring. The region is untrusted: DV_ECORRUPT for a
+ * bad magic, checksum, geometry or inconsistent positions; DV_EVERSION for
+ * another layout version; DV_EINVAL for a NULL/misaligned/too-small region.
+ */
+dv_status dv_ring_attach(void *mem, size_t size, dv_ring *ring);
+
+/**
+ * Producer: claims the next header slot and payload_max contiguous payload
+ * bytes. DV_EFULL when the consumer has not released enough (nothing changes
+ * except stats.full_events; retry later); DV_ETOOBIG when payload_max >
+ * payload_size / 2 (it could never fit). SPSC: at most one reservation open at
+ * a time. MPSC: each reservation must be committed or aborted, since the
+ * consumer reads in slot order and waits for an open slot.
+ */
+dv_status dv_ring_reserve(const dv_ring *ring, size_t payload_max, dv_ring_reservation *res);
+/**
+ * Producer: publishes the reserved entry with len <= capacity payload bytes
+ * (DV_EINVAL otherwise). SPSC gives the unused bytes back to the ring; MPSC
+ * keeps the reserved span until release. DV_ESTATE: SPSC reservation that is
+ * not the open one.
+ */
+dv_status dv_ring_commit(const dv_ring *ring, dv_ring_reservation *res, size_t len);
+/** Producer: gives a reservation up. SPSC: nothing is published; MPSC: the consumer skips the slot. */
+dv_status dv_ring_abort(const dv_ring *ring, dv_ring_reservation *res);
+/** Producer: reserve + copy header (64 bytes) and payload (len bytes; NULL allowed when len == 0) + commit. */
+dv_status dv_ring_push(const dv_ring *ring, const void *header, const void *payload, size_t len);
+
+/** Consumer: the next unread committed entry, without marking it read. DV_EEMPTY if none. */
+dv_status dv_ring_peek(const dv_ring *ring, dv_ring_entry *entry);
+/**
+ * Consumer: reads up to max committed entries in order into out[] and marks
+ * them read; *n gets their number. DV_EEMPTY (and *n = 0) if none.
+ * DV_ECORRUPT if shared state is inconsistent (nothing is read then).
+ */
+dv_status dv_ring_poll(const dv_ring *ring, dv_ring_entry *out, size_t max, size_t *n);
+/**
+ * Consumer: frees entry and every entry before it for producers to reuse.
+ * Releasing an entry already released is a no-op; one not yet read
+ * (polled) is DV_EINVAL. Pointers into released entries become invalid.
+ */
+dv_status dv_ring_release(const dv_ring *ring, const dv_ring_entry *entry);
+/** Consumer: releases every entry read so far. */
+dv_status dv_ring_release_read(const dv_ring *ring);
+
+/** A snapshot of the counters (each read atomically, not all at one instant). Any thread. */
+dv_status dv_ring_stats_get(const dv_ring *ring, dv_ring_stats *stats);
 
 /* ======================================================================= */
 /* 6. Capture                                                              */

@@ -70,7 +70,7 @@ typedef struct dv_event {
             size_t n_meta;
             uint32_t level;
         } insert;
-        struct { /* VECTOR_UPDATE: dense when idx == NULL, else sparse */
+        struct {                  /* VECTOR_UPDATE: dense when idx == NULL, else sparse */
             const float *old_vec; /* dim floats before the change (primary side; NULL on replay) */
             const float *new_vec; /* dense: dim floats after; sparse: NULL */
             const uint32_t *idx;  /* sparse: n strictly increasing indices */
@@ -89,7 +89,7 @@ typedef struct dv_event {
             uint32_t to;
             float distance; /* EDGE_ADD only: distance from slot to `to` (informational) */
         } edge;
-        struct { /* ENTRY */
+        struct {            /* ENTRY */
             uint32_t entry; /* DV_NO_SLOT when the db becomes empty */
             uint32_t max_level;
         } entry;

@@ -1,0 +1,62 @@
+/*
+ * clone.c -- dv_db_clone(): a deep copy of a db (same allocator, config,
+ * slots, free-slot stack, graph, entry point and level PRNG state), used to
+ * start a replica from a copy of the primary. The observer is not copied.
+ */
+#include <string.h>
+
+#include "db/hnsw.h"
+
+static dv_status clone_slot(dv_db *dst, const dv_db *src, uint32_t i) {
+    const dv_slot *s = &src->info[i];
+    dv_node_prep p;
+    const dv_meta_kv *kv = s->meta ? s->meta->kv : NULL;
+    dv_status st = dv_node_prepare(dst, s->id, s->id_len, kv, s->meta ? s->meta->n : 0, s->level, &p);
+    if (st != DV_OK) return st;
+    dv_slot *d = &dst->info[i];
+    d->id = p.id;
+    d->id_len = s->id_len;
+    d->meta = p.meta;
+    d->upper = p.upper;
+    if (s->upper) memcpy(d->upper, s->upper, (size_t)s->level * (src->M + 2) * 4);
+    d->inv_norm = s->inv_norm;
+    d->indeg0 = s->indeg0;
+    d->level = s->level;
+    d->live = 1;
+    return DV_OK;
+}
+
+dv_status dv_db_clone(const dv_db *src, dv_db **out) {
+    if (!src || !out) return DV_EINVAL;
+    *out = NULL;
+    dv_db_config cfg = src->cfg;
+    cfg.allocator = &src->mem.a;
+    dv_db *db;
+    dv_status st = dv_db_open(&cfg, &db);
+    if (st != DV_OK) return st;
+    db->cfg.allocator = NULL;
+    if ((st = dv_store_reserve(db, src->n_slots)) != DV_OK) goto fail;
+    if (!dv_ids_reserve(db, (uint32_t)src->live)) {
+        st = DV_ENOMEM;
+        goto fail;
+    }
+    if (src->n_slots) memcpy(db->data, src->data, (size_t)src->n_slots * src->node_size);
+    for (uint32_t i = 0; i < src->n_slots; i++) {
+        if (!src->info[i].live) continue;
+        if ((st = clone_slot(db, src, i)) != DV_OK) goto fail;
+        db->n_slots = i + 1; /* so close() frees what is attached so far */
+        dv_ids_add(db, i);
+    }
+    db->n_slots = src->n_slots;
+    memcpy(db->free_slots, src->free_slots, (size_t)src->n_free * 4);
+    db->n_free = src->n_free;
+    db->live = src->live;
+    db->entry = src->entry;
+    db->max_level = src->max_level;
+    db->rng = src->rng;
+    *out = db;
+    return DV_OK;
+fail:
+    dv_db_close(db);
+    return st;
+}

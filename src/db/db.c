@@ -1,0 +1,310 @@
+/*
+ * db.c -- open/close, config validation and the public write/read API.
+ *
+ * Every write follows the same shape so that a failure leaves the db
+ * unchanged and an observer sees a complete, bounded op:
+ *   1. validate arguments (no change),
+ *   2. reserve/allocate everything that can fail (no logical change),
+ *   3. OP_BEGIN with bound_bytes (the observer may refuse: return its status),
+ *   4. mutate through the primitives (each emits its event), cannot fail,
+ *   5. OP_END.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "db/hnsw.h"
+#include "db/replay.h"
+#include "simd/simd.h"
+
+void dv_db_config_default(dv_db_config *cfg, uint32_t dim) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->dim = dim;
+    cfg->metric = DV_METRIC_L2;
+    cfg->M = 16;
+    cfg->ef_construction = 200;
+    cfg->ef_search = 50;
+    cfg->seed = 42;
+    cfg->allocator = NULL;
+}
+
+static int config_ok(const dv_db_config *c) {
+    return c && c->dim >= 1 && c->dim <= DV_MAX_DIM && (unsigned)c->metric <= DV_METRIC_COSINE && c->M >= 2 &&
+           c->M <= DV_MAX_M && c->ef_construction >= 1 && c->ef_search >= 1 &&
+           c->ef_construction <= (1u << 24) && c->ef_search <= (1u << 24);
+}
+
+dv_status dv_db_open(const dv_db_config *cfg, dv_db **out) {
+    if (!out) return DV_EINVAL;
+    *out = NULL;
+    if (!config_ok(cfg)) return DV_EINVAL;
+    dv_mem m;
+    dv_mem_init(&m, cfg->allocator);
+    dv_db *db = dv_mem_alloc(&m, sizeof *db);
+    if (!db) return DV_ENOMEM;
+    memset(db, 0, sizeof *db);
+    db->mem = m;
+    db->cfg = *cfg;
+    db->cfg.allocator = NULL;
+    db->dim = cfg->dim;
+    db->M = cfg->M;
+    db->M0 = 2 * cfg->M;
+    db->links0_words = 1 + (size_t)db->M0;
+    db->node_size = db->links0_words * 4 + (size_t)cfg->dim * 4;
+    const dv_kernels *k = dv_kernels_best();
+    db->l2sq = k->l2sq;
+    db->dot = k->dot;
+    db->entry = DV_NO_SLOT;
+    db->rng = cfg->seed;
+    db->level_mult = 1.0 / log((double)cfg->M);
+    if (dv_scratch_create(&db->mem.a, &db->scratch) != DV_OK) {
+        dv_mem_free(&db->mem, db, sizeof *db);
+        return DV_ENOMEM;
+    }
+    *out = db;
+    return DV_OK;
+}
+
+void dv_db_close(dv_db *db) {
+    if (!db) return;
+    for (uint32_t i = 0; i < db->n_slots; i++) {
+        dv_slot *si = &db->info[i];
+        if (!si->live) continue;
+        dv_mem_free(&db->mem, si->id, (size_t)si->id_len + 1);
+        dv_meta_free(db, si->meta);
+        if (si->upper) dv_mem_free(&db->mem, si->upper, (size_t)si->level * (db->M + 2) * 4);
+    }
+    dv_mem_free(&db->mem, db->data, (size_t)db->cap * db->node_size);
+    dv_mem_free(&db->mem, db->info, (size_t)db->cap * sizeof(dv_slot));
+    dv_mem_free(&db->mem, db->free_slots, (size_t)db->cap * 4);
+    dv_ids_free(db);
+    dv_mem_free(&db->mem, db->plan, db->plan_cap * 4);
+    dv_mem_free(&db->mem, db->inlist, db->inlist_cap * 4);
+    dv_scratch_destroy(db->scratch);
+    dv_mem m = db->mem;
+    dv_mem_free(&m, db, sizeof *db);
+}
+
+uint32_t dv_db_dim(const dv_db *db) { return db ? db->dim : 0; }
+dv_metric dv_db_metric(const dv_db *db) { return db ? db->cfg.metric : DV_METRIC_L2; }
+size_t dv_db_count(const dv_db *db) { return db ? db->live : 0; }
+const dv_db_config *dv_db_config_of(const dv_db *db) { return &db->cfg; }
+
+void dv_db_set_observer(dv_db *db, const dv_observer *obs) {
+    if (!db) return;
+    if (obs && obs->on_event) {
+        db->obs = *obs;
+        db->has_obs = 1;
+    } else {
+        memset(&db->obs, 0, sizeof db->obs);
+        db->has_obs = 0;
+    }
+}
+
+dv_status dv_db_set_ef_search(dv_db *db, uint32_t ef) {
+    if (!db || ef < 1 || ef > (1u << 24)) return DV_EINVAL;
+    db->cfg.ef_search = ef;
+    return DV_OK;
+}
+
+size_t dv_db_memory_usage(const dv_db *db) {
+    return db ? db->mem.live_bytes + db->scratch->mem.live_bytes : 0;
+}
+
+/* Resolves a live id to its slot. */
+static dv_status lookup(const dv_db *db, const char *id, size_t *len, uint32_t *slot) {
+    if (!dv_id_valid(id, len)) return DV_EID;
+    *slot = dv_ids_find(db, id, *len);
+    return *slot == DV_NO_SLOT ? DV_ENOTFOUND : DV_OK;
+}
+
+/* ---- writes ------------------------------------------------------------- */
+
+dv_status dv_db_insert(dv_db *db, const char *id, const float *vec, const dv_meta_kv *meta, size_t n_meta) {
+    if (!db || !vec) return DV_EINVAL;
+    size_t id_len, meta_bytes;
+    if (!dv_id_valid(id, &id_len)) return DV_EID;
+    dv_status st = dv_check_vector(vec, db->dim);
+    if (st != DV_OK) return st;
+    if ((st = dv_check_meta(meta, n_meta, &meta_bytes)) != DV_OK) return st;
+    if (dv_ids_find(db, id, id_len) != DV_NO_SLOT) return DV_EEXIST;
+
+    uint64_t rng = db->rng;
+    uint32_t level = dv_hnsw_random_level(&rng, db->level_mult);
+    uint32_t slot = dv_store_next_slot(db);
+    if (slot == db->n_slots && db->n_slots >= DV_NO_SLOT - 1) return DV_ENOMEM;
+    if ((st = dv_store_reserve(db, db->n_slots + 1)) != DV_OK) return st;
+    if (!dv_ids_reserve(db, 1)) return DV_ENOMEM;
+    if ((st = dv_scratch_reserve(db->scratch, db->n_slots + 1, db->cfg.ef_construction)) != DV_OK) return st;
+    dv_node_prep prep;
+    if ((st = dv_node_prepare(db, id, id_len, meta, n_meta, level, &prep)) != DV_OK) return st;
+
+    uint32_t link_levels = level < db->max_level ? level : db->max_level;
+    size_t edges = db->entry == DV_NO_SLOT ? 0 : dv_hnsw_link_edge_bound(db, link_levels);
+    size_t bound = dv_op_bound_bytes(db, id_len, meta_bytes, edges, (size_t)level + 1);
+    if ((st = dv_emit_begin(db, DV_WRITE_INSERT, id, bound, edges)) != DV_OK) {
+        dv_node_prep_free(db, &prep);
+        return st;
+    }
+    db->rng = rng;
+    dv_node_attach(db, slot, &prep, vec);
+    dv_hnsw_link(db, slot);
+    dv_emit_end(db, DV_WRITE_INSERT, id);
+    return DV_OK;
+}
+
+static dv_status update_common(dv_db *db, const char *id, const float *vec, const uint32_t *idx,
+                               const float *values, size_t n, dv_op_kind op) {
+    size_t id_len;
+    uint32_t slot;
+    dv_status st = lookup(db, id, &id_len, &slot);
+    if (st != DV_OK) return st;
+    if ((st = dv_scratch_reserve(db->scratch, db->n_slots, db->cfg.ef_construction)) != DV_OK) return st;
+    size_t unlink_edges;
+    if ((st = dv_hnsw_plan_unlink(db, slot, 1, &unlink_edges)) != DV_OK) return st;
+    uint32_t level = db->info[slot].level;
+    size_t edges = unlink_edges + dv_hnsw_link_edge_bound(db, level);
+    size_t bound = dv_op_bound_bytes(db, id_len, idx ? n * 8 : 0, edges, (size_t)level + 1);
+    if ((st = dv_emit_begin(db, op, id, bound, edges)) != DV_OK) {
+        db->plan_len = 0;
+        return st;
+    }
+    dv_node_set_vector(db, slot, vec, idx, values, n);
+    dv_hnsw_apply_unlink(db, slot, 1);
+    dv_hnsw_link(db, slot);
+    dv_emit_end(db, op, id);
+    return DV_OK;
+}
+
+dv_status dv_db_update(dv_db *db, const char *id, const float *vec) {
+    if (!db || !vec) return DV_EINVAL;
+    size_t len;
+    if (!dv_id_valid(id, &len)) return DV_EID;
+    dv_status st = dv_check_vector(vec, db->dim);
+    if (st != DV_OK) return st;
+    return update_common(db, id, vec, NULL, NULL, 0, DV_WRITE_UPDATE);
+}
+
+dv_status dv_check_sparse(const dv_db *db, const uint32_t *idx, const float *values, size_t n) {
+    if (n > 0 && (!idx || !values)) return DV_EINVAL;
+    if (n > db->dim) return DV_EDIM;
+    for (size_t i = 0; i < n; i++) {
+        if (idx[i] >= db->dim || (i > 0 && idx[i] <= idx[i - 1])) return DV_EDIM;
+        if (!isfinite(values[i])) return DV_ENONFINITE;
+    }
+    return DV_OK;
+}
+
+dv_status dv_db_update_sparse(dv_db *db, const char *id, const uint32_t *idx, const float *values, size_t n) {
+    if (!db) return DV_EINVAL;
+    size_t len;
+    if (!dv_id_valid(id, &len)) return DV_EID;
+    dv_status st = dv_check_sparse(db, idx, values, n);
+    if (st != DV_OK) return st;
+    if (n == 0) { /* nothing changes; still report a missing id */
+        uint32_t slot;
+        return lookup(db, id, &len, &slot);
+    }
+    return update_common(db, id, NULL, idx, values, n, DV_WRITE_UPDATE_SPARSE);
+}
+
+dv_status dv_db_delete(dv_db *db, const char *id) {
+    if (!db) return DV_EINVAL;
+    size_t id_len;
+    uint32_t slot;
+    dv_status st = lookup(db, id, &id_len, &slot);
+    if (st != DV_OK) return st;
+    if ((st = dv_scratch_reserve(db->scratch, db->n_slots, db->cfg.ef_construction)) != DV_OK) return st;
+    size_t edges;
+    if ((st = dv_hnsw_plan_unlink(db, slot, 0, &edges)) != DV_OK) return st;
+    size_t bound = dv_op_bound_bytes(db, id_len, 0, edges, (size_t)db->info[slot].level + 1);
+    /* the id string is freed by the delete: keep the caller's for OP_END */
+    if ((st = dv_emit_begin(db, DV_WRITE_DELETE, id, bound, edges)) != DV_OK) {
+        db->plan_len = 0;
+        return st;
+    }
+    dv_hnsw_apply_unlink(db, slot, 0);
+    dv_node_detach(db, slot);
+    dv_emit_end(db, DV_WRITE_DELETE, id);
+    return DV_OK;
+}
+
+dv_status dv_db_set_meta(dv_db *db, const char *id, const char *key, const char *value) {
+    if (!db || !key) return DV_EINVAL;
+    size_t id_len, kl, vl = 0;
+    if (!dv_id_valid(id, &id_len)) return DV_EID;
+    if (!dv_db_str_valid(key, DV_MAX_META_KEY_LEN, &kl)) return DV_EMETA;
+    if (value && !dv_db_str_valid(value, DV_MAX_META_VALUE_LEN, &vl)) return DV_EMETA;
+    uint32_t slot = dv_ids_find(db, id, id_len);
+    if (slot == DV_NO_SLOT) return DV_ENOTFOUND;
+    dv_meta_prep mp;
+    dv_status st = dv_meta_prepare(db, slot, key, value, &mp);
+    if (st != DV_OK) return st;
+    if (mp.noop) return DV_OK;
+    size_t bound = dv_op_bound_bytes(db, id_len, kl + vl + 8, 0, 1);
+    if ((st = dv_emit_begin(db, DV_WRITE_SET_META, id, bound, 0)) != DV_OK) {
+        dv_meta_prep_free(db, &mp);
+        return st;
+    }
+    dv_meta_commit(db, slot, key, &mp);
+    dv_emit_end(db, DV_WRITE_SET_META, id);
+    return DV_OK;
+}
+
+/* ---- reads -------------------------------------------------------------- */
+
+dv_status dv_db_get(const dv_db *db, const char *id, float *out) {
+    if (!db || !out) return DV_EINVAL;
+    size_t len;
+    uint32_t slot;
+    dv_status st = lookup(db, id, &len, &slot);
+    if (st != DV_OK) return st;
+    memcpy(out, dv_vec(db, slot), (size_t)db->dim * 4);
+    return DV_OK;
+}
+
+dv_status dv_db_get_meta(const dv_db *db, const char *id, const char *key, const char **value) {
+    if (!db || !key || !value) return DV_EINVAL;
+    *value = NULL;
+    size_t len;
+    uint32_t slot;
+    dv_status st = lookup(db, id, &len, &slot);
+    if (st != DV_OK) return st;
+    const dv_meta *m = db->info[slot].meta;
+    for (uint32_t i = 0; m && i < m->n; i++)
+        if (strcmp(m->kv[i].key, key) == 0) *value = m->kv[i].value;
+    return DV_OK;
+}
+
+dv_status dv_db_meta(const dv_db *db, const char *id, const dv_meta_kv **pairs, size_t *n) {
+    if (!db || !pairs || !n) return DV_EINVAL;
+    *pairs = NULL;
+    *n = 0;
+    size_t len;
+    uint32_t slot;
+    dv_status st = lookup(db, id, &len, &slot);
+    if (st != DV_OK) return st;
+    const dv_meta *m = db->info[slot].meta;
+    if (m && m->n) {
+        *pairs = m->kv;
+        *n = m->n;
+    }
+    return DV_OK;
+}
+
+dv_status dv_db_iterate(const dv_db *db, dv_visit_fn visit, void *ctx) {
+    if (!db || !visit) return DV_EINVAL;
+    for (uint32_t i = 0; i < db->n_slots; i++)
+        if (db->info[i].live && visit(ctx, db->info[i].id, dv_vec(db, i), i)) break;
+    return DV_OK;
+}
+
+dv_status dv_db_search(const dv_db *db, const float *query, size_t k, size_t ef, dv_hit *hits,
+                       size_t *n_hits) {
+    if (!db) return DV_EINVAL;
+    return dv_hnsw_search_with(db, db->scratch, query, k, ef, hits, n_hits);
+}
+
+dv_status dv_db_search_exact(const dv_db *db, const float *query, size_t k, dv_hit *hits, size_t *n_hits) {
+    if (!db) return DV_EINVAL;
+    return dv_hnsw_exact_with(db, db->scratch, query, k, hits, n_hits);
+}

@@ -1,0 +1,215 @@
+/*
+ * db_internal.h -- struct dv_db and the helpers shared by the src/db files.
+ *
+ * Memory layout (like hnswlib, see docs/DB.md):
+ *  - `data`: one flat array, `node_size` bytes per slot:
+ *        [count u32][2M neighbour slots u32][dim floats]
+ *    so the layer-0 list and the vector of a node share cache lines.
+ *  - `info`: one small dv_slot per slot (id, metadata, upper layers, cached
+ *    inverse norm, level, layer-0 in-degree, live flag).
+ *  - upper layers (level > 0 only): one block per node of `level` lists of
+ *        [count u32][M neighbour slots u32][in-degree u32].
+ *  - `ids`: open-addressing map id string -> slot (ids.c).
+ *  - `free_slots`: LIFO stack of free slots; deterministic reuse.
+ *
+ * Invariants: every neighbour in any list is a live slot (no dangling
+ * edges); the in-degree counters equal the number of lists holding the
+ * slot on that layer; the entry point is live (or DV_NO_SLOT when empty)
+ * and has level == max_level. The graph is changed only through the
+ * primitives in graph.c, which also report to the observer.
+ */
+#ifndef DV_DB_INTERNAL_H
+#define DV_DB_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "deltavec.h"
+#include "db/observer.h"
+#include "db/ids.h"
+#include "util/alloc.h"
+
+#define DV_MAX_LEVEL 48 /* levels above this are clamped (P < M^-48) */
+
+typedef struct dv_meta {
+    uint32_t n, cap;
+    dv_meta_kv kv[]; /* n pairs, insertion order; strings owned */
+} dv_meta;
+
+typedef struct dv_slot {
+    char *id;        /* NUL-terminated, owned; NULL when the slot is free */
+    uint32_t *upper; /* level lists of (M + 2) u32, NULL when level == 0 */
+    dv_meta *meta;   /* NULL when no metadata */
+    float inv_norm;  /* 1/|v| (0 for the zero vector); cosine only */
+    uint32_t indeg0; /* number of layer-0 lists holding this slot */
+    uint16_t id_len;
+    uint8_t level;
+    uint8_t live;
+} dv_slot;
+
+typedef struct dv_heap_item {
+    float d;
+    uint32_t id;
+} dv_heap_item;
+
+/* Per-search working memory. Searches read the db and write only here, so
+ * concurrent readers each need their own scratch. */
+typedef struct dv_search_scratch {
+    dv_mem mem;
+    uint16_t *visited; /* tag per slot; == epoch means visited in this search */
+    uint32_t visited_cap;
+    uint16_t epoch;
+    dv_heap_item *cand; /* min-heap of candidates */
+    uint32_t cand_cap;
+    dv_heap_item *top; /* max-heap of results */
+    uint32_t top_cap;
+    dv_heap_item *sorted; /* results in ascending order */
+    uint32_t sorted_cap;
+} dv_search_scratch;
+
+typedef float (*dv_dist2_fn)(const float *a, const float *b, size_t n);
+
+struct dv_db {
+    dv_mem mem;
+    dv_db_config cfg; /* allocator pointer not used after open */
+    uint32_t dim, M, M0;
+    size_t links0_words; /* 1 + M0 */
+    size_t node_size;    /* bytes per slot in data */
+    dv_dist2_fn l2sq, dot;
+
+    char *data;
+    dv_slot *info;
+    uint32_t n_slots; /* slots ever used: [0, n_slots) */
+    uint32_t cap;     /* slots allocated in data/info */
+    size_t live;
+
+    uint32_t *free_slots; /* LIFO stack, capacity cap */
+    uint32_t n_free;
+
+    dv_ids ids;
+
+    uint32_t entry; /* DV_NO_SLOT when empty */
+    uint32_t max_level;
+    uint64_t rng;
+    double level_mult;
+
+    dv_observer obs;
+    int has_obs;
+
+    dv_search_scratch *scratch; /* the db's own scratch (writes and dv_db_search) */
+
+    /* writer scratch: delete/update repair plans (see hnsw.c) */
+    uint32_t *plan;
+    size_t plan_cap, plan_len;
+    uint32_t *inlist;
+    size_t inlist_cap;
+
+    /* edge events emitted in the current op and the bound announced at
+     * OP_BEGIN (tests check emitted <= bounded) */
+    size_t op_edges, op_edge_bound;
+};
+
+/* ---- inline accessors --------------------------------------------------- */
+
+static inline uint32_t *dv_l0(const dv_db *db, uint32_t slot) {
+    return (uint32_t *)(db->data + (size_t)slot * db->node_size);
+}
+static inline float *dv_vec(const dv_db *db, uint32_t slot) {
+    return (float *)(db->data + (size_t)slot * db->node_size + db->links0_words * 4);
+}
+/* The list of slot at layer: [count][neighbours...]. layer <= level. */
+static inline uint32_t *dv_list(const dv_db *db, uint32_t slot, uint32_t layer) {
+    if (layer == 0) return dv_l0(db, slot);
+    return db->info[slot].upper + (size_t)(layer - 1) * (db->M + 2);
+}
+static inline uint32_t dv_maxdeg(const dv_db *db, uint32_t layer) { return layer == 0 ? db->M0 : db->M; }
+static inline uint32_t *dv_indeg(const dv_db *db, uint32_t slot, uint32_t layer) {
+    if (layer == 0) return &db->info[slot].indeg0;
+    return db->info[slot].upper + (size_t)(layer - 1) * (db->M + 2) + 1 + db->M;
+}
+static inline int dv_is_live(const dv_db *db, uint32_t slot) {
+    return slot < db->n_slots && db->info[slot].live;
+}
+
+/* Distance from query q (with inverse norm qinv, cosine only) to a slot. */
+static inline float dv_dist_q(const dv_db *db, const float *q, float qinv, uint32_t slot) {
+    const float *v = dv_vec(db, slot);
+    switch (db->cfg.metric) {
+    case DV_METRIC_L2:
+        return db->l2sq(q, v, db->dim);
+    case DV_METRIC_IP:
+        return 1.0f - db->dot(q, v, db->dim);
+    default:
+        return 1.0f - db->dot(q, v, db->dim) * qinv * db->info[slot].inv_norm;
+    }
+}
+static inline float dv_dist_nodes(const dv_db *db, uint32_t a, uint32_t b) {
+    return dv_dist_q(db, dv_vec(db, a), db->info[a].inv_norm, b);
+}
+float dv_inv_norm(const dv_db *db, const float *v);
+
+/* ---- observer ----------------------------------------------------------- */
+dv_status dv_emit(dv_db *db, const dv_event *ev);
+dv_status dv_emit_begin(dv_db *db, dv_op_kind op, const char *id, size_t bound_bytes, size_t edge_bound);
+void dv_emit_end(dv_db *db, dv_op_kind op, const char *id);
+/* bound_bytes formula of the observer contract */
+size_t dv_op_bound_bytes(const dv_db *db, size_t id_len, size_t meta_bytes, size_t edge_events,
+                         size_t layers);
+
+/* ---- store (store.c) ---------------------------------------------------- */
+dv_status dv_store_reserve(dv_db *db, uint32_t n_slots); /* capacity for slots [0, n_slots) */
+uint32_t dv_store_next_slot(const dv_db *db);            /* the slot the next insert will take */
+dv_status dv_check_vector(const float *v, size_t n);
+dv_status dv_check_meta(const dv_meta_kv *meta, size_t n, size_t *bytes);
+dv_status dv_meta_copy(dv_db *db, const dv_meta_kv *meta, size_t n, dv_meta **out);
+void dv_meta_free(dv_db *db, dv_meta *m);
+
+dv_status dv_check_sparse(const dv_db *db, const uint32_t *idx, const float *values, size_t n);
+
+/* Set (value != NULL) or remove one metadata pair: prepare allocates,
+ * commit emits META_SET and applies. noop: removal of an absent key. */
+typedef struct dv_meta_prep {
+    int noop;
+    int index; /* existing key's position or -1 */
+    char *key, *value;
+    dv_meta *grown;
+} dv_meta_prep;
+dv_status dv_meta_prepare(dv_db *db, uint32_t slot, const char *key, const char *value, dv_meta_prep *p);
+void dv_meta_prep_free(dv_db *db, dv_meta_prep *p);
+void dv_meta_commit(dv_db *db, uint32_t slot, const char *key, dv_meta_prep *p);
+
+/* A node ready to be attached: everything allocated up front. */
+typedef struct dv_node_prep {
+    char *id;
+    size_t id_len;
+    dv_meta *meta;
+    uint32_t *upper;
+    uint32_t level;
+} dv_node_prep;
+dv_status dv_node_prepare(dv_db *db, const char *id, size_t id_len, const dv_meta_kv *meta, size_t n_meta,
+                          uint32_t level, dv_node_prep *p);
+void dv_node_prep_free(dv_db *db, dv_node_prep *p);
+/* Creates the node at `slot` (which must be free and reserved) and emits
+ * VECTOR_INSERT. Cannot fail. */
+void dv_node_attach(dv_db *db, uint32_t slot, dv_node_prep *p, const float *vec);
+/* Emits VECTOR_DELETE, clears the node's own lists, frees the slot. */
+void dv_node_detach(dv_db *db, uint32_t slot);
+/* Emits VECTOR_UPDATE (before the change) and changes the vector. */
+void dv_node_set_vector(dv_db *db, uint32_t slot, const float *vec, const uint32_t *idx, const float *values,
+                        size_t n);
+
+/* ---- graph primitives (graph.c): the only code that changes lists --------- */
+void dv_g_add_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to, float d);
+void dv_g_remove_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to);
+void dv_g_set_entry(dv_db *db, uint32_t entry, uint32_t max_level);
+int dv_g_has_edge(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to);
+
+/* ---- scratch ------------------------------------------------------------ */
+dv_status dv_scratch_create(const dv_allocator *a, dv_search_scratch **out);
+void dv_scratch_destroy(dv_search_scratch *s);
+dv_status dv_scratch_reserve(dv_search_scratch *s, uint32_t n_slots, uint32_t ef);
+
+/* ---- accessors used by capture/apply (also in replay.h) ----------------- */
+const dv_db_config *dv_db_config_of(const dv_db *db);
+
+#endif

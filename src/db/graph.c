@@ -1,0 +1,99 @@
+/*
+ * graph.c -- the only code that changes neighbour lists or the entry point.
+ *
+ * Each primitive applies one change and reports it to the observer, so what
+ * the observer sees is, by construction, exactly what a replica must replay:
+ *  - add_edge appends `to` to from's list (in-degree of `to` + 1);
+ *  - remove_edge removes `to` keeping the order of the rest;
+ *  - set_entry sets entry point and max level.
+ * Also the OP_BEGIN/OP_END bracketing and the bound_bytes formula.
+ */
+#include <string.h>
+
+#include "db/db_internal.h"
+
+dv_status dv_emit(dv_db *db, const dv_event *ev) {
+    if (!db->has_obs) return DV_OK;
+    return db->obs.on_event(db->obs.ctx, ev);
+}
+
+size_t dv_op_bound_bytes(const dv_db *db, size_t id_len, size_t meta_bytes, size_t edge_events,
+                         size_t layers) {
+    return 64 + id_len + (size_t)db->dim * 4 * 2 + meta_bytes + 16 + edge_events * 12 + 64 * layers;
+}
+
+dv_status dv_emit_begin(dv_db *db, dv_op_kind op, const char *id, size_t bound_bytes, size_t edge_bound) {
+    dv_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = DV_EV_OP_BEGIN;
+    ev.slot = DV_NO_SLOT;
+    ev.u.op.op = op;
+    ev.u.op.id = id;
+    ev.u.op.bound_bytes = bound_bytes;
+    db->op_edges = 0;
+    db->op_edge_bound = edge_bound;
+    return dv_emit(db, &ev);
+}
+
+void dv_emit_end(dv_db *db, dv_op_kind op, const char *id) {
+    dv_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = DV_EV_OP_END;
+    ev.slot = DV_NO_SLOT;
+    ev.u.op.op = op;
+    ev.u.op.id = id;
+    dv_emit(db, &ev);
+}
+
+int dv_g_has_edge(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to) {
+    const uint32_t *lst = dv_list(db, from, layer);
+    for (uint32_t j = 0; j < lst[0]; j++)
+        if (lst[1 + j] == to) return 1;
+    return 0;
+}
+
+void dv_g_add_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to, float d) {
+    uint32_t *lst = dv_list(db, from, layer);
+    lst[1 + lst[0]] = to;
+    lst[0]++;
+    (*dv_indeg(db, to, layer))++;
+    db->op_edges++;
+    dv_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = DV_EV_EDGE_ADD;
+    ev.slot = from;
+    ev.u.edge.layer = layer;
+    ev.u.edge.to = to;
+    ev.u.edge.distance = d;
+    dv_emit(db, &ev);
+}
+
+void dv_g_remove_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to) {
+    uint32_t *lst = dv_list(db, from, layer);
+    uint32_t n = lst[0], j = 0;
+    while (j < n && lst[1 + j] != to) j++;
+    if (j == n) return; /* callers only remove existing edges */
+    memmove(lst + 1 + j, lst + 2 + j, (size_t)(n - j - 1) * 4);
+    lst[0] = n - 1;
+    (*dv_indeg(db, to, layer))--;
+    db->op_edges++;
+    dv_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = DV_EV_EDGE_REMOVE;
+    ev.slot = from;
+    ev.u.edge.layer = layer;
+    ev.u.edge.to = to;
+    dv_emit(db, &ev);
+}
+
+void dv_g_set_entry(dv_db *db, uint32_t entry, uint32_t max_level) {
+    db->entry = entry;
+    db->max_level = max_level;
+    dv_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = DV_EV_ENTRY;
+    ev.slot = entry;
+    ev.u.entry.entry = entry;
+    ev.u.entry.max_level = max_level;
+    dv_emit(db, &ev);
+}

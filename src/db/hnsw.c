@@ -1,0 +1,594 @@
+/*
+ * hnsw.c -- HNSW search, insertion linking, and delete/update repair.
+ *
+ * Search follows hnswlib's searchBaseLayerST: a min-heap of candidates, a
+ * max-heap of the ef best results, a visited tag per slot (epoch counter,
+ * cleared only when the 16-bit epoch wraps), prefetch of the next
+ * neighbour's tag and vector. The candidate heap is bounded by O(ef):
+ * candidates farther than the current ef-th result can never be expanded,
+ * so when it fills up they are dropped (see cand_compact).
+ *
+ * Neighbour selection is hnswlib's getNeighborsByHeuristic2: walk the
+ * candidates by increasing distance, keep one unless it is closer to an
+ * already kept one than to the base node.
+ *
+ * Delete keeps recall by repair: every node a with an edge to x gets a new
+ * list chosen by the heuristic among a's other neighbours and x's
+ * neighbours. Nodes pointing to x are found by a 2-hop walk from x; the
+ * per-layer in-degree counters tell whether the walk found them all, and if
+ * not the layer is scanned fully, so no dangling edge can remain.
+ * Lists are changed by their net difference (removals, then appends), so a
+ * repair that keeps most of a list costs a few events.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "db/hnsw.h"
+
+/* ---- scratch ------------------------------------------------------------ */
+
+dv_status dv_scratch_create(const dv_allocator *a, dv_search_scratch **out) {
+    dv_mem m;
+    dv_mem_init(&m, a);
+    dv_search_scratch *s = dv_mem_alloc(&m, sizeof *s);
+    if (!s) return DV_ENOMEM;
+    memset(s, 0, sizeof *s);
+    s->mem = m;
+    s->epoch = 0;
+    *out = s;
+    return DV_OK;
+}
+
+void dv_scratch_destroy(dv_search_scratch *s) {
+    if (!s) return;
+    dv_mem m = s->mem;
+    dv_mem_free(&m, s->visited, (size_t)s->visited_cap * 2);
+    dv_mem_free(&m, s->cand, (size_t)s->cand_cap * sizeof(dv_heap_item));
+    dv_mem_free(&m, s->top, (size_t)s->top_cap * sizeof(dv_heap_item));
+    dv_mem_free(&m, s->sorted, (size_t)s->sorted_cap * sizeof(dv_heap_item));
+    dv_mem_free(&m, s, sizeof *s);
+}
+
+static int grow(dv_mem *m, void **p, uint32_t *cap, uint64_t want, size_t elem) {
+    if (want <= *cap) return 1;
+    uint64_t nc = (uint64_t)*cap + *cap / 2;
+    if (nc < want) nc = want;
+    if (nc > UINT32_MAX) return 0;
+    size_t bytes = dv_mul_size((size_t)nc, elem);
+    if (!bytes) return 0;
+    void *q = dv_mem_realloc(m, *p, (size_t)*cap * elem, bytes);
+    if (!q) return 0;
+    *p = q;
+    *cap = (uint32_t)nc;
+    return 1;
+}
+
+dv_status dv_scratch_reserve(dv_search_scratch *s, uint32_t n_slots, uint32_t ef) {
+    uint32_t old = s->visited_cap;
+    if (!grow(&s->mem, (void **)&s->visited, &s->visited_cap, n_slots, 2)) return DV_ENOMEM;
+    if (s->visited_cap > old) memset(s->visited + old, 0, (size_t)(s->visited_cap - old) * 2);
+    uint64_t c = 2 * (uint64_t)ef + 2 * DV_MAX_M * 2 + 16;
+    if (!grow(&s->mem, (void **)&s->cand, &s->cand_cap, c, sizeof(dv_heap_item))) return DV_ENOMEM;
+    if (!grow(&s->mem, (void **)&s->top, &s->top_cap, (uint64_t)ef + 2, sizeof(dv_heap_item)))
+        return DV_ENOMEM;
+    if (!grow(&s->mem, (void **)&s->sorted, &s->sorted_cap, (uint64_t)ef + 2, sizeof(dv_heap_item)))
+        return DV_ENOMEM;
+    return DV_OK;
+}
+
+static uint16_t new_epoch(dv_search_scratch *s) {
+    if (++s->epoch == 0) {
+        memset(s->visited, 0, (size_t)s->visited_cap * 2);
+        s->epoch = 1;
+    }
+    return s->epoch;
+}
+
+/* ---- heaps -------------------------------------------------------------- */
+
+static inline void minheap_push(dv_heap_item *h, uint32_t *n, float d, uint32_t id) {
+    uint32_t i = (*n)++;
+    while (i > 0) {
+        uint32_t p = (i - 1) >> 1;
+        if (h[p].d <= d) break;
+        h[i] = h[p];
+        i = p;
+    }
+    h[i].d = d;
+    h[i].id = id;
+}
+
+static inline void minheap_pop(dv_heap_item *h, uint32_t *n) {
+    dv_heap_item last = h[--(*n)];
+    uint32_t i = 0, m = *n;
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= m) break;
+        if (c + 1 < m && h[c + 1].d < h[c].d) c++;
+        if (last.d <= h[c].d) break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = last;
+}
+
+static inline void maxheap_push(dv_heap_item *h, uint32_t *n, float d, uint32_t id) {
+    uint32_t i = (*n)++;
+    while (i > 0) {
+        uint32_t p = (i - 1) >> 1;
+        if (h[p].d >= d) break;
+        h[i] = h[p];
+        i = p;
+    }
+    h[i].d = d;
+    h[i].id = id;
+}
+
+static inline void maxheap_pop(dv_heap_item *h, uint32_t *n) {
+    dv_heap_item last = h[--(*n)];
+    uint32_t i = 0, m = *n;
+    for (;;) {
+        uint32_t c = 2 * i + 1;
+        if (c >= m) break;
+        if (c + 1 < m && h[c + 1].d > h[c].d) c++;
+        if (last.d >= h[c].d) break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = last;
+}
+
+/* Sorts by (d, id); input is usually nearly sorted (insertion sort). */
+static void sort_items(dv_heap_item *a, uint32_t n) {
+    for (uint32_t i = 1; i < n; i++) {
+        dv_heap_item x = a[i];
+        uint32_t j = i;
+        while (j > 0 && (a[j - 1].d > x.d || (a[j - 1].d == x.d && a[j - 1].id > x.id))) {
+            a[j] = a[j - 1];
+            j--;
+        }
+        a[j] = x;
+    }
+}
+
+/* Drops candidates that can no longer be expanded (farther than the worst
+ * of a full result heap), then re-heapifies. */
+static void cand_compact(dv_heap_item *h, uint32_t *n, float bound, int strict) {
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < *n; i++)
+        if (strict ? h[i].d < bound : h[i].d <= bound) h[k++] = h[i];
+    uint32_t m = 0;
+    for (uint32_t i = 0; i < k; i++) {
+        dv_heap_item it = h[i];
+        minheap_push(h, &m, it.d, it.id);
+    }
+    *n = m;
+}
+
+/* ---- search ------------------------------------------------------------- */
+
+static inline void prefetch_node(const dv_db *db, uint32_t slot) {
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(dv_vec(db, slot));
+#else
+    (void)db;
+    (void)slot;
+#endif
+}
+
+static void greedy(const dv_db *db, const float *q, float qinv, uint32_t *cur, float *curd, uint32_t layer) {
+    int changed = 1;
+    while (changed) {
+        changed = 0;
+        const uint32_t *lst = dv_list(db, *cur, layer);
+        uint32_t n = lst[0];
+        for (uint32_t j = 0; j < n; j++) {
+            uint32_t nb = lst[1 + j];
+            float d = dv_dist_q(db, q, qinv, nb);
+            if (d < *curd) {
+                *curd = d;
+                *cur = nb;
+                changed = 1;
+            }
+        }
+    }
+}
+
+/* Beam search on one layer from ep; leaves the results in s->sorted in
+ * ascending (d, slot) order and returns their number (<= ef). */
+static uint32_t search_layer(const dv_db *db, dv_search_scratch *s, const float *q, float qinv, uint32_t ep,
+                             float epd, uint32_t layer, uint32_t ef) {
+    uint16_t tag = new_epoch(s);
+    uint16_t *vis = s->visited;
+    dv_heap_item *cand = s->cand, *top = s->top;
+    uint32_t nc = 0, nt = 0, cap = s->cand_cap;
+    vis[ep] = tag;
+    minheap_push(cand, &nc, epd, ep);
+    maxheap_push(top, &nt, epd, ep);
+    float bound = epd;
+    while (nc > 0) {
+        dv_heap_item c = cand[0];
+        if (c.d > bound && nt >= ef) break;
+        minheap_pop(cand, &nc);
+        const uint32_t *lst = dv_list(db, c.id, layer);
+        uint32_t n = lst[0];
+        if (nc + n > cap) {
+            cand_compact(cand, &nc, bound, 0);
+            if (nc + n > cap) cand_compact(cand, &nc, bound, 1);
+        }
+#if defined(__GNUC__) || defined(__clang__)
+        if (n) {
+            __builtin_prefetch(vis + lst[1]);
+            prefetch_node(db, lst[1]);
+        }
+#endif
+        for (uint32_t j = 0; j < n; j++) {
+            uint32_t nb = lst[1 + j];
+#if defined(__GNUC__) || defined(__clang__)
+            if (j + 1 < n) {
+                __builtin_prefetch(vis + lst[2 + j]);
+                prefetch_node(db, lst[2 + j]);
+            }
+#endif
+            if (vis[nb] == tag) continue;
+            vis[nb] = tag;
+            float d = dv_dist_q(db, q, qinv, nb);
+            if (nt < ef || d < bound) {
+                minheap_push(cand, &nc, d, nb);
+                maxheap_push(top, &nt, d, nb);
+                if (nt > ef) maxheap_pop(top, &nt);
+                bound = top[0].d;
+            }
+        }
+    }
+    uint32_t n = nt;
+    while (nt > 0) {
+        s->sorted[nt - 1] = top[0];
+        maxheap_pop(top, &nt);
+    }
+    sort_items(s->sorted, n);
+    return n;
+}
+
+static dv_status check_query(const dv_db *db, const float *q, size_t k, dv_hit *hits, size_t *n_hits) {
+    if (!db || !q || !n_hits || (k > 0 && !hits)) return DV_EINVAL;
+    *n_hits = 0;
+    return dv_check_vector(q, db->dim);
+}
+
+static float query_inv_norm(const dv_db *db, const float *q) { return dv_inv_norm(db, q); }
+
+dv_status dv_hnsw_exact_with(const dv_db *db, dv_search_scratch *s, const float *q, size_t k, dv_hit *hits,
+                             size_t *n_hits) {
+    dv_status st = check_query(db, q, k, hits, n_hits);
+    if (st != DV_OK) return st;
+    if (k > db->live) k = db->live;
+    if (k == 0) return DV_OK;
+    st = dv_scratch_reserve(s, db->n_slots, (uint32_t)k);
+    if (st != DV_OK) return st;
+    float qinv = query_inv_norm(db, q);
+    dv_heap_item *top = s->top;
+    uint32_t nt = 0;
+    for (uint32_t i = 0; i < db->n_slots; i++) {
+        if (!db->info[i].live) continue;
+        float d = dv_dist_q(db, q, qinv, i);
+        if (nt < k) {
+            maxheap_push(top, &nt, d, i);
+        } else if (d < top[0].d || (d == top[0].d && i < top[0].id)) {
+            maxheap_pop(top, &nt);
+            maxheap_push(top, &nt, d, i);
+        }
+    }
+    uint32_t n = nt;
+    while (nt > 0) {
+        s->sorted[nt - 1] = top[0];
+        maxheap_pop(top, &nt);
+    }
+    sort_items(s->sorted, n);
+    for (uint32_t i = 0; i < n; i++) {
+        hits[i].id = db->info[s->sorted[i].id].id;
+        hits[i].distance = s->sorted[i].d;
+        hits[i].slot = s->sorted[i].id;
+    }
+    *n_hits = n;
+    return DV_OK;
+}
+
+dv_status dv_hnsw_search_with(const dv_db *db, dv_search_scratch *s, const float *q, size_t k, size_t ef,
+                              dv_hit *hits, size_t *n_hits) {
+    dv_status st = check_query(db, q, k, hits, n_hits);
+    if (st != DV_OK) return st;
+    if (k > db->live) k = db->live;
+    if (k == 0 || db->entry == DV_NO_SLOT) return DV_OK;
+    if (ef == 0) ef = db->cfg.ef_search;
+    if (ef < k) ef = k;
+    if (ef > UINT32_MAX / 4) return DV_EINVAL;
+    st = dv_scratch_reserve(s, db->n_slots, (uint32_t)ef);
+    if (st != DV_OK) return st;
+    float qinv = query_inv_norm(db, q);
+    uint32_t cur = db->entry;
+    float curd = dv_dist_q(db, q, qinv, cur);
+    for (uint32_t l = db->max_level; l > 0; l--) greedy(db, q, qinv, &cur, &curd, l);
+    uint32_t n = search_layer(db, s, q, qinv, cur, curd, 0, (uint32_t)ef);
+    /* a graph split by deletions may not reach k nodes: fall back to exact */
+    if (n < k) return dv_hnsw_exact_with(db, s, q, k, hits, n_hits);
+    for (uint32_t i = 0; i < k; i++) {
+        hits[i].id = db->info[s->sorted[i].id].id;
+        hits[i].distance = s->sorted[i].d;
+        hits[i].slot = s->sorted[i].id;
+    }
+    *n_hits = k;
+    return DV_OK;
+}
+
+/* ---- level -------------------------------------------------------------- */
+
+static uint64_t splitmix64(uint64_t *x) {
+    uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+uint32_t dv_hnsw_random_level(uint64_t *rng, double mult) {
+    double u = (double)((splitmix64(rng) >> 11) + 1) * (1.0 / 9007199254740992.0); /* (0, 1] */
+    double l = -log(u) * mult;
+    if (!(l < DV_MAX_LEVEL)) return DV_MAX_LEVEL;
+    return (uint32_t)l;
+}
+
+/* ---- neighbour selection ------------------------------------------------ */
+
+/* c: n candidates sorted ascending by distance to the base node. Writes the
+ * kept ones (<= m, ascending) to out and returns their number. */
+static uint32_t heuristic(const dv_db *db, const dv_heap_item *c, uint32_t n, uint32_t m, dv_heap_item *out) {
+    if (n < m) {
+        memcpy(out, c, (size_t)n * sizeof *c);
+        return n;
+    }
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n && k < m; i++) {
+        int good = 1;
+        const float *v = dv_vec(db, c[i].id);
+        float vinv = db->info[c[i].id].inv_norm;
+        for (uint32_t j = 0; j < k; j++) {
+            if (dv_dist_q(db, v, vinv, out[j].id) < c[i].d) {
+                good = 0;
+                break;
+            }
+        }
+        if (good) out[k++] = c[i];
+    }
+    return k;
+}
+
+static int in_items(const dv_heap_item *a, uint32_t n, uint32_t id) {
+    for (uint32_t i = 0; i < n; i++)
+        if (a[i].id == id) return 1;
+    return 0;
+}
+
+/* ---- linking (insert, update) ------------------------------------------- */
+
+size_t dv_hnsw_link_edge_bound(const dv_db *db, uint32_t level) {
+    size_t total = 0;
+    for (uint32_t l = 0; l <= level; l++) total += db->M + (size_t)db->M * (dv_maxdeg(db, l) + 1);
+    return total;
+}
+
+/* Adds the back edge nb -> x on layer; a full list is re-selected by the
+ * heuristic and changed by its net difference. */
+static void connect_back(dv_db *db, uint32_t nb, uint32_t layer, uint32_t x, float dx) {
+    uint32_t *lst = dv_list(db, nb, layer);
+    uint32_t mmax = dv_maxdeg(db, layer);
+    if (lst[0] < mmax) {
+        dv_g_add_edge(db, nb, layer, x, dx);
+        return;
+    }
+    dv_heap_item c[2 * DV_MAX_M + 1], sel[2 * DV_MAX_M + 1];
+    uint32_t old[2 * DV_MAX_M], n = lst[0];
+    memcpy(old, lst + 1, (size_t)n * 4);
+    for (uint32_t j = 0; j < n; j++) {
+        c[j].id = old[j];
+        c[j].d = dv_dist_nodes(db, nb, old[j]);
+    }
+    c[n].id = x;
+    c[n].d = dx;
+    sort_items(c, n + 1);
+    uint32_t k = heuristic(db, c, n + 1, mmax, sel);
+    for (uint32_t j = 0; j < n; j++)
+        if (!in_items(sel, k, old[j])) dv_g_remove_edge(db, nb, layer, old[j]);
+    if (in_items(sel, k, x)) dv_g_add_edge(db, nb, layer, x, dx);
+}
+
+uint32_t dv_hnsw_pick_entry(const dv_db *db, uint32_t exclude, uint32_t *level) {
+    uint32_t best = DV_NO_SLOT, bl = 0;
+    for (uint32_t i = 0; i < db->n_slots; i++) {
+        const dv_slot *si = &db->info[i];
+        if (!si->live || i == exclude) continue;
+        if (best == DV_NO_SLOT || si->level > bl) {
+            best = i;
+            bl = si->level;
+        }
+    }
+    *level = bl;
+    return best;
+}
+
+void dv_hnsw_link(dv_db *db, uint32_t x) {
+    uint32_t L = db->info[x].level;
+    if (db->entry == DV_NO_SLOT) {
+        dv_g_set_entry(db, x, L);
+        return;
+    }
+    uint32_t start = db->entry, top = db->max_level;
+    if (start == x) {
+        start = dv_hnsw_pick_entry(db, x, &top);
+        if (start == DV_NO_SLOT) return;
+    }
+    dv_search_scratch *s = db->scratch;
+    const float *q = dv_vec(db, x);
+    float qinv = db->info[x].inv_norm;
+    uint32_t cur = start;
+    float curd = dv_dist_q(db, q, qinv, cur);
+    for (uint32_t l = top; l > L; l--) greedy(db, q, qinv, &cur, &curd, l);
+    dv_heap_item sel[2 * DV_MAX_M];
+    for (uint32_t l = (L < top ? L : top) + 1; l-- > 0;) {
+        uint32_t n = search_layer(db, s, q, qinv, cur, curd, l, db->cfg.ef_construction);
+        uint32_t k = heuristic(db, s->sorted, n, db->M, sel);
+        cur = s->sorted[0].id;
+        curd = s->sorted[0].d;
+        for (uint32_t j = 0; j < k; j++) dv_g_add_edge(db, x, l, sel[j].id, sel[j].d);
+        for (uint32_t j = 0; j < k; j++) connect_back(db, sel[j].id, l, x, sel[j].d);
+    }
+    if (L > db->max_level) dv_g_set_entry(db, x, L);
+}
+
+/* ---- unlink (delete, update) -------------------------------------------- */
+
+static dv_status plan_push(dv_db *db, uint32_t v) {
+    if (db->plan_len == db->plan_cap) {
+        size_t nc = db->plan_cap ? db->plan_cap * 2 : 256;
+        uint32_t *p = dv_mem_realloc(&db->mem, db->plan, db->plan_cap * 4, nc * 4);
+        if (!p) return DV_ENOMEM;
+        db->plan = p;
+        db->plan_cap = nc;
+    }
+    db->plan[db->plan_len++] = v;
+    return DV_OK;
+}
+
+/* Collects the nodes with an edge to x on layer into db->inlist (sorted);
+ * returns their number or -1 on allocation failure. */
+static long collect_in(dv_db *db, uint32_t x, uint32_t layer) {
+    uint32_t want = *dv_indeg(db, x, layer);
+    if (want > db->inlist_cap) {
+        size_t nc = want + 64;
+        uint32_t *p = dv_mem_realloc(&db->mem, db->inlist, db->inlist_cap * 4, nc * 4);
+        if (!p) return -1;
+        db->inlist = p;
+        db->inlist_cap = nc;
+    }
+    if (want == 0) return 0;
+    uint32_t found = 0;
+    dv_search_scratch *s = db->scratch;
+    uint16_t tag = new_epoch(s);
+    s->visited[x] = tag;
+    const uint32_t *lx = dv_list(db, x, layer);
+    for (uint32_t i = 0; i < lx[0] && found < want; i++) {
+        uint32_t b = lx[1 + i];
+        if (s->visited[b] != tag) {
+            s->visited[b] = tag;
+            if (dv_g_has_edge(db, b, layer, x)) db->inlist[found++] = b;
+        }
+        const uint32_t *lb = dv_list(db, b, layer);
+        for (uint32_t j = 0; j < lb[0] && found < want; j++) {
+            uint32_t c = lb[1 + j];
+            if (s->visited[c] == tag) continue;
+            s->visited[c] = tag;
+            if (dv_g_has_edge(db, c, layer, x)) db->inlist[found++] = c;
+        }
+    }
+    if (found < want) { /* the 2-hop walk missed some: scan the layer */
+        found = 0;
+        for (uint32_t a = 0; a < db->n_slots && found < want; a++)
+            if (a != x && db->info[a].live && db->info[a].level >= layer && dv_g_has_edge(db, a, layer, x))
+                db->inlist[found++] = a;
+    }
+    /* canonical order: by slot */
+    for (uint32_t i = 1; i < found; i++) {
+        uint32_t v = db->inlist[i], j = i;
+        while (j > 0 && db->inlist[j - 1] > v) {
+            db->inlist[j] = db->inlist[j - 1];
+            j--;
+        }
+        db->inlist[j] = v;
+    }
+    return found;
+}
+
+/* Plan record: [a][layer][k][k selected slots]. */
+dv_status dv_hnsw_plan_unlink(dv_db *db, uint32_t x, int for_update, size_t *edge_events) {
+    size_t events = 0;
+    db->plan_len = 0;
+    uint32_t L = db->info[x].level;
+    dv_heap_item c[4 * DV_MAX_M + 1], sel[4 * DV_MAX_M + 1];
+    for (uint32_t l = 0; l <= L; l++) {
+        long nin = collect_in(db, x, l);
+        if (nin < 0) return DV_ENOMEM;
+        const uint32_t *lx = dv_list(db, x, l);
+        uint32_t mmax = dv_maxdeg(db, l);
+        for (long i = 0; i < nin; i++) {
+            uint32_t a = db->inlist[i];
+            const uint32_t *la = dv_list(db, a, l);
+            uint32_t n = 0;
+            for (uint32_t j = 0; j < la[0]; j++)
+                if (la[1 + j] != x) c[n++].id = la[1 + j];
+            uint32_t kept = n;
+            for (uint32_t j = 0; j < lx[0]; j++) {
+                uint32_t b = lx[1 + j];
+                if (b == a || in_items(c, n, b)) continue;
+                c[n++].id = b;
+            }
+            for (uint32_t j = 0; j < n; j++) c[j].d = dv_dist_nodes(db, a, c[j].id);
+            sort_items(c, n);
+            uint32_t k = heuristic(db, c, n, mmax, sel);
+            /* events: removals of old entries not kept (x included), appends of new ones */
+            uint32_t adds = 0, keep_old = 0;
+            for (uint32_t j = 0; j < k; j++) {
+                int old = 0;
+                for (uint32_t t = 0; t < la[0]; t++)
+                    if (la[1 + t] == sel[j].id) old = 1;
+                if (old)
+                    keep_old++;
+                else
+                    adds++;
+            }
+            (void)kept;
+            events += (la[0] - keep_old) + adds;
+            dv_status st = plan_push(db, a);
+            if (st == DV_OK) st = plan_push(db, l);
+            if (st == DV_OK) st = plan_push(db, k);
+            for (uint32_t j = 0; j < k && st == DV_OK; j++) st = plan_push(db, sel[j].id);
+            if (st != DV_OK) return st;
+        }
+        if (for_update) events += lx[0];
+    }
+    *edge_events = events;
+    return DV_OK;
+}
+
+void dv_hnsw_apply_unlink(dv_db *db, uint32_t x, int for_update) {
+    size_t p = 0;
+    uint32_t old[2 * DV_MAX_M];
+    while (p < db->plan_len) {
+        uint32_t a = db->plan[p], l = db->plan[p + 1], k = db->plan[p + 2];
+        const uint32_t *sel = db->plan + p + 3;
+        p += 3 + (size_t)k;
+        uint32_t *la = dv_list(db, a, l), n = la[0];
+        memcpy(old, la + 1, (size_t)n * 4);
+        for (uint32_t j = 0; j < n; j++) {
+            int kept = 0;
+            for (uint32_t t = 0; t < k; t++)
+                if (sel[t] == old[j]) kept = 1;
+            if (!kept) dv_g_remove_edge(db, a, l, old[j]);
+        }
+        for (uint32_t t = 0; t < k; t++) {
+            int was = 0;
+            for (uint32_t j = 0; j < n; j++)
+                if (old[j] == sel[t]) was = 1;
+            if (!was) dv_g_add_edge(db, a, l, sel[t], dv_dist_nodes(db, a, sel[t]));
+        }
+    }
+    if (for_update) {
+        for (uint32_t l = 0; l <= db->info[x].level; l++) {
+            uint32_t *lx = dv_list(db, x, l);
+            while (lx[0] > 0) dv_g_remove_edge(db, x, l, lx[lx[0]]);
+        }
+    } else if (db->entry == x) {
+        uint32_t lvl;
+        uint32_t e = dv_hnsw_pick_entry(db, x, &lvl);
+        dv_g_set_entry(db, e, e == DV_NO_SLOT ? 0 : lvl);
+    }
+    db->plan_len = 0;
+}

@@ -1,0 +1,120 @@
+/*
+ * ids.c -- id validation (UTF-8) and the id -> slot hash map. See ids.h.
+ */
+#include "db/ids.h"
+
+#include <string.h>
+#include <xxhash.h>
+
+#include "db/db_internal.h"
+
+int dv_db_str_valid(const char *str, size_t max, size_t *len_out) {
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (s[i]) {
+        if (i >= max) return 0;
+        unsigned c = s[i];
+        size_t need;
+        uint32_t cp;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xC2 && c <= 0xDF) {
+            need = 1;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            need = 2;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            need = 3;
+            cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        for (size_t k = 1; k <= need; k++) {
+            unsigned cc = s[i + k];
+            if ((cc & 0xC0) != 0x80) return 0; /* also catches the NUL */
+            cp = (cp << 6) | (cc & 0x3F);
+        }
+        if (need == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) return 0;
+        if (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)) return 0;
+        i += need + 1;
+    }
+    if (i == 0 || i > max) return 0;
+    *len_out = i;
+    return 1;
+}
+
+int dv_id_valid(const char *id, size_t *len) { return id != NULL && dv_db_str_valid(id, DV_MAX_ID_LEN, len); }
+
+static uint32_t id_hash(const char *id, size_t len) { return (uint32_t)XXH3_64bits(id, len); }
+
+uint32_t dv_ids_find(const dv_db *db, const char *id, size_t len) {
+    const dv_ids *m = &db->ids;
+    if (m->cap == 0) return DV_NO_SLOT;
+    uint32_t mask = m->cap - 1;
+    for (uint32_t i = id_hash(id, len) & mask;; i = (i + 1) & mask) {
+        uint32_t s = m->b[i];
+        if (s == DV_NO_SLOT) return DV_NO_SLOT;
+        const dv_slot *si = &db->info[s];
+        if (si->id_len == len && memcmp(si->id, id, len) == 0) return s;
+    }
+}
+
+static void put(dv_db *db, uint32_t *b, uint32_t cap, uint32_t slot) {
+    uint32_t mask = cap - 1;
+    uint32_t i = id_hash(db->info[slot].id, db->info[slot].id_len) & mask;
+    while (b[i] != DV_NO_SLOT) i = (i + 1) & mask;
+    b[i] = slot;
+}
+
+int dv_ids_reserve(dv_db *db, uint32_t extra) {
+    dv_ids *m = &db->ids;
+    uint64_t want = (uint64_t)m->n + extra;
+    if (want * 2 <= m->cap) return 1;
+    uint64_t cap = m->cap ? m->cap : 16;
+    while (cap < want * 2) cap *= 2;
+    if (cap > (1u << 31)) return 0;
+    uint32_t *nb = dv_mem_alloc(&db->mem, (size_t)cap * 4);
+    if (!nb) return 0;
+    memset(nb, 0xFF, (size_t)cap * 4);
+    for (uint32_t i = 0; i < m->cap; i++)
+        if (m->b[i] != DV_NO_SLOT) put(db, nb, (uint32_t)cap, m->b[i]);
+    dv_mem_free(&db->mem, m->b, (size_t)m->cap * 4);
+    m->b = nb;
+    m->cap = (uint32_t)cap;
+    return 1;
+}
+
+void dv_ids_add(dv_db *db, uint32_t slot) {
+    put(db, db->ids.b, db->ids.cap, slot);
+    db->ids.n++;
+}
+
+void dv_ids_remove(dv_db *db, uint32_t slot) {
+    dv_ids *m = &db->ids;
+    uint32_t mask = m->cap - 1;
+    uint32_t i = id_hash(db->info[slot].id, db->info[slot].id_len) & mask;
+    while (m->b[i] != slot) i = (i + 1) & mask;
+    /* backward-shift deletion: move later members of the run into the hole
+     * when their home position is at or before the hole */
+    uint32_t j = i;
+    for (;;) {
+        j = (j + 1) & mask;
+        uint32_t s = m->b[j];
+        if (s == DV_NO_SLOT) break;
+        uint32_t home = id_hash(db->info[s].id, db->info[s].id_len) & mask;
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            m->b[i] = s;
+            i = j;
+        }
+    }
+    m->b[i] = DV_NO_SLOT;
+    m->n--;
+}
+
+void dv_ids_free(dv_db *db) {
+    dv_mem_free(&db->mem, db->ids.b, (size_t)db->ids.cap * 4);
+    db->ids.b = NULL;
+    db->ids.cap = db->ids.n = 0;
+}

@@ -1,0 +1,38 @@
+/*
+ * ids.h -- string id -> slot map (open addressing, linear probing).
+ *
+ * Buckets hold only a slot (u32, DV_NO_SLOT = empty); the key is read from
+ * the slot's id string, so the map costs ~8-16 bytes per id. Deletion uses
+ * backward shifting (no tombstones), so the table content depends only on
+ * the set of ids and the insertion history, never on garbage. Capacity is a
+ * power of two, load kept <= 1/2. Hash: XXH3-64 of the id bytes.
+ */
+#ifndef DV_DB_IDS_H
+#define DV_DB_IDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "util/alloc.h"
+
+typedef struct dv_ids {
+    uint32_t *b;  /* buckets */
+    uint32_t cap; /* power of two, or 0 */
+    uint32_t n;
+} dv_ids;
+
+struct dv_db;
+
+/* Validates an id: 1..DV_MAX_ID_LEN bytes of well-formed UTF-8. Sets *len. */
+int dv_id_valid(const char *id, size_t *len);
+/* Checks a NUL-terminated string is valid UTF-8 of 1..max bytes. */
+int dv_db_str_valid(const char *s, size_t max, size_t *len);
+
+uint32_t dv_ids_find(const struct dv_db *db, const char *id, size_t len);
+/* Makes room so that one more id can be added without allocating. */
+int dv_ids_reserve(struct dv_db *db, uint32_t extra);
+/* Adds id (the slot's id must already be set). Requires reserve. */
+void dv_ids_add(struct dv_db *db, uint32_t slot);
+void dv_ids_remove(struct dv_db *db, uint32_t slot);
+void dv_ids_free(struct dv_db *db);
+
+#endif

@@ -1,0 +1,191 @@
+/*
+ * replay.c -- validate and apply observed events (see replay.h).
+ *
+ * The checks mirror the invariants in db_internal.h: an edge joins two live
+ * nodes that both have the layer, never duplicates, never exceeds the
+ * degree bound; a deleted node has no incoming edge left and is not the
+ * entry point; the entry point is live and on its top level.
+ */
+#include <string.h>
+
+#include "db/hnsw.h"
+#include "db/replay.h"
+
+uint32_t dv_db_slot_of(const dv_db *db, const char *id) {
+    size_t len;
+    if (!db || !dv_id_valid(id, &len)) return DV_NO_SLOT;
+    return dv_ids_find(db, id, len);
+}
+const char *dv_db_id_of(const dv_db *db, uint32_t slot) {
+    return dv_is_live(db, slot) ? db->info[slot].id : NULL;
+}
+const float *dv_db_vector_of(const dv_db *db, uint32_t slot) {
+    return dv_is_live(db, slot) ? dv_vec(db, slot) : NULL;
+}
+uint32_t dv_db_level_of(const dv_db *db, uint32_t slot) {
+    return dv_is_live(db, slot) ? db->info[slot].level : 0;
+}
+int dv_db_slot_live(const dv_db *db, uint32_t slot) { return dv_is_live(db, slot); }
+dv_status dv_db_meta_of(const dv_db *db, uint32_t slot, const dv_meta_kv **pairs, size_t *n) {
+    *pairs = NULL;
+    *n = 0;
+    if (!dv_is_live(db, slot)) return DV_ENOTFOUND;
+    const dv_meta *m = db->info[slot].meta;
+    if (m && m->n) {
+        *pairs = m->kv;
+        *n = m->n;
+    }
+    return DV_OK;
+}
+dv_status dv_db_neighbours(const dv_db *db, uint32_t slot, uint32_t layer, const uint32_t **list,
+                           uint32_t *n) {
+    *list = NULL;
+    *n = 0;
+    if (!dv_is_live(db, slot)) return DV_ENOTFOUND;
+    if (layer > db->info[slot].level) return DV_EINVAL;
+    const uint32_t *l = dv_list(db, slot, layer);
+    *list = l + 1;
+    *n = l[0];
+    return DV_OK;
+}
+void dv_db_entry(const dv_db *db, uint32_t *entry, uint32_t *max_level) {
+    *entry = db->entry;
+    *max_level = db->max_level;
+}
+uint32_t dv_db_slot_capacity(const dv_db *db) { return db->n_slots; }
+uint32_t dv_db_max_degree(const dv_db *db, uint32_t layer) { return dv_maxdeg(db, layer); }
+
+dv_status dv_db_reserve_for_replay(dv_db *db, uint32_t slot, uint32_t level) {
+    if (!db || slot >= DV_NO_SLOT - 1 || level > DV_MAX_LEVEL) return DV_EINVAL;
+    uint32_t need = slot >= db->n_slots ? slot + 1 : db->n_slots;
+    dv_status st = dv_store_reserve(db, need);
+    if (st != DV_OK) return st;
+    if (!dv_ids_reserve(db, 1)) return DV_ENOMEM;
+    return dv_scratch_reserve(db->scratch, need, db->cfg.ef_construction);
+}
+
+/* ---- checks ------------------------------------------------------------- */
+
+static dv_status check_edge(const dv_db *db, const dv_event *ev) {
+    uint32_t from = ev->slot, to = ev->u.edge.to, l = ev->u.edge.layer;
+    if (!dv_is_live(db, from) || !dv_is_live(db, to)) return DV_EINCOHERENT;
+    if (l > db->info[from].level || l > db->info[to].level || from == to) return DV_EINCOHERENT;
+    int has = dv_g_has_edge(db, from, l, to);
+    if (ev->kind == DV_EV_EDGE_REMOVE) return has ? DV_OK : DV_EINCOHERENT;
+    if (has || dv_list(db, from, l)[0] >= dv_maxdeg(db, l)) return DV_EINCOHERENT;
+    return DV_OK;
+}
+
+static dv_status check_insert(const dv_db *db, const dv_event *ev) {
+    uint32_t s = ev->slot;
+    size_t len;
+    if (s >= DV_NO_SLOT - 1 || ev->u.insert.level > DV_MAX_LEVEL || !ev->u.insert.vec) return DV_EINVAL;
+    if (dv_is_live(db, s)) return DV_ECONFLICT;
+    if (!dv_id_valid(ev->u.insert.id, &len)) return DV_EID;
+    if (dv_ids_find(db, ev->u.insert.id, len) != DV_NO_SLOT) return DV_ECONFLICT;
+    dv_status st = dv_check_vector(ev->u.insert.vec, db->dim);
+    if (st != DV_OK) return st;
+    return dv_check_meta(ev->u.insert.meta, ev->u.insert.n_meta, NULL);
+}
+
+static dv_status check_delete(const dv_db *db, const dv_event *ev) {
+    uint32_t s = ev->slot;
+    if (!dv_is_live(db, s)) return DV_ENOTFOUND;
+    if (db->entry == s) return DV_EINCOHERENT;
+    for (uint32_t l = 0; l <= db->info[s].level; l++)
+        if (*dv_indeg(db, s, l) != 0) return DV_EINCOHERENT; /* would dangle */
+    return DV_OK;
+}
+
+dv_status dv_db_replay_check(const dv_db *db, const dv_event *ev) {
+    if (!db || !ev) return DV_EINVAL;
+    switch (ev->kind) {
+    case DV_EV_OP_BEGIN:
+    case DV_EV_OP_END:
+        return DV_OK;
+    case DV_EV_VECTOR_INSERT:
+        return check_insert(db, ev);
+    case DV_EV_VECTOR_UPDATE:
+        if (!dv_is_live(db, ev->slot)) return DV_ENOTFOUND;
+        if (ev->u.update.idx)
+            return dv_check_sparse(db, ev->u.update.idx, ev->u.update.values, ev->u.update.n);
+        if (!ev->u.update.new_vec) return DV_EINVAL;
+        return dv_check_vector(ev->u.update.new_vec, db->dim);
+    case DV_EV_VECTOR_DELETE:
+        return check_delete(db, ev);
+    case DV_EV_META_SET: {
+        size_t kl, vl;
+        if (!dv_is_live(db, ev->slot)) return DV_ENOTFOUND;
+        if (!ev->u.meta.key || !dv_db_str_valid(ev->u.meta.key, DV_MAX_META_KEY_LEN, &kl)) return DV_EMETA;
+        if (ev->u.meta.value && !dv_db_str_valid(ev->u.meta.value, DV_MAX_META_VALUE_LEN, &vl))
+            return DV_EMETA;
+        return DV_OK;
+    }
+    case DV_EV_EDGE_ADD:
+    case DV_EV_EDGE_REMOVE:
+        return check_edge(db, ev);
+    case DV_EV_ENTRY:
+        if (ev->u.entry.entry == DV_NO_SLOT) return ev->u.entry.max_level == 0 ? DV_OK : DV_EINCOHERENT;
+        if (!dv_is_live(db, ev->u.entry.entry)) return DV_EINCOHERENT;
+        return db->info[ev->u.entry.entry].level == ev->u.entry.max_level ? DV_OK : DV_EINCOHERENT;
+    }
+    return DV_EBADOP;
+}
+
+/* ---- apply -------------------------------------------------------------- */
+
+static dv_status replay_insert(dv_db *db, const dv_event *ev) {
+    uint32_t s = ev->slot;
+    size_t len = strlen(ev->u.insert.id);
+    dv_status st = dv_db_reserve_for_replay(db, s, ev->u.insert.level);
+    if (st != DV_OK) return st;
+    dv_node_prep prep;
+    st = dv_node_prepare(db, ev->u.insert.id, len, ev->u.insert.meta, ev->u.insert.n_meta, ev->u.insert.level,
+                         &prep);
+    if (st != DV_OK) return st;
+    dv_node_attach(db, s, &prep, ev->u.insert.vec);
+    return DV_OK;
+}
+
+dv_status dv_db_replay(dv_db *db, const dv_event *ev) {
+    dv_status st = dv_db_replay_check(db, ev);
+    if (st != DV_OK) return st;
+    switch (ev->kind) {
+    case DV_EV_OP_BEGIN: {
+        db->op_edges = 0;
+        return dv_emit(db, ev);
+    }
+    case DV_EV_OP_END:
+        dv_emit(db, ev);
+        return DV_OK;
+    case DV_EV_VECTOR_INSERT:
+        return replay_insert(db, ev);
+    case DV_EV_VECTOR_UPDATE:
+        if (ev->u.update.idx)
+            dv_node_set_vector(db, ev->slot, NULL, ev->u.update.idx, ev->u.update.values, ev->u.update.n);
+        else
+            dv_node_set_vector(db, ev->slot, ev->u.update.new_vec, NULL, NULL, 0);
+        return DV_OK;
+    case DV_EV_VECTOR_DELETE:
+        dv_node_detach(db, ev->slot);
+        return DV_OK;
+    case DV_EV_META_SET: {
+        dv_meta_prep mp;
+        st = dv_meta_prepare(db, ev->slot, ev->u.meta.key, ev->u.meta.value, &mp);
+        if (st != DV_OK) return st;
+        if (mp.noop) return DV_OK;
+        dv_meta_commit(db, ev->slot, ev->u.meta.key, &mp);
+        return DV_OK;
+    }
+    case DV_EV_EDGE_ADD:
+        dv_g_add_edge(db, ev->slot, ev->u.edge.layer, ev->u.edge.to, ev->u.edge.distance);
+        return DV_OK;
+    case DV_EV_EDGE_REMOVE:
+        dv_g_remove_edge(db, ev->slot, ev->u.edge.layer, ev->u.edge.to);
+        return DV_OK;
+    case DV_EV_ENTRY:
+        dv_g_set_entry(db, ev->u.entry.entry, ev->u.entry.max_level);
+        return DV_OK;
+    }
+    return DV_EBADOP;
+}

@@ -1,0 +1,45 @@
+/*
+ * replay.h -- applying observed events to a db, and the read accessors the
+ * capture/apply stages use.
+ *
+ * dv_db_replay() applies one event exactly as the primary did (no search,
+ * no randomness), so replaying every event a db emitted, in order, onto a
+ * db with the same config reproduces its state (same dv_db_state_hash()).
+ * Replay re-emits each event to the replica's own observer, so a replica
+ * can feed a further replica (chained replication); OP_BEGIN is forwarded
+ * and may be refused by that observer.
+ *
+ * dv_db_replay_check() validates an event against the current state
+ * without changing anything; dv_db_replay() runs the same check first and
+ * returns its error (DV_EINCOHERENT for graph violations, DV_EINVAL for
+ * malformed events, DV_ECONFLICT/DV_ENOTFOUND for id problems, ...).
+ */
+#ifndef DV_DB_REPLAY_H
+#define DV_DB_REPLAY_H
+
+#include "db/observer.h"
+
+dv_status dv_db_replay_check(const dv_db *db, const dv_event *ev);
+dv_status dv_db_replay(dv_db *db, const dv_event *ev);
+
+/* Makes sure a VECTOR_INSERT at `slot` with `level` will not need to grow
+ * the store, the id map or the scratch (it still allocates the id, metadata
+ * and upper lists, failure-safe). */
+dv_status dv_db_reserve_for_replay(dv_db *db, uint32_t slot, uint32_t level);
+
+/* ---- read accessors (valid until the next write) ------------------------ */
+uint32_t dv_db_slot_of(const dv_db *db, const char *id); /* DV_NO_SLOT if absent */
+const char *dv_db_id_of(const dv_db *db, uint32_t slot); /* NULL if not live */
+const float *dv_db_vector_of(const dv_db *db, uint32_t slot);
+uint32_t dv_db_level_of(const dv_db *db, uint32_t slot);
+int dv_db_slot_live(const dv_db *db, uint32_t slot);
+dv_status dv_db_meta_of(const dv_db *db, uint32_t slot, const dv_meta_kv **pairs, size_t *n);
+dv_status dv_db_neighbours(const dv_db *db, uint32_t slot, uint32_t layer, const uint32_t **list,
+                           uint32_t *n);
+void dv_db_entry(const dv_db *db, uint32_t *entry, uint32_t *max_level);
+const dv_db_config *dv_db_config_of(const dv_db *db);
+uint32_t dv_db_slot_capacity(const dv_db *db); /* slots in use range: [0, n) */
+/* Max degree of a list on layer (2M on layer 0, M above). */
+uint32_t dv_db_max_degree(const dv_db *db, uint32_t layer);
+
+#endif

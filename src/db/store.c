@@ -1,0 +1,328 @@
+/*
+ * store.c -- slots: vectors, ids, metadata, tombstones, free-slot reuse.
+ *
+ * A node is created in two steps so that a write can allocate everything
+ * before OP_BEGIN and then cannot fail: dv_node_prepare() copies the id and
+ * metadata and allocates the upper-layer lists; dv_node_attach() places them
+ * at a reserved free slot and emits VECTOR_INSERT. Deleted slots go on a
+ * LIFO stack (free_slots) and are reused first, so the same sequence of
+ * operations always yields the same slots (required for convergence).
+ */
+#include <math.h>
+#include <string.h>
+
+#include "db/db_internal.h"
+
+dv_status dv_store_reserve(dv_db *db, uint32_t n) {
+    if (n <= db->cap) return DV_OK;
+    if (n == DV_NO_SLOT) return DV_ENOMEM;
+    uint64_t nc = db->cap ? (uint64_t)db->cap + db->cap / 2 : 64;
+    if (nc < n) nc = n;
+    if (nc >= DV_NO_SLOT) nc = DV_NO_SLOT - 1;
+    size_t d_new = dv_mul_size((size_t)nc, db->node_size);
+    size_t i_new = dv_mul_size((size_t)nc, sizeof(dv_slot)), f_new = dv_mul_size((size_t)nc, 4);
+    if (!d_new || !i_new || !f_new) return DV_ENOMEM;
+    /* allocate all three, then copy: a failure leaves the db untouched */
+    char *d = dv_mem_alloc(&db->mem, d_new);
+    dv_slot *in = dv_mem_alloc(&db->mem, i_new);
+    uint32_t *fs = dv_mem_alloc(&db->mem, f_new);
+    if (!d || !in || !fs) {
+        dv_mem_free(&db->mem, d, d_new);
+        dv_mem_free(&db->mem, in, i_new);
+        dv_mem_free(&db->mem, fs, f_new);
+        return DV_ENOMEM;
+    }
+    if (db->cap) {
+        memcpy(d, db->data, (size_t)db->n_slots * db->node_size);
+        memcpy(in, db->info, (size_t)db->cap * sizeof(dv_slot));
+        memcpy(fs, db->free_slots, (size_t)db->n_free * 4);
+    }
+    memset(in + db->cap, 0, (size_t)(nc - db->cap) * sizeof(dv_slot));
+    dv_mem_free(&db->mem, db->data, (size_t)db->cap * db->node_size);
+    dv_mem_free(&db->mem, db->info, (size_t)db->cap * sizeof(dv_slot));
+    dv_mem_free(&db->mem, db->free_slots, (size_t)db->cap * 4);
+    db->data = d;
+    db->info = in;
+    db->free_slots = fs;
+    db->cap = (uint32_t)nc;
+    return DV_OK;
+}
+
+uint32_t dv_store_next_slot(const dv_db *db) {
+    return db->n_free ? db->free_slots[db->n_free - 1] : db->n_slots;
+}
+
+dv_status dv_check_vector(const float *v, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(v[i])) return DV_ENONFINITE;
+    return DV_OK;
+}
+
+float dv_inv_norm(const dv_db *db, const float *v) {
+    if (db->cfg.metric != DV_METRIC_COSINE) return 1.0f;
+    float s = db->dot(v, v, db->dim);
+    return s > 0.0f ? 1.0f / sqrtf(s) : 0.0f;
+}
+
+dv_status dv_check_meta(const dv_meta_kv *meta, size_t n, size_t *bytes) {
+    size_t total = 0;
+    if (n == 0) {
+        if (bytes) *bytes = 0;
+        return DV_OK;
+    }
+    if (!meta) return DV_EINVAL;
+    if (n > DV_MAX_META_PAIRS) return DV_EMETA;
+    for (size_t i = 0; i < n; i++) {
+        size_t kl, vl;
+        if (!meta[i].key || !meta[i].value) return DV_EMETA;
+        if (!dv_db_str_valid(meta[i].key, DV_MAX_META_KEY_LEN, &kl)) return DV_EMETA;
+        if (!dv_db_str_valid(meta[i].value, DV_MAX_META_VALUE_LEN, &vl)) return DV_EMETA;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(meta[j].key, meta[i].key) == 0) return DV_EMETA; /* duplicate key */
+        total += kl + vl + 8;
+    }
+    if (bytes) *bytes = total;
+    return DV_OK;
+}
+
+static size_t meta_size(uint32_t cap) { return sizeof(dv_meta) + (size_t)cap * sizeof(dv_meta_kv); }
+
+void dv_meta_free(dv_db *db, dv_meta *m) {
+    if (!m) return;
+    for (uint32_t i = 0; i < m->n; i++) {
+        dv_mem_free(&db->mem, (void *)m->kv[i].key, strlen(m->kv[i].key) + 1);
+        dv_mem_free(&db->mem, (void *)m->kv[i].value, strlen(m->kv[i].value) + 1);
+    }
+    dv_mem_free(&db->mem, m, meta_size(m->cap));
+}
+
+static char *str_dup(dv_db *db, const char *s, size_t len) {
+    char *p = dv_mem_alloc(&db->mem, len + 1);
+    if (p) memcpy(p, s, len + 1);
+    return p;
+}
+
+dv_status dv_meta_copy(dv_db *db, const dv_meta_kv *meta, size_t n, dv_meta **out) {
+    *out = NULL;
+    if (n == 0) return DV_OK;
+    dv_meta *m = dv_mem_alloc(&db->mem, meta_size((uint32_t)n));
+    if (!m) return DV_ENOMEM;
+    m->n = 0;
+    m->cap = (uint32_t)n;
+    for (size_t i = 0; i < n; i++) {
+        char *k = str_dup(db, meta[i].key, strlen(meta[i].key));
+        char *v = k ? str_dup(db, meta[i].value, strlen(meta[i].value)) : NULL;
+        if (!v) {
+            if (k) dv_mem_free(&db->mem, k, strlen(k) + 1);
+            dv_meta_free(db, m);
+            return DV_ENOMEM;
+        }
+        m->kv[i].key = k;
+        m->kv[i].value = v;
+        m->n++;
+    }
+    *out = m;
+    return DV_OK;
+}
+
+static size_t upper_words(const dv_db *db, uint32_t level) { return (size_t)level * (db->M + 2); }
+
+dv_status dv_node_prepare(dv_db *db, const char *id, size_t id_len, const dv_meta_kv *meta, size_t n_meta,
+                          uint32_t level, dv_node_prep *p) {
+    memset(p, 0, sizeof *p);
+    p->level = level;
+    p->id_len = id_len;
+    p->id = str_dup(db, id, id_len);
+    if (!p->id) return DV_ENOMEM;
+    if (dv_meta_copy(db, meta, n_meta, &p->meta) != DV_OK) goto fail;
+    if (level > 0) {
+        p->upper = dv_mem_calloc(&db->mem, upper_words(db, level), 4);
+        if (!p->upper) goto fail;
+    }
+    return DV_OK;
+fail:
+    dv_node_prep_free(db, p);
+    return DV_ENOMEM;
+}
+
+void dv_node_prep_free(dv_db *db, dv_node_prep *p) {
+    if (p->id) dv_mem_free(&db->mem, p->id, p->id_len + 1);
+    dv_meta_free(db, p->meta);
+    if (p->upper) dv_mem_free(&db->mem, p->upper, upper_words(db, p->level) * 4);
+    memset(p, 0, sizeof *p);
+}
+
+/* Takes `slot` out of the free set: it is either on the free stack or at or
+ * beyond n_slots (gap slots then become free, lowest on top of the stack). */
+static void take_slot(dv_db *db, uint32_t slot) {
+    if (slot < db->n_slots) {
+        uint32_t i = db->n_free;
+        while (i > 0 && db->free_slots[i - 1] != slot) i--;
+        /* i > 0 by precondition (slot is free) */
+        memmove(db->free_slots + i - 1, db->free_slots + i, (size_t)(db->n_free - i) * 4);
+        db->n_free--;
+        return;
+    }
+    for (uint32_t s = slot; s > db->n_slots; s--) {
+        db->free_slots[db->n_free++] = s - 1;
+        memset(&db->info[s - 1], 0, sizeof(dv_slot));
+    }
+    db->n_slots = slot + 1;
+}
+
+void dv_node_attach(dv_db *db, uint32_t slot, dv_node_prep *p, const float *vec) {
+    take_slot(db, slot);
+    dv_slot *si = &db->info[slot];
+    memset(si, 0, sizeof *si);
+    si->id = p->id;
+    si->id_len = (uint16_t)p->id_len;
+    si->meta = p->meta;
+    si->upper = p->upper;
+    si->level = (uint8_t)p->level;
+    si->live = 1;
+    memset(dv_l0(db, slot), 0, db->links0_words * 4);
+    memcpy(dv_vec(db, slot), vec, (size_t)db->dim * 4);
+    si->inv_norm = dv_inv_norm(db, vec);
+    dv_ids_add(db, slot);
+    db->live++;
+    memset(p, 0, sizeof *p);
+
+    dv_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = DV_EV_VECTOR_INSERT;
+    ev.slot = slot;
+    ev.u.insert.id = si->id;
+    ev.u.insert.vec = dv_vec(db, slot);
+    ev.u.insert.meta = si->meta ? si->meta->kv : NULL;
+    ev.u.insert.n_meta = si->meta ? si->meta->n : 0;
+    ev.u.insert.level = si->level;
+    dv_emit(db, &ev);
+}
+
+void dv_node_detach(dv_db *db, uint32_t slot) {
+    dv_slot *si = &db->info[slot];
+    dv_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = DV_EV_VECTOR_DELETE;
+    ev.slot = slot;
+    ev.u.del.id = si->id;
+    dv_emit(db, &ev);
+
+    for (uint32_t l = 0; l <= si->level; l++) {
+        uint32_t *lst = dv_list(db, slot, l);
+        for (uint32_t j = 0; j < lst[0]; j++) (*dv_indeg(db, lst[1 + j], l))--;
+        lst[0] = 0;
+    }
+    dv_ids_remove(db, slot);
+    dv_mem_free(&db->mem, si->id, (size_t)si->id_len + 1);
+    dv_meta_free(db, si->meta);
+    if (si->upper) dv_mem_free(&db->mem, si->upper, upper_words(db, si->level) * 4);
+    memset(si, 0, sizeof *si);
+    memset(dv_vec(db, slot), 0, (size_t)db->dim * 4);
+    db->free_slots[db->n_free++] = slot;
+    db->live--;
+}
+
+void dv_node_set_vector(dv_db *db, uint32_t slot, const float *vec, const uint32_t *idx, const float *values,
+                        size_t n) {
+    float *v = dv_vec(db, slot);
+    dv_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = DV_EV_VECTOR_UPDATE;
+    ev.slot = slot;
+    ev.u.update.old_vec = v;
+    if (idx) {
+        ev.u.update.idx = idx;
+        ev.u.update.values = values;
+        ev.u.update.n = n;
+    } else {
+        ev.u.update.new_vec = vec;
+        ev.u.update.n = db->dim;
+    }
+    dv_emit(db, &ev);
+    if (idx) {
+        for (size_t i = 0; i < n; i++) v[idx[i]] = values[i];
+    } else if (vec != v) {
+        memcpy(v, vec, (size_t)db->dim * 4);
+    }
+    db->info[slot].inv_norm = dv_inv_norm(db, v);
+}
+
+/* ---- metadata writes: prepare (may fail) / commit (cannot fail) ---------- */
+
+static int meta_find(const dv_meta *m, const char *key) {
+    for (uint32_t i = 0; m && i < m->n; i++)
+        if (strcmp(m->kv[i].key, key) == 0) return (int)i;
+    return -1;
+}
+
+dv_status dv_meta_prepare(dv_db *db, uint32_t slot, const char *key, const char *value, dv_meta_prep *p) {
+    memset(p, 0, sizeof *p);
+    const dv_meta *m = db->info[slot].meta;
+    p->index = meta_find(m, key);
+    if (!value) {
+        p->noop = p->index < 0;
+        return DV_OK;
+    }
+    if (p->index < 0 && m && m->n >= DV_MAX_META_PAIRS) return DV_EMETA;
+    p->value = str_dup(db, value, strlen(value));
+    if (!p->value) return DV_ENOMEM;
+    if (p->index >= 0) return DV_OK;
+    p->key = str_dup(db, key, strlen(key));
+    if (!p->key) goto fail;
+    if (!m || m->n == m->cap) {
+        uint32_t nc = m ? m->cap + m->cap / 2 + 1 : 1;
+        if (nc > DV_MAX_META_PAIRS) nc = DV_MAX_META_PAIRS;
+        p->grown = dv_mem_alloc(&db->mem, meta_size(nc));
+        if (!p->grown) goto fail;
+        p->grown->cap = nc;
+        p->grown->n = 0;
+    }
+    return DV_OK;
+fail:
+    dv_meta_prep_free(db, p);
+    return DV_ENOMEM;
+}
+
+void dv_meta_prep_free(dv_db *db, dv_meta_prep *p) {
+    if (p->key) dv_mem_free(&db->mem, p->key, strlen(p->key) + 1);
+    if (p->value) dv_mem_free(&db->mem, p->value, strlen(p->value) + 1);
+    if (p->grown) dv_mem_free(&db->mem, p->grown, meta_size(p->grown->cap));
+    memset(p, 0, sizeof *p);
+}
+
+void dv_meta_commit(dv_db *db, uint32_t slot, const char *key, dv_meta_prep *p) {
+    dv_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = DV_EV_META_SET;
+    ev.slot = slot;
+    ev.u.meta.key = key;
+    ev.u.meta.value = p->value;
+    dv_emit(db, &ev);
+
+    dv_meta *m = db->info[slot].meta;
+    if (!p->value) { /* remove, keeping the order of the rest */
+        dv_meta_kv *kv = &m->kv[p->index];
+        dv_mem_free(&db->mem, (void *)kv->key, strlen(kv->key) + 1);
+        dv_mem_free(&db->mem, (void *)kv->value, strlen(kv->value) + 1);
+        memmove(kv, kv + 1, (size_t)(m->n - (uint32_t)p->index - 1) * sizeof *kv);
+        m->n--;
+    } else if (p->index >= 0) { /* overwrite in place */
+        dv_meta_kv *kv = &m->kv[p->index];
+        dv_mem_free(&db->mem, (void *)kv->value, strlen(kv->value) + 1);
+        kv->value = p->value;
+    } else { /* append */
+        if (p->grown) {
+            if (m) {
+                memcpy(p->grown->kv, m->kv, (size_t)m->n * sizeof(dv_meta_kv));
+                p->grown->n = m->n;
+                dv_mem_free(&db->mem, m, meta_size(m->cap));
+            }
+            m = db->info[slot].meta = p->grown;
+        }
+        m->kv[m->n].key = p->key;
+        m->kv[m->n].value = p->value;
+        m->n++;
+    }
+    memset(p, 0, sizeof *p);
+}
