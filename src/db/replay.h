@@ -42,4 +42,9 @@ uint32_t dv_db_slot_capacity(const dv_db *db); /* slots in use range: [0, n) */
 /* Max degree of a list on layer (2M on layer 0, M above). */
 uint32_t dv_db_max_degree(const dv_db *db, uint32_t layer);
 
+/* Full audit: every list entry live, on a layer its target has, no
+ * duplicates or self loops, degree bounds, in-degree counters, id map, free
+ * slots, entry point on the top level. DV_OK, DV_EINCOHERENT or DV_ECORRUPT. */
+dv_status dv_db_check_invariants(const dv_db *db);
+
 #endif

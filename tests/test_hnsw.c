@@ -1,0 +1,320 @@
+/*
+ * test_hnsw.c -- HNSW index behaviour: recall against brute force, recall
+ * after deletes and updates (repair), graph invariants (no dangling edges,
+ * degree bounds, in-degree counters), determinism, k up to the live count,
+ * all three metrics. Fixed seeds throughout.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deltavec.h"
+#include "db/replay.h"
+
+typedef struct rng {
+    uint64_t s;
+} rng;
+static uint64_t rnext(rng *r) {
+    r->s += 0x9E3779B97F4A7C15ull;
+    uint64_t z = r->s;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+static float runif(rng *r) { return (float)((rnext(r) >> 40) / 16777216.0); }
+
+/* n clustered vectors: nc centres in [-1,1]^dim, points spread +-spread/2 */
+static float *clustered(rng *r, size_t n, uint32_t dim, uint32_t nc, float spread) {
+    float *c = malloc(sizeof(float) * nc * dim), *x = malloc(sizeof(float) * n * dim);
+    for (size_t i = 0; i < (size_t)nc * dim; i++) c[i] = runif(r) * 2 - 1;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t k = (uint32_t)(rnext(r) % nc);
+        for (uint32_t j = 0; j < dim; j++) x[i * dim + j] = c[k * dim + j] + (runif(r) - 0.5f) * spread;
+    }
+    free(c);
+    return x;
+}
+
+static dv_db *open_db(uint32_t dim, dv_metric metric, uint64_t seed) {
+    dv_db_config cfg;
+    dv_db_config_default(&cfg, dim);
+    cfg.metric = metric;
+    cfg.M = 12;
+    cfg.ef_construction = 100;
+    cfg.seed = seed;
+    dv_db *db = NULL;
+    assert_int_equal(dv_db_open(&cfg, &db), DV_OK);
+    return db;
+}
+
+static void idname(char *buf, size_t i) { snprintf(buf, 32, "vec-%zu", i); }
+
+static void insert_all(dv_db *db, const float *x, size_t n, uint32_t dim) {
+    char id[32];
+    for (size_t i = 0; i < n; i++) {
+        idname(id, i);
+        assert_int_equal(dv_db_insert(db, id, x + i * dim, NULL, 0), DV_OK);
+    }
+}
+
+/* mean recall@k of dv_db_search(ef) against dv_db_search_exact */
+static double recall(const dv_db *db, const float *q, size_t nq, uint32_t dim, size_t k, size_t ef) {
+    dv_hit *a = calloc(k, sizeof *a), *b = calloc(k, sizeof *b);
+    size_t hit = 0, total = 0;
+    for (size_t i = 0; i < nq; i++) {
+        size_t na, nb;
+        assert_int_equal(dv_db_search(db, q + i * dim, k, ef, a, &na), DV_OK);
+        assert_int_equal(dv_db_search_exact(db, q + i * dim, k, b, &nb), DV_OK);
+        assert_int_equal(na, nb);
+        for (size_t x = 0; x < na; x++)
+            for (size_t y = 0; y < nb; y++)
+                if (a[x].slot == b[y].slot) hit++;
+        total += nb;
+    }
+    free(a);
+    free(b);
+    return total ? (double)hit / (double)total : 1.0;
+}
+
+/* Every list holds live slots only (explicit, through the accessors). */
+static void assert_no_dangling(const dv_db *db) {
+    uint32_t n = dv_db_slot_capacity(db);
+    for (uint32_t s = 0; s < n; s++) {
+        if (!dv_db_slot_live(db, s)) continue;
+        for (uint32_t l = 0; l <= dv_db_level_of(db, s); l++) {
+            const uint32_t *lst;
+            uint32_t cnt;
+            assert_int_equal(dv_db_neighbours(db, s, l, &lst, &cnt), DV_OK);
+            assert_true(cnt <= dv_db_max_degree(db, l));
+            for (uint32_t j = 0; j < cnt; j++) {
+                assert_true(dv_db_slot_live(db, lst[j]));
+                assert_true(dv_db_level_of(db, lst[j]) >= l);
+            }
+        }
+    }
+    assert_int_equal(dv_db_check_invariants(db), DV_OK);
+}
+
+enum { DIM = 32, N = 6000, NQ = 200 };
+
+static void recall_at_10_reaches_095(void **state) {
+    (void)state;
+    rng r = {1};
+    float *x = clustered(&r, N, DIM, 60, 0.8f), *q = clustered(&r, NQ, DIM, 60, 0.8f);
+    dv_db *db = open_db(DIM, DV_METRIC_L2, 7);
+    insert_all(db, x, N, DIM);
+    assert_int_equal(dv_db_count(db), N);
+    double rc = recall(db, q, NQ, DIM, 10, 100);
+    print_message("recall@10 ef=100: %.4f\n", rc);
+    assert_true(rc >= 0.95);
+    assert_no_dangling(db);
+    dv_db_close(db);
+    free(x);
+    free(q);
+}
+
+static void recall_holds_after_deleting_30_and_updating_20_percent(void **state) {
+    (void)state;
+    rng r = {2};
+    float *x = clustered(&r, N, DIM, 60, 0.8f), *q = clustered(&r, NQ, DIM, 60, 0.8f);
+    float *nv = clustered(&r, N, DIM, 60, 0.8f);
+    dv_db *db = open_db(DIM, DV_METRIC_L2, 8);
+    insert_all(db, x, N, DIM);
+    char id[32];
+    char *dead = calloc(N, 1);
+    for (size_t done = 0; done < N * 3 / 10;) {
+        size_t i = rnext(&r) % N;
+        if (dead[i]) continue;
+        idname(id, i);
+        assert_int_equal(dv_db_delete(db, id), DV_OK);
+        dead[i] = 1;
+        done++;
+    }
+    assert_no_dangling(db);
+    for (size_t done = 0; done < N / 5;) {
+        size_t i = rnext(&r) % N;
+        if (dead[i]) continue;
+        idname(id, i);
+        assert_int_equal(dv_db_update(db, id, nv + i * DIM), DV_OK);
+        done++;
+    }
+    assert_int_equal(dv_db_count(db), N - N * 3 / 10);
+    assert_no_dangling(db);
+    double rc = recall(db, q, NQ, DIM, 10, 100);
+    print_message("recall@10 ef=100 after deletes+updates: %.4f\n", rc);
+    assert_true(rc >= 0.9);
+    dv_db_close(db);
+    free(dead);
+    free(x);
+    free(q);
+    free(nv);
+}
+
+static void random_deletes_leave_no_dangling_edge(void **state) {
+    (void)state;
+    rng r = {3};
+    size_t n = 1500;
+    float *x = clustered(&r, n, 16, 20, 1.0f);
+    dv_db *db = open_db(16, DV_METRIC_L2, 9);
+    insert_all(db, x, n, 16);
+    char id[32];
+    char *dead = calloc(n, 1);
+    /* delete in rounds down to 10 nodes; audit after each round */
+    for (size_t left = n; left > 10;) {
+        for (size_t k = 0; k < n / 10 && left > 10;) {
+            size_t i = rnext(&r) % n;
+            if (dead[i]) continue;
+            idname(id, i);
+            assert_int_equal(dv_db_delete(db, id), DV_OK);
+            dead[i] = 1;
+            left--;
+            k++;
+        }
+        assert_no_dangling(db);
+    }
+    /* and down to empty */
+    for (size_t i = 0; i < n; i++) {
+        if (dead[i]) continue;
+        idname(id, i);
+        assert_int_equal(dv_db_delete(db, id), DV_OK);
+        assert_no_dangling(db);
+    }
+    uint32_t e, ml;
+    dv_db_entry(db, &e, &ml);
+    assert_int_equal(e, DV_NO_SLOT);
+    assert_int_equal(dv_db_count(db), 0);
+    dv_db_close(db);
+    free(dead);
+    free(x);
+}
+
+/* A fixed mixed workload; returns the final state hash. */
+static uint64_t workload(uint64_t seed, uint64_t data_seed) {
+    rng r = {data_seed};
+    size_t n = 1200;
+    float *x = clustered(&r, n, 16, 10, 1.0f);
+    dv_db *db = open_db(16, DV_METRIC_COSINE, seed);
+    insert_all(db, x, n, 16);
+    char id[32];
+    for (size_t k = 0; k < 300; k++) {
+        size_t i = rnext(&r) % n;
+        idname(id, i);
+        if (k % 3 == 0) {
+            dv_db_delete(db, id); /* may be ENOTFOUND: same in both runs */
+        } else if (k % 3 == 1) {
+            dv_db_update(db, id, x + ((i + 1) % n) * 16);
+        } else {
+            dv_db_insert(db, id, x + ((i + 7) % n) * 16, NULL, 0);
+        }
+    }
+    assert_no_dangling(db);
+    uint64_t h = dv_db_state_hash(db);
+    dv_db_close(db);
+    free(x);
+    return h;
+}
+
+static void same_seed_and_ops_give_same_state_hash(void **state) {
+    (void)state;
+    uint64_t a = workload(11, 5), b = workload(11, 5), c = workload(12, 5);
+    assert_true(a == b);
+    assert_true(a != c); /* different level draws change the graph */
+}
+
+static void k_up_to_live_count_and_beyond(void **state) {
+    (void)state;
+    rng r = {4};
+    size_t n = 300;
+    float *x = clustered(&r, n, 8, 5, 1.0f);
+    dv_db *db = open_db(8, DV_METRIC_L2, 1);
+    dv_hit *h = calloc(n + 50, sizeof *h);
+    size_t nh = 99;
+    assert_int_equal(dv_db_search(db, x, 5, 0, h, &nh), DV_OK);
+    assert_int_equal(nh, 0); /* empty db */
+    insert_all(db, x, n, 8);
+    char id[32];
+    for (size_t i = 0; i < 40; i++) {
+        idname(id, i * 7);
+        assert_int_equal(dv_db_delete(db, id), DV_OK);
+    }
+    size_t live = n - 40;
+    assert_int_equal(dv_db_search(db, x + 8, live, 10, h, &nh), DV_OK);
+    assert_int_equal(nh, live);
+    char *seen = calloc(dv_db_slot_capacity(db), 1);
+    for (size_t i = 0; i < nh; i++) {
+        assert_true(dv_db_slot_live(db, h[i].slot));
+        assert_false(seen[h[i].slot]);
+        seen[h[i].slot] = 1;
+        if (i) assert_true(h[i - 1].distance <= h[i].distance);
+        assert_string_equal(h[i].id, dv_db_id_of(db, h[i].slot));
+    }
+    assert_int_equal(dv_db_search(db, x + 8, live + 50, 0, h, &nh), DV_OK);
+    assert_int_equal(nh, live);
+    assert_int_equal(dv_db_search_exact(db, x + 8, live + 50, h, &nh), DV_OK);
+    assert_int_equal(nh, live);
+    free(seen);
+    free(h);
+    free(x);
+    dv_db_close(db);
+}
+
+static void all_metrics_find_the_exact_neighbours(void **state) {
+    (void)state;
+    dv_metric ms[3] = {DV_METRIC_L2, DV_METRIC_IP, DV_METRIC_COSINE};
+    for (int m = 0; m < 3; m++) {
+        rng r = {20 + (uint64_t)m};
+        size_t n = 2000;
+        float *x = clustered(&r, n, 24, 30, 0.8f), *q = clustered(&r, 50, 24, 30, 0.8f);
+        dv_db *db = open_db(24, ms[m], 3);
+        insert_all(db, x, n, 24);
+        double rc = recall(db, q, 50, 24, 10, 200);
+        print_message("metric %d recall@10 ef=200: %.4f\n", m, rc);
+        assert_true(rc >= 0.9);
+        /* self query: distance to itself is the minimum (L2: 0, cosine: ~0) */
+        dv_hit h[3];
+        size_t nh;
+        assert_int_equal(dv_db_search(db, x + 24 * 5, 3, 50, h, &nh), DV_OK);
+        assert_int_equal(nh, 3);
+        if (ms[m] != DV_METRIC_IP) assert_int_equal(h[0].slot, 5);
+        dv_db_close(db);
+        free(x);
+        free(q);
+    }
+}
+
+static void search_rejects_bad_queries(void **state) {
+    (void)state;
+    dv_db *db = open_db(4, DV_METRIC_L2, 1);
+    float v[4] = {1, 2, 3, 4}, bad[4] = {1, 0.0f / 0.0f, 0, 0};
+    dv_hit h[2];
+    size_t nh;
+    assert_int_equal(dv_db_insert(db, "a", v, NULL, 0), DV_OK);
+    assert_int_equal(dv_db_search(db, bad, 1, 0, h, &nh), DV_ENONFINITE);
+    assert_int_equal(dv_db_search(db, NULL, 1, 0, h, &nh), DV_EINVAL);
+    assert_int_equal(dv_db_search(db, v, 1, 0, NULL, &nh), DV_EINVAL);
+    assert_int_equal(dv_db_search(db, v, 0, 0, h, &nh), DV_OK);
+    assert_int_equal(nh, 0);
+    assert_int_equal(dv_db_search(db, v, 2, 0, h, &nh), DV_OK);
+    assert_int_equal(nh, 1);
+    assert_string_equal(h[0].id, "a");
+    dv_db_close(db);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(recall_at_10_reaches_095),
+        cmocka_unit_test(recall_holds_after_deleting_30_and_updating_20_percent),
+        cmocka_unit_test(random_deletes_leave_no_dangling_edge),
+        cmocka_unit_test(same_seed_and_ops_give_same_state_hash),
+        cmocka_unit_test(k_up_to_live_count_and_beyond),
+        cmocka_unit_test(all_metrics_find_the_exact_neighbours),
+        cmocka_unit_test(search_rejects_bad_queries),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
