@@ -446,6 +446,110 @@ dv_status dv_ring_stats_get(const dv_ring *ring, dv_ring_stats *stats);
 /* ======================================================================= */
 /* @@section-capture@@ */
 
+/*
+ * Capture turns every write to a dv_db into deltas in a ring (the seed's
+ * delta-capture verbs: init, start, poll, payload, checkpoint; plus release
+ * and stop). One logical write (insert, update, delete, metadata change)
+ * with all the HNSW mutations it caused becomes ONE delta -- or, with
+ * batching, one sub-delta of an atomic BATCH delta. Sequences start at
+ * config.first_sequence and have no gaps; prev_sequence names the previous
+ * delta that touched the same vector slot (0: none).
+ *
+ * The db and the stream never disagree: a write the ring cannot take is
+ * refused with DV_EFULL before the db changes (or waits, see full_policy).
+ *
+ * A consumer either uses dv_capture_poll/payload/release, or reads the ring
+ * directly (dv_capture_ring) -- not both.
+ */
+typedef struct dv_capture dv_capture;
+
+#define DV_CAPTURE_VECTORS 0x1u  /* vector inserts, updates, deletes (always on) */
+#define DV_CAPTURE_METADATA 0x2u /* metadata pairs and changes */
+#define DV_CAPTURE_HNSW 0x4u     /* graph mutations: structural replication */
+#define DV_CAPTURE_ALL 0x7u
+
+typedef enum dv_lossy_mode {
+    DV_LOSSLESS = 0,   /* f32 values: replicas converge bit for bit */
+    DV_LOSSY_F16 = 1,  /* IEEE half: relative error <= 2^-11 (normal range) */
+    DV_LOSSY_I8 = 2    /* affine 8-bit per array: |error| <= (max-min)/510 */
+} dv_lossy_mode;
+
+typedef enum dv_full_policy {
+    DV_FULL_REFUSE = 0, /* the write returns DV_EFULL, db unchanged (default) */
+    DV_FULL_WAIT = 1    /* call config.wait until the consumer frees room */
+} dv_full_policy;
+
+typedef struct dv_capture_config {
+    dv_ring_config ring;       /* geometry of the capture ring (mode is forced to SPSC) */
+    void *ring_memory;         /* optional caller region (e.g. shared memory), 64-byte aligned; NULL: allocated */
+    size_t ring_memory_size;
+    uint32_t parts;            /* DV_CAPTURE_* bits; default DV_CAPTURE_ALL */
+    uint64_t first_sequence;   /* default 1 */
+    float sparse_max_fraction; /* an update changing <= this fraction of dims is sparse; default 0.5 */
+    float diff_epsilon;        /* |new-old| <= eps is "unchanged"; default 0 (exact). > 0 is lossy. */
+    int before_images;         /* carry before-images of changed values (DATA-conflict checks); default 0 */
+    int compress;              /* LZ4 when it saves bytes; default 1 */
+    int shuffle;               /* byte-shuffle floats before LZ4; default 1 */
+    dv_lossy_mode lossy;       /* default DV_LOSSLESS */
+    uint32_t batch_max_deltas; /* group up to this many writes in one BATCH delta; 0 or 1: no batching */
+    uint32_t batch_max_bytes;  /* ... or until the batch payload reaches this many bytes; 0: no byte limit */
+    dv_full_policy full_policy;
+    void (*wait)(void *ctx);   /* DV_FULL_WAIT: called while the ring is full (e.g. sched_yield) */
+    uint64_t (*clock)(void *ctx); /* timestamp source; NULL: timestamps are 0 */
+    void *ctx;                 /* passed to wait and clock */
+    const dv_allocator *allocator; /* NULL: malloc */
+} dv_capture_config;
+
+/** A point in the stream: everything up to `sequence` is in the ring, and the db's hash then was state_hash. */
+typedef struct dv_checkpoint {
+    uint64_t sequence;   /* last captured sequence (first_sequence - 1 if none) */
+    uint64_t state_hash; /* dv_db_state_hash() at that point */
+} dv_checkpoint;
+
+typedef struct dv_capture_stats {
+    uint64_t deltas;           /* deltas committed to the ring (a batch counts once) */
+    uint64_t writes;           /* db writes captured (batched ones included) */
+    uint64_t skipped_unchanged;/* updates that changed nothing and emitted nothing */
+    uint64_t sparse_updates, dense_updates;
+    uint64_t payload_bytes;    /* stored payload bytes committed */
+    uint64_t raw_bytes;        /* the same payloads before compression */
+    uint64_t refused_full;     /* writes refused with DV_EFULL */
+} dv_capture_stats;
+
+/** Defaults as documented field by field above. */
+void dv_capture_config_default(dv_capture_config *cfg);
+/** Creates a capture for db (not yet started). The db must have no other capture. */
+dv_status dv_capture_init(dv_db *db, const dv_capture_config *cfg, dv_capture **out);
+/** Starts capturing: every later write to the db becomes a delta. */
+dv_status dv_capture_start(dv_capture *cap);
+/** Flushes any open batch and stops capturing (later writes are NOT captured). DV_EFULL if the flush cannot. */
+dv_status dv_capture_stop(dv_capture *cap);
+/** Commits an open batch now. DV_OK when there is none. */
+dv_status dv_capture_flush(dv_capture *cap);
+/**
+ * Reads up to max new deltas: their decoded headers go to out[] (in
+ * sequence order), *n their number. DV_EEMPTY when none. Their bytes stay
+ * available through dv_capture_payload until released.
+ */
+dv_status dv_capture_poll(dv_capture *cap, dv_delta_header *out, size_t max, size_t *n);
+/**
+ * The stored bytes of a polled, unreleased delta: *header (64 bytes) and
+ * *payload (*len bytes) point into the ring. DV_ENOTFOUND otherwise.
+ */
+dv_status dv_capture_payload(dv_capture *cap, uint64_t sequence, const uint8_t **header, const uint8_t **payload,
+                             size_t *len);
+/** Flushes an open batch, then reports the last sequence and the db's state hash. */
+dv_status dv_capture_checkpoint(dv_capture *cap, dv_checkpoint *out);
+/** The consumer is done with every delta up to and including sequence: the ring may reuse them. */
+dv_status dv_capture_release(dv_capture *cap, uint64_t sequence);
+/** The capture ring, for a consumer stage that reads it directly. */
+const dv_ring *dv_capture_ring(const dv_capture *cap);
+/** Last sequence committed to the ring. */
+uint64_t dv_capture_last_sequence(const dv_capture *cap);
+dv_status dv_capture_stats_get(const dv_capture *cap, dv_capture_stats *out);
+/** Stops (without flushing an open batch: call stop first to keep it), detaches from the db, frees. */
+void dv_capture_free(dv_capture *cap);
+
 /* ======================================================================= */
 /* 7. Process: filter, transform, route                                    */
 /* ======================================================================= */

@@ -15,7 +15,7 @@
  *     OP_BEGIN, vector event (VECTOR_INSERT | VECTOR_UPDATE), META_SET*,
  *     HNSW sections, ENTRY (if any), OP_END
  *   DELETE:
- *     OP_BEGIN, HNSW sections, VECTOR_DELETE, ENTRY (if any), OP_END
+ *     OP_BEGIN, HNSW sections, ENTRY (if any), VECTOR_DELETE, OP_END
  *   REINDEX (graph only):
  *     OP_BEGIN, HNSW sections, ENTRY (if any), OP_END
  *   BATCH: the events of every sub-delta, in order (each sub-delta keeps its
