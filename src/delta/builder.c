@@ -77,7 +77,8 @@ static dv_status set_target(dv_delta_builder *b, dv_vec_kind k, uint32_t slot, c
 }
 
 static dv_status set_floats(dv_delta_builder *b, const float *v, uint32_t n, const float **out) {
-    if (!v || n == 0) return DV_EINVAL;
+    if (n == 0 || n > DV_MAX_DIM) return DV_EDIM; /* checked before reading v */
+    if (!v) return DV_EINVAL;
     *out = copy_mem(b, v, n, sizeof(float));
     return *out ? DV_OK : DV_ENOMEM;
 }
@@ -150,8 +151,8 @@ static dv_hnsw_section *section_for(dv_delta_builder *b, uint32_t layer, int is_
     dv_hnsw_section *s = &b->secs[ns];
     memset(s, 0, sizeof *s);
     s->layer = layer;
-    s->removes = b->rm + b->n_rm;
-    s->adds = b->add + b->n_add;
+    s->removes = b->rm ? b->rm + b->n_rm : NULL; /* NULL + 0 is UB */
+    s->adds = b->add ? b->add + b->n_add : NULL;
     b->d.n_sections = ns + 1;
     b->d.sections = b->secs;
     return s;
@@ -162,8 +163,8 @@ static dv_hnsw_section *section_for(dv_delta_builder *b, uint32_t layer, int is_
 static void fix_sections(dv_delta_builder *b) {
     uint32_t r = 0, a = 0;
     for (uint32_t i = 0; i < b->d.n_sections; i++) {
-        b->secs[i].removes = b->rm + r;
-        b->secs[i].adds = b->add + a;
+        b->secs[i].removes = b->rm ? b->rm + r : NULL;
+        b->secs[i].adds = b->add ? b->add + a : NULL;
         r += b->secs[i].n_remove;
         a += b->secs[i].n_add;
     }

@@ -104,7 +104,8 @@ dv_status dv_delta_describe(const uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8
     dv_delta_header h;
     dv_status s = hdr ? dv_delta_header_decode(hdr, &h) : DV_EINVAL;
     if (s == DV_OK) {
-        put_kv(&o, "seq", h.sequence);
+        put(&o, "seq=");
+        put_u64(&o, h.sequence);
         put(&o, " op=");
         put(&o, dv_delta_op_name(h.operation));
         put_flags(&o, h.flags);
@@ -125,11 +126,9 @@ dv_status dv_delta_describe(const uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8
         dv_delta_arena_free(&arena);
     }
     if (s != DV_OK) {
-        put(&o, " error=");
+        put(&o, o.len ? " error=" : "error=");
         put(&o, dv_status_name(s));
     }
     if (cap) buf[o.len < cap ? o.len : cap - 1] = '\0';
-    /* drop the leading space */
-    if (cap > 1 && buf[0] == ' ') memmove(buf, buf + 1, strlen(buf + 1) + 1);
     return s;
 }

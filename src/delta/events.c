@@ -131,7 +131,8 @@ dv_status dv_delta_to_events(const dv_delta *d, dv_event_fn fn, void *ctx) {
     if ((s = emit_op(d, DV_EV_OP_BEGIN, fn, ctx))) return s;
     if (d->vkind == DV_VEC_DELETE) {
         /* The primary moves the entry point off a node before detaching it. */
-        if ((s = emit_hnsw(d, fn, ctx)) || (s = emit_entry(d, fn, ctx)) || (s = emit_vector(d, fn, ctx))) return s;
+        if ((s = emit_hnsw(d, fn, ctx)) || (s = emit_entry(d, fn, ctx)) || (s = emit_vector(d, fn, ctx)))
+            return s;
     } else {
         if ((s = emit_vector(d, fn, ctx)) || (s = emit_meta(d, fn, ctx)) || (s = emit_hnsw(d, fn, ctx)) ||
             (s = emit_entry(d, fn, ctx)))
