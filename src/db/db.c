@@ -73,9 +73,9 @@ void dv_db_close(dv_db *db) {
         dv_meta_free(db, si->meta);
         if (si->upper) dv_mem_free(&db->mem, si->upper, (size_t)si->level * (db->M + 2) * 4);
     }
-    dv_mem_free(&db->mem, db->data, (size_t)db->cap * db->node_size);
-    dv_mem_free(&db->mem, db->info, (size_t)db->cap * sizeof(dv_slot));
-    dv_mem_free(&db->mem, db->free_slots, (size_t)db->cap * 4);
+    dv_mem_free(&db->mem, db->data, (size_t)db->data_cap * db->node_size);
+    dv_mem_free(&db->mem, db->info, (size_t)db->info_cap * sizeof(dv_slot));
+    dv_mem_free(&db->mem, db->free_slots, (size_t)db->free_cap * 4);
     dv_ids_free(db);
     dv_mem_free(&db->mem, db->plan, db->plan_cap * 4);
     dv_mem_free(&db->mem, db->inlist, db->inlist_cap * 4);

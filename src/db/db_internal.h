@@ -80,7 +80,8 @@ struct dv_db {
     char *data;
     dv_slot *info;
     uint32_t n_slots; /* slots ever used: [0, n_slots) */
-    uint32_t cap;     /* slots allocated in data/info */
+    uint32_t cap;     /* slots usable in data, info and free_slots (min of the three) */
+    uint32_t data_cap, info_cap, free_cap;
     size_t live;
 
     uint32_t *free_slots; /* LIFO stack, capacity cap */

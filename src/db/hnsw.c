@@ -235,6 +235,9 @@ static uint32_t search_layer(const dv_db *db, dv_search_scratch *s, const float 
             float d = dv_dist_q(db, q, qinv, nb);
             if (nt < ef || d < bound) {
                 minheap_push(cand, &nc, d, nb);
+#if defined(__GNUC__) || defined(__clang__)
+                __builtin_prefetch(dv_l0(db, cand[0].id)); /* the next list to expand */
+#endif
                 maxheap_push(top, &nt, d, nb);
                 if (nt > ef) maxheap_pop(top, &nt);
                 bound = top[0].d;

@@ -13,38 +13,37 @@
 
 #include "db/db_internal.h"
 
+/* Grows data/info/free_slots to hold n slots. Growth is by 1/8 (at least
+ * 64 slots): memory per vector stays close to the payload, and realloc of
+ * large blocks is a page remap, so the copying cost stays small. Each array
+ * keeps its own capacity, so a failure half-way leaves a consistent db. */
+static int grow_array(dv_mem *m, void **p, uint32_t *cap, uint32_t want, size_t elem) {
+    if (want <= *cap) return 1;
+    size_t bytes = dv_mul_size(want, elem);
+    if (!bytes) return 0;
+    void *q = dv_mem_realloc(m, *p, (size_t)*cap * elem, bytes);
+    if (!q) return 0;
+    *p = q;
+    *cap = want;
+    return 1;
+}
+
 dv_status dv_store_reserve(dv_db *db, uint32_t n) {
     if (n <= db->cap) return DV_OK;
-    if (n == DV_NO_SLOT) return DV_ENOMEM;
-    uint64_t nc = db->cap ? (uint64_t)db->cap + db->cap / 2 : 64;
+    if (n >= DV_NO_SLOT) return DV_ENOMEM;
+    uint64_t nc = (uint64_t)db->cap + db->cap / 8;
+    if (nc < (uint64_t)db->cap + 64) nc = (uint64_t)db->cap + 64;
     if (nc < n) nc = n;
     if (nc >= DV_NO_SLOT) nc = DV_NO_SLOT - 1;
-    size_t d_new = dv_mul_size((size_t)nc, db->node_size);
-    size_t i_new = dv_mul_size((size_t)nc, sizeof(dv_slot)), f_new = dv_mul_size((size_t)nc, 4);
-    if (!d_new || !i_new || !f_new) return DV_ENOMEM;
-    /* allocate all three, then copy: a failure leaves the db untouched */
-    char *d = dv_mem_alloc(&db->mem, d_new);
-    dv_slot *in = dv_mem_alloc(&db->mem, i_new);
-    uint32_t *fs = dv_mem_alloc(&db->mem, f_new);
-    if (!d || !in || !fs) {
-        dv_mem_free(&db->mem, d, d_new);
-        dv_mem_free(&db->mem, in, i_new);
-        dv_mem_free(&db->mem, fs, f_new);
+    uint32_t want = (uint32_t)nc;
+    uint32_t old_info = db->info_cap;
+    if (!grow_array(&db->mem, (void **)&db->data, &db->data_cap, want, db->node_size) ||
+        !grow_array(&db->mem, (void **)&db->info, &db->info_cap, want, sizeof(dv_slot)) ||
+        !grow_array(&db->mem, (void **)&db->free_slots, &db->free_cap, want, 4))
         return DV_ENOMEM;
-    }
-    if (db->cap) {
-        memcpy(d, db->data, (size_t)db->n_slots * db->node_size);
-        memcpy(in, db->info, (size_t)db->cap * sizeof(dv_slot));
-        memcpy(fs, db->free_slots, (size_t)db->n_free * 4);
-    }
-    memset(in + db->cap, 0, (size_t)(nc - db->cap) * sizeof(dv_slot));
-    dv_mem_free(&db->mem, db->data, (size_t)db->cap * db->node_size);
-    dv_mem_free(&db->mem, db->info, (size_t)db->cap * sizeof(dv_slot));
-    dv_mem_free(&db->mem, db->free_slots, (size_t)db->cap * 4);
-    db->data = d;
-    db->info = in;
-    db->free_slots = fs;
-    db->cap = (uint32_t)nc;
+    if (db->info_cap > old_info)
+        memset(db->info + old_info, 0, (size_t)(db->info_cap - old_info) * sizeof(dv_slot));
+    db->cap = want;
     return DV_OK;
 }
 
