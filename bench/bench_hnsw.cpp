@@ -78,15 +78,44 @@ struct Dataset {
     bench_gt gt{};
 };
 
+size_t heap_in_use();
+
 struct SideResult {
     bool ran = false;
-    double build_s = 0, mem_per_vec = 0, self_mem_per_vec = 0;
-    double qps[N_EF] = {0}, recall[N_EF] = {0};
+    double build_s = 0, build_wall_s = 0; /* thread CPU time, wall time */
+    double mem_per_vec = 0, self_mem_per_vec = 0;
+    double qps[N_EF] = {0}, qps_wall[N_EF] = {0}, recall[N_EF] = {0};
 };
 
 double now_s() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
+
+/* CPU time of this thread: time the scheduler gives other processes on a
+ * shared machine is not counted, which makes runs far more repeatable than
+ * wall time (both are reported). */
+double cpu_s() {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Accumulates CPU time, wall time and heap growth of the code between start() and stop(). */
+struct Meter {
+    double cpu = 0, wall = 0, c0 = 0, w0 = 0;
+    long long heap = 0;
+    size_t h0 = 0;
+    void start() {
+        h0 = heap_in_use();
+        w0 = now_s();
+        c0 = cpu_s();
+    }
+    void stop() {
+        cpu += cpu_s() - c0;
+        wall += now_s() - w0;
+        heap += (long long)heap_in_use() - (long long)h0;
+    }
+};
 
 size_t heap_in_use() {
     struct mallinfo2 mi = mallinfo2();
@@ -177,19 +206,17 @@ struct Hnswlib {
     explicit Hnswlib(size_t dim) : space(dim) {}
     ~Hnswlib() { delete index; }
 
-    void build(const Dataset &ds, const Options &o, SideResult &r) {
-        size_t before = heap_in_use();
-        double t = now_s();
+    void open(const Dataset &ds, const Options &o) {
         index = new hnswlib::HierarchicalNSW<float>(&space, ds.base.n, o.M, o.ef_construction, 100);
-        for (size_t i = 0; i < ds.base.n; i++) index->addPoint(ds.base.data + i * ds.base.dim, i);
-        r.build_s = now_s() - t;
-        r.mem_per_vec = (double)(heap_in_use() - before) / (double)ds.base.n;
-        r.self_mem_per_vec = NAN;
     }
+    void insert(const Dataset &ds, size_t from, size_t to) {
+        for (size_t i = from; i < to; i++) index->addPoint(ds.base.data + i * ds.base.dim, i);
+    }
+    void finish(const Dataset &, SideResult &r) { r.self_mem_per_vec = NAN; }
 
-    double pass(const Dataset &ds, size_t ef, std::vector<int32_t> &found) {
+    void pass(const Dataset &ds, size_t ef, std::vector<int32_t> &found, Meter &m) {
         index->setEf(ef);
-        double t = now_s();
+        m.start();
         for (size_t q = 0; q < ds.query.n; q++) {
             auto res = index->searchKnn(ds.query.data + q * ds.query.dim, K);
             size_t n = res.size();
@@ -199,7 +226,7 @@ struct Hnswlib {
                 res.pop();
             }
         }
-        return now_s() - t;
+        m.stop();
     }
 };
 
@@ -212,24 +239,27 @@ struct Ours {
     std::vector<uint32_t> slots;
     ~Ours() { dv_db_close(db); }
 
-    void build(const Dataset &ds, const Options &o, SideResult &r) {
+    /* ids are formatted before any timing starts (outside the meters) */
+    void prepare(const Dataset &ds) {
         ids.assign(ds.base.n * 12, 0);
         for (size_t i = 0; i < ds.base.n; i++) snprintf(&ids[i * 12], 12, "%u", (unsigned)(i % 1000000000u));
+    }
+    void open(const Dataset &ds, const Options &o) {
         dv_db_config cfg;
         dv_db_config_default(&cfg, (uint32_t)ds.base.dim);
         cfg.metric = DV_METRIC_L2;
         cfg.M = (uint32_t)o.M;
         cfg.ef_construction = (uint32_t)o.ef_construction;
-        size_t before = heap_in_use();
-        double t = now_s();
         dv_status st = dv_db_open(&cfg, &db);
         if (st != DV_OK) die(dv_strerror(st));
-        for (size_t i = 0; i < ds.base.n; i++) {
-            st = dv_db_insert(db, &ids[i * 12], ds.base.data + i * ds.base.dim, nullptr, 0);
+    }
+    void insert(const Dataset &ds, size_t from, size_t to) {
+        for (size_t i = from; i < to; i++) {
+            dv_status st = dv_db_insert(db, &ids[i * 12], ds.base.data + i * ds.base.dim, nullptr, 0);
             if (st != DV_OK) die(dv_strerror(st));
         }
-        r.build_s = now_s() - t;
-        r.mem_per_vec = (double)(heap_in_use() - before) / (double)ds.base.n;
+    }
+    void finish(const Dataset &ds, SideResult &r) {
         r.self_mem_per_vec = (double)dv_db_memory_usage(db) / (double)ds.base.n;
         if (dv_db_count(db) != ds.base.n) die("dv_db_count differs from the number of inserts");
         /* slot -> vector index, through the public iterator */
@@ -244,20 +274,19 @@ struct Ours {
             &slot_to_index);
     }
 
-    double pass(const Dataset &ds, size_t ef, std::vector<int32_t> &found) {
+    void pass(const Dataset &ds, size_t ef, std::vector<int32_t> &found, Meter &m) {
         dv_hit hits[K];
         slots.assign(ds.query.n * K, UINT32_MAX);
-        double t = now_s();
+        m.start();
         for (size_t q = 0; q < ds.query.n; q++) {
             size_t n = 0;
             dv_status st = dv_db_search(db, ds.query.data + q * ds.query.dim, K, ef, hits, &n);
             if (st != DV_OK) die(dv_strerror(st));
             for (size_t j = 0; j < n && j < K; j++) slots[q * K + j] = hits[j].slot;
         }
-        double el = now_s() - t;
+        m.stop();
         for (size_t i = 0; i < ds.query.n * K; i++)
             found[i] = slots[i] < slot_to_index.size() ? slot_to_index[slots[i]] : -1;
-        return el;
     }
 };
 
@@ -311,14 +340,18 @@ void report(const Dataset &ds, const Options &o, const SideResult &us, const Sid
     printf("\n== %s\n   %s\n", ds.name.c_str(), ds.description.c_str());
     printf(
         "   M=%zu ef_construction=%zu k=%zu, single thread, deltavec backend %s, bench flags %s, best of %d "
-        "passes\n",
+        "passes,\n   times are thread CPU time unless marked wall\n",
         o.M, o.ef_construction, K, dv_simd_backend(), DV_BENCH_FLAGS, o.rounds);
     printf("   %-34s %14s %14s %10s\n", "", "deltavec", "hnswlib", "ours/hnsw");
-    printf("   %-34s %14s %14s %10s\n", "build time (s)", fmt(us.ran ? us.build_s : NAN, "%.2f").c_str(),
+    printf("   %-34s %14s %14s %10s\n", "build wall time (s)",
+           fmt(us.ran ? us.build_wall_s : NAN, "%.2f").c_str(),
+           fmt(hn.ran ? hn.build_wall_s : NAN, "%.2f").c_str(),
+           fmt(ratio(us, hn, us.build_wall_s, hn.build_wall_s), "%.2f").c_str());
+    printf("   %-34s %14s %14s %10s\n", "build CPU time (s)", fmt(us.ran ? us.build_s : NAN, "%.2f").c_str(),
            fmt(hn.ran ? hn.build_s : NAN, "%.2f").c_str(),
            fmt(ratio(us, hn, us.build_s, hn.build_s), "%.2f").c_str());
     double ui = us.ran ? n / us.build_s : NAN, hi = hn.ran ? n / hn.build_s : NAN;
-    printf("   %-34s %14s %14s %10s\n", "inserts/s", fmt(ui, "%.0f").c_str(), fmt(hi, "%.0f").c_str(),
+    printf("   %-34s %14s %14s %10s\n", "inserts/s (CPU)", fmt(ui, "%.0f").c_str(), fmt(hi, "%.0f").c_str(),
            fmt(ratio(us, hn, ui, hi), "%.2f").c_str());
     printf("   %-34s %14s %14s %10s\n", "memory/vector, heap delta (B)",
            fmt(us.ran ? us.mem_per_vec : NAN, "%.0f").c_str(),
@@ -334,6 +367,7 @@ void report(const Dataset &ds, const Options &o, const SideResult &us, const Sid
                fmt(us.ran ? us.qps[e] : NAN, "%.0f").c_str(), fmt(hn.ran ? hn.qps[e] : NAN, "%.0f").c_str(),
                fmt(ratio(us, hn, us.qps[e], hn.qps[e]), "%.2f").c_str());
     printf("\n   %-20s %12s %12s %10s\n", "QPS at recall@10", "deltavec", "hnswlib", "ratio");
+    /* (QPS = queries / thread CPU seconds of the best pass) */
     for (double t : TARGETS) {
         double a = qps_at_recall(us, t), b = qps_at_recall(hn, t);
         printf("   >= %-17.2f %12s %12s %10s\n", t, fmt(a, "%.0f").c_str(), fmt(b, "%.0f").c_str(),
@@ -359,20 +393,27 @@ void report(const Dataset &ds, const Options &o, const SideResult &us, const Sid
     fprintf(f, "  \"M\": %zu, \"ef_construction\": %zu, \"rounds\": %d,\n", o.M, o.ef_construction, o.rounds);
     fprintf(f, "  \"deltavec_backend\": \"%s\", \"deltavec_version\": \"%s\", \"bench_flags\": \"%s\",\n",
             dv_simd_backend(), dv_version_string(), DV_BENCH_FLAGS);
-    fprintf(f, "  \"memory_method\": \"mallinfo2 (uordblks+hblkhd) delta around the build / n\",\n");
+    fprintf(
+        f,
+        "  \"memory_method\": \"mallinfo2 (uordblks+hblkhd) growth during the side's build chunks / n\",\n");
+    fprintf(f,
+            "  \"time_method\": \"CLOCK_THREAD_CPUTIME_ID (and wall); build interleaved in chunks of 5000; "
+            "QPS = queries / best of rounds passes, passes interleaved\",\n");
     const SideResult *sides[2] = {&us, &hn};
     const char *names[2] = {"deltavec", "hnswlib"};
     for (int s = 0; s < 2; s++) {
         const SideResult &r = *sides[s];
-        fprintf(f,
-                "  \"%s\": {\"ran\": %s, \"build_s\": %s, \"inserts_per_s\": %s, \"mem_per_vector\": %s, "
-                "\"self_reported_mem_per_vector\": %s,\n    \"search\": [",
-                names[s], r.ran ? "true" : "false", num(r.ran ? r.build_s : NAN).c_str(),
-                num(r.ran ? n / r.build_s : NAN).c_str(), num(r.ran ? r.mem_per_vec : NAN).c_str(),
-                num(r.ran ? r.self_mem_per_vec : NAN).c_str());
+        fprintf(
+            f,
+            "  \"%s\": {\"ran\": %s, \"build_wall_s\": %s, \"build_cpu_s\": %s, \"inserts_per_cpu_s\": %s, "
+            "\"mem_per_vector\": %s, \"self_reported_mem_per_vector\": %s,\n    \"search\": [",
+            names[s], r.ran ? "true" : "false", num(r.ran ? r.build_wall_s : NAN).c_str(),
+            num(r.ran ? r.build_s : NAN).c_str(), num(r.ran ? n / r.build_s : NAN).c_str(),
+            num(r.ran ? r.mem_per_vec : NAN).c_str(), num(r.ran ? r.self_mem_per_vec : NAN).c_str());
         for (size_t e = 0; e < N_EF; e++)
-            fprintf(f, "%s{\"ef\": %zu, \"recall_at_10\": %s, \"qps\": %s}", e ? ", " : "", EFS[e],
-                    num(r.ran ? r.recall[e] : NAN).c_str(), num(r.ran ? r.qps[e] : NAN).c_str());
+            fprintf(f, "%s{\"ef\": %zu, \"recall_at_10\": %s, \"qps_cpu\": %s, \"qps_wall\": %s}",
+                    e ? ", " : "", EFS[e], num(r.ran ? r.recall[e] : NAN).c_str(),
+                    num(r.ran ? r.qps[e] : NAN).c_str(), num(r.ran ? r.qps_wall[e] : NAN).c_str());
         fprintf(f, "],\n    \"qps_at_recall\": {");
         for (size_t t = 0; t < 3; t++)
             fprintf(f, "%s\"%.2f\": %s", t ? ", " : "", TARGETS[t],
@@ -380,7 +421,7 @@ void report(const Dataset &ds, const Options &o, const SideResult &us, const Sid
         fprintf(f, "}},\n");
     }
     fprintf(f,
-            "  \"ratios_ours_over_hnswlib\": {\"build_time\": %s, \"mem_per_vector\": %s, "
+            "  \"ratios_ours_over_hnswlib\": {\"build_cpu_time\": %s, \"mem_per_vector\": %s, "
             "\"qps_at_recall_0.95\": %s}\n}\n",
             num(ratio(us, hn, us.build_s, hn.build_s)).c_str(),
             num(ratio(us, hn, us.mem_per_vec, hn.mem_per_vec)).c_str(),
@@ -389,36 +430,67 @@ void report(const Dataset &ds, const Options &o, const SideResult &us, const Sid
     printf("   results: %s\n", path.c_str());
 }
 
+/* Builds both indexes in interleaved chunks (who goes first alternates), so
+ * a burst of load from other processes lands on both sides, and each
+ * side's meter only sees its own inserts (and its own heap growth). */
+void build_both(const Dataset &ds, const Options &o, bool do_ours, bool do_hnsw, Ours &d, Hnswlib &h,
+                SideResult &us, SideResult &hn) {
+    Meter mu, mh;
+    if (do_ours) d.prepare(ds);
+    if (do_hnsw) mh.start(), h.open(ds, o), mh.stop();
+    if (do_ours) mu.start(), d.open(ds, o), mu.stop();
+    const size_t chunk = 5000;
+    for (size_t c = 0, from = 0; from < ds.base.n; c++, from += chunk) {
+        size_t to = std::min(ds.base.n, from + chunk);
+        for (int turn = 0; turn < 2; turn++) {
+            bool ours_now = (turn == 0) == (c % 2 == 0);
+            if (ours_now && do_ours) mu.start(), d.insert(ds, from, to), mu.stop();
+            if (!ours_now && do_hnsw) mh.start(), h.insert(ds, from, to), mh.stop();
+        }
+    }
+    SideResult *rs[2] = {&us, &hn};
+    Meter *ms[2] = {&mu, &mh};
+    for (int i = 0; i < 2; i++) {
+        rs[i]->ran = i == 0 ? do_ours : do_hnsw;
+        rs[i]->build_s = ms[i]->cpu;
+        rs[i]->build_wall_s = ms[i]->wall;
+        rs[i]->mem_per_vec = (double)ms[i]->heap / (double)ds.base.n;
+    }
+    if (do_ours) d.finish(ds, us);
+    if (do_hnsw) h.finish(ds, hn);
+}
+
 void run(Dataset &ds, const Options &o) {
     bool do_ours = o.side != "hnswlib", do_hnsw = o.side != "ours";
     SideResult us, hn;
     Hnswlib h(ds.base.dim);
     Ours d;
-    if (do_hnsw) {
-        fprintf(stderr, "bench_hnsw: %s: building hnswlib...\n", ds.name.c_str());
-        h.build(ds, o, hn);
-        hn.ran = true;
-    }
-    if (do_ours) {
-        fprintf(stderr, "bench_hnsw: %s: building deltavec...\n", ds.name.c_str());
-        d.build(ds, o, us);
-        us.ran = true;
-    }
+    fprintf(stderr, "bench_hnsw: %s: building (interleaved chunks of 5000)...\n", ds.name.c_str());
+    build_both(ds, o, do_ours, do_hnsw, d, h, us, hn);
     std::vector<int32_t> found(ds.query.n * K);
+    { /* untimed warm-up pass per side: page faults, caches, lazy allocations */
+        Meter m;
+        if (do_ours) d.pass(ds, EFS[0], found, m);
+        if (do_hnsw) h.pass(ds, EFS[0], found, m);
+    }
     for (size_t e = 0; e < N_EF; e++) {
-        double best_us = INFINITY, best_hn = INFINITY;
+        double best_us = INFINITY, best_hn = INFINITY, wall_us = INFINITY, wall_hn = INFINITY;
         for (int r = 0; r < o.rounds; r++) { /* interleaved: noise hits both sides */
             if (do_ours) {
-                best_us = std::min(best_us, d.pass(ds, EFS[e], found));
+                Meter m;
+                d.pass(ds, EFS[e], found, m);
+                best_us = std::min(best_us, m.cpu), wall_us = std::min(wall_us, m.wall);
                 us.recall[e] = recall_at_k(ds, found);
             }
             if (do_hnsw) {
-                best_hn = std::min(best_hn, h.pass(ds, EFS[e], found));
+                Meter m;
+                h.pass(ds, EFS[e], found, m);
+                best_hn = std::min(best_hn, m.cpu), wall_hn = std::min(wall_hn, m.wall);
                 hn.recall[e] = recall_at_k(ds, found);
             }
         }
-        us.qps[e] = ds.query.n / best_us;
-        hn.qps[e] = ds.query.n / best_hn;
+        us.qps[e] = ds.query.n / best_us, us.qps_wall[e] = ds.query.n / wall_us;
+        hn.qps[e] = ds.query.n / best_hn, hn.qps_wall[e] = ds.query.n / wall_hn;
     }
     report(ds, o, us, hn);
 }
