@@ -555,6 +555,82 @@ void dv_capture_free(dv_capture *cap);
 /* ======================================================================= */
 /* @@section-process@@ */
 
+/*
+ * A process stage reads deltas from one ring and writes them to one or more
+ * output rings, filtering, transforming and routing on the way (the seed's
+ * stage 2). Rules that keep its outputs usable by dv_apply:
+ *  - Each output is a stream of its own: sequences are renumbered gap-free
+ *    per output (from 1) and prev_sequence is rewritten to that numbering,
+ *    whenever the stage drops or re-routes anything. A plain broadcast with
+ *    no filter and no transform forwards the bytes untouched.
+ *  - A content filter (ops, id prefix, metadata, callback) or partitioned
+ *    routing makes a partial replica: a partial graph cannot be replicated
+ *    structurally, so the HNSW part is dropped (the outputs are logical
+ *    streams; their replicas keep their own index, see DV_APPLY_LOGICAL).
+ *  - The metadata predicate is decided when a vector is inserted; later
+ *    deltas of that vector follow the decision (per primary slot).
+ *  - Backpressure propagates: when an output is full, run() stops and the
+ *    input entry stays unreleased; the next run() resumes where it stopped,
+ *    never writing an entry twice to an output.
+ *  - A rewriting stage decodes every delta: one that fails to decode stops
+ *    the stage with its status (it is not silently dropped, which would make
+ *    the replicas diverge); dv_process_skip() drops it on purpose.
+ * Rewritten deltas get a new checksum.
+ */
+typedef struct dv_process dv_process;
+
+/** A filter callback: return non-zero to keep the delta. The delta's id is NULL for graph-only deltas. */
+typedef int (*dv_filter_fn)(void *ctx, const dv_delta_header *h, const char *id);
+
+typedef enum dv_route_mode {
+    DV_ROUTE_BROADCAST = 0, /* every kept delta to every output */
+    DV_ROUTE_BY_ID_HASH = 1 /* each delta to output[vector_id_hash % n_outputs] */
+} dv_route_mode;
+
+typedef struct dv_process_config {
+    /* filter */
+    uint32_t keep_ops;          /* bit (1u << DV_OP_x) per operation to keep; 0 = all */
+    const char *id_prefix;      /* keep only vectors whose id starts with this; NULL = all */
+    const char *meta_key;       /* keep only vectors inserted with meta_key == meta_value; NULL = all */
+    const char *meta_value;
+    dv_filter_fn filter;        /* NULL = none */
+    void *filter_ctx;
+    /* transform */
+    int drop_metadata;          /* strip metadata pairs and metadata-only updates */
+    int drop_hnsw;              /* strip graph parts: structural -> logical stream */
+    dv_lossy_mode quantize;     /* re-encode values lossy (f16 / int8) for light replicas */
+    int compress;               /* LZ4 when re-encoding; default 1 */
+    /* route */
+    const dv_ring *outputs;     /* n_outputs rings (SPSC or MPSC; this stage is their producer) */
+    size_t n_outputs;
+    dv_route_mode route;
+    const dv_allocator *allocator;
+} dv_process_config;
+
+typedef struct dv_process_stats {
+    uint64_t read;       /* deltas read from the input */
+    uint64_t written;    /* deltas written (summed over outputs) */
+    uint64_t dropped;    /* deltas filtered out entirely */
+    uint64_t rewritten;  /* deltas re-encoded */
+    uint64_t bad_input;  /* times an input delta failed to decode (see last_error) */
+    dv_status last_error;
+} dv_process_stats;
+
+void dv_process_config_default(dv_process_config *cfg);
+/** Creates a stage. DV_EINVAL for no outputs or a bad combination. */
+dv_status dv_process_init(const dv_process_config *cfg, dv_process **out);
+/**
+ * Moves up to max deltas from `in` (this stage is its consumer) to the
+ * outputs. *n_done: input deltas fully handled and released. Returns DV_OK,
+ * DV_EEMPTY (input empty), DV_EFULL (an output is full: retry later), or the
+ * decode status of a corrupt input delta (left in the input, see skip).
+ */
+dv_status dv_process_run(dv_process *p, const dv_ring *in, size_t max, size_t *n_done);
+/** Drops the next input delta unprocessed (after run() reported it corrupt). DV_EEMPTY if none. */
+dv_status dv_process_skip(dv_process *p, const dv_ring *in);
+dv_status dv_process_stats_get(const dv_process *p, dv_process_stats *out);
+void dv_process_free(dv_process *p);
+
 /* ======================================================================= */
 /* 8. Apply                                                                */
 /* ======================================================================= */
