@@ -461,6 +461,37 @@ static dv_status plan_push(dv_db *db, uint32_t v) {
     return DV_OK;
 }
 
+/* Second stage of collect_in: nodes pointing to x are near x, so search x's
+ * own neighbourhood (beam of ef_construction on layer) and check the lists
+ * of the results and of their neighbours. Restarts the collection. */
+static uint32_t collect_in_by_search(dv_db *db, uint32_t x, uint32_t layer, uint32_t want) {
+    dv_search_scratch *s = db->scratch;
+    const float *q = dv_vec(db, x);
+    float qinv = db->info[x].inv_norm;
+    uint32_t cur = db->entry;
+    float curd = dv_dist_q(db, q, qinv, cur);
+    for (uint32_t l = db->max_level; l > layer; l--) greedy(db, q, qinv, &cur, &curd, l);
+    uint32_t n = search_layer(db, s, q, qinv, cur, curd, layer, db->cfg.ef_construction);
+    uint16_t tag = new_epoch(s);
+    uint32_t found = 0;
+    s->visited[x] = tag;
+    for (uint32_t i = 0; i < n && found < want; i++) {
+        uint32_t b = s->sorted[i].id;
+        if (s->visited[b] != tag) {
+            s->visited[b] = tag;
+            if (dv_g_has_edge(db, b, layer, x)) db->inlist[found++] = b;
+        }
+        const uint32_t *lb = dv_list(db, b, layer);
+        for (uint32_t j = 0; j < lb[0] && found < want; j++) {
+            uint32_t c = lb[1 + j];
+            if (s->visited[c] == tag) continue;
+            s->visited[c] = tag;
+            if (dv_g_has_edge(db, c, layer, x)) db->inlist[found++] = c;
+        }
+    }
+    return found;
+}
+
 /* Collects the nodes with an edge to x on layer into db->inlist (sorted);
  * returns their number or -1 on allocation failure. */
 static long collect_in(dv_db *db, uint32_t x, uint32_t layer) {
@@ -492,7 +523,8 @@ static long collect_in(dv_db *db, uint32_t x, uint32_t layer) {
             if (dv_g_has_edge(db, c, layer, x)) db->inlist[found++] = c;
         }
     }
-    if (found < want) { /* the 2-hop walk missed some: scan the layer */
+    if (found < want) found = collect_in_by_search(db, x, layer, want);
+    if (found < want) { /* still missing some: scan the layer */
         found = 0;
         for (uint32_t a = 0; a < db->n_slots && found < want; a++)
             if (a != x && db->info[a].live && db->info[a].level >= layer && dv_g_has_edge(db, a, layer, x))
@@ -524,13 +556,20 @@ dv_status dv_hnsw_plan_unlink(dv_db *db, uint32_t x, int for_update, size_t *edg
         for (long i = 0; i < nin; i++) {
             uint32_t a = db->inlist[i];
             const uint32_t *la = dv_list(db, a, l);
+            dv_search_scratch *sc = db->scratch;
+            uint16_t t_old = new_epoch(sc), t_new = new_epoch(sc);
+            uint16_t *vis = sc->visited;
             uint32_t n = 0;
-            for (uint32_t j = 0; j < la[0]; j++)
+            vis[a] = t_new;
+            vis[x] = t_new;
+            for (uint32_t j = 0; j < la[0]; j++) {
+                vis[la[1 + j]] = t_old;
                 if (la[1 + j] != x) c[n++].id = la[1 + j];
-            uint32_t kept = n;
+            }
             for (uint32_t j = 0; j < lx[0]; j++) {
                 uint32_t b = lx[1 + j];
-                if (b == a || in_items(c, n, b)) continue;
+                if (vis[b] == t_old || vis[b] == t_new) continue;
+                vis[b] = t_new;
                 c[n++].id = b;
             }
             for (uint32_t j = 0; j < n; j++) c[j].d = dv_dist_nodes(db, a, c[j].id);
@@ -539,15 +578,11 @@ dv_status dv_hnsw_plan_unlink(dv_db *db, uint32_t x, int for_update, size_t *edg
             /* events: removals of old entries not kept (x included), appends of new ones */
             uint32_t adds = 0, keep_old = 0;
             for (uint32_t j = 0; j < k; j++) {
-                int old = 0;
-                for (uint32_t t = 0; t < la[0]; t++)
-                    if (la[1 + t] == sel[j].id) old = 1;
-                if (old)
+                if (vis[sel[j].id] == t_old)
                     keep_old++;
                 else
                     adds++;
             }
-            (void)kept;
             events += (la[0] - keep_old) + adds;
             dv_status st = plan_push(db, a);
             if (st == DV_OK) st = plan_push(db, l);
