@@ -249,7 +249,7 @@ static void max_payload_option_refuses_big_deltas(void **state) {
 enum { W_SPARSE, W_SPARSE_BEFORE, W_DRIFT, W_DRIFT_BEFORE, W_DRIFT_N01, W_INSERT, W_COUNT };
 static const char *W_NAMES[W_COUNT] = {
     "sparse 5% (19/384)",         "sparse 5% + before-image", "dense drift unit-norm",
-    "dense drift + before-image", "dense drift N(0,1) comps", "fresh insert unit-norm",
+    "dense drift + before-image", "drift N(0,1) + before",    "fresh insert unit-norm",
 };
 
 /* Fills the builder with one delta of workload w (rng state s). */
