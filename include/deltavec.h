@@ -233,11 +233,11 @@ const char *dv_simd_backend(void);
 #define DV_DELTA_MAX_PAYLOAD (64u * 1024u * 1024u) /* stored and decompressed bound */
 
 typedef enum dv_delta_op {
-    DV_OP_INSERT = 1,  /* new vector (+ metadata, level, graph edges) */
-    DV_OP_UPDATE = 2,  /* dense or sparse vector change and/or metadata change */
-    DV_OP_DELETE = 3,  /* vector removal (+ graph repair) */
-    DV_OP_BATCH = 4,   /* container of sub-deltas applied atomically */
-    DV_OP_REINDEX = 5  /* graph-only change (edges, entry point) */
+    DV_OP_INSERT = 1, /* new vector (+ metadata, level, graph edges) */
+    DV_OP_UPDATE = 2, /* dense or sparse vector change and/or metadata change */
+    DV_OP_DELETE = 3, /* vector removal (+ graph repair) */
+    DV_OP_BATCH = 4,  /* container of sub-deltas applied atomically */
+    DV_OP_REINDEX = 5 /* graph-only change (edges, entry point) */
 } dv_delta_op;
 
 #define DV_FLAG_COMPRESSED 0x01u /* payload is LZ4 (uncompressed size prefix) */
@@ -274,7 +274,8 @@ void dv_delta_header_encode(const dv_delta_header *h, uint8_t out[DV_DELTA_HEADE
  */
 dv_status dv_delta_header_decode(const uint8_t in[DV_DELTA_HEADER_SIZE], dv_delta_header *h);
 /** The checksum of an encoded header (checksum and payload_offset bytes ignored) and its payload. */
-uint64_t dv_delta_checksum(const uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8_t *payload, size_t payload_len);
+uint64_t dv_delta_checksum(const uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8_t *payload,
+                           size_t payload_len);
 /** Recomputes and stores the checksum into hdr bytes 32..39. */
 void dv_delta_seal(uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8_t *payload, size_t payload_len);
 /**
@@ -282,7 +283,8 @@ void dv_delta_seal(uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8_t *payload, si
  * (DV_ETRUNCATED otherwise); only payload_size bytes are hashed.
  * Errors: as dv_delta_header_decode, DV_ETRUNCATED, DV_ECHECKSUM.
  */
-dv_status dv_delta_verify(const uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8_t *payload, size_t payload_len);
+dv_status dv_delta_verify(const uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8_t *payload,
+                          size_t payload_len);
 /** vector_id_hash of an id: low 32 bits of XXH3-64 over its bytes. */
 uint32_t dv_delta_id_hash(const char *id, size_t len);
 /** Name of an operation ("insert", ...), "?" when unknown. */
@@ -293,8 +295,8 @@ const char *dv_delta_op_name(int op);
  * NUL-terminates when cap > 0; returns the decode status (the line still
  * describes the header when the payload is bad).
  */
-dv_status dv_delta_describe(const uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8_t *payload, size_t payload_len,
-                            char *buf, size_t cap);
+dv_status dv_delta_describe(const uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8_t *payload,
+                            size_t payload_len, char *buf, size_t cap);
 
 /* ======================================================================= */
 /* 5. Ring                                                                 */
