@@ -10,7 +10,8 @@
  */
 #include "delta/floats.h"
 
-#include <math.h>
+/* No libm: the core must build freestanding for wasm32 (DESIGN.md). */
+static int finite_f32(float f) { return (dv_f32_bits(f) & 0x7F800000u) != 0x7F800000u; }
 
 uint16_t dv_f32_to_f16(float f) {
     uint32_t x = dv_f32_bits(f);
@@ -70,7 +71,7 @@ static void put_f32(dv_wr *w, const float *v, uint32_t n, int shuffle, const flo
 
 static int fits_f16(const float *v, uint32_t n) {
     for (uint32_t i = 0; i < n; i++)
-        if (!(fabsf(v[i]) < 65520.0f)) return 0;
+        if ((dv_f32_bits(v[i]) & 0x7FFFFFFFu) >= 0x477FF000u) return 0; /* |v| >= 65520, Inf, NaN */
     return 1;
 }
 
@@ -99,7 +100,7 @@ uint8_t dv_fa_write(dv_wr *w, const float *v, uint32_t n, dv_value_mode mode, in
             if (v[i] > hi) hi = v[i];
         }
         float scale = (hi - lo) / 255.0f;
-        if (isfinite(scale) && isfinite(lo + scale * 255.0f)) {
+        if (finite_f32(scale) && finite_f32(lo + scale * 255.0f)) {
             dv_wr_u8(w, (uint8_t)DV_FA_I8);
             dv_wr_u32le(w, dv_f32_bits(lo));
             dv_wr_u32le(w, dv_f32_bits(scale));
@@ -107,8 +108,8 @@ uint8_t dv_fa_write(dv_wr *w, const float *v, uint32_t n, dv_value_mode mode, in
             if (!q) return DV_FA_I8;
             for (uint32_t i = 0; i < n; i++) {
                 float t = scale > 0.0f ? (v[i] - lo) / scale : 0.0f;
-                long r = lrintf(t); /* round to nearest even; t is in [0, 255] up to rounding */
-                q[i] = (uint8_t)(r < 0 ? 0 : r > 255 ? 255 : r);
+                /* t is in [0, 255] up to rounding: round half up, clamp */
+                q[i] = t <= 0.0f ? 0 : t >= 255.0f ? 255 : (uint8_t)(int)(t + 0.5f);
             }
             return DV_FA_I8;
         }
@@ -156,7 +157,7 @@ void dv_fa_read(dv_rd *r, uint32_t n, float *out, uint8_t *coding) {
         float scale = dv_bits_f32(dv_rd_u32le(r));
         const uint8_t *q = dv_rd_bytes(r, n);
         if (!q) return;
-        if (!isfinite(lo) || !isfinite(scale)) {
+        if (!finite_f32(lo) || !finite_f32(scale)) {
             dv_rd_fail(r, DV_ENONFINITE);
             return;
         }
