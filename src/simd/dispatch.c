@@ -1,8 +1,8 @@
 /*
  * dispatch.c -- picks the best kernel set for this CPU, once.
  *
- * x86-64: AVX2+FMA if the CPU (and OS, via libgcc's XCR0 check behind
- * __builtin_cpu_supports) has both, else SSE4.1, else scalar. wasm32: the
+ * x86-64: AVX2+FMA(+POPCNT) if the CPU (and OS, via libgcc's XCR0 check
+ * behind __builtin_cpu_supports) has them, else SSE4.1, else scalar. wasm32: the
  * SIMD128 set if the module was compiled with -msimd128 (a wasm engine
  * that lacks SIMD refuses the module at load, so there is nothing to ask
  * at run time), else scalar. Other targets: scalar.
@@ -38,7 +38,9 @@ static int supported(const dv_kernels *k) {
 #if defined(__x86_64__) || defined(_M_X64)
     if (k == &dv_kernels_avx2 || k == &dv_kernels_sse) {
         __builtin_cpu_init(); /* idempotent; needed if we run before constructors */
-        if (k == &dv_kernels_avx2) return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+        if (k == &dv_kernels_avx2)
+            return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                   __builtin_cpu_supports("popcnt");
         return __builtin_cpu_supports("sse4.1");
     }
 #endif

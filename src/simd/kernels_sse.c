@@ -69,6 +69,10 @@ static float sse_dot(const float *a, const float *b, size_t n) {
     return s;
 }
 
+/* Bits set in a 4-bit mask. __builtin_popcount would be a libgcc call
+ * here: -mavx2/-msse4.1 do not enable POPCNT. */
+static const uint8_t popcount4[16] = {0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4};
+
 /* compress_lut[m]: pshufb control moving the 32-bit lanes set in m to the front. */
 static const int8_t compress_lut[16][16] = {
     {-128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128},
@@ -101,7 +105,7 @@ static size_t sse_diff(const float *old_v, const float *new_v, size_t n, float e
         if (m == 0) continue;
         __m128i ctl = _mm_loadu_si128((const __m128i *)compress_lut[m]);
         _mm_storeu_si128((__m128i *)(idx_out + k), _mm_shuffle_epi8(lanes, ctl));
-        k += (size_t)__builtin_popcount(m);
+        k += (size_t)(popcount4[m]);
     }
     for (; i < n; i++)
         if (__builtin_fabsf(new_v[i] - old_v[i]) > eps) idx_out[k++] = (uint32_t)i;
