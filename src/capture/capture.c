@@ -542,6 +542,7 @@ dv_status dv_capture_poll(dv_capture *c, dv_delta_header *out, size_t max, size_
 /* Index (from polled_head) of the entry with `sequence`, or -1. */
 static long find_polled(const dv_capture *c, uint64_t sequence) {
     size_t lo = 0, hi = c->polled_len;
+    if (hi == 0) return -1;
     const uint64_t *s = c->polled_seq + c->polled_head;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;

@@ -66,6 +66,7 @@ dv_status dv_db_open(const dv_db_config *cfg, dv_db **out) {
 
 void dv_db_close(dv_db *db) {
     if (!db) return;
+    dv_txn_free(db); /* an open transaction is rolled back first */
     for (uint32_t i = 0; i < db->n_slots; i++) {
         dv_slot *si = &db->info[i];
         if (!si->live) continue;

@@ -27,6 +27,7 @@
 #include "deltavec.h"
 #include "db/observer.h"
 #include "db/ids.h"
+#include "db/txn.h"
 #include "util/alloc.h"
 
 #define DV_MAX_LEVEL 48 /* levels above this are clamped (P < M^-48) */
@@ -105,6 +106,8 @@ struct dv_db {
     uint32_t *inlist;
     size_t inlist_cap;
 
+    struct dv_txn *txn; /* undo journal while a transaction is open (txn.c), else idle or NULL */
+
     /* edge events emitted in the current op and the bound announced at
      * OP_BEGIN (tests check emitted <= bounded) */
     size_t op_edges, op_edge_bound;
@@ -128,6 +131,9 @@ static inline uint32_t *dv_indeg(const dv_db *db, uint32_t slot, uint32_t layer)
     if (layer == 0) return &db->info[slot].indeg0;
     return db->info[slot].upper + (size_t)(layer - 1) * (db->M + 2) + 1 + db->M;
 }
+/* Non-zero while a transaction journals changes (see txn.h). */
+int dv_txn_active(const dv_db *db);
+
 static inline int dv_is_live(const dv_db *db, uint32_t slot) {
     return slot < db->n_slots && db->info[slot].live;
 }

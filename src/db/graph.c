@@ -32,6 +32,10 @@ dv_status dv_emit_begin(dv_db *db, dv_op_kind op, const char *id, size_t bound_b
     ev.u.op.bound_bytes = bound_bytes;
     db->op_edges = 0;
     db->op_edge_bound = edge_bound;
+    if (dv_txn_active(db)) { /* journal room for the whole op, before any change */
+        dv_status st = dv_txn_reserve(db, edge_bound + 4, 1, 1);
+        if (st != DV_OK) return st;
+    }
     return dv_emit(db, &ev);
 }
 
@@ -57,6 +61,7 @@ void dv_g_add_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to, float 
     lst[1 + lst[0]] = to;
     lst[0]++;
     (*dv_indeg(db, to, layer))++;
+    if (dv_txn_active(db)) dv_txn_log_edge_add(db, from, layer, to);
     db->op_edges++;
     dv_event ev;
     memset(&ev, 0, sizeof ev);
@@ -76,6 +81,7 @@ void dv_g_remove_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to) {
     memmove(lst + 1 + j, lst + 2 + j, (size_t)(n - j - 1) * 4);
     lst[0] = n - 1;
     (*dv_indeg(db, to, layer))--;
+    if (dv_txn_active(db)) dv_txn_log_edge_remove(db, from, layer, to, j);
     db->op_edges++;
     dv_event ev;
     memset(&ev, 0, sizeof ev);
@@ -87,6 +93,7 @@ void dv_g_remove_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to) {
 }
 
 void dv_g_set_entry(dv_db *db, uint32_t entry, uint32_t max_level) {
+    if (dv_txn_active(db)) dv_txn_log_entry(db, db->entry, db->max_level);
     db->entry = entry;
     db->max_level = max_level;
     dv_event ev;

@@ -160,8 +160,10 @@ static void take_slot(dv_db *db, uint32_t slot) {
         /* i > 0 by precondition (slot is free) */
         memmove(db->free_slots + i - 1, db->free_slots + i, (size_t)(db->n_free - i) * 4);
         db->n_free--;
+        if (dv_txn_active(db)) dv_txn_log_attach(db, slot, i - 1, db->n_slots);
         return;
     }
+    if (dv_txn_active(db)) dv_txn_log_attach(db, slot, UINT32_MAX, db->n_slots);
     for (uint32_t s = slot; s > db->n_slots; s--) {
         db->free_slots[db->n_free++] = s - 1;
         memset(&db->info[s - 1], 0, sizeof(dv_slot));
@@ -207,15 +209,19 @@ void dv_node_detach(dv_db *db, uint32_t slot) {
     ev.u.del.id = si->id;
     dv_emit(db, &ev);
 
+    int journal = dv_txn_active(db); /* the journal keeps id, metadata and lists alive */
+    if (journal) dv_txn_log_detach(db, slot);
     for (uint32_t l = 0; l <= si->level; l++) {
         uint32_t *lst = dv_list(db, slot, l);
         for (uint32_t j = 0; j < lst[0]; j++) (*dv_indeg(db, lst[1 + j], l))--;
         lst[0] = 0;
     }
     dv_ids_remove(db, slot);
-    dv_mem_free(&db->mem, si->id, (size_t)si->id_len + 1);
-    dv_meta_free(db, si->meta);
-    if (si->upper) dv_mem_free(&db->mem, si->upper, upper_words(db, si->level) * 4);
+    if (!journal) {
+        dv_mem_free(&db->mem, si->id, (size_t)si->id_len + 1);
+        dv_meta_free(db, si->meta);
+        if (si->upper) dv_mem_free(&db->mem, si->upper, upper_words(db, si->level) * 4);
+    }
     memset(si, 0, sizeof *si);
     memset(dv_vec(db, slot), 0, (size_t)db->dim * 4);
     db->free_slots[db->n_free++] = slot;
@@ -239,6 +245,7 @@ void dv_node_set_vector(dv_db *db, uint32_t slot, const float *vec, const uint32
         ev.u.update.n = db->dim;
     }
     dv_emit(db, &ev);
+    if (dv_txn_active(db)) dv_txn_log_vector(db, slot);
     if (idx) {
         for (size_t i = 0; i < n; i++) v[idx[i]] = values[i];
     } else if (vec != v) {
@@ -300,22 +307,29 @@ void dv_meta_commit(dv_db *db, uint32_t slot, const char *key, dv_meta_prep *p) 
     dv_emit(db, &ev);
 
     dv_meta *m = db->info[slot].meta;
+    int journal = dv_txn_active(db); /* the journal keeps replaced memory alive */
     if (!p->value) { /* remove, keeping the order of the rest */
         dv_meta_kv *kv = &m->kv[p->index];
-        dv_mem_free(&db->mem, (void *)kv->key, strlen(kv->key) + 1);
-        dv_mem_free(&db->mem, (void *)kv->value, strlen(kv->value) + 1);
+        if (journal) {
+            dv_txn_log_meta_remove(db, slot, (uint32_t)p->index, kv->key, kv->value);
+        } else {
+            dv_mem_free(&db->mem, (void *)kv->key, strlen(kv->key) + 1);
+            dv_mem_free(&db->mem, (void *)kv->value, strlen(kv->value) + 1);
+        }
         memmove(kv, kv + 1, (size_t)(m->n - (uint32_t)p->index - 1) * sizeof *kv);
         m->n--;
     } else if (p->index >= 0) { /* overwrite in place */
         dv_meta_kv *kv = &m->kv[p->index];
-        dv_mem_free(&db->mem, (void *)kv->value, strlen(kv->value) + 1);
+        if (journal) dv_txn_log_meta_overwrite(db, slot, (uint32_t)p->index, kv->value);
+        else dv_mem_free(&db->mem, (void *)kv->value, strlen(kv->value) + 1);
         kv->value = p->value;
     } else { /* append */
+        if (journal) dv_txn_log_meta_append(db, slot, p->grown ? m : NULL, p->grown != NULL);
         if (p->grown) {
             if (m) {
                 memcpy(p->grown->kv, m->kv, (size_t)m->n * sizeof(dv_meta_kv));
                 p->grown->n = m->n;
-                dv_mem_free(&db->mem, m, meta_size(m->cap));
+                if (!journal) dv_mem_free(&db->mem, m, meta_size(m->cap));
             }
             m = db->info[slot].meta = p->grown;
         }

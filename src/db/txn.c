@@ -95,7 +95,8 @@ static jrec *push(dv_db *db, jkind kind, uint32_t slot) {
 
 static size_t pool_take(dv_db *db, size_t bytes) {
     struct dv_txn *t = db->txn;
-    if (t->pool_len + bytes > t->pool_cap && !grow(&db->mem, (void **)&t->pool, &t->pool_cap, t->pool_len + bytes, 1))
+    if (t->pool_len + bytes > t->pool_cap &&
+        !grow(&db->mem, (void **)&t->pool, &t->pool_cap, t->pool_len + bytes, 1))
         __builtin_trap();
     size_t off = t->pool_len;
     t->pool_len += bytes;
@@ -256,7 +257,9 @@ static void undo(dv_db *db, const jrec *r) {
         (*dv_indeg(db, r->a, r->layer))--;
         break;
     }
-    case J_EDGE_REMOVE: undo_edge_remove(db, r); break;
+    case J_EDGE_REMOVE:
+        undo_edge_remove(db, r);
+        break;
     case J_ENTRY:
         db->entry = r->a;
         db->max_level = r->b;
@@ -265,9 +268,15 @@ static void undo(dv_db *db, const jrec *r) {
         memcpy(dv_vec(db, r->slot), db->txn->pool + r->off, vector_bytes(db));
         db->info[r->slot].inv_norm = r->f;
         break;
-    case J_ATTACH: undo_attach(db, r); break;
-    case J_DETACH: undo_detach(db, r); break;
-    default: undo_meta(db, r); break;
+    case J_ATTACH:
+        undo_attach(db, r);
+        break;
+    case J_DETACH:
+        undo_detach(db, r);
+        break;
+    default:
+        undo_meta(db, r);
+        break;
     }
 }
 
@@ -297,11 +306,14 @@ static void release(dv_db *db, const jrec *r) {
         free_str(db, r->p1);
         free_str(db, r->p2);
         break;
-    case J_META_OVERWRITE: free_str(db, r->p1); break;
+    case J_META_OVERWRITE:
+        free_str(db, r->p1);
+        break;
     case J_META_APPEND:
         if (r->p1) dv_mem_free(&db->mem, r->p1, meta_bytes(((dv_meta *)r->p1)->cap));
         break;
-    default: break;
+    default:
+        break;
     }
 }
 
@@ -323,3 +335,5 @@ void dv_txn_free(dv_db *db) {
     dv_mem_free(&db->mem, t, sizeof *t);
     db->txn = NULL;
 }
+
+int dv_txn_active(const dv_db *db) { return db->txn && db->txn->open; }
