@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "delta/delta.h"
@@ -762,6 +763,60 @@ static void random_deltas_round_trip(void **state) {
     }
 }
 
+/* An allocator that refuses after `budget` successful allocations. */
+typedef struct budget {
+    int budget;
+} budget;
+
+static void *budget_realloc(void *ctx, void *ptr, size_t old_size, size_t new_size) {
+    budget *b = ctx;
+    (void)old_size;
+    if (new_size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    if (b->budget-- <= 0) return NULL;
+    return realloc(ptr, new_size);
+}
+
+static void allocation_failures_give_enomem_and_leak_nothing(void **state) {
+    fixture *f = *state;
+    for (int k = 0; k < DV_SAMPLE_COUNT; k++) {
+        size_t len = dv_sample_encode(k, NULL, f->buf, sizeof f->buf);
+        int succeeded = 0;
+        for (int limit = 0; limit < 64 && !succeeded; limit++) {
+            budget bud = {limit};
+            dv_allocator a = {budget_realloc, &bud};
+            dv_mem mem;
+            dv_mem_init(&mem, &a);
+            dv_delta_arena arena;
+            dv_delta_arena_init(&arena, &mem);
+            dv_delta d;
+            dv_status s = dv_delta_decode_buf(f->buf, len, NULL, &arena, &d);
+            if (s == DV_OK)
+                succeeded = 1;
+            else
+                assert_int_equal(s, DV_ENOMEM);
+            dv_delta_arena_free(&arena);
+            assert_int_equal(mem.live_bytes, 0);
+        }
+        assert_true(succeeded);
+    }
+    /* the builder reports ENOMEM too, and frees cleanly */
+    budget bud = {1};
+    dv_allocator a = {budget_realloc, &bud};
+    dv_mem mem;
+    dv_mem_init(&mem, &a);
+    dv_delta_builder b;
+    dv_delta_builder_init(&b, &mem);
+    dv_delta_builder_begin(&b, DV_OP_REINDEX);
+    dv_status s = DV_OK;
+    for (int i = 0; i < 100 && s == DV_OK; i++) s = dv_delta_builder_edge_add(&b, 0, 1, (uint32_t)i, 1.0f);
+    assert_int_equal(s, DV_ENOMEM);
+    dv_delta_builder_free(&b);
+    assert_int_equal(mem.live_bytes, 0);
+}
+
 static void describe_prints_one_line_and_reports_errors(void **state) {
     fixture *f = *state;
     size_t len = dv_sample_encode(DV_SAMPLE_INSERT, NULL, f->buf, sizeof f->buf);
@@ -797,6 +852,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(every_truncation_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(resealed_mutations_never_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(random_deltas_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(allocation_failures_give_enomem_and_leak_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(describe_prints_one_line_and_reports_errors, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

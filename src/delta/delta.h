@@ -193,8 +193,8 @@ size_t dv_delta_encoded_bound(const dv_delta *d);
  * (from the content and opts: caller's flags are ignored), vector_id_hash
  * (from the id; 0 for BATCH/REINDEX), payload_size, checksum.
  * For BATCH, d->subs are encoded (uncompressed, sequence forced to the
- * batch's) into the batch body. scratch: temporary memory for compression
- * (reset by the caller whenever convenient).
+ * batch's) into the batch body. scratch: temporary memory for compression;
+ * each call resets it, so give it a dedicated arena (NULL: never compress).
  * Errors: DV_EINVAL (inconsistent d), DV_ENONFINITE, DV_EID, DV_EMETA,
  * DV_ETOOBIG, DV_EFULL (payload_cap too small), DV_ENOMEM.
  */
