@@ -35,8 +35,8 @@
 #define UNDER_SANITIZER 0
 #endif
 
-#define SPSC_STRESS_ENTRIES (UNDER_SANITIZER ? 150000u : 2000000u)
-#define MPSC_STRESS_ENTRIES (UNDER_SANITIZER ? 120000u : 1200000u)
+#define SPSC_STRESS_ENTRIES (UNDER_SANITIZER ? 1000000u : 2000000u)
+#define MPSC_STRESS_ENTRIES (UNDER_SANITIZER ? 600000u : 1200000u)
 
 /* ---- helpers ----------------------------------------------------------------------------------- */
 
