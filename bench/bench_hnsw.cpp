@@ -376,9 +376,9 @@ void report(const Dataset &ds, const Options &o, const SideResult &us, const Sid
 
     /* JSON */
     mkdir(o.out_dir.c_str(), 0777);
-    std::string path =
-        o.out_dir + "/hnsw_" +
-        (ds.name.rfind("synth", 0) == 0 ? std::string(o.quick ? "synth-quick" : "synth") : ds.name) + ".json";
+    /* hnsw_synth.json / hnsw_digits.json; a --quick run never overwrites them */
+    std::string base = ds.name.rfind("synth", 0) == 0 ? "synth" : ds.name;
+    std::string path = o.out_dir + "/hnsw_" + base + (o.quick ? "-quick" : "") + ".json";
     FILE *f = fopen(path.c_str(), "w");
     if (!f) {
         fprintf(stderr, "bench_hnsw: cannot write %s\n", path.c_str());
