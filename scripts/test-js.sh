@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# test-js.sh -- the WebAssembly + JavaScript tests (step 6 of scripts/test.sh).
+#
+#   1. builds the wasm modules and the native interop tool (scripts/build-wasm.sh)
+#   2. writes the shared test vectors with the native tool (build-wasm/vectors/)
+#   3. installs the npm dev dependencies of js/ (npm ci; playwright-core only)
+#   4. node --test js/test/           (db, capture, interop, worker pool)
+#   5. the browser test: examples/browser/ served on 127.0.0.1 with COOP/COEP,
+#      driven in headless Debian Chromium by playwright-core (installs the
+#      chromium package with apt-get if it is missing)
+# Exits non-zero if any step fails. DV_JS_SKIP_BROWSER=1 skips step 5.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+command -v node >/dev/null || { echo "test-js: node (>= 20) is required" >&2; exit 1; }
+scripts/build-wasm.sh
+
+mkdir -p build-wasm/vectors
+build-wasm/dvw_vectors gen build-wasm/vectors/native.dvs build-wasm/vectors/native.json
+
+cd js
+if [ -f package-lock.json ]; then npm ci --no-audit --no-fund >/dev/null; else npm install --no-audit --no-fund >/dev/null; fi
+node --test test/
+
+if [ "${DV_JS_SKIP_BROWSER:-0}" != 1 ] && [ -f test-browser/browser.mjs ]; then
+    if ! command -v chromium >/dev/null; then
+        export DEBIAN_FRONTEND=noninteractive
+        apt-get install -y chromium >/dev/null || { apt-get update >/dev/null && apt-get install -y chromium >/dev/null; }
+    fi
+    node test-browser/browser.mjs
+fi
+echo "test-js: OK"

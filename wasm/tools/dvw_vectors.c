@@ -1,0 +1,330 @@
+/*
+ * dvw_vectors.c -- native side of the wasm/JS interoperability tests.
+ *
+ *   dvw_vectors gen STREAM JSON [ops] [dim]
+ *       Runs the fixed workload below on a native primary with capture on,
+ *       writes every delta to STREAM and the config, final state hash and a
+ *       checkpoint hash every 100 sequences to JSON.
+ *   dvw_vectors apply STREAM [dim M efc efs seed metric]
+ *       Applies a stream file (e.g. one captured in wasm) to a fresh native
+ *       replica; prints "count=N position=S hash=HEX" (exit 1 on any error).
+ *   dvw_vectors primary [ops] [dim]
+ *       Runs the workload without capture; prints "hash=HEX".
+ *   dvw_vectors bench STREAM
+ *       Times native apply of every delta of STREAM; prints JSON with
+ *       median/p99 nanoseconds per operation kind.
+ *
+ * Stream file: records of [u32 little-endian length][length bytes = one
+ * delta: 64-byte header + payload], back to back, nothing else.
+ *
+ * Workload (js/test/workload.js implements the same, op for op): PRNG
+ * mulberry32(seed 0x5eed); a value is ((r >>> 8) / 2^23) - 1 (exact in f32).
+ * Each op: r = next() % 100; live < 8 or r < 55 -> insert "v<counter>"
+ * (every 5th insert carries metadata {"tag": "t<counter % 7>"}); r < 75 ->
+ * dense update of live[next() % live]; r < 90 -> sparse update of 3
+ * distinct increasing dims (d0 = next() % (dim-2), then d0+1, d0+2);
+ * r < 97 -> delete live[i] (swap-remove from the live list); else set_meta
+ * "tag" = "m<op>". Vectors are drawn insert/update order, dim values each.
+ *
+ * Until src/apply/ exists, apply = dv_delta_decode + dv_delta_to_events +
+ * dv_db_replay (what tests/test_capture.c does).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "deltavec.h"
+
+#include "db/replay.h"
+#include "delta/delta.h"
+#include "util/alloc.h"
+
+typedef struct wl_cfg {
+    uint32_t dim, M, efc, efs, metric;
+    uint64_t seed;
+    uint32_t ops;
+} wl_cfg;
+
+static const wl_cfg default_cfg = {32, 8, 64, 32, 0, 42, 3000};
+
+static uint32_t rng_state;
+static uint32_t rnd(void) {
+    uint32_t t = (rng_state += 0x6D2B79F5u);
+    t = (t ^ (t >> 15)) * (t | 1u);
+    t ^= t + (t ^ (t >> 7)) * (t | 61u);
+    return t ^ (t >> 14);
+}
+static float rval(void) { return (float)(rnd() >> 8) / 8388608.0f - 1.0f; }
+
+static void die(const char *what, int st) {
+    fprintf(stderr, "dvw_vectors: %s: %s\n", what, dv_status_name(st));
+    exit(1);
+}
+
+static dv_db *open_db(const wl_cfg *c) {
+    dv_db_config cfg;
+    dv_db_config_default(&cfg, c->dim);
+    cfg.M = c->M;
+    cfg.ef_construction = c->efc;
+    cfg.ef_search = c->efs;
+    cfg.metric = (dv_metric)c->metric;
+    cfg.seed = c->seed;
+    dv_db *db = NULL;
+    int st = dv_db_open(&cfg, &db);
+    if (st) die("open", st);
+    return db;
+}
+
+/* Runs the workload; calls after(op) after every op (for draining capture). */
+static void run_workload(dv_db *db, const wl_cfg *c, void (*after)(void *), void *ctx) {
+    rng_state = 0x5eed;
+    char **live = calloc(c->ops + 1, sizeof *live);
+    uint32_t n_live = 0, counter = 0;
+    float *v = malloc(sizeof(float) * c->dim);
+    for (uint32_t op = 0; op < c->ops; op++) {
+        uint32_t r = rnd() % 100;
+        int st = DV_OK;
+        if (n_live < 8 || r < 55) {
+            char id[32], tag[32];
+            snprintf(id, sizeof id, "v%" PRIu32, counter);
+            for (uint32_t i = 0; i < c->dim; i++) v[i] = rval();
+            dv_meta_kv kv = {"tag", tag};
+            snprintf(tag, sizeof tag, "t%" PRIu32, counter % 7);
+            st = dv_db_insert(db, id, v, &kv, counter % 5 == 0 ? 1 : 0);
+            live[n_live++] = strdup(id);
+            counter++;
+        } else if (r < 75) {
+            const char *id = live[rnd() % n_live];
+            for (uint32_t i = 0; i < c->dim; i++) v[i] = rval();
+            st = dv_db_update(db, id, v);
+        } else if (r < 90) {
+            const char *id = live[rnd() % n_live];
+            uint32_t d0 = rnd() % (c->dim - 2), idx[3] = {d0, d0 + 1, d0 + 2};
+            float vals[3];
+            for (int i = 0; i < 3; i++) vals[i] = rval();
+            st = dv_db_update_sparse(db, id, idx, vals, 3);
+        } else if (r < 97) {
+            uint32_t i = rnd() % n_live;
+            st = dv_db_delete(db, live[i]);
+            free(live[i]);
+            live[i] = live[--n_live];
+        } else {
+            const char *id = live[rnd() % n_live];
+            char val[32];
+            snprintf(val, sizeof val, "m%" PRIu32, op);
+            st = dv_db_set_meta(db, id, "tag", val);
+        }
+        if (st) die("workload op", st);
+        if (after) after(ctx);
+    }
+    for (uint32_t i = 0; i < n_live; i++) free(live[i]);
+    free(live);
+    free(v);
+}
+
+typedef struct gen_ctx {
+    dv_capture *cap;
+    dv_db *db;
+    FILE *stream;
+    FILE *json;
+    uint64_t n;
+    int first_cp;
+} gen_ctx;
+
+static void drain(void *p) {
+    gen_ctx *g = p;
+    dv_delta_header h[64];
+    size_t n = 0;
+    while (dv_capture_poll(g->cap, h, 64, &n) == DV_OK && n > 0) {
+        for (size_t i = 0; i < n; i++) {
+            const uint8_t *hb, *pb;
+            size_t len;
+            int st = dv_capture_payload(g->cap, h[i].sequence, &hb, &pb, &len);
+            if (st) die("payload", st);
+            uint32_t rec = (uint32_t)(DV_DELTA_HEADER_SIZE + len);
+            uint8_t le[4] = {(uint8_t)rec, (uint8_t)(rec >> 8), (uint8_t)(rec >> 16), (uint8_t)(rec >> 24)};
+            fwrite(le, 1, 4, g->stream);
+            fwrite(hb, 1, DV_DELTA_HEADER_SIZE, g->stream);
+            fwrite(pb, 1, len, g->stream);
+            g->n++;
+            if (g->n % 100 == 0) {
+                /* The db state right now includes exactly the deltas up to here:
+                 * capture emits one delta per op and we drain after each op. */
+                fprintf(g->json, "%s\n    {\"seq\": %" PRIu64 ", \"hash\": \"%016" PRIx64 "\"}",
+                        g->first_cp ? "" : ",", h[i].sequence, dv_db_state_hash(g->db));
+                g->first_cp = 0;
+            }
+        }
+        dv_capture_release(g->cap, h[n - 1].sequence);
+    }
+}
+
+static uint32_t arg_u32(int argc, char **argv, int i, uint32_t def) {
+    return argc > i ? (uint32_t)strtoul(argv[i], NULL, 0) : def;
+}
+
+static int cmd_gen(int argc, char **argv) {
+    wl_cfg c = default_cfg;
+    c.ops = arg_u32(argc, argv, 4, c.ops);
+    c.dim = arg_u32(argc, argv, 5, c.dim);
+    gen_ctx g = {0};
+    g.db = open_db(&c);
+    dv_capture_config cc;
+    dv_capture_config_default(&cc);
+    int st = dv_capture_init(g.db, &cc, &g.cap);
+    if (st) die("capture init", st);
+    if ((st = dv_capture_start(g.cap))) die("capture start", st);
+    g.stream = fopen(argv[2], "wb");
+    g.json = fopen(argv[3], "w");
+    if (!g.stream || !g.json) {
+        perror("dvw_vectors");
+        return 1;
+    }
+    fprintf(g.json,
+            "{\n  \"dim\": %u, \"metric\": %u, \"M\": %u, \"efConstruction\": %u, \"efSearch\": %u,\n", c.dim,
+            c.metric, c.M, c.efc, c.efs);
+    fprintf(g.json, "  \"seed\": %" PRIu64 ", \"ops\": %u, \"backend\": \"%s\",\n  \"checkpoints\": [",
+            c.seed, c.ops, dv_simd_backend());
+    g.first_cp = 1;
+    run_workload(g.db, &c, drain, &g);
+    drain(&g);
+    fprintf(g.json,
+            "\n  ],\n  \"deltas\": %" PRIu64 ", \"count\": %zu, \"final_hash\": \"%016" PRIx64 "\"\n}\n", g.n,
+            dv_db_count(g.db), dv_db_state_hash(g.db));
+    fclose(g.stream);
+    fclose(g.json);
+    printf("deltas=%" PRIu64 " count=%zu hash=%016" PRIx64 "\n", g.n, dv_db_count(g.db),
+           dv_db_state_hash(g.db));
+    dv_capture_free(g.cap);
+    dv_db_close(g.db);
+    return 0;
+}
+
+/* Reads the whole stream file; returns its bytes and size. */
+static uint8_t *read_file(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        perror(path);
+        exit(1);
+    }
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *buf = malloc(sz > 0 ? (size_t)sz : 1);
+    if (fread(buf, 1, (size_t)sz, f) != (size_t)sz) die("read", DV_ETRUNCATED);
+    fclose(f);
+    *size = (size_t)sz;
+    return buf;
+}
+
+static dv_status replay_one(void *ctx, const dv_event *ev) { return dv_db_replay((dv_db *)ctx, ev); }
+
+/* Applies one delta; returns its status. */
+static int apply_one(dv_db *db, dv_delta_arena *arena, const uint8_t *d, size_t len) {
+    dv_delta delta;
+    dv_delta_arena_reset(arena);
+    int st = dv_delta_decode(d, d + DV_DELTA_HEADER_SIZE, len - DV_DELTA_HEADER_SIZE, NULL, arena, &delta);
+    if (st == DV_OK) st = dv_delta_to_events(&delta, replay_one, db);
+    return st;
+}
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int cmd_apply(int argc, char **argv, int bench) {
+    wl_cfg c = default_cfg;
+    c.dim = arg_u32(argc, argv, 3, c.dim);
+    c.M = arg_u32(argc, argv, 4, c.M);
+    c.efc = arg_u32(argc, argv, 5, c.efc);
+    c.efs = arg_u32(argc, argv, 6, c.efs);
+    c.seed = arg_u32(argc, argv, 7, (uint32_t)c.seed);
+    c.metric = arg_u32(argc, argv, 8, c.metric);
+    size_t size;
+    uint8_t *buf = read_file(argv[2], &size);
+    dv_db *db = open_db(&c);
+    dv_mem mem;
+    dv_mem_init(&mem, NULL);
+    dv_delta_arena arena;
+    dv_delta_arena_init(&arena, &mem);
+    uint64_t pos = 0, n = 0;
+    uint64_t *t[6] = {0};
+    size_t nt[6] = {0};
+    for (int k = 0; k < 6; k++) t[k] = malloc(sizeof(uint64_t) * (size / 64 + 1));
+    for (size_t off = 0; off + 4 <= size;) {
+        uint32_t len = (uint32_t)buf[off] | (uint32_t)buf[off + 1] << 8 | (uint32_t)buf[off + 2] << 16 |
+                       (uint32_t)buf[off + 3] << 24;
+        off += 4;
+        if (len < DV_DELTA_HEADER_SIZE || len > size - off) die("stream record", DV_ETRUNCATED);
+        const uint8_t *d = buf + off;
+        dv_delta_header h;
+        int st = dv_delta_header_decode(d, &h);
+        if (st) die("header", st);
+        if (h.sequence != pos + 1) die("sequence", h.sequence <= pos ? DV_EDUPLICATE : DV_EGAP);
+        uint64_t t0 = bench ? now_ns() : 0;
+        st = apply_one(db, &arena, d, len);
+        if (bench) {
+            int kind = h.operation == DV_OP_UPDATE ? ((h.flags & DV_FLAG_SPARSE) ? 5 : 2) : h.operation;
+            if (kind > 5) kind = 0;
+            t[kind][nt[kind]++] = now_ns() - t0;
+        }
+        if (st) die("apply", st);
+        pos = h.sequence;
+        n++;
+        off += len;
+    }
+    if (bench) {
+        static const char *names[6] = {"other", "insert", "dense_update", "delete", "batch", "sparse_update"};
+        printf("{\"backend\": \"%s\", \"deltas\": %" PRIu64 ", \"ops\": {", dv_simd_backend(), n);
+        int first = 1;
+        for (int k = 0; k < 6; k++) {
+            if (!nt[k]) continue;
+            qsort(t[k], nt[k], sizeof(uint64_t), cmp_u64);
+            printf("%s\"%s\": {\"n\": %zu, \"median_ns\": %" PRIu64 ", \"p99_ns\": %" PRIu64 "}",
+                   first ? "" : ", ", names[k], nt[k], t[k][nt[k] / 2], t[k][(nt[k] * 99) / 100]);
+            first = 0;
+        }
+        printf("}, \"hash\": \"%016" PRIx64 "\"}\n", dv_db_state_hash(db));
+    } else {
+        printf("count=%zu position=%" PRIu64 " hash=%016" PRIx64 "\n", dv_db_count(db), pos,
+               dv_db_state_hash(db));
+    }
+    for (int k = 0; k < 6; k++) free(t[k]);
+    dv_delta_arena_free(&arena);
+    dv_db_close(db);
+    free(buf);
+    return 0;
+}
+
+static int cmd_primary(int argc, char **argv) {
+    wl_cfg c = default_cfg;
+    c.ops = arg_u32(argc, argv, 2, c.ops);
+    c.dim = arg_u32(argc, argv, 3, c.dim);
+    dv_db *db = open_db(&c);
+    run_workload(db, &c, NULL, NULL);
+    printf("count=%zu hash=%016" PRIx64 " backend=%s\n", dv_db_count(db), dv_db_state_hash(db),
+           dv_simd_backend());
+    dv_db_close(db);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc >= 4 && strcmp(argv[1], "gen") == 0) return cmd_gen(argc, argv);
+    if (argc >= 3 && strcmp(argv[1], "apply") == 0) return cmd_apply(argc, argv, 0);
+    if (argc >= 3 && strcmp(argv[1], "bench") == 0) return cmd_apply(argc, argv, 1);
+    if (argc >= 2 && strcmp(argv[1], "primary") == 0) return cmd_primary(argc, argv);
+    fprintf(stderr,
+            "usage: dvw_vectors gen STREAM JSON [ops] [dim] | apply STREAM [dim M efc efs seed metric] |"
+            " primary [ops] [dim] | bench STREAM\n");
+    return 2;
+}
