@@ -638,6 +638,125 @@ void dv_process_free(dv_process *p);
 /* ======================================================================= */
 /* @@section-apply@@ */
 
+/*
+ * Apply makes a replica dv_db follow a primary's delta stream (the seed's
+ * delta-apply verbs: init, apply, apply_batch, position, seek).
+ *
+ * Every delta is validated before anything changes: header, format
+ * version, checksum, operation, sizes, dims, finite values, ids, then its
+ * sequence, which must be exactly position + 1 (an already applied one is
+ * ignored with DV_EDUPLICATE; a later one is refused with DV_EGAP and
+ * dv_apply_last_error() names the missing range). Then conflicts (as in
+ * SQLite's session extension):
+ *   NOTFOUND   update/delete of a vector the replica does not have;
+ *   CONFLICT   insert of an id the replica already has;
+ *   DATA       the replica's last sequence for the vector is not the
+ *              delta's prev_sequence, or a before-image does not match;
+ *   CONSTRAINT the delta does not fit the replica (dimension, slot, level).
+ * The policy (or the callback) answers ABORT (refuse with DV_ENOTFOUND,
+ * DV_ECONFLICT, DV_EDATA or DV_ECONSTRAINT), OMIT (skip that vector change,
+ * the stream moves on) or REPLACE (DATA: apply anyway; CONFLICT, logical
+ * mode only: overwrite the existing vector).
+ *
+ * A delta -- a whole BATCH included -- applies all or nothing: a refused
+ * one leaves the replica exactly as it was (same dv_db_state_hash), and the
+ * position does not move, so re-delivering the right delta later converges.
+ *
+ * Modes: STRUCTURAL (default) replays the primary's graph mutations: the
+ * replica becomes identical to the primary. LOGICAL applies only the vector
+ * changes through the ordinary writes; the replica keeps its own index (for
+ * filtered/partitioned streams, see section 7).
+ *
+ * Coherence (on by default): every graph change is checked as it is
+ * applied (degree bounds, no edge to a missing or deleted node, the entry
+ * point live on the top level); a violation refuses the delta with
+ * DV_EINCOHERENT and dv_apply_last_error() says what broke.
+ *
+ * Threads: a dv_apply is used by one thread at a time.
+ */
+typedef struct dv_apply dv_apply;
+
+typedef enum dv_apply_mode {
+    DV_APPLY_STRUCTURAL = 0,
+    DV_APPLY_LOGICAL = 1
+} dv_apply_mode;
+
+typedef enum dv_conflict_kind {
+    DV_CONFLICT_NOTFOUND = 1,
+    DV_CONFLICT_EXISTS = 2, /* SQLite's CONFLICT */
+    DV_CONFLICT_DATA = 3,
+    DV_CONFLICT_CONSTRAINT = 4
+} dv_conflict_kind;
+
+typedef enum dv_conflict_action {
+    DV_CONFLICT_ABORT = 0,
+    DV_CONFLICT_OMIT = 1,
+    DV_CONFLICT_REPLACE = 2
+} dv_conflict_action;
+
+/** Decides a conflict. h: the (sub-)delta's header; id may be NULL. */
+typedef dv_conflict_action (*dv_conflict_fn)(void *ctx, dv_conflict_kind kind, const dv_delta_header *h,
+                                             const char *id);
+
+typedef struct dv_apply_config {
+    dv_apply_mode mode;
+    dv_conflict_action policy;  /* used when on_conflict is NULL; default ABORT */
+    dv_conflict_fn on_conflict; /* NULL: use policy */
+    void *conflict_ctx;
+    int coherence_check;        /* default 1 */
+    uint64_t start_position;    /* sequence the replica already holds (e.g. a checkpoint); default 0 */
+    uint32_t max_payload;       /* refuse larger payloads (DV_ETOOBIG); 0 = DV_DELTA_MAX_PAYLOAD */
+    const dv_allocator *allocator;
+} dv_apply_config;
+
+/** Result counters. */
+typedef struct dv_apply_stats {
+    uint64_t applied;    /* deltas applied */
+    uint64_t duplicates; /* deltas ignored as already applied */
+    uint64_t refused;    /* deltas refused (any status) */
+    uint64_t omitted;    /* vector changes skipped by OMIT */
+    uint64_t replaced;   /* conflicts resolved by REPLACE */
+} dv_apply_stats;
+
+void dv_apply_config_default(dv_apply_config *cfg);
+/** Creates an applier for replica (which it does not own). */
+dv_status dv_apply_init(dv_db *replica, const dv_apply_config *cfg, dv_apply **out);
+/**
+ * Applies one delta (64 header bytes + payload). DV_OK, DV_EDUPLICATE
+ * (already applied: nothing changed), or an error with the replica
+ * unchanged.
+ */
+dv_status dv_apply_delta(dv_apply *ap, const uint8_t header[DV_DELTA_HEADER_SIZE], const uint8_t *payload,
+                         size_t payload_len);
+/** Same, for a buffer holding header then payload. */
+dv_status dv_apply_buffer(dv_apply *ap, const uint8_t *buf, size_t len);
+/**
+ * Applies n deltas in order, each with its own result in results[i] (which
+ * may be NULL). After the first refusal the rest are not tried and get
+ * DV_EGAP. *n_applied (may be NULL) counts DV_OK results. Returns DV_OK if
+ * every delta was applied or was a duplicate, else the first error.
+ */
+dv_status dv_apply_batch(dv_apply *ap, const uint8_t *const *headers, const uint8_t *const *payloads,
+                         const size_t *payload_lens, size_t n, dv_status *results, size_t *n_applied);
+/** Highest sequence such that everything up to it is applied. */
+uint64_t dv_apply_position(const dv_apply *ap);
+/**
+ * Continue from `sequence` (the next delta expected is sequence + 1).
+ * DV_OK if that is the current position; DV_ESTALE if sequence is older
+ * (the replica already holds newer state); DV_EGAP if newer (deltas would
+ * be missing). See dv_apply_seek_checkpoint to reposition a restored replica.
+ */
+dv_status dv_apply_seek(dv_apply *ap, uint64_t sequence);
+/**
+ * Repositions at a checkpoint if the replica provably holds that state:
+ * its state hash must equal cp->state_hash (DV_EDATA otherwise).
+ */
+dv_status dv_apply_seek_checkpoint(dv_apply *ap, const dv_checkpoint *cp);
+/** A message about the last refusal (what broke, which sequence). Never NULL. */
+const char *dv_apply_last_error(const dv_apply *ap);
+dv_status dv_apply_stats_get(const dv_apply *ap, dv_apply_stats *out);
+void dv_apply_free(dv_apply *ap);
+
 #ifdef __cplusplus
 }
 #endif

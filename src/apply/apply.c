@@ -1,0 +1,501 @@
+/*
+ * apply.c -- a replica follows a primary's delta stream (section 8 of
+ * deltavec.h is the contract).
+ *
+ * One delta goes through four gates, in this order, and only the last one
+ * changes the replica:
+ *
+ *   1. decode    header, version, checksum, payload structure, values, ids
+ *                (src/delta decodes hostile input; nothing is trusted);
+ *   2. sequence  exactly position + 1; older = duplicate; newer = gap;
+ *   3. conflicts per vector change (NOTFOUND, EXISTS, DATA, CONSTRAINT),
+ *                decided by the policy or callback;
+ *   4. change    inside a db transaction (src/db/txn.h): structural mode
+ *                replays the delta's events (each checked by
+ *                dv_db_replay_check: degree bounds, live targets, entry
+ *                point...), logical mode calls the ordinary writes. Any
+ *                failure rolls the whole delta (or batch) back.
+ *
+ * prev_sequence bookkeeping: `last_seq[slot]` is the sequence of the last
+ * applied delta that touched the primary's node `slot` (deltas carry the
+ * primary's slots, in both modes). UNKNOWN_SEQ marks slots whose history
+ * the replica does not know (it started from a checkpoint), for which the
+ * prev_sequence check is skipped until they are touched.
+ */
+#include <string.h>
+
+#include "deltavec.h"
+#include "db/replay.h"
+#include "db/txn.h"
+#include "delta/delta.h"
+#include "util/alloc.h"
+#include "util/text.h"
+
+#define UNKNOWN_SEQ UINT64_MAX
+#define APPLY_MAX_SLOT (1u << 28) /* bound on slots from the wire before tables grow */
+
+struct dv_apply {
+    dv_mem mem;
+    dv_db *db;
+    dv_apply_config cfg;
+    dv_decode_limits lim;
+    uint64_t position;
+
+    uint64_t *last_seq; /* per primary slot */
+    uint32_t last_cap;
+    uint64_t fill_seq; /* value of new table entries: 0 or UNKNOWN_SEQ */
+
+    /* slots the current delta touched, with their previous last_seq: a batch
+     * may touch a vector twice (its second member's prev_sequence is the
+     * batch's own sequence), so last_seq moves as members apply and is put
+     * back if the delta rolls back */
+    struct touched {
+        uint32_t slot;
+        uint64_t old_seq;
+    } * touched;
+    size_t n_touched, touched_cap;
+
+    dv_delta_arena arena;
+    const dv_delta *cur; /* the (sub-)delta being applied, for messages */
+    char err[320];
+    dv_apply_stats st;
+};
+
+void dv_apply_config_default(dv_apply_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cfg->mode = DV_APPLY_STRUCTURAL;
+    cfg->policy = DV_CONFLICT_ABORT;
+    cfg->coherence_check = 1;
+}
+
+dv_status dv_apply_init(dv_db *replica, const dv_apply_config *cfg, dv_apply **out) {
+    if (!replica || !out) return DV_EINVAL;
+    dv_apply_config defaults;
+    if (!cfg) {
+        dv_apply_config_default(&defaults);
+        cfg = &defaults;
+    }
+    if ((unsigned)cfg->mode > DV_APPLY_LOGICAL || (unsigned)cfg->policy > DV_CONFLICT_REPLACE)
+        return DV_EINVAL;
+    dv_mem mem;
+    dv_mem_init(&mem, cfg->allocator);
+    dv_apply *ap = dv_mem_calloc(&mem, 1, sizeof *ap);
+    if (!ap) return DV_ENOMEM;
+    ap->mem = mem;
+    ap->db = replica;
+    ap->cfg = *cfg;
+    ap->position = cfg->start_position;
+    ap->fill_seq = cfg->start_position ? UNKNOWN_SEQ : 0;
+    ap->lim.max_payload = cfg->max_payload;
+    ap->lim.max_dim = dv_db_dim(replica);
+    dv_delta_arena_init(&ap->arena, &ap->mem);
+    *out = ap;
+    return DV_OK;
+}
+
+void dv_apply_free(dv_apply *ap) {
+    if (!ap) return;
+    dv_delta_arena_free(&ap->arena);
+    dv_mem_free(&ap->mem, ap->last_seq, (size_t)ap->last_cap * 8);
+    dv_mem_free(&ap->mem, ap->touched, ap->touched_cap * sizeof *ap->touched);
+    dv_mem mem = ap->mem;
+    dv_mem_free(&mem, ap, sizeof *ap);
+}
+
+uint64_t dv_apply_position(const dv_apply *ap) { return ap ? ap->position : 0; }
+const char *dv_apply_last_error(const dv_apply *ap) { return ap ? ap->err : "no applier"; }
+
+dv_status dv_apply_stats_get(const dv_apply *ap, dv_apply_stats *out) {
+    if (!ap || !out) return DV_EINVAL;
+    *out = ap->st;
+    return DV_OK;
+}
+
+/* ---- messages -------------------------------------------------------------- */
+
+/* err = "seq S: <what>: <strerror>" */
+static dv_status fail(dv_apply *ap, uint64_t seq, const char *what, dv_status st) {
+    dv_text t;
+    dv_text_init(&t, ap->err, sizeof ap->err);
+    dv_text_put(&t, "sequence ");
+    dv_text_u64(&t, seq);
+    dv_text_put(&t, ": ");
+    dv_text_put(&t, what);
+    if (ap->cur && ap->cur->id) {
+        dv_text_put(&t, " (id \"");
+        dv_text_put(&t, ap->cur->id);
+        dv_text_put(&t, "\")");
+    }
+    dv_text_put(&t, ": ");
+    dv_text_put(&t, dv_strerror(st));
+    ap->st.refused++;
+    return st;
+}
+
+static const char *event_name(dv_event_kind k) {
+    switch (k) {
+    case DV_EV_VECTOR_INSERT:
+        return "vector insert";
+    case DV_EV_VECTOR_UPDATE:
+        return "vector update";
+    case DV_EV_VECTOR_DELETE:
+        return "vector delete";
+    case DV_EV_META_SET:
+        return "metadata change";
+    case DV_EV_EDGE_ADD:
+        return "edge add";
+    case DV_EV_EDGE_REMOVE:
+        return "edge remove";
+    case DV_EV_ENTRY:
+        return "entry point change";
+    default:
+        return "event";
+    }
+}
+
+/* ---- per-slot sequence table ---------------------------------------------- */
+
+static dv_status grow_slots(dv_apply *ap, uint32_t slot) {
+    if (slot < ap->last_cap) return DV_OK;
+    if (slot >= APPLY_MAX_SLOT) return DV_ECONSTRAINT;
+    uint32_t cap = ap->last_cap ? ap->last_cap : 1024;
+    while (cap <= slot) cap *= 2;
+    uint64_t *q = dv_mem_realloc(&ap->mem, ap->last_seq, (size_t)ap->last_cap * 8, (size_t)cap * 8);
+    if (!q) return DV_ENOMEM;
+    for (uint32_t i = ap->last_cap; i < cap; i++) q[i] = ap->fill_seq;
+    ap->last_seq = q;
+    ap->last_cap = cap;
+    return DV_OK;
+}
+
+/* Records that the current delta (sequence seq) applied a change to slot. */
+static dv_status note_touched(dv_apply *ap, uint32_t slot, uint64_t seq) {
+    if (ap->n_touched == ap->touched_cap) {
+        size_t cap = ap->touched_cap ? ap->touched_cap * 2 : 64;
+        struct touched *q =
+            dv_mem_realloc(&ap->mem, ap->touched, ap->touched_cap * sizeof *q, cap * sizeof *q);
+        if (!q) return DV_ENOMEM;
+        ap->touched = q;
+        ap->touched_cap = cap;
+    }
+    ap->touched[ap->n_touched].slot = slot;
+    ap->touched[ap->n_touched].old_seq = ap->last_seq[slot];
+    ap->n_touched++;
+    ap->last_seq[slot] = seq;
+    return DV_OK;
+}
+
+static void undo_touched(dv_apply *ap) {
+    for (size_t i = ap->n_touched; i > 0; i--)
+        ap->last_seq[ap->touched[i - 1].slot] = ap->touched[i - 1].old_seq;
+    ap->n_touched = 0;
+}
+
+/* ---- conflicts --------------------------------------------------------------- */
+
+static int same_bits(const float *a, const float *b, size_t n) {
+    return memcmp(a, b, n * sizeof(float)) == 0;
+}
+
+/* Does the replica's current vector match the delta's before-image? */
+static int before_matches(const dv_delta *d, const float *cur) {
+    if (!d->before || !cur) return 1;
+    if (d->vkind == DV_VEC_SPARSE) {
+        for (uint32_t i = 0; i < d->n; i++)
+            if (memcmp(&d->before[i], &cur[d->idx[i]], sizeof(float)) != 0) return 0;
+        return 1;
+    }
+    return same_bits(d->before, cur, d->vkind == DV_VEC_DELETE ? d->dim : d->n);
+}
+
+/* The replica-side slot holding the delta's vector, or DV_NO_SLOT. */
+static uint32_t local_slot(const dv_apply *ap, const dv_delta *d) {
+    if (!d->id) return DV_NO_SLOT;
+    uint32_t s = dv_db_slot_of(ap->db, d->id);
+    if (ap->cfg.mode == DV_APPLY_STRUCTURAL && s != d->slot) return DV_NO_SLOT;
+    return s;
+}
+
+/* Classifies the (sub-)delta; 0 = no conflict. */
+static dv_conflict_kind detect(dv_apply *ap, const dv_delta *d) {
+    if (d->vkind == DV_VEC_NONE && !d->id) return 0; /* graph only */
+    uint32_t dim = dv_db_dim(ap->db);
+    if (d->dim && d->dim != dim && d->vkind != DV_VEC_DELETE) return DV_CONFLICT_CONSTRAINT;
+    if (d->vkind == DV_VEC_DELETE && d->before && d->dim != dim) return DV_CONFLICT_CONSTRAINT;
+    if (grow_slots(ap, d->slot) != DV_OK) return DV_CONFLICT_CONSTRAINT;
+    if (d->vkind == DV_VEC_INSERT) {
+        if (dv_db_slot_of(ap->db, d->id) != DV_NO_SLOT) return DV_CONFLICT_EXISTS;
+        if (ap->cfg.mode == DV_APPLY_STRUCTURAL && dv_db_slot_live(ap->db, d->slot))
+            return DV_CONFLICT_CONSTRAINT;
+    } else {
+        uint32_t s = local_slot(ap, d);
+        if (s == DV_NO_SLOT) return DV_CONFLICT_NOTFOUND;
+        if (!before_matches(d, dv_db_vector_of(ap->db, s))) return DV_CONFLICT_DATA;
+    }
+    uint64_t last = ap->last_seq[d->slot];
+    if (last != UNKNOWN_SEQ && last != d->h.prev_sequence) return DV_CONFLICT_DATA;
+    return 0;
+}
+
+static dv_status conflict_status(dv_conflict_kind k) {
+    switch (k) {
+    case DV_CONFLICT_NOTFOUND:
+        return DV_ENOTFOUND;
+    case DV_CONFLICT_EXISTS:
+        return DV_ECONFLICT;
+    case DV_CONFLICT_DATA:
+        return DV_EDATA;
+    default:
+        return DV_ECONSTRAINT;
+    }
+}
+
+static const char *conflict_name(dv_conflict_kind k) {
+    switch (k) {
+    case DV_CONFLICT_NOTFOUND:
+        return "conflict NOTFOUND";
+    case DV_CONFLICT_EXISTS:
+        return "conflict EXISTS";
+    case DV_CONFLICT_DATA:
+        return "conflict DATA";
+    default:
+        return "conflict CONSTRAINT";
+    }
+}
+
+/* REPLACE is honoured only where it has a meaning. */
+static dv_conflict_action decide(dv_apply *ap, dv_conflict_kind k, const dv_delta *d) {
+    dv_conflict_action a =
+        ap->cfg.on_conflict ? ap->cfg.on_conflict(ap->cfg.conflict_ctx, k, &d->h, d->id) : ap->cfg.policy;
+    if (a == DV_CONFLICT_REPLACE) {
+        int ok = k == DV_CONFLICT_DATA || (k == DV_CONFLICT_EXISTS && ap->cfg.mode == DV_APPLY_LOGICAL);
+        if (!ok) return DV_CONFLICT_ABORT;
+    }
+    return a == DV_CONFLICT_OMIT || a == DV_CONFLICT_REPLACE ? a : DV_CONFLICT_ABORT;
+}
+
+/* ---- the change itself ----------------------------------------------------------- */
+
+typedef struct replay_ctx {
+    dv_apply *ap;
+    const dv_event *failed;
+} replay_ctx;
+
+static dv_status replay_one(void *ctx, const dv_event *ev) {
+    replay_ctx *r = ctx;
+    dv_status st = dv_db_replay(r->ap->db, ev);
+    if (st != DV_OK) r->failed = ev;
+    return st;
+}
+
+/* Journal room for one structural (sub-)delta, reserved before it changes anything. */
+static dv_status reserve_journal(dv_apply *ap, const dv_delta *d) {
+    size_t records = 4 + d->n_meta;
+    for (uint32_t i = 0; i < d->n_sections; i++)
+        records += (size_t)d->sections[i].n_add + d->sections[i].n_remove;
+    int vec = d->vkind == DV_VEC_DENSE || d->vkind == DV_VEC_SPARSE;
+    return dv_txn_reserve(ap->db, records, vec ? 1 : 0, d->vkind == DV_VEC_DELETE ? 1 : 0);
+}
+
+static dv_status apply_structural(dv_apply *ap, const dv_delta *d) {
+    dv_status st = reserve_journal(ap, d);
+    if (st != DV_OK) return fail(ap, d->h.sequence, "journal", st);
+    replay_ctx r = {ap, NULL};
+    st = dv_delta_to_events(d, replay_one, &r);
+    if (st != DV_OK) {
+        const char *what = r.failed ? event_name(r.failed->kind) : "replay";
+        return fail(ap, d->h.sequence, what, st == DV_ECONFLICT ? DV_ECONSTRAINT : st);
+    }
+    return DV_OK;
+}
+
+static dv_status logical_meta(dv_apply *ap, const dv_delta *d) {
+    for (uint32_t i = 0; i < d->n_meta; i++) {
+        dv_status st = dv_db_set_meta(ap->db, d->id, d->meta[i].key, d->meta[i].value);
+        if (st != DV_OK) return st;
+    }
+    return DV_OK;
+}
+
+static dv_status apply_logical(dv_apply *ap, const dv_delta *d, int replace) {
+    dv_status st = DV_OK;
+    switch (d->vkind) {
+    case DV_VEC_INSERT:
+        if (replace) { /* EXISTS + REPLACE: the insert's values and pairs win */
+            st = dv_db_update(ap->db, d->id, d->values);
+            if (st == DV_OK) st = logical_meta(ap, d);
+        } else {
+            st = dv_db_insert(ap->db, d->id, d->values, d->meta, d->n_meta);
+        }
+        break;
+    case DV_VEC_DENSE:
+        st = dv_db_update(ap->db, d->id, d->values);
+        break;
+    case DV_VEC_SPARSE:
+        st = dv_db_update_sparse(ap->db, d->id, d->idx, d->values, d->n);
+        break;
+    case DV_VEC_DELETE:
+        st = dv_db_delete(ap->db, d->id);
+        break;
+    default:
+        st = d->id ? DV_OK : DV_OK;
+        break;
+    }
+    if (st == DV_OK && d->vkind != DV_VEC_INSERT && d->id) st = logical_meta(ap, d);
+    if (st != DV_OK) return fail(ap, d->h.sequence, "logical write", st);
+    return DV_OK;
+}
+
+/* One vector change: conflicts, then the change. */
+static dv_status apply_one(dv_apply *ap, const dv_delta *d) {
+    ap->cur = d;
+    if (ap->cfg.mode == DV_APPLY_LOGICAL && d->vkind == DV_VEC_NONE && !d->id) return DV_OK; /* graph only */
+    dv_conflict_kind k = detect(ap, d);
+    int replace = 0;
+    if (k) {
+        dv_conflict_action a = decide(ap, k, d);
+        if (a == DV_CONFLICT_ABORT) return fail(ap, d->h.sequence, conflict_name(k), conflict_status(k));
+        if (a == DV_CONFLICT_OMIT) {
+            ap->st.omitted++;
+            return DV_OK;
+        }
+        replace = 1;
+        ap->st.replaced++;
+    }
+    dv_status st =
+        ap->cfg.mode == DV_APPLY_STRUCTURAL ? apply_structural(ap, d) : apply_logical(ap, d, replace);
+    if (st != DV_OK) return st;
+    if (d->vkind != DV_VEC_NONE || d->id) return note_touched(ap, d->slot, d->h.sequence);
+    return DV_OK;
+}
+
+/* After the change: the entry point and every touched node are coherent. */
+static dv_status check_coherence(dv_apply *ap, uint64_t seq) {
+    uint32_t entry, max_level;
+    dv_db_entry(ap->db, &entry, &max_level);
+    if (dv_db_count(ap->db) == 0 ? entry != DV_NO_SLOT
+                                 : entry == DV_NO_SLOT || !dv_db_slot_live(ap->db, entry) ||
+                                       dv_db_level_of(ap->db, entry) != max_level)
+        return fail(ap, seq, "entry point not live on the top level", DV_EINCOHERENT);
+    if (ap->cfg.mode != DV_APPLY_STRUCTURAL) return DV_OK;
+    for (size_t i = 0; i < ap->n_touched; i++) {
+        uint32_t s = ap->touched[i].slot;
+        if (!dv_db_slot_live(ap->db, s)) continue;
+        for (uint32_t l = 0; l <= dv_db_level_of(ap->db, s); l++) {
+            const uint32_t *lst;
+            uint32_t n;
+            if (dv_db_neighbours(ap->db, s, l, &lst, &n) != DV_OK || n > dv_db_max_degree(ap->db, l))
+                return fail(ap, seq, "degree bound", DV_EINCOHERENT);
+            for (uint32_t j = 0; j < n; j++)
+                if (!dv_db_slot_live(ap->db, lst[j]) || dv_db_level_of(ap->db, lst[j]) < l)
+                    return fail(ap, seq, "edge to a missing node", DV_EINCOHERENT);
+        }
+    }
+    return DV_OK;
+}
+
+/* ---- the gates ------------------------------------------------------------------ */
+
+static dv_status check_sequence(dv_apply *ap, uint64_t seq) {
+    if (seq <= ap->position) {
+        ap->st.duplicates++;
+        dv_text t;
+        dv_text_init(&t, ap->err, sizeof ap->err);
+        dv_text_put(&t, "sequence ");
+        dv_text_u64(&t, seq);
+        dv_text_put(&t, " already applied (position ");
+        dv_text_u64(&t, ap->position);
+        dv_text_put(&t, ")");
+        return DV_EDUPLICATE;
+    }
+    if (seq != ap->position + 1) {
+        dv_text t;
+        dv_text_init(&t, ap->err, sizeof ap->err);
+        dv_text_put(&t, "sequence gap: missing ");
+        dv_text_u64(&t, ap->position + 1);
+        dv_text_put(&t, "..");
+        dv_text_u64(&t, seq - 1);
+        ap->st.refused++;
+        return DV_EGAP;
+    }
+    return DV_OK;
+}
+
+static dv_status apply_decoded(dv_apply *ap, const dv_delta *d) {
+    dv_status st = dv_txn_begin(ap->db);
+    if (st != DV_OK) return fail(ap, d->h.sequence, "transaction", st);
+    ap->n_touched = 0;
+    if (d->h.operation == DV_OP_BATCH) {
+        for (uint32_t i = 0; i < d->n_sub && st == DV_OK; i++) st = apply_one(ap, &d->subs[i]);
+    } else {
+        st = apply_one(ap, d);
+    }
+    if (st == DV_OK && ap->cfg.coherence_check) st = check_coherence(ap, d->h.sequence);
+    if (st != DV_OK) {
+        dv_txn_rollback(ap->db);
+        undo_touched(ap);
+        ap->cur = NULL;
+        return st;
+    }
+    dv_txn_commit(ap->db);
+    ap->cur = NULL; /* points into the arena, reset by the next delta */
+    ap->position = d->h.sequence;
+    ap->st.applied++;
+    return DV_OK;
+}
+
+dv_status dv_apply_delta(dv_apply *ap, const uint8_t header[DV_DELTA_HEADER_SIZE], const uint8_t *payload,
+                         size_t payload_len) {
+    if (!ap || !header || (!payload && payload_len)) return DV_EINVAL;
+    ap->cur = NULL;
+    dv_delta d;
+    dv_delta_arena_reset(&ap->arena);
+    dv_status st = dv_delta_decode(header, payload, payload_len, &ap->lim, &ap->arena, &d);
+    if (st != DV_OK) {
+        dv_delta_header h;
+        uint64_t seq = dv_delta_header_decode(header, &h) == DV_OK ? h.sequence : 0;
+        return fail(ap, seq, "decode", st);
+    }
+    if ((st = check_sequence(ap, d.h.sequence)) != DV_OK) return st;
+    return apply_decoded(ap, &d);
+}
+
+dv_status dv_apply_buffer(dv_apply *ap, const uint8_t *buf, size_t len) {
+    if (!ap || !buf) return DV_EINVAL;
+    ap->cur = NULL;
+    if (len < DV_DELTA_HEADER_SIZE) return fail(ap, 0, "buffer shorter than a header", DV_ETRUNCATED);
+    return dv_apply_delta(ap, buf, buf + DV_DELTA_HEADER_SIZE, len - DV_DELTA_HEADER_SIZE);
+}
+
+dv_status dv_apply_batch(dv_apply *ap, const uint8_t *const *headers, const uint8_t *const *payloads,
+                         const size_t *payload_lens, size_t n, dv_status *results, size_t *n_applied) {
+    if (!ap || (n && (!headers || !payloads || !payload_lens))) return DV_EINVAL;
+    dv_status first = DV_OK;
+    size_t applied = 0;
+    for (size_t i = 0; i < n; i++) {
+        dv_status st =
+            first == DV_OK ? dv_apply_delta(ap, headers[i], payloads[i], payload_lens[i]) : DV_EGAP;
+        if (results) results[i] = st;
+        if (st == DV_OK)
+            applied++;
+        else if (st != DV_EDUPLICATE && first == DV_OK)
+            first = st;
+    }
+    if (n_applied) *n_applied = applied;
+    return first;
+}
+
+dv_status dv_apply_seek(dv_apply *ap, uint64_t sequence) {
+    if (!ap) return DV_EINVAL;
+    if (sequence == ap->position) return DV_OK;
+    return sequence < ap->position ? DV_ESTALE : DV_EGAP;
+}
+
+dv_status dv_apply_seek_checkpoint(dv_apply *ap, const dv_checkpoint *cp) {
+    if (!ap || !cp) return DV_EINVAL;
+    if (dv_db_state_hash(ap->db) != cp->state_hash) return DV_EDATA;
+    ap->position = cp->sequence;
+    ap->fill_seq = UNKNOWN_SEQ; /* the history of every slot is unknown now */
+    for (uint32_t i = 0; i < ap->last_cap; i++) ap->last_seq[i] = UNKNOWN_SEQ;
+    return DV_OK;
+}
