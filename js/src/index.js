@@ -101,7 +101,7 @@ export class Runtime {
     const u8 = this.u8;
     let e = p;
     while (u8[e] !== 0) e++;
-    return dec.decode(u8.subarray(p, e));
+    return dec.decode(u8.slice(p, e)); // a copy: TextDecoder refuses views of shared memory
   }
 
   /* ---- scratch: a bump area reset at the start of every call ---- */

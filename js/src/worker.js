@@ -1,0 +1,34 @@
+/*
+ * worker.js -- one deltavec-mt.wasm instance per worker, over the pool's
+ * shared memory (see pool.js). Runs in Node worker_threads and in browser
+ * Web Workers. Messages: {cmd:'init', module, memory, stackTop, tls} first,
+ * then jobs ({cmd:'l2', job}); each gets exactly one reply.
+ */
+const isNode = typeof process !== 'undefined' && !!(process.versions && process.versions.node);
+import { buildDb } from './mtjobs.js';
+
+let x = null;
+
+async function handle(m) {
+  if (m.cmd === 'init') {
+    const inst = await WebAssembly.instantiate(m.module, { env: { memory: m.memory } });
+    x = inst.exports;
+    x.dvw_thread_init(m.stackTop, m.tls); // own stack + TLS before any other call
+    return { ok: true, backend: 'mt' };
+  }
+  if (!x) throw new Error('worker not initialised');
+  if (m.cmd === 'l2') return { rows: x.dvw_l2_job_run(m.job) };
+  if (m.cmd === 'db') return { hash: buildDb(x, m.memory, m) };
+  throw new Error(`unknown command ${m.cmd}`);
+}
+
+function reply(post, m) {
+  handle(m).then(post, (e) => post({ error: String(e && e.stack || e) }));
+}
+
+if (isNode) {
+  const { parentPort } = await import('node:worker_threads');
+  parentPort.on('message', (m) => reply((r) => parentPort.postMessage(r), m));
+} else {
+  self.onmessage = (e) => reply((r) => self.postMessage(r), e.data);
+}

@@ -1,0 +1,44 @@
+// browser.mjs -- loads examples/browser/ in headless Debian Chromium (playwright-core), waits until the
+// page has applied the native stream, and checks its state hash against the native primary's.
+// Writes a screenshot to build-wasm/browser.png. Exit status 1 on failure.
+import { chromium } from 'playwright-core';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startServer } from '../../examples/browser/server.mjs';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const expected = JSON.parse(readFileSync(path.join(root, 'build-wasm/vectors/native.json'), 'utf8'));
+const server = await startServer(0);
+const url = `http://127.0.0.1:${server.address().port}/examples/browser/index.html`;
+const profile = mkdtempSync(path.join(os.tmpdir(), 'dv-chromium-'));
+let ctx, failed = false;
+try {
+  ctx = await chromium.launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  const page = ctx.pages()[0] || await ctx.newPage();
+  page.on('console', (m) => console.log(`[page] ${m.text()}`));
+  page.on('pageerror', (e) => console.log(`[page error] ${e}`));
+  await page.goto(url);
+  await page.waitForFunction(() => window.__deltavec && window.__deltavec.done, null, { timeout: 60000 });
+  const s = await page.evaluate(() => window.__deltavec);
+  const isolated = await page.evaluate(() => crossOriginIsolated);
+  await page.screenshot({ path: path.join(root, 'build-wasm/browser.png'), fullPage: true });
+  console.log(JSON.stringify({ ...s, crossOriginIsolated: isolated }));
+  const check = (cond, what) => { if (!cond) { console.error(`browser test: FAILED: ${what}`); failed = true; } };
+  check(!s.error, `page error ${s.error}`);
+  check(s.hash === expected.final_hash, `hash ${s.hash} != native ${expected.final_hash}`);
+  check(s.position === expected.deltas, `position ${s.position} != ${expected.deltas}`);
+  check(isolated, 'page is not cross-origin isolated (COOP/COEP)');
+  check(s.pool && s.pool.ok && s.pool.threads === 2, `worker pool in the page: ${JSON.stringify(s.pool)}`);
+} finally {
+  if (ctx) await ctx.close();
+  server.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+if (failed) process.exit(1);
+console.log('browser test: OK (replica hash == native primary hash in headless Chromium)');
