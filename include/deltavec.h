@@ -119,10 +119,13 @@ typedef struct dv_db_config {
     uint32_t ef_construction; /* >= 1 */
     uint32_t ef_search;       /* default ef for dv_db_search; >= 1 */
     uint64_t seed;            /* level assignment; same seed + same ops = same graph */
+    float relink_ratio;       /* an update re-links the node when it moves farther than this fraction of
+                                 the distance to its nearest neighbour; smaller moves keep its edges
+                                 (a small, local delta). 0: always re-link. Default 0.5 */
     const dv_allocator *allocator; /* NULL: malloc */
 } dv_db_config;
 
-/** Fills cfg with defaults for dimension dim: L2, M=16, ef_construction=200, ef_search=50, seed=42. */
+/** Defaults for dimension dim: L2, M=16, ef_construction=200, ef_search=50, seed=42, relink_ratio=0.5. */
 void dv_db_config_default(dv_db_config *cfg, uint32_t dim);
 
 /** A metadata pair. Both strings NUL-terminated UTF-8. */

@@ -215,6 +215,47 @@ static void few_changed_dims_make_a_sparse_delta(void **state) {
     dv_db_close(db);
 }
 
+static void small_moves_keep_the_graph_and_large_ones_relink(void **state) {
+    (void)state;
+    rng_state = 8;
+    dv_db *db = open_db();
+    dv_capture *cap = NULL;
+    assert_int_equal(dv_capture_init(db, NULL, &cap), DV_OK);
+    assert_int_equal(dv_capture_start(cap), DV_OK);
+    float v[DIM];
+    char id[32];
+    for (uint32_t i = 0; i < 200; i++) {
+        random_vec(v);
+        id_of(id, sizeof id, i);
+        assert_int_equal(dv_db_insert(db, id, v, NULL, 0), DV_OK);
+    }
+    dv_db *replica = open_db();
+    uint64_t seq = 1;
+    drain(cap, replica, &seq);
+    assert_int_equal(dv_db_get(db, "vec-7", v), DV_OK);
+    uint32_t idx[1] = {2};
+    float tiny[1] = {v[2] + 1e-4f};
+    assert_int_equal(dv_db_update_sparse(db, "vec-7", idx, tiny, 1), DV_OK);
+    for (int i = 0; i < DIM; i++) v[i] = -v[i] + 3.0f; /* far away */
+    assert_int_equal(dv_db_update(db, "vec-7", v), DV_OK);
+    dv_delta_header h[2];
+    size_t n = 0;
+    assert_int_equal(dv_capture_poll(cap, h, 2, &n), DV_OK);
+    assert_int_equal(n, 2);
+    assert_false(h[0].flags & DV_FLAG_HAS_HNSW);
+    assert_true(h[1].flags & DV_FLAG_HAS_HNSW);
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *hb, *pb;
+        size_t len;
+        assert_int_equal(dv_capture_payload(cap, h[i].sequence, &hb, &pb, &len), DV_OK);
+        replay_delta(replica, hb, pb, len);
+    }
+    assert_int_equal(dv_db_state_hash(db), dv_db_state_hash(replica));
+    dv_capture_free(cap);
+    dv_db_close(db);
+    dv_db_close(replica);
+}
+
 static void full_ring_refuses_the_write_and_leaves_db_unchanged(void **state) {
     (void)state;
     rng_state = 5;
@@ -314,6 +355,7 @@ int main(void) {
         cmocka_unit_test(batched_stream_replays_to_identical_state),
         cmocka_unit_test(update_that_changes_nothing_emits_nothing),
         cmocka_unit_test(few_changed_dims_make_a_sparse_delta),
+        cmocka_unit_test(small_moves_keep_the_graph_and_large_ones_relink),
         cmocka_unit_test(full_ring_refuses_the_write_and_leaves_db_unchanged),
         cmocka_unit_test(logical_stream_carries_no_graph),
         cmocka_unit_test(stopped_capture_and_bad_config_are_refused),

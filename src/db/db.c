@@ -24,13 +24,15 @@ void dv_db_config_default(dv_db_config *cfg, uint32_t dim) {
     cfg->ef_construction = 200;
     cfg->ef_search = 50;
     cfg->seed = 42;
+    cfg->relink_ratio = 0.5f;
     cfg->allocator = NULL;
 }
 
 static int config_ok(const dv_db_config *c) {
     return c && c->dim >= 1 && c->dim <= DV_MAX_DIM && (unsigned)c->metric <= DV_METRIC_COSINE && c->M >= 2 &&
            c->M <= DV_MAX_M && c->ef_construction >= 1 && c->ef_search >= 1 &&
-           c->ef_construction <= (1u << 24) && c->ef_search <= (1u << 24);
+           c->ef_construction <= (1u << 24) && c->ef_search <= (1u << 24) && c->relink_ratio >= 0.0f &&
+           c->relink_ratio <= 1e6f;
 }
 
 dv_status dv_db_open(const dv_db_config *cfg, dv_db **out) {
@@ -153,12 +155,46 @@ dv_status dv_db_insert(dv_db *db, const char *id, const float *vec, const dv_met
     return DV_OK;
 }
 
+/* Squared distance the node moves, and squared distance to its nearest
+ * layer-0 neighbour (both L2 on the stored vectors: a scale, not a ranking). */
+static int small_move(const dv_db *db, uint32_t slot, const float *vec, const uint32_t *idx,
+                      const float *values, size_t n) {
+    if (db->cfg.relink_ratio <= 0.0f) return 0;
+    const float *old = dv_vec(db, slot);
+    float move = 0.0f;
+    if (idx) {
+        for (size_t i = 0; i < n; i++) {
+            float d = values[i] - old[idx[i]];
+            move += d * d;
+        }
+    } else {
+        move = db->l2sq(old, vec, db->dim);
+    }
+    const uint32_t *lst = dv_l0(db, slot);
+    if (lst[0] == 0) return 0; /* isolated node: linking is cheap and needed */
+    float nearest = -1.0f;
+    for (uint32_t j = 0; j < lst[0]; j++) {
+        float d = db->l2sq(old, dv_vec(db, lst[1 + j]), db->dim);
+        if (nearest < 0.0f || d < nearest) nearest = d;
+    }
+    float r = db->cfg.relink_ratio;
+    return move <= r * r * nearest;
+}
+
 static dv_status update_common(dv_db *db, const char *id, const float *vec, const uint32_t *idx,
                                const float *values, size_t n, dv_op_kind op) {
     size_t id_len;
     uint32_t slot;
     dv_status st = lookup(db, id, &id_len, &slot);
     if (st != DV_OK) return st;
+    if (small_move(db, slot, vec, idx, values, n)) { /* the neighbourhood stands: only the vector changes */
+        if ((st = dv_emit_begin(db, op, id, dv_op_bound_bytes(db, id_len, idx ? n * 8 : 0, 0, 1), 0)) !=
+            DV_OK)
+            return st;
+        dv_node_set_vector(db, slot, vec, idx, values, n);
+        dv_emit_end(db, op, id);
+        return DV_OK;
+    }
     if ((st = dv_scratch_reserve(db->scratch, db->n_slots, db->cfg.ef_construction)) != DV_OK) return st;
     size_t unlink_edges;
     if ((st = dv_hnsw_plan_unlink(db, slot, 1, &unlink_edges)) != DV_OK) return st;
