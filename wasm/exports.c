@@ -23,21 +23,15 @@
  *  - A dv_hit is 12 bytes: id pointer (u32), distance (f32), slot (u32).
  *    A dv_meta_kv is 8 bytes: key pointer, value pointer.
  *
- * The replica functions (dvw_replica_*) apply encoded deltas (64-byte
- * header + payload, contiguous) to a db. Until src/apply/ exists they decode
- * with dv_delta_decode and replay the events with dv_db_replay, checking
- * only that sequences are contiguous (duplicates answer DV_EDUPLICATE, gaps
- * DV_EGAP). That interim path is NOT atomic when a delta fails half way.
+ * The replica functions (dvw_replica_*) wrap section 8 (dv_apply_*): they
+ * apply encoded deltas (64-byte header + payload, contiguous) to a db, all
+ * or nothing, with sequence, conflict and coherence checks.
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "deltavec.h"
-
-#include "db/replay.h"
-#include "delta/delta.h"
-#include "util/alloc.h"
 
 #define DVW_EXPORT __attribute__((visibility("default")))
 
@@ -213,57 +207,87 @@ DVW_EXPORT int32_t dvw_delta_describe(const uint8_t *buf, uint32_t len, char *ou
     return dv_delta_describe(buf, buf + DV_DELTA_HEADER_SIZE, len - DV_DELTA_HEADER_SIZE, out, cap);
 }
 
-/* ---- replica (interim apply: decode + event replay) ---------------------- */
+/* ---- replica: dv_apply over a db ---------------------------------------- */
 
 typedef struct dvw_replica {
     dv_db *db;
-    uint64_t position; /* last applied sequence */
-    dv_mem mem;
-    dv_delta_arena arena;
+    dv_apply *ap;
 } dvw_replica;
 
-DVW_EXPORT int32_t dvw_replica_open(dv_db *db, uint64_t position, dvw_replica **out) {
+/* mode: dv_apply_mode; policy: dv_conflict_action; coherence: 0/1 (-1 default). */
+DVW_EXPORT int32_t dvw_replica_open(dv_db *db, uint32_t mode, uint32_t policy, int32_t coherence,
+                                    uint64_t start_position, dvw_replica **out) {
     if (!db || !out) return DV_EINVAL;
     dvw_replica *r = malloc(sizeof *r);
     if (!r) return DV_ENOMEM;
+    dv_apply_config cfg;
+    dv_apply_config_default(&cfg);
+    cfg.mode = (dv_apply_mode)mode;
+    cfg.policy = (dv_conflict_action)policy;
+    if (coherence >= 0) cfg.coherence_check = coherence;
+    cfg.start_position = start_position;
     r->db = db;
-    r->position = position;
-    dv_mem_init(&r->mem, NULL);
-    dv_delta_arena_init(&r->arena, &r->mem);
+    dv_status st = dv_apply_init(db, &cfg, &r->ap);
+    if (st != DV_OK) {
+        free(r);
+        return st;
+    }
     *out = r;
     return DV_OK;
 }
 
 DVW_EXPORT void dvw_replica_free(dvw_replica *r) {
     if (!r) return;
-    dv_delta_arena_free(&r->arena);
+    dv_apply_free(r->ap);
     free(r);
 }
 
-static dv_status replay_one(void *ctx, const dv_event *ev) { return dv_db_replay((dv_db *)ctx, ev); }
-
+/* One contiguous delta (64-byte header + payload). */
 DVW_EXPORT int32_t dvw_replica_apply(dvw_replica *r, const uint8_t *buf, uint32_t len) {
     if (!r || !buf) return DV_EINVAL;
-    if (len < DV_DELTA_HEADER_SIZE) return DV_ETRUNCATED;
-    dv_delta_header h;
-    dv_status st = dv_delta_header_decode(buf, &h);
-    if (st != DV_OK) return st;
-    if (h.sequence <= r->position) return DV_EDUPLICATE;
-    if (h.sequence != r->position + 1) return DV_EGAP;
-    dv_delta d;
-    dv_delta_arena_reset(&r->arena);
-    st = dv_delta_decode(buf, buf + DV_DELTA_HEADER_SIZE, len - DV_DELTA_HEADER_SIZE, NULL, &r->arena, &d);
-    if (st == DV_OK) st = dv_delta_to_events(&d, replay_one, r->db);
-    if (st == DV_OK) r->position = h.sequence;
+    return dv_apply_buffer(r->ap, buf, len);
+}
+
+/* n contiguous deltas: bufs[i] (pointers) of lens[i] bytes; results[i] gets each status. */
+DVW_EXPORT int32_t dvw_replica_apply_batch(dvw_replica *r, const uint32_t *bufs, const uint32_t *lens,
+                                           uint32_t n, int32_t *results, uint32_t *n_applied) {
+    if (!r || (n && (!bufs || !lens))) return DV_EINVAL;
+    const uint8_t **hdrs = malloc(sizeof *hdrs * (n ? n : 1));
+    const uint8_t **pays = malloc(sizeof *pays * (n ? n : 1));
+    size_t *plens = malloc(sizeof *plens * (n ? n : 1));
+    dv_status *res = malloc(sizeof *res * (n ? n : 1));
+    dv_status st = DV_ENOMEM;
+    if (hdrs && pays && plens && res) {
+        st = DV_OK;
+        for (uint32_t i = 0; i < n && st == DV_OK; i++) {
+            if (lens[i] < DV_DELTA_HEADER_SIZE) st = DV_ETRUNCATED;
+            hdrs[i] = (const uint8_t *)(uintptr_t)bufs[i];
+            pays[i] = hdrs[i] + DV_DELTA_HEADER_SIZE;
+            plens[i] = lens[i] - DV_DELTA_HEADER_SIZE;
+        }
+        size_t applied = 0;
+        if (st == DV_OK) st = dv_apply_batch(r->ap, hdrs, pays, plens, n, res, &applied);
+        if (results)
+            for (uint32_t i = 0; i < n; i++) results[i] = res[i];
+        if (n_applied) *n_applied = (uint32_t)applied;
+    }
+    free(hdrs);
+    free(pays);
+    free(plens);
+    free(res);
     return st;
 }
 
-DVW_EXPORT void dvw_replica_position(const dvw_replica *r, uint64_t *out) { *out = r->position; }
-
-/* Only forward moves are honoured by the interim path (no log to rewind). */
-DVW_EXPORT int32_t dvw_replica_seek(dvw_replica *r, uint64_t position) {
-    if (!r) return DV_EINVAL;
-    if (position < r->position) return DV_ESTALE;
-    r->position = position;
-    return DV_OK;
+DVW_EXPORT void dvw_replica_position(const dvw_replica *r, uint64_t *out) { *out = dv_apply_position(r->ap); }
+DVW_EXPORT int32_t dvw_replica_seek(dvw_replica *r, uint64_t sequence) {
+    return dv_apply_seek(r->ap, sequence);
+}
+DVW_EXPORT int32_t dvw_replica_seek_checkpoint(dvw_replica *r, uint64_t sequence, uint64_t state_hash) {
+    dv_checkpoint cp = {sequence, state_hash};
+    return dv_apply_seek_checkpoint(r->ap, &cp);
+}
+DVW_EXPORT const char *dvw_replica_last_error(const dvw_replica *r) { return dv_apply_last_error(r->ap); }
+/* out: 5 u64 in dv_apply_stats order. */
+DVW_EXPORT int32_t dvw_replica_stats(const dvw_replica *r, dv_apply_stats *out) {
+    return dv_apply_stats_get(r->ap, out);
 }

@@ -173,7 +173,7 @@ export class Deltavec {
   /** A replica: an empty db with the primary's config plus apply/position/seek. */
   openReplica(opts) {
     const db = this.openDb(opts);
-    try { return new Replica(this.rt, db, opts && opts.position); } catch (e) { db.close(); throw e; }
+    try { return new Replica(this.rt, db, opts || {}); } catch (e) { db.close(); throw e; }
   }
   statusName(st) { return this.rt.statusName(st); }
   /** One line describing an encoded delta (header + payload summary). */
@@ -446,41 +446,57 @@ export class Capture {
   }
 }
 
-/** A db fed by deltas. apply() returns true when applied, false for an (ignored) duplicate; throws otherwise. */
+/**
+ * A db fed by deltas through dv_apply (section 8 of deltavec.h): validated, all or nothing.
+ * apply() returns true when applied, false for an (ignored) duplicate; throws DeltavecError
+ * otherwise (error.detail carries dv_apply_last_error()).
+ * opts: mode 'structural' (default) | 'logical'; policy 'abort' (default) | 'omit' | 'replace';
+ * coherence (default true); position (sequence the db already holds, default 0).
+ */
 export class Replica {
-  constructor(rt, db, position) {
+  constructor(rt, db, opts = {}) {
     this.rt = rt;
     this.db = db;
+    const mode = { structural: 0, logical: 1 }[opts.mode || 'structural'];
+    const policy = { abort: 0, omit: 1, replace: 2 }[opts.policy || 'abort'];
+    if (mode === undefined || policy === undefined) throw new DeltavecError(-1, 'DV_EINVAL', 'bad mode or policy', 'openReplica');
     rt.reset(); rt.reserve(16);
     const out = rt.take(4);
-    rt.check(rt.x.dvw_replica_open(db.h, BigInt(position || 0), out), 'openReplica');
+    const coh = opts.coherence === undefined ? -1 : (opts.coherence ? 1 : 0);
+    rt.check(rt.x.dvw_replica_open(db.h, mode, policy, coh, BigInt(opts.position || 0), out), 'openReplica');
     this.h = rt.u32[out >>> 2];
   }
   _live() {
     if (!this.h) throw new DeltavecError(-24, 'DV_ESTATE', 'replica is closed', 'replica');
     return this.h;
   }
+  _fail(st, where) {
+    try { this.rt.check(st, where); } catch (e) { e.detail = this.lastError; throw e; }
+  }
+  /** Message about the last refusal (dv_apply_last_error). */
+  get lastError() { return this.rt.str(this.rt.x.dvw_replica_last_error(this._live())); }
   apply(bytes) {
     const rt = this.rt, h = this._live();
     rt.reset(); rt.reserve(bytes.length + 16);
     const st = rt.x.dvw_replica_apply(h, rt.putBytes(bytes), bytes.length);
     if (st === -19) return false;
-    rt.check(st, 'apply');
+    if (st !== 0) this._fail(st, 'apply');
     return true;
   }
   /**
-   * Applies deltas in order; stops at the first failure. Returns one status name per delta
-   * attempted ("DV_OK", "DV_EDUPLICATE", or the error that stopped it).
+   * dv_apply_batch over a list of deltas: returns one status name per delta ("DV_OK",
+   * "DV_EDUPLICATE", the error, or "DV_EGAP" for those not tried after a refusal).
    */
   applyBatch(list) {
-    const rt = this.rt, h = this._live(), out = [];
-    for (const bytes of list) {
-      rt.reset(); rt.reserve(bytes.length + 16);
-      const st = rt.x.dvw_replica_apply(h, rt.putBytes(bytes), bytes.length);
-      out.push(rt.statusName(st));
-      if (st !== 0 && st !== -19) break;
-    }
-    return out;
+    const rt = this.rt, h = this._live(), n = list.length;
+    let total = n * 12 + 64;
+    for (const b of list) total += b.length + 16;
+    rt.reset(); rt.reserve(total);
+    const ptrs = list.map((b) => rt.putBytes(b));
+    const pb = rt.putU32(ptrs), pl = rt.putU32(list.map((b) => b.length)), pr = rt.take(n * 4), pn = rt.take(4);
+    rt.x.dvw_replica_apply_batch(h, pb, pl, n, pr, pn);
+    const res = new Int32Array(rt.memory.buffer, pr, n);
+    return Array.from(res, (st) => rt.statusName(st));
   }
   /** Highest sequence such that everything up to it is applied (bigint). */
   get position() {
@@ -490,8 +506,22 @@ export class Replica {
     rt.x.dvw_replica_position(h, out);
     return rt.u64(out);
   }
-  /** Continue from sequence (must not be older than position). */
-  seek(sequence) { this.rt.check(this.rt.x.dvw_replica_seek(this._live(), BigInt(sequence)), 'seek'); }
+  /** Continue from sequence: DV_ESTALE if older than position, DV_EGAP if newer. */
+  seek(sequence) { this._fail(this.rt.x.dvw_replica_seek(this._live(), BigInt(sequence)), 'seek'); }
+  /** Reposition at a checkpoint {sequence, stateHash} the replica provably holds (same hash). */
+  seekCheckpoint(cp) {
+    const st = this.rt.x.dvw_replica_seek_checkpoint(this._live(), BigInt(cp.sequence), BigInt.asUintN(64, BigInt(cp.stateHash)));
+    if (st !== 0) this._fail(st, 'seekCheckpoint');
+  }
+  stats() {
+    const rt = this.rt, h = this._live();
+    rt.reset(); rt.reserve(64);
+    const out = rt.take(40);
+    rt.check(rt.x.dvw_replica_stats(h, out), 'stats');
+    const o = {};
+    ['applied', 'duplicates', 'refused', 'omitted', 'replaced'].forEach((k, i) => { o[k] = Number(rt.u64(out + 8 * i)); });
+    return o;
+  }
   stateHash() { return this.db.stateHash(); }
   search(q, k, ef) { return this.db.search(q, k, ef); }
   close() {

@@ -26,8 +26,7 @@
  * r < 97 -> delete live[i] (swap-remove from the live list); else set_meta
  * "tag" = "m<op>". Vectors are drawn insert/update order, dim values each.
  *
- * Until src/apply/ exists, apply = dv_delta_decode + dv_delta_to_events +
- * dv_db_replay (what tests/test_capture.c does).
+ * apply and bench go through dv_apply (section 8 of deltavec.h).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
@@ -37,10 +36,6 @@
 #include <time.h>
 
 #include "deltavec.h"
-
-#include "db/replay.h"
-#include "delta/delta.h"
-#include "util/alloc.h"
 
 typedef struct wl_cfg {
     uint32_t dim, M, efc, efs, metric;
@@ -220,17 +215,6 @@ static uint8_t *read_file(const char *path, size_t *size) {
     return buf;
 }
 
-static dv_status replay_one(void *ctx, const dv_event *ev) { return dv_db_replay((dv_db *)ctx, ev); }
-
-/* Applies one delta; returns its status. */
-static int apply_one(dv_db *db, dv_delta_arena *arena, const uint8_t *d, size_t len) {
-    dv_delta delta;
-    dv_delta_arena_reset(arena);
-    int st = dv_delta_decode(d, d + DV_DELTA_HEADER_SIZE, len - DV_DELTA_HEADER_SIZE, NULL, arena, &delta);
-    if (st == DV_OK) st = dv_delta_to_events(&delta, replay_one, db);
-    return st;
-}
-
 static uint64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -253,10 +237,11 @@ static int cmd_apply(int argc, char **argv, int bench) {
     size_t size;
     uint8_t *buf = read_file(argv[2], &size);
     dv_db *db = open_db(&c);
-    dv_mem mem;
-    dv_mem_init(&mem, NULL);
-    dv_delta_arena arena;
-    dv_delta_arena_init(&arena, &mem);
+    dv_apply *ap = NULL;
+    dv_apply_config acfg;
+    dv_apply_config_default(&acfg);
+    int st = dv_apply_init(db, &acfg, &ap);
+    if (st) die("apply init", st);
     uint64_t pos = 0, n = 0;
     uint64_t *t[6] = {0};
     size_t nt[6] = {0};
@@ -268,18 +253,21 @@ static int cmd_apply(int argc, char **argv, int bench) {
         if (len < DV_DELTA_HEADER_SIZE || len > size - off) die("stream record", DV_ETRUNCATED);
         const uint8_t *d = buf + off;
         dv_delta_header h;
-        int st = dv_delta_header_decode(d, &h);
+        st = dv_delta_header_decode(d, &h);
         if (st) die("header", st);
         if (h.sequence != pos + 1) die("sequence", h.sequence <= pos ? DV_EDUPLICATE : DV_EGAP);
         uint64_t t0 = bench ? now_ns() : 0;
-        st = apply_one(db, &arena, d, len);
+        st = dv_apply_buffer(ap, d, len);
         if (bench) {
             int kind = h.operation == DV_OP_UPDATE ? ((h.flags & DV_FLAG_SPARSE) ? 5 : 2) : h.operation;
             if (kind > 5) kind = 0;
             t[kind][nt[kind]++] = now_ns() - t0;
         }
-        if (st) die("apply", st);
-        pos = h.sequence;
+        if (st) {
+            fprintf(stderr, "dvw_vectors: %s\n", dv_apply_last_error(ap));
+            die("apply", st);
+        }
+        pos = dv_apply_position(ap);
         n++;
         off += len;
     }
@@ -300,7 +288,7 @@ static int cmd_apply(int argc, char **argv, int bench) {
                dv_db_state_hash(db));
     }
     for (int k = 0; k < 6; k++) free(t[k]);
-    dv_delta_arena_free(&arena);
+    dv_apply_free(ap);
     dv_db_close(db);
     free(buf);
     return 0;
