@@ -98,30 +98,30 @@ typedef struct dv_allocator {
 /* ======================================================================= */
 
 #define DV_MAX_DIM 4096
-#define DV_MAX_ID_LEN 255        /* bytes of UTF-8, excluding the NUL */
-#define DV_MAX_META_KEY_LEN 255  /* bytes */
+#define DV_MAX_ID_LEN 255       /* bytes of UTF-8, excluding the NUL */
+#define DV_MAX_META_KEY_LEN 255 /* bytes */
 #define DV_MAX_META_VALUE_LEN 4095
-#define DV_MAX_META_PAIRS 64     /* per vector */
-#define DV_MAX_M 64              /* HNSW M upper bound */
+#define DV_MAX_META_PAIRS 64 /* per vector */
+#define DV_MAX_M 64          /* HNSW M upper bound */
 
 typedef struct dv_db dv_db;
 
 typedef enum dv_metric {
-    DV_METRIC_L2 = 0,     /* squared Euclidean distance */
-    DV_METRIC_IP = 1,     /* 1 - dot(a, b) */
-    DV_METRIC_COSINE = 2  /* 1 - cos(a, b); vectors are stored as given, norms cached */
+    DV_METRIC_L2 = 0,    /* squared Euclidean distance */
+    DV_METRIC_IP = 1,    /* 1 - dot(a, b) */
+    DV_METRIC_COSINE = 2 /* 1 - cos(a, b); vectors are stored as given, norms cached */
 } dv_metric;
 
 typedef struct dv_db_config {
-    uint32_t dim;             /* 1..DV_MAX_DIM */
+    uint32_t dim; /* 1..DV_MAX_DIM */
     dv_metric metric;
-    uint32_t M;               /* links per node on upper layers (2*M on layer 0); 2..DV_MAX_M */
-    uint32_t ef_construction; /* >= 1 */
-    uint32_t ef_search;       /* default ef for dv_db_search; >= 1 */
-    uint64_t seed;            /* level assignment; same seed + same ops = same graph */
-    float relink_ratio;       /* an update re-links the node when it moves farther than this fraction of
-                                 the distance to its nearest neighbour; smaller moves keep its edges
-                                 (a small, local delta). 0: always re-link. Default 0.5 */
+    uint32_t M;                    /* links per node on upper layers (2*M on layer 0); 2..DV_MAX_M */
+    uint32_t ef_construction;      /* >= 1 */
+    uint32_t ef_search;            /* default ef for dv_db_search; >= 1 */
+    uint64_t seed;                 /* level assignment; same seed + same ops = same graph */
+    float relink_ratio;            /* an update re-links the node when it moves farther than this fraction of
+                                      the distance to its nearest neighbour; smaller moves keep its edges
+                                      (a small, local delta). 0: always re-link. Default 0.5 */
     const dv_allocator *allocator; /* NULL: malloc */
 } dv_db_config;
 
@@ -186,7 +186,8 @@ dv_status dv_db_iterate(const dv_db *db, dv_visit_fn visit, void *ctx);
  * distance (ties by slot) and their number to *n_hits. Deleted vectors are
  * never returned; k may be up to dv_db_count().
  */
-dv_status dv_db_search(const dv_db *db, const float *query, size_t k, size_t ef, dv_hit *hits, size_t *n_hits);
+dv_status dv_db_search(const dv_db *db, const float *query, size_t k, size_t ef, dv_hit *hits,
+                       size_t *n_hits);
 /** Exact k-NN by brute force over live vectors (for recall measurement and small dbs). */
 dv_status dv_db_search_exact(const dv_db *db, const float *query, size_t k, dv_hit *hits, size_t *n_hits);
 /** Changes the default ef for searches. */
@@ -325,12 +326,12 @@ typedef enum dv_ring_mode {
     DV_RING_MPSC = 2  /* several producers: CAS on a reservation cursor + per-slot commit sequence */
 } dv_ring_mode;
 
-#define DV_RING_PAGE 65536u         /* layout granule: every area starts on a 64 KiB boundary */
-#define DV_RING_HEADER_SIZE 64u     /* bytes per header slot, all owned by the caller */
-#define DV_RING_PAYLOAD_ALIGN 16u   /* payload pointers and reservations are 16-byte aligned */
-#define DV_RING_MIN_SLOTS 2u        /* slot_count range (power of two) */
+#define DV_RING_PAGE 65536u       /* layout granule: every area starts on a 64 KiB boundary */
+#define DV_RING_HEADER_SIZE 64u   /* bytes per header slot, all owned by the caller */
+#define DV_RING_PAYLOAD_ALIGN 16u /* payload pointers and reservations are 16-byte aligned */
+#define DV_RING_MIN_SLOTS 2u      /* slot_count range (power of two) */
 #define DV_RING_MAX_SLOTS (1u << 24)
-#define DV_RING_MIN_PAYLOAD 256u    /* payload_size range (power of two) */
+#define DV_RING_MIN_PAYLOAD 256u /* payload_size range (power of two) */
 #define DV_RING_MAX_PAYLOAD (1u << 30)
 
 typedef struct dv_ring_config {
@@ -345,12 +346,12 @@ typedef struct dv_ring_config {
  * changes, so one handle may be shared by the producer(s) and the consumer.
  */
 typedef struct dv_ring {
-    unsigned char *base_;  /* region start: the control block */
-    unsigned char *hdr_;   /* header slots */
-    unsigned char *desc_;  /* slot descriptors */
-    unsigned char *pay_;   /* payload bytes */
-    uint32_t slot_mask_;   /* slot_count - 1 */
-    uint32_t pay_mask_;    /* payload_size - 1 */
+    unsigned char *base_; /* region start: the control block */
+    unsigned char *hdr_;  /* header slots */
+    unsigned char *desc_; /* slot descriptors */
+    unsigned char *pay_;  /* payload bytes */
+    uint32_t slot_mask_;  /* slot_count - 1 */
+    uint32_t pay_mask_;   /* payload_size - 1 */
     uint32_t mode_;
     uint32_t unused_;
 } dv_ring;
@@ -377,13 +378,13 @@ typedef struct dv_ring_stats {
     dv_ring_mode mode;
     uint32_t slot_count;
     uint32_t payload_size;
-    uint64_t entries;          /* entries reserved or committed and not yet released */
-    uint64_t bytes_used;       /* payload bytes held (with 16-byte padding and wrap skips) */
-    uint64_t bytes_free;       /* payload_size - bytes_used */
-    uint64_t high_water;       /* most bytes_used observed (see docs/RING.md for when it is sampled) */
-    uint64_t full_events;      /* number of DV_EFULL answers */
-    uint64_t polled_entries;   /* total entries handed to the consumer since init */
-    uint64_t polled_bytes;     /* total payload bytes (len) of those entries */
+    uint64_t entries;        /* entries reserved or committed and not yet released */
+    uint64_t bytes_used;     /* payload bytes held (with 16-byte padding and wrap skips) */
+    uint64_t bytes_free;     /* payload_size - bytes_used */
+    uint64_t high_water;     /* most bytes_used observed (see docs/RING.md for when it is sampled) */
+    uint64_t full_events;    /* number of DV_EFULL answers */
+    uint64_t polled_entries; /* total entries handed to the consumer since init */
+    uint64_t polled_bytes;   /* total payload bytes (len) of those entries */
 } dv_ring_stats;
 
 /** Defaults: mode, 4096 slots, 1 MiB of payload. cfg may not be NULL. */
@@ -423,7 +424,8 @@ dv_status dv_ring_reserve(const dv_ring *ring, size_t payload_max, dv_ring_reser
 dv_status dv_ring_commit(const dv_ring *ring, dv_ring_reservation *res, size_t len);
 /** Producer: gives a reservation up. SPSC: nothing is published; MPSC: the consumer skips the slot. */
 dv_status dv_ring_abort(const dv_ring *ring, dv_ring_reservation *res);
-/** Producer: reserve + copy header (64 bytes) and payload (len bytes; NULL allowed when len == 0) + commit. */
+/** Producer: reserve + copy header (64 bytes) and payload (len bytes; NULL allowed when len == 0) + commit.
+ */
 dv_status dv_ring_push(const dv_ring *ring, const void *header, const void *payload, size_t len);
 
 /** Consumer: the next unread committed entry, without marking it read. DV_EEMPTY if none. */
@@ -474,9 +476,9 @@ typedef struct dv_capture dv_capture;
 #define DV_CAPTURE_ALL 0x7u
 
 typedef enum dv_lossy_mode {
-    DV_LOSSLESS = 0,   /* f32 values: replicas converge bit for bit */
-    DV_LOSSY_F16 = 1,  /* IEEE half: relative error <= 2^-11 (normal range) */
-    DV_LOSSY_I8 = 2    /* affine 8-bit per array: |error| <= (max-min)/510 */
+    DV_LOSSLESS = 0,  /* f32 values: replicas converge bit for bit */
+    DV_LOSSY_F16 = 1, /* IEEE half: relative error <= 2^-11 (normal range) */
+    DV_LOSSY_I8 = 2   /* affine 8-bit per array: |error| <= (max-min)/510 */
 } dv_lossy_mode;
 
 typedef enum dv_full_policy {
@@ -485,8 +487,8 @@ typedef enum dv_full_policy {
 } dv_full_policy;
 
 typedef struct dv_capture_config {
-    dv_ring_config ring;       /* geometry of the capture ring (mode is forced to SPSC) */
-    void *ring_memory;         /* optional caller region (e.g. shared memory), 64-byte aligned; NULL: allocated */
+    dv_ring_config ring; /* geometry of the capture ring (mode is forced to SPSC) */
+    void *ring_memory;   /* optional caller region (e.g. shared memory), 64-byte aligned; NULL: allocated */
     size_t ring_memory_size;
     uint32_t parts;            /* DV_CAPTURE_* bits; default DV_CAPTURE_ALL */
     uint64_t first_sequence;   /* default 1 */
@@ -499,26 +501,27 @@ typedef struct dv_capture_config {
     uint32_t batch_max_deltas; /* group up to this many writes in one BATCH delta; 0 or 1: no batching */
     uint32_t batch_max_bytes;  /* ... or until the batch payload reaches this many bytes; 0: no byte limit */
     dv_full_policy full_policy;
-    void (*wait)(void *ctx);   /* DV_FULL_WAIT: called while the ring is full (e.g. sched_yield) */
-    uint64_t (*clock)(void *ctx); /* timestamp source; NULL: timestamps are 0 */
-    void *ctx;                 /* passed to wait and clock */
+    void (*wait)(void *ctx);       /* DV_FULL_WAIT: called while the ring is full (e.g. sched_yield) */
+    uint64_t (*clock)(void *ctx);  /* timestamp source; NULL: timestamps are 0 */
+    void *ctx;                     /* passed to wait and clock */
     const dv_allocator *allocator; /* NULL: malloc */
 } dv_capture_config;
 
-/** A point in the stream: everything up to `sequence` is in the ring, and the db's hash then was state_hash. */
+/** A point in the stream: everything up to `sequence` is in the ring, and the db's hash then was state_hash.
+ */
 typedef struct dv_checkpoint {
     uint64_t sequence;   /* last captured sequence (first_sequence - 1 if none) */
     uint64_t state_hash; /* dv_db_state_hash() at that point */
 } dv_checkpoint;
 
 typedef struct dv_capture_stats {
-    uint64_t deltas;           /* deltas committed to the ring (a batch counts once) */
-    uint64_t writes;           /* db writes captured (batched ones included) */
-    uint64_t skipped_unchanged;/* updates that changed nothing and emitted nothing */
+    uint64_t deltas;            /* deltas committed to the ring (a batch counts once) */
+    uint64_t writes;            /* db writes captured (batched ones included) */
+    uint64_t skipped_unchanged; /* updates that changed nothing and emitted nothing */
     uint64_t sparse_updates, dense_updates;
-    uint64_t payload_bytes;    /* stored payload bytes committed */
-    uint64_t raw_bytes;        /* the same payloads before compression */
-    uint64_t refused_full;     /* writes refused with DV_EFULL */
+    uint64_t payload_bytes; /* stored payload bytes committed */
+    uint64_t raw_bytes;     /* the same payloads before compression */
+    uint64_t refused_full;  /* writes refused with DV_EFULL */
 } dv_capture_stats;
 
 /** Defaults as documented field by field above. */
@@ -527,7 +530,8 @@ void dv_capture_config_default(dv_capture_config *cfg);
 dv_status dv_capture_init(dv_db *db, const dv_capture_config *cfg, dv_capture **out);
 /** Starts capturing: every later write to the db becomes a delta. */
 dv_status dv_capture_start(dv_capture *cap);
-/** Flushes any open batch and stops capturing (later writes are NOT captured). DV_EFULL if the flush cannot. */
+/** Flushes any open batch and stops capturing (later writes are NOT captured). DV_EFULL if the flush cannot.
+ */
 dv_status dv_capture_stop(dv_capture *cap);
 /** Commits an open batch now. DV_OK when there is none. */
 dv_status dv_capture_flush(dv_capture *cap);
@@ -541,8 +545,8 @@ dv_status dv_capture_poll(dv_capture *cap, dv_delta_header *out, size_t max, siz
  * The stored bytes of a polled, unreleased delta: *header (64 bytes) and
  * *payload (*len bytes) point into the ring. DV_ENOTFOUND otherwise.
  */
-dv_status dv_capture_payload(dv_capture *cap, uint64_t sequence, const uint8_t **header, const uint8_t **payload,
-                             size_t *len);
+dv_status dv_capture_payload(dv_capture *cap, uint64_t sequence, const uint8_t **header,
+                             const uint8_t **payload, size_t *len);
 /** Flushes an open batch, then reports the last sequence and the db's state hash. */
 dv_status dv_capture_checkpoint(dv_capture *cap, dv_checkpoint *out);
 /** The consumer is done with every delta up to and including sequence: the ring may reuse them. */
@@ -594,30 +598,30 @@ typedef enum dv_route_mode {
 
 typedef struct dv_process_config {
     /* filter */
-    uint32_t keep_ops;          /* bit (1u << DV_OP_x) per operation to keep; 0 = all */
-    const char *id_prefix;      /* keep only vectors whose id starts with this; NULL = all */
-    const char *meta_key;       /* keep only vectors inserted with meta_key == meta_value; NULL = all */
+    uint32_t keep_ops;     /* bit (1u << DV_OP_x) per operation to keep; 0 = all */
+    const char *id_prefix; /* keep only vectors whose id starts with this; NULL = all */
+    const char *meta_key;  /* keep only vectors inserted with meta_key == meta_value; NULL = all */
     const char *meta_value;
-    dv_filter_fn filter;        /* NULL = none */
+    dv_filter_fn filter; /* NULL = none */
     void *filter_ctx;
     /* transform */
-    int drop_metadata;          /* strip metadata pairs and metadata-only updates */
-    int drop_hnsw;              /* strip graph parts: structural -> logical stream */
-    dv_lossy_mode quantize;     /* re-encode values lossy (f16 / int8) for light replicas */
-    int compress;               /* LZ4 when re-encoding; default 1 */
+    int drop_metadata;      /* strip metadata pairs and metadata-only updates */
+    int drop_hnsw;          /* strip graph parts: structural -> logical stream */
+    dv_lossy_mode quantize; /* re-encode values lossy (f16 / int8) for light replicas */
+    int compress;           /* LZ4 when re-encoding; default 1 */
     /* route */
-    const dv_ring *outputs;     /* n_outputs rings (SPSC or MPSC; this stage is their producer) */
+    const dv_ring *outputs; /* n_outputs rings (SPSC or MPSC; this stage is their producer) */
     size_t n_outputs;
     dv_route_mode route;
     const dv_allocator *allocator;
 } dv_process_config;
 
 typedef struct dv_process_stats {
-    uint64_t read;       /* deltas read from the input */
-    uint64_t written;    /* deltas written (summed over outputs) */
-    uint64_t dropped;    /* deltas filtered out entirely */
-    uint64_t rewritten;  /* deltas re-encoded */
-    uint64_t bad_input;  /* times an input delta failed to decode (see last_error) */
+    uint64_t read;      /* deltas read from the input */
+    uint64_t written;   /* deltas written (summed over outputs) */
+    uint64_t dropped;   /* deltas filtered out entirely */
+    uint64_t rewritten; /* deltas re-encoded */
+    uint64_t bad_input; /* times an input delta failed to decode (see last_error) */
     dv_status last_error;
 } dv_process_stats;
 
@@ -679,10 +683,7 @@ void dv_process_free(dv_process *p);
  */
 typedef struct dv_apply dv_apply;
 
-typedef enum dv_apply_mode {
-    DV_APPLY_STRUCTURAL = 0,
-    DV_APPLY_LOGICAL = 1
-} dv_apply_mode;
+typedef enum dv_apply_mode { DV_APPLY_STRUCTURAL = 0, DV_APPLY_LOGICAL = 1 } dv_apply_mode;
 
 typedef enum dv_conflict_kind {
     DV_CONFLICT_NOTFOUND = 1,
@@ -706,9 +707,9 @@ typedef struct dv_apply_config {
     dv_conflict_action policy;  /* used when on_conflict is NULL; default ABORT */
     dv_conflict_fn on_conflict; /* NULL: use policy */
     void *conflict_ctx;
-    int coherence_check;        /* default 1 */
-    uint64_t start_position;    /* sequence the replica already holds (e.g. a checkpoint); default 0 */
-    uint32_t max_payload;       /* refuse larger payloads (DV_ETOOBIG); 0 = DV_DELTA_MAX_PAYLOAD */
+    int coherence_check;     /* default 1 */
+    uint64_t start_position; /* sequence the replica already holds (e.g. a checkpoint); default 0 */
+    uint32_t max_payload;    /* refuse larger payloads (DV_ETOOBIG); 0 = DV_DELTA_MAX_PAYLOAD */
     const dv_allocator *allocator;
 } dv_apply_config;
 

@@ -308,7 +308,7 @@ void dv_meta_commit(dv_db *db, uint32_t slot, const char *key, dv_meta_prep *p) 
 
     dv_meta *m = db->info[slot].meta;
     int journal = dv_txn_active(db); /* the journal keeps replaced memory alive */
-    if (!p->value) { /* remove, keeping the order of the rest */
+    if (!p->value) {                 /* remove, keeping the order of the rest */
         dv_meta_kv *kv = &m->kv[p->index];
         if (journal) {
             dv_txn_log_meta_remove(db, slot, (uint32_t)p->index, kv->key, kv->value);
@@ -320,8 +320,10 @@ void dv_meta_commit(dv_db *db, uint32_t slot, const char *key, dv_meta_prep *p) 
         m->n--;
     } else if (p->index >= 0) { /* overwrite in place */
         dv_meta_kv *kv = &m->kv[p->index];
-        if (journal) dv_txn_log_meta_overwrite(db, slot, (uint32_t)p->index, kv->value);
-        else dv_mem_free(&db->mem, (void *)kv->value, strlen(kv->value) + 1);
+        if (journal)
+            dv_txn_log_meta_overwrite(db, slot, (uint32_t)p->index, kv->value);
+        else
+            dv_mem_free(&db->mem, (void *)kv->value, strlen(kv->value) + 1);
         kv->value = p->value;
     } else { /* append */
         if (journal) dv_txn_log_meta_append(db, slot, p->grown ? m : NULL, p->grown != NULL);
