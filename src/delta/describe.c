@@ -1,44 +1,17 @@
 /*
  * describe.c -- one line of text per delta, for `deltavec dump` and logs.
- * The core has no stdio, so this carries its own tiny formatter.
+ * The core has no stdio: text goes through util/text.h.
  */
 #include <string.h>
 
 #include "delta/delta.h"
+#include "util/text.h"
 
-typedef struct out {
-    char *buf;
-    size_t cap, len;
-} out;
+typedef dv_text out;
 
-static void put(out *o, const char *s) {
-    while (*s) {
-        if (o->len + 1 < o->cap) o->buf[o->len] = *s;
-        o->len++;
-        s++;
-    }
-}
-
-static void put_u64(out *o, uint64_t v) {
-    char tmp[21];
-    int i = 20;
-    tmp[i] = '\0';
-    do {
-        tmp[--i] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    put(o, tmp + i);
-}
-
-static void put_hex(out *o, uint64_t v, int digits) {
-    char tmp[17];
-    for (int i = digits - 1; i >= 0; i--) {
-        tmp[i] = "0123456789abcdef"[v & 15];
-        v >>= 4;
-    }
-    tmp[digits] = '\0';
-    put(o, tmp);
-}
+static void put(out *o, const char *s) { dv_text_put(o, s); }
+static void put_u64(out *o, uint64_t v) { dv_text_u64(o, v); }
+static void put_hex(out *o, uint64_t v, int digits) { dv_text_hex(o, v, digits); }
 
 static void put_kv(out *o, const char *k, uint64_t v) {
     put(o, " ");
@@ -100,7 +73,8 @@ static void put_payload(out *o, const dv_delta *d) {
 
 dv_status dv_delta_describe(const uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8_t *payload,
                             size_t payload_len, char *buf, size_t cap) {
-    out o = {buf, cap, 0};
+    out o;
+    dv_text_init(&o, buf, cap);
     dv_delta_header h;
     dv_status s = hdr ? dv_delta_header_decode(hdr, &h) : DV_EINVAL;
     if (s == DV_OK) {
@@ -129,6 +103,5 @@ dv_status dv_delta_describe(const uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8
         put(&o, o.len ? " error=" : "error=");
         put(&o, dv_status_name(s));
     }
-    if (cap) buf[o.len < cap ? o.len : cap - 1] = '\0';
     return s;
 }
