@@ -28,6 +28,7 @@ typedef struct demo_opts {
     uint32_t n, dim, updates, queries;
     uint64_t seed;
     const char *json;
+    const char *stream; /* write every delta here (docs/FORMAT.md, "Stream files") */
 } demo_opts;
 
 /* ---- latency samples per delta kind ----------------------------------------- */
@@ -98,6 +99,7 @@ typedef struct pipeline {
     uint64_t writes;
     samples lat[K_COUNT];
     uint64_t shipped_bytes, shipped_deltas, load_bytes;
+    FILE *stream;
 } pipeline;
 
 static void yield_cb(void *ctx) {
@@ -195,6 +197,12 @@ static size_t replica_pump(pipeline *p) {
                 return total;
             }
             add_sample(&p->lat[kind_of(&h)], us, DV_DELTA_HEADER_SIZE + e[i].len);
+            if (p->stream && (fwrite(e[i].header, DV_DELTA_HEADER_SIZE, 1, p->stream) != 1 ||
+                              fwrite(e[i].payload, 1, e[i].len, p->stream) != e[i].len)) {
+                fprintf(stderr, "demo: writing %s failed\n", p->o.stream);
+                fclose(p->stream);
+                p->stream = NULL;
+            }
             p->shipped_bytes += DV_DELTA_HEADER_SIZE + e[i].len;
             p->shipped_deltas++;
             if (h.sequence <= p->o.n) p->load_bytes += DV_DELTA_HEADER_SIZE + e[i].len;
@@ -372,7 +380,7 @@ static void teardown(pipeline *p) {
 int cli_demo(int argc, char **argv) {
     pipeline p;
     memset(&p, 0, sizeof p);
-    p.o = (demo_opts){20000, 128, 10000, 200, 7, NULL};
+    p.o = (demo_opts){20000, 128, 10000, 200, 7, NULL, NULL};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--n") && v)
@@ -387,9 +395,11 @@ int cli_demo(int argc, char **argv) {
             p.o.seed = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(a, "--json") && v)
             p.o.json = argv[++i];
+        else if (!strcmp(a, "--stream") && v)
+            p.o.stream = argv[++i];
         else {
             fprintf(stderr, "usage: deltavec demo [--n N] [--dim D] [--updates U] [--queries Q] [--seed S] "
-                            "[--json FILE]\n");
+                            "[--json FILE] [--stream FILE]\n");
             return 2;
         }
     }
@@ -399,6 +409,11 @@ int cli_demo(int argc, char **argv) {
     }
     float *data = cli_dataset(p.o.n, p.o.dim, p.o.seed);
     p.data = data;
+    if (p.o.stream && !(p.stream = fopen(p.o.stream, "wb"))) {
+        perror(p.o.stream);
+        free(data);
+        return 1;
+    }
     if (!data || !setup(&p)) {
         fprintf(stderr, "demo: setup failed\n");
         return 1;
@@ -417,6 +432,7 @@ int cli_demo(int argc, char **argv) {
         fprintf(stderr, "demo: primary %s, replica %s\n", dv_status_name(p.primary_status),
                 dv_status_name(p.replica_status));
     ok = ok && report(&p);
+    if (p.stream && fclose(p.stream) != 0) ok = 0;
     teardown(&p);
     free(data);
     return ok ? 0 : 1;
