@@ -2,7 +2,7 @@
 # test.sh -- the whole deltavec test suite (the README's test command).
 #
 # Installs missing dependencies, then runs, each in its own build folder:
-#   1. native build (gcc, -Werror) + every CTest test
+#   1. native build (gcc, -Werror) + every CTest test, install check, demo smoke run
 #   2. the same suite under ASan+UBSan (clang-14)
 #   3. the concurrent tests (ring, parallel apply, readers) under TSan
 #   4. the wasm32 compile check of the core (SIMD128 and scalar)
@@ -75,6 +75,8 @@ if build build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang-1
     TSAN_OPTIONS=halt_on_error=1 count_ctest build-tsan "$TSAN_TESTS"
 else failed=$((failed + 1)); failed_steps+=("tsan build"); fi
 
+step "1b. install + pkg-config consumer" scripts/check-install.sh build-test
+step "1c. main job smoke run (deltavec demo, small)" build-test/cli/deltavec demo --n 3000 --updates 2000 --queries 50
 [ -x scripts/check-wasm.sh ] && step "4. wasm32 compile check" scripts/check-wasm.sh
 [ -x scripts/fuzz.sh ] && step "5. fuzz (${FUZZ_SECONDS}s per harness)" scripts/fuzz.sh "$FUZZ_SECONDS"
 [ -x scripts/test-js.sh ] && step "6. WebAssembly + JS tests" scripts/test-js.sh
