@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "db/db_internal.h"
+#include "simd/simd.h"
 
 /* Grows data/info/free_slots to hold n slots. Growth is by 1/8 (at least
  * 64 slots): memory per vector stays close to the payload, and realloc of
@@ -247,7 +248,7 @@ void dv_node_set_vector(dv_db *db, uint32_t slot, const float *vec, const uint32
     dv_emit(db, &ev);
     if (dv_txn_active(db)) dv_txn_log_vector(db, slot);
     if (idx) {
-        for (size_t i = 0; i < n; i++) v[idx[i]] = values[i];
+        dv_scatter(v, idx, values, n); /* SIMD kernel (src/simd) */
     } else if (vec != v) {
         memcpy(v, vec, (size_t)db->dim * 4);
     }
