@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "deltavec.h"
+#include "support/stream.h"
 #include "db/replay.h"
 #include "delta/delta.h"
 #include "util/alloc.h"
@@ -17,11 +18,8 @@
 #define DIM 24
 
 static uint64_t rng_state;
-static uint32_t rnd(void) {
-    rng_state = rng_state * 6364136223846793005ull + 1442695040888963407ull;
-    return (uint32_t)(rng_state >> 33);
-}
-static float rndf(void) { return (float)rnd() / 2147483648.0f - 1.0f; }
+static uint32_t rnd(void) { return test_rand(&rng_state); }
+static float rndf(void) { return test_randf(&rng_state); }
 
 static dv_db *open_db(void) {
     dv_db_config cfg;
