@@ -20,7 +20,6 @@
 #define MAX_OUT 4
 
 static uint64_t rng_state;
-static uint32_t rnd(void) { return test_rand(&rng_state); }
 static float rndf(void) { return test_randf(&rng_state); }
 
 typedef struct fixture {
