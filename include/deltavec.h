@@ -193,6 +193,44 @@ dv_status dv_db_search_exact(const dv_db *db, const float *query, size_t k, dv_h
 /** Changes the default ef for searches. */
 dv_status dv_db_set_ef_search(dv_db *db, uint32_t ef);
 
+/*
+ * Reads during apply. dv_db_search/dv_db_get above are single-threaded like
+ * every dv_db call. To read a replica while a dv_apply applies deltas to it
+ * on another thread, each reader thread opens its own dv_searcher (it owns
+ * the search scratch and copies of the hit ids). Every searcher call holds
+ * the db's reader-writer lock (C11 atomics, no OS calls) for its duration;
+ * dv_apply holds it for writing while it changes the db -- per delta, or per
+ * epoch of deltas with parallel workers (section 8).
+ * Guarantee: a searcher call observes the state after some whole applied
+ * delta and before the next: never a torn vector, a half-applied delta, a
+ * dangling edge, or memory being moved; a refused delta is never seen.
+ * Two successive calls may observe different states. A searcher must not be
+ * used concurrently with direct dv_db_* writes (only dv_apply takes the
+ * lock), and the db must outlive its searchers.
+ */
+typedef struct dv_searcher dv_searcher;
+
+typedef struct dv_searcher_config {
+    const dv_allocator *allocator; /* NULL: malloc (must be thread-safe with several searchers) */
+    void (*yield)(void *ctx);      /* called while the writer holds the lock; NULL: spin */
+    void *yield_ctx;               /* e.g. dv_thread_yield (native builds) */
+} dv_searcher_config;
+
+/** All zero: malloc, spin while waiting. */
+void dv_searcher_config_default(dv_searcher_config *cfg);
+/** A reader of db for one thread at a time (cfg may be NULL). */
+dv_status dv_searcher_open(const dv_db *db, const dv_searcher_config *cfg, dv_searcher **out);
+/** As dv_db_search; hits[i].id points into the searcher (valid until its next call). */
+dv_status dv_searcher_search(dv_searcher *s, const float *query, size_t k, size_t ef, dv_hit *hits,
+                             size_t *n_hits);
+/** As dv_db_get: copies the vector of a live id (dim floats). */
+dv_status dv_searcher_get(dv_searcher *s, const char *id, float *out);
+/** Number of live vectors, read under the lock. */
+dv_status dv_searcher_count(dv_searcher *s, size_t *count);
+void dv_searcher_close(dv_searcher *s);
+/** Native builds (src/platform): a yield hook calling sched_yield(), ctx unused. */
+void dv_thread_yield(void *ctx);
+
 /**
  * A 64-bit XXH3 hash of the whole logical and structural state: config,
  * ids, vectors, metadata, tombstones, free slots, graph (levels, neighbour
@@ -679,9 +717,56 @@ void dv_process_free(dv_process *p);
  * point live on the top level); a violation refuses the delta with
  * DV_EINCOHERENT and dv_apply_last_error() says what broke.
  *
- * Threads: a dv_apply is used by one thread at a time.
+ * Threads: a dv_apply is used by one thread at a time (the "dispatcher"),
+ * plus the worker loops of parallel apply below. Every delta (or parallel
+ * epoch) changes the replica under its write lock, so dv_searcher readers
+ * (section 3) may search and get on other threads meanwhile.
+ *
+ * Parallel apply (structural mode). With config.workers = N >= 2 and N
+ * worker loops running (dv_apply_worker_run on N threads, or
+ * dv_apply_start_threads natively), dv_apply_batch spreads the graph work:
+ * the dispatcher (the thread calling dv_apply_batch) decodes, checks the
+ * sequence and conflicts, applies the vector parts (insert, update,
+ * metadata) itself in sequence order, checks each edge operation against
+ * what it can see (both ends live, levels, no self loop) and routes it to
+ * worker (from % N) -- the node whose list changes -- through a per-worker
+ * FIFO; workers check the list-dependent part (no duplicate, degree bound,
+ * edge present for a removal) and apply it; in-degree counters are updated
+ * atomically. Deletes, entry-point changes and BATCH deltas are barriers:
+ * the workers are drained and the delta is applied inline; an insert that
+ * must grow the store (realloc moves the lists) first drains the workers.
+ * Deltas between barriers form an epoch (at most epoch_max deltas) held
+ * under the write lock and drained before it is released.
+ * Guarantees, identical to inline apply: per-vector and per-list order is
+ * the stream's, so the final state (dv_db_state_hash) is the same as
+ * single-threaded apply; the position is the contiguous applied prefix;
+ * a delta refused by a worker check is refused with the same status
+ * (DV_EINCOHERENT) -- every change of it and of every later delta of the
+ * epoch (already applied by other workers) is rolled back from per-worker
+ * journals tagged by delta, and the later deltas report DV_EGAP (not
+ * tried) exactly as after an inline refusal. dv_apply_delta and logical
+ * mode always apply inline; so does a replica with an observer (chained
+ * capture needs the primary's exact event order), and a batch started
+ * while fewer than N worker loops run.
  */
 typedef struct dv_apply dv_apply;
+
+/*
+ * Waiting without OS calls in the core: workers and the dispatcher sleep on
+ * a 32-bit word, futex style (natively pthread condition variables in
+ * src/platform, in wasm memory.atomic.wait32/notify). wait() blocks while
+ * the word (read atomically) still equals expected, and may return early;
+ * wake() wakes every waiter of that word. NULL wait/wake: spin. yield():
+ * called while waiting for dv_searcher readers to leave; NULL: spin.
+ */
+typedef struct dv_apply_hooks {
+    void (*wait)(void *ctx, const uint32_t *word, uint32_t expected);
+    void (*wake)(void *ctx, const uint32_t *word);
+    void (*yield)(void *ctx);
+    void *ctx;
+} dv_apply_hooks;
+
+#define DV_APPLY_MAX_WORKERS 64
 
 typedef enum dv_apply_mode { DV_APPLY_STRUCTURAL = 0, DV_APPLY_LOGICAL = 1 } dv_apply_mode;
 
@@ -707,19 +792,26 @@ typedef struct dv_apply_config {
     dv_conflict_action policy;  /* used when on_conflict is NULL; default ABORT */
     dv_conflict_fn on_conflict; /* NULL: use policy */
     void *conflict_ctx;
-    int coherence_check;     /* default 1 */
-    uint64_t start_position; /* sequence the replica already holds (e.g. a checkpoint); default 0 */
-    uint32_t max_payload;    /* refuse larger payloads (DV_ETOOBIG); 0 = DV_DELTA_MAX_PAYLOAD */
-    const dv_allocator *allocator;
+    int coherence_check;           /* default 1 */
+    uint64_t start_position;       /* sequence the replica already holds (e.g. a checkpoint); default 0 */
+    uint32_t max_payload;          /* refuse larger payloads (DV_ETOOBIG); 0 = DV_DELTA_MAX_PAYLOAD */
+    const dv_allocator *allocator; /* thread-safe when workers run (each allocates its queue) */
+    uint32_t workers;              /* parallel apply: worker loops; default 4; 0 or 1 = inline only */
+    uint32_t epoch_max;   /* deltas per parallel epoch (write lock held, then drained); default 256 */
+    dv_apply_hooks hooks; /* default all NULL (spin) */
 } dv_apply_config;
 
 /** Result counters. */
 typedef struct dv_apply_stats {
-    uint64_t applied;    /* deltas applied */
-    uint64_t duplicates; /* deltas ignored as already applied */
-    uint64_t refused;    /* deltas refused (any status) */
-    uint64_t omitted;    /* vector changes skipped by OMIT */
-    uint64_t replaced;   /* conflicts resolved by REPLACE */
+    uint64_t applied;         /* deltas applied */
+    uint64_t duplicates;      /* deltas ignored as already applied */
+    uint64_t refused;         /* deltas refused (any status) */
+    uint64_t omitted;         /* vector changes skipped by OMIT */
+    uint64_t replaced;        /* conflicts resolved by REPLACE */
+    uint64_t parallel_deltas; /* applied by the parallel path (dispatcher + workers) */
+    uint64_t barriers;        /* deltas applied inline in a parallel batch (delete, entry, BATCH) */
+    uint64_t epochs;          /* parallel epochs committed (fully or up to a refusal) */
+    uint64_t edge_ops;        /* edge operations handed to workers */
 } dv_apply_stats;
 
 void dv_apply_config_default(dv_apply_config *cfg);
@@ -759,7 +851,34 @@ dv_status dv_apply_seek_checkpoint(dv_apply *ap, const dv_checkpoint *cp);
 /** A message about the last refusal (what broke, which sequence). Never NULL. */
 const char *dv_apply_last_error(const dv_apply *ap);
 dv_status dv_apply_stats_get(const dv_apply *ap, dv_apply_stats *out);
+/** Frees the applier. Its worker loops must have returned (dv_apply_stop_threads). */
 void dv_apply_free(dv_apply *ap);
+
+/** Worker loops the applier uses: config.workers when >= 2 in structural mode, else 0. */
+uint32_t dv_apply_worker_count(const dv_apply *ap);
+/** Replaces the wait/wake/yield hooks. DV_ESTATE while a worker loop runs. */
+dv_status dv_apply_set_hooks(dv_apply *ap, const dv_apply_hooks *hooks);
+/**
+ * Runs worker loop `index` (< dv_apply_worker_count) on the calling thread
+ * until dv_apply_workers_stop; this is the function a wasm Web Worker /
+ * worker_thread calls. DV_EINVAL for a bad index, DV_ESTATE if that loop
+ * already runs, DV_EUNSUPPORTED without workers (logical mode, workers < 2),
+ * DV_ENOMEM if its queue cannot be allocated.
+ */
+dv_status dv_apply_worker_run(dv_apply *ap, uint32_t index);
+/** Asks every worker loop to return (once its queue is empty) and wakes them. Returns at once. */
+void dv_apply_workers_stop(dv_apply *ap);
+/** Number of worker loops inside dv_apply_worker_run now. */
+uint32_t dv_apply_workers_running(const dv_apply *ap);
+/**
+ * Native builds (src/platform, pthreads): starts dv_apply_worker_count()
+ * threads running the worker loops, with condition-variable wait/wake and
+ * sched_yield hooks (replacing config.hooks), and returns once all run.
+ * DV_OK without starting anything when the count is 0. DV_ESTATE if started.
+ */
+dv_status dv_apply_start_threads(dv_apply *ap);
+/** Stops and joins the threads of dv_apply_start_threads. DV_OK when none run. */
+dv_status dv_apply_stop_threads(dv_apply *ap);
 
 #ifdef __cplusplus
 }

@@ -21,51 +21,25 @@
  * primary's slots, in both modes). UNKNOWN_SEQ marks slots whose history
  * the replica does not know (it started from a checkpoint), for which the
  * prev_sequence check is skipped until they are touched.
+ *
+ * Concurrency: each delta is changed under the db's write lock (rwlock.h),
+ * so dv_searcher readers on other threads see whole deltas only. With
+ * worker loops running, dv_apply_batch hands over to parallel.c, which
+ * reuses the gates above (see docs/CONCURRENCY.md).
  */
 #include <string.h>
 
-#include "deltavec.h"
-#include "db/replay.h"
-#include "db/txn.h"
-#include "delta/delta.h"
-#include "util/alloc.h"
+#include "apply/apply_internal.h"
+#include "db/rwlock.h"
 #include "util/text.h"
-
-#define UNKNOWN_SEQ UINT64_MAX
-#define APPLY_MAX_SLOT (1u << 28) /* bound on slots from the wire before tables grow */
-
-struct dv_apply {
-    dv_mem mem;
-    dv_db *db;
-    dv_apply_config cfg;
-    dv_decode_limits lim;
-    uint64_t position;
-
-    uint64_t *last_seq; /* per primary slot */
-    uint32_t last_cap;
-    uint64_t fill_seq; /* value of new table entries: 0 or UNKNOWN_SEQ */
-
-    /* slots the current delta touched, with their previous last_seq: a batch
-     * may touch a vector twice (its second member's prev_sequence is the
-     * batch's own sequence), so last_seq moves as members apply and is put
-     * back if the delta rolls back */
-    struct touched {
-        uint32_t slot;
-        uint64_t old_seq;
-    } * touched;
-    size_t n_touched, touched_cap;
-
-    dv_delta_arena arena;
-    const dv_delta *cur; /* the (sub-)delta being applied, for messages */
-    char err[320];
-    dv_apply_stats st;
-};
 
 void dv_apply_config_default(dv_apply_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
     cfg->mode = DV_APPLY_STRUCTURAL;
     cfg->policy = DV_CONFLICT_ABORT;
     cfg->coherence_check = 1;
+    cfg->workers = 4;
+    cfg->epoch_max = 256;
 }
 
 dv_status dv_apply_init(dv_db *replica, const dv_apply_config *cfg, dv_apply **out) {
@@ -75,7 +49,8 @@ dv_status dv_apply_init(dv_db *replica, const dv_apply_config *cfg, dv_apply **o
         dv_apply_config_default(&defaults);
         cfg = &defaults;
     }
-    if ((unsigned)cfg->mode > DV_APPLY_LOGICAL || (unsigned)cfg->policy > DV_CONFLICT_REPLACE)
+    if ((unsigned)cfg->mode > DV_APPLY_LOGICAL || (unsigned)cfg->policy > DV_CONFLICT_REPLACE ||
+        cfg->workers > DV_APPLY_MAX_WORKERS)
         return DV_EINVAL;
     dv_mem mem;
     dv_mem_init(&mem, cfg->allocator);
@@ -89,12 +64,19 @@ dv_status dv_apply_init(dv_db *replica, const dv_apply_config *cfg, dv_apply **o
     ap->lim.max_payload = cfg->max_payload;
     ap->lim.max_dim = dv_db_dim(replica);
     dv_delta_arena_init(&ap->arena, &ap->mem);
+    if (ap->cfg.epoch_max == 0) ap->cfg.epoch_max = 256;
+    dv_status st = dv_par_init(ap); /* NULL par unless workers >= 2 (no queue is allocated yet) */
+    if (st != DV_OK) {
+        dv_apply_free(ap);
+        return st;
+    }
     *out = ap;
     return DV_OK;
 }
 
 void dv_apply_free(dv_apply *ap) {
     if (!ap) return;
+    dv_par_free(ap);
     dv_delta_arena_free(&ap->arena);
     dv_mem_free(&ap->mem, ap->last_seq, (size_t)ap->last_cap * 8);
     dv_mem_free(&ap->mem, ap->touched, ap->touched_cap * sizeof *ap->touched);
@@ -114,7 +96,7 @@ dv_status dv_apply_stats_get(const dv_apply *ap, dv_apply_stats *out) {
 /* ---- messages -------------------------------------------------------------- */
 
 /* err = "seq S: <what>: <strerror>" */
-static dv_status fail(dv_apply *ap, uint64_t seq, const char *what, dv_status st) {
+dv_status dv_apply_fail(dv_apply *ap, uint64_t seq, const char *what, dv_status st) {
     dv_text t;
     dv_text_init(&t, ap->err, sizeof ap->err);
     dv_text_put(&t, "sequence ");
@@ -132,7 +114,7 @@ static dv_status fail(dv_apply *ap, uint64_t seq, const char *what, dv_status st
     return st;
 }
 
-static const char *event_name(dv_event_kind k) {
+const char *dv_apply_event_name(dv_event_kind k) {
     switch (k) {
     case DV_EV_VECTOR_INSERT:
         return "vector insert";
@@ -169,7 +151,7 @@ static dv_status grow_slots(dv_apply *ap, uint32_t slot) {
 }
 
 /* Records that the current delta (sequence seq) applied a change to slot. */
-static dv_status note_touched(dv_apply *ap, uint32_t slot, uint64_t seq) {
+dv_status dv_apply_note_touched(dv_apply *ap, uint32_t slot, uint64_t seq) {
     if (ap->n_touched == ap->touched_cap) {
         size_t cap = ap->touched_cap ? ap->touched_cap * 2 : 64;
         struct touched *q =
@@ -217,7 +199,7 @@ static uint32_t local_slot(const dv_apply *ap, const dv_delta *d) {
 }
 
 /* Classifies the (sub-)delta; 0 = no conflict. */
-static dv_conflict_kind detect(dv_apply *ap, const dv_delta *d) {
+dv_conflict_kind dv_apply_detect(dv_apply *ap, const dv_delta *d) {
     if (d->vkind == DV_VEC_NONE && !d->id) return 0; /* graph only */
     uint32_t dim = dv_db_dim(ap->db);
     if (d->dim && d->dim != dim && d->vkind != DV_VEC_DELETE) return DV_CONFLICT_CONSTRAINT;
@@ -237,7 +219,7 @@ static dv_conflict_kind detect(dv_apply *ap, const dv_delta *d) {
     return 0;
 }
 
-static dv_status conflict_status(dv_conflict_kind k) {
+dv_status dv_apply_conflict_status(dv_conflict_kind k) {
     switch (k) {
     case DV_CONFLICT_NOTFOUND:
         return DV_ENOTFOUND;
@@ -250,7 +232,7 @@ static dv_status conflict_status(dv_conflict_kind k) {
     }
 }
 
-static const char *conflict_name(dv_conflict_kind k) {
+const char *dv_apply_conflict_name(dv_conflict_kind k) {
     switch (k) {
     case DV_CONFLICT_NOTFOUND:
         return "conflict NOTFOUND";
@@ -264,7 +246,7 @@ static const char *conflict_name(dv_conflict_kind k) {
 }
 
 /* REPLACE is honoured only where it has a meaning. */
-static dv_conflict_action decide(dv_apply *ap, dv_conflict_kind k, const dv_delta *d) {
+dv_conflict_action dv_apply_decide(dv_apply *ap, dv_conflict_kind k, const dv_delta *d) {
     dv_conflict_action a =
         ap->cfg.on_conflict ? ap->cfg.on_conflict(ap->cfg.conflict_ctx, k, &d->h, d->id) : ap->cfg.policy;
     if (a == DV_CONFLICT_REPLACE) {
@@ -299,12 +281,12 @@ static dv_status reserve_journal(dv_apply *ap, const dv_delta *d) {
 
 static dv_status apply_structural(dv_apply *ap, const dv_delta *d) {
     dv_status st = reserve_journal(ap, d);
-    if (st != DV_OK) return fail(ap, d->h.sequence, "journal", st);
+    if (st != DV_OK) return dv_apply_fail(ap, d->h.sequence, "journal", st);
     replay_ctx r = {ap, NULL};
     st = dv_delta_to_events(d, replay_one, &r);
     if (st != DV_OK) {
-        const char *what = r.failed ? event_name(r.failed->kind) : "replay";
-        return fail(ap, d->h.sequence, what, st == DV_ECONFLICT ? DV_ECONSTRAINT : st);
+        const char *what = r.failed ? dv_apply_event_name(r.failed->kind) : "replay";
+        return dv_apply_fail(ap, d->h.sequence, what, st == DV_ECONFLICT ? DV_ECONSTRAINT : st);
     }
     return DV_OK;
 }
@@ -342,7 +324,7 @@ static dv_status apply_logical(dv_apply *ap, const dv_delta *d, int replace) {
         break;
     }
     if (st == DV_OK && d->vkind != DV_VEC_INSERT && d->id) st = logical_meta(ap, d);
-    if (st != DV_OK) return fail(ap, d->h.sequence, "logical write", st);
+    if (st != DV_OK) return dv_apply_fail(ap, d->h.sequence, "logical write", st);
     return DV_OK;
 }
 
@@ -350,11 +332,12 @@ static dv_status apply_logical(dv_apply *ap, const dv_delta *d, int replace) {
 static dv_status apply_one(dv_apply *ap, const dv_delta *d) {
     ap->cur = d;
     if (ap->cfg.mode == DV_APPLY_LOGICAL && d->vkind == DV_VEC_NONE && !d->id) return DV_OK; /* graph only */
-    dv_conflict_kind k = detect(ap, d);
+    dv_conflict_kind k = dv_apply_detect(ap, d);
     int replace = 0;
     if (k) {
-        dv_conflict_action a = decide(ap, k, d);
-        if (a == DV_CONFLICT_ABORT) return fail(ap, d->h.sequence, conflict_name(k), conflict_status(k));
+        dv_conflict_action a = dv_apply_decide(ap, k, d);
+        if (a == DV_CONFLICT_ABORT)
+            return dv_apply_fail(ap, d->h.sequence, dv_apply_conflict_name(k), dv_apply_conflict_status(k));
         if (a == DV_CONFLICT_OMIT) {
             ap->st.omitted++;
             return DV_OK;
@@ -365,7 +348,7 @@ static dv_status apply_one(dv_apply *ap, const dv_delta *d) {
     dv_status st =
         ap->cfg.mode == DV_APPLY_STRUCTURAL ? apply_structural(ap, d) : apply_logical(ap, d, replace);
     if (st != DV_OK) return st;
-    if (d->vkind != DV_VEC_NONE || d->id) return note_touched(ap, d->slot, d->h.sequence);
+    if (d->vkind != DV_VEC_NONE || d->id) return dv_apply_note_touched(ap, d->slot, d->h.sequence);
     return DV_OK;
 }
 
@@ -376,7 +359,7 @@ static dv_status check_coherence(dv_apply *ap, uint64_t seq) {
     if (dv_db_count(ap->db) == 0 ? entry != DV_NO_SLOT
                                  : entry == DV_NO_SLOT || !dv_db_slot_live(ap->db, entry) ||
                                        dv_db_level_of(ap->db, entry) != max_level)
-        return fail(ap, seq, "entry point not live on the top level", DV_EINCOHERENT);
+        return dv_apply_fail(ap, seq, "entry point not live on the top level", DV_EINCOHERENT);
     if (ap->cfg.mode != DV_APPLY_STRUCTURAL) return DV_OK;
     for (size_t i = 0; i < ap->n_touched; i++) {
         uint32_t s = ap->touched[i].slot;
@@ -385,10 +368,10 @@ static dv_status check_coherence(dv_apply *ap, uint64_t seq) {
             const uint32_t *lst;
             uint32_t n;
             if (dv_db_neighbours(ap->db, s, l, &lst, &n) != DV_OK || n > dv_db_max_degree(ap->db, l))
-                return fail(ap, seq, "degree bound", DV_EINCOHERENT);
+                return dv_apply_fail(ap, seq, "degree bound", DV_EINCOHERENT);
             for (uint32_t j = 0; j < n; j++)
                 if (!dv_db_slot_live(ap->db, lst[j]) || dv_db_level_of(ap->db, lst[j]) < l)
-                    return fail(ap, seq, "edge to a missing node", DV_EINCOHERENT);
+                    return dv_apply_fail(ap, seq, "edge to a missing node", DV_EINCOHERENT);
         }
     }
     return DV_OK;
@@ -396,7 +379,7 @@ static dv_status check_coherence(dv_apply *ap, uint64_t seq) {
 
 /* ---- the gates ------------------------------------------------------------------ */
 
-static dv_status check_sequence(dv_apply *ap, uint64_t seq) {
+dv_status dv_apply_check_sequence(dv_apply *ap, uint64_t seq) {
     if (seq <= ap->position) {
         ap->st.duplicates++;
         dv_text t;
@@ -421,9 +404,12 @@ static dv_status check_sequence(dv_apply *ap, uint64_t seq) {
     return DV_OK;
 }
 
-static dv_status apply_decoded(dv_apply *ap, const dv_delta *d) {
+void dv_apply_lock(dv_apply *ap) { dv_db_write_lock(ap->db, ap->cfg.hooks.yield, ap->cfg.hooks.ctx); }
+void dv_apply_unlock(dv_apply *ap) { dv_db_write_unlock(ap->db); }
+
+dv_status dv_apply_decoded_locked(dv_apply *ap, const dv_delta *d) {
     dv_status st = dv_txn_begin(ap->db);
-    if (st != DV_OK) return fail(ap, d->h.sequence, "transaction", st);
+    if (st != DV_OK) return dv_apply_fail(ap, d->h.sequence, "transaction", st);
     ap->n_touched = 0;
     if (d->h.operation == DV_OP_BATCH) {
         for (uint32_t i = 0; i < d->n_sub && st == DV_OK; i++) st = apply_one(ap, &d->subs[i]);
@@ -454,22 +440,29 @@ dv_status dv_apply_delta(dv_apply *ap, const uint8_t header[DV_DELTA_HEADER_SIZE
     if (st != DV_OK) {
         dv_delta_header h;
         uint64_t seq = dv_delta_header_decode(header, &h) == DV_OK ? h.sequence : 0;
-        return fail(ap, seq, "decode", st);
+        return dv_apply_fail(ap, seq, "decode", st);
     }
-    if ((st = check_sequence(ap, d.h.sequence)) != DV_OK) return st;
-    return apply_decoded(ap, &d);
+    if ((st = dv_apply_check_sequence(ap, d.h.sequence)) != DV_OK) return st;
+    /* concurrent dv_searcher readers see the db before or after this delta, never during */
+    dv_apply_lock(ap);
+    st = dv_apply_decoded_locked(ap, &d);
+    dv_apply_unlock(ap);
+    return st;
 }
 
 dv_status dv_apply_buffer(dv_apply *ap, const uint8_t *buf, size_t len) {
     if (!ap || !buf) return DV_EINVAL;
     ap->cur = NULL;
-    if (len < DV_DELTA_HEADER_SIZE) return fail(ap, 0, "buffer shorter than a header", DV_ETRUNCATED);
+    if (len < DV_DELTA_HEADER_SIZE)
+        return dv_apply_fail(ap, 0, "buffer shorter than a header", DV_ETRUNCATED);
     return dv_apply_delta(ap, buf, buf + DV_DELTA_HEADER_SIZE, len - DV_DELTA_HEADER_SIZE);
 }
 
 dv_status dv_apply_batch(dv_apply *ap, const uint8_t *const *headers, const uint8_t *const *payloads,
                          const size_t *payload_lens, size_t n, dv_status *results, size_t *n_applied) {
     if (!ap || (n && (!headers || !payloads || !payload_lens))) return DV_EINVAL;
+    if (dv_par_ready(ap)) /* worker loops are running: spread the batch over them */
+        return dv_par_batch(ap, headers, payloads, payload_lens, n, results, n_applied);
     dv_status first = DV_OK;
     size_t applied = 0;
     for (size_t i = 0; i < n; i++) {

@@ -21,6 +21,7 @@
 #ifndef DV_DB_INTERNAL_H
 #define DV_DB_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,7 +43,8 @@ typedef struct dv_slot {
     uint32_t *upper; /* level lists of (M + 2) u32, NULL when level == 0 */
     dv_meta *meta;   /* NULL when no metadata */
     float inv_norm;  /* 1/|v| (0 for the zero vector); cosine only */
-    uint32_t indeg0; /* number of layer-0 lists holding this slot */
+    uint32_t indeg0; /* number of layer-0 lists holding this slot (parallel apply
+                        workers update in-degrees with __atomic builtins) */
     uint16_t id_len;
     uint8_t level;
     uint8_t live;
@@ -111,6 +113,9 @@ struct dv_db {
     /* edge events emitted in the current op and the bound announced at
      * OP_BEGIN (tests check emitted <= bounded) */
     size_t op_edges, op_edge_bound;
+
+    /* reader-writer lock word (rwlock.c): dv_searcher readers vs dv_apply */
+    _Atomic uint32_t rw;
 };
 
 /* ---- inline accessors --------------------------------------------------- */

@@ -290,6 +290,15 @@ void dv_txn_rollback(dv_db *db) {
     t->pool_len = 0;
 }
 
+size_t dv_txn_mark(const dv_db *db) { return db->txn && db->txn->open ? db->txn->n : 0; }
+
+void dv_txn_rollback_to(dv_db *db, size_t mark) {
+    struct dv_txn *t = db->txn;
+    if (!t || !t->open) return;
+    for (size_t i = t->n; i > mark; i--) undo(db, &t->recs[i - 1]);
+    if (mark < t->n) t->n = mark; /* pool bytes of the undone records are simply not reused */
+}
+
 /* ---- commit: free what the journal kept alive ------------------------------- */
 
 static void release(dv_db *db, const jrec *r) {

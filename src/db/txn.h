@@ -34,6 +34,12 @@ dv_status dv_txn_reserve(dv_db *db, size_t n_records, size_t n_vectors, size_t n
 void dv_txn_commit(dv_db *db);
 /* Undoes every change since dv_txn_begin, newest first. */
 void dv_txn_rollback(dv_db *db);
+/* Partial rollback (parallel apply: refuse one delta of an epoch and every
+ * later one, keep the earlier ones): dv_txn_mark() is the number of records
+ * so far; dv_txn_rollback_to() undoes the records after a mark, newest
+ * first, and leaves the transaction open. */
+size_t dv_txn_mark(const dv_db *db);
+void dv_txn_rollback_to(dv_db *db, size_t mark);
 /* Frees the journal's memory (dv_db_close). */
 void dv_txn_free(dv_db *db);
 

@@ -1,0 +1,76 @@
+/*
+ * apply_internal.h -- struct dv_apply and the pieces of the single-threaded
+ * applier (apply.c) that the parallel dispatcher (parallel.c) reuses, so
+ * both paths validate, detect conflicts and report refusals identically.
+ */
+#ifndef DV_APPLY_INTERNAL_H
+#define DV_APPLY_INTERNAL_H
+
+#include "deltavec.h"
+#include "db/replay.h"
+#include "db/txn.h"
+#include "delta/delta.h"
+#include "util/alloc.h"
+
+#define UNKNOWN_SEQ UINT64_MAX
+#define APPLY_MAX_SLOT (1u << 28) /* bound on slots from the wire before tables grow */
+
+typedef struct dv_par dv_par; /* parallel.c */
+
+struct dv_apply {
+    dv_mem mem;
+    dv_db *db;
+    dv_apply_config cfg;
+    dv_decode_limits lim;
+    uint64_t position;
+
+    uint64_t *last_seq; /* per primary slot */
+    uint32_t last_cap;
+    uint64_t fill_seq; /* value of new table entries: 0 or UNKNOWN_SEQ */
+
+    /* slots the current delta touched, with their previous last_seq: a batch
+     * may touch a vector twice (its second member's prev_sequence is the
+     * batch's own sequence), so last_seq moves as members apply and is put
+     * back if the delta rolls back. A parallel epoch keeps appending here
+     * across its deltas and rolls back a suffix. */
+    struct touched {
+        uint32_t slot;
+        uint64_t old_seq;
+    } * touched;
+    size_t n_touched, touched_cap;
+
+    dv_delta_arena arena;
+    const dv_delta *cur; /* the (sub-)delta being applied, for messages */
+    char err[320];
+    dv_apply_stats st;
+
+    dv_par *par;   /* worker state when cfg.workers >= 2 (parallel.c), else NULL */
+    void *threads; /* native threads of dv_apply_start_threads (src/platform), else NULL */
+};
+
+/* ---- apply.c, shared with parallel.c ---- */
+/* Records a refusal message "sequence S: what (id ...): strerror", counts it, returns st. */
+dv_status dv_apply_fail(dv_apply *ap, uint64_t seq, const char *what, dv_status st);
+const char *dv_apply_event_name(dv_event_kind k);
+dv_conflict_kind dv_apply_detect(dv_apply *ap, const dv_delta *d);
+dv_conflict_action dv_apply_decide(dv_apply *ap, dv_conflict_kind k, const dv_delta *d);
+dv_status dv_apply_conflict_status(dv_conflict_kind k);
+const char *dv_apply_conflict_name(dv_conflict_kind k);
+dv_status dv_apply_note_touched(dv_apply *ap, uint32_t slot, uint64_t seq);
+/* Gate 2: DV_OK (next), DV_EDUPLICATE or DV_EGAP (message set, counted). */
+dv_status dv_apply_check_sequence(dv_apply *ap, uint64_t seq);
+/* Gate 4, single-threaded, inside its own db transaction; the caller holds the db's write lock. */
+dv_status dv_apply_decoded_locked(dv_apply *ap, const dv_delta *d);
+/* Takes the db's write lock with the configured yield hook. */
+void dv_apply_lock(dv_apply *ap);
+void dv_apply_unlock(dv_apply *ap);
+
+/* ---- parallel.c ---- */
+dv_status dv_par_init(dv_apply *ap);
+void dv_par_free(dv_apply *ap);
+/* Non-zero when dv_apply_batch should go through the workers. */
+int dv_par_ready(const dv_apply *ap);
+dv_status dv_par_batch(dv_apply *ap, const uint8_t *const *headers, const uint8_t *const *payloads,
+                       const size_t *payload_lens, size_t n, dv_status *results, size_t *n_applied);
+
+#endif

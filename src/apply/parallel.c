@@ -1,0 +1,728 @@
+/*
+ * parallel.c -- parallel structural apply: one dispatcher, N worker loops
+ * (the contract is in section 8 of deltavec.h; the design and its proof
+ * sketch in docs/CONCURRENCY.md).
+ *
+ * The core creates no threads and makes no OS call. The host runs
+ * dv_apply_worker_run(ap, i) on N threads (src/platform does it with
+ * pthreads; a wasm host from Web Workers); the thread calling
+ * dv_apply_batch is the dispatcher. Sleeping goes through the futex-style
+ * wait/wake hooks of the config.
+ *
+ * Who touches what (this is the whole race-freedom argument):
+ *  - the dispatcher owns everything except neighbour lists and in-degree
+ *    counters: it decodes, checks sequences and conflicts, and applies the
+ *    vector part of every delta (insert: id map, free list, slot, vector,
+ *    empty lists; update: vector, norm; metadata) in sequence order, inside
+ *    the db transaction (src/db/txn.h) that spans the epoch;
+ *  - each edge operation goes to worker (from % N): the worker owns the
+ *    lists of "its" nodes, so every list sees its operations in stream
+ *    order; in-degree counters of targets are shared and updated with
+ *    __atomic RMWs (commutative, so the final counts are exact);
+ *  - a node's lists exist before any operation on them is queued (the
+ *    dispatcher attaches the node first) and are never freed or moved
+ *    while operations are queued: deletes, entry changes and batches are
+ *    applied inline after draining the workers, and store growth (realloc
+ *    of data/info) waits for a drain too.
+ *
+ * Validation: the dispatcher checks all it can see at the moment the
+ * operation would run inline (both ends live, layer within both levels, no
+ * self loop: that state is exactly the inline one, since it processes
+ * vector parts in order and no delete is in flight). A worker checks what
+ * depends on the list (no duplicate, degree bound, edge present for a
+ * removal). A refusal (worker's or dispatcher's) at delta tag F makes every
+ * worker skip tags >= F; at the end of the epoch each worker journal
+ * (tagged by delta, FIFO so tags never decrease) is undone down to F, then
+ * the db transaction down to F's mark: the replica is exactly as after
+ * delta F-1, as the inline applier would leave it.
+ *
+ * Memory order: the dispatcher publishes a worker's queue tail with release
+ * after writing the operations; the worker acquires it, applies, and
+ * publishes its head with release; a drain acquires every head, so all list
+ * changes happen-before the dispatcher's next step (commit, rollback,
+ * realloc) and before the write-lock release that lets readers in.
+ * Parking is Dekker-style: the sleeper stores its "parked" flag, fences,
+ * re-checks its condition, then waits on its bell word; the waker stores its
+ * progress, fences, and rings (increments + wake) if it sees the flag.
+ */
+#include <stdatomic.h>
+#include <string.h>
+
+#include "apply/apply_internal.h"
+#include "db/db_internal.h"
+#include "db/rwlock.h"
+#include "util/text.h"
+
+#define QBITS 13u /* 8192 operations (128 KiB) per worker queue */
+#define QSIZE (1u << QBITS)
+#define QMASK (QSIZE - 1u)
+#define CHUNK 128u         /* operations a worker applies between head publications */
+#define PUBLISH_EVERY 256u /* the dispatcher publishes a long delta's operations early */
+#define SPINS 512u         /* idle polls before parking */
+#define NO_TAG UINT32_MAX
+#define EARLY_END_MIN 16u /* readers waiting: end the epoch after at least this many deltas */
+
+enum { OP_ADD = 1, OP_REMOVE = 2 };
+
+/* One edge operation: tag = index of its delta in the epoch. */
+typedef struct par_op {
+    uint32_t tag, from, to;
+    uint16_t layer, kind;
+} par_op;
+
+/* Undo record of an applied operation (pos: where a removed edge was). */
+typedef struct par_jrec {
+    uint32_t tag, from, to, pos;
+    uint16_t layer, kind;
+} par_jrec;
+
+typedef struct par_worker {
+    /* written by the dispatcher, read by the worker */
+    _Atomic uint64_t tail;
+    _Atomic uint32_t bell;
+    uint64_t local_tail;  /* dispatcher-private: operations written */
+    uint64_t cached_head; /* dispatcher-private */
+    char pad0[64];
+    /* written by the worker, read by the dispatcher */
+    _Atomic uint64_t head;
+    _Atomic uint32_t parked;
+    _Atomic uint32_t running;
+    char pad1[64];
+    /* worker-owned; the dispatcher reads/resets them only after a drain */
+    dv_mem mem; /* own live-byte counter: the allocator function itself must be thread-safe */
+    par_op *q;  /* QSIZE operations, allocated by the loop on its first run */
+    par_jrec *j;
+    size_t jn, jcap;
+    uint32_t fail_tag;
+    dv_status fail_st;
+    par_op fail_op;
+    char pad2[64];
+} par_worker;
+
+/* A delta of the open epoch. */
+typedef struct par_pend {
+    uint64_t seq;
+    size_t txn_mark;     /* db journal records before it */
+    size_t touched_mark; /* ap->touched entries before it */
+    size_t index;        /* its position in the dv_apply_batch arrays */
+    uint64_t dups_before;
+    uint32_t omitted, replaced;
+} par_pend;
+
+struct dv_par {
+    uint32_t n;
+    par_worker *w;
+    _Atomic uint32_t registered; /* loops inside dv_apply_worker_run */
+    _Atomic uint32_t stop;
+    _Atomic uint32_t fail_tag; /* lowest refused tag of the open epoch */
+    char pad0[64];
+    _Atomic uint32_t disp_bell;
+    _Atomic uint32_t disp_parked;
+    char pad1[64];
+    /* dispatcher-private */
+    int open;
+    par_pend *pend;
+    uint32_t n_pend, pend_cap;
+    uint64_t dups;     /* duplicates reported during the open epoch */
+    uint32_t disp_tag; /* tag the dispatcher refused, NO_TAG if none */
+    dv_status disp_st;
+};
+
+/* ---- small helpers ------------------------------------------------------------ */
+
+static inline void cpu_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+static void ring(const dv_apply *ap, _Atomic uint32_t *bell) {
+    atomic_fetch_add_explicit(bell, 1, memory_order_seq_cst);
+    if (ap->cfg.hooks.wake) ap->cfg.hooks.wake(ap->cfg.hooks.ctx, (const uint32_t *)(const void *)bell);
+}
+
+/* Sleeps on bell until rung, unless ready(arg) turns true meanwhile. */
+static void park(const dv_apply *ap, _Atomic uint32_t *parked, _Atomic uint32_t *bell,
+                 int (*ready)(const dv_apply *, const void *), const void *arg) {
+    for (uint32_t i = 0; i < SPINS; i++) {
+        if (ready(ap, arg)) return;
+        cpu_pause();
+    }
+    if (!ap->cfg.hooks.wait) {
+        if (ap->cfg.hooks.yield) ap->cfg.hooks.yield(ap->cfg.hooks.ctx);
+        return;
+    }
+    uint32_t b = atomic_load_explicit(bell, memory_order_seq_cst);
+    atomic_store_explicit(parked, 1, memory_order_seq_cst);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (!ready(ap, arg)) ap->cfg.hooks.wait(ap->cfg.hooks.ctx, (const uint32_t *)(const void *)bell, b);
+    atomic_store_explicit(parked, 0, memory_order_relaxed);
+}
+
+/* ---- init / free ------------------------------------------------------------------ */
+
+dv_status dv_par_init(dv_apply *ap) {
+    if (ap->cfg.workers < 2 || ap->cfg.mode != DV_APPLY_STRUCTURAL) return DV_OK;
+    dv_par *p = dv_mem_calloc(&ap->mem, 1, sizeof *p);
+    if (!p) return DV_ENOMEM;
+    p->n = ap->cfg.workers;
+    p->w = dv_mem_calloc(&ap->mem, p->n, sizeof *p->w);
+    if (!p->w) {
+        dv_mem_free(&ap->mem, p, sizeof *p);
+        return DV_ENOMEM;
+    }
+    for (uint32_t i = 0; i < p->n; i++) {
+        dv_mem_init(&p->w[i].mem, ap->cfg.allocator);
+        p->w[i].fail_tag = NO_TAG;
+    }
+    atomic_store(&p->fail_tag, NO_TAG);
+    p->disp_tag = NO_TAG;
+    ap->par = p;
+    return DV_OK;
+}
+
+void dv_par_free(dv_apply *ap) {
+    dv_par *p = ap->par;
+    if (!p) return;
+    for (uint32_t i = 0; i < p->n; i++) {
+        par_worker *w = &p->w[i];
+        dv_mem_free(&w->mem, w->q, (size_t)QSIZE * sizeof *w->q);
+        dv_mem_free(&w->mem, w->j, w->jcap * sizeof *w->j);
+    }
+    dv_mem_free(&ap->mem, p->pend, (size_t)p->pend_cap * sizeof *p->pend);
+    dv_mem_free(&ap->mem, p->w, (size_t)p->n * sizeof *p->w);
+    dv_mem_free(&ap->mem, p, sizeof *p);
+    ap->par = NULL;
+}
+
+uint32_t dv_apply_worker_count(const dv_apply *ap) { return ap && ap->par ? ap->par->n : 0; }
+
+uint32_t dv_apply_workers_running(const dv_apply *ap) {
+    return ap && ap->par ? atomic_load_explicit(&ap->par->registered, memory_order_acquire) : 0;
+}
+
+dv_status dv_apply_set_hooks(dv_apply *ap, const dv_apply_hooks *hooks) {
+    if (!ap) return DV_EINVAL;
+    if (dv_apply_workers_running(ap)) return DV_ESTATE;
+    if (hooks)
+        ap->cfg.hooks = *hooks;
+    else
+        memset(&ap->cfg.hooks, 0, sizeof ap->cfg.hooks);
+    return DV_OK;
+}
+
+int dv_par_ready(const dv_apply *ap) {
+    const dv_par *p = ap->par;
+    return p && !ap->db->has_obs && atomic_load_explicit(&p->registered, memory_order_acquire) == p->n &&
+           !atomic_load_explicit(&p->stop, memory_order_relaxed);
+}
+
+void dv_apply_workers_stop(dv_apply *ap) {
+    if (!ap || !ap->par) return;
+    dv_par *p = ap->par;
+    if (!atomic_load_explicit(&p->registered, memory_order_acquire)) return; /* nothing to stop */
+    atomic_store_explicit(&p->stop, 1, memory_order_seq_cst);
+    for (uint32_t i = 0; i < p->n; i++) ring(ap, &p->w[i].bell);
+}
+
+/* ---- worker side ---------------------------------------------------------------- */
+
+static void worker_fail(dv_par *p, par_worker *w, const par_op *op, dv_status st) {
+    if (op->tag < w->fail_tag) {
+        w->fail_tag = op->tag;
+        w->fail_st = st;
+        w->fail_op = *op;
+    }
+    uint32_t cur = atomic_load_explicit(&p->fail_tag, memory_order_relaxed);
+    while (op->tag < cur && !atomic_compare_exchange_weak_explicit(
+                                &p->fail_tag, &cur, op->tag, memory_order_relaxed, memory_order_relaxed)) {
+    }
+}
+
+static int journal_room(par_worker *w) {
+    if (w->jn < w->jcap) return 1;
+    size_t cap = w->jcap ? w->jcap * 2 : 1024;
+    par_jrec *q = dv_mem_realloc(&w->mem, w->j, w->jcap * sizeof *q, cap * sizeof *q);
+    if (!q) return 0;
+    w->j = q;
+    w->jcap = cap;
+    return 1;
+}
+
+/* Applies one operation to a list this worker owns (checks as replay.c's
+ * check_edge, minus the parts the dispatcher already checked). */
+static void run_op(dv_apply *ap, par_worker *w, const par_op *op) {
+    dv_par *p = ap->par;
+    if (op->tag >= atomic_load_explicit(&p->fail_tag, memory_order_relaxed)) return; /* rolled back anyway */
+    dv_db *db = ap->db;
+    uint32_t *lst = dv_list(db, op->from, op->layer);
+    uint32_t n = lst[0], j = 0;
+    while (j < n && lst[1 + j] != op->to) j++;
+    if (op->kind == OP_ADD ? (j < n || n >= dv_maxdeg(db, op->layer)) : j == n) {
+        worker_fail(p, w, op, DV_EINCOHERENT);
+        return;
+    }
+    if (!journal_room(w)) {
+        worker_fail(p, w, op, DV_ENOMEM);
+        return;
+    }
+    par_jrec *r = &w->j[w->jn++];
+    r->tag = op->tag;
+    r->from = op->from;
+    r->to = op->to;
+    r->pos = j;
+    r->layer = op->layer;
+    r->kind = op->kind;
+    uint32_t *indeg = dv_indeg(db, op->to, op->layer);
+    if (op->kind == OP_ADD) {
+        lst[1 + n] = op->to;
+        lst[0] = n + 1;
+        __atomic_fetch_add(indeg, 1u, __ATOMIC_RELAXED);
+    } else {
+        memmove(lst + 1 + j, lst + 2 + j, (size_t)(n - j - 1) * 4);
+        lst[0] = n - 1;
+        __atomic_fetch_sub(indeg, 1u, __ATOMIC_RELAXED);
+    }
+}
+
+typedef struct worker_arg {
+    const par_worker *w;
+    uint64_t h;
+} worker_arg;
+
+static int worker_ready(const dv_apply *ap, const void *arg) {
+    const worker_arg *a = arg;
+    return atomic_load_explicit(&a->w->tail, memory_order_acquire) != a->h ||
+           atomic_load_explicit(&ap->par->stop, memory_order_acquire);
+}
+
+dv_status dv_apply_worker_run(dv_apply *ap, uint32_t index) {
+    if (!ap) return DV_EINVAL;
+    dv_par *p = ap->par;
+    if (!p) return DV_EUNSUPPORTED;
+    if (index >= p->n) return DV_EINVAL;
+    par_worker *w = &p->w[index];
+    uint32_t expect = 0;
+    if (!atomic_compare_exchange_strong(&w->running, &expect, 1)) return DV_ESTATE;
+    if (!w->q && !(w->q = dv_mem_alloc(&w->mem, (size_t)QSIZE * sizeof *w->q))) {
+        atomic_store(&w->running, 0);
+        return DV_ENOMEM;
+    }
+    atomic_fetch_add_explicit(&p->registered, 1, memory_order_acq_rel); /* publishes w->q */
+    uint64_t h = atomic_load_explicit(&w->head, memory_order_relaxed);
+    for (;;) {
+        uint64_t t = atomic_load_explicit(&w->tail, memory_order_acquire);
+        if (h == t) {
+            if (atomic_load_explicit(&p->stop, memory_order_acquire)) break;
+            worker_arg a = {w, h};
+            park(ap, &w->parked, &w->bell, worker_ready, &a);
+            continue;
+        }
+        uint64_t end = t - h > CHUNK ? h + CHUNK : t;
+        for (; h < end; h++) run_op(ap, w, &w->q[h & QMASK]);
+        atomic_store_explicit(&w->head, h, memory_order_release);
+        atomic_thread_fence(memory_order_seq_cst);
+        if (atomic_load_explicit(&p->disp_parked, memory_order_relaxed)) ring(ap, &p->disp_bell);
+    }
+    /* the last loop out clears the stop request, so loops can be started again */
+    if (atomic_fetch_sub_explicit(&p->registered, 1, memory_order_acq_rel) == 1)
+        atomic_store_explicit(&p->stop, 0, memory_order_release);
+    atomic_store_explicit(&w->running, 0, memory_order_release);
+    return DV_OK;
+}
+
+/* ---- dispatcher: queues ---------------------------------------------------------- */
+
+static void publish(dv_apply *ap, par_worker *w) {
+    if (atomic_load_explicit(&w->tail, memory_order_relaxed) == w->local_tail) return;
+    atomic_store_explicit(&w->tail, w->local_tail, memory_order_release);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&w->parked, memory_order_relaxed)) ring(ap, &w->bell);
+}
+
+static void publish_all(dv_apply *ap) {
+    for (uint32_t i = 0; i < ap->par->n; i++) publish(ap, &ap->par->w[i]);
+}
+
+static int worker_has_room(const dv_apply *ap, const void *arg) {
+    (void)ap;
+    par_worker *w = (par_worker *)(uintptr_t)arg;
+    w->cached_head = atomic_load_explicit(&w->head, memory_order_acquire);
+    return w->local_tail - w->cached_head < QSIZE;
+}
+
+static int workers_idle(const dv_apply *ap, const void *arg) {
+    (void)arg;
+    const dv_par *p = ap->par;
+    for (uint32_t i = 0; i < p->n; i++)
+        if (atomic_load_explicit(&p->w[i].head, memory_order_acquire) != p->w[i].local_tail) return 0;
+    return 1;
+}
+
+/* Waits until every queued operation is applied (and visible here). */
+static void drain(dv_apply *ap) {
+    dv_par *p = ap->par;
+    publish_all(ap);
+    while (!workers_idle(ap, NULL)) park(ap, &p->disp_parked, &p->disp_bell, workers_idle, NULL);
+}
+
+static void enqueue(dv_apply *ap, const par_op *op) {
+    dv_par *p = ap->par;
+    par_worker *w = &p->w[op->from % p->n];
+    if (w->local_tail - w->cached_head >= QSIZE) {
+        publish(ap, w);
+        while (!worker_has_room(ap, w)) park(ap, &p->disp_parked, &p->disp_bell, worker_has_room, w);
+    }
+    w->q[w->local_tail & QMASK] = *op;
+    w->local_tail++;
+    if (w->local_tail - atomic_load_explicit(&w->tail, memory_order_relaxed) >= PUBLISH_EVERY) publish(ap, w);
+}
+
+/* ---- dispatcher: epochs ------------------------------------------------------------ */
+
+/* Opens an epoch: write lock (readers wait until epoch_end), one db transaction. */
+static dv_status epoch_begin(dv_apply *ap) {
+    dv_par *p = ap->par;
+    dv_apply_lock(ap);
+    dv_status st = dv_txn_begin(ap->db);
+    if (st != DV_OK) {
+        dv_apply_unlock(ap);
+        return st;
+    }
+    p->open = 1;
+    p->n_pend = 0;
+    p->dups = 0;
+    p->disp_tag = NO_TAG;
+    ap->n_touched = 0;
+    return DV_OK;
+}
+
+/* Undoes, newest first, every operation of tag >= f this worker applied. */
+static void worker_rollback(dv_db *db, par_worker *w, uint32_t f) {
+    while (w->jn > 0 && w->j[w->jn - 1].tag >= f) {
+        const par_jrec *r = &w->j[--w->jn];
+        uint32_t *lst = dv_list(db, r->from, r->layer);
+        uint32_t n = lst[0];
+        if (r->kind == OP_ADD) {
+            lst[0] = n - 1; /* it was appended, and everything after it is undone already */
+            (*dv_indeg(db, r->to, r->layer))--;
+        } else {
+            memmove(lst + 2 + r->pos, lst + 1 + r->pos, (size_t)(n - r->pos) * 4);
+            lst[1 + r->pos] = r->to;
+            lst[0] = n + 1;
+            (*dv_indeg(db, r->to, r->layer))++;
+        }
+    }
+}
+
+static void undo_touched_to(dv_apply *ap, size_t mark) {
+    while (ap->n_touched > mark) {
+        ap->n_touched--;
+        ap->last_seq[ap->touched[ap->n_touched].slot] = ap->touched[ap->n_touched].old_seq;
+    }
+}
+
+/* The message of a refusal found by a worker. */
+static dv_status worker_refusal(dv_apply *ap, uint64_t seq, const par_worker *w) {
+    char what[160];
+    dv_text t;
+    dv_text_init(&t, what, sizeof what);
+    const par_op *op = &w->fail_op;
+    dv_text_put(&t, op->kind == OP_ADD ? "edge add " : "edge remove ");
+    dv_text_u64(&t, op->from);
+    dv_text_put(&t, " -> ");
+    dv_text_u64(&t, op->to);
+    dv_text_put(&t, " on layer ");
+    dv_text_u64(&t, op->layer);
+    if (w->fail_st == DV_EINCOHERENT)
+        dv_text_put(&t, op->kind == OP_ADD ? " (duplicate or degree bound)" : " (no such edge)");
+    ap->cur = NULL;
+    return dv_apply_fail(ap, seq, what, w->fail_st);
+}
+
+/*
+ * Drains the workers and closes the epoch: on a refusal at tag F, rolls
+ * back F and everything after it (worker journals first: they need the
+ * nodes the dispatcher attached), reports F's status in results and marks
+ * the later deltas (up to index `last`) not tried. Commits the rest,
+ * releases the write lock. Returns F's status, or DV_OK.
+ */
+static dv_status epoch_end(dv_apply *ap, dv_status *results, size_t last, size_t *applied) {
+    dv_par *p = ap->par;
+    if (!p->open) return DV_OK;
+    drain(ap);
+    dv_db *db = ap->db;
+    uint32_t f = atomic_load_explicit(&p->fail_tag, memory_order_acquire);
+    uint32_t keep = p->n_pend;
+    dv_status ret = DV_OK;
+    if (f != NO_TAG) {
+        const par_pend *pf = &p->pend[f];
+        for (uint32_t i = 0; i < p->n; i++) worker_rollback(db, &p->w[i], f);
+        dv_txn_rollback_to(db, pf->txn_mark);
+        undo_touched_to(ap, pf->touched_mark);
+        if (p->disp_tag == f) {
+            ret = p->disp_st; /* message already recorded */
+        } else {
+            if (p->disp_tag != NO_TAG) ap->st.refused--; /* that later refusal is now "not tried" */
+            const par_worker *fw = NULL;
+            for (uint32_t i = 0; i < p->n && !fw; i++)
+                if (p->w[i].fail_tag == f) fw = &p->w[i];
+            ret = fw ? worker_refusal(ap, pf->seq, fw)
+                     : dv_apply_fail(ap, pf->seq, "parallel apply", DV_ECORRUPT);
+        }
+        ap->st.duplicates -= p->dups - pf->dups_before;
+        ap->position = pf->seq - 1;
+        if (results) {
+            results[pf->index] = ret;
+            for (size_t k = pf->index + 1; k <= last; k++) results[k] = DV_EGAP;
+        }
+        keep = f;
+    }
+    dv_txn_commit(db);
+    for (uint32_t i = 0; i < keep; i++) {
+        ap->st.omitted += p->pend[i].omitted;
+        ap->st.replaced += p->pend[i].replaced;
+    }
+    ap->st.applied += keep;
+    ap->st.parallel_deltas += keep;
+    ap->st.epochs++;
+    *applied += keep;
+    for (uint32_t i = 0; i < p->n; i++) {
+        p->w[i].jn = 0;
+        p->w[i].fail_tag = NO_TAG;
+    }
+    atomic_store_explicit(&p->fail_tag, NO_TAG, memory_order_relaxed);
+    p->disp_tag = NO_TAG;
+    p->open = 0;
+    p->n_pend = 0;
+    ap->n_touched = 0;
+    ap->cur = NULL;
+    dv_apply_unlock(ap);
+    return ret;
+}
+
+/* ---- dispatcher: one delta ----------------------------------------------------------- */
+
+typedef struct disp_ctx {
+    dv_apply *ap;
+    uint32_t tag;
+    const dv_event *failed;
+} disp_ctx;
+
+/* What replay.c's check_edge checks that does not depend on the list. */
+static dv_status check_edge_ends(const dv_db *db, const dv_event *ev) {
+    uint32_t from = ev->slot, to = ev->u.edge.to, l = ev->u.edge.layer;
+    if (!dv_is_live(db, from) || !dv_is_live(db, to)) return DV_EINCOHERENT;
+    if (l > db->info[from].level || l > db->info[to].level || from == to) return DV_EINCOHERENT;
+    return DV_OK;
+}
+
+static dv_status disp_event(void *ctx, const dv_event *ev) {
+    disp_ctx *c = ctx;
+    dv_apply *ap = c->ap;
+    dv_status st;
+    switch (ev->kind) {
+    case DV_EV_EDGE_ADD:
+    case DV_EV_EDGE_REMOVE: {
+        if ((st = check_edge_ends(ap->db, ev)) != DV_OK) break;
+        par_op op = {c->tag, ev->slot, ev->u.edge.to, (uint16_t)ev->u.edge.layer,
+                     (uint16_t)(ev->kind == DV_EV_EDGE_ADD ? OP_ADD : OP_REMOVE)};
+        enqueue(ap, &op);
+        ap->st.edge_ops++;
+        return DV_OK;
+    }
+    case DV_EV_VECTOR_DELETE: /* deltas with these are barriers: never dispatched */
+    case DV_EV_ENTRY:
+        st = DV_EBADOP;
+        break;
+    default: /* OP_BEGIN/END, vector insert/update, metadata: the dispatcher's own part */
+        st = dv_db_replay(ap->db, ev);
+        break;
+    }
+    if (st != DV_OK) c->failed = ev;
+    return st;
+}
+
+static dv_status pend_push(dv_apply *ap, const dv_delta *d, size_t index) {
+    dv_par *p = ap->par;
+    if (p->n_pend == p->pend_cap) {
+        uint32_t cap = p->pend_cap ? p->pend_cap * 2 : 64;
+        par_pend *q =
+            dv_mem_realloc(&ap->mem, p->pend, (size_t)p->pend_cap * sizeof *q, (size_t)cap * sizeof *q);
+        if (!q) return DV_ENOMEM;
+        p->pend = q;
+        p->pend_cap = cap;
+    }
+    par_pend *e = &p->pend[p->n_pend++];
+    memset(e, 0, sizeof *e);
+    e->seq = d->h.sequence;
+    e->txn_mark = dv_txn_mark(ap->db);
+    e->touched_mark = ap->n_touched;
+    e->index = index;
+    e->dups_before = p->dups;
+    return DV_OK;
+}
+
+/* The entry-point half of apply.c's check_coherence (the per-node half is
+ * implied by the per-edge checks here: no delete is in an epoch). */
+static int entry_coherent(const dv_db *db) {
+    uint32_t entry, max_level;
+    dv_db_entry(db, &entry, &max_level);
+    if (dv_db_count(db) == 0) return entry == DV_NO_SLOT;
+    return entry != DV_NO_SLOT && dv_db_slot_live(db, entry) && dv_db_level_of(db, entry) == max_level;
+}
+
+/* Gates 3 and 4 for one non-barrier delta, its tag being the next one.
+ * On refusal the message is recorded and the caller ends the epoch. */
+static dv_status dispatch(dv_apply *ap, const dv_delta *d) {
+    dv_par *p = ap->par;
+    dv_db *db = ap->db;
+    par_pend *e = &p->pend[p->n_pend - 1];
+    uint64_t seq = d->h.sequence;
+    ap->cur = d;
+    if (d->vkind != DV_VEC_NONE || d->id) {
+        dv_conflict_kind k = dv_apply_detect(ap, d);
+        if (k) {
+            dv_conflict_action a = dv_apply_decide(ap, k, d);
+            if (a == DV_CONFLICT_ABORT)
+                return dv_apply_fail(ap, seq, dv_apply_conflict_name(k), dv_apply_conflict_status(k));
+            if (a == DV_CONFLICT_OMIT) {
+                e->omitted = 1;
+                ap->position = seq;
+                return DV_OK;
+            }
+            e->replaced = 1;
+        }
+    }
+    int vec = d->vkind == DV_VEC_DENSE || d->vkind == DV_VEC_SPARSE;
+    dv_status st = dv_txn_reserve(db, 4 + (size_t)d->n_meta, vec ? 1 : 0, 0);
+    if (st != DV_OK) return dv_apply_fail(ap, seq, "journal", st);
+    if (d->vkind == DV_VEC_INSERT) { /* growing the store moves lists the workers write */
+        uint32_t need = d->slot >= db->n_slots ? d->slot + 1 : db->n_slots;
+        if (need > db->cap) drain(ap);
+    }
+    disp_ctx c = {ap, p->n_pend - 1, NULL};
+    st = dv_delta_to_events(d, disp_event, &c);
+    publish_all(ap);
+    if (st != DV_OK) {
+        const char *what = c.failed ? dv_apply_event_name(c.failed->kind) : "replay";
+        return dv_apply_fail(ap, seq, what, st == DV_ECONFLICT ? DV_ECONSTRAINT : st);
+    }
+    if (ap->cfg.coherence_check && !entry_coherent(db))
+        return dv_apply_fail(ap, seq, "entry point not live on the top level", DV_EINCOHERENT);
+    if (d->vkind != DV_VEC_NONE || d->id) {
+        if ((st = dv_apply_note_touched(ap, d->slot, seq)) != DV_OK)
+            return dv_apply_fail(ap, seq, "journal", st);
+    }
+    ap->position = seq;
+    return DV_OK;
+}
+
+/* Deltas applied inline, after a drain. */
+static int is_barrier(const dv_delta *d) {
+    return d->h.operation == DV_OP_BATCH || d->has_entry || d->vkind == DV_VEC_DELETE;
+}
+
+/* ---- dv_apply_batch with workers -------------------------------------------------------- */
+
+typedef struct batch_state {
+    dv_status *results;
+    size_t applied;
+    dv_status first;
+} batch_state;
+
+static void set_result(batch_state *b, size_t i, dv_status st) {
+    if (b->results) b->results[i] = st;
+    if (st == DV_OK)
+        b->applied++;
+    else if (st != DV_EDUPLICATE && b->first == DV_OK)
+        b->first = st;
+}
+
+/* Closes the epoch; an earlier refusal found there makes delta i "not tried".
+ * Returns non-zero when the batch must stop. */
+static int close_epoch(dv_apply *ap, batch_state *b, size_t i, int include_i) {
+    dv_status st = epoch_end(ap, b->results, include_i ? i : (i ? i - 1 : 0), &b->applied);
+    if (st == DV_OK) return 0;
+    if (b->first == DV_OK) b->first = st;
+    if (b->results && !include_i) b->results[i] = DV_EGAP;
+    return 1;
+}
+
+static void one_delta(dv_apply *ap, batch_state *b, size_t i, const uint8_t *hdr, const uint8_t *payload,
+                      size_t len) {
+    dv_par *p = ap->par;
+    ap->cur = NULL;
+    if (!hdr || (!payload && len)) {
+        if (close_epoch(ap, b, i, 0)) return;
+        set_result(b, i, DV_EINVAL);
+        return;
+    }
+    dv_delta d;
+    dv_delta_arena_reset(&ap->arena);
+    dv_status st = dv_delta_decode(hdr, payload, len, &ap->lim, &ap->arena, &d);
+    if (st != DV_OK) {
+        if (close_epoch(ap, b, i, 0)) return;
+        dv_delta_header h;
+        uint64_t seq = dv_delta_header_decode(hdr, &h) == DV_OK ? h.sequence : 0;
+        set_result(b, i, dv_apply_fail(ap, seq, "decode", st));
+        return;
+    }
+    if (d.h.sequence <= ap->position) { /* duplicate of an applied (or dispatched) delta */
+        dv_apply_check_sequence(ap, d.h.sequence);
+        if (p->open) p->dups++;
+        set_result(b, i, DV_EDUPLICATE);
+        return;
+    }
+    if (d.h.sequence != ap->position + 1 || is_barrier(&d)) {
+        if (close_epoch(ap, b, i, 0)) return;
+        if ((st = dv_apply_check_sequence(ap, d.h.sequence)) != DV_OK) {
+            set_result(b, i, st);
+            return;
+        }
+        dv_apply_lock(ap);
+        st = dv_apply_decoded_locked(ap, &d);
+        dv_apply_unlock(ap);
+        if (st == DV_OK) ap->st.barriers++;
+        set_result(b, i, st);
+        return;
+    }
+    if (!p->open && (st = epoch_begin(ap)) != DV_OK) {
+        set_result(b, i, dv_apply_fail(ap, d.h.sequence, "transaction", st));
+        return;
+    }
+    if ((st = pend_push(ap, &d, i)) != DV_OK) {
+        if (close_epoch(ap, b, i, 0)) return;
+        set_result(b, i, dv_apply_fail(ap, d.h.sequence, "epoch", st));
+        return;
+    }
+    if (b->results) b->results[i] = DV_OK; /* tentative until the epoch closes */
+    st = dispatch(ap, &d);
+    if (st != DV_OK) {
+        p->disp_tag = p->n_pend - 1;
+        p->disp_st = st;
+        uint32_t cur = atomic_load_explicit(&p->fail_tag, memory_order_relaxed);
+        while (p->disp_tag < cur &&
+               !atomic_compare_exchange_weak_explicit(&p->fail_tag, &cur, p->disp_tag, memory_order_relaxed,
+                                                      memory_order_relaxed)) {
+        }
+        close_epoch(ap, b, i, 1);
+        return;
+    }
+    if (p->n_pend >= ap->cfg.epoch_max || (p->n_pend >= EARLY_END_MIN && dv_db_readers_waiting(ap->db)))
+        close_epoch(ap, b, i, 1);
+}
+
+dv_status dv_par_batch(dv_apply *ap, const uint8_t *const *headers, const uint8_t *const *payloads,
+                       const size_t *payload_lens, size_t n, dv_status *results, size_t *n_applied) {
+    batch_state b = {results, 0, DV_OK};
+    size_t i = 0;
+    for (; i < n && b.first == DV_OK; i++) one_delta(ap, &b, i, headers[i], payloads[i], payload_lens[i]);
+    if (b.first == DV_OK && n) close_epoch(ap, &b, n - 1, 1);
+    if (results)
+        for (; i < n; i++) results[i] = DV_EGAP;
+    if (n_applied) *n_applied = b.applied;
+    return b.first;
+}

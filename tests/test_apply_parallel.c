@@ -1,0 +1,455 @@
+/*
+ * test_apply_parallel.c -- parallel apply (dispatcher + worker loops) ends in
+ * exactly the state inline apply reaches, and refuses exactly what inline
+ * apply refuses, leaving the same state behind. Run under TSan by
+ * scripts/test.sh (the name contains "parallel").
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "deltavec.h"
+#include "delta/delta.h"
+#include "support/stream.h"
+#include "util/alloc.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define SANITIZED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED 1
+#endif
+#ifdef SANITIZED
+#define WORKLOAD 20000
+#else
+#define WORKLOAD 60000
+#endif
+
+#define DIM 16
+#define CHUNK 700 /* deltas per dv_apply_batch call */
+
+static dv_apply *make_applier(dv_db *replica, uint32_t workers, uint32_t epoch_max) {
+    dv_apply_config cfg;
+    dv_apply_config_default(&cfg);
+    cfg.workers = workers;
+    if (epoch_max) cfg.epoch_max = epoch_max;
+    dv_apply *ap = NULL;
+    assert_int_equal(dv_apply_init(replica, &cfg, &ap), DV_OK);
+    return ap;
+}
+
+/* dv_apply_batch over s[from, to) in chunks; every delta must apply. */
+static void batch_all(dv_apply *ap, const test_stream *s, size_t from, size_t to) {
+    const uint8_t *h[CHUNK], *pl[CHUNK];
+    size_t lens[CHUNK];
+    dv_status res[CHUNK];
+    for (size_t i = from; i < to; i += CHUNK) {
+        size_t n = to - i < CHUNK ? to - i : CHUNK;
+        for (size_t k = 0; k < n; k++) {
+            h[k] = s->d[i + k].bytes;
+            pl[k] = s->d[i + k].bytes + DV_DELTA_HEADER_SIZE;
+            lens[k] = s->d[i + k].len - DV_DELTA_HEADER_SIZE;
+        }
+        size_t applied = 0;
+        dv_status st = dv_apply_batch(ap, h, pl, lens, n, res, &applied);
+        if (st != DV_OK) fail_msg("chunk at %zu: %s: %s", i, dv_status_name(st), dv_apply_last_error(ap));
+        assert_int_equal(applied, n);
+    }
+}
+
+/* A replica of the whole stream with `workers` threads; returns its hash. */
+static uint64_t parallel_replica_hash(const test_primary *p, uint32_t workers, dv_apply_stats *stats) {
+    dv_db *r = test_open_db(DIM, 42);
+    dv_apply *ap = make_applier(r, workers, 0);
+    assert_int_equal(dv_apply_start_threads(ap), DV_OK);
+    assert_int_equal(dv_apply_workers_running(ap), workers);
+    batch_all(ap, &p->stream, 0, p->stream.n);
+    assert_int_equal(dv_apply_stop_threads(ap), DV_OK);
+    assert_int_equal(dv_apply_workers_running(ap), 0);
+    assert_int_equal(dv_apply_position(ap), dv_capture_last_sequence(p->cap));
+    assert_int_equal(dv_apply_stats_get(ap, stats), DV_OK);
+    uint64_t h = dv_db_state_hash(r);
+    dv_apply_free(ap);
+    dv_db_close(r);
+    return h;
+}
+
+static uint64_t inline_replica_hash(const test_primary *p) {
+    dv_db *r = test_open_db(DIM, 42);
+    dv_apply *ap = make_applier(r, 0, 0);
+    batch_all(ap, &p->stream, 0, p->stream.n);
+    uint64_t h = dv_db_state_hash(r);
+    dv_apply_free(ap);
+    dv_db_close(r);
+    return h;
+}
+
+static void converges(const workload_mix *mix, const dv_capture_config *cap, size_t ops, uint64_t seed,
+                      int batched) {
+    test_primary p;
+    test_primary_open(&p, DIM, cap, seed);
+    test_primary_run(&p, ops, mix);
+    uint64_t want = dv_db_state_hash(p.db);
+    assert_int_equal(inline_replica_hash(&p), want);
+    for (uint32_t workers = 2; workers <= 4; workers += 2) {
+        dv_apply_stats st;
+        assert_int_equal(parallel_replica_hash(&p, workers, &st), want);
+        if (batched) { /* every BATCH delta is a barrier, applied inline */
+            assert_int_equal(st.barriers, p.stream.n);
+        } else { /* the workers really did the graph work */
+            assert_true(st.parallel_deltas > st.barriers);
+            assert_true(st.edge_ops > 0);
+        }
+        assert_int_equal(st.applied, p.stream.n);
+        assert_int_equal(st.refused, 0);
+    }
+    test_primary_close(&p);
+}
+
+/* ---- convergence ------------------------------------------------------------- */
+
+static void mixed_workload_with_2_and_4_workers_has_the_primarys_hash(void **state) {
+    (void)state;
+    /* inserts, dense and sparse updates, deletes (barriers), metadata, re-inserts */
+    converges(NULL, NULL, WORKLOAD, 201, 0);
+}
+
+static void insert_and_update_workload_with_long_epochs_has_the_primarys_hash(void **state) {
+    (void)state;
+    /* no deletes: epochs run to epoch_max, the store grows under them */
+    workload_mix mix = {50, 25, 20, 0, 5};
+    converges(&mix, NULL, WORKLOAD / 2, 202, 0);
+}
+
+static void batched_stream_with_workers_has_the_primarys_hash(void **state) {
+    (void)state;
+    dv_capture_config cfg;
+    dv_capture_config_default(&cfg);
+    cfg.batch_max_deltas = 16; /* BATCH deltas are barriers: applied inline between epochs */
+    converges(NULL, &cfg, WORKLOAD / 4, 203, 1);
+}
+
+static void stopping_and_restarting_workers_mid_stream_converges(void **state) {
+    (void)state;
+    test_primary p;
+    test_primary_open(&p, DIM, NULL, 204);
+    test_primary_run(&p, WORKLOAD / 4, NULL);
+    dv_db *r = test_open_db(DIM, 42);
+    dv_apply *ap = make_applier(r, 3, 64);
+    size_t third = p.stream.n / 3;
+    assert_int_equal(dv_apply_start_threads(ap), DV_OK);
+    assert_int_equal(dv_apply_start_threads(ap), DV_ESTATE);
+    batch_all(ap, &p.stream, 0, third);
+    assert_int_equal(dv_apply_stop_threads(ap), DV_OK);
+    batch_all(ap, &p.stream, third, 2 * third); /* no loops: inline */
+    assert_int_equal(dv_apply_start_threads(ap), DV_OK);
+    batch_all(ap, &p.stream, 2 * third, p.stream.n);
+    assert_int_equal(dv_apply_stop_threads(ap), DV_OK);
+    assert_int_equal(dv_db_state_hash(r), dv_db_state_hash(p.db));
+    dv_apply_free(ap);
+    dv_db_close(r);
+    test_primary_close(&p);
+}
+
+/* ---- worker loops driven by the caller's own threads, spinning (no hooks) --------- */
+
+typedef struct loop_arg {
+    dv_apply *ap;
+    uint32_t index;
+    dv_status result;
+} loop_arg;
+
+static void *loop_main(void *p) {
+    loop_arg *a = p;
+    a->result = dv_apply_worker_run(a->ap, a->index);
+    return NULL;
+}
+
+static void caller_run_worker_loops_without_hooks_converge(void **state) {
+    (void)state;
+    test_primary p;
+    test_primary_open(&p, DIM, NULL, 205);
+    test_primary_run(&p, 2000, NULL);
+    dv_db *r = test_open_db(DIM, 42);
+    dv_apply *ap = make_applier(r, 2, 0);
+    pthread_t t[2];
+    loop_arg a[2];
+    for (uint32_t i = 0; i < 2; i++) {
+        a[i] = (loop_arg){ap, i, DV_EINVAL};
+        assert_int_equal(pthread_create(&t[i], NULL, loop_main, &a[i]), 0);
+    }
+    while (dv_apply_workers_running(ap) < 2) dv_thread_yield(NULL);
+    assert_int_equal(dv_apply_worker_run(ap, 0), DV_ESTATE); /* loop 0 already runs */
+    batch_all(ap, &p.stream, 0, p.stream.n);
+    dv_apply_workers_stop(ap);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(a[i].result, DV_OK);
+    }
+    dv_apply_stats st;
+    dv_apply_stats_get(ap, &st);
+    assert_true(st.parallel_deltas > 0);
+    assert_int_equal(dv_db_state_hash(r), dv_db_state_hash(p.db));
+    dv_apply_free(ap);
+    dv_db_close(r);
+    test_primary_close(&p);
+}
+
+static void worker_api_refuses_what_it_cannot_do(void **state) {
+    (void)state;
+    dv_db *r = test_open_db(DIM, 42);
+    dv_apply *ap = make_applier(r, 2, 0);
+    assert_int_equal(dv_apply_worker_count(ap), 2);
+    assert_int_equal(dv_apply_worker_run(ap, 2), DV_EINVAL);
+    assert_int_equal(dv_apply_worker_run(NULL, 0), DV_EINVAL);
+    dv_apply_workers_stop(ap); /* nothing runs: no effect */
+    dv_apply_free(ap);
+    ap = make_applier(r, 1, 0);
+    assert_int_equal(dv_apply_worker_count(ap), 0);
+    assert_int_equal(dv_apply_worker_run(ap, 0), DV_EUNSUPPORTED);
+    assert_int_equal(dv_apply_start_threads(ap), DV_OK); /* nothing to start */
+    assert_int_equal(dv_apply_stop_threads(ap), DV_OK);
+    dv_apply_free(ap);
+    dv_apply_config cfg;
+    dv_apply_config_default(&cfg);
+    assert_int_equal(cfg.workers, 4);
+    cfg.mode = DV_APPLY_LOGICAL;
+    assert_int_equal(dv_apply_init(r, &cfg, &ap), DV_OK);
+    assert_int_equal(dv_apply_worker_count(ap), 0); /* logical replicas apply inline */
+    dv_apply_free(ap);
+    cfg.mode = DV_APPLY_STRUCTURAL;
+    cfg.workers = DV_APPLY_MAX_WORKERS + 1;
+    assert_int_equal(dv_apply_init(r, &cfg, &ap), DV_EINVAL);
+    dv_db_close(r);
+}
+
+/* ---- refusals: same results, position and state as inline apply ------------------ */
+
+/* Re-encodes stream delta i with one extra HNSW section holding `extra`
+ * (NULL: none) and, if prev != 0, another prev_sequence. */
+static test_delta recode(const test_stream *s, size_t i, const dv_edge_add *extra, uint32_t layer,
+                         uint64_t prev) {
+    dv_mem mem;
+    dv_mem_init(&mem, NULL);
+    dv_delta_arena arena, scratch;
+    dv_delta_arena_init(&arena, &mem);
+    dv_delta_arena_init(&scratch, &mem);
+    dv_delta d;
+    const uint8_t *b = s->d[i].bytes;
+    assert_int_equal(
+        dv_delta_decode(b, b + DV_DELTA_HEADER_SIZE, s->d[i].len - DV_DELTA_HEADER_SIZE, NULL, &arena, &d),
+        DV_OK);
+    dv_hnsw_section secs[64];
+    assert_true(d.n_sections < 63);
+    memcpy(secs, d.sections, d.n_sections * sizeof *secs);
+    if (extra) {
+        secs[d.n_sections] = (dv_hnsw_section){layer, 0, NULL, 1, extra};
+        d.sections = secs;
+        d.n_sections++;
+    }
+    if (prev) d.h.prev_sequence = prev;
+    dv_encode_opts o;
+    dv_encode_opts_default(&o);
+    size_t cap = dv_delta_encoded_bound(&d), len = 0;
+    test_delta out;
+    out.bytes = malloc(DV_DELTA_HEADER_SIZE + cap);
+    assert_int_equal(
+        dv_delta_encode(&d, &o, &scratch, out.bytes, out.bytes + DV_DELTA_HEADER_SIZE, cap, &len), DV_OK);
+    out.len = DV_DELTA_HEADER_SIZE + len;
+    dv_delta_arena_free(&arena);
+    dv_delta_arena_free(&scratch);
+    return out;
+}
+
+/* First add of stream delta i, which must be a non-barrier insert with edges. */
+static int first_add(const test_stream *s, size_t i, dv_edge_add *add, uint32_t *layer) {
+    dv_mem mem;
+    dv_mem_init(&mem, NULL);
+    dv_delta_arena arena;
+    dv_delta_arena_init(&arena, &mem);
+    dv_delta d;
+    const uint8_t *b = s->d[i].bytes;
+    int ok = dv_delta_decode(b, b + DV_DELTA_HEADER_SIZE, s->d[i].len - DV_DELTA_HEADER_SIZE, NULL, &arena,
+                             &d) == DV_OK &&
+             d.vkind == DV_VEC_INSERT && !d.has_entry && d.n_sections > 0 && d.sections[0].n_add > 0;
+    if (ok) {
+        *add = d.sections[0].adds[0];
+        *layer = d.sections[0].layer;
+    }
+    dv_delta_arena_free(&arena);
+    return ok;
+}
+
+typedef struct run_result {
+    dv_status first;
+    dv_status res[CHUNK];
+    size_t applied;
+    uint64_t position, hash, refused;
+    char err[320];
+} run_result;
+
+/* Applies prefix [0, from) then one dv_apply_batch of `input` (n deltas). */
+static void run(const test_stream *s, size_t from, const test_delta *input, size_t n, uint32_t workers,
+                run_result *out) {
+    dv_db *r = test_open_db(DIM, 42);
+    dv_apply *ap = make_applier(r, workers, 0);
+    batch_all(ap, s, 0, from);
+    if (workers) assert_int_equal(dv_apply_start_threads(ap), DV_OK);
+    const uint8_t *h[CHUNK], *pl[CHUNK];
+    size_t lens[CHUNK];
+    for (size_t k = 0; k < n; k++) {
+        h[k] = input[k].bytes;
+        pl[k] = input[k].bytes + DV_DELTA_HEADER_SIZE;
+        lens[k] = input[k].len - DV_DELTA_HEADER_SIZE;
+    }
+    dv_apply_stats before, after;
+    dv_apply_stats_get(ap, &before);
+    out->first = dv_apply_batch(ap, h, pl, lens, n, out->res, &out->applied);
+    dv_apply_stats_get(ap, &after);
+    if (workers) {
+        assert_true(after.parallel_deltas > before.parallel_deltas); /* the parallel path ran */
+        assert_int_equal(dv_apply_stop_threads(ap), DV_OK);
+    }
+    out->position = dv_apply_position(ap);
+    out->hash = dv_db_state_hash(r);
+    out->refused = after.refused - before.refused;
+    strncpy(out->err, dv_apply_last_error(ap), sizeof out->err - 1);
+    out->err[sizeof out->err - 1] = 0;
+    /* re-delivering the original stream from the position converges */
+    size_t next = (size_t)out->position; /* sequence k is stream index k - 1 */
+    batch_all(ap, s, next, s->n);
+    assert_int_equal(dv_apply_position(ap), s->n);
+    dv_apply_free(ap);
+    dv_db_close(r);
+}
+
+static void same_outcome(const run_result *a, const run_result *b, size_t n) {
+    assert_int_equal(a->first, b->first);
+    assert_int_equal(a->applied, b->applied);
+    assert_int_equal(a->position, b->position);
+    assert_int_equal(a->hash, b->hash);
+    assert_int_equal(a->refused, b->refused);
+    /* same refused sequence (worker messages name the edge, inline ones the id) */
+    const char *ca = strchr(a->err, ':'), *cb = strchr(b->err, ':');
+    assert_non_null(ca);
+    assert_non_null(cb);
+    assert_int_equal(ca - a->err, cb - b->err);
+    assert_memory_equal(a->err, b->err, (size_t)(ca - a->err));
+    for (size_t k = 0; k < n; k++) assert_int_equal(a->res[k], b->res[k]);
+}
+
+/* Applies stream [from, from+n) with delta `bad` replaced by `corrupt`: inline
+ * and with 2 and 4 workers, which must agree; the replica must be at bad-1. */
+static void refusal_matches_inline(const test_primary *p, size_t from, size_t n, size_t bad,
+                                   const test_delta *corrupt, dv_status want) {
+    test_delta input[CHUNK];
+    for (size_t k = 0; k < n; k++) input[k] = p->stream.d[from + k];
+    input[bad - from] = *corrupt;
+    run_result ref, par;
+    run(&p->stream, from, input, n, 0, &ref);
+    assert_int_equal(ref.first, want);
+    assert_int_equal(ref.res[bad - from], want);
+    assert_int_equal(ref.position, bad); /* stream index bad = sequence bad + 1 */
+    for (size_t k = bad - from + 1; k < n; k++) assert_int_equal(ref.res[k], DV_EGAP);
+    for (uint32_t w = 2; w <= 4; w += 2) {
+        run(&p->stream, from, input, n, w, &par);
+        same_outcome(&ref, &par, n);
+    }
+}
+
+/* An insert-only primary (no barriers but the entry changes). */
+static void insert_primary(test_primary *p, uint64_t seed, size_t ops) {
+    workload_mix mix = {70, 15, 15, 0, 0};
+    test_primary_open(p, DIM, NULL, seed);
+    test_primary_run(p, ops, &mix);
+}
+
+static size_t find_insert(const test_stream *s, size_t from, dv_edge_add *add, uint32_t *layer) {
+    for (size_t i = from; i < s->n; i++)
+        if (first_add(s, i, add, layer)) return i;
+    fail_msg("no insert with edges after %zu", from);
+    return 0;
+}
+
+static void duplicate_edge_found_by_a_worker_rolls_back_that_delta_and_the_later_ones(void **state) {
+    (void)state;
+    test_primary p;
+    insert_primary(&p, 206, 1500);
+    size_t from = 1000, n = 300;
+    dv_edge_add add;
+    uint32_t layer;
+    size_t bad = find_insert(&p.stream, from + 100, &add, &layer);
+    test_delta corrupt = recode(&p.stream, bad, &add, layer, 0); /* the same edge twice */
+    refusal_matches_inline(&p, from, n, bad, &corrupt, DV_EINCOHERENT);
+    free(corrupt.bytes);
+    test_primary_close(&p);
+}
+
+static void edge_to_a_free_slot_found_by_the_dispatcher_rolls_back_that_delta(void **state) {
+    (void)state;
+    test_primary p;
+    insert_primary(&p, 207, 1500);
+    size_t from = 1000, n = 300;
+    dv_edge_add add;
+    uint32_t layer;
+    size_t bad = find_insert(&p.stream, from + 150, &add, &layer);
+    add.to = 5000; /* never used: not live */
+    test_delta corrupt = recode(&p.stream, bad, &add, layer, 0);
+    refusal_matches_inline(&p, from, n, bad, &corrupt, DV_EINCOHERENT);
+    free(corrupt.bytes);
+    test_primary_close(&p);
+}
+
+static void duplicate_gap_truncation_and_conflict_in_a_parallel_batch_match_inline(void **state) {
+    (void)state;
+    test_primary p;
+    insert_primary(&p, 208, 1500);
+    size_t from = 1000, n = 300;
+    /* a delta delivered twice inside the batch: DV_EDUPLICATE, the rest applies */
+    test_delta input[CHUNK];
+    for (size_t k = 0; k < n; k++) input[k] = p.stream.d[from + k];
+    input[120] = input[119];
+    run_result ref, par;
+    run(&p.stream, from, input, n, 0, &ref);
+    assert_int_equal(ref.res[120], DV_EDUPLICATE);
+    assert_int_equal(ref.first, DV_EGAP); /* the dropped 120 makes 121 a gap */
+    for (uint32_t w = 2; w <= 4; w += 2) {
+        run(&p.stream, from, input, n, w, &par);
+        same_outcome(&ref, &par, n);
+    }
+    /* a truncated delta in the middle */
+    test_delta cut = p.stream.d[from + 200];
+    cut.len = DV_DELTA_HEADER_SIZE + 3;
+    refusal_matches_inline(&p, from, n, from + 200, &cut, DV_ETRUNCATED);
+    /* a DATA conflict: the replica's last sequence for the vector is not prev_sequence */
+    dv_edge_add add;
+    uint32_t layer;
+    size_t bad = find_insert(&p.stream, from + 250, &add, &layer);
+    test_delta wrong = recode(&p.stream, bad, NULL, 0, 3);
+    refusal_matches_inline(&p, from, n, bad, &wrong, DV_EDATA);
+    free(wrong.bytes);
+    test_primary_close(&p);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(mixed_workload_with_2_and_4_workers_has_the_primarys_hash),
+        cmocka_unit_test(insert_and_update_workload_with_long_epochs_has_the_primarys_hash),
+        cmocka_unit_test(batched_stream_with_workers_has_the_primarys_hash),
+        cmocka_unit_test(stopping_and_restarting_workers_mid_stream_converges),
+        cmocka_unit_test(caller_run_worker_loops_without_hooks_converge),
+        cmocka_unit_test(worker_api_refuses_what_it_cannot_do),
+        cmocka_unit_test(duplicate_edge_found_by_a_worker_rolls_back_that_delta_and_the_later_ones),
+        cmocka_unit_test(edge_to_a_free_slot_found_by_the_dispatcher_rolls_back_that_delta),
+        cmocka_unit_test(duplicate_gap_truncation_and_conflict_in_a_parallel_batch_match_inline),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
