@@ -135,6 +135,14 @@ static void captured_stream_replays_to_identical_state(void **state) {
     dv_capture_stats st;
     assert_int_equal(dv_capture_stats_get(cap, &st), DV_OK);
     assert_true(st.sparse_updates > 0 && st.dense_updates > 0);
+    assert_true(st.raw_bytes >= st.payload_bytes);
+    /* constant vectors compress: the stats see the body before LZ4 */
+    uint64_t raw0 = st.raw_bytes, stored0 = st.payload_bytes;
+    float flat[DIM];
+    for (int i = 0; i < DIM; i++) flat[i] = 0.25f;
+    assert_int_equal(dv_db_insert(primary, "flat-1", flat, NULL, 0), DV_OK);
+    assert_int_equal(dv_capture_stats_get(cap, &st), DV_OK);
+    assert_true(st.raw_bytes - raw0 > st.payload_bytes - stored0);
     dv_capture_free(cap);
     dv_db_close(primary);
     dv_db_close(replica);

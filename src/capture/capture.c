@@ -154,6 +154,18 @@ static void commit_entry(dv_capture *c, size_t len, size_t raw_len) {
     c->st.raw_bytes += raw_len;
 }
 
+/* The body size before compression: a compressed payload starts with it as
+ * a varint (docs/FORMAT.md section 2). For statistics only. */
+static size_t raw_payload_size(const uint8_t *hdr, const uint8_t *payload, size_t len) {
+    if (!(hdr[9] & DV_FLAG_COMPRESSED)) return len;
+    uint64_t v = 0;
+    for (size_t i = 0; i < len && i < 5; i++) {
+        v |= (uint64_t)(payload[i] & 0x7F) << (7 * i);
+        if (!(payload[i] & 0x80)) return (size_t)v;
+    }
+    return len;
+}
+
 static dv_status flush_batch(dv_capture *c) {
     if (!c->batch_n) return DV_OK;
     dv_delta_header bh;
@@ -340,7 +352,8 @@ static dv_status finish_op(dv_capture *c) {
         st = dv_delta_encode(d, &c->enc, &c->scratch, (uint8_t *)c->res.header, (uint8_t *)c->res.payload,
                              c->res.capacity, &len);
         if (st != DV_OK) return st;
-        commit_entry(c, len, len);
+        commit_entry(c, len,
+                     raw_payload_size((const uint8_t *)c->res.header, (const uint8_t *)c->res.payload, len));
         c->next_seq = seq + 1;
     }
     if (slot != DV_NO_SLOT && slot < c->last_seq_cap) c->last_seq[slot] = seq;
