@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "deltavec.h"
+#include "simd/simd.h" /* dvw_kernel_bench only */
 
 #define DVW_EXPORT __attribute__((visibility("default")))
 
@@ -291,3 +292,91 @@ DVW_EXPORT const char *dvw_replica_last_error(const dvw_replica *r) { return dv_
 DVW_EXPORT int32_t dvw_replica_stats(const dvw_replica *r, dv_apply_stats *out) {
     return dv_apply_stats_get(r->ap, out);
 }
+
+/* ---- benchmark only (js/bench/wasm.mjs) --------------------------------------
+ *
+ * Why: a JS->wasm call costs tens of ns, as much as an L2 over 128 floats, so
+ * timing one kernel call per JS call would measure the binding. This runs the
+ * loop inside wasm; JS times the whole call (the module has no clock import)
+ * and divides by reps. The function pointer is re-read through a volatile on
+ * every iteration so neither clang nor wasm-opt can inline the kernel and hoist
+ * the loop-invariant work out of the loop; the db calls kernels through the
+ * same kind of indirect call, so that is also the realistic cost. */
+
+/* set: 0 = "scalar", 1 = "simd128"; op: 0 = l2sq, 1 = dot, 2 = diff (eps 0.001,
+ * idx_out needs n u32). Returns the sum of the results (so nothing is dead
+ * code), or -1 when the set is not in this module or op is unknown. */
+DVW_EXPORT double dvw_kernel_bench(uint32_t set, uint32_t op, const float *a, const float *b, uint32_t n,
+                                   uint32_t reps, uint32_t *idx_out) {
+    const dv_kernels *k = dv_kernels_named(set == 0 ? "scalar" : set == 1 ? "simd128" : "");
+    if (!k || !a || !b || (op == 2 && !idx_out)) return -1.0;
+    double acc = 0.0;
+    if (op == 0) {
+        float (*volatile f)(const float *, const float *, size_t) = k->l2sq;
+        for (uint32_t r = 0; r < reps; r++) acc += f(a, b, n);
+    } else if (op == 1) {
+        float (*volatile f)(const float *, const float *, size_t) = k->dot;
+        for (uint32_t r = 0; r < reps; r++) acc += f(a, b, n);
+    } else if (op == 2) {
+        size_t (*volatile f)(const float *, const float *, size_t, float, uint32_t *) = k->diff;
+        for (uint32_t r = 0; r < reps; r++) acc += (double)f(a, b, n, 0.001f, idx_out);
+    } else {
+        return -1.0;
+    }
+    return acc;
+}
+
+/* ---- parallel apply (deltavec-mt.wasm only) ----------------------------------
+ *
+ * A replica whose structural apply spreads edge work over `workers` worker
+ * loops (section 8). Each loop runs on its own wasm instance (a Web Worker /
+ * worker_thread over the shared memory, after dvw_thread_init) inside
+ * dvw_replica_worker_run until dvw_replica_workers_stop; the thread calling
+ * dvw_replica_apply_batch is the dispatcher. Waiting is memory.atomic.wait32 /
+ * notify on the applier's words, so idle loops sleep instead of spinning
+ * (which matters when threads outnumber cores). The dispatcher waits too:
+ * fine in Node's main thread and in workers, not in a browser's main thread. */
+#if defined(DVW_FREESTANDING)
+static void dvw_wait32(void *ctx, const uint32_t *word, uint32_t expected) {
+    (void)ctx;
+    __builtin_wasm_memory_atomic_wait32((int32_t *)(uintptr_t)word, (int32_t)expected, -1);
+}
+
+static void dvw_wake32(void *ctx, const uint32_t *word) {
+    (void)ctx;
+    __builtin_wasm_memory_atomic_notify((int32_t *)(uintptr_t)word, UINT32_MAX);
+}
+
+/* workers >= 2: parallel (structural mode); 0/1: inline. epoch_max 0: default. */
+DVW_EXPORT int32_t dvw_replica_open_parallel(dv_db *db, uint32_t workers, uint32_t epoch_max,
+                                             uint64_t start_position, dvw_replica **out) {
+    if (!db || !out) return DV_EINVAL;
+    dvw_replica *r = malloc(sizeof *r);
+    if (!r) return DV_ENOMEM;
+    dv_apply_config cfg;
+    dv_apply_config_default(&cfg);
+    cfg.workers = workers;
+    if (epoch_max) cfg.epoch_max = epoch_max;
+    cfg.start_position = start_position;
+    cfg.hooks.wait = dvw_wait32;
+    cfg.hooks.wake = dvw_wake32;
+    r->db = db;
+    dv_status st = dv_apply_init(db, &cfg, &r->ap);
+    if (st != DV_OK) {
+        free(r);
+        return st;
+    }
+    *out = r;
+    return DV_OK;
+}
+
+DVW_EXPORT uint32_t dvw_replica_worker_count(const dvw_replica *r) { return dv_apply_worker_count(r->ap); }
+DVW_EXPORT uint32_t dvw_replica_workers_running(const dvw_replica *r) {
+    return dv_apply_workers_running(r->ap);
+}
+/* Blocks the calling instance's thread in worker loop `index` until dvw_replica_workers_stop. */
+DVW_EXPORT int32_t dvw_replica_worker_run(dvw_replica *r, uint32_t index) {
+    return dv_apply_worker_run(r->ap, index);
+}
+DVW_EXPORT void dvw_replica_workers_stop(dvw_replica *r) { dv_apply_workers_stop(r->ap); }
+#endif

@@ -1,0 +1,79 @@
+// wasm.mjs -- the WebAssembly benchmark of issue 5, one Node process, printed tables + one JSON file.
+//
+//   1. kernels   ns per call of l2sq / dot / diff: wasm SIMD128 vs wasm scalar vs native   (kernels.mjs)
+//   2. hnsw      build + search: deltavec wasm vs npm hnswlib-wasm, same data              (hnsw.mjs)
+//   3. apply     apply latency per delta kind: wasm SIMD vs scalar vs native                (apply.mjs)
+//   4. parallel  parallel apply throughput with 1, 2, 4 workers                             (parallel.mjs)
+//
+// Usage (from js/): npm run bench:wasm [-- --quick] [-- --only=kernels,hnsw]
+//   --quick    small sizes, few rounds: a smoke run; writes bench/results/wasm_bench-quick.json (git-ignored)
+//   full run   writes bench/results/wasm_bench.json
+// Env: DVW_DIST (wasm modules, default js/dist), DVW_BUILD (dvw_vectors, default build-wasm/),
+//      DV_BENCH_KERNELS (native kernel bench, default build-bench/bench/bench_kernels).
+// Build first: scripts/build-wasm.sh (and for the native kernel column
+// cmake -S . -B build-bench -DDV_BUILD_TESTS=OFF && cmake --build build-bench --target bench_kernels).
+import { execFileSync } from 'node:child_process';
+import { writeFileSync, mkdirSync, statSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { repoRoot, distDir, buildDir } from './common.mjs';
+import { benchKernels } from './kernels.mjs';
+import { benchHnsw } from './hnsw.mjs';
+import { benchApply } from './apply.mjs';
+import { benchParallel } from './parallel.mjs';
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const onlyArg = args.find((a) => a.startsWith('--only='));
+const only = new Set(onlyArg ? onlyArg.slice(7).split(',') : ['kernels', 'hnsw', 'apply', 'parallel']);
+
+const sh = (cmd, a) => { try { return execFileSync(cmd, a, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { return null; } };
+const size = (f) => { try { return statSync(path.join(distDir, f)).size; } catch { return null; } };
+const cpuModel = (() => { try { return (readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) || [])[1] || os.cpus()[0].model; } catch { return os.cpus()[0]?.model; } })();
+
+const out = {
+  date: new Date().toISOString(),
+  command: `cd js && npm run bench:wasm${quick ? ' -- --quick' : ''}`,
+  git_commit: sh('git', ['rev-parse', '--short', 'HEAD']),
+  git_dirty_paths: (sh('git', ['status', '--porcelain', '--', 'src', 'include', 'wasm']) || '').split('\n').filter(Boolean).length,
+  node: process.version,
+  cpu: cpuModel, cpus: os.cpus().length, loadavg_start: os.loadavg().map((x) => +x.toFixed(2)),
+  dist: path.relative(repoRoot, distDir), build: path.relative(repoRoot, buildDir),
+  module_bytes: { 'deltavec.wasm': size('deltavec.wasm'), 'deltavec-scalar.wasm': size('deltavec-scalar.wasm'), 'deltavec-mt.wasm': size('deltavec-mt.wasm') },
+  quick,
+  noise_note: 'shared 2-core VM: medians over rounds; loadavg at start/end recorded; compare columns of one run, not runs',
+};
+console.log(`deltavec wasm benchmark ${out.date} node ${out.node}, ${out.cpus} x ${out.cpu}, load ${out.loadavg_start.join(' ')}${quick ? ' (quick)' : ''}`);
+
+if (only.has('kernels')) out.kernels = await benchKernels(quick ? { dims: [128, 1024], rounds: 3 } : { rounds: 9 });
+if (only.has('hnsw')) {
+  out.hnsw = await benchHnsw(quick ? { n: 4000, nq: 200, buildRounds: 1, searchRounds: 3 } : { buildRounds: 3, searchRounds: 5 });
+}
+if (only.has('apply')) out.apply = await benchApply(quick ? { ops: 5000, rounds: 1 } : { ops: 20000, rounds: 5 });
+if (only.has('parallel')) out.parallel = await benchParallel(quick ? { quick: true } : {});
+
+out.loadavg_end = os.loadavg().map((x) => +x.toFixed(2));
+const goals = {};
+if (out.kernels) {
+  for (const [dim, c] of Object.entries(out.kernels.cells)) {
+    for (const [op, s] of Object.entries(c.speedup_simd_over_scalar)) goals[`kernel simd >= 2x scalar: ${op} dim ${dim}`] = s >= 2 ? `met (${s.toFixed(2)}x)` : `missed (${s.toFixed(2)}x)`;
+  }
+}
+if (out.hnsw && out.hnsw.ratios_deltavec_simd_over_hnswlib_wasm) {
+  const q = out.hnsw.ratios_deltavec_simd_over_hnswlib_wasm;
+  goals['hnsw inserts/s > hnswlib-wasm'] = `${q.inserts_per_s > 1 ? 'met' : 'missed'} (${q.inserts_per_s}x)`;
+  goals['hnsw QPS@0.95 > hnswlib-wasm'] = q.qps_at_target === null ? 'not measured' : `${q.qps_at_target > 1 ? 'met' : 'missed'} (${q.qps_at_target}x)`;
+}
+if (out.apply && out.apply.ran) {
+  for (const [k, r] of Object.entries(out.apply.simd_over_native)) goals[`apply wasm simd within 2x native: ${k}`] = r === null ? '-' : `${r <= 2 ? 'met' : 'missed'} (${r}x)`;
+}
+if (out.parallel) goals['parallel apply 1/2/4 workers'] = out.parallel.ran ? 'measured' : `not measured: ${out.parallel.reason}`;
+out.goals = goals;
+console.log('\nGoals');
+for (const [g, v] of Object.entries(goals)) console.log(`  ${g}: ${v}`);
+
+const dir = path.join(repoRoot, 'bench/results');
+mkdirSync(dir, { recursive: true });
+const file = path.join(dir, quick ? 'wasm_bench-quick.json' : 'wasm_bench.json');
+writeFileSync(file, JSON.stringify(out, null, 1) + '\n');
+console.log(`\nwrote ${path.relative(process.cwd(), file)} (load ${out.loadavg_end.join(' ')} at end)`);
