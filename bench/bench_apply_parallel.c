@@ -1,0 +1,241 @@
+/*
+ * bench_apply_parallel.c -- apply throughput (deltas/s) of one captured
+ * stream with inline apply and with 1, 2 and 4 workers (issue 4's "Apply
+ * throughput with 1, 2 and 4 workers"). Prints a table and writes JSON.
+ *
+ * The stream: a primary at dim 128 (M 16, ef_construction 100) takes
+ * --inserts inserts then --updates updates (half dense, half sparse), with
+ * capture on (vectors + graph, LZ4); every delta is copied out of the ring.
+ * Each configuration applies the whole stream to a fresh replica with
+ * dv_apply_batch (1000 deltas per call), --rounds times; the best wall time
+ * counts, and every replica must end with the primary's state hash.
+ * workers = 1 is inline apply by definition (config 0 or 1 = inline).
+ *
+ * Usage: bench_apply_parallel [--inserts N] [--updates N] [--rounds R] [--out FILE]
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "deltavec.h"
+
+#define DIM 128
+#define PER_CALL 1000
+
+typedef struct blob {
+    uint8_t *b;
+    size_t len;
+} blob;
+
+static blob *stream;
+static size_t n_stream, cap_stream;
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static void die(const char *what, int st) {
+    fprintf(stderr, "bench_apply_parallel: %s: %s\n", what, dv_status_name(st));
+    exit(1);
+}
+
+static uint64_t rng = 12345;
+static float randf(void) {
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)(rng >> 40) / 8388608.0f - 1.0f;
+}
+
+static void drain(dv_capture *cap) {
+    dv_delta_header h[256];
+    size_t n;
+    while (dv_capture_poll(cap, h, 256, &n) == DV_OK && n) {
+        for (size_t i = 0; i < n; i++) {
+            const uint8_t *hb, *pb;
+            size_t len;
+            int st = dv_capture_payload(cap, h[i].sequence, &hb, &pb, &len);
+            if (st != DV_OK) die("payload", st);
+            if (n_stream == cap_stream) {
+                cap_stream = cap_stream ? cap_stream * 2 : 4096;
+                stream = realloc(stream, cap_stream * sizeof *stream);
+                if (!stream) die("realloc", DV_ENOMEM);
+            }
+            blob *x = &stream[n_stream++];
+            x->len = DV_DELTA_HEADER_SIZE + len;
+            x->b = malloc(x->len);
+            if (!x->b) die("malloc", DV_ENOMEM);
+            memcpy(x->b, hb, DV_DELTA_HEADER_SIZE);
+            memcpy(x->b + DV_DELTA_HEADER_SIZE, pb, len);
+        }
+        dv_capture_release(cap, h[n - 1].sequence);
+    }
+}
+
+static void db_config(dv_db_config *c) {
+    dv_db_config_default(c, DIM);
+    c->ef_construction = 100;
+}
+
+static uint64_t build_primary(size_t inserts, size_t updates) {
+    dv_db_config c;
+    db_config(&c);
+    dv_db *db;
+    int st = dv_db_open(&c, &db);
+    if (st != DV_OK) die("open", st);
+    dv_capture_config cc;
+    dv_capture_config_default(&cc);
+    cc.ring.payload_size = 16u << 20;
+    dv_capture *cap;
+    if ((st = dv_capture_init(db, &cc, &cap)) != DV_OK) die("capture init", st);
+    if ((st = dv_capture_start(cap)) != DV_OK) die("capture start", st);
+    float v[DIM];
+    char id[32];
+    for (size_t i = 0; i < inserts + updates; i++) {
+        if (i < inserts) {
+            for (int d = 0; d < DIM; d++) v[d] = randf();
+            snprintf(id, sizeof id, "v%zu", i);
+            st = dv_db_insert(db, id, v, NULL, 0);
+        } else {
+            snprintf(id, sizeof id, "v%zu", (size_t)(rng >> 33) % inserts);
+            randf();
+            if (i % 2) {
+                if ((st = dv_db_get(db, id, v)) != DV_OK) die("get", st);
+                for (int d = 0; d < DIM; d++) v[d] += 0.3f * randf();
+                st = dv_db_update(db, id, v);
+            } else {
+                uint32_t idx[8];
+                float val[8];
+                for (int k = 0; k < 8; k++) {
+                    idx[k] = (uint32_t)k * 16 + (uint32_t)(rng >> 60);
+                    val[k] = randf();
+                }
+                st = dv_db_update_sparse(db, id, idx, val, 8);
+            }
+        }
+        if (st != DV_OK) die("write", st);
+        if (i % 128 == 127) drain(cap);
+    }
+    dv_capture_flush(cap);
+    drain(cap);
+    uint64_t h = dv_db_state_hash(db);
+    dv_capture_free(cap);
+    dv_db_close(db);
+    return h;
+}
+
+typedef struct result {
+    uint32_t workers;
+    double best_s;
+    dv_apply_stats st;
+} result;
+
+static double apply_once(uint32_t workers, uint64_t want, dv_apply_stats *stats) {
+    dv_db_config c;
+    db_config(&c);
+    dv_db *r;
+    int st = dv_db_open(&c, &r);
+    if (st != DV_OK) die("open replica", st);
+    dv_apply_config ac;
+    dv_apply_config_default(&ac);
+    ac.workers = workers;
+    dv_apply *ap;
+    if ((st = dv_apply_init(r, &ac, &ap)) != DV_OK) die("apply init", st);
+    if ((st = dv_apply_start_threads(ap)) != DV_OK) die("start threads", st);
+    const uint8_t *h[PER_CALL], *p[PER_CALL];
+    size_t lens[PER_CALL];
+    double t0 = now();
+    for (size_t i = 0; i < n_stream; i += PER_CALL) {
+        size_t n = n_stream - i < PER_CALL ? n_stream - i : PER_CALL;
+        for (size_t k = 0; k < n; k++) {
+            h[k] = stream[i + k].b;
+            p[k] = stream[i + k].b + DV_DELTA_HEADER_SIZE;
+            lens[k] = stream[i + k].len - DV_DELTA_HEADER_SIZE;
+        }
+        if ((st = dv_apply_batch(ap, h, p, lens, n, NULL, NULL)) != DV_OK) die(dv_apply_last_error(ap), st);
+    }
+    double dt = now() - t0;
+    dv_apply_stop_threads(ap);
+    dv_apply_stats_get(ap, stats);
+    if (dv_db_state_hash(r) != want) die("replica hash differs from the primary", DV_EDATA);
+    dv_apply_free(ap);
+    dv_db_close(r);
+    return dt;
+}
+
+int main(int argc, char **argv) {
+    size_t inserts = 70000, updates = 30000;
+    int rounds = 3;
+    const char *out = "bench/results/apply_parallel.json";
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--inserts"))
+            inserts = strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--updates"))
+            updates = strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--rounds"))
+            rounds = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--out"))
+            out = argv[i + 1];
+    }
+    if (inserts == 0 || rounds < 1) return 2;
+    double t0 = now();
+    uint64_t want = build_primary(inserts, updates);
+    size_t bytes = 0;
+    for (size_t i = 0; i < n_stream; i++) bytes += stream[i].len;
+    printf("stream: %zu deltas (%zu inserts + %zu updates, dim %d), %.1f MB, built in %.1f s; %s SIMD\n",
+           n_stream, inserts, updates, DIM, bytes / 1e6, now() - t0, dv_simd_backend());
+    const uint32_t configs[] = {0, 1, 2, 4};
+    result res[4];
+    for (int c = 0; c < 4; c++) {
+        res[c].workers = configs[c];
+        res[c].best_s = 1e30;
+        for (int r = 0; r < rounds; r++) {
+            double dt = apply_once(configs[c], want, &res[c].st);
+            if (dt < res[c].best_s) res[c].best_s = dt;
+        }
+    }
+    printf("\n%-22s %12s %12s %8s %10s %9s %8s\n", "apply", "seconds", "deltas/s", "vs inline", "parallel",
+           "barriers", "epochs");
+    for (int c = 0; c < 4; c++) {
+        const result *r = &res[c];
+        char name[32];
+        if (r->workers == 0)
+            snprintf(name, sizeof name, "inline (workers 0)");
+        else
+            snprintf(name, sizeof name, "%u worker%s", r->workers, r->workers > 1 ? "s" : " (= inline)");
+        printf("%-22s %12.3f %12.0f %8.2fx %10llu %9llu %8llu\n", name, r->best_s, n_stream / r->best_s,
+               res[0].best_s / r->best_s, (unsigned long long)r->st.parallel_deltas,
+               (unsigned long long)r->st.barriers, (unsigned long long)r->st.epochs);
+    }
+    printf("(best of %d rounds, wall clock; every replica's state hash equals the primary's)\n", rounds);
+    FILE *f = fopen(out, "w");
+    if (!f) {
+        fprintf(stderr, "cannot write %s\n", out);
+        return 1;
+    }
+    fprintf(f,
+            "{\n  \"bench\": \"apply_parallel\",\n  \"dim\": %d,\n  \"inserts\": %zu,\n  \"updates\": %zu,\n",
+            DIM, inserts, updates);
+    fprintf(f, "  \"deltas\": %zu,\n  \"stream_bytes\": %zu,\n  \"rounds\": %d,\n  \"simd\": \"%s\",\n",
+            n_stream, bytes, rounds, dv_simd_backend());
+    fprintf(f, "  \"results\": [\n");
+    for (int c = 0; c < 4; c++) {
+        const result *r = &res[c];
+        fprintf(
+            f,
+            "    {\"workers\": %u, \"seconds\": %.6f, \"deltas_per_s\": %.0f, \"speedup_vs_inline\": %.3f, "
+            "\"parallel_deltas\": %llu, \"barriers\": %llu, \"epochs\": %llu, \"edge_ops\": %llu}%s\n",
+            r->workers, r->best_s, n_stream / r->best_s, res[0].best_s / r->best_s,
+            (unsigned long long)r->st.parallel_deltas, (unsigned long long)r->st.barriers,
+            (unsigned long long)r->st.epochs, (unsigned long long)r->st.edge_ops, c < 3 ? "," : "");
+    }
+    fprintf(f, "  ]\n}\n");
+    fclose(f);
+    printf("wrote %s\n", out);
+    for (size_t i = 0; i < n_stream; i++) free(stream[i].b);
+    free(stream);
+    return 0;
+}
