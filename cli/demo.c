@@ -3,13 +3,17 @@
  * main job).
  *
  *   primary thread                     replica thread
- *   dv_db + capture  --SPSC ring-->  process stage --SPSC ring-->  apply -> replica dv_db
+ *                                                    +-- ring --> apply (inline, timed) -> replica A
+ *   dv_db + capture  --SPSC ring-->  process stage --+
+ *                                     (broadcast)    +-- ring --> apply (N workers)     -> replica B
  *
  * Phase 1 loads the built-in dataset into the primary (every insert is a
  * structural delta); phase 2 runs a mixed workload (sparse and dense
  * updates, deletes, re-inserts, metadata changes). The replica applies the
- * stream as it arrives, timing every delta. At the end the demo compares
- * the replica with the primary: state hash, top-10 results, recall; and
+ * stream as it arrives: replica A one delta at a time, timing each (the
+ * latency table); replica B in groups through the parallel applier with
+ * worker threads (the throughput figure). At the end the demo compares both
+ * replicas with the primary: state hash, top-10 results, recall; and
  * prints throughput, the seed's latency table (apply side) and the bytes
  * shipped against a whole snapshot. Exit status 1 if the replica differs.
  */
@@ -29,6 +33,7 @@ typedef struct demo_opts {
     uint64_t seed;
     const char *json;
     const char *stream; /* write every delta here (docs/FORMAT.md, "Stream files") */
+    uint32_t workers;   /* replica B's apply workers */
 } demo_opts;
 
 /* ---- latency samples per delta kind ----------------------------------------- */
@@ -87,11 +92,16 @@ static int kind_of(const dv_delta_header *h) {
 typedef struct pipeline {
     demo_opts o;
     const float *data;
-    dv_db *primary, *replica;
+    dv_db *primary, *replica, *replica_b;
     dv_capture *cap;
     dv_process *stage;
     dv_ring out;
     void *out_mem;
+    dv_ring out_b;
+    void *out_b_mem;
+    dv_apply *ap_b;
+    double t_apply_b; /* microseconds replica B spent in dv_apply_batch */
+    uint64_t applied_b;
     dv_apply *ap;
     atomic_int primary_done;
     dv_status primary_status, replica_status;
@@ -213,6 +223,34 @@ static size_t replica_pump(pipeline *p) {
     return total;
 }
 
+/* Replica B: whole groups through dv_apply_batch (parallel when workers run). */
+static size_t replica_b_pump(pipeline *p) {
+    dv_ring_entry e[256];
+    const uint8_t *hdr[256], *pay[256];
+    size_t len[256];
+    size_t n = 0, total = 0;
+    while (dv_ring_poll(&p->out_b, e, 256, &n) == DV_OK && n) {
+        for (size_t i = 0; i < n; i++) {
+            hdr[i] = e[i].header;
+            pay[i] = e[i].payload;
+            len[i] = e[i].len;
+        }
+        double t0 = cli_now_us();
+        size_t applied = 0;
+        dv_status st = dv_apply_batch(p->ap_b, hdr, pay, len, n, NULL, &applied);
+        p->t_apply_b += cli_now_us() - t0;
+        p->applied_b += applied;
+        if (st != DV_OK) {
+            fprintf(stderr, "replica B: %s\n", dv_apply_last_error(p->ap_b));
+            p->replica_status = st;
+            return total;
+        }
+        dv_ring_release(&p->out_b, &e[n - 1]);
+        total += n;
+    }
+    return total;
+}
+
 static void *replica_thread(void *arg) {
     pipeline *p = arg;
     for (;;) {
@@ -224,6 +262,7 @@ static void *replica_thread(void *arg) {
             break;
         }
         size_t applied = replica_pump(p);
+        if (p->replica_status == DV_OK) applied += replica_b_pump(p);
         if (p->replica_status != DV_OK) break;
         if (done && st == DV_EEMPTY && applied == 0) break;
         if (!moved && !applied) sched_yield();
@@ -237,7 +276,9 @@ static int setup(pipeline *p) {
     dv_db_config dc;
     dv_db_config_default(&dc, p->o.dim);
     dc.ef_construction = 100;
-    if (dv_db_open(&dc, &p->primary) != DV_OK || dv_db_open(&dc, &p->replica) != DV_OK) return 0;
+    if (dv_db_open(&dc, &p->primary) != DV_OK || dv_db_open(&dc, &p->replica) != DV_OK ||
+        dv_db_open(&dc, &p->replica_b) != DV_OK)
+        return 0;
     dv_capture_config cc;
     dv_capture_config_default(&cc);
     cc.ring.payload_size = 8u << 20;
@@ -250,13 +291,22 @@ static int setup(pipeline *p) {
     rc.payload_size = 8u << 20;
     size_t size = dv_ring_required_size(&rc);
     p->out_mem = aligned_alloc(64, size);
+    p->out_b_mem = aligned_alloc(64, size);
     if (!p->out_mem || dv_ring_init(p->out_mem, size, &rc, &p->out) != DV_OK) return 0;
+    if (!p->out_b_mem || dv_ring_init(p->out_b_mem, size, &rc, &p->out_b) != DV_OK) return 0;
+    dv_ring outs[2] = {p->out, p->out_b};
     dv_process_config pc;
     dv_process_config_default(&pc);
-    pc.outputs = &p->out;
-    pc.n_outputs = 1;
+    pc.outputs = outs;
+    pc.n_outputs = 2;
     if (dv_process_init(&pc, &p->stage) != DV_OK) return 0;
-    return dv_apply_init(p->replica, NULL, &p->ap) == DV_OK;
+    dv_apply_config ac;
+    dv_apply_config_default(&ac);
+    ac.workers = 0; /* replica A: inline, one delta per call */
+    if (dv_apply_init(p->replica, &ac, &p->ap) != DV_OK) return 0;
+    ac.workers = p->o.workers;
+    if (dv_apply_init(p->replica_b, &ac, &p->ap_b) != DV_OK) return 0;
+    return dv_apply_start_threads(p->ap_b) == DV_OK;
 }
 
 /* What shipping the whole index costs: ids, vectors, metadata and every
@@ -311,6 +361,7 @@ static void compare_search(pipeline *p, int *same_top10, double *recall) {
 
 static int report(pipeline *p) {
     uint64_t hp = dv_db_state_hash(p->primary), hr = dv_db_state_hash(p->replica);
+    uint64_t hb = dv_db_state_hash(p->replica_b);
     int same = 0;
     double recall = 0;
     compare_search(p, &same, &recall);
@@ -341,6 +392,11 @@ static int report(pipeline *p) {
            update_bytes ? (double)snap / (double)update_bytes : 0.0);
     printf("\n  replica top-10 == primary top-10 on %u queries: %s; replica recall@10 %.4f\n", p->o.queries,
            same ? "yes" : "NO", recall);
+    printf("  replica B (%u apply workers): %llu deltas in %.2f s of apply (%.0f deltas/s)\n",
+           dv_apply_worker_count(p->ap_b), (unsigned long long)p->applied_b, p->t_apply_b / 1e6,
+           p->t_apply_b > 0 ? (double)p->applied_b / (p->t_apply_b / 1e6) : 0.0);
+    printf("  state hash replica B %016llx: %s\n", (unsigned long long)hb,
+           hb == hp ? "CONVERGED" : "DIVERGED");
     printf("  state hash primary %016llx replica %016llx: %s\n", (unsigned long long)hp,
            (unsigned long long)hr, hp == hr ? "CONVERGED" : "DIVERGED");
     if (p->o.json) {
@@ -359,28 +415,36 @@ static int report(pipeline *p) {
                         KIND_NAMES[k], p->lat[k].n, pct(&p->lat[k], 0.5), pct(&p->lat[k], 0.99));
                 first = 0;
             }
-            fprintf(f, "},\"same_top10\":%s,\"recall\":%.4f,\"converged\":%s}\n", same ? "true" : "false",
-                    recall, hp == hr ? "true" : "false");
+            fprintf(f,
+                    "},\"same_top10\":%s,\"recall\":%.4f,\"workers_b\":%u,\"apply_b_deltas_per_s\":%.1f,"
+                    "\"converged\":%s}\n",
+                    same ? "true" : "false", recall, dv_apply_worker_count(p->ap_b),
+                    p->t_apply_b > 0 ? (double)p->applied_b / (p->t_apply_b / 1e6) : 0.0,
+                    hp == hr && hb == hp ? "true" : "false");
             fclose(f);
         }
     }
-    return hp == hr && same;
+    return hp == hr && hb == hp && same;
 }
 
 static void teardown(pipeline *p) {
+    if (p->ap_b) dv_apply_stop_threads(p->ap_b);
+    dv_apply_free(p->ap_b);
     dv_apply_free(p->ap);
     dv_process_free(p->stage);
     dv_capture_free(p->cap);
     dv_db_close(p->primary);
     dv_db_close(p->replica);
+    dv_db_close(p->replica_b);
     free(p->out_mem);
+    free(p->out_b_mem);
     for (int k = 0; k < K_COUNT; k++) free(p->lat[k].v);
 }
 
 int cli_demo(int argc, char **argv) {
     pipeline p;
     memset(&p, 0, sizeof p);
-    p.o = (demo_opts){20000, 128, 10000, 200, 7, NULL, NULL};
+    p.o = (demo_opts){20000, 128, 10000, 200, 7, NULL, NULL, 2};
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--n") && v)
@@ -397,14 +461,17 @@ int cli_demo(int argc, char **argv) {
             p.o.json = argv[++i];
         else if (!strcmp(a, "--stream") && v)
             p.o.stream = argv[++i];
+        else if (!strcmp(a, "--workers") && v)
+            p.o.workers = (uint32_t)strtoul(argv[++i], NULL, 10);
         else {
             fprintf(stderr, "usage: deltavec demo [--n N] [--dim D] [--updates U] [--queries Q] [--seed S] "
-                            "[--json FILE] [--stream FILE]\n");
+                            "[--json FILE] [--stream FILE] [--workers W]\n");
             return 2;
         }
     }
-    if (p.o.n < 100 || p.o.dim == 0 || p.o.dim > DV_MAX_DIM) {
-        fprintf(stderr, "demo: need --n >= 100 and 1 <= --dim <= %d\n", DV_MAX_DIM);
+    if (p.o.n < 100 || p.o.dim == 0 || p.o.dim > DV_MAX_DIM || p.o.workers > DV_APPLY_MAX_WORKERS) {
+        fprintf(stderr, "demo: need --n >= 100, 1 <= --dim <= %d, --workers <= %d\n", DV_MAX_DIM,
+                DV_APPLY_MAX_WORKERS);
         return 2;
     }
     float *data = cli_dataset(p.o.n, p.o.dim, p.o.seed);
@@ -416,10 +483,14 @@ int cli_demo(int argc, char **argv) {
     }
     if (!data || !setup(&p)) {
         fprintf(stderr, "demo: setup failed\n");
+        teardown(&p);
+        if (p.stream) fclose(p.stream);
+        free(data);
         return 1;
     }
-    printf("deltavec %s demo: primary -> capture ring -> process stage -> replica ring -> apply\n",
-           dv_version_string());
+    printf("deltavec %s demo: primary -> capture ring -> process stage -> 2 rings -> replica A (inline), "
+           "replica B (%u workers)\n",
+           dv_version_string(), dv_apply_worker_count(p.ap_b));
     pthread_t tp, tr;
     double t0 = cli_now_us();
     pthread_create(&tp, NULL, primary_thread, &p);

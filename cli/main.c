@@ -51,9 +51,9 @@ float *cli_dataset(uint32_t n, uint32_t dim, uint64_t seed) {
 }
 
 static void usage(void) {
-    fprintf(stderr,
-            "usage: deltavec demo [options] | dump FILE | version\n"
-            "  demo options: --n N --dim D --updates U --queries Q --seed S --json FILE --stream FILE\n");
+    fprintf(stderr, "usage: deltavec demo [options] | dump FILE | version\n"
+                    "  demo options: --n N --dim D --updates U --queries Q --seed S --workers W --json FILE "
+                    "--stream FILE\n");
 }
 
 int main(int argc, char **argv) {
