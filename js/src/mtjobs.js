@@ -24,3 +24,78 @@ export function buildDb(x, memory, { rows, n, dim, seed }) {
     x.dvw_free(id);
   }
 }
+
+/*
+ * Commands of a parallel replica (parallel.js), run on a worker's instance. The dispatcher-owner worker gets
+ * par-open / par-wait / par-apply / par-info / par-stop / par-close; every loop worker gets one par-run, which
+ * blocks in dvw_par_worker_run (memory.atomic.wait32 while idle) until par-stop.
+ */
+const RESULT_FIELDS = ['status', 'deltas', 'applied', 'duplicates', 'failedAt', 'parsedLen', 'seqLo', 'seqHi'];
+const STATS_FIELDS = ['applied', 'duplicates', 'refused', 'omitted', 'replaced', 'parallelDeltas', 'barriers', 'epochs', 'edgeOps'];
+
+function cstr(memory, p) {
+  if (!p) return null;
+  const u8 = new Uint8Array(memory.buffer);
+  let e = p;
+  while (u8[e] !== 0) e++;
+  return new TextDecoder().decode(u8.slice(p, e)); // a copy: TextDecoder refuses shared views
+}
+
+function info(x, memory, h, out) {
+  x.dvw_par_position(h, out);
+  const position = new DataView(memory.buffer).getBigUint64(out, true);
+  x.dvw_par_state_hash(h, out);
+  const hash = new DataView(memory.buffer).getBigUint64(out, true);
+  return { position, hash, count: x.dvw_par_count(h) };
+}
+
+export function parCommand(x, memory, m) {
+  switch (m.cmd) {
+    case 'par-open': {
+      const st = x.dvw_par_open(m.dim, m.metric, m.M, m.efc, m.efs, m.seed, m.workers, m.epochMax, m.out);
+      if (st) return { st, name: cstr(memory, x.dvw_status_name(st)) };
+      const h = new Uint32Array(memory.buffer, m.out, 1)[0];
+      return { st, h, loops: x.dvw_par_worker_count(h) };
+    }
+    case 'par-wait': { // until every worker loop runs (a batch started earlier would apply inline)
+      const cell = new Int32Array(new SharedArrayBuffer(4));
+      const deadline = Date.now() + (m.timeoutMs || 30000);
+      while (x.dvw_par_workers_running(m.h) < m.n) {
+        if (Date.now() > deadline) throw new Error(`only ${x.dvw_par_workers_running(m.h)} of ${m.n} worker loops started`);
+        Atomics.wait(cell, 0, 0, 1);
+      }
+      return { running: x.dvw_par_workers_running(m.h) };
+    }
+    case 'par-run':
+      return { st: x.dvw_par_worker_run(m.h, m.index) };
+    case 'par-apply': {
+      const t0 = performance.now();
+      x.dvw_par_apply_stream(m.h, m.buf, m.len, m.res);
+      const ms = performance.now() - t0;
+      const r = {};
+      const u = new Uint32Array(memory.buffer, m.res, 8);
+      RESULT_FIELDS.forEach((k, i) => { r[k] = u[i]; });
+      r.status = r.status | 0;
+      r.statusName = cstr(memory, x.dvw_status_name(r.status));
+      r.detail = r.status ? cstr(memory, x.dvw_par_last_error(m.h)) : null;
+      return { ...r, ms, ...info(x, memory, m.h, m.out) };
+    }
+    case 'par-info': {
+      const o = info(x, memory, m.h, m.out);
+      x.dvw_par_stats(m.h, m.stats);
+      const dv = new DataView(memory.buffer);
+      o.stats = {};
+      STATS_FIELDS.forEach((k, i) => { o.stats[k] = Number(dv.getBigUint64(m.stats + 8 * i, true)); });
+      o.running = x.dvw_par_workers_running(m.h);
+      return o;
+    }
+    case 'par-stop':
+      x.dvw_par_workers_stop(m.h);
+      return { ok: true };
+    case 'par-close':
+      x.dvw_par_close(m.h);
+      return { ok: true };
+    default:
+      throw new Error(`unknown command ${m.cmd}`);
+  }
+}

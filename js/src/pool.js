@@ -23,9 +23,9 @@ import { Runtime, wasmBytes, threadsSupported, load, distUrl } from './index.js'
 import { buildDb } from './mtjobs.js';
 
 const isNode = typeof process !== 'undefined' && !!(process.versions && process.versions.node);
-const STACK = 256 * 1024;
+export const STACK = 256 * 1024;
 
-async function maxPages(url) {
+export async function maxPages(url) {
   try {
     const u = url ? new URL('deltavec-mt.maxpages', url) : distUrl('deltavec-mt.maxpages');
     if (isNode && u.protocol === 'file:') {
@@ -37,7 +37,7 @@ async function maxPages(url) {
 }
 
 /* A worker handle with one promise-based request at a time. */
-class Port {
+export class Port {
   constructor(w) {
     this.w = w;
     this.pending = null;
@@ -51,7 +51,7 @@ class Port {
   terminate() { this.w.terminate(); }
 }
 
-async function spawn() {
+export async function spawn() {
   const url = new URL('./worker.js', import.meta.url);
   if (isNode) {
     const { Worker } = await import('node:worker_threads');
@@ -137,10 +137,21 @@ export async function createPool(opts = {}) {
     if (typeof console !== 'undefined' && !opts.quiet) console.warn(`deltavec: ${why}`);
     return new FallbackPool(dv, why);
   }
+  const { rt, ports, stacks } = await startThreads(n, opts);
+  return new WorkerPool(rt, ports, stacks);
+}
+
+/**
+ * Compiles deltavec-mt.wasm, creates the shared memory, instantiates instance 0 on this thread and starts n
+ * workers, each with its own stack + TLS block (dvw_thread_init). Used by createPool and parallel.js.
+ * opts.initialPages: initial size of the shared memory in 64 KiB pages (default 64).
+ */
+export async function startThreads(n, opts = {}) {
   const pages = await maxPages(opts.url);
   const bytes = await wasmBytes('deltavec-mt.wasm', opts.url ? new URL('deltavec-mt.wasm', opts.url).href : undefined);
   const module = await WebAssembly.compile(bytes);
-  const memory = new WebAssembly.Memory({ initial: 64, maximum: pages, shared: true });
+  const initial = Math.min(pages, Math.max(64, opts.initialPages || 64));
+  const memory = new WebAssembly.Memory({ initial, maximum: pages, shared: true });
   const inst = await WebAssembly.instantiate(module, { env: { memory } });
   const rt = new Runtime(inst, memory, 'mt');
   const x = rt.x;
@@ -159,7 +170,8 @@ export async function createPool(opts = {}) {
     }
   } catch (e) {
     for (const p of ports) p.terminate();
+    for (const s of stacks) x.dvw_free(s);
     throw e;
   }
-  return new WorkerPool(rt, ports, stacks);
+  return { rt, module, memory, ports, stacks };
 }

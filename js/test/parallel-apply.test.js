@@ -1,0 +1,158 @@
+// Parallel apply in wasm (deltavec-mt.wasm, worker_threads over one shared memory): the native tool's delta
+// stream (dvw_vectors gen) applied by a dispatcher worker + N worker loops reaches the native primary's hashes;
+// refusals leave the replica at the last good state; the one-thread fallback gives the same answers.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, mkdirSync, existsSync } from 'node:fs';
+import path from 'node:path';
+import { splitStream, hashHex } from '../src/index.js';
+import { openParallelReplica, concatDeltas, scanStream } from '../src/parallel.js';
+import { tool, haveTool, vectorsDir } from './env.js';
+
+function vectors() {
+  const stream = path.join(vectorsDir, 'native.dvs'), json = path.join(vectorsDir, 'native.json');
+  if (!existsSync(json)) {
+    mkdirSync(vectorsDir, { recursive: true });
+    execFileSync(tool, ['gen', stream, json]);
+  }
+  const deltas = splitStream(readFileSync(stream));
+  return { deltas, stream: concatDeltas(deltas), exp: JSON.parse(readFileSync(json, 'utf8')) };
+}
+
+const skip = !haveTool && 'native tool not built';
+
+test('scanStream splits a FORMAT.md stream and reports a truncated tail', { skip }, () => {
+  const { deltas, stream } = vectors();
+  const all = scanStream(stream);
+  assert.equal(all.deltas.length, deltas.length);
+  assert.equal(all.tail, 0);
+  const cut = scanStream(stream.subarray(0, stream.length - 10));
+  assert.equal(cut.deltas.length, deltas.length - 1);
+  assert.equal(cut.tail, deltas[deltas.length - 1].length - 10);
+});
+
+for (const workers of [1, 4]) {
+  test(`${workers} worker(s): the native stream applies in wasm to the native primary's hash`, { skip }, async () => {
+    const { stream, exp } = vectors();
+    const r = await openParallelReplica({ ...exp, workers });
+    try {
+      assert.equal(r.shared, true);
+      assert.equal(r.parallel, workers >= 2);
+      const res = await r.applyStream(stream);
+      assert.equal(res.status, 'DV_OK', res.detail || '');
+      assert.equal(res.ok, true);
+      assert.equal(res.applied, exp.deltas);
+      assert.equal(res.position, BigInt(exp.deltas));
+      const info = await r.info();
+      assert.equal(hashHex(info.hash), exp.final_hash);
+      assert.equal(info.count, exp.count);
+      if (workers >= 2) {
+        assert.equal(info.running, workers);
+        assert.ok(info.stats.parallelDeltas > 0, 'the parallel path applied deltas');
+        assert.ok(info.stats.edgeOps > 0, 'edge operations went to the worker loops');
+      } else {
+        assert.equal(info.stats.parallelDeltas, 0);
+      }
+    } finally {
+      await r.close();
+    }
+    assert.deepEqual(r.loopStatus, new Array(workers >= 2 ? workers : 0).fill(0), 'every worker loop returned DV_OK');
+  });
+}
+
+test('4 workers: chunked streams hit every checkpoint hash; re-sent deltas are duplicates', { skip }, async () => {
+  const { deltas, exp } = vectors();
+  const cps = new Map(exp.checkpoints.map((c) => [BigInt(c.seq), c.hash]));
+  const r = await openParallelReplica({ ...exp, workers: 4 });
+  try {
+    let checked = 0;
+    for (let i = 0; i < deltas.length; i += 100) {
+      const res = await r.applyStream(concatDeltas(deltas.slice(i, i + 100)));
+      assert.equal(res.status, 'DV_OK', res.detail || '');
+      const want = cps.get(res.position);
+      if (want) { assert.equal(hashHex(await r.stateHash()), want, `hash at ${res.position}`); checked++; }
+    }
+    assert.equal(checked, exp.checkpoints.length);
+    const again = await r.applyStream(concatDeltas(deltas.slice(0, 50)));
+    assert.equal(again.ok, true);
+    assert.equal(again.duplicates, 50);
+    assert.equal(again.applied, 0);
+    assert.equal(hashHex(await r.stateHash()), exp.final_hash);
+  } finally {
+    await r.close();
+  }
+});
+
+for (const workers of [1, 4]) {
+  test(`${workers} worker(s): a bit flip is refused (DV_ECHECKSUM) and the replica stays at the last good state`, { skip }, async () => {
+    const { deltas, exp } = vectors();
+    const k = 300; // the delta with sequence 301; a checkpoint hash exists for sequence 300
+    const cp = exp.checkpoints.find((c) => c.seq === k);
+    assert.ok(cp, 'checkpoint at 300');
+    const bad = deltas.map((d) => d);
+    bad[k] = Uint8Array.from(deltas[k]);
+    bad[k][64 + (bad[k].length - 64 >> 1)] ^= 0x10; // one payload bit
+    const r = await openParallelReplica({ ...exp, workers });
+    try {
+      const res = await r.applyStream(concatDeltas(bad));
+      assert.equal(res.ok, false);
+      assert.equal(res.status, 'DV_ECHECKSUM');
+      assert.equal(res.failedAt, k);
+      assert.equal(res.failedSequence, BigInt(k + 1));
+      assert.equal(res.applied, k);
+      assert.equal(res.position, BigInt(k));
+      assert.match(res.detail, /checksum/);
+      assert.equal(hashHex(await r.stateHash()), cp.hash, 'state of sequence 300 exactly');
+      // Re-delivering the intact rest converges to the primary.
+      const rest = await r.applyStream(concatDeltas(deltas.slice(k)));
+      assert.equal(rest.status, 'DV_OK', rest.detail || '');
+      assert.equal(hashHex(await r.stateHash()), exp.final_hash);
+    } finally {
+      await r.close();
+    }
+  });
+}
+
+test('4 workers: a truncated tail is DV_ETRUNCATED after the whole deltas before it', { skip }, async () => {
+  const { deltas, exp } = vectors();
+  const s = concatDeltas(deltas.slice(0, 200));
+  const r = await openParallelReplica({ ...exp, workers: 4 });
+  try {
+    const res = await r.applyStream(s.subarray(0, s.length - 5));
+    assert.equal(res.status, 'DV_ETRUNCATED');
+    assert.equal(res.deltas, 200);
+    assert.equal(res.applied, 199);
+    assert.equal(res.failedAt, 199);
+    assert.equal(res.position, 199n);
+  } finally {
+    await r.close();
+  }
+});
+
+for (const simd of [true, false]) {
+  test(`fallback (${simd ? 'simd' : 'scalar'}, one thread): same API, says why, same hashes`, { skip }, async () => {
+    const { deltas, stream, exp } = vectors();
+    const r = await openParallelReplica({ ...exp, workers: 4, threads: false, load: { simd } });
+    try {
+      assert.equal(r.parallel, false);
+      assert.equal(r.shared, false);
+      assert.match(r.reason, /one thread/);
+      const bad = Uint8Array.from(stream);
+      let off = 0;
+      for (let i = 0; i < 300; i++) off += deltas[i].length;
+      bad[off + 64 + 3] ^= 1;
+      const res = await r.applyStream(bad);
+      assert.equal(res.status, 'DV_ECHECKSUM');
+      assert.equal(res.failedAt, 300);
+      assert.equal(res.failedSequence, 301n);
+      assert.equal(res.position, 300n);
+      assert.equal(hashHex(await r.stateHash()), exp.checkpoints.find((c) => c.seq === 300).hash);
+      const rest = await r.applyStream(concatDeltas(deltas.slice(300)));
+      assert.equal(rest.status, 'DV_OK');
+      assert.equal(hashHex(await r.stateHash()), exp.final_hash);
+    } finally {
+      await r.close();
+    }
+  });
+}
