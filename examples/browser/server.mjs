@@ -2,6 +2,7 @@
 // Sends COOP/COEP (cross-origin isolation, so SharedArrayBuffer and the worker
 // pool work) and serves only: /examples/browser/*, /js/src/*, /js/dist/* and
 // /vectors/* (the native tool's test vectors, from build-wasm/vectors/).
+// A page requested with ?coi=0 is served without COOP/COEP (not isolated: the fallback path).
 // Usage: node examples/browser/server.mjs [port]   (port 0: any free port; prints the URL)
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
@@ -9,7 +10,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const mounts = [
+// Read when the server starts (not at import), so a caller may set DVW_VECTORS first.
+const mountsNow = () => [
   ['/examples/browser/', path.join(root, 'examples/browser')],
   ['/js/src/', path.join(root, 'js/src')],
   ['/js/dist/', path.join(root, 'js/dist')],
@@ -19,6 +21,7 @@ const types = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/ja
   '.json': 'application/json', '.css': 'text/css', '.dvs': 'application/octet-stream', '.maxpages': 'text/plain' };
 
 export function startServer(port = 0) {
+  const mounts = mountsNow();
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, 'http://127.0.0.1');
     let p = decodeURIComponent(url.pathname);
@@ -27,6 +30,11 @@ export function startServer(port = 0) {
     const file = m && path.resolve(m[1], '.' + p.slice(m[0].length - 1));
     const headers = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp',
       'Cross-Origin-Resource-Policy': 'same-origin', 'Cache-Control': 'no-store' };
+    // ?coi=0 on a page: serve it WITHOUT cross-origin isolation (to check the one-thread fallback)
+    if (url.searchParams.get('coi') === '0') {
+      delete headers['Cross-Origin-Opener-Policy'];
+      delete headers['Cross-Origin-Embedder-Policy'];
+    }
     if (!file || !file.startsWith(m[1])) { res.writeHead(404, headers); res.end('not found'); return; }
     try {
       const body = await readFile(file);
