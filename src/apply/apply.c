@@ -320,7 +320,7 @@ static dv_status apply_logical(dv_apply *ap, const dv_delta *d, int replace) {
         st = dv_db_delete(ap->db, d->id);
         break;
     default:
-        st = d->id ? DV_OK : DV_OK;
+        st = DV_OK; /* metadata-only update: pairs below */
         break;
     }
     if (st == DV_OK && d->vkind != DV_VEC_INSERT && d->id) st = logical_meta(ap, d);
