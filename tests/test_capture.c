@@ -31,6 +31,14 @@ static dv_db *open_db(void) {
     return db;
 }
 
+/* A started capture on db (cfg NULL: defaults). */
+static dv_capture *start_capture(dv_db *db, const dv_capture_config *cfg) {
+    dv_capture *cap = NULL;
+    assert_int_equal(dv_capture_init(db, cfg, &cap), DV_OK);
+    assert_int_equal(dv_capture_start(cap), DV_OK);
+    return cap;
+}
+
 static void random_vec(float *v) {
     for (int i = 0; i < DIM; i++) v[i] = rndf();
 }
@@ -124,9 +132,7 @@ static void captured_stream_replays_to_identical_state(void **state) {
     (void)state;
     rng_state = 1;
     dv_db *primary = open_db(), *replica = open_db();
-    dv_capture *cap = NULL;
-    assert_int_equal(dv_capture_init(primary, NULL, &cap), DV_OK);
-    assert_int_equal(dv_capture_start(cap), DV_OK);
+    dv_capture *cap = start_capture(primary, NULL);
     run_workload(primary, cap, replica, 3000, 7);
     assert_int_equal(dv_db_state_hash(primary), dv_db_state_hash(replica));
     dv_checkpoint cp;
@@ -156,9 +162,7 @@ static void batched_stream_replays_to_identical_state(void **state) {
     dv_capture_config_default(&cfg);
     cfg.batch_max_deltas = 16;
     cfg.before_images = 1;
-    dv_capture *cap = NULL;
-    assert_int_equal(dv_capture_init(primary, &cfg, &cap), DV_OK);
-    assert_int_equal(dv_capture_start(cap), DV_OK);
+    dv_capture *cap = start_capture(primary, &cfg);
     run_workload(primary, cap, replica, 2000, 50);
     assert_int_equal(dv_db_state_hash(primary), dv_db_state_hash(replica));
     dv_capture_stats st;
@@ -173,9 +177,7 @@ static void update_that_changes_nothing_emits_nothing(void **state) {
     (void)state;
     rng_state = 3;
     dv_db *db = open_db();
-    dv_capture *cap = NULL;
-    assert_int_equal(dv_capture_init(db, NULL, &cap), DV_OK);
-    assert_int_equal(dv_capture_start(cap), DV_OK);
+    dv_capture *cap = start_capture(db, NULL);
     float v[DIM];
     random_vec(v);
     assert_int_equal(dv_db_insert(db, "a", v, NULL, 0), DV_OK);
@@ -196,9 +198,7 @@ static void few_changed_dims_make_a_sparse_delta(void **state) {
     (void)state;
     rng_state = 4;
     dv_db *db = open_db();
-    dv_capture *cap = NULL;
-    assert_int_equal(dv_capture_init(db, NULL, &cap), DV_OK);
-    assert_int_equal(dv_capture_start(cap), DV_OK);
+    dv_capture *cap = start_capture(db, NULL);
     float v[DIM];
     random_vec(v);
     assert_int_equal(dv_db_insert(db, "a", v, NULL, 0), DV_OK);
@@ -225,9 +225,7 @@ static void small_moves_keep_the_graph_and_large_ones_relink(void **state) {
     (void)state;
     rng_state = 8;
     dv_db *db = open_db();
-    dv_capture *cap = NULL;
-    assert_int_equal(dv_capture_init(db, NULL, &cap), DV_OK);
-    assert_int_equal(dv_capture_start(cap), DV_OK);
+    dv_capture *cap = start_capture(db, NULL);
     float v[DIM];
     char id[32];
     for (uint32_t i = 0; i < 200; i++) {
@@ -270,9 +268,7 @@ static void full_ring_refuses_the_write_and_leaves_db_unchanged(void **state) {
     dv_capture_config_default(&cfg);
     cfg.ring.slot_count = 8;
     cfg.ring.payload_size = 1u << 16;
-    dv_capture *cap = NULL;
-    assert_int_equal(dv_capture_init(db, &cfg, &cap), DV_OK);
-    assert_int_equal(dv_capture_start(cap), DV_OK);
+    dv_capture *cap = start_capture(db, &cfg);
     float v[DIM];
     char id[32];
     dv_status st = DV_OK;
@@ -308,9 +304,7 @@ static void logical_stream_carries_no_graph(void **state) {
     dv_capture_config cfg;
     dv_capture_config_default(&cfg);
     cfg.parts = DV_CAPTURE_VECTORS | DV_CAPTURE_METADATA;
-    dv_capture *cap = NULL;
-    assert_int_equal(dv_capture_init(db, &cfg, &cap), DV_OK);
-    assert_int_equal(dv_capture_start(cap), DV_OK);
+    dv_capture *cap = start_capture(db, &cfg);
     float v[DIM];
     char id[32];
     for (uint32_t i = 0; i < 50; i++) {
