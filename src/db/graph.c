@@ -12,6 +12,15 @@
 
 #include "db/db_internal.h"
 
+/* A zeroed event of `kind` about `slot`; the caller fills its union part. */
+static dv_event event_of(dv_event_kind kind, uint32_t slot) {
+    dv_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = kind;
+    ev.slot = slot;
+    return ev;
+}
+
 dv_status dv_emit(dv_db *db, const dv_event *ev) {
     if (!db->has_obs) return DV_OK;
     return db->obs.on_event(db->obs.ctx, ev);
@@ -23,10 +32,7 @@ size_t dv_op_bound_bytes(const dv_db *db, size_t id_len, size_t meta_bytes, size
 }
 
 dv_status dv_emit_begin(dv_db *db, dv_op_kind op, const char *id, size_t bound_bytes, size_t edge_bound) {
-    dv_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.kind = DV_EV_OP_BEGIN;
-    ev.slot = DV_NO_SLOT;
+    dv_event ev = event_of(DV_EV_OP_BEGIN, DV_NO_SLOT);
     ev.u.op.op = op;
     ev.u.op.id = id;
     ev.u.op.bound_bytes = bound_bytes;
@@ -40,10 +46,7 @@ dv_status dv_emit_begin(dv_db *db, dv_op_kind op, const char *id, size_t bound_b
 }
 
 void dv_emit_end(dv_db *db, dv_op_kind op, const char *id) {
-    dv_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.kind = DV_EV_OP_END;
-    ev.slot = DV_NO_SLOT;
+    dv_event ev = event_of(DV_EV_OP_END, DV_NO_SLOT);
     ev.u.op.op = op;
     ev.u.op.id = id;
     dv_emit(db, &ev);
@@ -63,10 +66,7 @@ void dv_g_add_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to, float 
     (*dv_indeg(db, to, layer))++;
     if (dv_txn_active(db)) dv_txn_log_edge_add(db, from, layer, to);
     db->op_edges++;
-    dv_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.kind = DV_EV_EDGE_ADD;
-    ev.slot = from;
+    dv_event ev = event_of(DV_EV_EDGE_ADD, from);
     ev.u.edge.layer = layer;
     ev.u.edge.to = to;
     ev.u.edge.distance = d;
@@ -83,10 +83,7 @@ void dv_g_remove_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to) {
     (*dv_indeg(db, to, layer))--;
     if (dv_txn_active(db)) dv_txn_log_edge_remove(db, from, layer, to, j);
     db->op_edges++;
-    dv_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.kind = DV_EV_EDGE_REMOVE;
-    ev.slot = from;
+    dv_event ev = event_of(DV_EV_EDGE_REMOVE, from);
     ev.u.edge.layer = layer;
     ev.u.edge.to = to;
     dv_emit(db, &ev);
@@ -96,10 +93,7 @@ void dv_g_set_entry(dv_db *db, uint32_t entry, uint32_t max_level) {
     if (dv_txn_active(db)) dv_txn_log_entry(db, db->entry, db->max_level);
     db->entry = entry;
     db->max_level = max_level;
-    dv_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.kind = DV_EV_ENTRY;
-    ev.slot = entry;
+    dv_event ev = event_of(DV_EV_ENTRY, entry);
     ev.u.entry.entry = entry;
     ev.u.entry.max_level = max_level;
     dv_emit(db, &ev);
