@@ -27,8 +27,11 @@ export interface ParallelReplicaOptions {
   /** false: force the one-thread fallback. */
   threads?: boolean;
   epochMax?: number;
-  /** Initial shared memory in bytes (default 256 MiB, reserved not committed). */
-  initialMemory?: number;
+  /**
+   * Size of the shared memory in bytes, fixed for the replica's life (default 256 MiB; reserved address space,
+   * RAM only as pages are touched). When it is full the apply refuses with DV_ENOMEM at the last good state.
+   */
+  memoryBytes?: number;
   url?: string | URL;
   load?: { simd?: boolean | 'auto'; url?: string };
   quiet?: boolean;

@@ -112,7 +112,7 @@ export class ParallelReplica {
         if (this.bufPtr) x.dvw_free(this.bufPtr);
         this.bufCap = Math.max(bytes.length, this.bufCap * 2, 65536);
         this.bufPtr = x.dvw_alloc(this.bufCap);
-        if (!this.bufPtr) { this.bufCap = 0; throw new DeltavecError(-2, 'DV_ENOMEM', 'out of wasm memory', 'applyStream'); }
+        if (!this.bufPtr) { this.bufCap = 0; throw new DeltavecError(-2, 'DV_ENOMEM', 'shared memory full (opts.memoryBytes)', 'applyStream'); }
       }
       this.t.rt.u8.set(bytes, this.bufPtr);
       const r = await this.dispatcher.request({ cmd: 'par-apply', h: this.h, buf: this.bufPtr, len: bytes.length, res: this.res, out: this.out });
@@ -191,7 +191,9 @@ export class FallbackReplica {
  * Opens an empty replica with the primary's config ({dim, metric, M, efConstruction, efSearch, seed}) that
  * applies streams with `workers` worker loops (default 4; 1 = inline on the dispatcher worker).
  * opts.threads === false forces the one-thread fallback; opts.url: base URL of dist/; opts.epochMax;
- * opts.load: options for load() in the fallback; opts.quiet: no console warning on fallback.
+ * opts.load: options for load() in the fallback; opts.quiet: no console warning on fallback;
+ * opts.memoryBytes: size of the shared memory, fixed for the replica's life (default 256 MiB; when it is full
+ * the apply refuses with DV_ENOMEM and the replica stays at the last good state).
  */
 export async function openParallelReplica(opts) {
   const o = opts || {};
@@ -206,11 +208,8 @@ export async function openParallelReplica(opts) {
     return new FallbackReplica(dv.openReplica(o), workers, reason);
   }
   const loops = workers >= 2 ? workers : 0;
-  // A large initial memory: the heap then rarely grows while workers run (a grow of a shared memory reaches
-  // other threads' instances asynchronously in some engines; see docs/JS.md). Pages are only reserved, so
-  // untouched ones cost no RAM. opts.initialMemory in bytes.
-  const initialPages = Math.ceil((o.initialMemory === undefined ? 256 * 1024 * 1024 : o.initialMemory) / 65536);
-  const t = await startThreads(1 + loops, { ...o, initialPages });
+  // The shared memory has a fixed size (opts.memoryBytes, default 256 MiB): see memoryPages in pool.js.
+  const t = await startThreads(1 + loops, o);
   const x = t.rt.x;
   const out = x.dvw_alloc(16);
   let h = 0;

@@ -141,17 +141,34 @@ export async function createPool(opts = {}) {
   return new WorkerPool(rt, ports, stacks);
 }
 
+export const DEFAULT_MEMORY_BYTES = 256 * 1024 * 1024;
+
 /**
- * Compiles deltavec-mt.wasm, creates the shared memory, instantiates instance 0 on this thread and starts n
- * workers, each with its own stack + TLS block (dvw_thread_init). Used by createPool and parallel.js.
- * opts.initialPages: initial size of the shared memory in 64 KiB pages (default 64).
+ * Pages of a fixed-size shared memory of `bytes` (rounded up to 64 KiB pages), checked against the module's
+ * maximum. Fixed size because a memory.grow by one thread reaches the other threads' instances late in V8,
+ * and until then their atomics and memory.copy/fill trap on the new pages (wasm/libc/libc.c,
+ * js/test/grow-race.test.js): the heap is sized once, and allocation fails cleanly (DV_ENOMEM) when full.
+ * Untouched pages are reserved address space, not RAM.
+ */
+export function memoryPages(bytes, maxPagesOfModule) {
+  const b = bytes === undefined ? DEFAULT_MEMORY_BYTES : bytes;
+  const pages = Math.ceil(b / 65536);
+  if (!Number.isFinite(b) || pages < 64 || pages > maxPagesOfModule) {
+    throw new RangeError(`deltavec: memoryBytes must be 4 MiB .. ${maxPagesOfModule * 64} KiB (got ${bytes})`);
+  }
+  return pages;
+}
+
+/**
+ * Compiles deltavec-mt.wasm, creates the shared memory (fixed size: opts.memoryBytes, default 256 MiB),
+ * instantiates instance 0 on this thread and starts n workers, each with its own stack + TLS block
+ * (dvw_thread_init). Used by createPool and parallel.js.
  */
 export async function startThreads(n, opts = {}) {
-  const pages = await maxPages(opts.url);
+  const pages = memoryPages(opts.memoryBytes, await maxPages(opts.url));
   const bytes = await wasmBytes('deltavec-mt.wasm', opts.url ? new URL('deltavec-mt.wasm', opts.url).href : undefined);
   const module = await WebAssembly.compile(bytes);
-  const initial = Math.min(pages, Math.max(64, opts.initialPages || 64));
-  const memory = new WebAssembly.Memory({ initial, maximum: pages, shared: true });
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
   const inst = await WebAssembly.instantiate(module, { env: { memory } });
   const rt = new Runtime(inst, memory, 'mt');
   const x = rt.x;

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, mkdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { splitStream, hashHex } from '../src/index.js';
+import { load, splitStream, hashHex } from '../src/index.js';
 import { openParallelReplica, concatDeltas, scanStream } from '../src/parallel.js';
 import { tool, haveTool, vectorsDir } from './env.js';
 
@@ -156,3 +156,59 @@ for (const simd of [true, false]) {
     }
   });
 }
+
+// The shared memory has a fixed size (a grow would reach the other threads' instances late: js/src/pool.js).
+// Filling it must refuse cleanly -- DV_ENOMEM at the last good state, no trap -- and never grow the memory.
+test('4 workers: a full fixed-size shared memory refuses with DV_ENOMEM at the last good state', async () => {
+  const dim = 512, n = 1200, memoryBytes = 12 * 1024 * 1024;
+  const dv = await load();
+  const cfg = { dim, M: 8, efConstruction: 32, seed: 7 };
+  const db = dv.openDb(cfg);
+  const cap = db.startCapture();
+  const deltas = [];
+  const v = new Float32Array(dim);
+  let s = 1;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < dim; j++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; v[j] = (s >>> 8) / 8388608 - 1; }
+    db.insert(`k${i}`, v);
+    const got = cap.poll(64);
+    if (got.length) { deltas.push(...got); cap.release(cap.lastSequence); }
+  }
+  cap.flush();
+  deltas.push(...cap.poll(1024));
+  assert.equal(deltas.length, n);
+  const stream = concatDeltas(deltas);
+  assert.ok(stream.length < memoryBytes / 2 && stream.length > memoryBytes / 6, `stream of ${stream.length} bytes`);
+  const r = await openParallelReplica({ ...cfg, workers: 4, memoryBytes });
+  try {
+    const bytesBefore = r.t.memory.buffer.byteLength;
+    assert.equal(bytesBefore, memoryBytes);
+    const res = await r.applyStream(stream);
+    assert.equal(res.ok, false, 'the db cannot fit in 12 MiB next to the stream');
+    assert.equal(res.status, 'DV_ENOMEM');
+    assert.ok(res.failedAt > 0 && res.failedAt < n, `failed at ${res.failedAt}`);
+    console.log(`# 12 MiB shared memory: DV_ENOMEM at delta ${res.failedAt} of ${n} (${res.detail})`);
+    assert.equal(res.applied, res.failedAt);
+    assert.equal(res.position, BigInt(res.failedAt));
+    assert.equal(r.t.memory.buffer.byteLength, bytesBefore, 'the shared memory did not grow');
+    // The state is exactly that of the deltas before the refused one (single-thread replica as reference).
+    const ref = dv.openReplica(cfg);
+    try {
+      const st = ref.applyBatch(deltas.slice(0, res.failedAt));
+      assert.ok(st.every((x) => x === 'DV_OK'));
+      assert.equal(hashHex(await r.stateHash()), hashHex(ref.stateHash()));
+    } finally {
+      ref.close();
+    }
+  } finally {
+    await r.close();
+    cap.close();
+    db.close();
+  }
+  assert.deepEqual(r.loopStatus, [0, 0, 0, 0], 'every worker loop returned DV_OK');
+});
+
+test('shared memory size: memoryBytes outside 4 MiB .. the module maximum is a RangeError', async () => {
+  await assert.rejects(openParallelReplica({ dim: 8, workers: 2, memoryBytes: 1 << 20 }), RangeError);
+  await assert.rejects(openParallelReplica({ dim: 8, workers: 2, memoryBytes: 2 ** 33 }), RangeError);
+});

@@ -102,13 +102,27 @@ static unsigned class_of(size_t total) {
     return c;
 }
 
-/* Takes `size` bytes at the bump pointer, growing memory if needed. Lock held. */
+/* Set by dvw_thread_init (wasm/libc/thread.c) when a second instance joins
+ * the memory. From then on the heap never grows: in V8 (Node 20, Chromium)
+ * a memory.grow by one thread reaches the other threads' instances only
+ * later (at their next interrupt check), and until then their explicitly
+ * bounds-checked accesses -- atomics and memory.copy/fill, which the core
+ * uses -- trap with "memory access out of bounds" on the new pages. Plain
+ * loads and stores do not (guard pages). js/test/grow-race.test.js shows the
+ * trap; docs/WASM.md has the measurements. So the memory is sized when it is
+ * created (js/src/pool.js) and malloc returns NULL -- DV_ENOMEM in the core
+ * -- when it is full, instead of trapping at random elsewhere. */
+atomic_int dvw_heap_frozen;
+
+/* Takes `size` bytes at the bump pointer, growing memory if needed and
+ * still allowed. Lock held. */
 static void *bump(size_t size) {
     if (!heap_top) heap_top = ((uintptr_t)&__heap_base + 15u) & ~(uintptr_t)15u;
     uintptr_t end = heap_top + size;
     if (end < heap_top) return NULL;
     uintptr_t have = (uintptr_t)__builtin_wasm_memory_size(0) * 65536u;
     if (end > have) {
+        if (atomic_load(&dvw_heap_frozen)) return NULL;
         size_t pages = (size_t)((end - have + 65535u) / 65536u);
         if (__builtin_wasm_memory_grow(0, pages) == (size_t)-1) return NULL;
     }

@@ -25,12 +25,16 @@
 
 extern void __wasm_init_tls(void *mem);
 
-/* Must not use the shadow stack itself: it only moves __stack_pointer. */
+extern atomic_int dvw_heap_frozen; /* wasm/libc/libc.c: no memory.grow once set */
+
+/* Must not use the shadow stack itself: it only moves __stack_pointer.
+ * A second instance on the memory freezes the heap size (libc.c says why). */
 DVW_EXPORT void dvw_thread_init(void *stack_top, void *tls) {
     __asm__ volatile(".globaltype __stack_pointer, i32\n\t"
                      "local.get %0\n\t"
                      "global.set __stack_pointer" ::"r"(stack_top));
     if (tls) __wasm_init_tls(tls);
+    atomic_store(&dvw_heap_frozen, 1);
 }
 
 DVW_EXPORT uint32_t dvw_tls_size(void) { return (uint32_t)__builtin_wasm_tls_size(); }
