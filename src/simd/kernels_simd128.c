@@ -8,9 +8,9 @@
  * scalar tail; results agree with scalar within float rounding.
  *
  * diff is exact: same subtraction and |.|, f32x4.gt (false for NaN), the
- * lane mask from i32x4.bitmask, and the set lanes compressed with
- * i8x16.swizzle (indices >= 16 give zero bytes). The 16-byte store at
- * idx_out + k is in bounds since k <= i and i + 4 <= n. scatter/gather
+ * lane mask from i32x4.bitmask, and the set lanes' indices looked up in a
+ * 16-entry table and stored 4 at a time. The 16-byte store at idx_out + k
+ * is in bounds since k <= base and base + 4 <= n. scatter/gather
  * have no SIMD128 instruction: scalar, in index order (later duplicate
  * wins, as in scalar).
  */
@@ -66,39 +66,51 @@ static float simd128_dot(const float *a, const float *b, size_t n) {
     return s;
 }
 
-/* compress_lut[m]: swizzle control moving the 32-bit lanes set in m to the front. */
-static const int8_t compress_lut[16][16] = {
-    {-128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128},
-    {0, 1, 2, 3, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128},
-    {4, 5, 6, 7, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128},
-    {0, 1, 2, 3, 4, 5, 6, 7, -128, -128, -128, -128, -128, -128, -128, -128},
-    {8, 9, 10, 11, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128},
-    {0, 1, 2, 3, 8, 9, 10, 11, -128, -128, -128, -128, -128, -128, -128, -128},
-    {4, 5, 6, 7, 8, 9, 10, 11, -128, -128, -128, -128, -128, -128, -128, -128},
-    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, -128, -128, -128, -128},
-    {12, 13, 14, 15, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128, -128},
-    {0, 1, 2, 3, 12, 13, 14, 15, -128, -128, -128, -128, -128, -128, -128, -128},
-    {4, 5, 6, 7, 12, 13, 14, 15, -128, -128, -128, -128, -128, -128, -128, -128},
-    {0, 1, 2, 3, 4, 5, 6, 7, 12, 13, 14, 15, -128, -128, -128, -128},
-    {8, 9, 10, 11, 12, 13, 14, 15, -128, -128, -128, -128, -128, -128, -128, -128},
-    {0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, -128, -128, -128, -128},
-    {4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, -128, -128, -128, -128},
-    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15},
-};
+/* set_lanes[g][m]: 4g + the numbers of the lanes set in the 4-bit mask m,
+ * in order, then 4g (lanes past popcount(m) are overwritten by the next
+ * store or lie past the count returned). Group g of a 16-float block then
+ * costs one table load and one add of the block's base. */
+#define DV_SET_LANES(g)                                                                                      \
+    {                                                                                                        \
+        {g, g, g, g}, {g, g, g, g}, {g + 1, g, g, g}, {g, g + 1, g, g}, {g + 2, g, g, g}, {g, g + 2, g, g},  \
+            {g + 1, g + 2, g, g}, {g, g + 1, g + 2, g}, {g + 3, g, g, g}, {g, g + 3, g, g},                  \
+            {g + 1, g + 3, g, g}, {g, g + 1, g + 3, g}, {g + 2, g + 3, g, g}, {g, g + 2, g + 3, g},          \
+            {g + 1, g + 2, g + 3, g}, {g, g + 1, g + 2, g + 3},                                              \
+    }
+static const uint32_t set_lanes[4][16][4]
+    __attribute__((aligned(16))) = {DV_SET_LANES(0), DV_SET_LANES(4), DV_SET_LANES(8), DV_SET_LANES(12)};
+#undef DV_SET_LANES
 
+static inline v128_t changed(const float *old_v, const float *new_v, size_t i, v128_t veps) {
+    v128_t d = wasm_f32x4_sub(wasm_v128_load(new_v + i), wasm_v128_load(old_v + i));
+    return wasm_f32x4_gt(wasm_f32x4_abs(d), veps);
+}
+
+/* Appends base + the lane numbers of group g set in `c`; returns the new count. */
+static inline size_t emit(uint32_t *idx_out, size_t k, v128_t c, unsigned g, v128_t base) {
+    unsigned m = (unsigned)wasm_i32x4_bitmask(c);
+    wasm_v128_store(idx_out + k, wasm_i32x4_add(wasm_v128_load(set_lanes[g][m]), base));
+    return k + (size_t)__builtin_popcount(m);
+}
+
+/* 16 floats per step: one any_true decides whether the block changed at all
+ * (sparse edits skip most blocks), and a changed block writes its four
+ * groups without a branch per group (dense edits would mispredict it). */
 static size_t simd128_diff(const float *old_v, const float *new_v, size_t n, float eps, uint32_t *idx_out) {
     const v128_t veps = wasm_f32x4_splat(eps);
-    const v128_t four = wasm_i32x4_splat(4);
-    v128_t lanes = wasm_i32x4_make(0, 1, 2, 3);
     size_t k = 0, i = 0;
-    for (; i + 4 <= n; i += 4, lanes = wasm_i32x4_add(lanes, four)) {
-        v128_t d = wasm_f32x4_sub(wasm_v128_load(new_v + i), wasm_v128_load(old_v + i));
-        unsigned m = (unsigned)wasm_i32x4_bitmask(wasm_f32x4_gt(wasm_f32x4_abs(d), veps));
-        if (m == 0) continue;
-        v128_t ctl = wasm_v128_load(compress_lut[m]);
-        wasm_v128_store(idx_out + k, wasm_i8x16_swizzle(lanes, ctl));
-        k += (size_t)__builtin_popcount(m);
+    for (; i + 16 <= n; i += 16) {
+        v128_t c0 = changed(old_v, new_v, i, veps), c1 = changed(old_v, new_v, i + 4, veps);
+        v128_t c2 = changed(old_v, new_v, i + 8, veps), c3 = changed(old_v, new_v, i + 12, veps);
+        if (!wasm_v128_any_true(wasm_v128_or(wasm_v128_or(c0, c1), wasm_v128_or(c2, c3)))) continue;
+        v128_t base = wasm_i32x4_splat((int32_t)i);
+        k = emit(idx_out, k, c0, 0, base);
+        k = emit(idx_out, k, c1, 1, base);
+        k = emit(idx_out, k, c2, 2, base);
+        k = emit(idx_out, k, c3, 3, base);
     }
+    for (; i + 4 <= n; i += 4)
+        k = emit(idx_out, k, changed(old_v, new_v, i, veps), 0, wasm_i32x4_splat((int32_t)i));
     for (; i < n; i++)
         if (__builtin_fabsf(new_v[i] - old_v[i]) > eps) idx_out[k++] = (uint32_t)i;
     return k;
