@@ -17,6 +17,7 @@ import { readFileSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { splitStream, Runtime } from '../src/index.js';
+import { memoryPages } from '../src/pool.js';
 import { distDir, buildDir, toolPath, median, fmt, table } from './common.mjs';
 
 const STACK = 256 * 1024;
@@ -50,8 +51,11 @@ export async function benchParallel({ ops = 20000, dim = 128, workers = [1, 2, 4
   const exp = JSON.parse(readFileSync(json, 'utf8'));
   const deltas = splitStream(readFileSync(stream));
 
-  const pages = parseInt(readFileSync(path.join(distDir, 'deltavec-mt.maxpages'), 'utf8'), 10) || 16384;
-  const memory = new WebAssembly.Memory({ initial: 64, maximum: pages, shared: true });
+  // Fixed size, as js/src/pool.js does: the mt heap stops growing once a worker instance joined (a grow would
+  // reach the other threads late; wasm/libc/libc.c).
+  const maxPagesOfModule = parseInt(readFileSync(path.join(distDir, 'deltavec-mt.maxpages'), 'utf8'), 10) || 16384;
+  const pages = memoryPages(1024 * 1024 * 1024, maxPagesOfModule);
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
   const inst = await WebAssembly.instantiate(module, { env: { memory } });
   const rt = new Runtime(inst, memory, 'mt'), x = rt.x;
   const maxW = Math.max(...workers);
