@@ -4,14 +4,17 @@
  * throughput with 1, 2 and 4 workers"). Prints a table and writes JSON.
  *
  * The stream: a primary at dim 128 (M 16, ef_construction 100) takes
- * --inserts inserts then --updates updates (half dense, half sparse), with
- * capture on (vectors + graph, LZ4); every delta is copied out of the ring.
- * Each configuration applies the whole stream to a fresh replica with
- * dv_apply_batch (1000 deltas per call), --rounds times; the best wall time
- * counts, and every replica must end with the primary's state hash.
- * workers = 1 is inline apply by definition (config 0 or 1 = inline).
+ * --inserts inserts then --updates writes (half dense, half sparse updates;
+ * with --deletes P, P percent of them delete a random live vector instead),
+ * with capture on (vectors + graph, LZ4); every delta is copied out of the
+ * ring. Each configuration applies the whole stream to a fresh replica with
+ * dv_apply_batch (1000 deltas per call), --rounds times, rounds interleaved
+ * across configurations; the best wall time counts, and every replica must
+ * end with the primary's state hash. workers = 1 is inline apply by
+ * definition (config 0 or 1 = inline). Deletes are barriers of the parallel
+ * path (applied inline after a drain), so --deletes shows its cost.
  *
- * Usage: bench_apply_parallel [--inserts N] [--updates N] [--rounds R] [--out FILE]
+ * Usage: bench_apply_parallel [--inserts N] [--updates N] [--deletes PCT] [--rounds R] [--out FILE]
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdint.h>
@@ -80,7 +83,11 @@ static void db_config(dv_db_config *c) {
     c->ef_construction = 100;
 }
 
-static uint64_t build_primary(size_t inserts, size_t updates) {
+/* Live vector numbers, for deletes (swap-remove). */
+static size_t *live;
+static size_t n_live;
+
+static uint64_t build_primary(size_t inserts, size_t updates, unsigned delete_pct) {
     dv_db_config c;
     db_config(&c);
     dv_db *db;
@@ -94,15 +101,22 @@ static uint64_t build_primary(size_t inserts, size_t updates) {
     if ((st = dv_capture_start(cap)) != DV_OK) die("capture start", st);
     float v[DIM];
     char id[32];
+    live = malloc(inserts * sizeof *live);
+    if (!live) die("malloc", DV_ENOMEM);
     for (size_t i = 0; i < inserts + updates; i++) {
         if (i < inserts) {
             for (int d = 0; d < DIM; d++) v[d] = randf();
             snprintf(id, sizeof id, "v%zu", i);
             st = dv_db_insert(db, id, v, NULL, 0);
+            live[n_live++] = i;
         } else {
-            snprintf(id, sizeof id, "v%zu", (size_t)(rng >> 33) % inserts);
+            size_t at = (size_t)(rng >> 33) % n_live;
+            snprintf(id, sizeof id, "v%zu", live[at]);
             randf();
-            if (i % 2) {
+            if ((rng >> 20) % 100 < delete_pct && n_live > 1) {
+                st = dv_db_delete(db, id);
+                live[at] = live[--n_live];
+            } else if (i % 2) {
                 if ((st = dv_db_get(db, id, v)) != DV_OK) die("get", st);
                 for (int d = 0; d < DIM; d++) v[d] += 0.3f * randf();
                 st = dv_db_update(db, id, v);
@@ -122,6 +136,7 @@ static uint64_t build_primary(size_t inserts, size_t updates) {
     dv_capture_flush(cap);
     drain(cap);
     uint64_t h = dv_db_state_hash(db);
+    free(live);
     dv_capture_free(cap);
     dv_db_close(db);
     return h;
@@ -168,6 +183,7 @@ static double apply_once(uint32_t workers, uint64_t want, dv_apply_stats *stats)
 
 int main(int argc, char **argv) {
     size_t inserts = 70000, updates = 30000;
+    unsigned delete_pct = 0;
     int rounds = 3;
     const char *out = "bench/results/apply_parallel.json";
     for (int i = 1; i + 1 < argc; i += 2) {
@@ -175,24 +191,31 @@ int main(int argc, char **argv) {
             inserts = strtoul(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--updates"))
             updates = strtoul(argv[i + 1], NULL, 10);
+        else if (!strcmp(argv[i], "--deletes"))
+            delete_pct = (unsigned)strtoul(argv[i + 1], NULL, 10);
         else if (!strcmp(argv[i], "--rounds"))
             rounds = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--out"))
             out = argv[i + 1];
     }
-    if (inserts == 0 || rounds < 1) return 2;
+    if (inserts == 0 || rounds < 1 || delete_pct > 100) return 2;
     double t0 = now();
-    uint64_t want = build_primary(inserts, updates);
+    uint64_t want = build_primary(inserts, updates, delete_pct);
     size_t bytes = 0;
     for (size_t i = 0; i < n_stream; i++) bytes += stream[i].len;
-    printf("stream: %zu deltas (%zu inserts + %zu updates, dim %d), %.1f MB, built in %.1f s; %s SIMD\n",
-           n_stream, inserts, updates, DIM, bytes / 1e6, now() - t0, dv_simd_backend());
+    printf("stream: %zu deltas (%zu inserts + %zu updates, %u%% of them deletes, dim %d), %.1f MB, built in "
+           "%.1f "
+           "s; %s SIMD\n",
+           n_stream, inserts, updates, delete_pct, DIM, bytes / 1e6, now() - t0, dv_simd_backend());
     const uint32_t configs[] = {0, 1, 2, 4};
     result res[4];
     for (int c = 0; c < 4; c++) {
         res[c].workers = configs[c];
         res[c].best_s = 1e30;
-        for (int r = 0; r < rounds; r++) {
+    }
+    apply_once(0, want, &res[0].st); /* warm-up: first-touch page faults would count against config 0 */
+    for (int r = 0; r < rounds; r++) {
+        for (int c = 0; c < 4; c++) {
             double dt = apply_once(configs[c], want, &res[c].st);
             if (dt < res[c].best_s) res[c].best_s = dt;
         }
@@ -217,8 +240,9 @@ int main(int argc, char **argv) {
         return 1;
     }
     fprintf(f,
-            "{\n  \"bench\": \"apply_parallel\",\n  \"dim\": %d,\n  \"inserts\": %zu,\n  \"updates\": %zu,\n",
-            DIM, inserts, updates);
+            "{\n  \"bench\": \"apply_parallel\",\n  \"dim\": %d,\n  \"inserts\": %zu,\n  \"updates\": %zu,\n"
+            "  \"delete_pct\": %u,\n",
+            DIM, inserts, updates, delete_pct);
     fprintf(f, "  \"deltas\": %zu,\n  \"stream_bytes\": %zu,\n  \"rounds\": %d,\n  \"simd\": \"%s\",\n",
             n_stream, bytes, rounds, dv_simd_backend());
     fprintf(f, "  \"results\": [\n");

@@ -3,12 +3,13 @@
 #
 #   1. builds the wasm modules and the native interop tool (scripts/build-wasm.sh)
 #   2. writes the shared test vectors with the native tool (build-wasm/vectors/)
-#   3. installs the npm dev dependencies of js/ (npm ci; playwright-core only)
-#   4. node --test js/test/           (db, capture, interop, worker pool)
-#   5. the browser test: examples/browser/ served on 127.0.0.1 with COOP/COEP,
+#   3. installs the npm dev dependencies of js/ (npm ci: playwright-core, typescript, hnswlib-wasm)
+#   4. tsc --noEmit on js/test-types/usage.ts (the .d.ts files against typical use)
+#   5. node --test js/test/           (db, capture, interop, worker pool, parallel apply, types)
+#   6. the browser test: examples/browser/ served on 127.0.0.1 with COOP/COEP,
 #      driven in headless Debian Chromium by playwright-core (installs the
 #      chromium package with apt-get if it is missing)
-# Exits non-zero if any step fails. DV_JS_SKIP_BROWSER=1 skips step 5.
+# Exits non-zero if any step fails. DV_JS_SKIP_BROWSER=1 skips step 6.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -21,6 +22,7 @@ build-wasm/dvw_vectors gen build-wasm/vectors/native.dvs build-wasm/vectors/nati
 
 cd js
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund >/dev/null; else npm install --no-audit --no-fund >/dev/null; fi
+npx tsc -p test-types
 node --test test/
 
 if [ "${DV_JS_SKIP_BROWSER:-0}" != 1 ] && [ -f test-browser/browser.mjs ]; then

@@ -1,0 +1,60 @@
+// usage.ts -- type-checks the hand-written .d.ts files of the package against typical use (tsc --noEmit, strict),
+// through the package's own export map (self-reference "deltavec/..."), as a consumer would import it.
+// Part of scripts/test-js.sh; it is never run, only compiled. Lines marked @ts-expect-error must stay errors.
+import {
+  load, openDb, openReplica, DeltavecError, Metric, CaptureParts, splitStream, joinStream, hashHex,
+  simdSupported, threadsSupported, type Hit, type Checkpoint,
+} from 'deltavec';
+import { openParallelReplica, concatDeltas, scanStream, type StreamResult } from 'deltavec/parallel';
+import { createPool, memoryPages, DEFAULT_MEMORY_BYTES } from 'deltavec/pool';
+
+async function primaryToReplica(): Promise<string> {
+  const dv = await load({ simd: 'auto' });
+  const backend: 'simd128' | 'scalar' = dv.backend;
+  const db = dv.openDb({ dim: 4, metric: 'cosine', M: 16, efConstruction: 200, seed: 42n });
+  const cap = db.startCapture({ parts: CaptureParts.ALL, compress: true });
+  db.insert('a', new Float32Array([1, 0, 0, 0]), { tag: 'x' });
+  db.update('a', [0, 1, 0, 0]);
+  db.updateSparse('a', [2], [0.5]);
+  db.setMeta('a', 'tag', null);
+  const deltas: Uint8Array[] = cap.poll(256);
+  cap.release(cap.lastSequence);
+  const cp: Checkpoint = cap.checkpoint();
+  const rep = await openReplica({ dim: 4, metric: Metric.COSINE, mode: 'structural', policy: 'abort' });
+  const results: string[] = rep.applyBatch(deltas);
+  const one: boolean = rep.apply(joinStream(deltas).subarray(0, 64));
+  rep.seekCheckpoint(cp);
+  const hits: Hit[] = rep.search([1, 0, 0, 0], 1);
+  const same: boolean = rep.stateHash() === db.stateHash();
+  try {
+    db.delete('missing');
+  } catch (e) {
+    if (e instanceof DeltavecError) return `${e.code} ${e.status} ${e.message}`;
+  }
+  // @ts-expect-error -- ids are strings
+  db.insert(1, [0, 0, 0, 0]);
+  cap.close();
+  rep.close();
+  db.close();
+  return `${backend} ${results.length} ${one} ${hits[0]?.id} ${same} ${hashHex(cp.stateHash)} ${splitStream(new Uint8Array(0)).length}`;
+}
+
+async function parallel(): Promise<bigint> {
+  const r = await openParallelReplica({ dim: 4, workers: 4, memoryBytes: 64 * 1024 * 1024, quiet: true });
+  const res: StreamResult = await r.applyStream(concatDeltas([]));
+  const { deltas, tail } = scanStream(new Uint8Array(0));
+  if (!res.ok) throw new Error(`${res.status} at ${res.failedAt} (${res.failedSequence}) ${deltas.length} ${tail}`);
+  const why: string | null = r.reason;
+  const pos: bigint = await r.position();
+  await r.close();
+  const pool = await createPool({ workers: 2, memoryBytes: DEFAULT_MEMORY_BYTES });
+  const ok: boolean = (await pool.selfTest({ rows: 1024 })).ok;
+  pool.close();
+  return pos + BigInt(ok ? 1 : 0) + BigInt(why ? 0 : memoryPages(undefined, 16384));
+}
+
+void (async () => (await openDb({ dim: 2 })).close())();
+void primaryToReplica;
+void parallel;
+void simdSupported();
+void threadsSupported();
