@@ -136,7 +136,7 @@ done
 
 # ---- freestanding shared-memory build -------------------------------------------
 mt_max_pages=${DV_WASM_MT_MAX_PAGES:-16384} # 1 GiB
-extra_srcs=("$root/wasm/libc/libc.c" "$root/wasm/libc/thread.c" "$root/wasm/exports_mt.c") # exports_mt.c: mt-only ABI
+extra_srcs=("$root/wasm/libc/libc.c" "$root/wasm/libc/thread.c" "$root/wasm/exports_mt.c" "$root/wasm/feed_mt.c") # *_mt.c: mt-only ABI
 # -fno-slp-vectorize: clang 14's SLP vectorizer miscompiles XXH3 (inputs of 17..128 and > 240 bytes) at
 # -O2/-O3 with -ffreestanding -msimd128 (the wasi builds are unaffected); our SIMD kernels use explicit
 # intrinsics, so nothing is lost. Cross-module hash tests in js/test catch a regression.

@@ -218,6 +218,9 @@ DVW_EXPORT const char *dvw_par_last_error(const dvw_par *p) { return dv_apply_la
 DVW_EXPORT int32_t dvw_par_stats(const dvw_par *p, dv_apply_stats *out) {
     return dv_apply_stats_get(p->ap, out);
 }
+/* The replica's applier (wasm/feed_mt.c applies the feed's deltas with it). */
+dv_apply *dvw_par_applier(dvw_par *p);
+dv_apply *dvw_par_applier(dvw_par *p) { return p->ap; }
 /* The replica's db (reads such as dvw_db_search while no apply runs). */
 DVW_EXPORT dv_db *dvw_par_db(const dvw_par *p) { return p->db; }
 #endif

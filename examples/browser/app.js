@@ -1,6 +1,6 @@
 // app.js -- the browser example: a wasm replica fed by a streamed delta file.
 import { load, hashHex, threadsSupported } from '/js/src/index.js';
-import { openParallelReplica, concatDeltas } from '/js/src/parallel.js';
+import { openParallelReplica } from '/js/src/parallel.js';
 
 const $ = (id) => document.getElementById(id);
 const state = { done: false, error: null };
@@ -35,13 +35,14 @@ async function main() {
     state.pool = { ok: false, fallback: true };
   }
 
-  // The parallel replica: a dispatcher Web Worker + 4 worker loops over one shared memory (this page's main
-  // thread never blocks: it only copies bytes in). Without cross-origin isolation it falls back to one thread.
+  // The parallel replica: a dispatcher Web Worker + 4 worker loops over one shared memory. Every delta that
+  // arrives is pushed into the feed ring in that memory (this page's main thread never blocks: push only copies
+  // bytes in); the dispatcher applies from the ring. Without cross-origin isolation it falls back to one thread.
   const par = await openParallelReplica({ ...exp, workers: 4, quiet: true });
   state.parallel = { parallel: par.parallel, shared: par.shared, workers: par.workers, reason: par.reason };
   $('parmode').textContent = par.parallel ? `${par.workers} worker loops + a dispatcher worker on one shared WebAssembly.Memory`
     : `one thread: ${par.reason}`;
-  const parRuns = [];
+  let pushed = 0, waitedForRoom = 0, feedStart = 0;
 
   // Stream the file and apply each complete record as soon as it has arrived.
   const res = await fetch('/vectors/native.dvs');
@@ -57,19 +58,19 @@ async function main() {
       nb.set(buf); nb.set(value, buf.length); buf = nb;
       let off = 0;
       const dvw = new DataView(buf.buffer);
-      const chunk = [];
       while (off + 4 <= buf.length) {
         const len = dvw.getUint32(off, true);
         if (off + 4 + len > buf.length) break;
         const t0 = performance.now();
         replica.apply(buf.subarray(off + 4, off + 4 + len));
         lat.push(performance.now() - t0);
-        chunk.push(buf.slice(off + 4, off + 4 + len));
+        if (!feedStart) feedStart = performance.now();
+        const delta = buf.subarray(off + 4, off + 4 + len);
+        while (!par.push(delta)) { waitedForRoom++; await par.room(); } // ring full: wait for the dispatcher
+        pushed++;
         off += 4 + len;
       }
       buf = buf.slice(off);
-      // the parallel replica gets every arrived chunk as one stream buffer (calls queue up in order)
-      if (chunk.length) parRuns.push(par.applyStream(concatDeltas(chunk)));
       if (performance.now() - lastUi > 50) {
         lastUi = performance.now();
         $('position').textContent = String(replica.position);
@@ -98,17 +99,17 @@ async function main() {
   state.ok = ok;
   replica.close();
 
-  const runs = await Promise.all(parRuns);
-  const bad = runs.find((r) => !r.ok);
+  const feed = await par.flush(); // every pushed delta answered
+  const pms = performance.now() - feedStart;
   const pinfo = await par.info();
   const phash = hashHex(pinfo.hash);
-  const pms = runs.reduce((a, r) => a + r.ms, 0);
-  Object.assign(state.parallel, { hash: phash, position: Number(pinfo.position), chunks: runs.length,
-    applyMs: pms, deltasPerSec: Number(pinfo.position) / (pms / 1000), stats: pinfo.stats, error: bad ? `${bad.status}: ${bad.detail}` : null,
-    ok: !bad && phash === exp.final_hash });
-  $('parhash').innerHTML = `${phash} at position ${pinfo.position} (${runs.length} chunks, ${pms.toFixed(0)} ms applying, ` +
-    `${pinfo.stats.parallelDeltas ?? 0} deltas through the parallel path, ${pinfo.stats.edgeOps ?? 0} edge ops to workers) ` +
-    (state.parallel.ok ? '<span class="ok">== native primary hash</span>' : `<span class="bad">MISMATCH ${bad ? bad.status : ''}</span>`);
+  Object.assign(state.parallel, { hash: phash, position: Number(pinfo.position), pushed, waitedForRoom,
+    feedMs: pms, deltasPerSec: pushed / (pms / 1000), stats: pinfo.stats,
+    error: feed.ok ? null : `${feed.status}: ${feed.detail}`, ok: feed.ok && phash === exp.final_hash });
+  $('parhash').innerHTML = `${phash} at position ${pinfo.position} (${pushed} deltas pushed as they arrived, ` +
+    `${pms.toFixed(0)} ms from first push to flush, ${pinfo.stats.parallelDeltas ?? 0} through the parallel path, ` +
+    `${pinfo.stats.edgeOps ?? 0} edge ops to workers) ` +
+    (state.parallel.ok ? '<span class="ok">== native primary hash</span>' : `<span class="bad">MISMATCH ${feed.status}</span>`);
   await par.close();
   state.done = true;
 }

@@ -95,6 +95,9 @@ export function parCommand(x, memory, m) {
     case 'par-close':
       x.dvw_par_close(m.h);
       return { ok: true };
+    case 'feed-drain': // fire and forget: parallel.js reads the feed's shared words, no reply
+      x.dvw_feed_drain(m.feed);
+      return undefined;
     default:
       throw new Error(`unknown command ${m.cmd}`);
   }

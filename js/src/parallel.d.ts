@@ -17,6 +17,26 @@ export interface StreamResult {
   /** Time spent applying (dispatcher side), milliseconds. */
   ms: number;
 }
+/** Counters of the feed (push / pushAll) since the replica opened. */
+export interface FeedStatus {
+  /** false when a pushed delta was refused since the last flush. */
+  ok: boolean;
+  /** C status name of the first refusal since the last flush ("DV_OK" if none). */
+  status: string;
+  pushed: number;
+  /** Deltas the dispatcher has taken from the ring and answered. */
+  consumed: number;
+  applied: number;
+  duplicates: number;
+  /** Refused deltas: the first refusal and every later delta that waits for it (DV_EGAP). */
+  refused: number;
+  /** Position after the last feed batch. */
+  position: bigint;
+  /** Sequence of the first refusal: re-push from here. */
+  failedSequence: bigint | null;
+  detail: string | null;
+}
+export declare const DEFAULT_FEED_BYTES: number;
 export interface ParallelStats { applied: number; duplicates: number; refused: number; omitted: number; replaced: number; parallelDeltas?: number; barriers?: number; epochs?: number; edgeOps?: number }
 export interface ParallelInfo { position: bigint; hash: bigint; count: number; running: number; stats: ParallelStats }
 export interface ParallelReplicaOptions {
@@ -32,6 +52,8 @@ export interface ParallelReplicaOptions {
    * RAM only as pages are touched). When it is full the apply refuses with DV_ENOMEM at the last good state.
    */
   memoryBytes?: number;
+  /** Payload bytes of the feed ring (default 4 MiB, rounded up to a power of two; largest delta: half). */
+  feedBytes?: number;
   url?: string | URL;
   load?: { simd?: boolean | 'auto'; url?: string };
   quiet?: boolean;
@@ -46,6 +68,20 @@ export interface ParallelReplica {
   readonly reason: string | null;
   /** Applies a stream buffer (docs/FORMAT.md section 10: 64-byte header + payload, back to back). */
   applyStream(bytes: Uint8Array): Promise<StreamResult>;
+  /**
+   * Hands one delta to the dispatcher through the feed ring in shared memory; never blocks. false: the ring is
+   * full (await room()). Throws DeltavecError (DV_ETRUNCATED, DV_ETOOBIG, DV_EINVAL) for input it cannot carry.
+   */
+  push(delta: Uint8Array): boolean;
+  /** Resolves when the dispatcher has taken something from the ring. */
+  room(): Promise<void>;
+  /** push for each delta of a list or a FORMAT.md stream buffer, waiting for room; resolves to the count. */
+  pushAll(deltas: Uint8Array[] | Uint8Array): Promise<number>;
+  /** Resolves when every pushed delta is answered and the dispatcher idle; clear (default true) resets the refusal. */
+  flush(opts?: { clear?: boolean }): Promise<FeedStatus>;
+  feedStatus(): FeedStatus;
+  /** true while the dispatcher applies from the feed. */
+  readonly feeding: boolean;
   info(): Promise<ParallelInfo>;
   stateHash(): Promise<bigint>;
   position(): Promise<bigint>;

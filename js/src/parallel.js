@@ -16,14 +16,43 @@
  * cross-origin isolated) or opts.threads === false, the same API runs on this thread with the
  * single-threaded module (deltavec.wasm / deltavec-scalar.wasm): parallel = false and reason says why.
  *
- * Streams are docs/FORMAT.md section 10 files: 64-byte header + payload_size bytes, back to back
- * (concatDeltas builds one from a list of deltas). Calls are queued: one runs at a time.
+ * Two ways in:
+ *   - applyStream(bytes): a docs/FORMAT.md section 10 stream (64-byte header + payload_size bytes, back to
+ *     back; concatDeltas builds one), copied into shared memory and applied in one message; answers per call;
+ *   - push(delta) / pushAll(deltas) + flush(): the feed (wasm/feed_mt.c). Each delta is written straight into
+ *     an SPSC dv_ring in the shared memory, on this thread, without blocking; the dispatcher worker applies
+ *     from the ring (one message only when it was idle). For deltas arriving one by one (a socket, a page).
+ * Calls of the first kind are queued: one runs at a time.
  */
 import { load, threadsSupported, DeltavecError } from './index.js';
 import { startThreads } from './pool.js';
 
 const RESULT_BYTES = 32;
 const STATS_BYTES = 72;
+const DV_EINVAL = -1, DV_EFULL = -9, DV_ETRUNCATED = -11;
+/* Shared words of a dvw_feed (wasm/feed_mt.c), u32 each. */
+const F_RUNNING = 0, F_CONSUMED = 1, F_APPLIED = 2, F_DUPLICATES = 3, F_REFUSED = 4, F_FIRST_STATUS = 5;
+const F_SEQ_LO = 6, F_SEQ_HI = 7, F_POS_LO = 8, F_POS_HI = 9;
+export const DEFAULT_FEED_BYTES = 4 * 1024 * 1024;
+
+/** Payload bytes of the feed ring: the power of two >= bytes, 64 KiB .. 256 MiB (largest delta: half of it). */
+function feedBytesOf(bytes) {
+  const b = bytes === undefined ? DEFAULT_FEED_BYTES : bytes;
+  if (!Number.isFinite(b) || b < 65536 || b > 256 * 1024 * 1024) {
+    throw new RangeError(`deltavec: feedBytes must be 64 KiB .. 256 MiB (got ${bytes})`);
+  }
+  let p = 65536;
+  while (p < b) p *= 2;
+  return p;
+}
+
+/* Counters of the feed since open, as a plain object (shared by both replica kinds). */
+function feedStatusOf(c) {
+  const failed = c.firstStatus !== 'DV_OK';
+  return { ok: !failed, status: c.firstStatus, pushed: c.pushed, consumed: c.consumed, applied: c.applied,
+    duplicates: c.duplicates, refused: c.refused, position: c.position, failedSequence: failed ? c.failedSequence : null,
+    detail: failed ? c.detail : null };
+}
 
 /** Deltas of a stream buffer (views). A truncated tail is returned as `tail` (bytes), not as a delta. */
 export function scanStream(u8) {
@@ -91,6 +120,8 @@ export class ParallelReplica {
     this.loopStatus = [];
     this.bufPtr = 0;
     this.bufCap = 0;
+    this.feed = 0;
+    this.pushed = 0;
     const x = t.rt.x;
     this.res = x.dvw_alloc(RESULT_BYTES);
     this.out = x.dvw_alloc(16);
@@ -119,6 +150,104 @@ export class ParallelReplica {
       return resultOf(r);
     });
   }
+  _words() { return new Int32Array(this.t.rt.memory.buffer, this.feed, 16); }
+
+  /**
+   * Hands one delta (Uint8Array: 64-byte header + payload) to the dispatcher through the feed ring in shared
+   * memory. Synchronous and never blocks (fine on a page's main thread): false when the ring is full (await
+   * room() or use pushAll). Throws DeltavecError DV_ETRUNCATED for less than a header, DV_ETOOBIG for a delta
+   * larger than half the feed (opts.feedBytes). Results come from flush() / feedStatus().
+   */
+  push(delta) {
+    this._live();
+    if (!(delta instanceof Uint8Array)) throw new DeltavecError(DV_EINVAL, 'DV_EINVAL', 'push takes a Uint8Array', 'push');
+    if (delta.length < 64) throw new DeltavecError(DV_ETRUNCATED, 'DV_ETRUNCATED', 'a delta is at least its 64-byte header', 'push');
+    const rt = this.t.rt, x = rt.x, plen = delta.length - 64;
+    const st = x.dvw_feed_reserve(this.feed, plen);
+    if (st === DV_EFULL) return false;
+    rt.check(st, 'push');
+    const u8 = rt.u8;
+    u8.set(delta.subarray(0, 64), x.dvw_feed_reserved_header(this.feed));
+    if (plen) u8.set(delta.subarray(64), x.dvw_feed_reserved_payload(this.feed));
+    const r = x.dvw_feed_commit(this.feed, plen);
+    if (r < 0) rt.check(r, 'push');
+    this.pushed = (this.pushed + 1) >>> 0;
+    if (r === 1) this.dispatcher.send({ cmd: 'feed-drain', feed: this.feed });
+    return true;
+  }
+
+  /* Resolves once done(consumed) holds; consumed moves (and is notified) after every applied feed batch. */
+  async _awaitConsumed(done) {
+    const w = this._words();
+    for (;;) {
+      if (this.dispatcher.feedError) throw new Error(`deltavec: the dispatcher's feed drain failed: ${this.dispatcher.feedError}`);
+      const c = Atomics.load(w, F_CONSUMED);
+      if (done(c >>> 0)) return;
+      if (typeof Atomics.waitAsync === 'function') {
+        const r = Atomics.waitAsync(w, F_CONSUMED, c, 200);
+        if (r.async) await r.value;
+      } else {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    }
+  }
+  /* Resolves once the dispatcher's drain has returned (running == 0; notified by feed_mt.c). */
+  async _awaitIdle() {
+    const w = this._words();
+    while (Atomics.load(w, F_RUNNING) !== 0) {
+      if (this.dispatcher.feedError) throw new Error(`deltavec: the dispatcher's feed drain failed: ${this.dispatcher.feedError}`);
+      if (typeof Atomics.waitAsync === 'function') {
+        const r = Atomics.waitAsync(w, F_RUNNING, 1, 200);
+        if (r.async) await r.value;
+      } else {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+    }
+  }
+  /** Resolves when the dispatcher has taken something out of the ring since the call. */
+  room() {
+    const c0 = Atomics.load(this._words(), F_CONSUMED) >>> 0;
+    return this._awaitConsumed((c) => c !== c0 || c === this.pushed);
+  }
+  /** Pushes every delta of a list (or of a FORMAT.md stream buffer), waiting for room when the ring is full. */
+  async pushAll(deltas) {
+    const list = deltas instanceof Uint8Array ? scanStream(deltas).deltas : deltas;
+    for (const d of list) while (!this.push(d)) await this.room();
+    return list.length;
+  }
+  /**
+   * Resolves when every pushed delta has been answered and the dispatcher is idle: feedStatus() then. clear
+   * (default true) forgets the
+   * first refusal afterwards, so the next flush reports only newer ones.
+   */
+  async flush({ clear = true } = {}) {
+    this._live();
+    const target = this.pushed;
+    await this._awaitConsumed((c) => c === target);
+    await this._awaitIdle();
+    const st = this.feedStatus();
+    if (clear && !st.ok) this.t.rt.x.dvw_feed_clear(this.feed);
+    return st;
+  }
+  /**
+   * The feed's counters since open: {ok, status, pushed, consumed, applied, duplicates, refused, position,
+   * failedSequence, detail}. status/failedSequence/detail: the first refusal since the last flush (a refused
+   * delta leaves the replica at the last good state; every later one is refused as DV_EGAP until the missing
+   * sequence arrives: re-push from failedSequence). position: after the last feed batch.
+   */
+  feedStatus() {
+    const w = this._words(), rt = this.t.rt;
+    const u = (i) => Atomics.load(w, i) >>> 0;
+    const first = Atomics.load(w, F_FIRST_STATUS);
+    return feedStatusOf({ firstStatus: rt.statusName(first), pushed: this.pushed, consumed: u(F_CONSUMED),
+      applied: u(F_APPLIED), duplicates: u(F_DUPLICATES), refused: u(F_REFUSED),
+      position: (BigInt(u(F_POS_HI)) << 32n) | BigInt(u(F_POS_LO)),
+      failedSequence: (BigInt(u(F_SEQ_HI)) << 32n) | BigInt(u(F_SEQ_LO)),
+      detail: first ? rt.str(rt.x.dvw_feed_detail(this.feed)) : null });
+  }
+  /** true while the dispatcher is applying from the feed (or one drain message is on its way). */
+  get feeding() { return Atomics.load(this._words(), F_RUNNING) !== 0; }
+
   /** {position, hash, count, running, stats: {applied, ..., parallelDeltas, barriers, epochs, edgeOps}}. */
   info() {
     return this.q.run(async () => {
@@ -135,6 +264,7 @@ export class ParallelReplica {
       if (!this.h) return;
       const t = this.t, x = t.rt.x;
       try {
+        if (this.feed && !this.dispatcher.feedError) await this._awaitConsumed((c) => c === this.pushed);
         await this.dispatcher.request({ cmd: 'par-stop', h: this.h });
         this.loopStatus = (await Promise.all(this.loopDone)).map((m) => m.st);
         await this.dispatcher.request({ cmd: 'par-close', h: this.h });
@@ -143,6 +273,8 @@ export class ParallelReplica {
         for (const p of t.ports) p.terminate();
         for (const s of t.stacks) x.dvw_free(s);
         for (const p of [this.bufPtr, this.res, this.out, this.stats_]) if (p) x.dvw_free(p);
+        if (this.feed) x.dvw_feed_close(this.feed);
+        this.feed = 0;
         this.bufPtr = 0;
       }
     });
@@ -178,6 +310,42 @@ export class FallbackReplica {
     return { ok: !failed, status, deltas: deltas.length + (tail ? 1 : 0), applied, duplicates, position: rep.position,
       failedAt, failedSequence, detail: failed && failedAt < deltas.length ? rep.lastError : null, ms };
   }
+  /* The feed API on one thread: push applies at once (same answers as the ring feed, in the same order). */
+  _feedCounters() {
+    if (!this.fc) this.fc = { firstStatus: 'DV_OK', pushed: 0, consumed: 0, applied: 0, duplicates: 0, refused: 0, failedSequence: 0n, detail: null };
+    return this.fc;
+  }
+  push(delta) {
+    if (!(delta instanceof Uint8Array)) throw new DeltavecError(DV_EINVAL, 'DV_EINVAL', 'push takes a Uint8Array', 'push');
+    if (delta.length < 64) throw new DeltavecError(DV_ETRUNCATED, 'DV_ETRUNCATED', 'a delta is at least its 64-byte header', 'push');
+    const c = this._feedCounters();
+    const [st] = this.rep.applyBatch([delta]);
+    c.pushed++; c.consumed++;
+    if (st === 'DV_OK') c.applied++;
+    else if (st === 'DV_EDUPLICATE') c.duplicates++;
+    else {
+      c.refused++;
+      if (c.firstStatus === 'DV_OK') {
+        c.firstStatus = st;
+        c.failedSequence = new DataView(delta.buffer, delta.byteOffset, 8).getBigUint64(0, true);
+        c.detail = this.rep.lastError;
+      }
+    }
+    return true;
+  }
+  async room() {}
+  async pushAll(deltas) {
+    const list = deltas instanceof Uint8Array ? scanStream(deltas).deltas : deltas;
+    for (const d of list) this.push(d);
+    return list.length;
+  }
+  async flush({ clear = true } = {}) {
+    const st = this.feedStatus();
+    if (clear && !st.ok) Object.assign(this._feedCounters(), { firstStatus: 'DV_OK', failedSequence: 0n, detail: null });
+    return st;
+  }
+  feedStatus() { return feedStatusOf({ ...this._feedCounters(), position: this.rep.position }); }
+  get feeding() { return false; }
   async info() {
     return { position: this.rep.position, hash: this.rep.stateHash(), count: this.rep.db.count, running: 0, stats: this.rep.stats() };
   }
@@ -193,12 +361,14 @@ export class FallbackReplica {
  * opts.threads === false forces the one-thread fallback; opts.url: base URL of dist/; opts.epochMax;
  * opts.load: options for load() in the fallback; opts.quiet: no console warning on fallback;
  * opts.memoryBytes: size of the shared memory, fixed for the replica's life (default 256 MiB; when it is full
- * the apply refuses with DV_ENOMEM and the replica stays at the last good state).
+ * the apply refuses with DV_ENOMEM and the replica stays at the last good state); opts.feedBytes: payload bytes
+ * of the feed ring (default 4 MiB, rounded up to a power of two; the largest delta push takes is half of it).
  */
 export async function openParallelReplica(opts) {
   const o = opts || {};
   const workers = o.workers === undefined ? 4 : o.workers;
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new DeltavecError(-1, 'DV_EINVAL', 'workers must be 1..64', 'openParallelReplica');
+  const feedBytes = feedBytesOf(o.feedBytes);
   let reason = null;
   if (o.threads === false) reason = 'threads disabled by option: one thread, single-threaded module';
   else if (!threadsSupported()) reason = 'SharedArrayBuffer unavailable (not cross-origin isolated): one thread, single-threaded module';
@@ -221,13 +391,22 @@ export async function openParallelReplica(opts) {
     h = r.h;
     if (r.loops !== loops) throw new Error(`deltavec: applier has ${r.loops} worker loops, expected ${loops}`);
     const rep = new ParallelReplica(t, h, workers, loops);
+    t.rt.check(x.dvw_feed_open(h, 0, feedBytes, out), 'openParallelReplica (feed)');
+    rep.feed = t.rt.u32[out >>> 2];
     for (let i = 0; i < loops; i++) rep.loopDone.push(t.ports[1 + i].request({ cmd: 'par-run', h, index: i }));
-    if (loops) await t.ports[0].request({ cmd: 'par-wait', h, n: loops });
+    if (loops) {
+      // A loop that cannot start (DV_ENOMEM: its queue does not fit in memoryBytes) returns at once: fail fast
+      // with its status instead of waiting for par-wait's deadline.
+      const loopFailure = new Promise((_, reject) => rep.loopDone.forEach((p, i) => p.then((m) => {
+        if (m.st) reject(new DeltavecError(m.st, t.rt.statusName(m.st), `worker loop ${i} could not start (memoryBytes too small?)`, 'openParallelReplica'));
+      }, reject)));
+      loopFailure.catch(() => {}); // after a successful open, a loop's end is close()'s business
+      await Promise.race([t.ports[0].request({ cmd: 'par-wait', h, n: loops }), loopFailure]);
+    }
     return rep;
   } catch (e) {
-    if (h) {
-      try { await t.ports[0].request({ cmd: 'par-stop', h }); } catch { /* ignore */ }
-    }
+    // Nothing else uses this memory: ending the workers frees everything (no par-stop: the dispatcher may
+    // still be inside par-wait).
     for (const p of t.ports) p.terminate();
     throw e;
   } finally {

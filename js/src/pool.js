@@ -19,7 +19,7 @@
  * isolated), createPool() returns a one-thread pool (threads = 1,
  * shared = false, reason says why) that runs the same jobs on this thread.
  */
-import { Runtime, wasmBytes, threadsSupported, load, distUrl } from './index.js';
+import { Runtime, wasmBytes, threadsSupported, load, distUrl, DeltavecError } from './index.js';
 import { buildDb } from './mtjobs.js';
 
 const isNode = typeof process !== 'undefined' && !!(process.versions && process.versions.node);
@@ -41,13 +41,19 @@ export class Port {
   constructor(w) {
     this.w = w;
     this.pending = null;
-    const onMsg = (m) => { const p = this.pending; this.pending = null; if (p) (m && m.error ? p.reject(new Error(m.error)) : p.resolve(m)); };
+    this.feedError = null; // set by an unasked {feedError} (parallel.js's feed drain threw)
+    const onMsg = (m) => {
+      if (m && m.feedError) { this.feedError = m.feedError; return; }
+      const p = this.pending; this.pending = null; if (p) (m && m.error ? p.reject(new Error(m.error)) : p.resolve(m));
+    };
     const onErr = (e) => { const p = this.pending; this.pending = null; if (p) p.reject(e instanceof Error ? e : new Error(String(e.message || e))); };
     if (isNode) { w.on('message', onMsg); w.on('error', onErr); } else { w.onmessage = (e) => onMsg(e.data); w.onerror = onErr; }
   }
   request(msg) {
     return new Promise((resolve, reject) => { this.pending = { resolve, reject }; this.w.postMessage(msg); });
   }
+  /** A message that gets no reply (the worker's 'feed-drain'). */
+  send(msg) { this.w.postMessage(msg); }
   terminate() { this.w.terminate(); }
 }
 
@@ -177,7 +183,7 @@ export async function startThreads(n, opts = {}) {
   try {
     for (let i = 0; i < n; i++) {
       const block = x.dvw_alloc(STACK + tlsSize + tlsAlign);
-      if (!block) throw new Error('deltavec: cannot allocate a worker stack');
+      if (!block) throw new DeltavecError(-2, 'DV_ENOMEM', `cannot allocate worker stack ${i} (opts.memoryBytes too small)`, 'startThreads');
       stacks.push(block);
       const stackTop = (block + STACK) & ~15;
       const tls = tlsSize ? (block + STACK + tlsAlign - 1) & ~(tlsAlign - 1) : 0;

@@ -5,6 +5,8 @@
  * then jobs ({cmd:'l2', job}, {cmd:'db', ...}) or the parallel replica
  * commands of parallel.js ({cmd:'par-*'}, see mtjobs.js); each gets exactly
  * one reply. 'par-run' replies only when the worker loop returns.
+ * 'feed-drain' gets no reply (its results are in the feed's shared words);
+ * if it throws, the worker posts {feedError} unasked.
  */
 const isNode = typeof process !== 'undefined' && !!(process.versions && process.versions.node);
 import { buildDb, parCommand } from './mtjobs.js';
@@ -23,11 +25,15 @@ async function handle(m) {
   if (!x) throw new Error('worker not initialised');
   if (m.cmd === 'l2') return { rows: x.dvw_l2_job_run(m.job) };
   if (m.cmd === 'db') return { hash: buildDb(x, m.memory, m) };
-  if (m.cmd.startsWith('par-')) return parCommand(x, memory, m);
+  if (m.cmd.startsWith('par-') || m.cmd === 'feed-drain') return parCommand(x, memory, m);
   throw new Error(`unknown command ${m.cmd}`);
 }
 
 function reply(post, m) {
+  if (m.cmd === 'feed-drain') {
+    handle(m).catch((e) => post({ feedError: String(e && e.stack || e) }));
+    return;
+  }
   handle(m).then(post, (e) => post({ error: String(e && e.stack || e) }));
 }
 

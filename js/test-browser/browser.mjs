@@ -1,6 +1,7 @@
 // browser.mjs -- loads examples/browser/ in headless Debian Chromium (playwright-core), waits until the
 // page has applied the native stream, and checks its state hash against the native primary's.
-// Also checks the parallel replica (4 worker loops + dispatcher worker) in the isolated page, and the
+// Also checks the parallel replica (4 worker loops + dispatcher worker; every delta pushed through the feed
+// ring in shared memory as it arrives) in the isolated page, and the
 // one-thread fallback in the same page served without COOP/COEP (?coi=0).
 // Writes screenshots to build-wasm/browser.png and build-wasm/browser-fallback.png. Exit status 1 on failure.
 import { chromium } from 'playwright-core';
@@ -40,6 +41,7 @@ try {
   check(p.hash === expected.final_hash, `parallel replica hash ${p.hash} != native ${expected.final_hash} (${p.error})`);
   check(p.position === expected.deltas, `parallel replica position ${p.position} != ${expected.deltas}`);
   check(p.stats && p.stats.parallelDeltas > 0, 'no delta went through the parallel path');
+  check(p.pushed === expected.deltas, `every delta should be pushed through the feed ring (${p.pushed})`);
 
   // The same page without cross-origin isolation: no SharedArrayBuffer, the parallel replica says so and
   // runs on one thread, to the same hash.

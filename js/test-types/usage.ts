@@ -5,7 +5,7 @@ import {
   load, openDb, openReplica, DeltavecError, Metric, CaptureParts, splitStream, joinStream, hashHex,
   simdSupported, threadsSupported, type Hit, type Checkpoint,
 } from 'deltavec';
-import { openParallelReplica, concatDeltas, scanStream, type StreamResult } from 'deltavec/parallel';
+import { openParallelReplica, concatDeltas, scanStream, DEFAULT_FEED_BYTES, type StreamResult, type FeedStatus } from 'deltavec/parallel';
 import { createPool, memoryPages, DEFAULT_MEMORY_BYTES } from 'deltavec/pool';
 
 async function primaryToReplica(): Promise<string> {
@@ -40,11 +40,16 @@ async function primaryToReplica(): Promise<string> {
 }
 
 async function parallel(): Promise<bigint> {
-  const r = await openParallelReplica({ dim: 4, workers: 4, memoryBytes: 64 * 1024 * 1024, quiet: true });
+  const r = await openParallelReplica({ dim: 4, workers: 4, memoryBytes: 64 * 1024 * 1024, feedBytes: DEFAULT_FEED_BYTES, quiet: true });
   const res: StreamResult = await r.applyStream(concatDeltas([]));
   const { deltas, tail } = scanStream(new Uint8Array(0));
   if (!res.ok) throw new Error(`${res.status} at ${res.failedAt} (${res.failedSequence}) ${deltas.length} ${tail}`);
   const why: string | null = r.reason;
+  while (!r.push(new Uint8Array(64))) await r.room();
+  const pushed: number = await r.pushAll(concatDeltas([]));
+  const fs: FeedStatus = await r.flush({ clear: false });
+  const again: FeedStatus = r.feedStatus();
+  if (!fs.ok || r.feeding) throw new Error(`${fs.status} ${fs.failedSequence} ${fs.detail} ${pushed} ${again.refused}`);
   const pos: bigint = await r.position();
   await r.close();
   const pool = await createPool({ workers: 2, memoryBytes: DEFAULT_MEMORY_BYTES });

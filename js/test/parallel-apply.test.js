@@ -179,7 +179,7 @@ test('4 workers: a full fixed-size shared memory refuses with DV_ENOMEM at the l
   assert.equal(deltas.length, n);
   const stream = concatDeltas(deltas);
   assert.ok(stream.length < memoryBytes / 2 && stream.length > memoryBytes / 6, `stream of ${stream.length} bytes`);
-  const r = await openParallelReplica({ ...cfg, workers: 4, memoryBytes });
+  const r = await openParallelReplica({ ...cfg, workers: 4, memoryBytes, feedBytes: 65536 });
   try {
     const bytesBefore = r.t.memory.buffer.byteLength;
     assert.equal(bytesBefore, memoryBytes);
@@ -208,7 +208,103 @@ test('4 workers: a full fixed-size shared memory refuses with DV_ENOMEM at the l
   assert.deepEqual(r.loopStatus, [0, 0, 0, 0], 'every worker loop returned DV_OK');
 });
 
+test('a shared memory too small for the worker loops fails fast with DV_ENOMEM', async () => {
+  const t0 = Date.now();
+  // 8 loops, 64 KiB feed: 5 MiB runs out at the worker stacks, 6 MiB at the feed ring, 7 MiB at the loops' queues.
+  for (const [mib, where] of [[5, /worker stack/], [6, /feed/], [7, /worker loop \d could not start/]]) {
+    await assert.rejects(openParallelReplica({ dim: 8, workers: 8, memoryBytes: mib * 1024 * 1024, feedBytes: 65536 }),
+      (e) => e.code === 'DV_ENOMEM' && where.test(e.message), `${mib} MiB`);
+  }
+  assert.ok(Date.now() - t0 < 20000, 'no 30 s wait for loops that cannot start');
+});
+
 test('shared memory size: memoryBytes outside 4 MiB .. the module maximum is a RangeError', async () => {
   await assert.rejects(openParallelReplica({ dim: 8, workers: 2, memoryBytes: 1 << 20 }), RangeError);
   await assert.rejects(openParallelReplica({ dim: 8, workers: 2, memoryBytes: 2 ** 33 }), RangeError);
+});
+
+// The feed: deltas pushed one by one on this thread into the SPSC ring in shared memory (wasm/feed_mt.c),
+// applied by the dispatcher worker from the ring.
+for (const workers of [1, 4]) {
+  test(`${workers} worker(s): deltas pushed through the feed ring reach the native primary's hash; a small ring fills and drains`, { skip }, async () => {
+    const { deltas, exp } = vectors();
+    const r = await openParallelReplica({ ...exp, workers, feedBytes: 65536 });
+    try {
+      let full = 0;
+      for (const d of deltas) {
+        while (!r.push(d)) { full++; await r.room(); }
+      }
+      const st = await r.flush();
+      assert.equal(st.status, 'DV_OK', st.detail || '');
+      assert.equal(st.ok, true);
+      assert.equal(st.pushed, exp.deltas);
+      assert.equal(st.consumed, exp.deltas);
+      assert.equal(st.applied, exp.deltas);
+      assert.equal(st.refused, 0);
+      assert.equal(st.position, BigInt(exp.deltas));
+      assert.ok(full > 0, 'a 64 KiB feed must fill with this stream (backpressure path)');
+      assert.equal(r.feeding, false);
+      const info = await r.info();
+      assert.equal(hashHex(info.hash), exp.final_hash);
+      if (workers >= 2) assert.ok(info.stats.parallelDeltas > 0, 'the feed went through the parallel path');
+      // Re-pushed deltas are duplicates and change nothing.
+      assert.equal(await r.pushAll(deltas.slice(0, 10)), 10);
+      const again = await r.flush();
+      assert.equal(again.duplicates, 10);
+      assert.equal(hashHex(await r.stateHash()), exp.final_hash);
+    } finally {
+      await r.close();
+    }
+  });
+}
+
+for (const threads of [true, false]) {
+  test(`feed (${threads ? '4 workers' : 'one-thread fallback'}): a bit flip is refused at the last good state, later deltas wait (DV_EGAP), re-pushing converges`, { skip }, async () => {
+    const { deltas, exp } = vectors();
+    const k = 300;
+    const bad = deltas.map((d) => d);
+    bad[k] = Uint8Array.from(deltas[k]);
+    bad[k][64 + 5] ^= 0x01;
+    const r = await openParallelReplica({ ...exp, workers: 4, threads, quiet: true });
+    try {
+      assert.equal(r.shared, threads);
+      await r.pushAll(bad);
+      const st = await r.flush();
+      assert.equal(st.ok, false);
+      assert.equal(st.status, 'DV_ECHECKSUM');
+      assert.equal(st.failedSequence, BigInt(k + 1));
+      assert.match(st.detail, /checksum/);
+      assert.equal(st.applied, k);
+      assert.equal(st.refused, deltas.length - k, 'the bad delta and every later one (DV_EGAP)');
+      assert.equal(st.position, BigInt(k));
+      assert.equal(hashHex(await r.stateHash()), exp.checkpoints.find((c) => c.seq === k).hash);
+      // flush cleared the refusal: re-pushing the intact rest converges and reports clean.
+      await r.pushAll(deltas.slice(k));
+      const ok = await r.flush();
+      assert.equal(ok.status, 'DV_OK', ok.detail || '');
+      assert.equal(ok.position, BigInt(exp.deltas));
+      assert.equal(hashHex(await r.stateHash()), exp.final_hash);
+    } finally {
+      await r.close();
+    }
+  });
+}
+
+test('feed: bad input to push throws a DeltavecError and leaves the feed usable', { skip }, async () => {
+  const { deltas, exp } = vectors();
+  const r = await openParallelReplica({ ...exp, workers: 2, feedBytes: 65536 });
+  try {
+    assert.throws(() => r.push(new Uint8Array(10)), (e) => e.code === 'DV_ETRUNCATED');
+    assert.throws(() => r.push('x'), (e) => e.code === 'DV_EINVAL');
+    const huge = new Uint8Array(64 + 40000); // payload above half of a 64 KiB feed
+    huge.set(deltas[0].subarray(0, 64));
+    assert.throws(() => r.push(huge), (e) => e.code === 'DV_ETOOBIG');
+    await r.pushAll(deltas.slice(0, 50));
+    const st = await r.flush();
+    assert.equal(st.status, 'DV_OK');
+    assert.equal(st.position, 50n);
+  } finally {
+    await r.close();
+  }
+  await assert.rejects(openParallelReplica({ ...exp, workers: 2, feedBytes: 1000 }), RangeError);
 });
