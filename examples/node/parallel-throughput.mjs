@@ -3,7 +3,9 @@
 // dispatcher worker), 2 and 4 worker loops, and by the single-threaded module (threads: false) for reference.
 // Every run starts from an empty replica and must end at the primary's state hash.
 // deltas/s = deltas / time inside dvw_par_apply_stream (dispatcher side, one call for the whole stream);
-// "wall" adds copying the stream into shared memory and the message round trip.
+// "wall" adds copying the stream into shared memory and the message round trip. "feed": the same deltas
+// pushed one by one through the feed ring (rep.push / pushAll) and flushed: wall time from the first push
+// to the end of flush(), i.e. what a page pays when deltas arrive one at a time.
 // Usage: node examples/node/parallel-throughput.mjs [inserts=20000] [dim=128] [rounds=3] [M=16] [efc=100]
 import os from 'node:os';
 import { load, hashHex } from '../../js/src/index.js';
@@ -40,7 +42,7 @@ const configs = [
   { label: 'mt, 2 worker loops', opts: { workers: 2 } },
   { label: 'mt, 4 worker loops', opts: { workers: 4 } },
 ];
-const times = configs.map(() => ({ apply: [], wall: [] }));
+const times = configs.map(() => ({ apply: [], wall: [], feed: [] }));
 const median = (a) => { const b = a.slice().sort((x, y) => x - y); return b[b.length >> 1]; };
 for (let r = 0; r < rounds; r++) {
   for (const [i, c] of configs.entries()) { // interleaved, so drift hits every config alike
@@ -53,12 +55,22 @@ for (let r = 0; r < rounds; r++) {
     if (!res.ok || h !== want) throw new Error(`${c.label}: ${res.status} ${res.detail} hash ${h} != ${want}`);
     times[i].apply.push(res.ms);
     times[i].wall.push(wall);
+    const fr = await openParallelReplica({ ...cfg, ...c.opts });
+    const f0 = performance.now();
+    await fr.pushAll(deltas);
+    const fs = await fr.flush();
+    const feedMs = performance.now() - f0;
+    const fh = hashHex(await fr.stateHash());
+    await fr.close();
+    if (!fs.ok || fh !== want) throw new Error(`${c.label} (feed): ${fs.status} ${fs.detail} hash ${fh} != ${want}`);
+    times[i].feed.push(feedMs);
   }
 }
 const base = median(times[0].apply);
 const rows = configs.map((c, i) => {
-  const a = median(times[i].apply), w = median(times[i].wall);
-  return { config: c.label, 'deltas/s': Math.round(deltas.length / (a / 1000)), 'apply ms': +a.toFixed(0), 'wall ms': +w.toFixed(0), 'vs single-thread': +(base / a).toFixed(2) };
+  const a = median(times[i].apply), w = median(times[i].wall), f = median(times[i].feed);
+  return { config: c.label, 'deltas/s': Math.round(deltas.length / (a / 1000)), 'apply ms': +a.toFixed(0), 'wall ms': +w.toFixed(0),
+    'vs single-thread': +(base / a).toFixed(2), 'feed ms': +f.toFixed(0), 'feed deltas/s': Math.round(deltas.length / (f / 1000)) };
 });
 console.table(rows);
 console.log(JSON.stringify({ inserts: n, dim, M, efc, deltas: deltas.length, rounds, cpus: os.cpus().length, hash: want, rows }));
