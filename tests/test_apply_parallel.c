@@ -36,14 +36,22 @@
 #define DIM 16
 #define CHUNK 700 /* deltas per dv_apply_batch call */
 
-static dv_apply *make_applier(dv_db *replica, uint32_t workers, uint32_t epoch_max) {
+/* min_run 1: these tests exercise the parallel machinery on every run, however
+ * short (the default applies short runs inline; its own test is below). */
+static dv_apply *make_applier_min_run(dv_db *replica, uint32_t workers, uint32_t epoch_max,
+                                      uint32_t min_run) {
     dv_apply_config cfg;
     dv_apply_config_default(&cfg);
     cfg.workers = workers;
+    cfg.min_run = min_run;
     if (epoch_max) cfg.epoch_max = epoch_max;
     dv_apply *ap = NULL;
     assert_int_equal(dv_apply_init(replica, &cfg, &ap), DV_OK);
     return ap;
+}
+
+static dv_apply *make_applier(dv_db *replica, uint32_t workers, uint32_t epoch_max) {
+    return make_applier_min_run(replica, workers, epoch_max, 1);
 }
 
 /* dv_apply_batch over s[from, to) in chunks; every delta must apply. */
@@ -66,9 +74,10 @@ static void batch_all(dv_apply *ap, const test_stream *s, size_t from, size_t to
 }
 
 /* A replica of the whole stream with `workers` threads; returns its hash. */
-static uint64_t parallel_replica_hash(const test_primary *p, uint32_t workers, dv_apply_stats *stats) {
+static uint64_t parallel_replica_hash_min_run(const test_primary *p, uint32_t workers, uint32_t min_run,
+                                              dv_apply_stats *stats) {
     dv_db *r = test_open_db(DIM, 42);
-    dv_apply *ap = make_applier(r, workers, 0);
+    dv_apply *ap = make_applier_min_run(r, workers, 0, min_run);
     assert_int_equal(dv_apply_start_threads(ap), DV_OK);
     assert_int_equal(dv_apply_workers_running(ap), workers);
     batch_all(ap, &p->stream, 0, p->stream.n);
@@ -90,6 +99,10 @@ static uint64_t inline_replica_hash(const test_primary *p) {
     dv_apply_free(ap);
     dv_db_close(r);
     return h;
+}
+
+static uint64_t parallel_replica_hash(const test_primary *p, uint32_t workers, dv_apply_stats *stats) {
+    return parallel_replica_hash_min_run(p, workers, 1, stats);
 }
 
 static void converges(const workload_mix *mix, const dv_capture_config *cap, size_t ops, uint64_t seed,
@@ -127,6 +140,35 @@ static void insert_and_update_workload_with_long_epochs_has_the_primarys_hash(vo
     /* no deletes: epochs run to epoch_max, the store grows under them */
     workload_mix mix = {50, 25, 20, 0, 5};
     converges(&mix, NULL, WORKLOAD / 2, 202, 0);
+}
+
+/* The default min_run (0 = 64) applies the short runs between deletes inline:
+ * same hash, fewer deltas through the workers; without deletes the runs are
+ * long and still go to the workers (only each chunk's tail is short). */
+static void short_runs_apply_inline_by_default_with_the_same_hash(void **state) {
+    (void)state;
+    workload_mix no_deletes = {50, 25, 20, 0, 5};
+    const workload_mix *mixes[2] = {NULL, &no_deletes};
+    for (int m = 0; m < 2; m++) {
+        test_primary p;
+        test_primary_open(&p, DIM, NULL, 207 + (uint64_t)m);
+        test_primary_run(&p, WORKLOAD / 2, mixes[m]);
+        uint64_t want = dv_db_state_hash(p.db);
+        dv_apply_stats every, dflt;
+        assert_int_equal(parallel_replica_hash_min_run(&p, 2, 1, &every), want);
+        assert_int_equal(parallel_replica_hash_min_run(&p, 2, 0, &dflt), want);
+        assert_int_equal(every.short_runs, 0);
+        assert_int_equal(dflt.applied, p.stream.n);
+        assert_int_equal(dflt.parallel_deltas + dflt.barriers + dflt.short_runs, p.stream.n);
+        if (m == 0) { /* deletes every ~14 deltas: almost everything inline, far fewer epochs */
+            assert_true(dflt.short_runs > 0);
+            assert_true(dflt.short_runs > dflt.parallel_deltas);
+            assert_true(dflt.epochs * 4 < every.epochs);
+        } else { /* no deletes: long runs, the workers still do (nearly) all of the work */
+            assert_true(dflt.parallel_deltas > 4 * dflt.short_runs);
+        }
+        test_primary_close(&p);
+    }
 }
 
 static void batched_stream_with_workers_has_the_primarys_hash(void **state) {
@@ -443,6 +485,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(mixed_workload_with_2_and_4_workers_has_the_primarys_hash),
         cmocka_unit_test(insert_and_update_workload_with_long_epochs_has_the_primarys_hash),
+        cmocka_unit_test(short_runs_apply_inline_by_default_with_the_same_hash),
         cmocka_unit_test(batched_stream_with_workers_has_the_primarys_hash),
         cmocka_unit_test(stopping_and_restarting_workers_mid_stream_converges),
         cmocka_unit_test(caller_run_worker_loops_without_hooks_converge),

@@ -36,6 +36,22 @@
 
 #define DVW_EXPORT __attribute__((visibility("default")))
 
+/* ---- apply statistics as a fixed list of u64 (shared with exports_mt.c) ---- */
+
+#define DVW_APPLY_STATS_COUNT 10u
+
+int32_t dvw_apply_stats_write(const dv_apply *ap, uint64_t *out);
+int32_t dvw_apply_stats_write(const dv_apply *ap, uint64_t *out) {
+    dv_apply_stats st;
+    dv_status rc = dv_apply_stats_get(ap, &st);
+    if (rc != DV_OK || !out) return rc != DV_OK ? rc : DV_EINVAL;
+    const uint64_t v[DVW_APPLY_STATS_COUNT] = {st.applied,  st.duplicates,      st.refused,  st.omitted,
+                                               st.replaced, st.parallel_deltas, st.barriers, st.epochs,
+                                               st.edge_ops, st.short_runs};
+    memcpy(out, v, sizeof v);
+    return DV_OK;
+}
+
 /* ---- memory ------------------------------------------------------------ */
 
 DVW_EXPORT void *dvw_alloc(uint32_t size) { return malloc(size ? size : 1); }
@@ -288,9 +304,10 @@ DVW_EXPORT int32_t dvw_replica_seek_checkpoint(dvw_replica *r, uint64_t sequence
     return dv_apply_seek_checkpoint(r->ap, &cp);
 }
 DVW_EXPORT const char *dvw_replica_last_error(const dvw_replica *r) { return dv_apply_last_error(r->ap); }
-/* out: 5 u64 in dv_apply_stats order. */
-DVW_EXPORT int32_t dvw_replica_stats(const dvw_replica *r, dv_apply_stats *out) {
-    return dv_apply_stats_get(r->ap, out);
+/* out: DVW_APPLY_STATS_COUNT u64 in dv_apply_stats order (docs/WASM.md): an
+ * explicit layout, so the JS buffer size does not follow the C struct. */
+DVW_EXPORT int32_t dvw_replica_stats(const dvw_replica *r, uint64_t *out) {
+    return dvw_apply_stats_write(r->ap, out);
 }
 
 /* ---- benchmark only (js/bench/wasm.mjs) --------------------------------------

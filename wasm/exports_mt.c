@@ -73,9 +73,10 @@ static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) | (uint64_t)rd
 
 /* Opens a db (dvw_db_open's parameters) and a structural applier over it
  * with `workers` worker loops (0/1: inline apply, no loops) and the wasm
- * wait/wake hooks. epoch_max 0: default. */
+ * wait/wake hooks. epoch_max, min_run 0: defaults (dv_apply_config). */
 DVW_EXPORT int32_t dvw_par_open(uint32_t dim, uint32_t metric, uint32_t M, uint32_t efc, uint32_t efs,
-                                uint64_t seed, uint32_t workers, uint32_t epoch_max, dvw_par **out) {
+                                uint64_t seed, uint32_t workers, uint32_t epoch_max, uint32_t min_run,
+                                dvw_par **out) {
     if (!out || metric > DV_METRIC_COSINE || workers > DV_APPLY_MAX_WORKERS) return DV_EINVAL;
     dvw_par *p = calloc(1, sizeof *p);
     if (!p) return DV_ENOMEM;
@@ -95,6 +96,7 @@ DVW_EXPORT int32_t dvw_par_open(uint32_t dim, uint32_t metric, uint32_t M, uint3
     dv_apply_config_default(&ac);
     ac.workers = workers;
     if (epoch_max) ac.epoch_max = epoch_max;
+    if (min_run) ac.min_run = min_run;
     ac.hooks.wait = dvw_par_wait;
     ac.hooks.wake = dvw_par_wake;
     st = dv_apply_init(p->db, &ac, &p->ap);
@@ -214,9 +216,10 @@ DVW_EXPORT void dvw_par_position(const dvw_par *p, uint64_t *out) { *out = dv_ap
 DVW_EXPORT void dvw_par_state_hash(const dvw_par *p, uint64_t *out) { *out = dv_db_state_hash(p->db); }
 DVW_EXPORT uint32_t dvw_par_count(const dvw_par *p) { return (uint32_t)dv_db_count(p->db); }
 DVW_EXPORT const char *dvw_par_last_error(const dvw_par *p) { return dv_apply_last_error(p->ap); }
-/* out: 9 u64 in dv_apply_stats order. */
-DVW_EXPORT int32_t dvw_par_stats(const dvw_par *p, dv_apply_stats *out) {
-    return dv_apply_stats_get(p->ap, out);
+/* out: 10 u64 in dv_apply_stats order (wasm/exports.c dvw_apply_stats_write). */
+int32_t dvw_apply_stats_write(const dv_apply *ap, uint64_t *out);
+DVW_EXPORT int32_t dvw_par_stats(const dvw_par *p, uint64_t *out) {
+    return dvw_apply_stats_write(p->ap, out);
 }
 /* The replica's applier (wasm/feed_mt.c applies the feed's deltas with it). */
 dv_apply *dvw_par_applier(dvw_par *p);

@@ -38,7 +38,9 @@ async function main() {
   // The parallel replica: a dispatcher Web Worker + 4 worker loops over one shared memory. Every delta that
   // arrives is pushed into the feed ring in that memory (this page's main thread never blocks: push only copies
   // bytes in); the dispatcher applies from the ring. Without cross-origin isolation it falls back to one thread.
-  const par = await openParallelReplica({ ...exp, workers: 4, quiet: true });
+  // minRun 1: every run between deletes goes to the worker loops, so this page exercises them (the default,
+  // 64, applies this delete-heavy stream mostly inline, which is faster on few cores).
+  const par = await openParallelReplica({ ...exp, workers: 4, minRun: 1, quiet: true });
   state.parallel = { parallel: par.parallel, shared: par.shared, workers: par.workers, reason: par.reason };
   $('parmode').textContent = par.parallel ? `${par.workers} worker loops + a dispatcher worker on one shared WebAssembly.Memory`
     : `one thread: ${par.reason}`;

@@ -515,8 +515,8 @@ export class Replica {
   }
   stats() {
     const rt = this.rt, h = this._live();
-    rt.reset(); rt.reserve(64);
-    const out = rt.take(40);
+    rt.reset(); rt.reserve(96);
+    const out = rt.take(80); // dvw_replica_stats writes 10 x u64 (the first 5 are read here)
     rt.check(rt.x.dvw_replica_stats(h, out), 'stats');
     const o = {};
     ['applied', 'duplicates', 'refused', 'omitted', 'replaced'].forEach((k, i) => { o[k] = Number(rt.u64(out + 8 * i)); });

@@ -31,7 +31,7 @@ export function buildDb(x, memory, { rows, n, dim, seed }) {
  * blocks in dvw_par_worker_run (memory.atomic.wait32 while idle) until par-stop.
  */
 const RESULT_FIELDS = ['status', 'deltas', 'applied', 'duplicates', 'failedAt', 'parsedLen', 'seqLo', 'seqHi'];
-const STATS_FIELDS = ['applied', 'duplicates', 'refused', 'omitted', 'replaced', 'parallelDeltas', 'barriers', 'epochs', 'edgeOps'];
+const STATS_FIELDS = ['applied', 'duplicates', 'refused', 'omitted', 'replaced', 'parallelDeltas', 'barriers', 'epochs', 'edgeOps', 'shortRuns'];
 
 function cstr(memory, p) {
   if (!p) return null;
@@ -52,7 +52,7 @@ function info(x, memory, h, out) {
 export function parCommand(x, memory, m) {
   switch (m.cmd) {
     case 'par-open': {
-      const st = x.dvw_par_open(m.dim, m.metric, m.M, m.efc, m.efs, m.seed, m.workers, m.epochMax, m.out);
+      const st = x.dvw_par_open(m.dim, m.metric, m.M, m.efc, m.efs, m.seed, m.workers, m.epochMax, m.minRun || 0, m.out);
       if (st) return { st, name: cstr(memory, x.dvw_status_name(st)) };
       const h = new Uint32Array(memory.buffer, m.out, 1)[0];
       return { st, h, loops: x.dvw_par_worker_count(h) };

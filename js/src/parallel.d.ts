@@ -37,7 +37,7 @@ export interface FeedStatus {
   detail: string | null;
 }
 export declare const DEFAULT_FEED_BYTES: number;
-export interface ParallelStats { applied: number; duplicates: number; refused: number; omitted: number; replaced: number; parallelDeltas?: number; barriers?: number; epochs?: number; edgeOps?: number }
+export interface ParallelStats { applied: number; duplicates: number; refused: number; omitted: number; replaced: number; parallelDeltas?: number; barriers?: number; epochs?: number; edgeOps?: number; shortRuns?: number }
 export interface ParallelInfo { position: bigint; hash: bigint; count: number; running: number; stats: ParallelStats }
 export interface ParallelReplicaOptions {
   dim: number; metric?: 'l2' | 'ip' | 'cosine' | number; M?: number; efConstruction?: number; efSearch?: number;
@@ -47,6 +47,8 @@ export interface ParallelReplicaOptions {
   /** false: force the one-thread fallback. */
   threads?: boolean;
   epochMax?: number;
+  /** Runs shorter than this between deletes/BATCHes go inline (dv_apply_config.min_run; default 64, 1 = always parallel). */
+  minRun?: number;
   /**
    * Size of the shared memory in bytes, fixed for the replica's life (default 256 MiB; reserved address space,
    * RAM only as pages are touched). When it is full the apply refuses with DV_ENOMEM at the last good state.

@@ -28,7 +28,7 @@ import { load, threadsSupported, DeltavecError } from './index.js';
 import { startThreads } from './pool.js';
 
 const RESULT_BYTES = 32;
-const STATS_BYTES = 72;
+const STATS_BYTES = 80; // 10 x u64, wasm/exports.c dvw_apply_stats_write
 const DV_EINVAL = -1, DV_EFULL = -9, DV_ETRUNCATED = -11;
 /* Shared words of a dvw_feed (wasm/feed_mt.c), u32 each. */
 const F_RUNNING = 0, F_CONSUMED = 1, F_APPLIED = 2, F_DUPLICATES = 3, F_REFUSED = 4, F_FIRST_STATUS = 5;
@@ -358,7 +358,8 @@ export class FallbackReplica {
 /**
  * Opens an empty replica with the primary's config ({dim, metric, M, efConstruction, efSearch, seed}) that
  * applies streams with `workers` worker loops (default 4; 1 = inline on the dispatcher worker).
- * opts.threads === false forces the one-thread fallback; opts.url: base URL of dist/; opts.epochMax;
+ * opts.threads === false forces the one-thread fallback; opts.url: base URL of dist/; opts.epochMax; opts.minRun
+ * (dv_apply_config.min_run: runs shorter than this between deletes go inline; default 64, 1 = always parallel);
  * opts.load: options for load() in the fallback; opts.quiet: no console warning on fallback;
  * opts.memoryBytes: size of the shared memory, fixed for the replica's life (default 256 MiB; when it is full
  * the apply refuses with DV_ENOMEM and the replica stays at the last good state); opts.feedBytes: payload bytes
@@ -386,7 +387,7 @@ export async function openParallelReplica(opts) {
   try {
     const seed = o.seed === undefined || o.seed === null ? 42n : BigInt.asUintN(64, BigInt(o.seed));
     const r = await t.ports[0].request({ cmd: 'par-open', dim: o.dim, metric: metricOf(o.metric), M: o.M || 0,
-      efc: o.efConstruction || 0, efs: o.efSearch || 0, seed, workers: loops, epochMax: o.epochMax || 0, out });
+      efc: o.efConstruction || 0, efs: o.efSearch || 0, seed, workers: loops, epochMax: o.epochMax || 0, minRun: o.minRun || 0, out });
     if (r.st) throw new DeltavecError(r.st, r.name, 'cannot open the parallel replica', 'openParallelReplica');
     h = r.h;
     if (r.loops !== loops) throw new Error(`deltavec: applier has ${r.loops} worker loops, expected ${loops}`);

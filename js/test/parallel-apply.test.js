@@ -35,7 +35,7 @@ test('scanStream splits a FORMAT.md stream and reports a truncated tail', { skip
 for (const workers of [1, 4]) {
   test(`${workers} worker(s): the native stream applies in wasm to the native primary's hash`, { skip }, async () => {
     const { stream, exp } = vectors();
-    const r = await openParallelReplica({ ...exp, workers });
+    const r = await openParallelReplica({ ...exp, minRun: 1, workers });
     try {
       assert.equal(r.shared, true);
       assert.equal(r.parallel, workers >= 2);
@@ -64,7 +64,7 @@ for (const workers of [1, 4]) {
 test('4 workers: chunked streams hit every checkpoint hash; re-sent deltas are duplicates', { skip }, async () => {
   const { deltas, exp } = vectors();
   const cps = new Map(exp.checkpoints.map((c) => [BigInt(c.seq), c.hash]));
-  const r = await openParallelReplica({ ...exp, workers: 4 });
+  const r = await openParallelReplica({ ...exp, minRun: 1, workers: 4 });
   try {
     let checked = 0;
     for (let i = 0; i < deltas.length; i += 100) {
@@ -93,7 +93,7 @@ for (const workers of [1, 4]) {
     const bad = deltas.map((d) => d);
     bad[k] = Uint8Array.from(deltas[k]);
     bad[k][64 + (bad[k].length - 64 >> 1)] ^= 0x10; // one payload bit
-    const r = await openParallelReplica({ ...exp, workers });
+    const r = await openParallelReplica({ ...exp, minRun: 1, workers });
     try {
       const res = await r.applyStream(concatDeltas(bad));
       assert.equal(res.ok, false);
@@ -117,7 +117,7 @@ for (const workers of [1, 4]) {
 test('4 workers: a truncated tail is DV_ETRUNCATED after the whole deltas before it', { skip }, async () => {
   const { deltas, exp } = vectors();
   const s = concatDeltas(deltas.slice(0, 200));
-  const r = await openParallelReplica({ ...exp, workers: 4 });
+  const r = await openParallelReplica({ ...exp, minRun: 1, workers: 4 });
   try {
     const res = await r.applyStream(s.subarray(0, s.length - 5));
     assert.equal(res.status, 'DV_ETRUNCATED');
@@ -133,7 +133,7 @@ test('4 workers: a truncated tail is DV_ETRUNCATED after the whole deltas before
 for (const simd of [true, false]) {
   test(`fallback (${simd ? 'simd' : 'scalar'}, one thread): same API, says why, same hashes`, { skip }, async () => {
     const { deltas, stream, exp } = vectors();
-    const r = await openParallelReplica({ ...exp, workers: 4, threads: false, load: { simd } });
+    const r = await openParallelReplica({ ...exp, minRun: 1, workers: 4, threads: false, load: { simd } });
     try {
       assert.equal(r.parallel, false);
       assert.equal(r.shared, false);
@@ -228,7 +228,7 @@ test('shared memory size: memoryBytes outside 4 MiB .. the module maximum is a R
 for (const workers of [1, 4]) {
   test(`${workers} worker(s): deltas pushed through the feed ring reach the native primary's hash; a small ring fills and drains`, { skip }, async () => {
     const { deltas, exp } = vectors();
-    const r = await openParallelReplica({ ...exp, workers, feedBytes: 65536 });
+    const r = await openParallelReplica({ ...exp, minRun: 1, workers, feedBytes: 65536 });
     try {
       let full = 0;
       for (const d of deltas) {
@@ -265,7 +265,7 @@ for (const threads of [true, false]) {
     const bad = deltas.map((d) => d);
     bad[k] = Uint8Array.from(deltas[k]);
     bad[k][64 + 5] ^= 0x01;
-    const r = await openParallelReplica({ ...exp, workers: 4, threads, quiet: true });
+    const r = await openParallelReplica({ ...exp, minRun: 1, workers: 4, threads, quiet: true });
     try {
       assert.equal(r.shared, threads);
       await r.pushAll(bad);
@@ -292,7 +292,7 @@ for (const threads of [true, false]) {
 
 test('feed: bad input to push throws a DeltavecError and leaves the feed usable', { skip }, async () => {
   const { deltas, exp } = vectors();
-  const r = await openParallelReplica({ ...exp, workers: 2, feedBytes: 65536 });
+  const r = await openParallelReplica({ ...exp, minRun: 1, workers: 2, feedBytes: 65536 });
   try {
     assert.throws(() => r.push(new Uint8Array(10)), (e) => e.code === 'DV_ETRUNCATED');
     assert.throws(() => r.push('x'), (e) => e.code === 'DV_EINVAL');
@@ -306,5 +306,26 @@ test('feed: bad input to push throws a DeltavecError and leaves the feed usable'
   } finally {
     await r.close();
   }
-  await assert.rejects(openParallelReplica({ ...exp, workers: 2, feedBytes: 1000 }), RangeError);
+  await assert.rejects(openParallelReplica({ ...exp, minRun: 1, workers: 2, feedBytes: 1000 }), RangeError);
+});
+
+test('4 workers: by default short runs between deletes apply inline (same hash); minRun 1 sends every run to the loops', { skip }, async () => {
+  const { stream, exp } = vectors();
+  const stats = {};
+  for (const minRun of [undefined, 1]) {
+    const r = await openParallelReplica({ ...exp, workers: 4, minRun });
+    try {
+      const res = await r.applyStream(stream);
+      assert.equal(res.status, 'DV_OK', res.detail || '');
+      const info = await r.info();
+      assert.equal(hashHex(info.hash), exp.final_hash);
+      stats[minRun || 'default'] = info.stats;
+    } finally {
+      await r.close();
+    }
+  }
+  assert.equal(stats[1].shortRuns, 0);
+  assert.ok(stats.default.shortRuns > 0, 'the interop stream deletes every ~14 deltas: short runs');
+  assert.ok(stats.default.epochs < stats[1].epochs, `${stats.default.epochs} vs ${stats[1].epochs} epochs`);
+  for (const s of [stats.default, stats[1]]) assert.equal(s.parallelDeltas + s.barriers + s.shortRuns, exp.deltas);
 });

@@ -40,6 +40,7 @@ void dv_apply_config_default(dv_apply_config *cfg) {
     cfg->coherence_check = 1;
     cfg->workers = 4;
     cfg->epoch_max = 256;
+    cfg->min_run = DV_APPLY_MIN_RUN_DEFAULT;
 }
 
 dv_status dv_apply_init(dv_db *replica, const dv_apply_config *cfg, dv_apply **out) {
@@ -65,6 +66,7 @@ dv_status dv_apply_init(dv_db *replica, const dv_apply_config *cfg, dv_apply **o
     ap->lim.max_dim = dv_db_dim(replica);
     dv_delta_arena_init(&ap->arena, &ap->mem);
     if (ap->cfg.epoch_max == 0) ap->cfg.epoch_max = 256;
+    if (ap->cfg.min_run == 0) ap->cfg.min_run = DV_APPLY_MIN_RUN_DEFAULT;
     dv_status st = dv_par_init(ap); /* NULL par unless workers >= 2 (no queue is allocated yet) */
     if (st != DV_OK) {
         dv_apply_free(ap);

@@ -13,7 +13,8 @@
 #include "util/alloc.h"
 
 #define UNKNOWN_SEQ UINT64_MAX
-#define APPLY_MAX_SLOT (1u << 28) /* bound on slots from the wire before tables grow */
+#define APPLY_MAX_SLOT (1u << 28)    /* bound on slots from the wire before tables grow */
+#define DV_APPLY_MIN_RUN_DEFAULT 64u /* dv_apply_config.min_run: see parallel.c short_run() */
 
 typedef struct dv_par dv_par; /* parallel.c */
 
