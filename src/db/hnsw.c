@@ -461,37 +461,6 @@ static dv_status plan_push(dv_db *db, uint32_t v) {
     return DV_OK;
 }
 
-/* Second stage of collect_in: nodes pointing to x are near x, so search x's
- * own neighbourhood (beam of ef_construction on layer) and check the lists
- * of the results and of their neighbours. Restarts the collection. */
-static uint32_t collect_in_by_search(dv_db *db, uint32_t x, uint32_t layer, uint32_t want) {
-    dv_search_scratch *s = db->scratch;
-    const float *q = dv_vec(db, x);
-    float qinv = db->info[x].inv_norm;
-    uint32_t cur = db->entry;
-    float curd = dv_dist_q(db, q, qinv, cur);
-    for (uint32_t l = db->max_level; l > layer; l--) greedy(db, q, qinv, &cur, &curd, l);
-    uint32_t n = search_layer(db, s, q, qinv, cur, curd, layer, db->cfg.ef_construction);
-    uint16_t tag = new_epoch(s);
-    uint32_t found = 0;
-    s->visited[x] = tag;
-    for (uint32_t i = 0; i < n && found < want; i++) {
-        uint32_t b = s->sorted[i].id;
-        if (s->visited[b] != tag) {
-            s->visited[b] = tag;
-            if (dv_g_has_edge(db, b, layer, x)) db->inlist[found++] = b;
-        }
-        const uint32_t *lb = dv_list(db, b, layer);
-        for (uint32_t j = 0; j < lb[0] && found < want; j++) {
-            uint32_t c = lb[1 + j];
-            if (s->visited[c] == tag) continue;
-            s->visited[c] = tag;
-            if (dv_g_has_edge(db, c, layer, x)) db->inlist[found++] = c;
-        }
-    }
-    return found;
-}
-
 /* Collects the nodes with an edge to x on layer into db->inlist (sorted);
  * returns their number or -1 on allocation failure. */
 static long collect_in(dv_db *db, uint32_t x, uint32_t layer) {
@@ -523,8 +492,12 @@ static long collect_in(dv_db *db, uint32_t x, uint32_t layer) {
             if (dv_g_has_edge(db, c, layer, x)) db->inlist[found++] = c;
         }
     }
-    if (found < want) found = collect_in_by_search(db, x, layer, want);
-    if (found < want) { /* still missing some: scan the layer */
+    /* Still missing some: scan the layer. (A search around x before the scan
+     * -- the nodes pointing to x should be near it -- completed the set in
+     * only ~10% of the cases on random data and cost more than it saved:
+     * deletes/s at 20k / 50k / 150k x 64 went from 1696 / 816 / 584 to
+     * 2752 / 1038 / 958 without it. The set found is the same either way.) */
+    if (found < want) {
         found = 0;
         for (uint32_t a = 0; a < db->n_slots && found < want; a++)
             if (a != x && db->info[a].live && db->info[a].level >= layer && dv_g_has_edge(db, a, layer, x))
