@@ -46,6 +46,15 @@ function feedBytesOf(bytes) {
   return p;
 }
 
+/* What push accepts (both replica kinds): a Uint8Array of at least a header. */
+function checkDelta(delta) {
+  if (!(delta instanceof Uint8Array)) throw new DeltavecError(DV_EINVAL, 'DV_EINVAL', 'push takes a Uint8Array', 'push');
+  if (delta.length < 64) throw new DeltavecError(DV_ETRUNCATED, 'DV_ETRUNCATED', 'a delta is at least its 64-byte header', 'push');
+}
+
+/* pushAll's argument: a list of deltas, or a FORMAT.md stream buffer split into one. */
+function deltaList(deltas) { return deltas instanceof Uint8Array ? scanStream(deltas).deltas : deltas; }
+
 /* Counters of the feed since open, as a plain object (shared by both replica kinds). */
 function feedStatusOf(c) {
   const failed = c.firstStatus !== 'DV_OK';
@@ -160,8 +169,7 @@ export class ParallelReplica {
    */
   push(delta) {
     this._live();
-    if (!(delta instanceof Uint8Array)) throw new DeltavecError(DV_EINVAL, 'DV_EINVAL', 'push takes a Uint8Array', 'push');
-    if (delta.length < 64) throw new DeltavecError(DV_ETRUNCATED, 'DV_ETRUNCATED', 'a delta is at least its 64-byte header', 'push');
+    checkDelta(delta);
     const rt = this.t.rt, x = rt.x, plen = delta.length - 64;
     const st = x.dvw_feed_reserve(this.feed, plen);
     if (st === DV_EFULL) return false;
@@ -176,34 +184,23 @@ export class ParallelReplica {
     return true;
   }
 
-  /* Resolves once done(consumed) holds; consumed moves (and is notified) after every applied feed batch. */
-  async _awaitConsumed(done) {
+  /* Resolves once done(shared word i) holds. The dispatcher notifies `consumed` after every feed batch and
+   * `running` when it drops to 0 (feed_mt.c); Atomics.waitAsync where the engine has it, else polling. */
+  async _awaitWord(i, done) {
     const w = this._words();
     for (;;) {
       if (this.dispatcher.feedError) throw new Error(`deltavec: the dispatcher's feed drain failed: ${this.dispatcher.feedError}`);
-      const c = Atomics.load(w, F_CONSUMED);
-      if (done(c >>> 0)) return;
+      const v = Atomics.load(w, i);
+      if (done(v >>> 0)) return;
       if (typeof Atomics.waitAsync === 'function') {
-        const r = Atomics.waitAsync(w, F_CONSUMED, c, 200);
+        const r = Atomics.waitAsync(w, i, v, 200);
         if (r.async) await r.value;
       } else {
         await new Promise((resolve) => setTimeout(resolve, 1));
       }
     }
   }
-  /* Resolves once the dispatcher's drain has returned (running == 0; notified by feed_mt.c). */
-  async _awaitIdle() {
-    const w = this._words();
-    while (Atomics.load(w, F_RUNNING) !== 0) {
-      if (this.dispatcher.feedError) throw new Error(`deltavec: the dispatcher's feed drain failed: ${this.dispatcher.feedError}`);
-      if (typeof Atomics.waitAsync === 'function') {
-        const r = Atomics.waitAsync(w, F_RUNNING, 1, 200);
-        if (r.async) await r.value;
-      } else {
-        await new Promise((resolve) => setTimeout(resolve, 1));
-      }
-    }
-  }
+  _awaitConsumed(done) { return this._awaitWord(F_CONSUMED, done); }
   /** Resolves when the dispatcher has taken something out of the ring since the call. */
   room() {
     const c0 = Atomics.load(this._words(), F_CONSUMED) >>> 0;
@@ -211,7 +208,7 @@ export class ParallelReplica {
   }
   /** Pushes every delta of a list (or of a FORMAT.md stream buffer), waiting for room when the ring is full. */
   async pushAll(deltas) {
-    const list = deltas instanceof Uint8Array ? scanStream(deltas).deltas : deltas;
+    const list = deltaList(deltas);
     for (const d of list) while (!this.push(d)) await this.room();
     return list.length;
   }
@@ -224,7 +221,7 @@ export class ParallelReplica {
     this._live();
     const target = this.pushed;
     await this._awaitConsumed((c) => c === target);
-    await this._awaitIdle();
+    await this._awaitWord(F_RUNNING, (r) => r === 0); // the drain has returned
     const st = this.feedStatus();
     if (clear && !st.ok) this.t.rt.x.dvw_feed_clear(this.feed);
     return st;
@@ -316,8 +313,7 @@ export class FallbackReplica {
     return this.fc;
   }
   push(delta) {
-    if (!(delta instanceof Uint8Array)) throw new DeltavecError(DV_EINVAL, 'DV_EINVAL', 'push takes a Uint8Array', 'push');
-    if (delta.length < 64) throw new DeltavecError(DV_ETRUNCATED, 'DV_ETRUNCATED', 'a delta is at least its 64-byte header', 'push');
+    checkDelta(delta);
     const c = this._feedCounters();
     const [st] = this.rep.applyBatch([delta]);
     c.pushed++; c.consumed++;
@@ -335,7 +331,7 @@ export class FallbackReplica {
   }
   async room() {}
   async pushAll(deltas) {
-    const list = deltas instanceof Uint8Array ? scanStream(deltas).deltas : deltas;
+    const list = deltaList(deltas);
     for (const d of list) this.push(d);
     return list.length;
   }
