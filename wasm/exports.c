@@ -32,15 +32,11 @@
 #include <string.h>
 
 #include "deltavec.h"
+#include "dvw.h"
 #include "simd/simd.h" /* dvw_kernel_bench only */
-
-#define DVW_EXPORT __attribute__((visibility("default")))
 
 /* ---- apply statistics as a fixed list of u64 (shared with exports_mt.c) ---- */
 
-#define DVW_APPLY_STATS_COUNT 10u
-
-int32_t dvw_apply_stats_write(const dv_apply *ap, uint64_t *out);
 int32_t dvw_apply_stats_write(const dv_apply *ap, uint64_t *out) {
     dv_apply_stats st;
     dv_status rc = dv_apply_stats_get(ap, &st);

@@ -31,17 +31,16 @@
 #include <string.h>
 
 #include "deltavec.h"
-
-#define DVW_EXPORT __attribute__((visibility("default")))
+#include "dvw.h"
 
 /* Stream offsets of the header fields this file reads (docs/FORMAT.md). */
 #define DVW_HDR_SEQUENCE 0u
 #define DVW_HDR_PAYLOAD_SIZE 28u
 
-typedef struct dvw_par {
+struct dvw_par { /* typedef in dvw.h */
     dv_db *db;
     dv_apply *ap;
-} dvw_par;
+};
 
 /* Result of one dvw_par_apply_stream, read by JS as 8 x u32 (layout fixed). */
 typedef struct dvw_par_result {
@@ -217,12 +216,10 @@ DVW_EXPORT void dvw_par_state_hash(const dvw_par *p, uint64_t *out) { *out = dv_
 DVW_EXPORT uint32_t dvw_par_count(const dvw_par *p) { return (uint32_t)dv_db_count(p->db); }
 DVW_EXPORT const char *dvw_par_last_error(const dvw_par *p) { return dv_apply_last_error(p->ap); }
 /* out: 10 u64 in dv_apply_stats order (wasm/exports.c dvw_apply_stats_write). */
-int32_t dvw_apply_stats_write(const dv_apply *ap, uint64_t *out);
 DVW_EXPORT int32_t dvw_par_stats(const dvw_par *p, uint64_t *out) {
     return dvw_apply_stats_write(p->ap, out);
 }
 /* The replica's applier (wasm/feed_mt.c applies the feed's deltas with it). */
-dv_apply *dvw_par_applier(dvw_par *p);
 dv_apply *dvw_par_applier(dvw_par *p) { return p->ap; }
 /* The replica's db (reads such as dvw_db_search while no apply runs). */
 DVW_EXPORT dv_db *dvw_par_db(const dvw_par *p) { return p->db; }

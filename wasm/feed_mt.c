@@ -37,14 +37,11 @@
 #include <string.h>
 
 #include "deltavec.h"
+#include "dvw.h"
 
-#define DVW_EXPORT __attribute__((visibility("default")))
 #define FEED_BATCH 256u  /* entries per dv_apply_batch */
 #define RING_ALIGN 64u   /* dv_ring_init wants a 64-byte aligned region */
 #define DETAIL_SIZE 256u /* copy of dv_apply_last_error for the first refusal */
-
-typedef struct dvw_par dvw_par;
-dv_apply *dvw_par_applier(dvw_par *p); /* exports_mt.c */
 
 enum {
     W_RUNNING,
