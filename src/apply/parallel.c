@@ -384,7 +384,6 @@ static void enqueue(dv_apply *ap, const par_op *op) {
 
 /* ---- dispatcher: epochs ------------------------------------------------------------ */
 
-/* Opens an epoch: write lock (readers wait until epoch_end), one db transaction. */
 /* Inline deltas between epochs (barriers, short runs) share one write-lock
  * hold, released like an epoch's: after epoch_max deltas, after
  * EARLY_END_MIN when readers wait, before an epoch, at the end of the
@@ -413,6 +412,7 @@ static void inline_done(dv_apply *ap) {
         inline_unlock(ap);
 }
 
+/* Opens an epoch: write lock (readers wait until epoch_end), one db transaction. */
 static dv_status epoch_begin(dv_apply *ap) {
     dv_par *p = ap->par;
     inline_unlock(ap);
