@@ -8,9 +8,9 @@
  * scalar tail; results agree with scalar within float rounding.
  *
  * diff is exact: same subtraction and |.|, f32x4.gt (false for NaN), the
- * lane mask from i32x4.bitmask, and the set lanes' indices looked up in a
- * 16-entry table and stored 4 at a time. The 16-byte store at idx_out + k
- * is in bounds since k <= base and base + 4 <= n. scatter/gather
+ * 8-lane mask of two i32x4.bitmask, and the set lanes' indices looked up in
+ * a 256-entry table and stored 8 at a time (two 16-byte stores). The stores
+ * at idx_out + k are in bounds since k <= base and base + 8 <= n. scatter/gather
  * have no SIMD128 instruction: scalar, in index order (later duplicate
  * wins, as in scalar).
  */
