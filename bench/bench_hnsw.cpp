@@ -70,6 +70,7 @@ struct Options {
     size_t clusters = 1000;
     float spread = 0.7f;
     uint64_t seed = 20240601;
+    uint64_t db_seed = 0; /* deltavec's level seed (dv_db_config.seed); 0 = its default */
 };
 
 struct Dataset {
@@ -250,6 +251,7 @@ struct Ours {
         cfg.metric = DV_METRIC_L2;
         cfg.M = (uint32_t)o.M;
         cfg.ef_construction = (uint32_t)o.ef_construction;
+        if (o.db_seed) cfg.seed = o.db_seed;
         dv_status st = dv_db_open(&cfg, &db);
         if (st != DV_OK) die(dv_strerror(st));
     }
@@ -499,7 +501,7 @@ void usage() {
     fprintf(stderr,
             "usage: bench_hnsw [--quick] [--dataset synth|digits|all] [--side both|ours|hnswlib]\n"
             "                  [--data DIR] [--out DIR] [--rounds N] [--clusters N] [--spread S] [--seed N]\n"
-            "                  [--digits PATH]\n");
+            "                  [--digits PATH] [--db-seed N]\n");
     exit(2);
 }
 
@@ -533,6 +535,8 @@ int main(int argc, char **argv) {
             o.seed = strtoull(next(), nullptr, 10);
         else if (a == "--digits")
             o.digits_csv = next();
+        else if (a == "--db-seed")
+            o.db_seed = strtoull(next(), nullptr, 10);
         else
             usage();
     }
