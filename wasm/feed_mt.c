@@ -20,7 +20,8 @@
  * Shared words (the first 16 u32 of the struct, read by JS with Atomics):
  *  running, consumed (entries answered), applied, duplicates, refused,
  *  first_status (0 = none since the last dvw_feed_clear), failed sequence
- *  lo/hi, position lo/hi (after the last batch). `consumed` is notified
+ *  lo/hi, position lo/hi (after the last batch), drains (dvw_feed_drain
+ *  calls). `consumed` is notified
  *  (memory.atomic.notify) after every batch, so a producer can wait for room
  *  or for a flush with Atomics.waitAsync; `running` when it drops to 0. The failure fields and detail are
  *  written before first_status is published (seq_cst), and read only after.
@@ -54,6 +55,7 @@ enum {
     W_FAILED_SEQ_HI,
     W_POSITION_LO,
     W_POSITION_HI,
+    W_DRAINS, /* dvw_feed_drain calls: how often an idle dispatcher was woken */
     W_COUNT = 16
 };
 
@@ -178,6 +180,7 @@ static size_t drain_batch(dvw_feed *f) {
  * comment for why no commit is missed). Returns the entries applied. */
 DVW_EXPORT uint32_t dvw_feed_drain(dvw_feed *f) {
     if (!f) return 0;
+    atomic_fetch_add(&f->w[W_DRAINS], 1u);
     uint32_t total = 0;
     for (;;) {
         size_t n;

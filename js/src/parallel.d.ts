@@ -35,6 +35,8 @@ export interface FeedStatus {
   /** Sequence of the first refusal: re-push from here. */
   failedSequence: bigint | null;
   detail: string | null;
+  /** Times the dispatcher was woken from idle to drain the ring (0 on the one-thread fallback). */
+  drains: number;
 }
 export declare const DEFAULT_FEED_BYTES: number;
 export interface ParallelStats { applied: number; duplicates: number; refused: number; omitted: number; replaced: number; parallelDeltas?: number; barriers?: number; epochs?: number; edgeOps?: number; shortRuns?: number }

@@ -32,7 +32,7 @@ const STATS_BYTES = 80; // 10 x u64, wasm/exports.c dvw_apply_stats_write
 const DV_EINVAL = -1, DV_EFULL = -9, DV_ETRUNCATED = -11;
 /* Shared words of a dvw_feed (wasm/feed_mt.c), u32 each. */
 const F_RUNNING = 0, F_CONSUMED = 1, F_APPLIED = 2, F_DUPLICATES = 3, F_REFUSED = 4, F_FIRST_STATUS = 5;
-const F_SEQ_LO = 6, F_SEQ_HI = 7, F_POS_LO = 8, F_POS_HI = 9;
+const F_SEQ_LO = 6, F_SEQ_HI = 7, F_POS_LO = 8, F_POS_HI = 9, F_DRAINS = 10;
 export const DEFAULT_FEED_BYTES = 4 * 1024 * 1024;
 
 /** Payload bytes of the feed ring: the power of two >= bytes, 64 KiB .. 256 MiB (largest delta: half of it). */
@@ -60,7 +60,7 @@ function feedStatusOf(c) {
   const failed = c.firstStatus !== 'DV_OK';
   return { ok: !failed, status: c.firstStatus, pushed: c.pushed, consumed: c.consumed, applied: c.applied,
     duplicates: c.duplicates, refused: c.refused, position: c.position, failedSequence: failed ? c.failedSequence : null,
-    detail: failed ? c.detail : null };
+    detail: failed ? c.detail : null, drains: c.drains };
 }
 
 /** Deltas of a stream buffer (views). A truncated tail is returned as `tail` (bytes), not as a delta. */
@@ -240,7 +240,7 @@ export class ParallelReplica {
       applied: u(F_APPLIED), duplicates: u(F_DUPLICATES), refused: u(F_REFUSED),
       position: (BigInt(u(F_POS_HI)) << 32n) | BigInt(u(F_POS_LO)),
       failedSequence: (BigInt(u(F_SEQ_HI)) << 32n) | BigInt(u(F_SEQ_LO)),
-      detail: first ? rt.str(rt.x.dvw_feed_detail(this.feed)) : null });
+      detail: first ? rt.str(rt.x.dvw_feed_detail(this.feed)) : null, drains: u(F_DRAINS) });
   }
   /** true while the dispatcher is applying from the feed (or one drain message is on its way). */
   get feeding() { return Atomics.load(this._words(), F_RUNNING) !== 0; }
@@ -309,7 +309,7 @@ export class FallbackReplica {
   }
   /* The feed API on one thread: push applies at once (same answers as the ring feed, in the same order). */
   _feedCounters() {
-    if (!this.fc) this.fc = { firstStatus: 'DV_OK', pushed: 0, consumed: 0, applied: 0, duplicates: 0, refused: 0, failedSequence: 0n, detail: null };
+    if (!this.fc) this.fc = { firstStatus: 'DV_OK', pushed: 0, consumed: 0, applied: 0, duplicates: 0, refused: 0, failedSequence: 0n, detail: null, drains: 0 };
     return this.fc;
   }
   push(delta) {

@@ -329,3 +329,28 @@ test('4 workers: by default short runs between deletes apply inline (same hash);
   assert.ok(stats.default.epochs < stats[1].epochs, `${stats.default.epochs} vs ${stats[1].epochs} epochs`);
   for (const s of [stats.default, stats[1]]) assert.equal(s.parallelDeltas + s.barriers + s.shortRuns, exp.deltas);
 });
+
+// The idle/wake handshake of the feed (feed_mt.c: running word, re-check after going idle) under many
+// transitions: deltas trickle in, the dispatcher drains and goes idle again and again; none may be lost.
+test('feed: a trickle of deltas with the dispatcher going idle in between loses none', { skip }, async () => {
+  const { deltas, exp } = vectors();
+  const r = await openParallelReplica({ ...exp, workers: 2, minRun: 1 });
+  try {
+    let yields = 0;
+    for (let i = 0; i < deltas.length; i++) {
+      while (!r.push(deltas[i])) await r.room();
+      if (i % 7 === 0) { await new Promise((resolve) => setImmediate(resolve)); yields++; }
+      if (i % 50 === 49) assert.equal((await r.flush()).status, 'DV_OK'); // idle for sure: the next push wakes it
+    }
+    const st = await r.flush();
+    assert.equal(st.status, 'DV_OK', st.detail || '');
+    assert.equal(st.consumed, deltas.length);
+    assert.equal(st.applied, deltas.length);
+    assert.equal(st.position, BigInt(exp.deltas));
+    assert.ok(yields > 400);
+    assert.ok(st.drains >= Math.floor(deltas.length / 50), `the dispatcher was woken from idle at least after every flush (${st.drains} drains)`);
+    assert.equal(hashHex(await r.stateHash()), exp.final_hash);
+  } finally {
+    await r.close();
+  }
+});
