@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "deltavec.h"
 
 #define DIM 128
@@ -36,16 +37,7 @@ typedef struct blob {
 static blob *stream;
 static size_t n_stream, cap_stream;
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void die(const char *what, int st) {
-    fprintf(stderr, "bench_apply_parallel: %s: %s\n", what, dv_status_name(st));
-    exit(1);
-}
+static void die(const char *what, int st) { bench_die("bench_apply_parallel", what, st); }
 
 static uint64_t rng = 12345;
 static float randf(void) {
@@ -162,7 +154,7 @@ static double apply_once(uint32_t workers, uint64_t want, dv_apply_stats *stats)
     if ((st = dv_apply_start_threads(ap)) != DV_OK) die("start threads", st);
     const uint8_t *h[PER_CALL], *p[PER_CALL];
     size_t lens[PER_CALL];
-    double t0 = now();
+    double t0 = bench_now();
     for (size_t i = 0; i < n_stream; i += PER_CALL) {
         size_t n = n_stream - i < PER_CALL ? n_stream - i : PER_CALL;
         for (size_t k = 0; k < n; k++) {
@@ -172,7 +164,7 @@ static double apply_once(uint32_t workers, uint64_t want, dv_apply_stats *stats)
         }
         if ((st = dv_apply_batch(ap, h, p, lens, n, NULL, NULL)) != DV_OK) die(dv_apply_last_error(ap), st);
     }
-    double dt = now() - t0;
+    double dt = bench_now() - t0;
     dv_apply_stop_threads(ap);
     dv_apply_stats_get(ap, stats);
     if (dv_db_state_hash(r) != want) die("replica hash differs from the primary", DV_EDATA);
@@ -199,14 +191,14 @@ int main(int argc, char **argv) {
             out = argv[i + 1];
     }
     if (inserts == 0 || rounds < 1 || delete_pct > 100) return 2;
-    double t0 = now();
+    double t0 = bench_now();
     uint64_t want = build_primary(inserts, updates, delete_pct);
     size_t bytes = 0;
     for (size_t i = 0; i < n_stream; i++) bytes += stream[i].len;
     printf("stream: %zu deltas (%zu inserts + %zu updates, %u%% of them deletes, dim %d), %.1f MB, built in "
            "%.1f "
            "s; %s SIMD\n",
-           n_stream, inserts, updates, delete_pct, DIM, bytes / 1e6, now() - t0, dv_simd_backend());
+           n_stream, inserts, updates, delete_pct, DIM, bytes / 1e6, bench_now() - t0, dv_simd_backend());
     const uint32_t configs[] = {0, 1, 2, 4};
     result res[4];
     for (int c = 0; c < 4; c++) {

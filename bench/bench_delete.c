@@ -21,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "deltavec.h"
 
 #define MAX_SIZES 8
@@ -31,16 +32,7 @@ typedef struct result {
     uint64_t hash;
 } result;
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static void die(const char *what, int st) {
-    fprintf(stderr, "bench_delete: %s: %s\n", what, dv_status_name(st));
-    exit(1);
-}
+static void die(const char *what, int st) { bench_die("bench_delete", what, st); }
 
 #define RNG_SEED 88172645463325252ull
 static uint64_t rng;
@@ -63,14 +55,14 @@ static result run(size_t n, size_t deletes, unsigned dim) {
     float *v = malloc(dim * sizeof *v);
     if (!v) die("malloc", DV_ENOMEM);
     char id[32];
-    double t0 = now();
+    double t0 = bench_now();
     for (size_t i = 0; i < n; i++) {
         for (unsigned d = 0; d < dim; d++) v[d] = rand_unit();
         snprintf(id, sizeof id, "v%zu", i);
         if ((st = dv_db_insert(db, id, v, NULL, 0)) != DV_OK) die("insert", st);
     }
-    r.insert_s = now() - t0;
-    t0 = now();
+    r.insert_s = bench_now() - t0;
+    t0 = bench_now();
     for (size_t k = 0; k < deletes && k < n; k++) {
         snprintf(id, sizeof id, "v%zu", (k * 7919u) % n);
         st = dv_db_delete(db, id);
@@ -79,7 +71,7 @@ static result run(size_t n, size_t deletes, unsigned dim) {
         else if (st != DV_ENOTFOUND) /* 7919 and n may share a factor: repeats are expected */
             die("delete", st);
     }
-    r.delete_s = now() - t0;
+    r.delete_s = bench_now() - t0;
     r.hash = dv_db_state_hash(db);
     free(v);
     dv_db_close(db);

@@ -28,16 +28,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_util.h"
 #include "deltavec.h"
 
 #define MAX_PRODUCERS 4
 #define REPS 3
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
 
 /* Spin a little, then give the core away: a waiting side must not starve the other on 2 cores. */
 static void backoff(unsigned *spins) {
@@ -143,10 +138,10 @@ static double run_ring(dv_ring_mode mode, uint32_t producers, size_t size, uint6
         args[p] = (producer_arg){&ring, p, per_producer, size, src, &go};
         if (pthread_create(&th[p], NULL, producer_main, &args[p]) != 0) exit(1);
     }
-    double t0 = now_s();
+    double t0 = bench_now();
     atomic_store_explicit(&go, 1, memory_order_release);
     g_sink += consume(&ring, producers, per_producer);
-    double t = now_s() - t0;
+    double t = bench_now() - t0;
     for (uint32_t p = 0; p < producers; p++) pthread_join(th[p], NULL);
     dv_ring_stats_get(&ring, stats);
     free(mem);
@@ -164,7 +159,7 @@ static double run_memcpy(size_t size, uint64_t entries, const unsigned char *src
     memset(hdr, 0, hdr_bytes);
     memset(pay, 0, pay_bytes);
     size_t step = (size + 15) & ~(size_t)15, off = 0;
-    double t0 = now_s();
+    double t0 = bench_now();
     for (uint64_t s = 0; s < entries; s++) {
         memcpy(h + 8, &s, 8);
         memcpy(hdr + (s & (cfg.slot_count - 1)) * 64, h, 64);
@@ -172,7 +167,7 @@ static double run_memcpy(size_t size, uint64_t entries, const unsigned char *src
         memcpy(pay + off, src + (s & 1023) * 16, size);
         off += step;
     }
-    double t = now_s() - t0;
+    double t = bench_now() - t0;
     g_sink += hdr[7] + pay[off ? off - 1 : 0];
     free(hdr);
     free(pay);
