@@ -16,7 +16,7 @@
  *    function says so.
  *
  * Sections: 1 status codes, 2 allocator, 3 database, 4 delta wire format,
- * 4b stream container, 5 ring, 6 capture, 7 process, 8 apply.
+ * 4b stream container, 4c snapshots, 5 ring, 6 capture, 7 process, 8 apply.
  */
 #ifndef DELTAVEC_H
 #define DELTAVEC_H
@@ -72,7 +72,8 @@ typedef enum dv_status {
     DV_EUNSUPPORTED = -25, /* feature not built in or not supported by this build */
     DV_EABORTED = -26,     /* a conflict handler answered ABORT */
     DV_ECONFIG = -27,      /* the stream's database config differs from the replica's */
-    DV_ENOTSTREAM = -28    /* the bytes do not start with the stream magic: not a deltavec stream */
+    DV_ENOTSTREAM = -28,   /* the bytes do not start with the stream magic: not a deltavec stream */
+    DV_ENOTSNAPSHOT = -29  /* the bytes do not start with the snapshot magic: not a deltavec snapshot */
 } dv_status;
 
 /** A human-readable, static explanation of a status. Never NULL. */
@@ -610,6 +611,129 @@ void dv_stream_writer_free(dv_stream_writer *w);
  */
 typedef struct dv_apply dv_apply;
 dv_status dv_apply_begin_stream(dv_apply *ap, const dv_stream_info *info);
+
+/* ======================================================================= */
+/* 4c. Snapshots                                                           */
+/* ======================================================================= */
+
+/*
+ * A snapshot is the whole state of a db in one byte string: config, ids,
+ * vectors, metadata, free slots (in stack order), graph (levels, neighbour
+ * lists in order, entry point), the level PRNG state, and optionally the
+ * per-slot sequence table (the last sequence that touched each slot, as
+ * capture and apply keep it). Loading it gives a db with the same
+ * dv_db_state_hash that behaves identically afterwards: the same writes
+ * give the same slots, levels and graph, and the deltas captured after the
+ * snapshot's sequence apply to it exactly as to the original.
+ * Byte-by-byte specification: docs/STORAGE.md, "Snapshot file".
+ *
+ * The file is a header (magic, version, sizes, the meta below, the config
+ * and graph globals, all checksummed) and sections, each with its own
+ * XXH3-64 checksum; vectors and layer-0 lists are one section laid out as
+ * the db holds them, so saving and loading are large copies. All integers
+ * and floats are little-endian.
+ *
+ * The core does no I/O: dv_db_snapshot_write streams the bytes through a
+ * sink (a file, a socket); writing a file atomically (temporary file,
+ * fsync, rename, fsync of the directory) is the caller's part.
+ *
+ * Loading treats the bytes as hostile. Checks, first failing gives the
+ * status: fewer than 8 bytes that are a prefix of the magic -> DV_ETRUNCATED;
+ * another magic -> DV_ENOTSNAPSHOT (an empty buffer: DV_EEMPTY); version ->
+ * DV_EVERSION; fewer bytes than the header -> DV_ETRUNCATED; header checksum
+ * -> DV_ECHECKSUM; fewer bytes than the recorded total size ->
+ * DV_ETRUNCATED; more -> DV_ECORRUPT (trailing bytes); a section checksum
+ * -> DV_ECHECKSUM; anything inconsistent inside (a count, size, level,
+ * neighbour, id, metadata pair, free slot, entry point, or the recomputed
+ * state hash differing from the recorded one) -> DV_ECORRUPT. Every size is
+ * checked against the input length before anything is allocated. On any
+ * error nothing is returned and nothing is kept.
+ */
+#define DV_SNAPSHOT_MAGIC "\x89\x44\x56\x50\r\n\x1a\n" /* "\x89DVP\r\n\x1a\n": 8 bytes, no NUL */
+#define DV_SNAPSHOT_MAGIC_SIZE 8
+#define DV_SNAPSHOT_VERSION 1
+#define DV_SNAPSHOT_HEADER_SIZE 160
+#define DV_SEQ_UNKNOWN UINT64_MAX /* in a per-slot sequence table: history unknown (checks skipped) */
+
+typedef struct dv_snapshot_meta {
+    uint64_t sequence;                   /* last sequence the state includes (0: none) */
+    uint8_t db_id[DV_STREAM_DB_ID_SIZE]; /* opaque database id, as in the stream header; zero if unknown */
+    uint8_t mode;                        /* dv_stream_mode of the log this snapshot pairs with */
+    /* Written by the library: ignored by write, filled by read/peek. */
+    uint64_t state_hash;       /* dv_db_state_hash of the state */
+    uint32_t producer_version; /* DV_VERSION_NUMBER of the writer */
+    uint32_t count;            /* live vectors */
+    uint32_t slots;            /* slots ever used (live + free) */
+    uint64_t size;             /* total bytes of the snapshot */
+    /* Per-slot sequence table (optional): entry i is the last sequence that
+     * touched slot i (0: none, DV_SEQ_UNKNOWN: unknown). Write: NULL records
+     * none; entries past n_slot_sequences are recorded as 0, entries at or
+     * past the db's slot count are ignored. Read: allocated with the read's
+     * allocator (release with dv_snapshot_meta_release), one entry per slot,
+     * or NULL when the snapshot has none. Peek: always NULL. */
+    uint64_t *slot_sequences;
+    size_t n_slot_sequences;
+} dv_snapshot_meta;
+
+/**
+ * Streams a snapshot of db through sink (called with chunks of any size,
+ * in order; a large db is never copied into one buffer). meta (may be
+ * NULL: sequence 0, zero id, structural, no table) gives the caller's
+ * fields. The db must not change during the call. A sink error is
+ * returned as is (the bytes written so far are not a snapshot);
+ * DV_EINVAL for NULL db or sink, or a mode other than dv_stream_mode.
+ */
+dv_status dv_db_snapshot_write(const dv_db *db, const dv_snapshot_meta *meta, dv_stream_sink_fn sink,
+                               void *sink_ctx);
+/** Exact byte size dv_db_snapshot_write would write with this meta (NULL: no table). */
+dv_status dv_db_snapshot_size(const dv_db *db, const dv_snapshot_meta *meta, uint64_t *size);
+/**
+ * dv_db_snapshot_write into buf (cap bytes). *written (may be NULL) gets
+ * the size. DV_ETOOBIG, writing nothing, when cap is smaller than
+ * dv_db_snapshot_size.
+ */
+dv_status dv_db_snapshot_to_buffer(const dv_db *db, const dv_snapshot_meta *meta, uint8_t *buf, size_t cap,
+                                   size_t *written);
+/**
+ * Loads a snapshot from buf[0..len) into a new db (*out; config from the
+ * snapshot, the given allocator, NULL: malloc) after every check listed
+ * above; *meta (may be NULL) gets the recorded meta and the per-slot table
+ * (release it with dv_snapshot_meta_release). On error *out is NULL, no
+ * memory is kept, and when cap > 0 msg gets a NUL-terminated message with
+ * the byte offset concerned, e.g. "section 3 (nodes) at 4096: checksum
+ * mismatch".
+ */
+dv_status dv_db_snapshot_read(const uint8_t *buf, size_t len, const dv_allocator *allocator, dv_db **out,
+                              dv_snapshot_meta *meta, char *msg, size_t cap);
+/**
+ * Reads and checks only the header (magic, version, header checksum, and
+ * that len covers the recorded size: DV_ETRUNCATED otherwise; bytes past it
+ * are ignored here) and fills *meta without the table. Cheap: for choosing
+ * the newest intact snapshot among files before loading one.
+ */
+dv_status dv_snapshot_peek(const uint8_t *buf, size_t len, dv_snapshot_meta *meta);
+/** Frees meta->slot_sequences (allocated by dv_db_snapshot_read with allocator) and clears it. */
+void dv_snapshot_meta_release(dv_snapshot_meta *meta, const dv_allocator *allocator);
+
+/*
+ * The per-slot sequence tables of capture and apply, to record in a
+ * snapshot and to restore after loading one. Getters return a pointer into
+ * the object (valid until its next call) and the number of entries in *n.
+ * Restoring copies n entries; slots past n count as never touched (0).
+ */
+typedef struct dv_capture dv_capture;
+/** The capture's table (0: never touched while captured). */
+const uint64_t *dv_capture_slot_sequences(const dv_capture *cap, size_t *n);
+/** Before dv_capture_start: continue prev_sequence from a restored table. DV_ESTATE once started. */
+dv_status dv_capture_restore_slot_sequences(dv_capture *cap, const uint64_t *seqs, size_t n);
+/** The applier's table (DV_SEQ_UNKNOWN: history unknown, e.g. after dv_apply_seek_checkpoint). */
+const uint64_t *dv_apply_slot_sequences(const dv_apply *ap, size_t *n);
+/**
+ * Before the applier applies anything after its start position: check
+ * prev_sequence against a restored table (instead of skipping the check for
+ * slots whose history is unknown). DV_ESTATE once a delta was applied.
+ */
+dv_status dv_apply_restore_slot_sequences(dv_apply *ap, const uint64_t *seqs, size_t n);
 
 /* ======================================================================= */
 /* 5. Ring                                                                 */

@@ -37,6 +37,7 @@ static const status_text STATUS_TEXTS[] = {
     {DV_EABORTED, "DV_EABORTED", "aborted by the conflict handler"},
     {DV_ECONFIG, "DV_ECONFIG", "stream config differs from the replica's"},
     {DV_ENOTSTREAM, "DV_ENOTSTREAM", "not a deltavec stream"},
+    {DV_ENOTSNAPSHOT, "DV_ENOTSNAPSHOT", "not a deltavec snapshot"},
 };
 
 static const status_text *find_status(int status) {
