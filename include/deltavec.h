@@ -667,8 +667,8 @@ typedef struct dv_snapshot_meta {
     uint64_t size;             /* total bytes of the snapshot */
     /* Per-slot sequence table (optional): entry i is the last sequence that
      * touched slot i (0: none, DV_SEQ_UNKNOWN: unknown). Write: NULL records
-     * none; entries past n_slot_sequences are recorded as 0, entries at or
-     * past the db's slot count are ignored. Read: allocated with the read's
+     * none; entries past n_slot_sequences are recorded as DV_SEQ_UNKNOWN,
+     * entries at or past the db's slot count are ignored. Read: allocated with the read's
      * allocator (release with dv_snapshot_meta_release), one entry per slot,
      * or NULL when the snapshot has none. Peek: always NULL. */
     uint64_t *slot_sequences;
@@ -724,7 +724,11 @@ void dv_snapshot_meta_release(dv_snapshot_meta *meta, const dv_allocator *alloca
 typedef struct dv_capture dv_capture;
 /** The capture's table (0: never touched while captured). */
 const uint64_t *dv_capture_slot_sequences(const dv_capture *cap, size_t *n);
-/** Before dv_capture_start: continue prev_sequence from a restored table. DV_ESTATE once started. */
+/**
+ * Before dv_capture_start and any captured write: continue prev_sequence
+ * from a restored table (DV_SEQ_UNKNOWN entries continue as 0). DV_ESTATE
+ * once started or after a delta.
+ */
 dv_status dv_capture_restore_slot_sequences(dv_capture *cap, const uint64_t *seqs, size_t n);
 /** The applier's table (DV_SEQ_UNKNOWN: history unknown, e.g. after dv_apply_seek_checkpoint). */
 const uint64_t *dv_apply_slot_sequences(const dv_apply *ap, size_t *n);

@@ -608,3 +608,21 @@ dv_status dv_capture_stats_get(const dv_capture *c, dv_capture_stats *out) {
     *out = c->st;
     return DV_OK;
 }
+
+/* ---- per-slot table for snapshots (deltavec.h section 4c) ------------------ */
+
+const uint64_t *dv_capture_slot_sequences(const dv_capture *c, size_t *n) {
+    if (n) *n = c ? c->last_seq_cap : 0;
+    return c ? c->last_seq : NULL;
+}
+
+dv_status dv_capture_restore_slot_sequences(dv_capture *c, const uint64_t *seqs, size_t n) {
+    if (!c || (!seqs && n) || n >= UINT32_MAX) return DV_EINVAL;
+    if (c->started || c->next_seq != c->cfg.first_sequence) return DV_ESTATE;
+    dv_status st = reserve_last_seq(c, (uint32_t)n);
+    if (st != DV_OK) return st;
+    /* an unknown history continues as "none": nothing better can be stamped */
+    for (size_t i = 0; i < n; i++) c->last_seq[i] = seqs[i] == DV_SEQ_UNKNOWN ? 0 : seqs[i];
+    for (size_t i = n; i < c->last_seq_cap; i++) c->last_seq[i] = 0;
+    return DV_OK;
+}
