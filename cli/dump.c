@@ -89,7 +89,10 @@ int cli_dump(int argc, char **argv) {
                 stopped = 1;
                 break;
             }
-            if (st == DV_OK || st == DV_EGAP || st == DV_EDUPLICATE) {
+            if (dv_stream_reader_stopped(r)) { /* the stream header or a record header: framing lost */
+                problem(&problems, st, rec.offset, dv_stream_reader_message(r));
+                stopped = 1;
+            } else if (st == DV_OK || st == DV_EGAP || st == DV_EDUPLICATE) {
                 records++;
                 dv_status ds = dv_delta_describe(rec.header, rec.payload, rec.payload_len, line, sizeof line);
                 printf("@%llu %s\n", (unsigned long long)rec.offset, line);
@@ -98,8 +101,8 @@ int cli_dump(int argc, char **argv) {
             } else if (st == DV_ECHECKSUM) {
                 records++;
                 problem(&problems, st, rec.offset, dv_stream_reader_message(r));
-            } else { /* the stream header or a record header is unreadable: framing lost */
-                problem(&problems, st, rec.offset, dv_stream_reader_message(r));
+            } else { /* DV_ENOMEM: nothing consumed is lost, but give up */
+                problem(&problems, st, dv_stream_reader_offset(r), dv_strerror(st));
                 stopped = 1;
             }
         }
