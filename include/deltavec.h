@@ -16,7 +16,7 @@
  *    function says so.
  *
  * Sections: 1 status codes, 2 allocator, 3 database, 4 delta wire format,
- * 5 ring, 6 capture, 7 process, 8 apply.
+ * 4b stream container, 5 ring, 6 capture, 7 process, 8 apply.
  */
 #ifndef DELTAVEC_H
 #define DELTAVEC_H
@@ -70,7 +70,9 @@ typedef enum dv_status {
     DV_EINCOHERENT = -23,  /* applying would break an index invariant (degree, dangling edge, ...) */
     DV_ESTATE = -24,       /* call not valid in the object's current state */
     DV_EUNSUPPORTED = -25, /* feature not built in or not supported by this build */
-    DV_EABORTED = -26      /* a conflict handler answered ABORT */
+    DV_EABORTED = -26,     /* a conflict handler answered ABORT */
+    DV_ECONFIG = -27,      /* the stream's database config differs from the replica's */
+    DV_ENOTSTREAM = -28    /* the bytes do not start with the stream magic: not a deltavec stream */
 } dv_status;
 
 /** A human-readable, static explanation of a status. Never NULL. */
@@ -339,6 +341,281 @@ const char *dv_delta_op_name(int op);
  */
 dv_status dv_delta_describe(const uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8_t *payload,
                             size_t payload_len, char *buf, size_t cap);
+
+/* ======================================================================= */
+/* 4b. Stream container                                                    */
+/* ======================================================================= */
+
+/*
+ * A stream is the one byte form of a sequence of deltas, used by files,
+ * the durable log (one stream per segment), network carriers and the
+ * wasm/JS bindings: a stream header, then records back to back. A record
+ * is one delta exactly as section 4 defines it: its 64-byte header, then
+ * payload_size payload bytes; nothing in between. Byte-by-byte
+ * specification: docs/FORMAT.md section 10.
+ *
+ * The stream header carries the config that makes two replicas differ
+ * (dim, metric, M, ef_construction, level seed, relink_ratio), whether
+ * records carry graph parts (structural) or not (logical), the first
+ * sequence the stream holds, and the producer's library version, so a
+ * replica can be created from it and a mismatched replica refuses it
+ * before any change (DV_ECONFIG). ef_search is not part of it: each
+ * replica chooses its own.
+ *
+ *   off size field
+ *    0   8   magic           89 44 56 53 0D 0A 1A 0A  ("\x89DVS\r\n\x1a\n")
+ *    8   2   version         container version, DV_STREAM_VERSION (1)
+ *   10   2   header_size     bytes of the stream header, 80..DV_STREAM_MAX_HEADER;
+ *                            readers skip bytes 80..header_size-1 (later fields)
+ *   12   2   delta_version   format version of every record, DV_DELTA_FORMAT_VERSION
+ *   14   1   mode            dv_stream_mode
+ *   15   1   lossy           dv_lossy_mode of the values (0 lossless, 1 f16, 2 i8); informational
+ *   16   8   checksum        XXH3-64 (seed 0) of the header_size header bytes, this field as zeros
+ *   24   4   dim             1..DV_MAX_DIM
+ *   28   4   metric          dv_metric
+ *   32   4   M               2..DV_MAX_M
+ *   36   4   ef_construction 1..2^24
+ *   40   8   seed            level seed (dv_db_config.seed)
+ *   48   4   relink_ratio    f32 bits, finite, 0..1e6
+ *   52   4   producer        DV_VERSION_NUMBER of the library that wrote the header
+ *   56   8   first_sequence  sequence of the first record (>= 1), also when there is none yet
+ *   64  16   db_id           opaque id of the primary database; all zero if unknown
+ *
+ * Each record's payload_offset (outside its checksum) is set by the writer
+ * to the byte offset of the record's payload in the stream (record offset
+ * + 64), or 0 if that exceeds UINT32_MAX; readers ignore it.
+ *
+ * Header checks, first failing gives the status: magic -> DV_ENOTSTREAM;
+ * version -> DV_EVERSION; header_size out of range -> DV_ECORRUPT; fewer
+ * than header_size bytes -> DV_ETRUNCATED; checksum -> DV_ECHECKSUM;
+ * delta_version -> DV_EVERSION; any field out of its range -> DV_ECORRUPT.
+ */
+#define DV_STREAM_MAGIC "\x89\x44\x56\x53\r\n\x1a\n" /* "\x89DVS\r\n\x1a\n": 8 bytes, no NUL */
+#define DV_STREAM_MAGIC_SIZE 8
+#define DV_STREAM_VERSION 1
+#define DV_STREAM_HEADER_SIZE 80  /* what a version-1 writer writes */
+#define DV_STREAM_MAX_HEADER 4096 /* largest header_size a reader accepts */
+#define DV_STREAM_DB_ID_SIZE 16
+
+typedef enum dv_stream_mode {
+    DV_STREAM_STRUCTURAL = 0, /* records carry graph parts: replicas become identical (DV_APPLY_STRUCTURAL) */
+    DV_STREAM_LOGICAL = 1     /* vector changes only: replicas keep their own index (DV_APPLY_LOGICAL) */
+} dv_stream_mode;
+
+/** The decoded stream header. */
+typedef struct dv_stream_info {
+    uint16_t version;       /* container version: DV_STREAM_VERSION */
+    uint16_t header_size;   /* decoded: as read; encode always writes DV_STREAM_HEADER_SIZE */
+    uint16_t delta_version; /* DV_DELTA_FORMAT_VERSION */
+    uint8_t mode;           /* dv_stream_mode */
+    uint8_t lossy;          /* dv_lossy_mode (section 6): 0 lossless, 1 f16, 2 i8 */
+    uint32_t dim;
+    uint32_t metric; /* dv_metric */
+    uint32_t M;
+    uint32_t ef_construction;
+    uint64_t seed;
+    float relink_ratio;
+    uint32_t producer_version; /* DV_VERSION_NUMBER of the writer */
+    uint64_t first_sequence;
+    uint8_t db_id[DV_STREAM_DB_ID_SIZE];
+} dv_stream_info;
+
+/**
+ * Fills *info from db's config: version fields, mode, first_sequence,
+ * producer = DV_VERSION_NUMBER, lossy 0 and db_id zero (set them after if
+ * known). DV_EINVAL for NULL, a mode other than dv_stream_mode, or
+ * first_sequence 0.
+ */
+dv_status dv_stream_info_from_db(const dv_db *db, dv_stream_mode mode, uint64_t first_sequence,
+                                 dv_stream_info *info);
+/**
+ * The config of a replica for this stream: dv_db_config_default(dim) with
+ * the header's metric, M, ef_construction, seed and relink_ratio (the
+ * replica keeps the default ef_search and a NULL allocator).
+ * DV_EINVAL for NULL; DV_ECORRUPT if a field is out of range.
+ */
+dv_status dv_db_config_from_stream(const dv_stream_info *info, dv_db_config *cfg);
+/** dv_db_open with dv_db_config_from_stream's config and the given allocator (NULL: malloc). */
+dv_status dv_db_open_from_stream(const dv_stream_info *info, const dv_allocator *allocator, dv_db **out);
+/**
+ * DV_OK when db's config equals the stream's on every field that makes
+ * replicas differ (dim, metric, M, ef_construction, seed, relink_ratio
+ * bit for bit); else DV_ECONFIG and, when cap > 0, a NUL-terminated message
+ * in msg naming the first differing field and both values, e.g.
+ * "stream metric cosine != replica metric l2". DV_EINVAL for NULL.
+ */
+dv_status dv_stream_check_db(const dv_stream_info *info, const dv_db *db, char *msg, size_t cap);
+
+/**
+ * Writes the DV_STREAM_HEADER_SIZE header bytes of info into out (cap >=
+ * DV_STREAM_HEADER_SIZE, else DV_EINVAL); info->version and header_size
+ * are ignored (the current ones are written). DV_EINVAL if a field is out
+ * of its range (nothing trustworthy can be written).
+ */
+dv_status dv_stream_header_encode(const dv_stream_info *info, uint8_t *out, size_t cap);
+/**
+ * Decodes and checks the stream header at the start of buf (len bytes; any
+ * bytes after the header are ignored). *header_size (may be NULL) gets the
+ * header's length: records start there. Errors as listed above;
+ * DV_EEMPTY when len == 0.
+ */
+dv_status dv_stream_header_decode(const uint8_t *buf, size_t len, dv_stream_info *info, size_t *header_size);
+/**
+ * Size of the record starting with these 64 header bytes (64 +
+ * payload_size), after dv_delta_header_decode's checks (its status on
+ * failure). For framing records without a reader.
+ */
+dv_status dv_stream_record_size(const uint8_t hdr[DV_DELTA_HEADER_SIZE], uint64_t *size);
+
+/*
+ * Reader: incremental and allocation-bounded. The caller hands it input in
+ * chunks of any size (one byte at a time works); each call to
+ * dv_stream_reader_next consumes some of the chunk (*consumed) and answers:
+ *   DV_EEMPTY      need more bytes: the whole chunk was consumed and no
+ *                  record is complete. Call again with the next chunk (a
+ *                  reader tailing a growing file just waits and continues).
+ *   DV_OK          *rec is the next record, verified (header checks and
+ *                  checksum, dv_delta_verify) and in sequence.
+ *   DV_EGAP        *rec is a verified record whose sequence is beyond the
+ *                  next expected one (records are missing before it);
+ *   DV_EDUPLICATE  *rec is a verified record whose sequence is not above
+ *                  the last one seen. For both the reader continues after
+ *                  the record (sequences resume from the highest seen).
+ *   DV_ECHECKSUM   the record at rec->offset fails its checksum: skipped
+ *                  (its header bytes are in rec->header, nothing else is
+ *                  trusted); the reader continues after it.
+ *   other errors   the stream header or a record header is unreadable
+ *                  (DV_ENOTSTREAM, DV_EVERSION, DV_ECHECKSUM of the stream
+ *                  header, DV_ECORRUPT, DV_EBADOP, DV_ETOOBIG above
+ *                  max_payload): the framing is lost, the reader stops and
+ *                  returns the same status (consuming nothing) from then on;
+ *                  dv_stream_reader_stopped() tells this apart from a
+ *                  record's DV_ECHECKSUM.
+ *   DV_ENOMEM      the reader could not grow its buffer: nothing is lost,
+ *                  call again with the rest of the chunk.
+ * On every answer but DV_EEMPTY, rec->offset is the stream byte offset of
+ * the structure concerned (0 for the stream header, else the record's
+ * first byte) and dv_stream_reader_message() says what happened.
+ * Pointers in *rec point into the caller's chunk when the record lies
+ * whole inside it (no copy), else into the reader's buffer; they are valid
+ * until the next call on the reader or until the chunk changes.
+ * The reader buffers at most one record (<= 64 + max_payload bytes) and the
+ * stream header (<= DV_STREAM_MAX_HEADER), growing as bytes actually arrive,
+ * so a hostile size cannot make it allocate more than it is given.
+ */
+typedef struct dv_stream_reader dv_stream_reader;
+
+typedef struct dv_stream_reader_config {
+    uint32_t max_payload;          /* larger payload_size: DV_ETOOBIG; 0 = DV_DELTA_MAX_PAYLOAD */
+    const dv_allocator *allocator; /* NULL: malloc */
+} dv_stream_reader_config;
+
+typedef struct dv_stream_record {
+    const uint8_t *header;  /* DV_DELTA_HEADER_SIZE bytes */
+    const uint8_t *payload; /* payload_len bytes (non-NULL even when 0) */
+    size_t payload_len;     /* = h.payload_size */
+    uint64_t offset;        /* stream byte offset of the record (or of the problem, see above) */
+    dv_delta_header h;      /* the decoded header */
+} dv_stream_record;
+
+/** All zero: DV_DELTA_MAX_PAYLOAD, malloc. */
+void dv_stream_reader_config_default(dv_stream_reader_config *cfg);
+/** A reader at the start of a stream (cfg may be NULL). */
+dv_status dv_stream_reader_open(const dv_stream_reader_config *cfg, dv_stream_reader **out);
+/** Consumes from in[0..len) (in may be NULL when len == 0); see above. */
+dv_status dv_stream_reader_next(dv_stream_reader *r, const uint8_t *in, size_t len, size_t *consumed,
+                                dv_stream_record *rec);
+/**
+ * The stream header: DV_OK once it has been read, DV_EEMPTY before, or its
+ * error. Always available before the first record is returned, so a
+ * caller can check or create the replica (dv_apply_begin_stream,
+ * dv_db_open_from_stream) before applying anything.
+ */
+dv_status dv_stream_reader_info(const dv_stream_reader *r, dv_stream_info *info);
+/**
+ * End of input. DV_OK when the stream ended on a record boundary after a
+ * complete header; DV_EEMPTY for an empty stream (no byte at all: "empty
+ * stream"); DV_ETRUNCATED when the input ends inside the stream header or
+ * inside a record (a torn tail: *offset, may be NULL, gets where that
+ * structure starts; everything before it is intact); the reader's error
+ * when it stopped on one. A reader tailing a growing input does not call it.
+ */
+dv_status dv_stream_reader_finish(dv_stream_reader *r, uint64_t *offset);
+/** Non-zero once the reader has stopped on an unreadable header (the framing is lost). */
+int dv_stream_reader_stopped(const dv_stream_reader *r);
+/** Bytes consumed so far (the stream offset of the next byte the reader expects). */
+uint64_t dv_stream_reader_offset(const dv_stream_reader *r);
+/** Sequence of the last in-order record returned (first_sequence - 1 before any). */
+uint64_t dv_stream_reader_last_sequence(const dv_stream_reader *r);
+/** What the last answer was about, e.g. "record at 4242: sequence 12 after 10 (11 missing)". Never NULL. */
+const char *dv_stream_reader_message(const dv_stream_reader *r);
+void dv_stream_reader_free(dv_stream_reader *r);
+
+/**
+ * Checks a whole stream in memory with a reader, and also decodes every
+ * record's payload (dv_delta_describe's decoder), calling problem (may be
+ * NULL) for each problem in order: status, offset, message. Problems: the
+ * reader's answers other than DV_OK and DV_EEMPTY, a payload that does not
+ * decode (that record's decode status), and finish's answer when not
+ * DV_OK. *summary (may be NULL) gets the header, record and problem counts.
+ * Returns DV_OK when there is no problem, else the first problem's status
+ * (DV_EEMPTY for an empty buffer).
+ */
+typedef void (*dv_stream_problem_fn)(void *ctx, dv_status status, uint64_t offset, const char *message);
+
+typedef struct dv_stream_summary {
+    dv_stream_info info;    /* valid when has_info */
+    int has_info;           /* the stream header was read */
+    uint64_t records;       /* records whose framing was read (problems included) */
+    uint64_t problems;      /* calls to problem */
+    uint64_t last_sequence; /* highest sequence among verified records (0: none) */
+} dv_stream_summary;
+
+dv_status dv_stream_verify(const uint8_t *buf, size_t len, dv_stream_problem_fn problem, void *ctx,
+                           dv_stream_summary *summary);
+
+/*
+ * Writer: encodes the header, then appends records through a caller sink
+ * (a file, a socket, a buffer: the core has no stdio). Each record must be
+ * a complete, verified delta (dv_delta_verify, payload_len equal to its
+ * payload_size) whose sequence is exactly the next one (first_sequence,
+ * then +1): otherwise the append is refused (the verify status, DV_EGAP or
+ * DV_EDUPLICATE) and nothing is written. The writer stamps payload_offset
+ * (see above) in its copy of the header; the checksum does not change.
+ * A sink error is returned as is and leaves the stream possibly torn: the
+ * writer then refuses everything with DV_ESTATE.
+ */
+typedef struct dv_stream_writer dv_stream_writer;
+
+/** Writes len bytes or returns an error status (e.g. DV_EFULL for a full buffer). */
+typedef dv_status (*dv_stream_sink_fn)(void *ctx, const uint8_t *bytes, size_t len);
+
+/** Creates a writer and writes the header of info (see dv_stream_header_encode) through sink. */
+dv_status dv_stream_writer_open(const dv_stream_info *info, dv_stream_sink_fn sink, void *sink_ctx,
+                                const dv_allocator *allocator, dv_stream_writer **out);
+/** Appends one record (64 header bytes + payload). See above. */
+dv_status dv_stream_writer_append(dv_stream_writer *w, const uint8_t hdr[DV_DELTA_HEADER_SIZE],
+                                  const uint8_t *payload, size_t payload_len);
+/** Bytes written so far (header included). */
+uint64_t dv_stream_writer_offset(const dv_stream_writer *w);
+/** The sequence the next append must carry. */
+uint64_t dv_stream_writer_next_sequence(const dv_stream_writer *w);
+void dv_stream_writer_free(dv_stream_writer *w);
+
+/**
+ * Makes an applier ready for a stream (section 8), before any of its
+ * records is applied. Refuses, changing nothing, with a message in
+ * dv_apply_last_error():
+ *  - DV_ECONFIG: the replica's config differs (dv_stream_check_db; in
+ *    logical mode only dim must match, the replica keeps its own index),
+ *    or a logical stream is given to a structural applier (it has no
+ *    graph parts to replay; a structural stream may be applied logically);
+ *  - DV_EGAP: the stream starts after position + 1 (deltas are missing).
+ * A stream starting at or before position + 1 is accepted: its records
+ * up to the position are duplicates, skipped as usual.
+ */
+typedef struct dv_apply dv_apply;
+dv_status dv_apply_begin_stream(dv_apply *ap, const dv_stream_info *info);
 
 /* ======================================================================= */
 /* 5. Ring                                                                 */

@@ -35,6 +35,8 @@ static const status_text STATUS_TEXTS[] = {
     {DV_ESTATE, "DV_ESTATE", "operation not valid in the current state"},
     {DV_EUNSUPPORTED, "DV_EUNSUPPORTED", "not supported by this build"},
     {DV_EABORTED, "DV_EABORTED", "aborted by the conflict handler"},
+    {DV_ECONFIG, "DV_ECONFIG", "stream config differs from the replica's"},
+    {DV_ENOTSTREAM, "DV_ENOTSTREAM", "not a deltavec stream"},
 };
 
 static const status_text *find_status(int status) {
