@@ -569,8 +569,6 @@ static dv_status load_slots(reader *r, dv_db *db) {
         size_t idl = ld16(rec + 2), at = spos;
         if (r->slen[SEC_STRINGS] - spos < idl || !dv_utf8_valid(str + spos, idl))
             return sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "id", r->off[SEC_STRINGS] + at);
-        if (dv_ids_find(db, (const char *)str + spos, idl) != DV_NO_SLOT)
-            return sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "duplicate id", r->off[SEC_STRINGS] + at);
         dv_slot *si = &db->info[i];
         char *id = copy_str(db, str + spos, idl);
         if (!id) return DV_ENOMEM;
@@ -595,8 +593,9 @@ static dv_status load_slots(reader *r, dv_db *db) {
         si->meta = m;
         si->upper = upper;
         si->level = (uint8_t)level;
-        si->live = 1;
-        dv_ids_add(db, i); /* capacity reserved for r->live ids */
+        si->live = 1;               /* owns its memory now: close() frees it */
+        if (!dv_ids_add_new(db, i)) /* capacity reserved for r->live ids */
+            return sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "duplicate id", r->off[SEC_STRINGS] + at);
     }
     if (spos != r->slen[SEC_STRINGS])
         return sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "unused bytes", r->off[SEC_STRINGS] + spos);
