@@ -15,9 +15,10 @@
  *   5 FREE     the free-slot stack, bottom to top (u32 each)
  *   6 SEQS     optional per-slot sequence table (u64 each), or empty
  * NODES is the bulk of a snapshot and is written and loaded as large
- * copies of the db's own array (as hnswlib's saveIndex/loadIndex do), so
- * loading runs at memory speed: checksum, one memcpy, then one validation
- * pass over the lists.
+ * copies of the db's own array (as hnswlib's saveIndex/loadIndex do). The
+ * loader reads it once: chunk by chunk it feeds the section checksum,
+ * copies, then checks and state-hashes each slot of the chunk while it is
+ * in cache (a damaged NODES is still reported as DV_ECHECKSUM).
  *
  * Derived data is not stored but rebuilt: in-degrees, cosine inverse norms,
  * the id map. Loading validates everything the db's invariants require
