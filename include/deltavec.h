@@ -390,7 +390,7 @@ dv_status dv_delta_describe(const uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8
  * than header_size bytes -> DV_ETRUNCATED; checksum -> DV_ECHECKSUM;
  * delta_version -> DV_EVERSION; any field out of its range -> DV_ECORRUPT.
  */
-#define DV_STREAM_MAGIC "\x89" "DVS\r\n\x1a\n" /* 8 bytes, no NUL */
+#define DV_STREAM_MAGIC "\x89\x44\x56\x53\r\n\x1a\n" /* "\x89DVS\r\n\x1a\n": 8 bytes, no NUL */
 #define DV_STREAM_MAGIC_SIZE 8
 #define DV_STREAM_VERSION 1
 #define DV_STREAM_HEADER_SIZE 80  /* what a version-1 writer writes */
@@ -502,7 +502,7 @@ dv_status dv_stream_record_size(const uint8_t hdr[DV_DELTA_HEADER_SIZE], uint64_
 typedef struct dv_stream_reader dv_stream_reader;
 
 typedef struct dv_stream_reader_config {
-    uint32_t max_payload;          /* records with larger payload_size: DV_ETOOBIG; 0 = DV_DELTA_MAX_PAYLOAD */
+    uint32_t max_payload;          /* larger payload_size: DV_ETOOBIG; 0 = DV_DELTA_MAX_PAYLOAD */
     const dv_allocator *allocator; /* NULL: malloc */
 } dv_stream_reader_config;
 
