@@ -763,8 +763,8 @@ export class StreamReader {
     let pos = 0;
     for (;;) {
       const st = x.dvw_stream_reader_next(h, p + pos, u8.length - pos, out);
-      const dv = rt.dv;
-      pos += dv.getUint32(out, true);
+      const dv = rt.dv, used = dv.getUint32(out, true);
+      pos += used;
       if (!this._info && x.dvw_stream_reader_info(h, info) === 0) this._info = getStreamInfo(rt, info);
       if (st === DV_EEMPTY) break;
       const offset = Number(dv.getBigUint64(out + 16, true));
@@ -779,7 +779,9 @@ export class StreamReader {
       const e = streamError(rt, st, rt.str(x.dvw_stream_reader_message(h)), offset, 'stream');
       if (delta) { e.delta = delta; e.sequence = dv.getBigUint64(out + 24, true); }
       this.queue.push(e);
-      if (st !== DV_EGAP && st !== DV_EDUPLICATE && st !== DV_ECHECKSUM) { this.fatal = e; break; }
+      // A record failing its checksum is skipped and reading goes on; the stream header's (offset 0) is fatal.
+      const skipped = st === DV_ECHECKSUM && offset > 0 && used > 0;
+      if (st !== DV_EGAP && st !== DV_EDUPLICATE && !skipped) { this.fatal = e; break; }
     }
     return this;
   }

@@ -194,12 +194,13 @@ static int cmd_gen(int argc, char **argv) {
     g.first_cp = 1;
     run_workload(g.db, &c, drain, &g);
     drain(&g);
-    fprintf(g.json, "\n  ],\n  \"deltas\": %" PRIu64 ", \"count\": %zu, \"final_hash\": \"%016" PRIx64 "\"\n",
-            g.n, dv_db_count(g.db), dv_db_state_hash(g.db));
     uint64_t bytes = dv_stream_writer_offset(g.writer);
     dv_stream_writer_free(g.writer);
     if (fclose(stream) != 0) die("stream close", DV_EFULL);
-    fprintf(g.json, "  , \"stream_bytes\": %" PRIu64 "\n}\n", bytes);
+    fprintf(g.json,
+            "\n  ],\n  \"deltas\": %" PRIu64 ", \"count\": %zu, \"final_hash\": \"%016" PRIx64
+            "\", \"stream_bytes\": %" PRIu64 "\n}\n",
+            g.n, dv_db_count(g.db), dv_db_state_hash(g.db), bytes);
     fclose(g.json);
     printf("deltas=%" PRIu64 " bytes=%" PRIu64 " count=%zu hash=%016" PRIx64 "\n", g.n, bytes,
            dv_db_count(g.db), dv_db_state_hash(g.db));
