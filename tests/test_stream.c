@@ -87,8 +87,9 @@ typedef struct run {
     uint64_t peak; /* allocator peak, when counted */
 } run;
 
-static int framing_lost(dv_status st) {
-    return st != DV_OK && st != DV_EGAP && st != DV_EDUPLICATE && st != DV_ECHECKSUM && st != DV_EEMPTY;
+/* A record (possibly out of order or with a bad checksum): the reader goes on after it. */
+static int is_record(dv_status st) {
+    return st == DV_OK || st == DV_EGAP || st == DV_EDUPLICATE || st == DV_ECHECKSUM;
 }
 
 /* Feeds buf[0..split) as one chunk, then the rest in chunks of step bytes (0: one chunk). */
@@ -119,7 +120,8 @@ static void read_split(const uint8_t *buf, size_t len, size_t split, size_t step
             it->st = st;
             it->off = rec.offset;
             it->hash = 0;
-            if (!framing_lost(st)) {
+            if (!dv_stream_reader_stopped(r)) {
+                assert_true(is_record(st));
                 assert_true(rec.offset + DV_DELTA_HEADER_SIZE + rec.payload_len <=
                             dv_stream_reader_offset(r));
                 assert_memory_equal(rec.header, buf + rec.offset, DV_DELTA_HEADER_SIZE);
@@ -223,6 +225,10 @@ static void truncated_header_at_every_length_is_truncated(void **state) {
     read_split(h, sizeof h, 0, 0, NULL, &a);
     assert_int_equal(a.n, 0);
     assert_int_equal(a.fin, DV_OK);
+    dv_stream_summary s;
+    assert_int_equal(dv_stream_verify(h, sizeof h, NULL, NULL, &s), DV_OK);
+    assert_true(s.has_info);
+    assert_int_equal(s.records, 0);
 }
 
 static void empty_input_is_an_empty_stream(void **state) {
@@ -287,6 +293,19 @@ static void header_checksum_mismatch_is_refused(void **state) {
         bad[i] ^= 0x01;
         assert_int_equal(dv_stream_header_decode(bad, sizeof bad, NULL, NULL), DV_ECHECKSUM);
     }
+    /* the stream header's checksum stops the reader (a record's would not) */
+    uint8_t bad[DV_STREAM_HEADER_SIZE];
+    memcpy(bad, h, sizeof bad);
+    bad[30] ^= 1;
+    run a;
+    read_split(bad, sizeof bad, 0, 3, NULL, &a);
+    assert_int_equal(a.n, 1);
+    assert_int_equal(a.it[0].st, DV_ECHECKSUM);
+    assert_int_equal(a.fin, DV_ECHECKSUM);
+    dv_stream_summary s;
+    assert_int_equal(dv_stream_verify(bad, sizeof bad, NULL, NULL, &s), DV_ECHECKSUM);
+    assert_int_equal(s.problems, 1);
+    assert_int_equal(s.records, 0);
 }
 
 static void unknown_versions_are_refused(void **state) {

@@ -230,6 +230,7 @@ void dv_stream_reader_free(dv_stream_reader *r) {
     dv_mem_free(&mem, r, sizeof *r);
 }
 
+int dv_stream_reader_stopped(const dv_stream_reader *r) { return r && r->phase == PH_FAILED; }
 uint64_t dv_stream_reader_offset(const dv_stream_reader *r) { return r ? r->offset : 0; }
 uint64_t dv_stream_reader_last_sequence(const dv_stream_reader *r) { return r ? r->last : 0; }
 const char *dv_stream_reader_message(const dv_stream_reader *r) { return r ? r->msg : "no reader"; }
@@ -500,12 +501,10 @@ dv_status dv_stream_verify(const uint8_t *buf, size_t len, dv_stream_problem_fn 
             first = st;
             break;
         }
-        if (st == DV_OK || st == DV_EGAP || st == DV_EDUPLICATE || st == DV_ECHECKSUM) s.records++;
+        if (!dv_stream_reader_stopped(r)) s.records++;
         if (st != DV_OK) problem(fn, ctx, &s, st, rec.offset, dv_stream_reader_message(r), &first);
-        if (st != DV_OK && st != DV_EGAP && st != DV_EDUPLICATE) {
-            if (st == DV_ECHECKSUM) continue;
-            break; /* framing lost */
-        }
+        if (dv_stream_reader_stopped(r)) break; /* framing lost */
+        if (st == DV_ECHECKSUM) continue;
         if (rec.h.sequence > s.last_sequence) s.last_sequence = rec.h.sequence;
         dv_decode_limits lim = {0, s.info.dim};
         dv_delta d;
@@ -523,10 +522,11 @@ dv_status dv_stream_verify(const uint8_t *buf, size_t len, dv_stream_problem_fn 
             problem(fn, ctx, &s, ds, rec.offset, m, &first);
         }
     }
+    if (!s.has_info && dv_stream_reader_info(r, &s.info) == DV_OK) s.has_info = 1; /* a header-only stream */
     if (first != DV_ENOMEM) {
         uint64_t at;
         dv_status fs = dv_stream_reader_finish(r, &at);
-        if (fs != DV_OK && !(fs == r->fail && r->phase == PH_FAILED))
+        if (fs != DV_OK && r->phase != PH_FAILED)
             problem(fn, ctx, &s, fs, at, dv_stream_reader_message(r), &first);
     }
     dv_delta_arena_free(&arena);
