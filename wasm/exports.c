@@ -619,7 +619,7 @@ int32_t dvw_apply_stream_buffer(dv_apply *ap, const uint8_t *buf, uint32_t len, 
         size_t used = 0;
         dv_stream_record rec;
         memset(&rec, 0, sizeof rec);
-        st = dv_stream_reader_next(rd, buf + pos, len - pos, &used, &rec);
+        st = dv_stream_reader_next(rd, buf ? buf + pos : NULL, len - pos, &used, &rec);
         pos += used;
         dv_stream_info info;
         if (!began && dv_stream_reader_info(rd, &info) == DV_OK) {
@@ -656,7 +656,8 @@ int32_t dvw_apply_stream_buffer(dv_apply *ap, const uint8_t *buf, uint32_t len, 
     }
     if (prob == DV_OK) prob = dv_stream_reader_finish(rd, &prob_off);
     if (prob != DV_OK && !prob_msg[0]) copy_msg(prob_msg, sizeof prob_msg, dv_stream_reader_message(rd));
-    res->deltas = (uint32_t)g.n + (prob != DV_OK && !refused_at_begin ? 1u : 0u);
+    /* a torn or unreadable record counts as one; a torn or refused stream header does not */
+    res->deltas = (uint32_t)g.n + (prob != DV_OK && began && !refused_at_begin ? 1u : 0u);
     res->parsed_len = prob != DV_OK ? (uint32_t)prob_off : len;
     if (g.n && !refused_at_begin) {
         g.results = malloc(sizeof *g.results * g.n);

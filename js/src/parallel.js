@@ -195,6 +195,7 @@ export class ParallelReplica {
     this._live();
     const rt = this.t.rt;
     const list = deltaList(rt, deltas, (info) => {
+      refuseLogical(info);
       rt.reset(); rt.reserve(STREAM_INFO_SIZE + 512);
       const pi = rt.take(STREAM_INFO_SIZE), msg = rt.take(256);
       putStreamInfo(rt, info, pi);
