@@ -184,7 +184,7 @@ static dv_status primary_mix(pipeline *p) {
 
 /* The stream writer's sink: the --stream file. */
 static dv_status file_sink(void *ctx, const uint8_t *bytes, size_t len) {
-    return fwrite(bytes, 1, len, (FILE *)ctx) == len ? DV_OK : DV_EUNSUPPORTED;
+    return fwrite(bytes, 1, len, (FILE *)ctx) == len ? DV_OK : DV_EFULL; /* e.g. disk full */
 }
 
 /* A stream of the primary's structural deltas from sequence 1 (the stage broadcasts them untouched). */

@@ -672,6 +672,52 @@ static void hostile_record_size_is_bounded(void **state) {
     free(m.b);
 }
 
+static void large_record_buffer_is_released_after_use(void **state) {
+    (void)state;
+    dv_stream_info info = small_info();
+    membuf m = {0};
+    uint8_t h[DV_STREAM_HEADER_SIZE];
+    assert_int_equal(dv_stream_header_encode(&info, h, sizeof h), DV_OK);
+    membuf_put(&m, h, sizeof h);
+    const size_t big = 3u << 20;
+    uint8_t *rec = calloc(1, DV_DELTA_HEADER_SIZE + big);
+    dv_delta_header dh;
+    memset(&dh, 0, sizeof dh);
+    dh.sequence = 1;
+    dh.operation = DV_OP_REINDEX;
+    dh.flags = DV_FLAG_HAS_HNSW;
+    dh.version = DV_DELTA_FORMAT_VERSION;
+    dh.payload_size = (uint32_t)big;
+    dv_delta_header_encode(&dh, rec);
+    dv_delta_seal(rec, rec + DV_DELTA_HEADER_SIZE, big);
+    membuf_put(&m, rec, DV_DELTA_HEADER_SIZE + big);
+    counting c = {0, 0};
+    dv_allocator a = {count_realloc, &c};
+    dv_stream_reader_config cfg;
+    dv_stream_reader_config_default(&cfg);
+    cfg.allocator = &a;
+    dv_stream_reader *r;
+    assert_int_equal(dv_stream_reader_open(&cfg, &r), DV_OK);
+    size_t pos = 0, used;
+    dv_stream_record out;
+    dv_status st = DV_EEMPTY;
+    while (st == DV_EEMPTY) { /* 64 KiB chunks: the record is gathered in the reader's buffer */
+        size_t n = m.n - pos < 65536 ? m.n - pos : 65536;
+        st = dv_stream_reader_next(r, m.b + pos, n, &used, &out);
+        pos += used;
+    }
+    assert_int_equal(st, DV_OK);
+    assert_int_equal(out.payload_len, big);
+    assert_true(c.live > big); /* the record is still readable in the buffer */
+    assert_int_equal(dv_stream_reader_next(r, NULL, 0, &used, &out), DV_EEMPTY);
+    assert_true(c.live < 8192); /* and released by the next call */
+    assert_int_equal(dv_stream_reader_finish(r, NULL), DV_OK);
+    dv_stream_reader_free(r);
+    assert_int_equal(c.live, 0);
+    free(rec);
+    free(m.b);
+}
+
 static void writer_refuses_bad_records_and_writes_nothing(void **state) {
     (void)state;
     test_primary p;
@@ -986,6 +1032,7 @@ int main(void) {
         cmocka_unit_test(unreadable_record_header_stops_the_reader),
         cmocka_unit_test(torn_tail_is_truncated_at_the_last_records_offset),
         cmocka_unit_test(hostile_record_size_is_bounded),
+        cmocka_unit_test(large_record_buffer_is_released_after_use),
         cmocka_unit_test(writer_refuses_bad_records_and_writes_nothing),
         cmocka_unit_test(record_size_comes_from_the_header),
         cmocka_unit_test(replica_created_from_the_header_reaches_the_primarys_hash),

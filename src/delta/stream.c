@@ -13,7 +13,8 @@
  * otherwise its bytes are gathered into the reader's buffer, which grows
  * only as bytes arrive and never beyond one unit (<= 64 + max_payload), so
  * a hostile size costs nothing until the bytes it announces are actually
- * sent. Problems inside a record whose framing is still known (checksum,
+ * sent; a buffer larger than 1 MiB is released once its record has been
+ * returned. Problems inside a record whose framing is still known (checksum,
  * sequence order) are reported and the reader moves on; an unreadable
  * header means the framing is lost and the reader stops for good.
  *
@@ -27,7 +28,8 @@
 #include "util/alloc.h"
 #include "util/text.h"
 
-#define HEAD_PREFIX 12 /* magic + version + header_size */
+#define HEAD_PREFIX 12         /* magic + version + header_size */
+#define KEEP_BUFFER (1u << 20) /* a larger unit buffer is released once its record is returned */
 
 static const uint8_t MAGIC[DV_STREAM_MAGIC_SIZE] = {0x89, 'D', 'V', 'S', '\r', '\n', 0x1A, '\n'};
 
@@ -418,6 +420,11 @@ dv_status dv_stream_reader_next(dv_stream_reader *r, const uint8_t *in, size_t l
     if (r->phase == PH_FAILED) {
         rec->offset = r->fail_at;
         return r->fail;
+    }
+    if (r->have == 0 && r->cap > KEEP_BUFFER) { /* do not hold on to one large record's bytes */
+        dv_mem_free(&r->mem, r->buf, r->cap);
+        r->buf = NULL;
+        r->cap = 0;
     }
     size_t pos = 0;
     if (len) r->any = 1;
