@@ -500,7 +500,7 @@ dv_status dv_stream_verify(const uint8_t *buf, size_t len, dv_stream_problem_fn 
     for (;;) {
         size_t used;
         dv_stream_record rec;
-        st = dv_stream_reader_next(r, buf + pos, len - pos, &used, &rec);
+        st = dv_stream_reader_next(r, buf ? buf + pos : NULL, len - pos, &used, &rec);
         pos += used;
         if (st == DV_EEMPTY) break;
         if (!s.has_info && dv_stream_reader_info(r, &s.info) == DV_OK) s.has_info = 1;
