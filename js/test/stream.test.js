@@ -143,6 +143,16 @@ test('hostile input: empty, not a stream, old length-prefixed framing, bad magic
     assert.equal(u64(f.next(), 0), 13n);
     f.close();
     throwsAt(() => dv.readStream(flip), 'DV_ECHECKSUM', off10, 'readStream stops at the first problem');
+    // A record larger than the reader's maxPayload: DV_ETOOBIG at its offset before it is buffered; the framing is
+    // lost, so every later call answers the same.
+    const big = p.deltas.findIndex((d) => d.length - 64 > 100);
+    let offBig = info.headerSize;
+    for (let i = 0; i < big; i++) offBig += p.deltas[i].length;
+    const small = dv.streamReader({ maxPayload: 100 }).push(bytes);
+    for (let i = 0; i < big; i++) small.next();
+    throwsAt(() => small.next(), 'DV_ETOOBIG', offBig, 'maxPayload');
+    throwsAt(() => small.next(), 'DV_ETOOBIG', offBig, 'maxPayload, again');
+    small.close();
     // The writer refuses what a reader would refuse: out of sequence, a bad checksum.
     const w = dv.streamWriter(p.db);
     throwsAt(() => w.append(p.deltas[1]), 'DV_EGAP', undefined, 'writer gap');
