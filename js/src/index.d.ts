@@ -129,12 +129,6 @@ export declare class Capture {
 }
 export declare class Replica {
   readonly db: Db; readonly position: bigint; readonly lastError: string;
-  /** The stream header accepted by beginStream / openReplicaFromStream, else null. */
-  readonly streamInfo: StreamInfo | null;
-  /** Throws DeltavecError DV_ECONFIG (config differs, message names the field) or DV_EGAP; changes nothing. */
-  beginStream(source: Uint8Array | ArrayBuffer | StreamInfo): void;
-  /** Applies a whole stream (header checked first); throws DeltavecError (with .offset, .result) on a problem. */
-  applyStream(bytes: Uint8Array): StreamResult;
   apply(delta: Uint8Array): boolean;
   applyBatch(deltas: Uint8Array[]): string[];
   seek(sequence: bigint | number): void;
@@ -142,5 +136,11 @@ export declare class Replica {
   stats(): Record<'applied' | 'duplicates' | 'refused' | 'omitted' | 'replaced', number>;
   stateHash(): bigint;
   search(query: Float32Array | number[], k: number, ef?: number): Hit[];
+  /** The stream header accepted by beginStream / openReplicaFromStream, else null. */
+  readonly streamInfo: StreamInfo | null;
+  /** Throws DeltavecError DV_ECONFIG (config differs, message names the field) or DV_EGAP; changes nothing. */
+  beginStream(source: Uint8Array | ArrayBuffer | StreamInfo): void;
+  /** Applies a whole stream (header checked first); throws DeltavecError (with .offset, .result) on a problem. */
+  applyStream(bytes: Uint8Array): StreamResult;
   close(): void;
 }
