@@ -22,6 +22,64 @@ export declare function threadsSupported(): boolean;
 export declare function load(opts?: LoadOptions): Promise<Deltavec>;
 export declare function openDb(opts: DbOptions): Promise<Db>;
 export declare function openReplica(opts: ReplicaOptions): Promise<Replica>;
+export declare function hashHex(h: bigint): string;
+export declare class Deltavec {
+  readonly backend: 'simd128' | 'scalar'; readonly flavor: 'simd' | 'scalar'; readonly memoryBytes: number;
+  openDb(opts: DbOptions): Db; openReplica(opts: ReplicaOptions): Replica;
+  statusName(status: number): string; describe(delta: Uint8Array): string; verify(delta: Uint8Array): void;
+  streamReader(opts?: { maxPayload?: number }): StreamReader;
+  streamWriter(source: Db | StreamInfo, opts?: StreamOptions): StreamWriter;
+  readStream(bytes: Uint8Array | ArrayBuffer, opts?: { maxPayload?: number }): ReadStreamResult;
+  writeStream(source: Db | StreamInfo, deltas: Uint8Array[], opts?: StreamOptions): Uint8Array;
+  streamInfo(bytes: Uint8Array | ArrayBuffer): StreamInfo;
+  openReplicaFromStream(source: Uint8Array | ArrayBuffer | StreamInfo, opts?: Omit<ReplicaOptions, 'dim'>): Replica;
+}
+export declare class Db {
+  readonly dim: number; readonly count: number; readonly memoryUsage: number;
+  insert(id: string, vec: Float32Array | number[], meta?: Record<string, string>): void;
+  update(id: string, vec: Float32Array | number[]): void;
+  updateSparse(id: string, idx: Uint32Array | number[], values: Float32Array | number[]): void;
+  delete(id: string): void;
+  setMeta(id: string, key: string, value: string | null): void;
+  get(id: string): Float32Array;
+  meta(id: string): Record<string, string>;
+  search(query: Float32Array | number[], k: number, ef?: number): Hit[];
+  searchExact(query: Float32Array | number[], k: number): Hit[];
+  setEfSearch(ef: number): void;
+  stateHash(): bigint;
+  clone(): Db;
+  startCapture(opts?: CaptureOptions): Capture;
+  streamInfo(opts?: StreamOptions): StreamInfo;
+  streamHeader(opts?: StreamOptions): Uint8Array;
+  close(): void;
+}
+export interface Checkpoint { sequence: bigint; stateHash: bigint }
+export declare class Capture {
+  poll(max?: number): Uint8Array[];
+  release(sequence: bigint | number): void;
+  checkpoint(): Checkpoint;
+  readonly lastSequence: bigint;
+  flush(): void; stop(): void;
+  stats(): Record<'deltas' | 'writes' | 'skippedUnchanged' | 'sparseUpdates' | 'denseUpdates' | 'payloadBytes' | 'rawBytes' | 'refusedFull', number>;
+  close(): void;
+}
+export declare class Replica {
+  readonly db: Db; readonly position: bigint; readonly lastError: string;
+  apply(delta: Uint8Array): boolean;
+  applyBatch(deltas: Uint8Array[]): string[];
+  seek(sequence: bigint | number): void;
+  seekCheckpoint(cp: Checkpoint): void;
+  stats(): Record<'applied' | 'duplicates' | 'refused' | 'omitted' | 'replaced', number>;
+  stateHash(): bigint;
+  search(query: Float32Array | number[], k: number, ef?: number): Hit[];
+  /** The stream header accepted by beginStream / openReplicaFromStream, else null. */
+  readonly streamInfo: StreamInfo | null;
+  /** Throws DeltavecError DV_ECONFIG (config differs, message names the field) or DV_EGAP; changes nothing. */
+  beginStream(source: Uint8Array | ArrayBuffer | StreamInfo): void;
+  /** Applies a whole stream (header checked first); throws DeltavecError (with .offset, .result) on a problem. */
+  applyStream(bytes: Uint8Array): StreamResult;
+  close(): void;
+}
 /** The header of a stream (docs/FORMAT.md section 10): the db config that makes replicas differ, and more. */
 export interface StreamInfo {
   version: number; headerSize: number; deltaVersion: number;
@@ -86,61 +144,3 @@ export declare class StreamWriter {
 export declare function readStream(bytes: Uint8Array | ArrayBuffer, opts?: { maxPayload?: number; load?: LoadOptions }): Promise<ReadStreamResult>;
 export declare function writeStream(source: Db | StreamInfo, deltas: Uint8Array[], opts?: StreamOptions & { load?: LoadOptions }): Promise<Uint8Array>;
 export declare function openReplicaFromStream(source: Uint8Array | ArrayBuffer | StreamInfo, opts?: Omit<ReplicaOptions, 'dim'>): Promise<Replica>;
-export declare function hashHex(h: bigint): string;
-export declare class Deltavec {
-  readonly backend: 'simd128' | 'scalar'; readonly flavor: 'simd' | 'scalar'; readonly memoryBytes: number;
-  openDb(opts: DbOptions): Db; openReplica(opts: ReplicaOptions): Replica;
-  statusName(status: number): string; describe(delta: Uint8Array): string; verify(delta: Uint8Array): void;
-  streamReader(opts?: { maxPayload?: number }): StreamReader;
-  streamWriter(source: Db | StreamInfo, opts?: StreamOptions): StreamWriter;
-  readStream(bytes: Uint8Array | ArrayBuffer, opts?: { maxPayload?: number }): ReadStreamResult;
-  writeStream(source: Db | StreamInfo, deltas: Uint8Array[], opts?: StreamOptions): Uint8Array;
-  streamInfo(bytes: Uint8Array | ArrayBuffer): StreamInfo;
-  openReplicaFromStream(source: Uint8Array | ArrayBuffer | StreamInfo, opts?: Omit<ReplicaOptions, 'dim'>): Replica;
-}
-export declare class Db {
-  readonly dim: number; readonly count: number; readonly memoryUsage: number;
-  insert(id: string, vec: Float32Array | number[], meta?: Record<string, string>): void;
-  update(id: string, vec: Float32Array | number[]): void;
-  updateSparse(id: string, idx: Uint32Array | number[], values: Float32Array | number[]): void;
-  delete(id: string): void;
-  setMeta(id: string, key: string, value: string | null): void;
-  get(id: string): Float32Array;
-  meta(id: string): Record<string, string>;
-  search(query: Float32Array | number[], k: number, ef?: number): Hit[];
-  searchExact(query: Float32Array | number[], k: number): Hit[];
-  setEfSearch(ef: number): void;
-  stateHash(): bigint;
-  clone(): Db;
-  startCapture(opts?: CaptureOptions): Capture;
-  streamInfo(opts?: StreamOptions): StreamInfo;
-  streamHeader(opts?: StreamOptions): Uint8Array;
-  close(): void;
-}
-export interface Checkpoint { sequence: bigint; stateHash: bigint }
-export declare class Capture {
-  poll(max?: number): Uint8Array[];
-  release(sequence: bigint | number): void;
-  checkpoint(): Checkpoint;
-  readonly lastSequence: bigint;
-  flush(): void; stop(): void;
-  stats(): Record<'deltas' | 'writes' | 'skippedUnchanged' | 'sparseUpdates' | 'denseUpdates' | 'payloadBytes' | 'rawBytes' | 'refusedFull', number>;
-  close(): void;
-}
-export declare class Replica {
-  readonly db: Db; readonly position: bigint; readonly lastError: string;
-  apply(delta: Uint8Array): boolean;
-  applyBatch(deltas: Uint8Array[]): string[];
-  seek(sequence: bigint | number): void;
-  seekCheckpoint(cp: Checkpoint): void;
-  stats(): Record<'applied' | 'duplicates' | 'refused' | 'omitted' | 'replaced', number>;
-  stateHash(): bigint;
-  search(query: Float32Array | number[], k: number, ef?: number): Hit[];
-  /** The stream header accepted by beginStream / openReplicaFromStream, else null. */
-  readonly streamInfo: StreamInfo | null;
-  /** Throws DeltavecError DV_ECONFIG (config differs, message names the field) or DV_EGAP; changes nothing. */
-  beginStream(source: Uint8Array | ArrayBuffer | StreamInfo): void;
-  /** Applies a whole stream (header checked first); throws DeltavecError (with .offset, .result) on a problem. */
-  applyStream(bytes: Uint8Array): StreamResult;
-  close(): void;
-}
