@@ -59,7 +59,7 @@ dv_status dv_db_open(const dv_db_config *cfg, dv_db **out) {
     db->rng = cfg->seed;
     db->level_mult = 1.0 / log((double)cfg->M);
     if (dv_scratch_create(&db->mem.a, &db->scratch) != DV_OK) {
-        dv_mem_free(&db->mem, db, sizeof *db);
+        dv_mem_free(&m, db, sizeof *db); /* m, not db->mem: db->mem dies with db */
         return DV_ENOMEM;
     }
     *out = db;
