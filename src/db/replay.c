@@ -166,9 +166,8 @@ dv_status dv_db_replay(dv_db *db, const dv_event *ev) {
         db->op_edges = 0;
         return dv_emit(db, ev);
     }
-    case DV_EV_OP_END:
-        dv_emit(db, ev);
-        return DV_OK;
+    case DV_EV_OP_END: /* an observer that lost an event says so here: the caller rolls back */
+        return dv_emit(db, ev);
     case DV_EV_VECTOR_INSERT:
         return replay_insert(db, ev);
     case DV_EV_VECTOR_UPDATE:
