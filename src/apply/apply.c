@@ -215,14 +215,16 @@ dv_conflict_kind dv_apply_detect(dv_apply *ap, const dv_delta *d) {
     uint32_t dim = dv_db_dim(ap->db);
     if (d->dim && d->dim != dim && d->vkind != DV_VEC_DELETE) return DV_CONFLICT_CONSTRAINT;
     if (d->vkind == DV_VEC_DELETE && d->before && d->dim != dim) return DV_CONFLICT_CONSTRAINT;
-    if (grow_slots(ap, d->slot) != DV_OK) return DV_CONFLICT_CONSTRAINT;
+    int known = grow_slots(ap, d->slot) == DV_OK; /* a slot past the bound: no table entry */
     if (d->vkind == DV_VEC_INSERT) {
+        if (!known) return DV_CONFLICT_CONSTRAINT;
         if (dv_db_slot_of(ap->db, d->id) != DV_NO_SLOT) return DV_CONFLICT_EXISTS;
         if (ap->cfg.mode == DV_APPLY_STRUCTURAL && dv_db_slot_live(ap->db, d->slot))
             return DV_CONFLICT_CONSTRAINT;
     } else {
         uint32_t s = local_slot(ap, d);
         if (s == DV_NO_SLOT) return DV_CONFLICT_NOTFOUND;
+        if (!known) return DV_CONFLICT_CONSTRAINT;
         if (!before_matches(d, dv_db_vector_of(ap->db, s))) return DV_CONFLICT_DATA;
     }
     uint64_t last = ap->last_seq[d->slot];

@@ -94,8 +94,6 @@ dv_status dv_delta_header_decode(const uint8_t in[DV_DELTA_HEADER_SIZE], dv_delt
     if (t.operation == DV_OP_REINDEX && !(t.flags & DV_FLAG_HAS_HNSW)) return DV_EBADOP;
     for (int i = 0; i < 16; i++)
         if (t.padding[i]) return DV_ECORRUPT;
-    /* a batch names no vector and follows no slot (FORMAT.md section 6) */
-    if (t.operation == DV_OP_BATCH && (t.vector_id_hash || t.prev_sequence)) return DV_ECORRUPT;
     if (t.payload_size > DV_DELTA_MAX_PAYLOAD) return DV_ETOOBIG;
     *h = t;
     return DV_OK;
