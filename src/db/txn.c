@@ -177,8 +177,8 @@ void dv_txn_log_meta_append(dv_db *db, uint32_t slot, void *old_block, int grew)
  * one huge batch must not keep hundreds of megabytes for the db's lifetime.
  * Below it the capacity is kept, so steady small transactions do not
  * reallocate. */
-#define TXN_KEEP_RECORDS 1024u
-#define TXN_KEEP_POOL (256u * 1024u)
+#define TXN_KEEP_RECORDS (16u * 1024u)
+#define TXN_KEEP_POOL (1024u * 1024u)
 
 static void trim(dv_db *db) {
     struct dv_txn *t = db->txn;
