@@ -33,19 +33,24 @@ typedef struct fault {
     size_t live;  /* bytes held */
 } fault;
 
+/* Thread-safe: parallel apply allocates from its worker threads too. */
 static void *fault_realloc(void *ctx, void *p, size_t old_size, size_t new_size) {
     fault *f = ctx;
     if (new_size == 0) {
         free(p);
-        f->live -= old_size;
+        __atomic_fetch_sub(&f->live, old_size, __ATOMIC_RELAXED);
         return NULL;
     }
-    if (new_size > old_size && f->fail_at >= 0 && f->n++ == f->fail_at) {
-        f->failed = 1;
+    long at = __atomic_load_n(&f->fail_at, __ATOMIC_RELAXED);
+    if (new_size > old_size && at >= 0 && __atomic_fetch_add(&f->n, 1, __ATOMIC_RELAXED) == at) {
+        __atomic_store_n(&f->failed, 1, __ATOMIC_RELAXED);
         return NULL;
     }
     void *q = realloc(p, new_size);
-    if (q) f->live = f->live - old_size + new_size;
+    if (q) {
+        __atomic_fetch_add(&f->live, new_size, __ATOMIC_RELAXED);
+        __atomic_fetch_sub(&f->live, old_size, __ATOMIC_RELAXED);
+    }
     return q;
 }
 
@@ -53,11 +58,11 @@ static fault F;
 static dv_allocator FA = {fault_realloc, &F};
 
 static void arm(long at) {
-    F.n = 0;
-    F.fail_at = at;
-    F.failed = 0;
+    __atomic_store_n(&F.n, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&F.failed, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&F.fail_at, at, __ATOMIC_RELAXED);
 }
-static void disarm(void) { F.fail_at = -1; }
+static void disarm(void) { __atomic_store_n(&F.fail_at, -1, __ATOMIC_RELAXED); }
 
 /* ---- fixtures ----------------------------------------------------------------- */
 
@@ -449,6 +454,94 @@ static void refused_batch_apply_is_enomem_and_leaves_the_replica_unchanged(void 
     test_stream_free(&s);
 }
 
+/* dv_apply_batch over the whole stream (workers = 0: inline; 2: two worker
+ * threads, min_run 1 so the parallel path runs): for every N the call stops
+ * at the first refused delta with DV_ENOMEM, and the replica is exactly the
+ * state after the deltas before it. With threads the Nth allocation is not
+ * always the same one (the workers race), but every run must still hold. */
+static void sweep_apply_batch(const test_stream *s, uint32_t workers) {
+    uint64_t *want = calloc(s->n + 1, sizeof *want);
+    assert_non_null(want);
+    {
+        dv_db *r = open_db(NULL);
+        dv_apply *ap = NULL;
+        assert_int_equal(dv_apply_init(r, NULL, &ap), DV_OK);
+        want[0] = dv_db_state_hash(r);
+        for (size_t i = 0; i < s->n; i++) {
+            assert_int_equal(dv_apply_buffer(ap, s->d[i].bytes, s->d[i].len), DV_OK);
+            want[i + 1] = dv_db_state_hash(r);
+        }
+        dv_apply_free(ap);
+        dv_db_close(r);
+    }
+    const uint8_t **h = calloc(s->n, sizeof *h), **pl = calloc(s->n, sizeof *pl);
+    size_t *lens = calloc(s->n, sizeof *lens);
+    dv_status *res = calloc(s->n, sizeof *res);
+    assert_true(h && pl && lens && res);
+    for (size_t i = 0; i < s->n; i++) {
+        h[i] = s->d[i].bytes;
+        pl[i] = s->d[i].bytes + DV_DELTA_HEADER_SIZE;
+        lens[i] = s->d[i].len - DV_DELTA_HEADER_SIZE;
+    }
+    for (long n = 0;; n++) {
+        disarm();
+        dv_db *r = open_db(&FA);
+        dv_apply_config cfg;
+        dv_apply_config_default(&cfg);
+        cfg.workers = workers;
+        cfg.min_run = 1;
+        cfg.allocator = &FA;
+        dv_apply *ap = NULL;
+        assert_int_equal(dv_apply_init(r, &cfg, &ap), DV_OK);
+        if (workers) assert_int_equal(dv_apply_start_threads(ap), DV_OK);
+        size_t applied = 0;
+        arm(n);
+        dv_status st = dv_apply_batch(ap, h, pl, lens, s->n, res, &applied);
+        disarm();
+        if (workers) assert_int_equal(dv_apply_stop_threads(ap), DV_OK);
+        int done = !__atomic_load_n(&F.failed, __ATOMIC_RELAXED);
+        if (st == DV_OK) {
+            assert_int_equal(applied, s->n);
+        } else {
+            if (st != DV_ENOMEM || done)
+                fail_msg("workers %u, allocation %ld refused: %s (%s)", workers, n, dv_status_name(st),
+                         dv_apply_last_error(ap));
+            assert_int_equal(res[applied], DV_ENOMEM);
+        }
+        assert_int_equal(dv_apply_position(ap), applied);
+        if (dv_db_state_hash(r) != want[applied])
+            fail_msg("workers %u, allocation %ld refused: replica is not the state after %zu deltas", workers,
+                     n, applied);
+        assert_int_equal(dv_db_check_invariants(r), DV_OK);
+        dv_apply_stats as;
+        assert_int_equal(dv_apply_stats_get(ap, &as), DV_OK);
+        if (done && workers) assert_true(as.parallel_deltas > 0); /* the workers took part */
+        dv_apply_free(ap);
+        dv_db_close(r);
+        if (F.live != 0) fail_msg("workers %u, allocation %ld refused: %zu bytes leaked", workers, n, F.live);
+        if (done) break;
+    }
+    free(h);
+    free(pl);
+    free(lens);
+    free(res);
+    free(want);
+}
+
+static void refused_apply_batch_call_stops_at_the_refused_delta(void **state) {
+    (void)state;
+    test_stream s = primary_stream(0);
+    sweep_apply_batch(&s, 0);
+    test_stream_free(&s);
+}
+
+static void refused_parallel_apply_stops_at_the_refused_delta(void **state) {
+    (void)state;
+    test_stream s = primary_stream(0);
+    sweep_apply_batch(&s, 2);
+    test_stream_free(&s);
+}
+
 /* A failed test may have left blocks behind: each test counts from zero. */
 static int reset(void **state) {
     (void)state;
@@ -469,6 +562,8 @@ int main(void) {
         cmocka_unit_test_setup(refused_batched_captured_writes_keep_db_and_stream_in_agreement, reset),
         cmocka_unit_test_setup(refused_apply_is_enomem_and_leaves_the_replica_unchanged, reset),
         cmocka_unit_test_setup(refused_batch_apply_is_enomem_and_leaves_the_replica_unchanged, reset),
+        cmocka_unit_test_setup(refused_apply_batch_call_stops_at_the_refused_delta, reset),
+        cmocka_unit_test_setup(refused_parallel_apply_stops_at_the_refused_delta, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
