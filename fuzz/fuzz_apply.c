@@ -158,10 +158,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!s[i].p) fail();
         memcpy(s[i].p, sd->d[i].p, s[i].len);
     }
-    int resealed[MAX_DELTAS] = {0};
     for (size_t e = 1; e + 4 <= size && n > 0; e += 4) {
         size_t k = data[e] % n;
-        size_t off = ((size_t)data[e + 1] | (size_t)data[e + 2] << 8) % s[k].len;
+        size_t off = s[k].len ? ((size_t)data[e + 1] | (size_t)data[e + 2] << 8) % s[k].len : 0;
         uint8_t v = data[e + 3];
         if (v == 0) {
             s[k].len = off;
@@ -175,12 +174,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             if (!s[k + 1].p) fail();
             memcpy(s[k + 1].p, s[k].p, s[k].len);
             n++;
-        } else {
+        } else if (s[k].len) {
             s[k].p[off] ^= v;
         }
     }
     if (data[0] & 1)
-        for (size_t i = 0; i < n; i++) reseal(s[i].p, s[i].len), resealed[i] = 1;
+        for (size_t i = 0; i < n; i++) reseal(s[i].p, s[i].len);
 
     dv_db *r = open_db();
     dv_apply_config cfg;
@@ -202,7 +201,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
             fail();
         }
     }
-    (void)resealed;
     dv_apply_free(ap);
     dv_db_close(r);
     for (size_t i = 0; i < n; i++) free(s[i].p);
