@@ -397,16 +397,22 @@ static dv_status check_coherence(dv_apply *ap, uint64_t seq) {
     return DV_OK;
 }
 
-/* A delta that moves the entry point must leave it on the db's highest
- * level (the replay check saw only the named node's own level). Checked
+/* The entry point sits on the db's highest level: a node the delta
+ * inserted may not rise above it, and a delta that moves it must leave it
+ * there (the replay check saw only the named node's own level). Checked
  * whatever coherence_check says: the next insert would descend from it. */
 static dv_status check_entry(dv_apply *ap, const dv_delta *d) {
-    int moved = d->has_entry;
-    for (uint32_t i = 0; i < d->n_sub && !moved; i++) moved = d->subs[i].has_entry;
-    if (!moved || ap->cfg.mode != DV_APPLY_STRUCTURAL) return DV_OK;
+    if (ap->cfg.mode != DV_APPLY_STRUCTURAL) return DV_OK;
     uint32_t entry, max_level;
     dv_db_entry(ap->db, &entry, &max_level);
-    if (entry != DV_NO_SLOT && dv_db_highest_level(ap->db) != max_level)
+    for (size_t i = 0; i < ap->n_touched; i++) {
+        uint32_t s = ap->touched[i].slot;
+        if (dv_db_slot_live(ap->db, s) && dv_db_level_of(ap->db, s) > max_level)
+            return dv_apply_fail(ap, d->h.sequence, "node above the entry point's level", DV_ECONSTRAINT);
+    }
+    int moved = d->has_entry;
+    for (uint32_t i = 0; i < d->n_sub && !moved; i++) moved = d->subs[i].has_entry;
+    if (moved && entry != DV_NO_SLOT && dv_db_highest_level(ap->db) != max_level)
         return dv_apply_fail(ap, d->h.sequence, "entry point below the highest level", DV_ECONSTRAINT);
     return DV_OK;
 }
