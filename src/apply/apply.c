@@ -160,6 +160,15 @@ static dv_status grow_slots(dv_apply *ap, uint32_t slot) {
     return DV_OK;
 }
 
+/* Grows the per-slot table for d before conflict detection: out of memory
+ * is not a conflict, so no policy may skip it. A slot past the bound is left
+ * to dv_apply_detect (conflict CONSTRAINT). */
+dv_status dv_apply_reserve_slot(dv_apply *ap, const dv_delta *d) {
+    if (d->vkind == DV_VEC_NONE && !d->id) return DV_OK;
+    dv_status st = grow_slots(ap, d->slot);
+    return st == DV_ENOMEM ? dv_apply_fail(ap, d->h.sequence, "slot table", st) : DV_OK;
+}
+
 /* Records that the current delta (sequence seq) applied a change to slot. */
 dv_status dv_apply_note_touched(dv_apply *ap, uint32_t slot, uint64_t seq) {
     if (ap->n_touched == ap->touched_cap) {
@@ -348,10 +357,8 @@ static dv_status apply_logical(dv_apply *ap, const dv_delta *d, int replace) {
 static dv_status apply_one(dv_apply *ap, const dv_delta *d) {
     ap->cur = d;
     if (ap->cfg.mode == DV_APPLY_LOGICAL && d->vkind == DV_VEC_NONE && !d->id) return DV_OK; /* graph only */
-    if (d->vkind != DV_VEC_NONE || d->id) { /* out of memory is not a conflict: no policy may skip it */
-        dv_status gs = grow_slots(ap, d->slot);
-        if (gs == DV_ENOMEM) return dv_apply_fail(ap, d->h.sequence, "slot table", gs);
-    }
+    dv_status gs = dv_apply_reserve_slot(ap, d);
+    if (gs != DV_OK) return gs;
     dv_conflict_kind k = dv_apply_detect(ap, d);
     int replace = 0;
     if (k) {
