@@ -14,8 +14,8 @@
  *     loader takes a buffer; a mapping is the zero-copy one) +
  *     dv_db_snapshot_read, which verifies every checksum, validates the
  *     graph and recomputes the state hash; hnswlib loadIndex() (ifstream
- *     reads straight into its arrays; no checksums, no validation). The files were just written, so both read from the page
- *     cache.
+ *     reads straight into its arrays; no checksums, no validation). The
+ *     files were just written, so both read from the page cache.
  *   - load from memory: dv_db_snapshot_read alone, and its rate in GB/s of
  *     snapshot bytes.
  * File sizes are compared. Files go in $TMPDIR (default /tmp) via mkstemp
@@ -57,7 +57,8 @@ struct Row {
     double dv_save = 1e30, dv_save_stream = 1e30, hl_save = 1e30;
     double dv_load_file = 1e30, dv_load_mem = 1e30, hl_load = 1e30;
     /* the same, thread CPU time */
-    double c_dv_save = 1e30, c_dv_save_stream = 1e30, c_hl_save = 1e30, c_dv_load_file = 1e30, c_dv_load_mem = 1e30, c_hl_load = 1e30;
+    double c_dv_save = 1e30, c_dv_save_stream = 1e30, c_hl_save = 1e30, c_dv_load_file = 1e30,
+           c_dv_load_mem = 1e30, c_hl_load = 1e30;
 };
 
 double now() {
@@ -185,7 +186,8 @@ Row run(const Options &o, size_t n) {
         if ((st = dv_db_snapshot_size(db, nullptr, &size))) die("size", st);
         std::vector<uint8_t> buf(size);
         size_t written;
-        if ((st = dv_db_snapshot_to_buffer(db, nullptr, buf.data(), buf.size(), &written))) die("to_buffer", st);
+        if ((st = dv_db_snapshot_to_buffer(db, nullptr, buf.data(), buf.size(), &written)))
+            die("to_buffer", st);
         int fd = open(dv_path.c_str(), O_WRONLY | O_TRUNC);
         if (fd < 0) die("open", 0);
         write_all(fd, buf.data(), written);
@@ -278,9 +280,10 @@ void print(const std::vector<Row> &rows) {
                 "load ms", "mem ms", "mem GB/s", "load x");
     for (const Row &r : rows) {
         std::printf("%-12s %-9s %10.1f %10.1f %10.1f %10.1f %10.2f %10.2f\n",
-                    (std::to_string(r.n) + "x" + std::to_string(r.dim)).c_str(), "deltavec", r.c_dv_save * 1e3,
-                    r.c_dv_save_stream * 1e3, r.c_dv_load_file * 1e3, r.c_dv_load_mem * 1e3,
-                    r.dv_bytes / r.c_dv_load_mem * 1e-9, r.c_hl_load / r.c_dv_load_file);
+                    (std::to_string(r.n) + "x" + std::to_string(r.dim)).c_str(), "deltavec",
+                    r.c_dv_save * 1e3, r.c_dv_save_stream * 1e3, r.c_dv_load_file * 1e3,
+                    r.c_dv_load_mem * 1e3, r.dv_bytes / r.c_dv_load_mem * 1e-9,
+                    r.c_hl_load / r.c_dv_load_file);
         std::printf("%-12s %-9s %10.1f %10s %10.1f %10s %10s %10s\n", "", "hnswlib", r.c_hl_save * 1e3, "-",
                     r.c_hl_load * 1e3, "-", "-", "1.00");
     }
@@ -293,26 +296,31 @@ void write_json(const Options &o, const std::vector<Row> &rows) {
         std::perror(path.c_str());
         return;
     }
-    std::fprintf(f, "{\n  \"bench\": \"snapshot\",\n  \"backend\": \"%s\",\n  \"M\": %zu,\n  \"ef_construction\": %zu,\n",
-                 dv_simd_backend(), o.M, o.efc);
-    std::fprintf(f, "  \"rounds\": %d,\n  \"note\": \"best of rounds; save includes fsync; load from page cache\",\n",
-                 o.rounds);
+    std::fprintf(
+        f,
+        "{\n  \"bench\": \"snapshot\",\n  \"backend\": \"%s\",\n  \"M\": %zu,\n  \"ef_construction\": %zu,\n",
+        dv_simd_backend(), o.M, o.efc);
+    std::fprintf(
+        f, "  \"rounds\": %d,\n  \"note\": \"best of rounds; save includes fsync; load from page cache\",\n",
+        o.rounds);
     std::fprintf(f, "  \"rows\": [\n");
     for (size_t i = 0; i < rows.size(); i++) {
         const Row &r = rows[i];
-        std::fprintf(f,
-                     "    {\"n\": %zu, \"dim\": %zu, \"deltavec_bytes\": %llu, \"hnswlib_bytes\": %llu, "
-                     "\"size_ratio\": %.4f,\n     \"deltavec_save_s\": %.6f, \"deltavec_save_stream_s\": %.6f, "
-                     "\"hnswlib_save_s\": %.6f,\n     \"deltavec_load_file_s\": %.6f, \"deltavec_load_mem_s\": "
-                     "%.6f, \"hnswlib_load_s\": %.6f,\n     \"deltavec_load_mem_gbps\": %.3f, "
-                     "\"load_speedup_vs_hnswlib\": %.3f,\n     \"cpu_deltavec_save_s\": %.6f, \"cpu_deltavec_save_stream_s\": %.6f, "
-                     "\"cpu_hnswlib_save_s\": %.6f, \"cpu_deltavec_load_file_s\": %.6f, "
-                     "\"cpu_deltavec_load_mem_s\": %.6f, \"cpu_hnswlib_load_s\": %.6f}%s\n",
-                     r.n, r.dim, (unsigned long long)r.dv_bytes, (unsigned long long)r.hl_bytes,
-                     (double)r.dv_bytes / (double)r.hl_bytes, r.dv_save, r.dv_save_stream, r.hl_save,
-                     r.dv_load_file, r.dv_load_mem, r.hl_load, r.dv_bytes / r.dv_load_mem * 1e-9,
-                     r.hl_load / r.dv_load_file, r.c_dv_save, r.c_dv_save_stream, r.c_hl_save, r.c_dv_load_file, r.c_dv_load_mem,
-                     r.c_hl_load, i + 1 < rows.size() ? "," : "");
+        std::fprintf(
+            f,
+            "    {\"n\": %zu, \"dim\": %zu, \"deltavec_bytes\": %llu, \"hnswlib_bytes\": %llu, "
+            "\"size_ratio\": %.4f,\n     \"deltavec_save_s\": %.6f, \"deltavec_save_stream_s\": %.6f, "
+            "\"hnswlib_save_s\": %.6f,\n     \"deltavec_load_file_s\": %.6f, \"deltavec_load_mem_s\": "
+            "%.6f, \"hnswlib_load_s\": %.6f,\n     \"deltavec_load_mem_gbps\": %.3f, "
+            "\"load_speedup_vs_hnswlib\": %.3f,\n     \"cpu_deltavec_save_s\": %.6f, "
+            "\"cpu_deltavec_save_stream_s\": %.6f, "
+            "\"cpu_hnswlib_save_s\": %.6f, \"cpu_deltavec_load_file_s\": %.6f, "
+            "\"cpu_deltavec_load_mem_s\": %.6f, \"cpu_hnswlib_load_s\": %.6f}%s\n",
+            r.n, r.dim, (unsigned long long)r.dv_bytes, (unsigned long long)r.hl_bytes,
+            (double)r.dv_bytes / (double)r.hl_bytes, r.dv_save, r.dv_save_stream, r.hl_save, r.dv_load_file,
+            r.dv_load_mem, r.hl_load, r.dv_bytes / r.dv_load_mem * 1e-9, r.hl_load / r.dv_load_file,
+            r.c_dv_save, r.c_dv_save_stream, r.c_hl_save, r.c_dv_load_file, r.c_dv_load_mem, r.c_hl_load,
+            i + 1 < rows.size() ? "," : "");
     }
     std::fprintf(f, "  ]\n}\n");
     std::fclose(f);
