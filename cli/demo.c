@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "common.h"
 #include "deltavec.h"
 
 typedef struct demo_opts {
