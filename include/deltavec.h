@@ -493,8 +493,8 @@ dv_status dv_ring_stats_get(const dv_ring *ring, dv_ring_stats *stats);
  * write (insert, update, delete, metadata change) with all the HNSW
  * mutations it caused becomes ONE delta -- or, with batching, one sub-delta
  * of an atomic BATCH delta. Sequences start at config.first_sequence and
- * have no gaps; prev_sequence names the previous
- * delta that touched the same vector slot (0: none).
+ * have no gaps; prev_sequence names the previous delta that touched the
+ * same vector slot (0: none).
  *
  * The db and the stream never disagree: a write the ring cannot take is
  * refused with DV_EFULL before the db changes (or waits, see full_policy).
