@@ -528,7 +528,8 @@ typedef struct dv_capture_config {
     uint64_t first_sequence;   /* default 1 */
     float sparse_max_fraction; /* an update changing <= this fraction of dims is sparse; default 0.5 */
     float diff_epsilon;        /* |new-old| <= eps is "unchanged"; default 0 (exact). > 0 is lossy. */
-    int before_images;         /* carry before-images of changed values (DATA-conflict checks); default 0 */
+    int before_images;         /* carry before-images of changed values (DATA-conflict checks: apply compares
+                                  them bit for bit, except under DV_LOSSY_I8 where it cannot); default 0 */
     int compress;              /* LZ4 when it saves bytes; default 1 */
     int shuffle;               /* byte-shuffle floats before LZ4; default 1 */
     dv_lossy_mode lossy;       /* default DV_LOSSLESS */
