@@ -221,16 +221,6 @@ dv_status dv_db_update(dv_db *db, const char *id, const float *vec) {
     return update_common(db, id, vec, NULL, NULL, 0, DV_WRITE_UPDATE);
 }
 
-dv_status dv_check_sparse(const dv_db *db, const uint32_t *idx, const float *values, size_t n) {
-    if (n > 0 && (!idx || !values)) return DV_EINVAL;
-    if (n > db->dim) return DV_EDIM;
-    for (size_t i = 0; i < n; i++) {
-        if (idx[i] >= db->dim || (i > 0 && idx[i] <= idx[i - 1])) return DV_EDIM;
-        if (!isfinite(values[i])) return DV_ENONFINITE;
-    }
-    return DV_OK;
-}
-
 dv_status dv_db_update_sparse(dv_db *db, const char *id, const uint32_t *idx, const float *values, size_t n) {
     if (!db) return DV_EINVAL;
     size_t len;

@@ -1,5 +1,9 @@
 /*
- * db_internal.h -- struct dv_db and the helpers shared by the src/db files.
+ * db_internal.h -- struct dv_db and the helpers shared by the src/db files:
+ * the layout (below) and the functions of store.c, graph.c, hnsw.c (scratch)
+ * and txn.c that the others build on. db.c is the facade on top of them:
+ * nothing declared here is defined in db.c, so no file below includes or
+ * calls anything of the facade. Private to src/db (tests may include it).
  *
  * Memory layout (like hnswlib, see docs/DB.md):
  *  - `data`: one flat array, `node_size` bytes per slot:
@@ -220,8 +224,5 @@ int dv_g_has_edge(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to);
 dv_status dv_scratch_create(const dv_allocator *a, dv_search_scratch **out);
 void dv_scratch_destroy(dv_search_scratch *s);
 dv_status dv_scratch_reserve(dv_search_scratch *s, uint32_t n_slots, uint32_t ef);
-
-/* ---- accessors used by capture/apply (also in replay.h) ----------------- */
-const dv_db_config *dv_db_config_of(const dv_db *db);
 
 #endif

@@ -58,6 +58,16 @@ dv_status dv_check_vector(const float *v, size_t n) {
     return DV_OK;
 }
 
+dv_status dv_check_sparse(const dv_db *db, const uint32_t *idx, const float *values, size_t n) {
+    if (n > 0 && (!idx || !values)) return DV_EINVAL;
+    if (n > db->dim) return DV_EDIM;
+    for (size_t i = 0; i < n; i++) {
+        if (idx[i] >= db->dim || (i > 0 && idx[i] <= idx[i - 1])) return DV_EDIM;
+        if (!isfinite(values[i])) return DV_ENONFINITE;
+    }
+    return DV_OK;
+}
+
 float dv_inv_norm(const dv_db *db, const float *v) {
     if (db->cfg.metric != DV_METRIC_COSINE) return 1.0f;
     float s = db->dot(v, v, db->dim);
