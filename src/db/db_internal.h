@@ -215,10 +215,10 @@ void dv_node_set_vector(dv_db *db, uint32_t slot, const float *vec, const uint32
                         size_t n);
 
 /* ---- graph primitives (graph.c): the only code that changes lists --------- */
-void dv_g_add_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to, float d);
-void dv_g_remove_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to);
-void dv_g_set_entry(dv_db *db, uint32_t entry, uint32_t max_level);
-int dv_g_has_edge(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to);
+void dv_graph_add_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to, float d);
+void dv_graph_remove_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to);
+void dv_graph_set_entry(dv_db *db, uint32_t entry, uint32_t max_level);
+int dv_graph_has_edge(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to);
 
 /* ---- scratch ------------------------------------------------------------ */
 dv_status dv_scratch_create(const dv_allocator *a, dv_search_scratch **out);

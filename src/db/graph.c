@@ -55,7 +55,7 @@ void dv_emit_end(dv_db *db, dv_op_kind op, const char *id) {
 /* No early exit: the usual answer is "no" (the whole list is read anyway),
  * and a branch-free OR over the list lets the compiler vectorize it. Delete
  * repair scans whole layers with it. */
-int dv_g_has_edge(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to) {
+int dv_graph_has_edge(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to) {
     const uint32_t *lst = dv_list(db, from, layer);
     const uint32_t n = lst[0], *e = lst + 1;
     uint32_t hit = 0;
@@ -63,7 +63,7 @@ int dv_g_has_edge(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to) {
     return (int)hit;
 }
 
-void dv_g_add_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to, float d) {
+void dv_graph_add_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to, float d) {
     uint32_t *lst = dv_list(db, from, layer);
     lst[1 + lst[0]] = to;
     lst[0]++;
@@ -77,7 +77,7 @@ void dv_g_add_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to, float 
     dv_emit(db, &ev);
 }
 
-void dv_g_remove_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to) {
+void dv_graph_remove_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to) {
     uint32_t *lst = dv_list(db, from, layer);
     uint32_t n = lst[0], j = 0;
     while (j < n && lst[1 + j] != to) j++;
@@ -93,7 +93,7 @@ void dv_g_remove_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to) {
     dv_emit(db, &ev);
 }
 
-void dv_g_set_entry(dv_db *db, uint32_t entry, uint32_t max_level) {
+void dv_graph_set_entry(dv_db *db, uint32_t entry, uint32_t max_level) {
     if (dv_txn_active(db)) dv_txn_log_entry(db, db->entry, db->max_level);
     db->entry = entry;
     db->max_level = max_level;

@@ -385,7 +385,7 @@ static void connect_back(dv_db *db, uint32_t nb, uint32_t layer, uint32_t x, flo
     uint32_t *lst = dv_list(db, nb, layer);
     uint32_t mmax = dv_maxdeg(db, layer);
     if (lst[0] < mmax) {
-        dv_g_add_edge(db, nb, layer, x, dx);
+        dv_graph_add_edge(db, nb, layer, x, dx);
         return;
     }
     dv_heap_item c[2 * DV_MAX_M + 1], sel[2 * DV_MAX_M + 1];
@@ -400,8 +400,8 @@ static void connect_back(dv_db *db, uint32_t nb, uint32_t layer, uint32_t x, flo
     sort_items(c, n + 1);
     uint32_t k = heuristic(db, c, n + 1, mmax, sel);
     for (uint32_t j = 0; j < n; j++)
-        if (!in_items(sel, k, old[j])) dv_g_remove_edge(db, nb, layer, old[j]);
-    if (in_items(sel, k, x)) dv_g_add_edge(db, nb, layer, x, dx);
+        if (!in_items(sel, k, old[j])) dv_graph_remove_edge(db, nb, layer, old[j]);
+    if (in_items(sel, k, x)) dv_graph_add_edge(db, nb, layer, x, dx);
 }
 
 uint32_t dv_hnsw_pick_entry(const dv_db *db, uint32_t exclude, uint32_t *level) {
@@ -421,7 +421,7 @@ uint32_t dv_hnsw_pick_entry(const dv_db *db, uint32_t exclude, uint32_t *level) 
 void dv_hnsw_link(dv_db *db, uint32_t x) {
     uint32_t L = db->info[x].level;
     if (db->entry == DV_NO_SLOT) {
-        dv_g_set_entry(db, x, L);
+        dv_graph_set_entry(db, x, L);
         return;
     }
     uint32_t start = db->entry, top = db->max_level;
@@ -441,10 +441,10 @@ void dv_hnsw_link(dv_db *db, uint32_t x) {
         uint32_t k = heuristic(db, s->sorted, n, db->M, sel);
         cur = s->sorted[0].id;
         curd = s->sorted[0].d;
-        for (uint32_t j = 0; j < k; j++) dv_g_add_edge(db, x, l, sel[j].id, sel[j].d);
+        for (uint32_t j = 0; j < k; j++) dv_graph_add_edge(db, x, l, sel[j].id, sel[j].d);
         for (uint32_t j = 0; j < k; j++) connect_back(db, sel[j].id, l, x, sel[j].d);
     }
-    if (L > db->max_level) dv_g_set_entry(db, x, L);
+    if (L > db->max_level) dv_graph_set_entry(db, x, L);
 }
 
 /* ---- unlink (delete, update) -------------------------------------------- */
@@ -482,14 +482,14 @@ static long collect_in(dv_db *db, uint32_t x, uint32_t layer) {
         uint32_t b = lx[1 + i];
         if (s->visited[b] != tag) {
             s->visited[b] = tag;
-            if (dv_g_has_edge(db, b, layer, x)) db->inlist[found++] = b;
+            if (dv_graph_has_edge(db, b, layer, x)) db->inlist[found++] = b;
         }
         const uint32_t *lb = dv_list(db, b, layer);
         for (uint32_t j = 0; j < lb[0] && found < want; j++) {
             uint32_t c = lb[1 + j];
             if (s->visited[c] == tag) continue;
             s->visited[c] = tag;
-            if (dv_g_has_edge(db, c, layer, x)) db->inlist[found++] = c;
+            if (dv_graph_has_edge(db, c, layer, x)) db->inlist[found++] = c;
         }
     }
     /* Still missing some: scan the layer. (A search around x before the scan
@@ -501,7 +501,8 @@ static long collect_in(dv_db *db, uint32_t x, uint32_t layer) {
     if (found < want) {
         found = 0;
         for (uint32_t a = 0; a < db->n_slots && found < want; a++)
-            if (a != x && db->info[a].live && db->info[a].level >= layer && dv_g_has_edge(db, a, layer, x))
+            if (a != x && db->info[a].live && db->info[a].level >= layer &&
+                dv_graph_has_edge(db, a, layer, x))
                 db->inlist[found++] = a;
     }
     /* canonical order: by slot */
@@ -583,24 +584,24 @@ void dv_hnsw_apply_unlink(dv_db *db, uint32_t x, int for_update) {
             int kept = 0;
             for (uint32_t t = 0; t < k; t++)
                 if (sel[t] == old[j]) kept = 1;
-            if (!kept) dv_g_remove_edge(db, a, l, old[j]);
+            if (!kept) dv_graph_remove_edge(db, a, l, old[j]);
         }
         for (uint32_t t = 0; t < k; t++) {
             int was = 0;
             for (uint32_t j = 0; j < n; j++)
                 if (old[j] == sel[t]) was = 1;
-            if (!was) dv_g_add_edge(db, a, l, sel[t], dv_dist_nodes(db, a, sel[t]));
+            if (!was) dv_graph_add_edge(db, a, l, sel[t], dv_dist_nodes(db, a, sel[t]));
         }
     }
     if (for_update) {
         for (uint32_t l = 0; l <= db->info[x].level; l++) {
             uint32_t *lx = dv_list(db, x, l);
-            while (lx[0] > 0) dv_g_remove_edge(db, x, l, lx[lx[0]]);
+            while (lx[0] > 0) dv_graph_remove_edge(db, x, l, lx[lx[0]]);
         }
     } else if (db->entry == x) {
         uint32_t lvl;
         uint32_t e = dv_hnsw_pick_entry(db, x, &lvl);
-        dv_g_set_entry(db, e, e == DV_NO_SLOT ? 0 : lvl);
+        dv_graph_set_entry(db, e, e == DV_NO_SLOT ? 0 : lvl);
     }
     db->plan_len = 0;
 }

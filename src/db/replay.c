@@ -70,7 +70,7 @@ static dv_status check_edge(const dv_db *db, const dv_event *ev) {
     uint32_t from = ev->slot, to = ev->u.edge.to, l = ev->u.edge.layer;
     if (!dv_is_live(db, from) || !dv_is_live(db, to)) return DV_EINCOHERENT;
     if (l > db->info[from].level || l > db->info[to].level || from == to) return DV_EINCOHERENT;
-    int has = dv_g_has_edge(db, from, l, to);
+    int has = dv_graph_has_edge(db, from, l, to);
     if (ev->kind == DV_EV_EDGE_REMOVE) return has ? DV_OK : DV_EINCOHERENT;
     if (has || dv_list(db, from, l)[0] >= dv_maxdeg(db, l)) return DV_EINCOHERENT;
     return DV_OK;
@@ -178,13 +178,13 @@ dv_status dv_db_replay(dv_db *db, const dv_event *ev) {
         return DV_OK;
     }
     case DV_EV_EDGE_ADD:
-        dv_g_add_edge(db, ev->slot, ev->u.edge.layer, ev->u.edge.to, ev->u.edge.distance);
+        dv_graph_add_edge(db, ev->slot, ev->u.edge.layer, ev->u.edge.to, ev->u.edge.distance);
         return DV_OK;
     case DV_EV_EDGE_REMOVE:
-        dv_g_remove_edge(db, ev->slot, ev->u.edge.layer, ev->u.edge.to);
+        dv_graph_remove_edge(db, ev->slot, ev->u.edge.layer, ev->u.edge.to);
         return DV_OK;
     case DV_EV_ENTRY:
-        dv_g_set_entry(db, ev->u.entry.entry, ev->u.entry.max_level);
+        dv_graph_set_entry(db, ev->u.entry.entry, ev->u.entry.max_level);
         return DV_OK;
     }
     return DV_EBADOP;
