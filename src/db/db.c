@@ -143,15 +143,15 @@ dv_status dv_db_insert(dv_db *db, const char *id, const float *vec, const dv_met
 
     uint32_t link_levels = level < db->max_level ? level : db->max_level;
     size_t edges = db->entry == DV_NO_SLOT ? 0 : dv_hnsw_link_edge_bound(db, link_levels);
-    size_t bound = dv_op_bound_bytes(db, id_len, meta_bytes, edges, (size_t)level + 1);
-    if ((st = dv_emit_begin(db, DV_WRITE_INSERT, id, bound, edges)) != DV_OK) {
+    size_t bound = dv_db_op_bound_bytes(db, id_len, meta_bytes, edges, (size_t)level + 1);
+    if ((st = dv_db_emit_begin(db, DV_WRITE_INSERT, id, bound, edges)) != DV_OK) {
         dv_node_prep_free(db, &prep);
         return st;
     }
     db->rng = rng;
     dv_node_attach(db, slot, &prep, vec);
     dv_hnsw_link(db, slot);
-    dv_emit_end(db, DV_WRITE_INSERT, id);
+    dv_db_emit_end(db, DV_WRITE_INSERT, id);
     return DV_OK;
 }
 
@@ -188,11 +188,11 @@ static dv_status update_common(dv_db *db, const char *id, const float *vec, cons
     dv_status st = lookup(db, id, &id_len, &slot);
     if (st != DV_OK) return st;
     if (small_move(db, slot, vec, idx, values, n)) { /* the neighbourhood stands: only the vector changes */
-        if ((st = dv_emit_begin(db, op, id, dv_op_bound_bytes(db, id_len, idx ? n * 8 : 0, 0, 1), 0)) !=
+        if ((st = dv_db_emit_begin(db, op, id, dv_db_op_bound_bytes(db, id_len, idx ? n * 8 : 0, 0, 1), 0)) !=
             DV_OK)
             return st;
         dv_node_set_vector(db, slot, vec, idx, values, n);
-        dv_emit_end(db, op, id);
+        dv_db_emit_end(db, op, id);
         return DV_OK;
     }
     if ((st = dv_scratch_reserve(db->scratch, db->n_slots, db->cfg.ef_construction)) != DV_OK) return st;
@@ -200,15 +200,15 @@ static dv_status update_common(dv_db *db, const char *id, const float *vec, cons
     if ((st = dv_hnsw_plan_unlink(db, slot, 1, &unlink_edges)) != DV_OK) return st;
     uint32_t level = db->info[slot].level;
     size_t edges = unlink_edges + dv_hnsw_link_edge_bound(db, level);
-    size_t bound = dv_op_bound_bytes(db, id_len, idx ? n * 8 : 0, edges, (size_t)level + 1);
-    if ((st = dv_emit_begin(db, op, id, bound, edges)) != DV_OK) {
+    size_t bound = dv_db_op_bound_bytes(db, id_len, idx ? n * 8 : 0, edges, (size_t)level + 1);
+    if ((st = dv_db_emit_begin(db, op, id, bound, edges)) != DV_OK) {
         db->plan_len = 0;
         return st;
     }
     dv_node_set_vector(db, slot, vec, idx, values, n);
     dv_hnsw_apply_unlink(db, slot, 1);
     dv_hnsw_link(db, slot);
-    dv_emit_end(db, op, id);
+    dv_db_emit_end(db, op, id);
     return DV_OK;
 }
 
@@ -243,15 +243,15 @@ dv_status dv_db_delete(dv_db *db, const char *id) {
     if ((st = dv_scratch_reserve(db->scratch, db->n_slots, db->cfg.ef_construction)) != DV_OK) return st;
     size_t edges;
     if ((st = dv_hnsw_plan_unlink(db, slot, 0, &edges)) != DV_OK) return st;
-    size_t bound = dv_op_bound_bytes(db, id_len, 0, edges, (size_t)db->info[slot].level + 1);
+    size_t bound = dv_db_op_bound_bytes(db, id_len, 0, edges, (size_t)db->info[slot].level + 1);
     /* the id string is freed by the delete: keep the caller's for OP_END */
-    if ((st = dv_emit_begin(db, DV_WRITE_DELETE, id, bound, edges)) != DV_OK) {
+    if ((st = dv_db_emit_begin(db, DV_WRITE_DELETE, id, bound, edges)) != DV_OK) {
         db->plan_len = 0;
         return st;
     }
     dv_hnsw_apply_unlink(db, slot, 0);
     dv_node_detach(db, slot);
-    dv_emit_end(db, DV_WRITE_DELETE, id);
+    dv_db_emit_end(db, DV_WRITE_DELETE, id);
     return DV_OK;
 }
 
@@ -267,13 +267,13 @@ dv_status dv_db_set_meta(dv_db *db, const char *id, const char *key, const char 
     dv_status st = dv_meta_prepare(db, slot, key, value, &mp);
     if (st != DV_OK) return st;
     if (mp.noop) return DV_OK;
-    size_t bound = dv_op_bound_bytes(db, id_len, kl + vl + 8, 0, 1);
-    if ((st = dv_emit_begin(db, DV_WRITE_SET_META, id, bound, 0)) != DV_OK) {
+    size_t bound = dv_db_op_bound_bytes(db, id_len, kl + vl + 8, 0, 1);
+    if ((st = dv_db_emit_begin(db, DV_WRITE_SET_META, id, bound, 0)) != DV_OK) {
         dv_meta_prep_free(db, &mp);
         return st;
     }
     dv_meta_commit(db, slot, key, &mp);
-    dv_emit_end(db, DV_WRITE_SET_META, id);
+    dv_db_emit_end(db, DV_WRITE_SET_META, id);
     return DV_OK;
 }
 

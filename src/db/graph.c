@@ -21,17 +21,17 @@ static dv_event event_of(dv_event_kind kind, uint32_t slot) {
     return ev;
 }
 
-dv_status dv_emit(dv_db *db, const dv_event *ev) {
+dv_status dv_db_emit(dv_db *db, const dv_event *ev) {
     if (!db->has_obs) return DV_OK;
     return db->obs.on_event(db->obs.ctx, ev);
 }
 
-size_t dv_op_bound_bytes(const dv_db *db, size_t id_len, size_t meta_bytes, size_t edge_events,
-                         size_t layers) {
+size_t dv_db_op_bound_bytes(const dv_db *db, size_t id_len, size_t meta_bytes, size_t edge_events,
+                            size_t layers) {
     return 64 + id_len + (size_t)db->dim * 4 * 2 + meta_bytes + 16 + edge_events * 12 + 64 * layers;
 }
 
-dv_status dv_emit_begin(dv_db *db, dv_op_kind op, const char *id, size_t bound_bytes, size_t edge_bound) {
+dv_status dv_db_emit_begin(dv_db *db, dv_op_kind op, const char *id, size_t bound_bytes, size_t edge_bound) {
     dv_event ev = event_of(DV_EV_OP_BEGIN, DV_NO_SLOT);
     ev.u.op.op = op;
     ev.u.op.id = id;
@@ -42,14 +42,14 @@ dv_status dv_emit_begin(dv_db *db, dv_op_kind op, const char *id, size_t bound_b
         dv_status st = dv_txn_reserve(db, edge_bound + 4, 1, 1);
         if (st != DV_OK) return st;
     }
-    return dv_emit(db, &ev);
+    return dv_db_emit(db, &ev);
 }
 
-void dv_emit_end(dv_db *db, dv_op_kind op, const char *id) {
+void dv_db_emit_end(dv_db *db, dv_op_kind op, const char *id) {
     dv_event ev = event_of(DV_EV_OP_END, DV_NO_SLOT);
     ev.u.op.op = op;
     ev.u.op.id = id;
-    dv_emit(db, &ev);
+    dv_db_emit(db, &ev);
 }
 
 /* No early exit: the usual answer is "no" (the whole list is read anyway),
@@ -74,7 +74,7 @@ void dv_graph_add_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to, fl
     ev.u.edge.layer = layer;
     ev.u.edge.to = to;
     ev.u.edge.distance = d;
-    dv_emit(db, &ev);
+    dv_db_emit(db, &ev);
 }
 
 void dv_graph_remove_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to) {
@@ -90,7 +90,7 @@ void dv_graph_remove_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to)
     dv_event ev = event_of(DV_EV_EDGE_REMOVE, from);
     ev.u.edge.layer = layer;
     ev.u.edge.to = to;
-    dv_emit(db, &ev);
+    dv_db_emit(db, &ev);
 }
 
 void dv_graph_set_entry(dv_db *db, uint32_t entry, uint32_t max_level) {
@@ -100,5 +100,5 @@ void dv_graph_set_entry(dv_db *db, uint32_t entry, uint32_t max_level) {
     dv_event ev = event_of(DV_EV_ENTRY, entry);
     ev.u.entry.entry = entry;
     ev.u.entry.max_level = max_level;
-    dv_emit(db, &ev);
+    dv_db_emit(db, &ev);
 }

@@ -153,10 +153,10 @@ dv_status dv_db_replay(dv_db *db, const dv_event *ev) {
     switch (ev->kind) {
     case DV_EV_OP_BEGIN: {
         db->op_edges = 0;
-        return dv_emit(db, ev);
+        return dv_db_emit(db, ev);
     }
     case DV_EV_OP_END:
-        dv_emit(db, ev);
+        dv_db_emit(db, ev);
         return DV_OK;
     case DV_EV_VECTOR_INSERT:
         return replay_insert(db, ev);

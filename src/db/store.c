@@ -208,7 +208,7 @@ void dv_node_attach(dv_db *db, uint32_t slot, dv_node_prep *p, const float *vec)
     ev.u.insert.meta = si->meta ? si->meta->kv : NULL;
     ev.u.insert.n_meta = si->meta ? si->meta->n : 0;
     ev.u.insert.level = si->level;
-    dv_emit(db, &ev);
+    dv_db_emit(db, &ev);
 }
 
 void dv_node_detach(dv_db *db, uint32_t slot) {
@@ -218,7 +218,7 @@ void dv_node_detach(dv_db *db, uint32_t slot) {
     ev.kind = DV_EV_VECTOR_DELETE;
     ev.slot = slot;
     ev.u.del.id = si->id;
-    dv_emit(db, &ev);
+    dv_db_emit(db, &ev);
 
     int journal = dv_txn_active(db); /* the journal keeps id, metadata and lists alive */
     if (journal) dv_txn_log_detach(db, slot);
@@ -255,7 +255,7 @@ void dv_node_set_vector(dv_db *db, uint32_t slot, const float *vec, const uint32
         ev.u.update.new_vec = vec;
         ev.u.update.n = db->dim;
     }
-    dv_emit(db, &ev);
+    dv_db_emit(db, &ev);
     if (dv_txn_active(db)) dv_txn_log_vector(db, slot);
     if (idx) {
         dv_scatter(v, idx, values, n); /* SIMD kernel (src/simd) */
@@ -315,7 +315,7 @@ void dv_meta_commit(dv_db *db, uint32_t slot, const char *key, dv_meta_prep *p) 
     ev.slot = slot;
     ev.u.meta.key = key;
     ev.u.meta.value = p->value;
-    dv_emit(db, &ev);
+    dv_db_emit(db, &ev);
 
     dv_meta *m = db->info[slot].meta;
     int journal = dv_txn_active(db); /* the journal keeps replaced memory alive */
