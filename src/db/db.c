@@ -58,7 +58,7 @@ dv_status dv_db_open(const dv_db_config *cfg, dv_db **out) {
     db->entry = DV_NO_SLOT;
     db->rng = cfg->seed;
     db->level_mult = 1.0 / log((double)cfg->M);
-    if (dv_scratch_create(&db->mem.a, &db->scratch) != DV_OK) {
+    if (dv_hnsw_scratch_create(&db->mem.a, &db->scratch) != DV_OK) {
         dv_mem_free(&db->mem, db, sizeof *db);
         return DV_ENOMEM;
     }
@@ -82,7 +82,7 @@ void dv_db_close(dv_db *db) {
     dv_ids_free(db);
     dv_mem_free(&db->mem, db->plan, db->plan_cap * 4);
     dv_mem_free(&db->mem, db->inlist, db->inlist_cap * 4);
-    dv_scratch_destroy(db->scratch);
+    dv_hnsw_scratch_destroy(db->scratch);
     dv_mem m = db->mem;
     dv_mem_free(&m, db, sizeof *db);
 }
@@ -137,7 +137,8 @@ dv_status dv_db_insert(dv_db *db, const char *id, const float *vec, const dv_met
     if (slot == db->n_slots && db->n_slots >= DV_NO_SLOT - 1) return DV_ENOMEM;
     if ((st = dv_store_reserve(db, db->n_slots + 1)) != DV_OK) return st;
     if (!dv_ids_reserve(db, 1)) return DV_ENOMEM;
-    if ((st = dv_scratch_reserve(db->scratch, db->n_slots + 1, db->cfg.ef_construction)) != DV_OK) return st;
+    if ((st = dv_hnsw_scratch_reserve(db->scratch, db->n_slots + 1, db->cfg.ef_construction)) != DV_OK)
+        return st;
     dv_node_prep prep;
     if ((st = dv_node_prepare(db, id, id_len, meta, n_meta, level, &prep)) != DV_OK) return st;
 
@@ -195,7 +196,7 @@ static dv_status update_common(dv_db *db, const char *id, const float *vec, cons
         dv_db_emit_end(db, op, id);
         return DV_OK;
     }
-    if ((st = dv_scratch_reserve(db->scratch, db->n_slots, db->cfg.ef_construction)) != DV_OK) return st;
+    if ((st = dv_hnsw_scratch_reserve(db->scratch, db->n_slots, db->cfg.ef_construction)) != DV_OK) return st;
     size_t unlink_edges;
     if ((st = dv_hnsw_plan_unlink(db, slot, 1, &unlink_edges)) != DV_OK) return st;
     uint32_t level = db->info[slot].level;
@@ -240,7 +241,7 @@ dv_status dv_db_delete(dv_db *db, const char *id) {
     uint32_t slot;
     dv_status st = lookup(db, id, &id_len, &slot);
     if (st != DV_OK) return st;
-    if ((st = dv_scratch_reserve(db->scratch, db->n_slots, db->cfg.ef_construction)) != DV_OK) return st;
+    if ((st = dv_hnsw_scratch_reserve(db->scratch, db->n_slots, db->cfg.ef_construction)) != DV_OK) return st;
     size_t edges;
     if ((st = dv_hnsw_plan_unlink(db, slot, 0, &edges)) != DV_OK) return st;
     size_t bound = dv_db_op_bound_bytes(db, id_len, 0, edges, (size_t)db->info[slot].level + 1);

@@ -221,8 +221,8 @@ void dv_graph_set_entry(dv_db *db, uint32_t entry, uint32_t max_level);
 int dv_graph_has_edge(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to);
 
 /* ---- scratch ------------------------------------------------------------ */
-dv_status dv_scratch_create(const dv_allocator *a, dv_search_scratch **out);
-void dv_scratch_destroy(dv_search_scratch *s);
-dv_status dv_scratch_reserve(dv_search_scratch *s, uint32_t n_slots, uint32_t ef);
+dv_status dv_hnsw_scratch_create(const dv_allocator *a, dv_search_scratch **out);
+void dv_hnsw_scratch_destroy(dv_search_scratch *s);
+dv_status dv_hnsw_scratch_reserve(dv_search_scratch *s, uint32_t n_slots, uint32_t ef);
 
 #endif

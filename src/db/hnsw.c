@@ -27,7 +27,7 @@
 
 /* ---- scratch ------------------------------------------------------------ */
 
-dv_status dv_scratch_create(const dv_allocator *a, dv_search_scratch **out) {
+dv_status dv_hnsw_scratch_create(const dv_allocator *a, dv_search_scratch **out) {
     dv_mem m;
     dv_mem_init(&m, a);
     dv_search_scratch *s = dv_mem_alloc(&m, sizeof *s);
@@ -39,7 +39,7 @@ dv_status dv_scratch_create(const dv_allocator *a, dv_search_scratch **out) {
     return DV_OK;
 }
 
-void dv_scratch_destroy(dv_search_scratch *s) {
+void dv_hnsw_scratch_destroy(dv_search_scratch *s) {
     if (!s) return;
     dv_mem m = s->mem;
     dv_mem_free(&m, s->visited, (size_t)s->visited_cap * 2);
@@ -63,7 +63,7 @@ static int grow(dv_mem *m, void **p, uint32_t *cap, uint64_t want, size_t elem) 
     return 1;
 }
 
-dv_status dv_scratch_reserve(dv_search_scratch *s, uint32_t n_slots, uint32_t ef) {
+dv_status dv_hnsw_scratch_reserve(dv_search_scratch *s, uint32_t n_slots, uint32_t ef) {
     uint32_t old = s->visited_cap;
     if (!grow(&s->mem, (void **)&s->visited, &s->visited_cap, n_slots, 2)) return DV_ENOMEM;
     if (s->visited_cap > old) memset(s->visited + old, 0, (size_t)(s->visited_cap - old) * 2);
@@ -267,7 +267,7 @@ dv_status dv_hnsw_exact_with(const dv_db *db, dv_search_scratch *s, const float 
     if (st != DV_OK) return st;
     if (k > db->live) k = db->live;
     if (k == 0) return DV_OK;
-    st = dv_scratch_reserve(s, db->n_slots, (uint32_t)k);
+    st = dv_hnsw_scratch_reserve(s, db->n_slots, (uint32_t)k);
     if (st != DV_OK) return st;
     float qinv = query_inv_norm(db, q);
     dv_heap_item *top = s->top;
@@ -306,7 +306,7 @@ dv_status dv_hnsw_search_with(const dv_db *db, dv_search_scratch *s, const float
     if (ef == 0) ef = db->cfg.ef_search;
     if (ef < k) ef = k;
     if (ef > UINT32_MAX / 4) return DV_EINVAL;
-    st = dv_scratch_reserve(s, db->n_slots, (uint32_t)ef);
+    st = dv_hnsw_scratch_reserve(s, db->n_slots, (uint32_t)ef);
     if (st != DV_OK) return st;
     float qinv = query_inv_norm(db, q);
     uint32_t cur = db->entry;

@@ -61,7 +61,7 @@ dv_status dv_db_reserve_for_replay(dv_db *db, uint32_t slot, uint32_t level) {
     dv_status st = dv_store_reserve(db, need);
     if (st != DV_OK) return st;
     if (!dv_ids_reserve(db, 1)) return DV_ENOMEM;
-    return dv_scratch_reserve(db->scratch, need, db->cfg.ef_construction);
+    return dv_hnsw_scratch_reserve(db->scratch, need, db->cfg.ef_construction);
 }
 
 /* ---- checks ------------------------------------------------------------- */
