@@ -73,7 +73,7 @@ void dv_db_close(dv_db *db) {
         dv_slot *si = &db->info[i];
         if (!si->live) continue;
         dv_mem_free(&db->mem, si->id, (size_t)si->id_len + 1);
-        dv_meta_free(db, si->meta);
+        dv_store_meta_free(db, si->meta);
         if (si->upper) dv_mem_free(&db->mem, si->upper, (size_t)si->level * (db->M + 2) * 4);
     }
     dv_mem_free(&db->mem, db->data, (size_t)db->data_cap * db->node_size);
@@ -126,9 +126,9 @@ dv_status dv_db_insert(dv_db *db, const char *id, const float *vec, const dv_met
     if (!db || !vec) return DV_EINVAL;
     size_t id_len, meta_bytes;
     if (!dv_id_valid(id, &id_len)) return DV_EID;
-    dv_status st = dv_check_vector(vec, db->dim);
+    dv_status st = dv_store_check_vector(vec, db->dim);
     if (st != DV_OK) return st;
-    if ((st = dv_check_meta(meta, n_meta, &meta_bytes)) != DV_OK) return st;
+    if ((st = dv_store_check_meta(meta, n_meta, &meta_bytes)) != DV_OK) return st;
     if (dv_ids_find(db, id, id_len) != DV_NO_SLOT) return DV_EEXIST;
 
     uint64_t rng = db->rng;
@@ -140,17 +140,17 @@ dv_status dv_db_insert(dv_db *db, const char *id, const float *vec, const dv_met
     if ((st = dv_hnsw_scratch_reserve(db->scratch, db->n_slots + 1, db->cfg.ef_construction)) != DV_OK)
         return st;
     dv_node_prep prep;
-    if ((st = dv_node_prepare(db, id, id_len, meta, n_meta, level, &prep)) != DV_OK) return st;
+    if ((st = dv_store_node_prepare(db, id, id_len, meta, n_meta, level, &prep)) != DV_OK) return st;
 
     uint32_t link_levels = level < db->max_level ? level : db->max_level;
     size_t edges = db->entry == DV_NO_SLOT ? 0 : dv_hnsw_link_edge_bound(db, link_levels);
     size_t bound = dv_db_op_bound_bytes(db, id_len, meta_bytes, edges, (size_t)level + 1);
     if ((st = dv_db_emit_begin(db, DV_WRITE_INSERT, id, bound, edges)) != DV_OK) {
-        dv_node_prep_free(db, &prep);
+        dv_store_node_prep_free(db, &prep);
         return st;
     }
     db->rng = rng;
-    dv_node_attach(db, slot, &prep, vec);
+    dv_store_node_attach(db, slot, &prep, vec);
     dv_hnsw_link(db, slot);
     dv_db_emit_end(db, DV_WRITE_INSERT, id);
     return DV_OK;
@@ -192,7 +192,7 @@ static dv_status update_common(dv_db *db, const char *id, const float *vec, cons
         if ((st = dv_db_emit_begin(db, op, id, dv_db_op_bound_bytes(db, id_len, idx ? n * 8 : 0, 0, 1), 0)) !=
             DV_OK)
             return st;
-        dv_node_set_vector(db, slot, vec, idx, values, n);
+        dv_store_node_set_vector(db, slot, vec, idx, values, n);
         dv_db_emit_end(db, op, id);
         return DV_OK;
     }
@@ -206,7 +206,7 @@ static dv_status update_common(dv_db *db, const char *id, const float *vec, cons
         db->plan_len = 0;
         return st;
     }
-    dv_node_set_vector(db, slot, vec, idx, values, n);
+    dv_store_node_set_vector(db, slot, vec, idx, values, n);
     dv_hnsw_apply_unlink(db, slot, 1);
     dv_hnsw_link(db, slot);
     dv_db_emit_end(db, op, id);
@@ -217,7 +217,7 @@ dv_status dv_db_update(dv_db *db, const char *id, const float *vec) {
     if (!db || !vec) return DV_EINVAL;
     size_t len;
     if (!dv_id_valid(id, &len)) return DV_EID;
-    dv_status st = dv_check_vector(vec, db->dim);
+    dv_status st = dv_store_check_vector(vec, db->dim);
     if (st != DV_OK) return st;
     return update_common(db, id, vec, NULL, NULL, 0, DV_WRITE_UPDATE);
 }
@@ -226,7 +226,7 @@ dv_status dv_db_update_sparse(dv_db *db, const char *id, const uint32_t *idx, co
     if (!db) return DV_EINVAL;
     size_t len;
     if (!dv_id_valid(id, &len)) return DV_EID;
-    dv_status st = dv_check_sparse(db, idx, values, n);
+    dv_status st = dv_store_check_sparse(db, idx, values, n);
     if (st != DV_OK) return st;
     if (n == 0) { /* nothing changes; still report a missing id */
         uint32_t slot;
@@ -251,7 +251,7 @@ dv_status dv_db_delete(dv_db *db, const char *id) {
         return st;
     }
     dv_hnsw_apply_unlink(db, slot, 0);
-    dv_node_detach(db, slot);
+    dv_store_node_detach(db, slot);
     dv_db_emit_end(db, DV_WRITE_DELETE, id);
     return DV_OK;
 }
@@ -265,15 +265,15 @@ dv_status dv_db_set_meta(dv_db *db, const char *id, const char *key, const char 
     uint32_t slot = dv_ids_find(db, id, id_len);
     if (slot == DV_NO_SLOT) return DV_ENOTFOUND;
     dv_meta_prep mp;
-    dv_status st = dv_meta_prepare(db, slot, key, value, &mp);
+    dv_status st = dv_store_meta_prepare(db, slot, key, value, &mp);
     if (st != DV_OK) return st;
     if (mp.noop) return DV_OK;
     size_t bound = dv_db_op_bound_bytes(db, id_len, kl + vl + 8, 0, 1);
     if ((st = dv_db_emit_begin(db, DV_WRITE_SET_META, id, bound, 0)) != DV_OK) {
-        dv_meta_prep_free(db, &mp);
+        dv_store_meta_prep_free(db, &mp);
         return st;
     }
-    dv_meta_commit(db, slot, key, &mp);
+    dv_store_meta_commit(db, slot, key, &mp);
     dv_db_emit_end(db, DV_WRITE_SET_META, id);
     return DV_OK;
 }

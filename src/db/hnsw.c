@@ -256,10 +256,10 @@ static uint32_t search_layer(const dv_db *db, dv_search_scratch *s, const float 
 static dv_status check_query(const dv_db *db, const float *q, size_t k, dv_hit *hits, size_t *n_hits) {
     if (!db || !q || !n_hits || (k > 0 && !hits)) return DV_EINVAL;
     *n_hits = 0;
-    return dv_check_vector(q, db->dim);
+    return dv_store_check_vector(q, db->dim);
 }
 
-static float query_inv_norm(const dv_db *db, const float *q) { return dv_inv_norm(db, q); }
+static float query_inv_norm(const dv_db *db, const float *q) { return dv_store_inv_norm(db, q); }
 
 dv_status dv_hnsw_exact_with(const dv_db *db, dv_search_scratch *s, const float *q, size_t k, dv_hit *hits,
                              size_t *n_hits) {
