@@ -249,7 +249,6 @@ const char *dv_simd_backend(void);
 /* ======================================================================= */
 /* 4. Delta wire format                                                    */
 /* ======================================================================= */
-/* @@section-delta@@ */
 /*
  * Every change is a delta: a 64-byte header followed by payload_size payload
  * bytes (the payload may live elsewhere: ring header slots and payload bytes
@@ -260,7 +259,7 @@ const char *dv_simd_backend(void);
  *    0   8   sequence        global, gap-free per primary (batch: one for all)
  *    8   1   operation       dv_delta_op
  *    9   1   flags           DV_FLAG_*
- *   10   2   version         ("reserved" in the seed) format version, 1
+ *   10   2   version         format version, 1
  *   12   4   vector_id_hash  low 32 bits of XXH3-64(id bytes); 0 if no id
  *   16   8   timestamp       producer clock, opaque to the format
  *   24   4   payload_offset  where the payload sits in its container; NOT
@@ -269,7 +268,7 @@ const char *dv_simd_backend(void);
  *   28   4   payload_size    stored payload bytes (after compression)
  *   32   8   checksum        XXH3-64 of header bytes 0..23, 28..31, 40..63,
  *                            then the stored payload bytes
- *   40   8   prev_sequence   previous delta touching this vector (0: none)
+ *   40   8   prev_sequence   previous delta touching this vector slot (0: none)
  *   48  16   padding         zero
  */
 #define DV_DELTA_HEADER_SIZE 64
@@ -293,7 +292,7 @@ typedef enum dv_delta_op {
 #define DV_FLAG_LOSSY_I8 0x40u   /* float values stored as affine 8-bit */
 #define DV_FLAG_ALL 0x7Fu        /* bit 7 is reserved: must be zero */
 
-/** The decoded header. `version` is the seed's `reserved` field. */
+/** The decoded header (field meanings as in the table above). */
 typedef struct dv_delta_header {
     uint64_t sequence;
     uint8_t operation;
@@ -620,7 +619,6 @@ dv_status dv_apply_begin_stream(dv_apply *ap, const dv_stream_info *info);
 /* ======================================================================= */
 /* 5. Ring                                                                 */
 /* ======================================================================= */
-/* @@section-ring@@ */
 
 /*
  * A ring of entries (a 64-byte header the ring never reads + 0..N payload
@@ -766,16 +764,14 @@ dv_status dv_ring_stats_get(const dv_ring *ring, dv_ring_stats *stats);
 /* ======================================================================= */
 /* 6. Capture                                                              */
 /* ======================================================================= */
-/* @@section-capture@@ */
 
 /*
- * Capture turns every write to a dv_db into deltas in a ring (the seed's
- * delta-capture verbs: init, start, poll, payload, checkpoint; plus release
- * and stop). One logical write (insert, update, delete, metadata change)
- * with all the HNSW mutations it caused becomes ONE delta -- or, with
- * batching, one sub-delta of an atomic BATCH delta. Sequences start at
- * config.first_sequence and have no gaps; prev_sequence names the previous
- * delta that touched the same vector slot (0: none).
+ * Capture turns every write to a dv_db into deltas in a ring. One logical
+ * write (insert, update, delete, metadata change) with all the HNSW
+ * mutations it caused becomes ONE delta -- or, with batching, one sub-delta
+ * of an atomic BATCH delta. Sequences start at config.first_sequence and
+ * have no gaps; prev_sequence names the previous delta that touched the
+ * same vector slot (0: none).
  *
  * The db and the stream never disagree: a write the ring cannot take is
  * refused with DV_EFULL before the db changes (or waits, see full_policy);
@@ -811,7 +807,8 @@ typedef struct dv_capture_config {
     uint64_t first_sequence;   /* default 1 */
     float sparse_max_fraction; /* an update changing <= this fraction of dims is sparse; default 0.5 */
     float diff_epsilon;        /* |new-old| <= eps is "unchanged"; default 0 (exact). > 0 is lossy. */
-    int before_images;         /* carry before-images of changed values (DATA-conflict checks); default 0 */
+    int before_images;         /* carry before-images of changed values (DATA-conflict checks: apply compares
+                                  them bit for bit, except under DV_LOSSY_I8 where it cannot); default 0 */
     int compress;              /* LZ4 when it saves bytes; default 1 */
     int shuffle;               /* byte-shuffle floats before LZ4; default 1 */
     dv_lossy_mode lossy;       /* default DV_LOSSLESS */
@@ -879,12 +876,11 @@ void dv_capture_free(dv_capture *cap);
 /* ======================================================================= */
 /* 7. Process: filter, transform, route                                    */
 /* ======================================================================= */
-/* @@section-process@@ */
 
 /*
  * A process stage reads deltas from one ring and writes them to one or more
- * output rings, filtering, transforming and routing on the way (the seed's
- * stage 2). Rules that keep its outputs usable by dv_apply:
+ * output rings, filtering, transforming and routing on the way. Rules
+ * that keep its outputs usable by dv_apply:
  *  - Each output is a stream of its own: sequences are renumbered gap-free
  *    per output (from 1) and prev_sequence is rewritten to that numbering,
  *    whenever the stage drops or re-routes anything. A plain broadcast with
@@ -960,11 +956,9 @@ void dv_process_free(dv_process *p);
 /* ======================================================================= */
 /* 8. Apply                                                                */
 /* ======================================================================= */
-/* @@section-apply@@ */
 
 /*
- * Apply makes a replica dv_db follow a primary's delta stream (the seed's
- * delta-apply verbs: init, apply, apply_batch, position, seek).
+ * Apply makes a replica dv_db follow a primary's delta stream.
  *
  * Every delta is validated before anything changes: header, format
  * version, checksum, operation, sizes, dims, finite values, ids, then its
@@ -1018,8 +1012,8 @@ void dv_process_free(dv_process *p);
  * under the write lock and drained before it is released. A run of fewer
  * than min_run deltas before the next delete or BATCH (as their headers
  * say) or the end of the batch is applied inline instead: waking and
- * draining the workers costs more than a short run saves (a stream with
- * 10% deletes ran at 0.47x of inline on 2 cores with min_run 1).
+ * draining the workers costs more than a short run saves (measurements in
+ * docs/CONCURRENCY.md).
  * Guarantees, identical to inline apply: per-vector and per-list order is
  * the stream's, so the final state (dv_db_state_hash) is the same as
  * single-threaded apply; the position is the contiguous applied prefix;

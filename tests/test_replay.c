@@ -347,7 +347,7 @@ static void replay_check_rejects_incoherent_events(void **state) {
     }
     assert_true(full != DV_NO_SLOT);
     for (uint32_t s = 0; s < cap && other == DV_NO_SLOT; s++)
-        if (s != full && dv_db_slot_live(db, s) && !dv_g_has_edge(db, full, 0, s)) other = s;
+        if (s != full && dv_db_slot_live(db, s) && !dv_graph_has_edge(db, full, 0, s)) other = s;
     const uint32_t *l0;
     uint32_t n0;
     assert_int_equal(dv_db_neighbours(db, 0, 0, &l0, &n0), DV_OK);
@@ -356,7 +356,7 @@ static void replay_check_rejects_incoherent_events(void **state) {
     for (uint32_t s = 0; s < cap; s++)
         if (dv_db_slot_live(db, s) && dv_db_level_of(db, s) == 0) level0_node = s;
     for (uint32_t s = 1; s < cap && missing == DV_NO_SLOT; s++)
-        if (s != 3 && dv_db_slot_live(db, s) && !dv_g_has_edge(db, 0, 0, s)) missing = s;
+        if (s != 3 && dv_db_slot_live(db, s) && !dv_graph_has_edge(db, 0, 0, s)) missing = s;
 
     dv_event bad[12];
     memset(bad, 0, sizeof bad);

@@ -199,9 +199,12 @@ static int same_bits(const float *a, const float *b, size_t n) {
     return memcmp(a, b, n * sizeof(float)) == 0;
 }
 
-/* Does the replica's current vector match the delta's before-image? */
+/* Does the replica's current vector match the delta's before-image? Bit for
+ * bit, except in an i8 delta: the replica holds values decoded from earlier
+ * arrays, each with its own min/scale, so the primary's before-image cannot
+ * be compared with them (docs/FORMAT.md section 4); prev_sequence still is. */
 static int before_matches(const dv_delta *d, const float *cur) {
-    if (!d->before || !cur) return 1;
+    if (!d->before || !cur || (d->h.flags & DV_FLAG_LOSSY_I8)) return 1;
     if (d->vkind == DV_VEC_SPARSE) {
         for (uint32_t i = 0; i < d->n; i++)
             if (memcmp(&d->before[i], &cur[d->idx[i]], sizeof(float)) != 0) return 0;

@@ -51,6 +51,7 @@
 #include "apply/apply_internal.h"
 #include "db/db_internal.h"
 #include "db/rwlock.h"
+#include "util/cpu.h"
 #include "util/text.h"
 
 #define QBITS 13u /* 8192 operations (128 KiB) per worker queue */
@@ -132,14 +133,6 @@ struct dv_par {
 
 /* ---- small helpers ------------------------------------------------------------ */
 
-static inline void cpu_pause(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 static void ring(const dv_apply *ap, _Atomic uint32_t *bell) {
     atomic_fetch_add_explicit(bell, 1, memory_order_seq_cst);
     if (ap->cfg.hooks.wake) ap->cfg.hooks.wake(ap->cfg.hooks.ctx, (const uint32_t *)(const void *)bell);
@@ -150,7 +143,7 @@ static void park(const dv_apply *ap, _Atomic uint32_t *parked, _Atomic uint32_t 
                  int (*ready)(const dv_apply *, const void *), const void *arg) {
     for (uint32_t i = 0; i < SPINS; i++) {
         if (ready(ap, arg)) return;
-        cpu_pause();
+        dv_cpu_pause();
     }
     if (!ap->cfg.hooks.wait) {
         if (ap->cfg.hooks.yield) ap->cfg.hooks.yield(ap->cfg.hooks.ctx);

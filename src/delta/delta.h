@@ -42,7 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "deltavec.h"
-#include "db/observer.h"
+#include "util/events.h"
 #include "util/alloc.h"
 
 /* ---- decoded form ---------------------------------------------------- */
@@ -159,7 +159,6 @@ dv_status dv_delta_decode_buf(const uint8_t *buf, size_t len, const dv_decode_li
  * DV_WRITE_SET_META, DELETE -> DV_WRITE_DELETE, REINDEX -> DV_WRITE_REINDEX.
  * VECTOR_UPDATE events carry old_vec = NULL (dense) and n = dim for dense.
  */
-#define DV_WRITE_REINDEX ((dv_op_kind)6) /* not (yet) in observer.h: graph-only op */
 dv_status dv_delta_to_events(const dv_delta *d, dv_event_fn fn, void *ctx);
 
 /* ---- encode ----------------------------------------------------------- */
