@@ -55,6 +55,11 @@ void dv_db_entry(const dv_db *db, uint32_t *entry, uint32_t *max_level) {
 uint32_t dv_db_slot_capacity(const dv_db *db) { return db->n_slots; }
 uint32_t dv_db_max_degree(const dv_db *db, uint32_t layer) { return dv_maxdeg(db, layer); }
 
+int dv_db_insert_moves_lists(const dv_db *db, uint32_t slot) {
+    uint32_t need = slot >= db->n_slots ? slot + 1 : db->n_slots;
+    return need > db->cap;
+}
+
 dv_status dv_db_reserve_for_replay(dv_db *db, uint32_t slot, uint32_t level) {
     if (!db || slot >= DV_NO_SLOT - 1 || level > DV_MAX_LEVEL) return DV_EINVAL;
     uint32_t need = slot >= db->n_slots ? slot + 1 : db->n_slots;
@@ -66,10 +71,15 @@ dv_status dv_db_reserve_for_replay(dv_db *db, uint32_t slot, uint32_t level) {
 
 /* ---- checks ------------------------------------------------------------- */
 
+dv_status dv_db_edge_check_ends(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to) {
+    if (!dv_is_live(db, from) || !dv_is_live(db, to)) return DV_EINCOHERENT;
+    if (layer > db->info[from].level || layer > db->info[to].level || from == to) return DV_EINCOHERENT;
+    return DV_OK;
+}
+
 static dv_status check_edge(const dv_db *db, const dv_event *ev) {
     uint32_t from = ev->slot, to = ev->u.edge.to, l = ev->u.edge.layer;
-    if (!dv_is_live(db, from) || !dv_is_live(db, to)) return DV_EINCOHERENT;
-    if (l > db->info[from].level || l > db->info[to].level || from == to) return DV_EINCOHERENT;
+    if (dv_db_edge_check_ends(db, from, l, to) != DV_OK) return DV_EINCOHERENT;
     int has = dv_g_has_edge(db, from, l, to);
     if (ev->kind == DV_EV_EDGE_REMOVE) return has ? DV_OK : DV_EINCOHERENT;
     if (has || dv_list(db, from, l)[0] >= dv_maxdeg(db, l)) return DV_EINCOHERENT;
