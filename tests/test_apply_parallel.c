@@ -206,10 +206,12 @@ static void stopping_and_restarting_workers_mid_stream_converges(void **state) {
 
 /* ---- a stop request racing with the loops leaving ------------------------------- */
 
-/* A second party (another thread) asks the loops to stop while
- * dv_apply_stop_threads stops them too; the test hook holds its request
- * until every loop has left, the latest moment it can land. It must not
- * reach the loops of the next dv_apply_start_threads. */
+/* Two parties ask the loops to stop: this thread, and another one whose
+ * request the test hook holds until every loop has left, the latest moment
+ * it can land. That request must not reach the loops of the next
+ * dv_apply_start_threads. (The other thread is joined before
+ * dv_apply_stop_threads, which puts the hooks back: a stop request calls the
+ * wake hook, so it must not overlap with that.) */
 typedef struct late_stop {
     dv_apply *ap;
     uint32_t loops;
@@ -264,9 +266,10 @@ static void a_late_stop_request_does_not_stop_the_next_start(void **state) {
         assert_int_equal(dv_apply_workers_running(ap), 2);
         pthread_t t;
         assert_int_equal(pthread_create(&t, NULL, late_stopper_main, &s), 0);
-        assert_int_equal(dv_apply_stop_threads(ap), DV_OK);
+        dv_apply_workers_stop(ap);
         pthread_join(t, NULL);
         assert_int_equal(dv_apply_workers_running(ap), 0);
+        assert_int_equal(dv_apply_stop_threads(ap), DV_OK);
     }
     dv_par_set_test_hook(ap, NULL, NULL);
     /* and the loops of a start after all that still take the work */
