@@ -145,7 +145,11 @@ typedef struct dv_hit {
 
 /** Creates an empty db. Returns DV_EINVAL for a bad config. */
 dv_status dv_db_open(const dv_db_config *cfg, dv_db **out);
-/** Frees the db and everything it owns. NULL is a no-op. */
+/**
+ * Frees the db and everything it owns. NULL is a no-op. A capture attached
+ * to it (dv_capture_init) commits its open batch, stops and forgets the db:
+ * its ring stays readable and dv_capture_free stays safe afterwards.
+ */
 void dv_db_close(dv_db *db);
 /** Deep copy of src (same config and allocator, identical state and state hash; no observer). */
 dv_status dv_db_clone(const dv_db *src, dv_db **out);
@@ -840,9 +844,13 @@ typedef struct dv_capture_stats {
 
 /** Defaults as documented field by field above. */
 void dv_capture_config_default(dv_capture_config *cfg);
-/** Creates a capture for db (not yet started). The db must have no other capture. */
+/**
+ * Creates a capture for db (not yet started). A db has at most one capture,
+ * from dv_capture_init to dv_capture_free (or dv_db_close): DV_ESTATE if
+ * it has one, started or not.
+ */
 dv_status dv_capture_init(dv_db *db, const dv_capture_config *cfg, dv_capture **out);
-/** Starts capturing: every later write to the db becomes a delta. */
+/** Starts capturing: every later write to the db becomes a delta. DV_ESTATE if started or db closed. */
 dv_status dv_capture_start(dv_capture *cap);
 /** Flushes any open batch and stops capturing (later writes are NOT captured). DV_EFULL if the flush cannot.
  */
@@ -861,7 +869,8 @@ dv_status dv_capture_poll(dv_capture *cap, dv_delta_header *out, size_t max, siz
  */
 dv_status dv_capture_payload(dv_capture *cap, uint64_t sequence, const uint8_t **header,
                              const uint8_t **payload, size_t *len);
-/** Flushes an open batch, then reports the last sequence and the db's state hash. */
+/** Flushes an open batch, then reports the last sequence and the db's state hash. DV_ESTATE once the db is
+ * closed. */
 dv_status dv_capture_checkpoint(dv_capture *cap, dv_checkpoint *out);
 /** The consumer is done with every delta up to and including sequence: the ring may reuse them. */
 dv_status dv_capture_release(dv_capture *cap, uint64_t sequence);
@@ -870,7 +879,10 @@ const dv_ring *dv_capture_ring(const dv_capture *cap);
 /** Last sequence committed to the ring. */
 uint64_t dv_capture_last_sequence(const dv_capture *cap);
 dv_status dv_capture_stats_get(const dv_capture *cap, dv_capture_stats *out);
-/** Stops (without flushing an open batch: call stop first to keep it), detaches from the db, frees. */
+/**
+ * Stops (without flushing an open batch: call stop first to keep it), detaches from the db, frees. Safe
+ * before or after dv_db_close of its db.
+ */
 void dv_capture_free(dv_capture *cap);
 
 /* ======================================================================= */
@@ -1146,7 +1158,14 @@ dv_status dv_apply_set_hooks(dv_apply *ap, const dv_apply_hooks *hooks);
  * DV_ENOMEM if its queue cannot be allocated.
  */
 dv_status dv_apply_worker_run(dv_apply *ap, uint32_t index);
-/** Asks every worker loop to return (once its queue is empty) and wakes them. Returns at once. */
+/**
+ * Asks every worker loop running now to return (once its queue is empty)
+ * and wakes them. Returns at once; may be called from any thread, but not
+ * while dv_apply_set_hooks, dv_apply_stop_threads or dv_apply_free run (it
+ * calls the wake hook). The request ends only the loops registered before
+ * it: a loop that starts later (e.g. after dv_apply_start_threads again)
+ * runs until the next one.
+ */
 void dv_apply_workers_stop(dv_apply *ap);
 /** Number of worker loops inside dv_apply_worker_run now. */
 uint32_t dv_apply_workers_running(const dv_apply *ap);
@@ -1154,7 +1173,11 @@ uint32_t dv_apply_workers_running(const dv_apply *ap);
  * Native builds (src/platform, pthreads): starts dv_apply_worker_count()
  * threads running the worker loops, with condition-variable wait/wake and
  * sched_yield hooks (replacing config.hooks), and returns once all run.
- * DV_OK without starting anything when the count is 0. DV_ESTATE if started.
+ * DV_OK without starting anything when the count is 0. DV_ESTATE if started
+ * (or if loops run, or a dv_apply_workers_stop stopped them while starting).
+ * A failed start stops what it started and returns what failed: DV_ENOMEM
+ * for memory (a loop's queue, the thread table) or when the system refuses
+ * another thread.
  */
 dv_status dv_apply_start_threads(dv_apply *ap);
 /** Stops and joins the threads of dv_apply_start_threads. DV_OK when none run. */

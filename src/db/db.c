@@ -72,6 +72,8 @@ dv_status dv_db_open(const dv_db_config *cfg, dv_db **out) {
 
 void dv_db_close(dv_db *db) {
     if (!db) return;
+    /* an attached capture stops and forgets this db (observer.h) */
+    if (db->obs.on_close) db->obs.on_close(db->obs.ctx);
     dv_txn_free(db); /* an open transaction is rolled back first */
     for (uint32_t i = 0; i < db->n_slots; i++) {
         dv_slot *si = &db->info[i];
@@ -106,6 +108,20 @@ void dv_db_set_observer(dv_db *db, const dv_observer *obs) {
         db->has_obs = 0;
     }
 }
+
+dv_status dv_db_attach_observer(dv_db *db, const dv_observer *obs) {
+    if (!db || !obs || !obs->on_event) return DV_EINVAL;
+    if (db->obs.on_event) return DV_ESTATE;
+    db->obs = *obs;
+    db->has_obs = 0;
+    return DV_OK;
+}
+
+void dv_db_observe(dv_db *db, int on) {
+    if (db) db->has_obs = on && db->obs.on_event;
+}
+
+int dv_db_has_observer(const dv_db *db) { return db && db->has_obs; }
 
 dv_status dv_db_set_ef_search(dv_db *db, uint32_t ef) {
     if (!db || ef < 1 || ef > (1u << 24)) return DV_EINVAL;

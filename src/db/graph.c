@@ -6,7 +6,10 @@
  *  - add_edge appends `to` to from's list (in-degree of `to` + 1);
  *  - remove_edge removes `to` keeping the order of the rest;
  *  - set_entry sets entry point and max level.
- * Also the OP_BEGIN/OP_END bracketing and the bound_bytes formula.
+ * Also the OP_BEGIN/OP_END bracketing and the bound_bytes formula, and the
+ * list part of parallel apply's edge replay (dv_db_edge_apply_owned, see
+ * replay.h): the same list changes, run by the worker owning the list,
+ * with the target's in-degree changed atomically.
  */
 #include <string.h>
 
@@ -101,4 +104,43 @@ void dv_graph_set_entry(dv_db *db, uint32_t entry, uint32_t max_level) {
     ev.u.entry.entry = entry;
     ev.u.entry.max_level = max_level;
     dv_db_emit(db, &ev);
+}
+
+/* ---- edge replay by the worker owning the list (replay.h) ------------------ */
+
+dv_status dv_db_edge_apply_owned(dv_db *db, dv_event_kind kind, uint32_t from, uint32_t layer, uint32_t to,
+                                 uint32_t *pos) {
+    uint32_t *lst = dv_list(db, from, layer);
+    uint32_t n = lst[0], j = 0;
+    while (j < n && lst[1 + j] != to) j++;
+    uint32_t *indeg = dv_indeg(db, to, layer);
+    if (kind == DV_EV_EDGE_ADD) {
+        if (j < n || n >= dv_maxdeg(db, layer)) return DV_EINCOHERENT; /* duplicate or degree bound */
+        lst[1 + n] = to;
+        lst[0] = n + 1;
+        __atomic_fetch_add(indeg, 1u, __ATOMIC_RELAXED);
+    } else {
+        if (j == n) return DV_EINCOHERENT; /* no such edge */
+        memmove(lst + 1 + j, lst + 2 + j, (size_t)(n - j - 1) * 4);
+        lst[0] = n - 1;
+        __atomic_fetch_sub(indeg, 1u, __ATOMIC_RELAXED);
+    }
+    *pos = j;
+    return DV_OK;
+}
+
+void dv_db_edge_undo_owned(dv_db *db, dv_event_kind kind, uint32_t from, uint32_t layer, uint32_t to,
+                           uint32_t pos) {
+    uint32_t *lst = dv_list(db, from, layer);
+    uint32_t n = lst[0];
+    uint32_t *indeg = dv_indeg(db, to, layer);
+    if (kind == DV_EV_EDGE_ADD) {
+        lst[0] = n - 1; /* it was appended, and everything applied after it is undone already */
+        __atomic_fetch_sub(indeg, 1u, __ATOMIC_RELAXED);
+    } else {
+        memmove(lst + 2 + pos, lst + 1 + pos, (size_t)(n - pos) * 4);
+        lst[1 + pos] = to;
+        lst[0] = n + 1;
+        __atomic_fetch_add(indeg, 1u, __ATOMIC_RELAXED);
+    }
 }

@@ -33,9 +33,25 @@
 typedef struct dv_observer {
     dv_event_fn on_event;
     void *ctx;
+    /* Called by dv_db_close while this observer is attached (may be NULL):
+     * the db is going away, forget it. It is detached afterwards. */
+    void (*on_close)(void *ctx);
 } dv_observer;
 
-/* Installs (or, with NULL, removes) the db's observer. */
+/*
+ * A db has at most one observer. Attached, it receives events only while
+ * switched on (dv_db_observe); until it is detached (NULL) or the db closes
+ * (on_close), the db holds its ctx. Capture attaches at dv_capture_init and
+ * detaches at dv_capture_free, so a db never points at a freed capture and a
+ * capture learns when its db is closed.
+ */
+/* Attaches obs, switched off. DV_ESTATE if an observer is attached. */
+dv_status dv_db_attach_observer(dv_db *db, const dv_observer *obs);
+/* Switches the attached observer's events on (non-zero) or off. */
+void dv_db_observe(dv_db *db, int on);
+/* Attaches obs switched on, replacing any observer; NULL detaches. */
 void dv_db_set_observer(dv_db *db, const dv_observer *obs);
+/* Non-zero while an observer receives events. */
+int dv_db_has_observer(const dv_db *db);
 
 #endif

@@ -61,6 +61,11 @@ uint32_t dv_db_highest_level(const dv_db *db) {
     return top;
 }
 
+int dv_db_insert_moves_lists(const dv_db *db, uint32_t slot) {
+    uint32_t need = slot >= db->n_slots ? slot + 1 : db->n_slots;
+    return need > db->cap;
+}
+
 dv_status dv_db_reserve_for_replay(dv_db *db, uint32_t slot, uint32_t level) {
     if (!db || slot >= DV_NO_SLOT - 1 || level > DV_MAX_LEVEL) return DV_EINVAL;
     uint32_t need = slot >= db->n_slots ? slot + 1 : db->n_slots;
@@ -72,10 +77,15 @@ dv_status dv_db_reserve_for_replay(dv_db *db, uint32_t slot, uint32_t level) {
 
 /* ---- checks ------------------------------------------------------------- */
 
+dv_status dv_db_edge_check_ends(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to) {
+    if (!dv_is_live(db, from) || !dv_is_live(db, to)) return DV_EINCOHERENT;
+    if (layer > db->info[from].level || layer > db->info[to].level || from == to) return DV_EINCOHERENT;
+    return DV_OK;
+}
+
 static dv_status check_edge(const dv_db *db, const dv_event *ev) {
     uint32_t from = ev->slot, to = ev->u.edge.to, l = ev->u.edge.layer;
-    if (!dv_is_live(db, from) || !dv_is_live(db, to)) return DV_EINCOHERENT;
-    if (l > db->info[from].level || l > db->info[to].level || from == to) return DV_EINCOHERENT;
+    if (dv_db_edge_check_ends(db, from, l, to) != DV_OK) return DV_EINCOHERENT;
     int has = dv_graph_has_edge(db, from, l, to);
     if (ev->kind == DV_EV_EDGE_REMOVE) return has ? DV_OK : DV_EINCOHERENT;
     if (has || dv_list(db, from, l)[0] >= dv_maxdeg(db, l)) return DV_EINCOHERENT;

@@ -150,6 +150,12 @@ dv_status dv_delta_decode(const uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8_t
 dv_status dv_delta_decode_buf(const uint8_t *buf, size_t len, const dv_decode_limits *lim,
                               dv_delta_arena *arena, dv_delta *out);
 
+/* The size of a stored payload's body before compression, without
+ * decompressing: the leading varint of a compressed payload, len for an
+ * uncompressed one (and for a header or varint that does not decode). For
+ * statistics; dv_delta_decode is what checks it. */
+size_t dv_delta_body_size(const uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8_t *payload, size_t len);
+
 /*
  * Yields the observer events of a decoded delta in replay order (see the
  * top of this file). Stops at, and returns, the first status != DV_OK that
