@@ -900,7 +900,9 @@ dv_status dv_ring_stats_get(const dv_ring *ring, dv_ring_stats *stats);
  * delta that touched the same vector slot (0: none).
  *
  * The db and the stream never disagree: a write the ring cannot take is
- * refused with DV_EFULL before the db changes (or waits, see full_policy).
+ * refused with DV_EFULL before the db changes (or waits, see full_policy);
+ * a write whose delta cannot be built (DV_ENOMEM while encoding it) is
+ * undone by the db and returns that status, and capture goes on.
  *
  * A consumer either uses dv_capture_poll/payload/release, or reads the ring
  * directly (dv_capture_ring) -- not both.

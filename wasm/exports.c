@@ -271,15 +271,20 @@ DVW_EXPORT int32_t dvw_replica_apply_batch(dvw_replica *r, const uint32_t *bufs,
     dv_status *res = malloc(sizeof *res * (n ? n : 1));
     dv_status st = DV_ENOMEM;
     if (hdrs && pays && plens && res) {
-        st = DV_OK;
-        for (uint32_t i = 0; i < n && st == DV_OK; i++) {
-            if (lens[i] < DV_DELTA_HEADER_SIZE) st = DV_ETRUNCATED;
+        /* the deltas before the first one shorter than a header are applied;
+         * every short one is DV_ETRUNCATED, the others after it DV_EGAP (not
+         * tried), as dv_apply_batch reports the deltas after a refusal */
+        uint32_t k = 0;
+        while (k < n && lens[k] >= DV_DELTA_HEADER_SIZE) k++;
+        for (uint32_t i = 0; i < k; i++) {
             hdrs[i] = (const uint8_t *)(uintptr_t)bufs[i];
             pays[i] = hdrs[i] + DV_DELTA_HEADER_SIZE;
             plens[i] = lens[i] - DV_DELTA_HEADER_SIZE;
         }
         size_t applied = 0;
-        if (st == DV_OK) st = dv_apply_batch(r->ap, hdrs, pays, plens, n, res, &applied);
+        st = dv_apply_batch(r->ap, hdrs, pays, plens, k, res, &applied);
+        for (uint32_t i = k; i < n; i++) res[i] = lens[i] < DV_DELTA_HEADER_SIZE ? DV_ETRUNCATED : DV_EGAP;
+        if (k < n && st == DV_OK) st = DV_ETRUNCATED;
         if (results)
             for (uint32_t i = 0; i < n; i++) results[i] = res[i];
         if (n_applied) *n_applied = (uint32_t)applied;

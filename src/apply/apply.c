@@ -139,9 +139,17 @@ const char *dv_apply_event_name(dv_event_kind k) {
 
 /* ---- per-slot sequence table ---------------------------------------------- */
 
+/* The primary assigns slots densely (a free slot, or the next one past the
+ * end), so a delta never names a slot beyond one past the highest the
+ * replica knows: this bounds how much one delta can make the tables grow. */
+static uint32_t slot_bound(const dv_apply *ap) {
+    uint32_t n = dv_db_slot_capacity(ap->db);
+    return n > ap->slot_hi ? n : ap->slot_hi;
+}
+
 static dv_status grow_slots(dv_apply *ap, uint32_t slot) {
     if (slot < ap->last_cap) return DV_OK;
-    if (slot >= APPLY_MAX_SLOT) return DV_ECONSTRAINT;
+    if (slot > slot_bound(ap) || slot >= APPLY_MAX_SLOT) return DV_ECONSTRAINT;
     uint32_t cap = ap->last_cap ? ap->last_cap : 1024;
     while (cap <= slot) cap *= 2;
     uint64_t *q = dv_mem_realloc(&ap->mem, ap->last_seq, (size_t)ap->last_cap * 8, (size_t)cap * 8);
@@ -166,6 +174,7 @@ dv_status dv_apply_note_touched(dv_apply *ap, uint32_t slot, uint64_t seq) {
     ap->touched[ap->n_touched].old_seq = ap->last_seq[slot];
     ap->n_touched++;
     ap->last_seq[slot] = seq;
+    if (slot >= ap->slot_hi) ap->slot_hi = slot + 1;
     return DV_OK;
 }
 
@@ -206,14 +215,16 @@ dv_conflict_kind dv_apply_detect(dv_apply *ap, const dv_delta *d) {
     uint32_t dim = dv_db_dim(ap->db);
     if (d->dim && d->dim != dim && d->vkind != DV_VEC_DELETE) return DV_CONFLICT_CONSTRAINT;
     if (d->vkind == DV_VEC_DELETE && d->before && d->dim != dim) return DV_CONFLICT_CONSTRAINT;
-    if (grow_slots(ap, d->slot) != DV_OK) return DV_CONFLICT_CONSTRAINT;
+    int known = grow_slots(ap, d->slot) == DV_OK; /* a slot past the bound: no table entry */
     if (d->vkind == DV_VEC_INSERT) {
+        if (!known) return DV_CONFLICT_CONSTRAINT;
         if (dv_db_slot_of(ap->db, d->id) != DV_NO_SLOT) return DV_CONFLICT_EXISTS;
         if (ap->cfg.mode == DV_APPLY_STRUCTURAL && dv_db_slot_live(ap->db, d->slot))
             return DV_CONFLICT_CONSTRAINT;
     } else {
         uint32_t s = local_slot(ap, d);
         if (s == DV_NO_SLOT) return DV_CONFLICT_NOTFOUND;
+        if (!known) return DV_CONFLICT_CONSTRAINT;
         if (!before_matches(d, dv_db_vector_of(ap->db, s))) return DV_CONFLICT_DATA;
     }
     uint64_t last = ap->last_seq[d->slot];
@@ -288,7 +299,10 @@ static dv_status apply_structural(dv_apply *ap, const dv_delta *d) {
     st = dv_delta_to_events(d, replay_one, &r);
     if (st != DV_OK) {
         const char *what = r.failed ? dv_apply_event_name(r.failed->kind) : "replay";
-        return dv_apply_fail(ap, d->h.sequence, what, st == DV_ECONFLICT ? DV_ECONSTRAINT : st);
+        /* an entry point off its node's level is well-formed bytes the replica refuses (FORMAT.md 7) */
+        if (st == DV_ECONFLICT || (st == DV_EINCOHERENT && r.failed && r.failed->kind == DV_EV_ENTRY))
+            st = DV_ECONSTRAINT;
+        return dv_apply_fail(ap, d->h.sequence, what, st);
     }
     return DV_OK;
 }
@@ -334,6 +348,10 @@ static dv_status apply_logical(dv_apply *ap, const dv_delta *d, int replace) {
 static dv_status apply_one(dv_apply *ap, const dv_delta *d) {
     ap->cur = d;
     if (ap->cfg.mode == DV_APPLY_LOGICAL && d->vkind == DV_VEC_NONE && !d->id) return DV_OK; /* graph only */
+    if (d->vkind != DV_VEC_NONE || d->id) { /* out of memory is not a conflict: no policy may skip it */
+        dv_status gs = grow_slots(ap, d->slot);
+        if (gs == DV_ENOMEM) return dv_apply_fail(ap, d->h.sequence, "slot table", gs);
+    }
     dv_conflict_kind k = dv_apply_detect(ap, d);
     int replace = 0;
     if (k) {
@@ -379,6 +397,20 @@ static dv_status check_coherence(dv_apply *ap, uint64_t seq) {
     return DV_OK;
 }
 
+/* A delta that moves the entry point must leave it on the db's highest
+ * level (the replay check saw only the named node's own level). Checked
+ * whatever coherence_check says: the next insert would descend from it. */
+static dv_status check_entry(dv_apply *ap, const dv_delta *d) {
+    int moved = d->has_entry;
+    for (uint32_t i = 0; i < d->n_sub && !moved; i++) moved = d->subs[i].has_entry;
+    if (!moved || ap->cfg.mode != DV_APPLY_STRUCTURAL) return DV_OK;
+    uint32_t entry, max_level;
+    dv_db_entry(ap->db, &entry, &max_level);
+    if (entry != DV_NO_SLOT && dv_db_highest_level(ap->db) != max_level)
+        return dv_apply_fail(ap, d->h.sequence, "entry point below the highest level", DV_ECONSTRAINT);
+    return DV_OK;
+}
+
 /* ---- the gates ------------------------------------------------------------------ */
 
 dv_status dv_apply_check_sequence(dv_apply *ap, uint64_t seq) {
@@ -418,6 +450,7 @@ dv_status dv_apply_decoded_locked(dv_apply *ap, const dv_delta *d) {
     } else {
         st = apply_one(ap, d);
     }
+    if (st == DV_OK) st = check_entry(ap, d);
     if (st == DV_OK && ap->cfg.coherence_check) st = check_coherence(ap, d->h.sequence);
     if (st != DV_OK) {
         dv_txn_rollback(ap->db);

@@ -27,6 +27,7 @@ struct dv_apply {
 
     uint64_t *last_seq; /* per primary slot */
     uint32_t last_cap;
+    uint32_t slot_hi;  /* one past the highest primary slot applied (logical mode's bound) */
     uint64_t fill_seq; /* value of new table entries: 0 or UNKNOWN_SEQ */
 
     /* slots the current delta touched, with their previous last_seq: a batch

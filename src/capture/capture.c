@@ -60,8 +60,9 @@ struct dv_capture {
     int in_op;
     dv_op_kind op;
     uint32_t op_slot;
-    int op_has_content; /* vector part, metadata or edges */
-    size_t op_bound;    /* encoded-size bound announced for this op */
+    int op_has_content;  /* vector part, metadata or edges */
+    dv_status op_failed; /* first builder failure of this op: reported at OP_END, the db undoes the write */
+    size_t op_bound;     /* encoded-size bound announced for this op */
 
     /* the open batch */
     dv_delta_batch batch;
@@ -224,6 +225,7 @@ static dv_status on_begin(dv_capture *c, const dv_event *ev) {
     c->op = ev->u.op.op;
     c->op_slot = ev->slot;
     c->op_has_content = 0;
+    c->op_failed = DV_OK;
     return DV_OK;
 }
 
@@ -351,32 +353,35 @@ static dv_status finish_op(dv_capture *c) {
         dv_delta_arena_reset(&c->scratch);
         st = dv_delta_encode(d, &c->enc, &c->scratch, (uint8_t *)c->res.header, (uint8_t *)c->res.payload,
                              c->res.capacity, &len);
-        if (st != DV_OK) return st;
+        if (st != DV_OK) return st; /* nothing committed: the db undoes the write */
         commit_entry(c, len,
                      raw_payload_size((const uint8_t *)c->res.header, (const uint8_t *)c->res.payload, len));
         c->next_seq = seq + 1;
     }
     if (slot != DV_NO_SLOT && slot < c->last_seq_cap) c->last_seq[slot] = seq;
     c->st.writes++;
+    /* the op is in the batch now: a failed flush keeps the batch open (the
+     * next op or flush retries), it must not undo a write the stream holds */
     if (batching && (c->batch_n >= c->cfg.batch_max_deltas ||
                      (c->cfg.batch_max_bytes && c->batch.len >= c->cfg.batch_max_bytes)))
-        return flush_batch(c);
+        (void)flush_batch(c);
     return DV_OK;
 }
 
+/* A failed op leaves no delta; the db undoes the write when OP_END reports
+ * the failure (db.c), so the stream and the db still agree. An open batch
+ * keeps the reservation it lives in. */
 static dv_status on_end(dv_capture *c) {
     c->in_op = 0;
-    if (c->broken) { /* a builder step failed mid-op: never commit half a delta */
-        release_reservation(c);
-        return c->broken;
-    }
-    if (!c->op_has_content) {
+    dv_status st = c->op_failed; /* a builder step failed mid-op: never commit half a delta */
+    c->op_failed = DV_OK;
+    if (st == DV_OK && !c->op_has_content) {
         c->st.skipped_unchanged++;
         if (!c->batch_n) release_reservation(c);
         return DV_OK;
     }
-    dv_status st = finish_op(c);
-    if (st != DV_OK) c->broken = st; /* the db changed but the stream could not take it */
+    if (st == DV_OK) st = finish_op(c);
+    if (st != DV_OK && !c->batch_n) release_reservation(c);
     return st;
 }
 
@@ -387,7 +392,7 @@ static dv_status capture_on_event(void *ctx, const dv_event *ev) {
     if (!c->in_op) return DV_OK;
     if (ev->kind == DV_EV_OP_END) return on_end(c);
     dv_status st = on_event_inner(c, ev);
-    if (st != DV_OK) c->broken = st;
+    if (st != DV_OK && c->op_failed == DV_OK) c->op_failed = st;
     return DV_OK;
 }
 

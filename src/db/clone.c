@@ -48,7 +48,7 @@ dv_status dv_db_clone(const dv_db *src, dv_db **out) {
         dv_ids_add(db, i);
     }
     db->n_slots = src->n_slots;
-    memcpy(db->free_slots, src->free_slots, (size_t)src->n_free * 4);
+    if (src->n_free) memcpy(db->free_slots, src->free_slots, (size_t)src->n_free * 4); /* NULL when empty */
     db->n_free = src->n_free;
     db->live = src->live;
     db->entry = src->entry;

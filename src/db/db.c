@@ -8,6 +8,10 @@
  *   3. OP_BEGIN with bound_bytes (the observer may refuse: return its status),
  *   4. mutate through the primitives (each emits its event), cannot fail,
  *   5. OP_END.
+ * With an observer attached, steps 3-5 run inside the undo journal (txn.c):
+ * if the observer could not take an event (capture out of memory while
+ * building the delta), it says so at OP_END and the write is undone, so
+ * the db and the observer's stream never disagree.
  */
 #include <math.h>
 #include <string.h>
@@ -59,7 +63,7 @@ dv_status dv_db_open(const dv_db_config *cfg, dv_db **out) {
     db->rng = cfg->seed;
     db->level_mult = 1.0 / log((double)cfg->M);
     if (dv_scratch_create(&db->mem.a, &db->scratch) != DV_OK) {
-        dv_mem_free(&db->mem, db, sizeof *db);
+        dv_mem_free(&m, db, sizeof *db); /* m, not db->mem: db->mem dies with db */
         return DV_ENOMEM;
     }
     *out = db;
@@ -122,6 +126,49 @@ static dv_status lookup(const dv_db *db, const char *id, size_t *len, uint32_t *
 
 /* ---- writes ------------------------------------------------------------- */
 
+/* The journal scope of one observed write: its own transaction, or (inside
+ * an open one, e.g. a logical apply) a mark in it. */
+typedef struct op_guard {
+    int own;
+    size_t mark;
+    uint64_t rng;
+} op_guard;
+
+static dv_status guard_begin(dv_db *db, op_guard *g) {
+    g->own = 0;
+    g->mark = 0;
+    g->rng = db->rng;
+    if (!db->has_obs) return DV_OK;
+    if (dv_txn_active(db)) {
+        g->mark = dv_txn_mark(db);
+        return DV_OK;
+    }
+    dv_status st = dv_txn_begin(db);
+    if (st == DV_OK) g->own = 1;
+    return st;
+}
+
+/* OP_BEGIN was refused: nothing changed. */
+static void guard_abort(dv_db *db, op_guard *g) {
+    if (g->own) dv_txn_rollback(db);
+}
+
+/* OP_END: keep the write, or undo it if the observer failed. */
+static dv_status guard_end(dv_db *db, op_guard *g, dv_op_kind op, const char *id) {
+    dv_status st = dv_emit_end(db, op, id);
+    if (st == DV_OK) {
+        if (g->own) dv_txn_commit(db);
+        return DV_OK;
+    }
+    if (g->own) {
+        dv_txn_rollback(db);
+    } else {
+        dv_txn_rollback_to(db, g->mark);
+        db->rng = g->rng;
+    }
+    return st;
+}
+
 dv_status dv_db_insert(dv_db *db, const char *id, const float *vec, const dv_meta_kv *meta, size_t n_meta) {
     if (!db || !vec) return DV_EINVAL;
     size_t id_len, meta_bytes;
@@ -144,15 +191,17 @@ dv_status dv_db_insert(dv_db *db, const char *id, const float *vec, const dv_met
     uint32_t link_levels = level < db->max_level ? level : db->max_level;
     size_t edges = db->entry == DV_NO_SLOT ? 0 : dv_hnsw_link_edge_bound(db, link_levels);
     size_t bound = dv_op_bound_bytes(db, id_len, meta_bytes, edges, (size_t)level + 1);
-    if ((st = dv_emit_begin(db, DV_WRITE_INSERT, id, bound, edges)) != DV_OK) {
+    op_guard g;
+    if ((st = guard_begin(db, &g)) != DV_OK ||
+        (st = dv_emit_begin(db, DV_WRITE_INSERT, id, bound, edges)) != DV_OK) {
+        guard_abort(db, &g);
         dv_node_prep_free(db, &prep);
         return st;
     }
     db->rng = rng;
     dv_node_attach(db, slot, &prep, vec);
     dv_hnsw_link(db, slot);
-    dv_emit_end(db, DV_WRITE_INSERT, id);
-    return DV_OK;
+    return guard_end(db, &g, DV_WRITE_INSERT, id);
 }
 
 /* Squared distance the node moves, and squared distance to its nearest
@@ -187,13 +236,16 @@ static dv_status update_common(dv_db *db, const char *id, const float *vec, cons
     uint32_t slot;
     dv_status st = lookup(db, id, &id_len, &slot);
     if (st != DV_OK) return st;
+    op_guard g;
     if (small_move(db, slot, vec, idx, values, n)) { /* the neighbourhood stands: only the vector changes */
-        if ((st = dv_emit_begin(db, op, id, dv_op_bound_bytes(db, id_len, idx ? n * 8 : 0, 0, 1), 0)) !=
-            DV_OK)
+        if ((st = guard_begin(db, &g)) != DV_OK ||
+            (st = dv_emit_begin(db, op, id, dv_op_bound_bytes(db, id_len, idx ? n * 8 : 0, 0, 1), 0)) !=
+                DV_OK) {
+            guard_abort(db, &g);
             return st;
+        }
         dv_node_set_vector(db, slot, vec, idx, values, n);
-        dv_emit_end(db, op, id);
-        return DV_OK;
+        return guard_end(db, &g, op, id);
     }
     if ((st = dv_scratch_reserve(db->scratch, db->n_slots, db->cfg.ef_construction)) != DV_OK) return st;
     size_t unlink_edges;
@@ -201,15 +253,15 @@ static dv_status update_common(dv_db *db, const char *id, const float *vec, cons
     uint32_t level = db->info[slot].level;
     size_t edges = unlink_edges + dv_hnsw_link_edge_bound(db, level);
     size_t bound = dv_op_bound_bytes(db, id_len, idx ? n * 8 : 0, edges, (size_t)level + 1);
-    if ((st = dv_emit_begin(db, op, id, bound, edges)) != DV_OK) {
+    if ((st = guard_begin(db, &g)) != DV_OK || (st = dv_emit_begin(db, op, id, bound, edges)) != DV_OK) {
+        guard_abort(db, &g);
         db->plan_len = 0;
         return st;
     }
     dv_node_set_vector(db, slot, vec, idx, values, n);
     dv_hnsw_apply_unlink(db, slot, 1);
     dv_hnsw_link(db, slot);
-    dv_emit_end(db, op, id);
-    return DV_OK;
+    return guard_end(db, &g, op, id);
 }
 
 dv_status dv_db_update(dv_db *db, const char *id, const float *vec) {
@@ -255,14 +307,16 @@ dv_status dv_db_delete(dv_db *db, const char *id) {
     if ((st = dv_hnsw_plan_unlink(db, slot, 0, &edges)) != DV_OK) return st;
     size_t bound = dv_op_bound_bytes(db, id_len, 0, edges, (size_t)db->info[slot].level + 1);
     /* the id string is freed by the delete: keep the caller's for OP_END */
-    if ((st = dv_emit_begin(db, DV_WRITE_DELETE, id, bound, edges)) != DV_OK) {
+    op_guard g;
+    if ((st = guard_begin(db, &g)) != DV_OK ||
+        (st = dv_emit_begin(db, DV_WRITE_DELETE, id, bound, edges)) != DV_OK) {
+        guard_abort(db, &g);
         db->plan_len = 0;
         return st;
     }
     dv_hnsw_apply_unlink(db, slot, 0);
     dv_node_detach(db, slot);
-    dv_emit_end(db, DV_WRITE_DELETE, id);
-    return DV_OK;
+    return guard_end(db, &g, DV_WRITE_DELETE, id);
 }
 
 dv_status dv_db_set_meta(dv_db *db, const char *id, const char *key, const char *value) {
@@ -278,13 +332,15 @@ dv_status dv_db_set_meta(dv_db *db, const char *id, const char *key, const char 
     if (st != DV_OK) return st;
     if (mp.noop) return DV_OK;
     size_t bound = dv_op_bound_bytes(db, id_len, kl + vl + 8, 0, 1);
-    if ((st = dv_emit_begin(db, DV_WRITE_SET_META, id, bound, 0)) != DV_OK) {
+    op_guard g;
+    if ((st = guard_begin(db, &g)) != DV_OK ||
+        (st = dv_emit_begin(db, DV_WRITE_SET_META, id, bound, 0)) != DV_OK) {
+        guard_abort(db, &g);
         dv_meta_prep_free(db, &mp);
         return st;
     }
     dv_meta_commit(db, slot, key, &mp);
-    dv_emit_end(db, DV_WRITE_SET_META, id);
-    return DV_OK;
+    return guard_end(db, &g, DV_WRITE_SET_META, id);
 }
 
 /* ---- reads -------------------------------------------------------------- */

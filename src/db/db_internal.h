@@ -163,7 +163,7 @@ float dv_inv_norm(const dv_db *db, const float *v);
 /* ---- observer ----------------------------------------------------------- */
 dv_status dv_emit(dv_db *db, const dv_event *ev);
 dv_status dv_emit_begin(dv_db *db, dv_op_kind op, const char *id, size_t bound_bytes, size_t edge_bound);
-void dv_emit_end(dv_db *db, dv_op_kind op, const char *id);
+dv_status dv_emit_end(dv_db *db, dv_op_kind op, const char *id); /* the observer's status */
 /* bound_bytes formula of the observer contract */
 size_t dv_op_bound_bytes(const dv_db *db, size_t id_len, size_t meta_bytes, size_t edge_events,
                          size_t layers);

@@ -45,11 +45,11 @@ dv_status dv_emit_begin(dv_db *db, dv_op_kind op, const char *id, size_t bound_b
     return dv_emit(db, &ev);
 }
 
-void dv_emit_end(dv_db *db, dv_op_kind op, const char *id) {
+dv_status dv_emit_end(dv_db *db, dv_op_kind op, const char *id) {
     dv_event ev = event_of(DV_EV_OP_END, DV_NO_SLOT);
     ev.u.op.op = op;
     ev.u.op.id = id;
-    dv_emit(db, &ev);
+    return dv_emit(db, &ev);
 }
 
 /* No early exit: the usual answer is "no" (the whole list is read anyway),

@@ -76,6 +76,23 @@ dv_status dv_scratch_reserve(dv_search_scratch *s, uint32_t n_slots, uint32_t ef
     return DV_OK;
 }
 
+/* Heaps larger than this (items) are freed after the search that needed them:
+ * one query with a huge ef must not keep its scratch for the db's lifetime. */
+#define SCRATCH_KEEP_ITEMS (1u << 16)
+
+static void trim_heap(dv_search_scratch *s, dv_heap_item **p, uint32_t *cap) {
+    if (*cap <= SCRATCH_KEEP_ITEMS) return;
+    dv_mem_free(&s->mem, *p, (size_t)*cap * sizeof(dv_heap_item));
+    *p = NULL;
+    *cap = 0;
+}
+
+static void scratch_trim(dv_search_scratch *s) {
+    trim_heap(s, &s->cand, &s->cand_cap);
+    trim_heap(s, &s->top, &s->top_cap);
+    trim_heap(s, &s->sorted, &s->sorted_cap);
+}
+
 static uint16_t new_epoch(dv_search_scratch *s) {
     if (++s->epoch == 0) {
         memset(s->visited, 0, (size_t)s->visited_cap * 2);
@@ -294,6 +311,7 @@ dv_status dv_hnsw_exact_with(const dv_db *db, dv_search_scratch *s, const float 
         hits[i].slot = s->sorted[i].id;
     }
     *n_hits = n;
+    scratch_trim(s);
     return DV_OK;
 }
 
@@ -306,6 +324,7 @@ dv_status dv_hnsw_search_with(const dv_db *db, dv_search_scratch *s, const float
     if (ef == 0) ef = db->cfg.ef_search;
     if (ef < k) ef = k;
     if (ef > UINT32_MAX / 4) return DV_EINVAL;
+    if (ef > db->n_slots) ef = db->n_slots; /* a larger beam finds nothing more: no node is left out */
     st = dv_scratch_reserve(s, db->n_slots, (uint32_t)ef);
     if (st != DV_OK) return st;
     float qinv = query_inv_norm(db, q);
@@ -321,6 +340,7 @@ dv_status dv_hnsw_search_with(const dv_db *db, dv_search_scratch *s, const float
         hits[i].slot = s->sorted[i].id;
     }
     *n_hits = k;
+    scratch_trim(s);
     return DV_OK;
 }
 

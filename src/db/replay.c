@@ -54,6 +54,12 @@ void dv_db_entry(const dv_db *db, uint32_t *entry, uint32_t *max_level) {
 }
 uint32_t dv_db_slot_capacity(const dv_db *db) { return db->n_slots; }
 uint32_t dv_db_max_degree(const dv_db *db, uint32_t layer) { return dv_maxdeg(db, layer); }
+uint32_t dv_db_highest_level(const dv_db *db) {
+    uint32_t top = 0;
+    for (uint32_t i = 0; i < db->n_slots; i++)
+        if (db->info[i].live && db->info[i].level > top) top = db->info[i].level;
+    return top;
+}
 
 dv_status dv_db_reserve_for_replay(dv_db *db, uint32_t slot, uint32_t level) {
     if (!db || slot >= DV_NO_SLOT - 1 || level > DV_MAX_LEVEL) return DV_EINVAL;
@@ -79,8 +85,13 @@ static dv_status check_edge(const dv_db *db, const dv_event *ev) {
 static dv_status check_insert(const dv_db *db, const dv_event *ev) {
     uint32_t s = ev->slot;
     size_t len;
-    if (s >= DV_NO_SLOT - 1 || ev->u.insert.level > DV_MAX_LEVEL || !ev->u.insert.vec) return DV_EINVAL;
+    if (s >= DV_NO_SLOT - 1 || !ev->u.insert.vec) return DV_EINVAL;
+    if (ev->u.insert.level > DV_MAX_LEVEL) return DV_ECONSTRAINT; /* well-formed, beyond this db's levels */
     if (dv_is_live(db, s)) return DV_ECONFLICT;
+    /* slots are assigned densely: a free slot or exactly the next one; a slot
+     * further out would leave uninitialised gap slots and grow the store from
+     * a wire value */
+    if (s > db->n_slots) return DV_ECONSTRAINT;
     if (!dv_id_valid(ev->u.insert.id, &len)) return DV_EID;
     if (dv_ids_find(db, ev->u.insert.id, len) != DV_NO_SLOT) return DV_ECONFLICT;
     dv_status st = dv_check_vector(ev->u.insert.vec, db->dim);
@@ -155,9 +166,8 @@ dv_status dv_db_replay(dv_db *db, const dv_event *ev) {
         db->op_edges = 0;
         return dv_emit(db, ev);
     }
-    case DV_EV_OP_END:
-        dv_emit(db, ev);
-        return DV_OK;
+    case DV_EV_OP_END: /* an observer that lost an event says so here: the caller rolls back */
+        return dv_emit(db, ev);
     case DV_EV_VECTOR_INSERT:
         return replay_insert(db, ev);
     case DV_EV_VECTOR_UPDATE:

@@ -41,6 +41,8 @@ const dv_db_config *dv_db_config_of(const dv_db *db);
 uint32_t dv_db_slot_capacity(const dv_db *db); /* slots in use range: [0, n) */
 /* Max degree of a list on layer (2M on layer 0, M above). */
 uint32_t dv_db_max_degree(const dv_db *db, uint32_t layer);
+/* The highest level of any live node (0 when empty): O(slots). */
+uint32_t dv_db_highest_level(const dv_db *db);
 
 /* Full audit: every list entry live, on a layer its target has, no
  * duplicates or self loops, degree bounds, in-degree counters, id map, free

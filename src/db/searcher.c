@@ -47,7 +47,7 @@ dv_status dv_searcher_open(const dv_db *db, const dv_searcher_config *cfg, dv_se
     s->yield = cfg->yield;
     s->yield_ctx = cfg->yield_ctx;
     if (dv_scratch_create(cfg->allocator, &s->scratch) != DV_OK) {
-        dv_mem_free(&s->mem, s, sizeof *s);
+        dv_mem_free(&m, s, sizeof *s); /* m, not s->mem: s->mem dies with s */
         return DV_ENOMEM;
     }
     *out = s;

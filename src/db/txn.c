@@ -173,6 +173,27 @@ void dv_txn_log_meta_append(dv_db *db, uint32_t slot, void *old_block, int grew)
     r->a = (uint32_t)grew;
 }
 
+/* After a transaction larger than this, its journal capacity is given back:
+ * one huge batch must not keep hundreds of megabytes for the db's lifetime.
+ * Below it the capacity is kept, so steady small transactions do not
+ * reallocate. */
+#define TXN_KEEP_RECORDS (16u * 1024u)
+#define TXN_KEEP_POOL (1024u * 1024u)
+
+static void trim(dv_db *db) {
+    struct dv_txn *t = db->txn;
+    if (t->cap > TXN_KEEP_RECORDS) {
+        dv_mem_free(&db->mem, t->recs, t->cap * sizeof(jrec));
+        t->recs = NULL;
+        t->cap = 0;
+    }
+    if (t->pool_cap > TXN_KEEP_POOL) {
+        dv_mem_free(&db->mem, t->pool, t->pool_cap);
+        t->pool = NULL;
+        t->pool_cap = 0;
+    }
+}
+
 /* ---- undo ------------------------------------------------------------------ */
 
 static void free_str(dv_db *db, const char *s) {
@@ -288,6 +309,7 @@ void dv_txn_rollback(dv_db *db) {
     t->open = 0;
     t->n = 0;
     t->pool_len = 0;
+    trim(db);
 }
 
 size_t dv_txn_mark(const dv_db *db) { return db->txn && db->txn->open ? db->txn->n : 0; }
@@ -333,6 +355,7 @@ void dv_txn_commit(dv_db *db) {
     t->open = 0;
     t->n = 0;
     t->pool_len = 0;
+    trim(db);
 }
 
 void dv_txn_free(dv_db *db) {

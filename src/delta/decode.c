@@ -237,6 +237,8 @@ static dv_status dec_body(dec *c, const uint8_t *body, size_t len, dv_delta *d, 
     dv_status s = DV_OK;
     if (op == DV_OP_BATCH) {
         if (in_batch) return DV_EBADOP;
+        /* a batch names no vector and follows no slot (FORMAT.md section 6) */
+        if (d->h.vector_id_hash || d->h.prev_sequence) return DV_ECORRUPT;
         return dec_batch(c, &d->h, body, len, d);
     }
     dv_rd_init(&c->r, body, len);
