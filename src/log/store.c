@@ -435,11 +435,11 @@ static dv_status load_snapshot(dv_store *s, const name_list *snaps, uint64_t lim
         uint8_t *buf = NULL;
         size_t len = 0;
         dv_status st = read_file(s, name, &buf, &len);
-        if (st == DV_ENOMEM) return st;
+        if (st != DV_OK) return st; /* an I/O error is not a bad snapshot: do not fall back past it */
         dv_snapshot_meta meta;
         memset(&meta, 0, sizeof meta);
         char msg[160] = "";
-        if (st == DV_OK) {
+        {
             st = dv_db_snapshot_read(buf, len, &s->mem.a, &s->db, &meta, msg, sizeof msg);
             dv_mem_free(&s->mem, buf, len + 1);
             if (st == DV_OK && meta.sequence != snaps->seq[i]) {
@@ -725,8 +725,9 @@ static dv_status new_segment(dv_store *s, uint64_t first) {
         set_err(s, "creating segment", name, e);
         return dv_io_status(e);
     }
-    if ((st = sync_dir(s)) != DV_OK) {
+    if ((st = sync_dir(s)) != DV_OK) { /* the new name may or may not survive a crash: uncertain */
         s->io->close(s->io->ctx, fd);
+        s->failed = DV_ESTATE;
         return st;
     }
     dv_stream_writer *nw = NULL;
@@ -1016,7 +1017,7 @@ static dv_status store_new(const char *path, const dv_store_config *cfg, dv_stor
         cfg = &def;
     }
     if ((unsigned)cfg->sync > DV_SYNC_NONE || (cfg->sync == DV_SYNC_INTERVAL && cfg->sync_interval_ms == 0) ||
-        cfg->segment_bytes < 4096)
+        cfg->segment_bytes < 256)
         return DV_EINVAL;
     dv_mem mem;
     dv_mem_init(&mem, cfg->allocator);
