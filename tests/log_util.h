@@ -161,24 +161,34 @@ static inline void lu_write(const char *path, const uint8_t *b, size_t len) {
     fclose(f);
 }
 
-static int lu_cmp_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+static int lu_cmp_name(const void *a, const void *b) { return strcmp((const char *)a, (const char *)b); }
 
-/* Segment file names of dir (sorted); returns their number (<= max). */
-static inline size_t lu_segments(const char *dir, char names[][64], size_t max) {
+/* Segment file names of dir, sorted (names[i] is 32 bytes); returns their
+ * number. *names is malloc'd (free it). */
+static inline size_t lu_segment_list(const char *dir, char (**names)[32]) {
     DIR *d = opendir(dir);
-    size_t n = 0;
+    size_t n = 0, cap = 64;
+    char(*v)[32] = malloc(cap * 32);
     struct dirent *e;
-    while (d && (e = readdir(d)) != NULL && n < max) {
+    while (d && (e = readdir(d)) != NULL) {
         size_t l = strlen(e->d_name);
-        if (l == 24 && !strcmp(e->d_name + 20, ".dvs")) memcpy(names[n++], e->d_name, 25);
+        if (l != 24 || strcmp(e->d_name + 20, ".dvs")) continue;
+        if (n == cap) v = realloc(v, (cap *= 2) * 32);
+        memcpy(v[n++], e->d_name, 25);
     }
     if (d) closedir(d);
-    char *ptr[256];
-    for (size_t i = 0; i < n && i < 256; i++) ptr[i] = names[i];
-    qsort(ptr, n, sizeof ptr[0], lu_cmp_name);
-    char tmp[256][64];
-    for (size_t i = 0; i < n; i++) memcpy(tmp[i], ptr[i], 64);
-    for (size_t i = 0; i < n; i++) memcpy(names[i], tmp[i], 64);
+    qsort(v, n, 32, lu_cmp_name);
+    *names = v;
+    return n;
+}
+
+/* The same into a caller array of at most max names of 64 bytes. */
+static inline size_t lu_segments(const char *dir, char names[][64], size_t max) {
+    char(*v)[32];
+    size_t n = lu_segment_list(dir, &v);
+    if (n > max) abort();
+    for (size_t i = 0; i < n; i++) memcpy(names[i], v[i], 32);
+    free(v);
     return n;
 }
 
@@ -186,8 +196,8 @@ static inline size_t lu_segments(const char *dir, char names[][64], size_t max) 
  * reader into a fresh replica. Returns its state hash (0 on any problem);
  * *last gets the last sequence applied. */
 static inline uint64_t lu_replay_hash(const char *dir, uint64_t *last) {
-    char names[256][64];
-    size_t n = lu_segments(dir, names, 256);
+    char(*names)[32];
+    size_t n = lu_segment_list(dir, &names);
     dv_db *db = NULL;
     dv_apply *ap = NULL;
     uint64_t h = 0;
@@ -224,8 +234,10 @@ static inline uint64_t lu_replay_hash(const char *dir, uint64_t *last) {
         free(b);
         dv_apply_free(ap);
         dv_db_close(db);
+        free(names);
         return 0;
     }
+    free(names);
     if (db) h = dv_db_state_hash(db);
     dv_apply_free(ap);
     dv_db_close(db);

@@ -28,7 +28,7 @@ static dv_store_config cfg_of(const dv_db_config *c) {
     dv_store_config_default(&sc);
     sc.create = c;
     sc.sync = DV_SYNC_ALWAYS;
-    sc.segment_bytes = 16 * 1024;
+    sc.segment_bytes = 64 * 1024;
     return sc;
 }
 

@@ -195,8 +195,16 @@ static dv_status sync_dir(dv_store *s) {
     return dv_io_status(e);
 }
 
+/* Copies src into dst[cap], cut to fit, always NUL-terminated. */
+static void copy_str(char *dst, size_t cap, const char *src) {
+    size_t n = strlen(src);
+    if (n >= cap) n = cap - 1;
+    memcpy(dst, src, n);
+    dst[n] = 0;
+}
+
 static void report_msg(dv_recovery_report *r, const char *msg) {
-    if (r) snprintf(r->message, sizeof r->message, "%s", msg);
+    if (r) copy_str(r->message, sizeof r->message, msg);
 }
 
 /* ---- reading whole files ---------------------------------------------------------- */
@@ -382,7 +390,7 @@ static dv_status tail_feed(dv_store *s, tail *t, uint64_t stop_after, int at_end
             out->res = FEED_PROBLEM;
             out->problem = st;
             out->problem_at = rec.offset;
-            snprintf(out->msg, sizeof out->msg, "%s", dv_stream_reader_message(t->rd));
+            copy_str(out->msg, sizeof out->msg, dv_stream_reader_message(t->rd));
             stop = 1;
         }
         dv_stream_info tmp;
@@ -398,7 +406,7 @@ static dv_status tail_feed(dv_store *s, tail *t, uint64_t stop_after, int at_end
                     out->res = FEED_PROBLEM;
                     out->problem = st;
                     out->problem_at = off;
-                    snprintf(out->msg, sizeof out->msg, "%s", dv_stream_reader_message(t->rd));
+                    copy_str(out->msg, sizeof out->msg, dv_stream_reader_message(t->rd));
                 }
             }
             break;
@@ -523,7 +531,7 @@ static dv_status on_problem(dv_store *s, const name_list *segs, size_t i, const 
     uint64_t dropped_bytes = len - at;
     dv_mem_free(&s->mem, buf, len + 1);
     if (r) {
-        snprintf(r->problem_file, sizeof r->problem_file, "%s", name);
+        copy_str(r->problem_file, sizeof r->problem_file, name);
         r->problem_offset = at;
     }
     if (damage && mode != LOAD_REPAIR) {
@@ -532,7 +540,7 @@ static dv_status on_problem(dv_store *s, const name_list *segs, size_t i, const 
                  "%s at offset %llu: %.200s (%s); valid records follow: refused (dv_store_repair cuts here)",
                  name, (unsigned long long)at, fo->msg, dv_status_name(fo->problem));
         report_msg(r, m);
-        snprintf(s->err, sizeof s->err, "%.300s", m);
+        copy_str(s->err, sizeof s->err, m);
         return DV_EDAMAGED;
     }
     if (mode == LOAD_READ) { /* a reader never cuts; an incomplete tail is the writer's business */
@@ -1004,6 +1012,10 @@ static dv_status open_inner(dv_store *s, dv_recovery_report *r, load_mode mode) 
         if (st == DV_OK) st = check_create_config(s);
     }
     if (st == DV_OK && mode == LOAD_OPEN) st = start_writer(s, &segs, tail_end);
+    if (st == DV_OK && mode == LOAD_OPEN) { /* a writer needs the applier only to recover */
+        dv_apply_free(s->ap);
+        s->ap = NULL;
+    }
     if (r) r->last_sequence = s->position;
     list_free(s, &segs);
     list_free(s, &snaps);
@@ -1384,6 +1396,8 @@ dv_status dv_store_revert(dv_store *s, uint64_t sequence) {
     }
     if (st == DV_OK) st = sync_dir(s);
     if (st == DV_OK) st = start_writer(s, &segs, tail_end);
+    dv_apply_free(s->ap);
+    s->ap = NULL;
     if (st != DV_OK) s->failed = DV_ESTATE; /* half reverted: reopen */
     list_free(s, &segs);
     list_free(s, &snaps);
