@@ -253,9 +253,7 @@ static void write_seqs(writer *w, const dv_snapshot_meta *meta, size_t n) {
     for (uint64_t i = given; i < n; i++) w_put(w, unknown, 8);
 }
 
-static int meta_ok(const dv_snapshot_meta *meta) {
-    return !meta || meta->mode <= DV_STREAM_LOGICAL;
-}
+static int meta_ok(const dv_snapshot_meta *meta) { return !meta || meta->mode <= DV_STREAM_LOGICAL; }
 
 dv_status dv_db_snapshot_size(const dv_db *db, const dv_snapshot_meta *meta, uint64_t *size) {
     if (!db || !size || !meta_ok(meta)) return DV_EINVAL;
@@ -531,7 +529,8 @@ static dv_status read_meta(reader *r, dv_db *db, size_t *pos, uint32_t n, dv_met
         }
         for (uint32_t q = 0; q < j && st == DV_OK; q++)
             if (strlen(m->kv[q].key) == kl && memcmp(m->kv[q].key, s + *pos, kl) == 0)
-                st = sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "duplicate metadata key", r->off[SEC_STRINGS] + at);
+                st =
+                    sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "duplicate metadata key", r->off[SEC_STRINGS] + at);
         if (st != DV_OK) break;
         char *k = copy_str(db, s + *pos, kl);
         char *v = k ? copy_str(db, s + *pos + kl, vl) : NULL;
@@ -669,7 +668,8 @@ static dv_status check_graph(reader *r, dv_db *db, uint32_t *mark) {
         mark[s] = stamp;
         db->free_slots[k] = s;
     }
-    if (r->live && (!dv_is_live(db, r->entry) || db->info[r->entry].level != r->max_level || top != r->max_level))
+    if (r->live &&
+        (!dv_is_live(db, r->entry) || db->info[r->entry].level != r->max_level || top != r->max_level))
         return fail(r, DV_ECORRUPT, "entry point", 124);
     return DV_OK;
 }
