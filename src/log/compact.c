@@ -466,7 +466,7 @@ dv_status dv_stream_compact(const uint8_t *in, size_t len, dv_stream_sink_fn sin
     dv_delta_arena_init(&m.scratch, &c.mem);
     dv_encode_opts_default(&m.enc);
     if (st == DV_OK) {
-        qsort(c.ins_slots, c.n_ins, sizeof(uint32_t), cmp_u32);
+        if (c.n_ins > 1) qsort(c.ins_slots, c.n_ins, sizeof(uint32_t), cmp_u32);
         info.mode = DV_STREAM_LOGICAL;
         m.seq = info.first_sequence;
         m.idx = dv_mem_alloc(&c.mem, (size_t)info.dim * sizeof(uint32_t));

@@ -180,8 +180,8 @@ static dv_status list_dir(dv_store *s, name_list *segs, name_list *snaps) {
         list_free(s, snaps);
         return dv_io_status(e);
     }
-    qsort(segs->seq, segs->n, 8, cmp_u64);
-    qsort(snaps->seq, snaps->n, 8, cmp_u64);
+    if (segs->n > 1) qsort(segs->seq, segs->n, 8, cmp_u64);
+    if (snaps->n > 1) qsort(snaps->seq, snaps->n, 8, cmp_u64);
     return DV_OK;
 }
 
