@@ -32,7 +32,7 @@ typedef struct demo_opts {
     uint32_t n, dim, updates, queries;
     uint64_t seed;
     const char *json;
-    const char *stream; /* write every delta here (docs/FORMAT.md, "Stream files") */
+    const char *stream; /* write every delta here as a stream (docs/FORMAT.md section 10) */
     uint32_t workers;   /* replica B's apply workers */
 } demo_opts;
 
@@ -99,6 +99,7 @@ typedef struct pipeline {
     void *out_mem;
     dv_ring out_b;
     void *out_b_mem;
+    dv_ring outs[2]; /* the process stage's outputs: out, out_b */
     dv_apply *ap_b;
     double t_apply_b; /* microseconds replica B spent in dv_apply_batch */
     uint64_t applied_b;
@@ -109,7 +110,9 @@ typedef struct pipeline {
     uint64_t writes;
     samples lat[K_COUNT];
     uint64_t shipped_bytes, shipped_deltas, load_bytes;
+    int stream_failed;
     FILE *stream;
+    dv_stream_writer *writer; /* into stream */
 } pipeline;
 
 static void yield_cb(void *ctx) {
@@ -179,6 +182,20 @@ static dv_status primary_mix(pipeline *p) {
     return st;
 }
 
+/* The stream writer's sink: the --stream file. */
+static dv_status file_sink(void *ctx, const uint8_t *bytes, size_t len) {
+    return fwrite(bytes, 1, len, (FILE *)ctx) == len ? DV_OK : DV_EFULL; /* e.g. disk full */
+}
+
+/* A stream of the primary's structural deltas from sequence 1 (the stage broadcasts them untouched). */
+static int open_stream_writer(pipeline *p) {
+    dv_stream_info info;
+    dv_status st = dv_stream_info_from_db(p->primary, DV_STREAM_STRUCTURAL, 1, &info);
+    if (st == DV_OK) st = dv_stream_writer_open(&info, file_sink, p->stream, NULL, &p->writer);
+    if (st != DV_OK) fprintf(stderr, "demo: writing %s failed: %s\n", p->o.stream, dv_strerror(st));
+    return st == DV_OK;
+}
+
 static void *primary_thread(void *arg) {
     pipeline *p = arg;
     double t0 = cli_now_us();
@@ -207,11 +224,12 @@ static size_t replica_pump(pipeline *p) {
                 return total;
             }
             add_sample(&p->lat[kind_of(&h)], us, DV_DELTA_HEADER_SIZE + e[i].len);
-            if (p->stream && (fwrite(e[i].header, DV_DELTA_HEADER_SIZE, 1, p->stream) != 1 ||
-                              fwrite(e[i].payload, 1, e[i].len, p->stream) != e[i].len)) {
-                fprintf(stderr, "demo: writing %s failed\n", p->o.stream);
-                fclose(p->stream);
-                p->stream = NULL;
+            if (p->writer &&
+                (st = dv_stream_writer_append(p->writer, e[i].header, e[i].payload, e[i].len)) != DV_OK) {
+                fprintf(stderr, "demo: writing %s failed: %s\n", p->o.stream, dv_strerror(st));
+                dv_stream_writer_free(p->writer);
+                p->writer = NULL;
+                p->stream_failed = 1;
             }
             p->shipped_bytes += DV_DELTA_HEADER_SIZE + e[i].len;
             p->shipped_deltas++;
@@ -294,10 +312,11 @@ static int setup(pipeline *p) {
     p->out_b_mem = aligned_alloc(64, size);
     if (!p->out_mem || dv_ring_init(p->out_mem, size, &rc, &p->out) != DV_OK) return 0;
     if (!p->out_b_mem || dv_ring_init(p->out_b_mem, size, &rc, &p->out_b) != DV_OK) return 0;
-    dv_ring outs[2] = {p->out, p->out_b};
+    p->outs[0] = p->out; /* the stage keeps this pointer: it must outlive it */
+    p->outs[1] = p->out_b;
     dv_process_config pc;
     dv_process_config_default(&pc);
-    pc.outputs = outs;
+    pc.outputs = p->outs;
     pc.n_outputs = 2;
     if (dv_process_init(&pc, &p->stage) != DV_OK) return 0;
     dv_apply_config ac;
@@ -481,7 +500,7 @@ int cli_demo(int argc, char **argv) {
         free(data);
         return 1;
     }
-    if (!data || !setup(&p)) {
+    if (!data || !setup(&p) || (p.stream && !open_stream_writer(&p))) {
         fprintf(stderr, "demo: setup failed\n");
         teardown(&p);
         if (p.stream) fclose(p.stream);
@@ -503,7 +522,8 @@ int cli_demo(int argc, char **argv) {
         fprintf(stderr, "demo: primary %s, replica %s\n", dv_status_name(p.primary_status),
                 dv_status_name(p.replica_status));
     ok = ok && report(&p);
-    if (p.stream && fclose(p.stream) != 0) ok = 0;
+    dv_stream_writer_free(p.writer);
+    if (p.stream && (fclose(p.stream) != 0 || p.stream_failed)) ok = 0;
     teardown(&p);
     free(data);
     return ok ? 0 : 1;

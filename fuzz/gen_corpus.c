@@ -1,9 +1,11 @@
 /*
  * gen_corpus.c -- writes the seed corpora of the fuzz harnesses:
- *   gen_corpus DIR  ->  files in DIR/header, DIR/payload, DIR/batch
+ *   gen_corpus DIR  ->  files in DIR/header, DIR/payload, DIR/batch, DIR/stream
  * from the sample deltas of tests/delta_samples.h under several encoding
  * options (so every op, flag, float coding and the compressed path are
- * represented), and DIR/snapshot: snapshots of a few small dbs (empty,
+ * represented); DIR/stream: a chunking byte, a stream header, then
+ * every sample resequenced 1, 2, ... (one variant per encoding option,
+ * plus one with a gap and one cut short); and DIR/snapshot: snapshots of a few small dbs (empty,
  * with deletes, metadata and upper layers, each metric). Generated, not checked in: the corpus follows the
  * format.
  */
@@ -52,11 +54,26 @@ static int write_snapshot(const char *dir, int k, int metric, int n) {
 
 int main(int argc, char **argv) {
     if (argc != 2) {
-        fprintf(stderr, "usage: %s DIR (with subfolders header/ payload/ batch/ snapshot/)\n", argv[0]);
+        fprintf(stderr, "usage: %s DIR (with subfolders header/ payload/ batch/ stream/ snapshot/)\n", argv[0]);
         return 2;
     }
-    static uint8_t buf[1 << 16], batch[1 << 16];
+    static uint8_t buf[1 << 16], batch[1 << 16], stream[6][1 << 18];
+    size_t stream_len[6];
     int rc = 0;
+    dv_stream_info info;
+    memset(&info, 0, sizeof info);
+    info.delta_version = DV_DELTA_FORMAT_VERSION;
+    info.dim = DV_SAMPLE_DIM;
+    info.M = 16;
+    info.ef_construction = 200;
+    info.seed = 42;
+    info.relink_ratio = 0.5f;
+    info.first_sequence = 1;
+    for (int v = 0; v < 6; v++) {
+        stream[v][0] = (uint8_t)(v * 37);
+        if (dv_stream_header_encode(&info, stream[v] + 1, DV_STREAM_HEADER_SIZE) != DV_OK) return 1;
+        stream_len[v] = 1 + DV_STREAM_HEADER_SIZE;
+    }
     for (int k = 0; k < DV_SAMPLE_COUNT; k++) {
         for (int v = 0; v < 6; v++) {
             dv_encode_opts o;
@@ -69,6 +86,13 @@ int main(int argc, char **argv) {
             if (n == 0) return 1;
             rc |= write_file(argv[1], "header", k, v, buf, n);
             rc |= write_file(argv[1], "payload", k, v, buf, n);
+            if (stream_len[v] + n <= sizeof stream[v]) {
+                uint8_t *rec = stream[v] + stream_len[v];
+                memcpy(rec, buf, n);
+                for (int i = 0; i < 8; i++) rec[i] = (uint8_t)((uint64_t)(k + 1) >> (8 * i));
+                dv_delta_seal(rec, rec + DV_DELTA_HEADER_SIZE, n - DV_DELTA_HEADER_SIZE);
+                stream_len[v] += n;
+            }
             if (k == DV_SAMPLE_BATCH && !(buf[9] & DV_FLAG_COMPRESSED)) {
                 batch[0] = (uint8_t)(v & 1);
                 memcpy(batch + 1, buf + DV_DELTA_HEADER_SIZE, n - DV_DELTA_HEADER_SIZE);
@@ -76,6 +100,15 @@ int main(int argc, char **argv) {
             }
         }
     }
+    for (int v = 0; v < 6; v++) rc |= write_file(argv[1], "stream", 0, v, stream[v], stream_len[v]);
+    rc |= write_file(argv[1], "stream", 1, 0, stream[0], stream_len[0] - 5); /* torn tail */
+    /* a gap: the first record's sequence is 2 */
+    uint8_t *first = stream[1] + 1 + DV_STREAM_HEADER_SIZE;
+    uint64_t size = 0;
+    if (dv_stream_record_size(first, &size) != DV_OK) return 1;
+    first[0] = 2;
+    dv_delta_seal(first, first + DV_DELTA_HEADER_SIZE, (size_t)size - DV_DELTA_HEADER_SIZE);
+    rc |= write_file(argv[1], "stream", 1, 1, stream[1], stream_len[1]);
     int sizes[] = {0, 1, 7, 20};
     for (int k = 0; k < 4; k++)
         for (int metric = 0; metric <= 2; metric++) rc |= write_snapshot(argv[1], k, metric, sizes[k]);

@@ -494,7 +494,11 @@ dv_status dv_stream_record_size(const uint8_t hdr[DV_DELTA_HEADER_SIZE], uint64_
  *                  (DV_ENOTSTREAM, DV_EVERSION, DV_ECHECKSUM of the stream
  *                  header, DV_ECORRUPT, DV_EBADOP, DV_ETOOBIG above
  *                  max_payload): the framing is lost, the reader stops and
- *                  returns the same status (consuming nothing) from then on.
+ *                  returns the same status (consuming nothing) from then on;
+ *                  dv_stream_reader_stopped() tells this apart from a
+ *                  record's DV_ECHECKSUM.
+ *   DV_ENOMEM      the reader could not grow its buffer: nothing is lost,
+ *                  call again with the rest of the chunk.
  * On every answer but DV_EEMPTY, rec->offset is the stream byte offset of
  * the structure concerned (0 for the stream header, else the record's
  * first byte) and dv_stream_reader_message() says what happened.
@@ -543,6 +547,8 @@ dv_status dv_stream_reader_info(const dv_stream_reader *r, dv_stream_info *info)
  * when it stopped on one. A reader tailing a growing input does not call it.
  */
 dv_status dv_stream_reader_finish(dv_stream_reader *r, uint64_t *offset);
+/** Non-zero once the reader has stopped on an unreadable header (the framing is lost). */
+int dv_stream_reader_stopped(const dv_stream_reader *r);
 /** Bytes consumed so far (the stream offset of the next byte the reader expects). */
 uint64_t dv_stream_reader_offset(const dv_stream_reader *r);
 /** Sequence of the last in-order record returned (first_sequence - 1 before any). */

@@ -87,8 +87,9 @@ typedef struct run {
     uint64_t peak; /* allocator peak, when counted */
 } run;
 
-static int framing_lost(dv_status st) {
-    return st != DV_OK && st != DV_EGAP && st != DV_EDUPLICATE && st != DV_ECHECKSUM && st != DV_EEMPTY;
+/* A record (possibly out of order or with a bad checksum): the reader goes on after it. */
+static int is_record(dv_status st) {
+    return st == DV_OK || st == DV_EGAP || st == DV_EDUPLICATE || st == DV_ECHECKSUM;
 }
 
 /* Feeds buf[0..split) as one chunk, then the rest in chunks of step bytes (0: one chunk). */
@@ -119,7 +120,8 @@ static void read_split(const uint8_t *buf, size_t len, size_t split, size_t step
             it->st = st;
             it->off = rec.offset;
             it->hash = 0;
-            if (!framing_lost(st)) {
+            if (!dv_stream_reader_stopped(r)) {
+                assert_true(is_record(st));
                 assert_true(rec.offset + DV_DELTA_HEADER_SIZE + rec.payload_len <=
                             dv_stream_reader_offset(r));
                 assert_memory_equal(rec.header, buf + rec.offset, DV_DELTA_HEADER_SIZE);
@@ -223,6 +225,10 @@ static void truncated_header_at_every_length_is_truncated(void **state) {
     read_split(h, sizeof h, 0, 0, NULL, &a);
     assert_int_equal(a.n, 0);
     assert_int_equal(a.fin, DV_OK);
+    dv_stream_summary s;
+    assert_int_equal(dv_stream_verify(h, sizeof h, NULL, NULL, &s), DV_OK);
+    assert_true(s.has_info);
+    assert_int_equal(s.records, 0);
 }
 
 static void empty_input_is_an_empty_stream(void **state) {
@@ -287,6 +293,19 @@ static void header_checksum_mismatch_is_refused(void **state) {
         bad[i] ^= 0x01;
         assert_int_equal(dv_stream_header_decode(bad, sizeof bad, NULL, NULL), DV_ECHECKSUM);
     }
+    /* the stream header's checksum stops the reader (a record's would not) */
+    uint8_t bad[DV_STREAM_HEADER_SIZE];
+    memcpy(bad, h, sizeof bad);
+    bad[30] ^= 1;
+    run a;
+    read_split(bad, sizeof bad, 0, 3, NULL, &a);
+    assert_int_equal(a.n, 1);
+    assert_int_equal(a.it[0].st, DV_ECHECKSUM);
+    assert_int_equal(a.fin, DV_ECHECKSUM);
+    dv_stream_summary s;
+    assert_int_equal(dv_stream_verify(bad, sizeof bad, NULL, NULL, &s), DV_ECHECKSUM);
+    assert_int_equal(s.problems, 1);
+    assert_int_equal(s.records, 0);
 }
 
 static void unknown_versions_are_refused(void **state) {
@@ -653,6 +672,52 @@ static void hostile_record_size_is_bounded(void **state) {
     free(m.b);
 }
 
+static void large_record_buffer_is_released_after_use(void **state) {
+    (void)state;
+    dv_stream_info info = small_info();
+    membuf m = {0};
+    uint8_t h[DV_STREAM_HEADER_SIZE];
+    assert_int_equal(dv_stream_header_encode(&info, h, sizeof h), DV_OK);
+    membuf_put(&m, h, sizeof h);
+    const size_t big = 3u << 20;
+    uint8_t *rec = calloc(1, DV_DELTA_HEADER_SIZE + big);
+    dv_delta_header dh;
+    memset(&dh, 0, sizeof dh);
+    dh.sequence = 1;
+    dh.operation = DV_OP_REINDEX;
+    dh.flags = DV_FLAG_HAS_HNSW;
+    dh.version = DV_DELTA_FORMAT_VERSION;
+    dh.payload_size = (uint32_t)big;
+    dv_delta_header_encode(&dh, rec);
+    dv_delta_seal(rec, rec + DV_DELTA_HEADER_SIZE, big);
+    membuf_put(&m, rec, DV_DELTA_HEADER_SIZE + big);
+    counting c = {0, 0};
+    dv_allocator a = {count_realloc, &c};
+    dv_stream_reader_config cfg;
+    dv_stream_reader_config_default(&cfg);
+    cfg.allocator = &a;
+    dv_stream_reader *r;
+    assert_int_equal(dv_stream_reader_open(&cfg, &r), DV_OK);
+    size_t pos = 0, used;
+    dv_stream_record out;
+    dv_status st = DV_EEMPTY;
+    while (st == DV_EEMPTY) { /* 64 KiB chunks: the record is gathered in the reader's buffer */
+        size_t n = m.n - pos < 65536 ? m.n - pos : 65536;
+        st = dv_stream_reader_next(r, m.b + pos, n, &used, &out);
+        pos += used;
+    }
+    assert_int_equal(st, DV_OK);
+    assert_int_equal(out.payload_len, big);
+    assert_true(c.live > big); /* the record is still readable in the buffer */
+    assert_int_equal(dv_stream_reader_next(r, NULL, 0, &used, &out), DV_EEMPTY);
+    assert_true(c.live < 8192); /* and released by the next call */
+    assert_int_equal(dv_stream_reader_finish(r, NULL), DV_OK);
+    dv_stream_reader_free(r);
+    assert_int_equal(c.live, 0);
+    free(rec);
+    free(m.b);
+}
+
 static void writer_refuses_bad_records_and_writes_nothing(void **state) {
     (void)state;
     test_primary p;
@@ -967,6 +1032,7 @@ int main(void) {
         cmocka_unit_test(unreadable_record_header_stops_the_reader),
         cmocka_unit_test(torn_tail_is_truncated_at_the_last_records_offset),
         cmocka_unit_test(hostile_record_size_is_bounded),
+        cmocka_unit_test(large_record_buffer_is_released_after_use),
         cmocka_unit_test(writer_refuses_bad_records_and_writes_nothing),
         cmocka_unit_test(record_size_comes_from_the_header),
         cmocka_unit_test(replica_created_from_the_header_reaches_the_primarys_hash),

@@ -13,7 +13,8 @@
  * otherwise its bytes are gathered into the reader's buffer, which grows
  * only as bytes arrive and never beyond one unit (<= 64 + max_payload), so
  * a hostile size costs nothing until the bytes it announces are actually
- * sent. Problems inside a record whose framing is still known (checksum,
+ * sent; a buffer larger than 1 MiB is released once its record has been
+ * returned. Problems inside a record whose framing is still known (checksum,
  * sequence order) are reported and the reader moves on; an unreadable
  * header means the framing is lost and the reader stops for good.
  *
@@ -27,7 +28,8 @@
 #include "util/alloc.h"
 #include "util/text.h"
 
-#define HEAD_PREFIX 12 /* magic + version + header_size */
+#define HEAD_PREFIX 12         /* magic + version + header_size */
+#define KEEP_BUFFER (1u << 20) /* a larger unit buffer is released once its record is returned */
 
 static const uint8_t MAGIC[DV_STREAM_MAGIC_SIZE] = {0x89, 'D', 'V', 'S', '\r', '\n', 0x1A, '\n'};
 
@@ -230,6 +232,7 @@ void dv_stream_reader_free(dv_stream_reader *r) {
     dv_mem_free(&mem, r, sizeof *r);
 }
 
+int dv_stream_reader_stopped(const dv_stream_reader *r) { return r && r->phase == PH_FAILED; }
 uint64_t dv_stream_reader_offset(const dv_stream_reader *r) { return r ? r->offset : 0; }
 uint64_t dv_stream_reader_last_sequence(const dv_stream_reader *r) { return r ? r->last : 0; }
 const char *dv_stream_reader_message(const dv_stream_reader *r) { return r ? r->msg : "no reader"; }
@@ -418,6 +421,11 @@ dv_status dv_stream_reader_next(dv_stream_reader *r, const uint8_t *in, size_t l
         rec->offset = r->fail_at;
         return r->fail;
     }
+    if (r->have == 0 && r->cap > KEEP_BUFFER) { /* do not hold on to one large record's bytes */
+        dv_mem_free(&r->mem, r->buf, r->cap);
+        r->buf = NULL;
+        r->cap = 0;
+    }
     size_t pos = 0;
     if (len) r->any = 1;
     dv_status st = DV_OK;
@@ -492,7 +500,7 @@ dv_status dv_stream_verify(const uint8_t *buf, size_t len, dv_stream_problem_fn 
     for (;;) {
         size_t used;
         dv_stream_record rec;
-        st = dv_stream_reader_next(r, buf + pos, len - pos, &used, &rec);
+        st = dv_stream_reader_next(r, buf ? buf + pos : NULL, len - pos, &used, &rec);
         pos += used;
         if (st == DV_EEMPTY) break;
         if (!s.has_info && dv_stream_reader_info(r, &s.info) == DV_OK) s.has_info = 1;
@@ -500,12 +508,10 @@ dv_status dv_stream_verify(const uint8_t *buf, size_t len, dv_stream_problem_fn 
             first = st;
             break;
         }
-        if (st == DV_OK || st == DV_EGAP || st == DV_EDUPLICATE || st == DV_ECHECKSUM) s.records++;
+        if (!dv_stream_reader_stopped(r)) s.records++;
         if (st != DV_OK) problem(fn, ctx, &s, st, rec.offset, dv_stream_reader_message(r), &first);
-        if (st != DV_OK && st != DV_EGAP && st != DV_EDUPLICATE) {
-            if (st == DV_ECHECKSUM) continue;
-            break; /* framing lost */
-        }
+        if (dv_stream_reader_stopped(r)) break; /* framing lost */
+        if (st == DV_ECHECKSUM) continue;
         if (rec.h.sequence > s.last_sequence) s.last_sequence = rec.h.sequence;
         dv_decode_limits lim = {0, s.info.dim};
         dv_delta d;
@@ -523,10 +529,11 @@ dv_status dv_stream_verify(const uint8_t *buf, size_t len, dv_stream_problem_fn 
             problem(fn, ctx, &s, ds, rec.offset, m, &first);
         }
     }
+    if (!s.has_info && dv_stream_reader_info(r, &s.info) == DV_OK) s.has_info = 1; /* a header-only stream */
     if (first != DV_ENOMEM) {
         uint64_t at;
         dv_status fs = dv_stream_reader_finish(r, &at);
-        if (fs != DV_OK && !(fs == r->fail && r->phase == PH_FAILED))
+        if (fs != DV_OK && r->phase != PH_FAILED)
             problem(fn, ctx, &s, fs, at, dv_stream_reader_message(r), &first);
     }
     dv_delta_arena_free(&arena);
