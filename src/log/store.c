@@ -163,6 +163,34 @@ static int on_name(void *ctx, const char *name) {
     return c->oom;
 }
 
+/* Leftovers of a crash while a segment header or snapshot was being
+ * written ("<name>.tmp"): never part of the database, removed by a writer. */
+typedef struct tmp_ctx {
+    dv_store *s;
+    char names[16][NAME_MAX_LEN];
+    int n;
+} tmp_ctx;
+
+static int on_tmp(void *ctx, const char *name) {
+    tmp_ctx *t = ctx;
+    size_t l = strlen(name);
+    if (l > 4 && l < NAME_MAX_LEN && strcmp(name + l - 4, ".tmp") == 0 && t->n < 16)
+        memcpy(t->names[t->n++], name, l + 1);
+    return 0;
+}
+
+static void remove_tmp(dv_store *s) {
+    tmp_ctx t;
+    t.s = s;
+    t.n = 0;
+    if (s->io->list(s->io->ctx, s->path, on_tmp, &t) != 0) return;
+    for (int i = 0; i < t.n; i++) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s", s->path, t.names[i]);
+        s->io->unlink(s->io->ctx, p);
+    }
+}
+
 static void list_free(dv_store *s, name_list *l) {
     dv_mem_free(&s->mem, l->seq, l->cap * 8);
     memset(l, 0, sizeof *l);
@@ -996,6 +1024,7 @@ static dv_status open_inner(dv_store *s, dv_recovery_report *r, load_mode mode) 
             return dv_io_status(e);
         }
         if ((st = lock_dir(s)) != DV_OK) return st;
+        remove_tmp(s);
     }
     name_list segs, snaps;
     if ((st = list_dir(s, &segs, &snaps)) != DV_OK) return st;
