@@ -1395,9 +1395,9 @@ typedef enum dv_sync_policy {
 } dv_sync_policy;
 
 typedef struct dv_store_config {
-    const dv_db_config *create; /* non-NULL: create the directory (and any missing parent-less
-                                   last component) with this db config if it holds no log yet;
-                                   NULL: it must exist. An existing directory keeps its own config. */
+    const dv_db_config *create; /* non-NULL: create the directory (its parent must exist) and a db
+                                   with this config if it holds no database yet; an existing one
+                                   must have this config (DV_ECONFIG). NULL: it must exist. */
     int read_only;              /* no lock, no write, no repair; sees what the files hold */
     dv_sync_policy sync;        /* default DV_SYNC_ALWAYS */
     uint32_t sync_interval_ms;  /* DV_SYNC_INTERVAL: default 100 */
