@@ -1322,7 +1322,6 @@ dv_status dv_apply_start_threads(dv_apply *ap);
 /** Stops and joins the threads of dv_apply_start_threads. DV_OK when none run. */
 dv_status dv_apply_stop_threads(dv_apply *ap);
 
-
 /* ======================================================================= */
 /* 9. Database directory: snapshots + durable delta log                    */
 /* ======================================================================= */
@@ -1395,18 +1394,18 @@ typedef enum dv_sync_policy {
 } dv_sync_policy;
 
 typedef struct dv_store_config {
-    const dv_db_config *create; /* non-NULL: create the directory (its parent must exist) and a db
-                                   with this config if it holds no database yet; an existing one
-                                   must have this config (DV_ECONFIG). NULL: it must exist. */
-    int read_only;              /* no lock, no write, no repair; sees what the files hold */
-    dv_sync_policy sync;        /* default DV_SYNC_ALWAYS */
-    uint32_t sync_interval_ms;  /* DV_SYNC_INTERVAL: default 100 */
-    uint64_t segment_bytes;     /* roll to a new segment past this size; default 64 MiB */
-    uint64_t as_of;             /* read_only: open as of this sequence (0: the latest) */
-    uint32_t keep_snapshots;    /* retention at checkpoint: snapshots kept (default 2, >= 1) */
-    uint64_t keep_log_from;     /* retention: never drop a segment holding a sequence >= this (0: none) */
-    int compress;               /* LZ4 for deltas where it saves bytes; default 1 */
-    const dv_io *io;            /* NULL: dv_io_posix() */
+    const dv_db_config *create;    /* non-NULL: create the directory (its parent must exist) and a db
+                                      with this config if it holds no database yet; an existing one
+                                      must have this config (DV_ECONFIG). NULL: it must exist. */
+    int read_only;                 /* no lock, no write, no repair; sees what the files hold */
+    dv_sync_policy sync;           /* default DV_SYNC_ALWAYS */
+    uint32_t sync_interval_ms;     /* DV_SYNC_INTERVAL: default 100 */
+    uint64_t segment_bytes;        /* roll to a new segment past this size; default 64 MiB */
+    uint64_t as_of;                /* read_only: open as of this sequence (0: the latest) */
+    uint32_t keep_snapshots;       /* retention at checkpoint: snapshots kept (default 2, >= 1) */
+    uint64_t keep_log_from;        /* retention: never drop a segment holding a sequence >= this (0: none) */
+    int compress;                  /* LZ4 for deltas where it saves bytes; default 1 */
+    const dv_io *io;               /* NULL: dv_io_posix() */
     const dv_allocator *allocator; /* NULL: malloc (must be thread-safe with several writer threads) */
 } dv_store_config;
 
@@ -1453,7 +1452,8 @@ const dv_db *dv_store_db(const dv_store *s);
  * DV_ESTATE (read-only store, or refused after an uncertain failure),
  * DV_ETOOBIG (the delta exceeds what the store can log in one record).
  */
-dv_status dv_store_insert(dv_store *s, const char *id, const float *vec, const dv_meta_kv *meta, size_t n_meta);
+dv_status dv_store_insert(dv_store *s, const char *id, const float *vec, const dv_meta_kv *meta,
+                          size_t n_meta);
 dv_status dv_store_update(dv_store *s, const char *id, const float *vec);
 dv_status dv_store_update_sparse(dv_store *s, const char *id, const uint32_t *idx, const float *values,
                                  size_t n);
