@@ -153,8 +153,8 @@ static dv_status ensure_room(dv_capture *c, size_t op_bound) {
  * reservation: the caller decides (the db undoes a single write). */
 static dv_status commit_entry(dv_capture *c, size_t len, size_t raw_len) {
     if (c->cfg.sink) {
-        dv_status st = c->cfg.sink(c->cfg.sink_ctx, (const uint8_t *)c->res.header, (const uint8_t *)c->res.payload,
-                                   len);
+        dv_status st = c->cfg.sink(c->cfg.sink_ctx, (const uint8_t *)c->res.header,
+                                   (const uint8_t *)c->res.payload, len);
         if (st != DV_OK) return st;
         dv_ring_abort(&c->ring, &c->res);
     } else {
@@ -366,8 +366,8 @@ static dv_status finish_op(dv_capture *c) {
         st = dv_delta_encode(d, &c->enc, &c->scratch, (uint8_t *)c->res.header, (uint8_t *)c->res.payload,
                              c->res.capacity, &len);
         if (st != DV_OK) return st; /* nothing committed: the db undoes the write */
-        st = commit_entry(c, len,
-                          raw_payload_size((const uint8_t *)c->res.header, (const uint8_t *)c->res.payload, len));
+        st = commit_entry(
+            c, len, raw_payload_size((const uint8_t *)c->res.header, (const uint8_t *)c->res.payload, len));
         if (st != DV_OK) return st; /* the sink refused: nothing published, the db undoes the write */
         c->next_seq = seq + 1;
     }
