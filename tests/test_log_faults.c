@@ -194,10 +194,63 @@ static void recovery_under_faults(void **state) {
     lu_rmdir(dir);
 }
 
+/* The capture sink contract the store relies on: a refused delta is not
+ * published, its sequence is not consumed, and the db undoes the write. */
+typedef struct sink_state {
+    int calls, refuse_at;
+    uint64_t seqs[64];
+    int n;
+} sink_state;
+
+static dv_status test_sink(void *ctx, const uint8_t *hdr, const uint8_t *payload, size_t len) {
+    sink_state *t = ctx;
+    if (++t->calls == t->refuse_at) return DV_ENOSPC;
+    assert_int_equal(dv_delta_verify(hdr, payload, len), DV_OK);
+    dv_delta_header h;
+    assert_int_equal(dv_delta_header_decode(hdr, &h), DV_OK);
+    t->seqs[t->n++] = h.sequence;
+    return DV_OK;
+}
+
+static void capture_sink_refusal_undoes_the_write(void **state) {
+    (void)state;
+    for (int refuse = 1; refuse <= 12; refuse++) {
+        dv_db *db = lu_reference(0), *ref = lu_reference(0);
+        sink_state t = {0, refuse, {0}, 0};
+        dv_capture_config cc;
+        dv_capture_config_default(&cc);
+        cc.sink = test_sink;
+        cc.sink_ctx = &t;
+        dv_capture *cap;
+        assert_int_equal(dv_capture_init(db, &cc, &cap), DV_OK);
+        assert_int_equal(dv_capture_start(cap), DV_OK);
+        for (unsigned i = 0; i < 12; i++) {
+            dv_status st = lu_step(&LU_DB_OPS, db, 0, i);
+            if (t.calls == refuse && st != DV_OK) {
+                assert_int_equal(st, DV_ENOSPC);
+                assert_int_equal(dv_db_state_hash(db), dv_db_state_hash(ref)); /* undone */
+                st = lu_step(&LU_DB_OPS, db, 0, i);                            /* the retry goes through */
+            }
+            assert_int_equal(st, DV_OK);
+            assert_int_equal(lu_step(&LU_DB_OPS, ref, 0, i), DV_OK);
+            assert_int_equal(dv_db_state_hash(db), dv_db_state_hash(ref));
+        }
+        /* gap-free sequences, nothing in the ring */
+        for (int k = 0; k < t.n; k++) assert_int_equal(t.seqs[k], (uint64_t)k + 1);
+        dv_delta_header h[4];
+        size_t n;
+        assert_int_equal(dv_capture_poll(cap, h, 4, &n), DV_EEMPTY);
+        dv_capture_free(cap);
+        dv_db_close(db);
+        dv_db_close(ref);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_call_fails_once_or_for_good),
         cmocka_unit_test(recovery_under_faults),
+        cmocka_unit_test(capture_sink_refusal_undoes_the_write),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
