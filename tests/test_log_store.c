@@ -473,6 +473,54 @@ static void revert_to_an_earlier_sequence(void **state) {
     lu_rmdir(dir);
 }
 
+/* A snapshot newer than the end of the log (the log's unsynced tail was
+ * lost after the snapshot was written): writes go to a new segment, never
+ * after the old segment's last record with a gap inside it. */
+static void snapshot_newer_than_the_log_end(void **state) {
+    (void)state;
+    char dir[256], p[4096];
+    lu_tempdir(dir, sizeof dir, "newer");
+    dv_db_config c;
+    lu_config(&c);
+    dv_store_config sc;
+    dv_store_config_default(&sc);
+    sc.create = &c;
+    sc.sync = DV_SYNC_NONE;
+    sc.keep_log_from = 1;
+    dv_store *s;
+    assert_int_equal(dv_store_open(dir, &sc, &s, NULL), DV_OK);
+    run_script(s, 0, 30);
+    assert_int_equal(dv_store_checkpoint(s, NULL), DV_OK);
+    dv_store_close(s);
+    /* lose segment 31 and the tail of segment 1 after record 20 */
+    snprintf(p, sizeof p, "%s/%020u.dvs", dir, 31u);
+    assert_int_equal(unlink(p), 0);
+    snprintf(p, sizeof p, "%s/%020u.dvs", dir, 1u);
+    size_t len;
+    uint8_t *b = lu_read(p, &len);
+    size_t off = DV_STREAM_HEADER_SIZE;
+    for (int i = 0; i < 20; i++) {
+        dv_delta_header h;
+        assert_int_equal(dv_delta_header_decode(b + off, &h), DV_OK);
+        off += DV_DELTA_HEADER_SIZE + h.payload_size;
+    }
+    lu_write(p, b, off);
+    free(b);
+    dv_recovery_report r;
+    assert_int_equal(dv_store_open(dir, &sc, &s, &r), DV_OK);
+    assert_int_equal(r.snapshot_sequence, 30);
+    run_script(s, 30, 40);
+    uint64_t h = dv_db_state_hash(dv_store_db(s));
+    dv_db *ref = lu_reference(40);
+    assert_int_equal(h, dv_db_state_hash(ref));
+    dv_store_close(s);
+    assert_int_equal(dv_store_open(dir, &sc, &s, &r), DV_OK);
+    assert_int_equal(dv_db_state_hash(dv_store_db(s)), h);
+    dv_store_close(s);
+    dv_db_close(ref);
+    lu_rmdir(dir);
+}
+
 static void open_errors(void **state) {
     (void)state;
     char dir[256];
@@ -514,6 +562,7 @@ int main(void) {
         cmocka_unit_test(interval_policy_syncs_in_background),
         cmocka_unit_test(checkpoint_then_reopen_and_retention),
         cmocka_unit_test(revert_to_an_earlier_sequence),
+        cmocka_unit_test(snapshot_newer_than_the_log_end),
         cmocka_unit_test(open_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

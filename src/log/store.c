@@ -59,6 +59,7 @@ typedef struct tail {
     uint64_t first;    /* first sequence (its name) */
     uint64_t file_off; /* next byte to read */
     uint64_t good_end; /* end of the last intact record (or of the header) */
+    uint64_t last_seq; /* sequence of that record (first - 1 before any) */
     dv_stream_reader *rd;
     int header_ok;
 } tail;
@@ -342,6 +343,7 @@ static int head_ok(tail *t, feed_out *out) {
     }
     t->header_ok = 1;
     t->good_end = info.header_size;
+    t->last_seq = t->first - 1;
     return 1;
 }
 
@@ -412,6 +414,7 @@ static dv_status tail_feed(dv_store *s, tail *t, uint64_t stop_after, int at_end
                     if (applied) (*applied)++;
                 }
                 t->good_end = rec.offset + DV_DELTA_HEADER_SIZE + rec.payload_len;
+                t->last_seq = rec.h.sequence;
                 continue;
             }
             /* any other answer: the first problem of this segment */
@@ -684,18 +687,21 @@ static dv_status load(dv_store *s, name_list *segs, const name_list *snaps, uint
             return st;
         }
         if (fo.res == FEED_PROBLEM) {
+            int resumable = t.header_ok && t.last_seq == s->position;
             tail_close(s, &t);
             st = on_problem(s, segs, i, &fo, mode, r);
             if (st != DV_OK) return st;
             if (mode != LOAD_READ) {
                 uint64_t at = fo.problem_at;
                 segs->n = at < DV_STREAM_HEADER_SIZE ? i : i + 1;
-                *tail_end = at < DV_STREAM_HEADER_SIZE ? NO_OFFSET : at;
+                *tail_end = at < DV_STREAM_HEADER_SIZE || !resumable ? NO_OFFSET : at;
             }
             return DV_OK;
         }
         if (i + 1 == segs->n) {
-            *tail_end = t.good_end;
+            /* a writer continues this segment only if it ends exactly at the state (a newer
+             * snapshot may have left it behind: then a new segment starts) */
+            *tail_end = t.header_ok && t.last_seq == s->position ? t.good_end : NO_OFFSET;
             if (mode == LOAD_READ && !stop_after) {
                 s->t = t; /* keep following it */
                 continue;
