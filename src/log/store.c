@@ -1160,7 +1160,12 @@ dv_status dv_store_repair(const char *path, const dv_store_config *cfg, dv_recov
 
 const dv_db *dv_store_db(const dv_store *s) { return s ? s->db : NULL; }
 uint64_t dv_store_sequence(const dv_store *s) {
-    return s ? (s->cfg.read_only ? s->position : s->written_seq) : 0;
+    if (!s) return 0;
+    if (s->cfg.read_only) return s->position;
+    pthread_mutex_lock((pthread_mutex_t *)&s->smu); /* written_seq moves under smu */
+    uint64_t v = s->written_seq;
+    pthread_mutex_unlock((pthread_mutex_t *)&s->smu);
+    return v;
 }
 
 uint64_t dv_store_durable_sequence(const dv_store *s) {
