@@ -940,7 +940,9 @@ static dv_status start_capture(dv_store *s) {
 
 /* Sets the writer up after load: resume the last segment or start one. */
 static dv_status start_writer(dv_store *s, const name_list *segs, uint64_t tail_end) {
+    pthread_mutex_lock(&s->smu); /* the flusher thread may be looking (revert) */
     s->written_seq = s->synced_seq = s->position;
+    pthread_mutex_unlock(&s->smu);
     if (segs->n && tail_end != NO_OFFSET && segs->seq[segs->n - 1] <= s->position + 1) {
         char name[NAME_MAX_LEN], p[4096];
         uint64_t first = segs->seq[segs->n - 1];
