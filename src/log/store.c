@@ -919,6 +919,14 @@ static void make_db_id(uint8_t id[DV_STREAM_DB_ID_SIZE], const char *path) {
     memcpy(id + 8, &h.high64, 8);
 }
 
+/* Delta timestamps: wall clock, nanoseconds since the Unix epoch. */
+static uint64_t wall_ns(void *ctx) {
+    (void)ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static dv_status start_capture(dv_store *s) {
     dv_capture_config cc;
     dv_capture_config_default(&cc);
@@ -927,6 +935,7 @@ static dv_status start_capture(dv_store *s) {
     cc.first_sequence = s->position + 1;
     cc.compress = s->cfg.compress;
     cc.allocator = &s->mem.a;
+    cc.clock = wall_ns;
     cc.sink = log_append;
     cc.sink_ctx = s;
     dv_status st = dv_capture_init(s->db, &cc, &s->cap);
