@@ -1489,14 +1489,17 @@ dv_status dv_store_checkpoint(dv_store *s, uint64_t *seq);
  * Reverts a writer to the state it had at `sequence` (still covered by a
  * snapshot and the log): the log after it is cut (newer snapshots removed)
  * and the db rebuilt from snapshot + replay. Later writes continue from
- * sequence + 1. DV_EGAP if not covered.
+ * sequence + 1. DV_EINVAL if sequence is past the log's end; DV_EGAP if it
+ * is no longer covered (nothing changes then). If the rebuild itself fails
+ * (I/O), the store refuses writes with DV_ESTATE until reopened.
  */
 dv_status dv_store_revert(dv_store *s, uint64_t sequence);
 /**
  * Offline repair of a directory that dv_store_open refuses with
  * DV_EDAMAGED: truncates the log at the first damage (and removes later
  * segments), reporting in *report what was dropped (records, bytes,
- * file, offset). Takes the writer lock. DV_OK when nothing needed cutting.
+ * file, offset; nothing when the log was whole). Takes the writer lock
+ * (DV_ELOCKED while a writer runs). DV_OK once the directory opens.
  */
 dv_status dv_store_repair(const char *path, const dv_store_config *cfg, dv_recovery_report *report);
 
