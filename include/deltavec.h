@@ -1472,7 +1472,8 @@ const char *dv_store_last_error(const dv_store *s);
  * Read-only stores: applies the records the writer appended since the
  * last open/refresh (*n_new, may be NULL, gets their number). A torn tail
  * (the writer is mid-append) is left for the next refresh. DV_ESTATE for a
- * writer or an as_of store; DV_EDAMAGED as for open.
+ * writer or an as_of store; DV_EDAMAGED as for open; DV_EGAP when a
+ * checkpoint has dropped log this store had not read yet (reopen it).
  */
 dv_status dv_store_refresh(dv_store *s, uint64_t *n_new);
 

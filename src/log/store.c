@@ -1262,11 +1262,16 @@ dv_status dv_store_refresh(dv_store *s, uint64_t *n_new) {
             name_list segs, snaps;
             dv_status st = list_dir(s, &segs, &snaps);
             if (st != DV_OK) return st;
-            uint64_t want = 0;
+            uint64_t want = 0, oldest = segs.n ? segs.seq[0] : 0;
             for (size_t i = 0; i < segs.n; i++)
                 if (segs.seq[i] <= s->position + 1) want = segs.seq[i];
             list_free(s, &segs);
             list_free(s, &snaps);
+            if (!want && oldest > s->position + 1) { /* a checkpoint dropped what we still needed */
+                snprintf(s->err, sizeof s->err, "the log after %llu was dropped by a checkpoint: reopen",
+                         (unsigned long long)s->position);
+                return DV_EGAP;
+            }
             if (!want) return DV_OK;
             if ((st = tail_open(s, &s->t, want)) != DV_OK) return st;
         }
