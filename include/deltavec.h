@@ -1459,6 +1459,38 @@ dv_status dv_store_update_sparse(dv_store *s, const char *id, const uint32_t *id
                                  size_t n);
 dv_status dv_store_delete(dv_store *s, const char *id);
 dv_status dv_store_set_meta(dv_store *s, const char *id, const char *key, const char *value);
+/** One write of a batch (dv_store_write_batch); fields as the dv_store_* call of that kind. */
+typedef enum dv_store_op_kind {
+    DV_STORE_INSERT = 1,        /* id, vec, meta, n_meta */
+    DV_STORE_UPDATE = 2,        /* id, vec */
+    DV_STORE_UPDATE_SPARSE = 3, /* id, idx, values, n */
+    DV_STORE_DELETE = 4,        /* id */
+    DV_STORE_SET_META = 5       /* id, key, value (NULL: remove) */
+} dv_store_op_kind;
+
+typedef struct dv_store_op {
+    dv_store_op_kind kind;
+    const char *id;
+    const float *vec;
+    const dv_meta_kv *meta;
+    size_t n_meta;
+    const uint32_t *idx;
+    const float *values;
+    size_t n;
+    const char *key;
+    const char *value;
+} dv_store_op;
+
+/**
+ * Runs ops[0..n) in order under one hold of the store's write lock (no
+ * other thread's write comes between them), each logged as its own delta,
+ * then waits once for durability as the policy says: with DV_SYNC_ALWAYS
+ * the whole batch shares one fdatasync (with whatever other threads wrote
+ * meanwhile). Stops at the first op that fails and returns its status;
+ * the ops before it stay applied and logged (a batch is not atomic).
+ * *n_done (may be NULL) gets the number of ops applied.
+ */
+dv_status dv_store_write_batch(dv_store *s, const dv_store_op *ops, size_t n, size_t *n_done);
 /** Makes every logged delta durable now (any policy). */
 dv_status dv_store_sync(dv_store *s);
 /** Sequence of the last delta in the log (what dv_store_db holds). */

@@ -246,11 +246,57 @@ static void capture_sink_refusal_undoes_the_write(void **state) {
     }
 }
 
+/* A batch of writes shares one fdatasync (counted through the I/O table). */
+static void batch_shares_one_sync(void **state) {
+    (void)state;
+    char dir[256];
+    lu_tempdir(dir, sizeof dir, "batch");
+    dv_db_config c;
+    lu_config(&c);
+    dv_io_fault count;
+    dv_io_fault_init(&count, NULL, 0, DV_FAULT_EIO);
+    count.only = 1u << DV_IOCALL_SYNC;
+    dv_store_config sc = store_cfg(&c, &count.io);
+    sc.segment_bytes = 64u << 20;
+    dv_store *s;
+    assert_int_equal(dv_store_open(dir, &sc, &s, NULL), DV_OK);
+    enum { N = 100 };
+    dv_store_op ops[N];
+    char ids[N][16];
+    float v[N][LU_DIM];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "b%d", i);
+        lu_vec(v[i], (unsigned)i, 0);
+        ops[i] = (dv_store_op){DV_STORE_INSERT, ids[i], v[i], NULL, 0, NULL, NULL, 0, NULL, NULL};
+    }
+    ops[N - 1] = (dv_store_op){DV_STORE_SET_META, ids[0], NULL, NULL, 0, NULL, NULL, 0, "k", "v"};
+    uint64_t before = count.calls;
+    size_t done = 0;
+    assert_int_equal(dv_store_write_batch(s, ops, N, &done), DV_OK);
+    assert_int_equal(done, N);
+    assert_int_equal(count.calls - before, 1);
+    assert_int_equal(dv_store_durable_sequence(s), N);
+    /* a failing op stops the batch; the ones before it stay, durable */
+    ops[1] = (dv_store_op){DV_STORE_DELETE, "missing", NULL, NULL, 0, NULL, NULL, 0, NULL, NULL};
+    ops[0] = (dv_store_op){DV_STORE_INSERT, "c0", v[0], NULL, 0, NULL, NULL, 0, NULL, NULL};
+    assert_int_equal(dv_store_write_batch(s, ops, 3, &done), DV_ENOTFOUND);
+    assert_int_equal(done, 1);
+    assert_int_equal(dv_store_durable_sequence(s), N + 1);
+    uint64_t h = dv_db_state_hash(dv_store_db(s));
+    dv_store_close(s);
+    sc.io = NULL;
+    assert_int_equal(dv_store_open(dir, &sc, &s, NULL), DV_OK);
+    assert_int_equal(dv_db_state_hash(dv_store_db(s)), h);
+    dv_store_close(s);
+    lu_rmdir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_call_fails_once_or_for_good),
         cmocka_unit_test(recovery_under_faults),
         cmocka_unit_test(capture_sink_refusal_undoes_the_write),
+        cmocka_unit_test(batch_shares_one_sync),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

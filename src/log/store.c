@@ -1242,6 +1242,39 @@ dv_status dv_store_set_meta(dv_store *s, const char *id, const char *key, const 
     return st != DV_OK ? st : write_end(s, dv_db_set_meta(s->db, id, key, value));
 }
 
+static dv_status run_op(dv_db *db, const dv_store_op *o) {
+    switch (o->kind) {
+    case DV_STORE_INSERT:
+        return dv_db_insert(db, o->id, o->vec, o->meta, o->n_meta);
+    case DV_STORE_UPDATE:
+        return dv_db_update(db, o->id, o->vec);
+    case DV_STORE_UPDATE_SPARSE:
+        return dv_db_update_sparse(db, o->id, o->idx, o->values, o->n);
+    case DV_STORE_DELETE:
+        return dv_db_delete(db, o->id);
+    case DV_STORE_SET_META:
+        return dv_db_set_meta(db, o->id, o->key, o->value);
+    default:
+        return DV_EINVAL;
+    }
+}
+
+dv_status dv_store_write_batch(dv_store *s, const dv_store_op *ops, size_t n, size_t *n_done) {
+    if (n_done) *n_done = 0;
+    if (!ops && n) return DV_EINVAL;
+    dv_status st = write_begin(s);
+    if (st != DV_OK) return st;
+    size_t i = 0;
+    for (; i < n && st == DV_OK; i++) {
+        st = run_op(s->db, &ops[i]);
+        if (st != DV_OK) break;
+    }
+    if (n_done) *n_done = i;
+    /* the ops before a failure are logged: they are made durable like any write */
+    dv_status sync = write_end(s, DV_OK);
+    return st != DV_OK ? st : sync;
+}
+
 dv_status dv_store_sync(dv_store *s) {
     if (!s) return DV_EINVAL;
     if (s->cfg.read_only) return DV_OK;
