@@ -3,9 +3,11 @@
  *   gen_corpus DIR  ->  files in DIR/header, DIR/payload, DIR/batch, DIR/stream
  * from the sample deltas of tests/delta_samples.h under several encoding
  * options (so every op, flag, float coding and the compressed path are
- * represented). A stream seed is a chunking byte, a stream header, then
+ * represented); DIR/stream: a chunking byte, a stream header, then
  * every sample resequenced 1, 2, ... (one variant per encoding option,
- * plus one with a gap and one cut short). Generated, not checked in: the corpus follows the format.
+ * plus one with a gap and one cut short); and DIR/snapshot: snapshots of a few small dbs (empty,
+ * with deletes, metadata and upper layers, each metric). Generated, not checked in: the corpus follows the
+ * format.
  */
 #include <stdio.h>
 
@@ -20,9 +22,39 @@ static int write_file(const char *dir, const char *sub, int k, int v, const uint
     return fclose(f) != 0 || bad;
 }
 
+/* A small db of n vectors (dim 4, M 2 so upper layers appear), every third deleted. */
+static int write_snapshot(const char *dir, int k, int metric, int n) {
+    dv_db_config cfg;
+    dv_db_config_default(&cfg, 4);
+    cfg.metric = (dv_metric)metric;
+    cfg.M = 2;
+    cfg.ef_construction = 8;
+    dv_db *db;
+    if (dv_db_open(&cfg, &db) != DV_OK) return 1;
+    for (int i = 0; i < n; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "v%d", i);
+        float v[4] = {(float)i, (float)(i % 3), 1.0f, -(float)(i % 5)};
+        dv_meta_kv kv[2] = {{"k", "v"}, {"lang", "fr"}};
+        if (dv_db_insert(db, id, v, kv, (size_t)(i % 3)) != DV_OK) return 1;
+        if (i % 3 == 2 && dv_db_delete(db, id) != DV_OK) return 1;
+    }
+    uint64_t seqs[64] = {0};
+    for (int i = 0; i < 64; i++) seqs[i] = (uint64_t)i * 3;
+    dv_snapshot_meta meta = {0};
+    meta.sequence = (uint64_t)n * 3;
+    meta.slot_sequences = k % 2 ? seqs : NULL;
+    meta.n_slot_sequences = 64;
+    static uint8_t buf[1 << 16];
+    size_t len = 0;
+    int rc = dv_db_snapshot_to_buffer(db, &meta, buf, sizeof buf, &len) != DV_OK;
+    dv_db_close(db);
+    return rc || write_file(dir, "snapshot", k, metric, buf, len);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
-        fprintf(stderr, "usage: %s DIR (with subfolders header/ payload/ batch/ stream/)\n", argv[0]);
+        fprintf(stderr, "usage: %s DIR (with subfolders header/ payload/ batch/ stream/ snapshot/)\n", argv[0]);
         return 2;
     }
     static uint8_t buf[1 << 16], batch[1 << 16], stream[6][1 << 18];
@@ -77,5 +109,8 @@ int main(int argc, char **argv) {
     first[0] = 2;
     dv_delta_seal(first, first + DV_DELTA_HEADER_SIZE, (size_t)size - DV_DELTA_HEADER_SIZE);
     rc |= write_file(argv[1], "stream", 1, 1, stream[1], stream_len[1]);
+    int sizes[] = {0, 1, 7, 20};
+    for (int k = 0; k < 4; k++)
+        for (int metric = 0; metric <= 2; metric++) rc |= write_snapshot(argv[1], k, metric, sizes[k]);
     return rc;
 }

@@ -16,7 +16,8 @@
  *    function says so.
  *
  * Sections: 1 status codes, 2 allocator, 3 database, 4 delta wire format,
- * 4b stream container, 5 ring, 6 capture, 7 process, 8 apply.
+ * 4b stream container, 4c snapshots, 5 ring, 6 capture, 7 process, 8 apply,
+ * 9 database directory.
  */
 #ifndef DELTAVEC_H
 #define DELTAVEC_H
@@ -72,7 +73,12 @@ typedef enum dv_status {
     DV_EUNSUPPORTED = -25, /* feature not built in or not supported by this build */
     DV_EABORTED = -26,     /* a conflict handler answered ABORT */
     DV_ECONFIG = -27,      /* the stream's database config differs from the replica's */
-    DV_ENOTSTREAM = -28    /* the bytes do not start with the stream magic: not a deltavec stream */
+    DV_ENOTSTREAM = -28,   /* the bytes do not start with the stream magic: not a deltavec stream */
+    DV_ENOTSNAPSHOT = -29, /* the bytes do not start with the snapshot magic: not a deltavec snapshot */
+    DV_EIO = -30,          /* a file call failed (dv_store_last_error says which, on what, errno) */
+    DV_ENOSPC = -31,       /* no space left on the device */
+    DV_ELOCKED = -32,      /* another writer holds the database directory */
+    DV_EDAMAGED = -33      /* the log is damaged before its end (valid records follow a bad one) */
 } dv_status;
 
 /** A human-readable, static explanation of a status. Never NULL. */
@@ -596,6 +602,14 @@ typedef dv_status (*dv_stream_sink_fn)(void *ctx, const uint8_t *bytes, size_t l
 /** Creates a writer and writes the header of info (see dv_stream_header_encode) through sink. */
 dv_status dv_stream_writer_open(const dv_stream_info *info, dv_stream_sink_fn sink, void *sink_ctx,
                                 const dv_allocator *allocator, dv_stream_writer **out);
+/**
+ * A writer that continues an existing stream (e.g. a log segment reopened
+ * after recovery) without writing anything now: the next record goes at
+ * stream byte offset `offset` (>= DV_STREAM_HEADER_SIZE: the end of the
+ * stream's last intact record) and must carry next_sequence (>= 1).
+ */
+dv_status dv_stream_writer_resume(uint64_t offset, uint64_t next_sequence, dv_stream_sink_fn sink,
+                                  void *sink_ctx, const dv_allocator *allocator, dv_stream_writer **out);
 /** Appends one record (64 header bytes + payload). See above. */
 dv_status dv_stream_writer_append(dv_stream_writer *w, const uint8_t hdr[DV_DELTA_HEADER_SIZE],
                                   const uint8_t *payload, size_t payload_len);
@@ -619,6 +633,133 @@ void dv_stream_writer_free(dv_stream_writer *w);
  */
 typedef struct dv_apply dv_apply;
 dv_status dv_apply_begin_stream(dv_apply *ap, const dv_stream_info *info);
+
+/* ======================================================================= */
+/* 4c. Snapshots                                                           */
+/* ======================================================================= */
+
+/*
+ * A snapshot is the whole state of a db in one byte string: config, ids,
+ * vectors, metadata, free slots (in stack order), graph (levels, neighbour
+ * lists in order, entry point), the level PRNG state, and optionally the
+ * per-slot sequence table (the last sequence that touched each slot, as
+ * capture and apply keep it). Loading it gives a db with the same
+ * dv_db_state_hash that behaves identically afterwards: the same writes
+ * give the same slots, levels and graph, and the deltas captured after the
+ * snapshot's sequence apply to it exactly as to the original.
+ * Byte-by-byte specification: docs/STORAGE.md, "Snapshot file".
+ *
+ * The file is a header (magic, version, sizes, the meta below, the config
+ * and graph globals, all checksummed) and sections, each with its own
+ * XXH3-64 checksum; vectors and layer-0 lists are one section laid out as
+ * the db holds them, so saving and loading are large copies. All integers
+ * and floats are little-endian.
+ *
+ * The core does no I/O: dv_db_snapshot_write streams the bytes through a
+ * sink (a file, a socket); writing a file atomically (temporary file,
+ * fsync, rename, fsync of the directory) is the caller's part.
+ *
+ * Loading treats the bytes as hostile. Checks, first failing gives the
+ * status: fewer than 8 bytes that are a prefix of the magic -> DV_ETRUNCATED;
+ * another magic -> DV_ENOTSNAPSHOT (an empty buffer: DV_EEMPTY); version ->
+ * DV_EVERSION; fewer bytes than the header -> DV_ETRUNCATED; header checksum
+ * -> DV_ECHECKSUM; fewer bytes than the recorded total size ->
+ * DV_ETRUNCATED; more -> DV_ECORRUPT (trailing bytes); a section checksum
+ * -> DV_ECHECKSUM; anything inconsistent inside (a count, size, level,
+ * neighbour, id, metadata pair, free slot, entry point, or the recomputed
+ * state hash differing from the recorded one) -> DV_ECORRUPT. Every size is
+ * checked against the input length before anything is allocated. On any
+ * error nothing is returned and nothing is kept.
+ */
+#define DV_SNAPSHOT_MAGIC "\x89\x44\x56\x50\r\n\x1a\n" /* "\x89DVP\r\n\x1a\n": 8 bytes, no NUL */
+#define DV_SNAPSHOT_MAGIC_SIZE 8
+#define DV_SNAPSHOT_VERSION 1
+#define DV_SNAPSHOT_HEADER_SIZE 160
+#define DV_SEQ_UNKNOWN UINT64_MAX /* in a per-slot sequence table: history unknown (checks skipped) */
+
+typedef struct dv_snapshot_meta {
+    uint64_t sequence;                   /* last sequence the state includes (0: none) */
+    uint8_t db_id[DV_STREAM_DB_ID_SIZE]; /* opaque database id, as in the stream header; zero if unknown */
+    uint8_t mode;                        /* dv_stream_mode of the log this snapshot pairs with */
+    /* Written by the library: ignored by write, filled by read/peek. */
+    uint64_t state_hash;       /* dv_db_state_hash of the state */
+    uint32_t producer_version; /* DV_VERSION_NUMBER of the writer */
+    uint32_t count;            /* live vectors */
+    uint32_t slots;            /* slots ever used (live + free) */
+    uint64_t size;             /* total bytes of the snapshot */
+    /* Per-slot sequence table (optional): entry i is the last sequence that
+     * touched slot i (0: none, DV_SEQ_UNKNOWN: unknown). Write: NULL records
+     * none; entries past n_slot_sequences are recorded as DV_SEQ_UNKNOWN,
+     * entries at or past the db's slot count are ignored. Read: allocated with the read's
+     * allocator (release with dv_snapshot_meta_release), one entry per slot,
+     * or NULL when the snapshot has none. Peek: always NULL. */
+    uint64_t *slot_sequences;
+    size_t n_slot_sequences;
+} dv_snapshot_meta;
+
+/**
+ * Streams a snapshot of db through sink (called with chunks of any size,
+ * in order; a large db is never copied into one buffer). meta (may be
+ * NULL: sequence 0, zero id, structural, no table) gives the caller's
+ * fields. The db must not change during the call. A sink error is
+ * returned as is (the bytes written so far are not a snapshot);
+ * DV_EINVAL for NULL db or sink, or a mode other than dv_stream_mode.
+ */
+dv_status dv_db_snapshot_write(const dv_db *db, const dv_snapshot_meta *meta, dv_stream_sink_fn sink,
+                               void *sink_ctx);
+/** Exact byte size dv_db_snapshot_write would write with this meta (NULL: no table). */
+dv_status dv_db_snapshot_size(const dv_db *db, const dv_snapshot_meta *meta, uint64_t *size);
+/**
+ * dv_db_snapshot_write into buf (cap bytes). *written (may be NULL) gets
+ * the size. DV_ETOOBIG, writing nothing, when cap is smaller than
+ * dv_db_snapshot_size.
+ */
+dv_status dv_db_snapshot_to_buffer(const dv_db *db, const dv_snapshot_meta *meta, uint8_t *buf, size_t cap,
+                                   size_t *written);
+/**
+ * Loads a snapshot from buf[0..len) into a new db (*out; config from the
+ * snapshot, the given allocator, NULL: malloc) after every check listed
+ * above; *meta (may be NULL) gets the recorded meta and the per-slot table
+ * (release it with dv_snapshot_meta_release). On error *out is NULL, no
+ * memory is kept, and when cap > 0 msg gets a NUL-terminated message with
+ * the byte offset concerned, e.g. "section 3 (nodes) at 4096: checksum
+ * mismatch".
+ */
+dv_status dv_db_snapshot_read(const uint8_t *buf, size_t len, const dv_allocator *allocator, dv_db **out,
+                              dv_snapshot_meta *meta, char *msg, size_t cap);
+/**
+ * Reads and checks only the header (magic, version, header checksum, and
+ * that len covers the recorded size: DV_ETRUNCATED otherwise; bytes past it
+ * are ignored here) and fills *meta without the table. Cheap: for choosing
+ * the newest intact snapshot among files before loading one.
+ */
+dv_status dv_snapshot_peek(const uint8_t *buf, size_t len, dv_snapshot_meta *meta);
+/** Frees meta->slot_sequences (allocated by dv_db_snapshot_read with allocator) and clears it. */
+void dv_snapshot_meta_release(dv_snapshot_meta *meta, const dv_allocator *allocator);
+
+/*
+ * The per-slot sequence tables of capture and apply, to record in a
+ * snapshot and to restore after loading one. Getters return a pointer into
+ * the object (valid until its next call) and the number of entries in *n.
+ * Restoring copies n entries; slots past n count as never touched (0).
+ */
+typedef struct dv_capture dv_capture;
+/** The capture's table (0: never touched while captured). */
+const uint64_t *dv_capture_slot_sequences(const dv_capture *cap, size_t *n);
+/**
+ * Before dv_capture_start and any captured write: continue prev_sequence
+ * from a restored table (DV_SEQ_UNKNOWN entries continue as 0). DV_ESTATE
+ * once started or after a delta.
+ */
+dv_status dv_capture_restore_slot_sequences(dv_capture *cap, const uint64_t *seqs, size_t n);
+/** The applier's table (DV_SEQ_UNKNOWN: history unknown, e.g. after dv_apply_seek_checkpoint). */
+const uint64_t *dv_apply_slot_sequences(const dv_apply *ap, size_t *n);
+/**
+ * Before the applier applies anything after its start position: check
+ * prev_sequence against a restored table (instead of skipping the check for
+ * slots whose history is unknown). DV_ESTATE once a delta was applied.
+ */
+dv_status dv_apply_restore_slot_sequences(dv_apply *ap, const uint64_t *seqs, size_t n);
 
 /* ======================================================================= */
 /* 5. Ring                                                                 */
@@ -803,6 +944,19 @@ typedef enum dv_full_policy {
     DV_FULL_WAIT = 1    /* call config.wait until the consumer frees room */
 } dv_full_policy;
 
+/**
+ * A synchronous consumer of captured deltas (e.g. the durable log of
+ * section 9): called once per delta (a BATCH once) with its complete,
+ * sealed bytes, inside the write that produced it. DV_OK: the delta is
+ * taken (it is not put in the ring, which therefore never fills and is
+ * not polled). Any other status refuses it: for a single write nothing is
+ * published, the sequence is not consumed, and the db undoes the write and
+ * returns that status. With batching, a refused flush keeps the batch open
+ * (the write that joined it still succeeds; the next write or
+ * dv_capture_flush retries).
+ */
+typedef dv_status (*dv_capture_sink_fn)(void *ctx, const uint8_t *header, const uint8_t *payload, size_t len);
+
 typedef struct dv_capture_config {
     dv_ring_config ring; /* geometry of the capture ring (mode is forced to SPSC) */
     void *ring_memory;   /* optional caller region (e.g. shared memory), 64-byte aligned; NULL: allocated */
@@ -823,6 +977,8 @@ typedef struct dv_capture_config {
     uint64_t (*clock)(void *ctx);  /* timestamp source; NULL: timestamps are 0 */
     void *ctx;                     /* passed to wait and clock */
     const dv_allocator *allocator; /* NULL: malloc */
+    dv_capture_sink_fn sink;       /* NULL: deltas go to the ring. Else see dv_capture_sink_fn */
+    void *sink_ctx;                /* passed to sink */
 } dv_capture_config;
 
 /** A point in the stream: everything up to `sequence` is in the ring, and the db's hash then was state_hash.
@@ -1182,6 +1338,238 @@ uint32_t dv_apply_workers_running(const dv_apply *ap);
 dv_status dv_apply_start_threads(dv_apply *ap);
 /** Stops and joins the threads of dv_apply_start_threads. DV_OK when none run. */
 dv_status dv_apply_stop_threads(dv_apply *ap);
+
+/* ======================================================================= */
+/* 9. Database directory: snapshots + durable delta log                    */
+/* ======================================================================= */
+
+/*
+ * A database directory holds one db durably: snapshot files plus a log of
+ * its deltas in segment files (each segment is one stream, section 4b).
+ * Layout, guarantees and recovery: docs/STORAGE.md. Native builds only
+ * (files, fsync, a lock and threads; not in the wasm core).
+ *
+ * Every write goes through the store: the db applies it, capture encodes
+ * its delta, the delta is appended to the current segment, and the call
+ * returns once the delta is in the log as the sync policy says. If the
+ * append fails (I/O error, disk full) the write is undone in memory and
+ * its error returned: the db and its log never disagree. When the state
+ * of the log's tail is uncertain after a failure (an fsync failed, or a
+ * failed append could not be cut off), the store refuses every later write
+ * with DV_ESTATE until it is closed and opened again (recovery then
+ * decides from the files).
+ *
+ * One writer per directory (an exclusive lock on the file LOCK; a second
+ * writer gets DV_ELOCKED); any number of read-only openers, which replay
+ * what the files hold and catch up with dv_store_refresh.
+ *
+ * Threads: the write calls of one store may be called from several
+ * threads at once (they are serialised; with DV_SYNC_ALWAYS concurrent
+ * writers share one fdatasync: group commit). Reading the db
+ * (dv_store_db) is not synchronised with writes: the caller does that.
+ */
+typedef struct dv_store dv_store;
+
+/*
+ * File I/O goes through this table, so tests can fail any call. Every
+ * function returns 0 or a positive errno value. dv_io_posix() is the
+ * default (open(2), pwrite(2), fdatasync(2), flock(2), ...).
+ */
+#define DV_IO_READ 0x1   /* open for reading */
+#define DV_IO_WRITE 0x2  /* open for reading and writing */
+#define DV_IO_CREATE 0x4 /* create if missing */
+#define DV_IO_EXCL 0x8   /* with CREATE: fail with EEXIST if present */
+#define DV_IO_DIR 0x10   /* open a directory (to fsync it) */
+
+typedef struct dv_io {
+    int (*open)(void *ctx, const char *path, int flags, int *fd);
+    int (*close)(void *ctx, int fd);
+    /* writes len bytes at off; *written (always set) may be < len on error */
+    int (*pwrite)(void *ctx, int fd, const void *buf, size_t len, uint64_t off, size_t *written);
+    /* reads up to len bytes at off; *got < len only at end of file */
+    int (*pread)(void *ctx, int fd, void *buf, size_t len, uint64_t off, size_t *got);
+    int (*sync)(void *ctx, int fd, int data_only); /* fdatasync (data_only) or fsync */
+    int (*size)(void *ctx, int fd, uint64_t *size);
+    int (*truncate)(void *ctx, int fd, uint64_t size);
+    int (*rename)(void *ctx, const char *from, const char *to);
+    int (*unlink)(void *ctx, const char *path);
+    int (*mkdir)(void *ctx, const char *path);
+    /* calls fn for every entry name of directory path (not . and ..); fn returning non-zero stops */
+    int (*list)(void *ctx, const char *path, int (*fn)(void *fn_ctx, const char *name), void *fn_ctx);
+    int (*lock)(void *ctx, int fd); /* exclusive, non-blocking: EWOULDBLOCK when another holds it */
+    void *ctx;
+} dv_io;
+
+/** The POSIX table (a static object). */
+const dv_io *dv_io_posix(void);
+
+typedef enum dv_sync_policy {
+    DV_SYNC_ALWAYS = 0,   /* a write returns after its delta is durable (fdatasync; group commit) */
+    DV_SYNC_INTERVAL = 1, /* a background thread syncs every sync_interval_ms: an OS crash or power
+                             loss can lose the writes of the last interval; a process crash loses none */
+    DV_SYNC_NONE = 2      /* the OS writes back when it likes; a process crash loses nothing written */
+} dv_sync_policy;
+
+typedef struct dv_store_config {
+    const dv_db_config *create;    /* non-NULL: create the directory (its parent must exist) and a db
+                                      with this config if it holds no database yet; an existing one
+                                      must have this config (DV_ECONFIG). NULL: it must exist. */
+    int read_only;                 /* no lock, no write, no repair; sees what the files hold */
+    dv_sync_policy sync;           /* default DV_SYNC_ALWAYS */
+    uint32_t sync_interval_ms;     /* DV_SYNC_INTERVAL: default 100 */
+    uint64_t segment_bytes;        /* roll to a new segment past this size; default 64 MiB */
+    uint64_t as_of;                /* read_only: open as of this sequence (0: the latest) */
+    uint32_t keep_snapshots;       /* retention at checkpoint: snapshots kept (default 2, >= 1) */
+    uint64_t keep_log_from;        /* retention: never drop a segment holding a sequence >= this (0: none) */
+    int compress;                  /* LZ4 for deltas where it saves bytes; default 1 */
+    const dv_io *io;               /* NULL: dv_io_posix() */
+    const dv_allocator *allocator; /* NULL: malloc (must be thread-safe with several writer threads) */
+} dv_store_config;
+
+/** What opening (or repairing) found. */
+typedef struct dv_recovery_report {
+    uint64_t snapshot_sequence; /* sequence of the snapshot loaded (0: none, started empty) */
+    uint32_t snapshots_skipped; /* newer snapshot files that failed to load */
+    uint32_t segments;          /* segment files read */
+    uint64_t records_replayed;  /* log records applied after the snapshot */
+    uint64_t last_sequence;     /* sequence of the state opened */
+    uint64_t dropped_records;   /* torn tail (or, for repair, damage): records cut off */
+    uint64_t dropped_bytes;     /* bytes cut off */
+    uint64_t problem_offset;    /* byte offset of the torn tail or damage in problem_file */
+    char problem_file[64];      /* file name (inside the directory) of the tail or damage; "" if none */
+    char message[256];          /* what happened, in words */
+} dv_recovery_report;
+
+/** Defaults as documented field by field above (create NULL, read-write). */
+void dv_store_config_default(dv_store_config *cfg);
+/**
+ * Opens (or creates) the database directory at path: loads the newest
+ * snapshot that loads, replays the log after it, and (writer) truncates a
+ * torn tail -- an incomplete or checksum-failing last record -- saying so
+ * in *report (may be NULL). Errors, with report->message:
+ *  - DV_ELOCKED: another writer holds the directory;
+ *  - DV_EDAMAGED: a bad record (or segment header) is followed by valid
+ *    records: refused, nothing cut; problem_file/problem_offset say where
+ *    (dv_store_repair cuts there);
+ *  - DV_EGAP: segments or snapshots do not cover the sequences needed;
+ *  - DV_ECONFIG: cfg->create differs from the directory's config;
+ *  - DV_ENOTFOUND: no directory / no log and cfg->create is NULL;
+ *  - DV_EIO, DV_ENOSPC: a file call failed.
+ */
+dv_status dv_store_open(const char *path, const dv_store_config *cfg, dv_store **out,
+                        dv_recovery_report *report);
+/** Syncs (writers), stops the background thread, releases the lock, frees. NULL is a no-op. */
+void dv_store_close(dv_store *s);
+/** The db (owned by the store) for reads. Write only through the dv_store_* calls. */
+const dv_db *dv_store_db(const dv_store *s);
+
+/*
+ * Writes: as the dv_db_* call of the same name, plus the log. Besides the
+ * db's own errors: DV_EIO / DV_ENOSPC (the append failed: undone),
+ * DV_ESTATE (read-only store, or refused after an uncertain failure),
+ * DV_ETOOBIG (the delta exceeds what the store can log in one record).
+ */
+dv_status dv_store_insert(dv_store *s, const char *id, const float *vec, const dv_meta_kv *meta,
+                          size_t n_meta);
+dv_status dv_store_update(dv_store *s, const char *id, const float *vec);
+dv_status dv_store_update_sparse(dv_store *s, const char *id, const uint32_t *idx, const float *values,
+                                 size_t n);
+dv_status dv_store_delete(dv_store *s, const char *id);
+dv_status dv_store_set_meta(dv_store *s, const char *id, const char *key, const char *value);
+/** One write of a batch (dv_store_write_batch); fields as the dv_store_* call of that kind. */
+typedef enum dv_store_op_kind {
+    DV_STORE_INSERT = 1,        /* id, vec, meta, n_meta */
+    DV_STORE_UPDATE = 2,        /* id, vec */
+    DV_STORE_UPDATE_SPARSE = 3, /* id, idx, values, n */
+    DV_STORE_DELETE = 4,        /* id */
+    DV_STORE_SET_META = 5       /* id, key, value (NULL: remove) */
+} dv_store_op_kind;
+
+typedef struct dv_store_op {
+    dv_store_op_kind kind;
+    const char *id;
+    const float *vec;
+    const dv_meta_kv *meta;
+    size_t n_meta;
+    const uint32_t *idx;
+    const float *values;
+    size_t n;
+    const char *key;
+    const char *value;
+} dv_store_op;
+
+/**
+ * Runs ops[0..n) in order under one hold of the store's write lock (no
+ * other thread's write comes between them), each logged as its own delta,
+ * then waits once for durability as the policy says: with DV_SYNC_ALWAYS
+ * the whole batch shares one fdatasync (with whatever other threads wrote
+ * meanwhile). Stops at the first op that fails and returns its status;
+ * the ops before it stay applied and logged (a batch is not atomic).
+ * *n_done (may be NULL) gets the number of ops applied.
+ */
+dv_status dv_store_write_batch(dv_store *s, const dv_store_op *ops, size_t n, size_t *n_done);
+/** Makes every logged delta durable now (any policy). */
+dv_status dv_store_sync(dv_store *s);
+/** Sequence of the last delta in the log (what dv_store_db holds). */
+uint64_t dv_store_sequence(const dv_store *s);
+/** Sequence up to which the log is known durable (synced). */
+uint64_t dv_store_durable_sequence(const dv_store *s);
+/** Last error in words (file, call, errno). Never NULL. */
+const char *dv_store_last_error(const dv_store *s);
+
+/**
+ * Read-only stores: applies the records the writer appended since the
+ * last open/refresh (*n_new, may be NULL, gets their number). A torn tail
+ * (the writer is mid-append) is left for the next refresh. DV_ESTATE for a
+ * writer or an as_of store; DV_EDAMAGED as for open; DV_EGAP when a
+ * checkpoint has dropped log this store had not read yet (reopen it).
+ */
+dv_status dv_store_refresh(dv_store *s, uint64_t *n_new);
+
+/**
+ * Writes a snapshot of the current state atomically (temporary file,
+ * fsync, rename, fsync of the directory), starts a new segment, then
+ * applies retention: keeps the newest keep_snapshots snapshots and drops
+ * the segments every kept snapshot's position has passed, except those
+ * holding sequences >= keep_log_from. *seq (may be NULL) gets the
+ * snapshot's sequence.
+ */
+dv_status dv_store_checkpoint(dv_store *s, uint64_t *seq);
+/**
+ * Reverts a writer to the state it had at `sequence` (still covered by a
+ * snapshot and the log): the log after it is cut (newer snapshots removed)
+ * and the db rebuilt from snapshot + replay. Later writes continue from
+ * sequence + 1. DV_EINVAL if sequence is past the log's end; DV_EGAP if it
+ * is no longer covered (nothing changes then). If the rebuild itself fails
+ * (I/O), the store refuses writes with DV_ESTATE until reopened.
+ */
+dv_status dv_store_revert(dv_store *s, uint64_t sequence);
+/**
+ * Offline repair of a directory that dv_store_open refuses with
+ * DV_EDAMAGED: truncates the log at the first damage (and removes later
+ * segments), reporting in *report what was dropped (records, bytes,
+ * file, offset; nothing when the log was whole). Takes the writer lock
+ * (DV_ELOCKED while a writer runs). DV_OK once the directory opens.
+ */
+dv_status dv_store_repair(const char *path, const dv_store_config *cfg, dv_recovery_report *report);
+
+/*
+ * Logical compaction of a run of deltas (a stream): per vector id, the
+ * changes merge into at most one delta (insert then updates -> one
+ * insert with the final vector and metadata; updates -> one update;
+ * insert then delete -> nothing; delete then insert -> delete + insert).
+ * The output is a logical stream (no graph parts) with sequences from the
+ * input's first_sequence: applied logically at the same start it gives
+ * the same ids, vectors and metadata as the input (not the same graph: a
+ * logical replica builds its own). Structural compaction is a checkpoint.
+ * `in` must be a whole, valid stream (its first problem is returned).
+ */
+typedef struct dv_compact_stats {
+    uint64_t records_in, records_out;
+    uint64_t bytes_in, bytes_out;
+} dv_compact_stats;
+dv_status dv_stream_compact(const uint8_t *in, size_t len, dv_stream_sink_fn sink, void *sink_ctx,
+                            const dv_allocator *allocator, dv_compact_stats *stats);
 
 #ifdef __cplusplus
 }

@@ -22,6 +22,7 @@ declare -A allowed=(
     [process]="process delta util"
     [apply]="apply db delta util"
     [platform]="platform apply"
+    [log]="log delta util"
 )
 private="db/db_internal.h apply/apply_internal.h ring/ring_layout.h"
 # Edges that exist today and are being removed; each must name its file and header exactly.

@@ -5,16 +5,16 @@
 #
 # Builds in build-fuzz/ with clang-14 (-fsanitize=fuzzer,address,undefined),
 # writes the seed corpora with fuzz/gen_corpus, then runs fuzz_header,
-# fuzz_payload, fuzz_batch, fuzz_stream, fuzz_apply and fuzz_ring for SECONDS
-# each on one core (fuzz_apply and fuzz_ring derive their inputs from a real
-# stream and ring, so their corpora start empty). The corpora grow
+# fuzz_payload, fuzz_batch, fuzz_stream, fuzz_apply, fuzz_ring and fuzz_snapshot for
+# SECONDS each on one core (fuzz_apply and fuzz_ring derive their inputs from a
+# real stream and ring, so their corpora start empty). The corpora grow
 # in build-fuzz/corpus/<name>/ across runs. Crash inputs land in
 # build-fuzz/artifacts/. Exit status is non-zero if any harness failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${1:-20}
 BUILD=${DV_FUZZ_BUILD:-build-fuzz}
-HARNESSES="fuzz_header fuzz_payload fuzz_batch fuzz_stream fuzz_apply fuzz_ring"
+HARNESSES="fuzz_header fuzz_payload fuzz_batch fuzz_stream fuzz_apply fuzz_ring fuzz_snapshot"
 
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang-14 \
     -DCMAKE_CXX_COMPILER=clang++-14 -DDV_BUILD_FUZZ=ON -DDV_BUILD_TESTS=OFF -DDV_BUILD_BENCH=OFF \
@@ -22,7 +22,7 @@ cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clan
 cmake --build "$BUILD" -j2 --target $HARNESSES gen_corpus || { echo "fuzz: build failed"; exit 1; }
 
 mkdir -p "$BUILD/artifacts"
-for h in header payload batch stream apply ring; do mkdir -p "$BUILD/corpus/$h"; done
+for h in header payload batch stream apply ring snapshot; do mkdir -p "$BUILD/corpus/$h"; done
 "$BUILD/fuzz/gen_corpus" "$BUILD/corpus" || { echo "fuzz: corpus generation failed"; exit 1; }
 
 status=0

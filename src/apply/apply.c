@@ -536,3 +536,25 @@ dv_status dv_apply_seek_checkpoint(dv_apply *ap, const dv_checkpoint *cp) {
     for (uint32_t i = 0; i < ap->last_cap; i++) ap->last_seq[i] = UNKNOWN_SEQ;
     return DV_OK;
 }
+
+/* ---- per-slot table for snapshots (deltavec.h section 4c) ------------------ */
+
+const uint64_t *dv_apply_slot_sequences(const dv_apply *ap, size_t *n) {
+    if (n) *n = ap ? ap->last_cap : 0;
+    return ap ? ap->last_seq : NULL;
+}
+
+dv_status dv_apply_restore_slot_sequences(dv_apply *ap, const uint64_t *seqs, size_t n) {
+    if (!ap || (!seqs && n) || n > APPLY_MAX_SLOT) return DV_EINVAL;
+    if (ap->st.applied || ap->position != ap->cfg.start_position) return DV_ESTATE;
+    if (n && n > ap->last_cap) {
+        uint64_t *q = dv_mem_realloc(&ap->mem, ap->last_seq, (size_t)ap->last_cap * 8, n * 8);
+        if (!q) return DV_ENOMEM;
+        ap->last_seq = q;
+        ap->last_cap = (uint32_t)n;
+    }
+    ap->fill_seq = 0; /* slots past the table did not exist yet: never touched */
+    if (n) memcpy(ap->last_seq, seqs, n * 8);
+    for (uint32_t i = (uint32_t)n; i < ap->last_cap; i++) ap->last_seq[i] = 0;
+    return DV_OK;
+}

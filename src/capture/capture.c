@@ -148,12 +148,24 @@ static dv_status ensure_room(dv_capture *c, size_t op_bound) {
     return reserve_room(c, need, want);
 }
 
-static void commit_entry(dv_capture *c, size_t len, size_t raw_len) {
-    dv_ring_commit(&c->ring, &c->res, len);
+/* Publishes the encoded entry held in the reservation: to the ring, or to
+ * the configured sink (the reservation is then given back unpublished, so
+ * the ring never fills). A sink refusal publishes nothing and keeps the
+ * reservation: the caller decides (the db undoes a single write). */
+static dv_status commit_entry(dv_capture *c, size_t len, size_t raw_len) {
+    if (c->cfg.sink) {
+        dv_status st = c->cfg.sink(c->cfg.sink_ctx, (const uint8_t *)c->res.header,
+                                   (const uint8_t *)c->res.payload, len);
+        if (st != DV_OK) return st;
+        dv_ring_abort(&c->ring, &c->res);
+    } else {
+        dv_ring_commit(&c->ring, &c->res, len);
+    }
     c->have_res = 0;
     c->st.deltas++;
     c->st.payload_bytes += len;
     c->st.raw_bytes += raw_len;
+    return DV_OK;
 }
 
 static dv_status flush_batch(dv_capture *c) {
@@ -166,7 +178,7 @@ static dv_status flush_batch(dv_capture *c) {
     dv_status st = dv_delta_batch_finish(&c->batch, &bh, &c->enc, (uint8_t *)c->res.header,
                                          (uint8_t *)c->res.payload, c->res.capacity, &len);
     if (st != DV_OK) return st; /* cannot happen: capacity >= batch bound */
-    commit_entry(c, len, c->batch.len);
+    if ((st = commit_entry(c, len, c->batch.len)) != DV_OK) return st; /* the batch stays open */
     dv_delta_batch_clear(&c->batch);
     c->batch_n = 0;
     c->next_seq = c->batch_seq + 1;
@@ -343,8 +355,9 @@ static dv_status finish_op(dv_capture *c) {
         st = dv_delta_encode(d, &c->enc, &c->scratch, (uint8_t *)c->res.header, (uint8_t *)c->res.payload,
                              c->res.capacity, &len);
         if (st != DV_OK) return st; /* nothing committed: the db undoes the write */
-        commit_entry(
+        st = commit_entry(
             c, len, dv_delta_body_size((const uint8_t *)c->res.header, (const uint8_t *)c->res.payload, len));
+        if (st != DV_OK) return st; /* the sink refused: nothing published, the db undoes the write */
         c->next_seq = seq + 1;
     }
     if (slot != DV_NO_SLOT && slot < c->last_seq_cap) c->last_seq[slot] = seq;
@@ -619,5 +632,23 @@ uint64_t dv_capture_last_sequence(const dv_capture *c) { return c ? c->next_seq 
 dv_status dv_capture_stats_get(const dv_capture *c, dv_capture_stats *out) {
     if (!c || !out) return DV_EINVAL;
     *out = c->st;
+    return DV_OK;
+}
+
+/* ---- per-slot table for snapshots (deltavec.h section 4c) ------------------ */
+
+const uint64_t *dv_capture_slot_sequences(const dv_capture *c, size_t *n) {
+    if (n) *n = c ? c->last_seq_cap : 0;
+    return c ? c->last_seq : NULL;
+}
+
+dv_status dv_capture_restore_slot_sequences(dv_capture *c, const uint64_t *seqs, size_t n) {
+    if (!c || (!seqs && n) || n >= UINT32_MAX) return DV_EINVAL;
+    if (c->started || c->next_seq != c->cfg.first_sequence) return DV_ESTATE;
+    dv_status st = reserve_last_seq(c, (uint32_t)n);
+    if (st != DV_OK) return st;
+    /* an unknown history continues as "none": nothing better can be stamped */
+    for (size_t i = 0; i < n; i++) c->last_seq[i] = seqs[i] == DV_SEQ_UNKNOWN ? 0 : seqs[i];
+    for (size_t i = n; i < c->last_seq_cap; i++) c->last_seq[i] = 0;
     return DV_OK;
 }

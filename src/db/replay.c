@@ -165,6 +165,10 @@ static dv_status replay_insert(dv_db *db, const dv_event *ev) {
                                ev->u.insert.level, &prep);
     if (st != DV_OK) return st;
     dv_store_node_attach(db, s, &prep, ev->u.insert.vec);
+    /* the primary drew this level from its generator: advance ours the same
+     * way, so a replica (or a db recovered from its log) that takes writes
+     * itself later draws the levels the primary would have drawn */
+    (void)dv_hnsw_random_level(&db->rng, db->level_mult);
     return DV_OK;
 }
 

@@ -1,0 +1,777 @@
+/*
+ * snapshot.c -- the snapshot codec: a whole db to bytes and back
+ * (deltavec.h section 4c; byte-by-byte spec in docs/STORAGE.md).
+ *
+ * Layout: a 160-byte header (magic, version, sizes, meta, config, graph
+ * globals; XXH3-64 checksum) and six sections in a fixed order, each
+ *     [kind u32][reserved u32 = 0][length u64] payload [checksum u64]
+ * where the checksum is XXH3-64 of the 16 section-header bytes and the
+ * payload, so every section is verified before it is used:
+ *   1 SLOTS    per slot: live u8, level u8, id_len u16, n_meta u16, 0 u16
+ *   2 STRINGS  per live slot: id bytes, then n_meta x [klen u16][vlen u16][key][value]
+ *   3 NODES    per slot node_size bytes exactly as dv_db.data holds them
+ *              ([count][2M neighbours][dim floats]); free slots all zero
+ *   4 UPPER    per live slot with level > 0: level x [count][M neighbours]
+ *   5 FREE     the free-slot stack, bottom to top (u32 each)
+ *   6 SEQS     optional per-slot sequence table (u64 each), or empty
+ * NODES is the bulk of a snapshot and is written and loaded as large
+ * copies of the db's own array (as hnswlib's saveIndex/loadIndex do), so
+ * loading runs at memory speed: checksum, one memcpy, then one validation
+ * pass over the lists.
+ *
+ * Derived data is not stored but rebuilt: in-degrees, cosine inverse norms,
+ * the id map. Loading validates everything the db's invariants require
+ * (check.c) before handing the db out, then recomputes the state hash and
+ * compares it with the recorded one: bytes that pass are a db the rest of
+ * the library can trust. Nothing here does I/O; the writer streams through
+ * the caller's sink, batching small fields in a stack buffer.
+ */
+#include <string.h>
+#include <xxhash.h>
+
+#include "db/db_internal.h"
+#include "util/text.h"
+#include "util/utf8.h"
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+#error "the snapshot codec copies the db's arrays as little-endian bytes"
+#endif
+
+#define HDR DV_SNAPSHOT_HEADER_SIZE
+#define SEC_HDR 16u
+#define SEC_TRAILER 8u
+#define N_SECTIONS 6u
+#define SLOT_REC 8u
+
+enum { SEC_SLOTS = 1, SEC_STRINGS, SEC_NODES, SEC_UPPER, SEC_FREE, SEC_SEQS };
+static const char *const SEC_NAMES[] = {"?", "slots", "strings", "nodes", "upper", "free", "seqs"};
+
+static void st16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
+static void st32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+static void st64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static uint16_t ld16(const uint8_t *p) {
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+}
+static uint32_t ld32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static uint64_t ld64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+/* ---- layout (shared by size and write) ------------------------------------- */
+
+typedef struct layout {
+    uint64_t len[N_SECTIONS + 1]; /* payload bytes per section kind */
+    uint64_t total;
+    size_t n_seqs; /* entries of the SEQS section: 0 or n_slots */
+} layout;
+
+static uint64_t meta_pair_bytes(const dv_meta *m) {
+    uint64_t b = 0;
+    for (uint32_t j = 0; m && j < m->n; j++) b += 4 + strlen(m->kv[j].key) + strlen(m->kv[j].value);
+    return b;
+}
+
+static void compute_layout(const dv_db *db, const dv_snapshot_meta *meta, layout *L) {
+    memset(L, 0, sizeof *L);
+    uint64_t strings = 0, upper_lists = 0;
+    for (uint32_t i = 0; i < db->n_slots; i++) {
+        const dv_slot *si = &db->info[i];
+        if (!si->live) continue;
+        strings += si->id_len + meta_pair_bytes(si->meta);
+        upper_lists += si->level;
+    }
+    L->n_seqs = meta && meta->slot_sequences ? db->n_slots : 0;
+    L->len[SEC_SLOTS] = (uint64_t)db->n_slots * SLOT_REC;
+    L->len[SEC_STRINGS] = strings;
+    L->len[SEC_NODES] = (uint64_t)db->n_slots * db->node_size;
+    L->len[SEC_UPPER] = upper_lists * (1 + (uint64_t)db->M) * 4;
+    L->len[SEC_FREE] = (uint64_t)db->n_free * 4;
+    L->len[SEC_SEQS] = (uint64_t)L->n_seqs * 8;
+    L->total = HDR;
+    for (unsigned k = 1; k <= N_SECTIONS; k++) L->total += SEC_HDR + L->len[k] + SEC_TRAILER;
+}
+
+/* ---- writer ------------------------------------------------------------------ */
+
+#define STAGE 8192
+
+typedef struct writer {
+    dv_stream_sink_fn sink;
+    void *ctx;
+    dv_status st;
+    XXH3_state_t h;
+    size_t n; /* staged bytes */
+    uint8_t stage[STAGE];
+} writer;
+
+static void w_flush(writer *w) {
+    if (w->n && w->st == DV_OK) w->st = w->sink(w->ctx, w->stage, w->n);
+    w->n = 0;
+}
+
+/* Appends bytes to the output and to the current section's hash. */
+static void w_put(writer *w, const void *p, size_t len) {
+    if (w->st != DV_OK || len == 0) return;
+    XXH3_64bits_update(&w->h, p, len);
+    if (len >= STAGE / 2) { /* large: pass through without copying */
+        w_flush(w);
+        if (w->st == DV_OK) w->st = w->sink(w->ctx, p, len);
+        return;
+    }
+    if (w->n + len > STAGE) w_flush(w);
+    memcpy(w->stage + w->n, p, len);
+    w->n += len;
+}
+
+static void w_u16(writer *w, uint16_t v) {
+    uint8_t b[2];
+    st16(b, v);
+    w_put(w, b, 2);
+}
+
+static void w_zeros(writer *w, size_t len) {
+    static const uint8_t zero[1024];
+    while (len > 0) {
+        size_t k = len < sizeof zero ? len : sizeof zero;
+        w_put(w, zero, k);
+        len -= k;
+    }
+}
+
+static void sec_begin(writer *w, uint32_t kind, uint64_t len) {
+    uint8_t b[SEC_HDR];
+    st32(b, kind);
+    st32(b + 4, 0);
+    st64(b + 8, len);
+    XXH3_64bits_reset(&w->h);
+    w_put(w, b, sizeof b);
+}
+
+static void sec_end(writer *w) {
+    uint8_t b[8];
+    st64(b, XXH3_64bits_digest(&w->h));
+    w_put(w, b, 8); /* hashing it too is harmless: the state is reset next */
+}
+
+static void encode_header(const dv_db *db, const dv_snapshot_meta *meta, const layout *L, uint8_t *h) {
+    memset(h, 0, HDR);
+    memcpy(h, DV_SNAPSHOT_MAGIC, DV_SNAPSHOT_MAGIC_SIZE);
+    st16(h + 8, DV_SNAPSHOT_VERSION);
+    st16(h + 10, HDR);
+    st32(h + 12, N_SECTIONS);
+    st64(h + 24, L->total);
+    if (meta) {
+        st64(h + 32, meta->sequence);
+        memcpy(h + 40, meta->db_id, DV_STREAM_DB_ID_SIZE);
+        h[68] = meta->mode;
+    }
+    st64(h + 56, dv_db_state_hash(db));
+    st32(h + 64, DV_VERSION_NUMBER);
+    st32(h + 72, db->dim);
+    st32(h + 76, (uint32_t)db->cfg.metric);
+    st32(h + 80, db->M);
+    st32(h + 84, db->cfg.ef_construction);
+    st32(h + 88, db->cfg.ef_search);
+    memcpy(h + 92, &db->cfg.relink_ratio, 4);
+    st64(h + 96, db->cfg.seed);
+    st64(h + 104, db->rng);
+    st32(h + 112, db->n_slots);
+    st32(h + 116, db->n_free);
+    st32(h + 120, (uint32_t)db->live);
+    st32(h + 124, db->entry);
+    st32(h + 128, db->max_level);
+    st64(h + 16, XXH3_64bits(h, HDR));
+}
+
+static void write_slots(writer *w, const dv_db *db) {
+    for (uint32_t i = 0; i < db->n_slots; i++) {
+        const dv_slot *si = &db->info[i];
+        uint8_t r[SLOT_REC] = {0};
+        if (si->live) {
+            r[0] = 1;
+            r[1] = si->level;
+            st16(r + 2, si->id_len);
+            st16(r + 4, (uint16_t)(si->meta ? si->meta->n : 0));
+        }
+        w_put(w, r, sizeof r);
+    }
+}
+
+static void write_strings(writer *w, const dv_db *db) {
+    for (uint32_t i = 0; i < db->n_slots; i++) {
+        const dv_slot *si = &db->info[i];
+        if (!si->live) continue;
+        w_put(w, si->id, si->id_len);
+        for (uint32_t j = 0; si->meta && j < si->meta->n; j++) {
+            size_t kl = strlen(si->meta->kv[j].key), vl = strlen(si->meta->kv[j].value);
+            w_u16(w, (uint16_t)kl);
+            w_u16(w, (uint16_t)vl);
+            w_put(w, si->meta->kv[j].key, kl);
+            w_put(w, si->meta->kv[j].value, vl);
+        }
+    }
+}
+
+/* Runs of live slots go out as one copy of the db's array; free slots as zeros
+ * (a deleted vector's stale bytes never reach a file). */
+static void write_nodes(writer *w, const dv_db *db) {
+    uint32_t i = 0;
+    while (i < db->n_slots) {
+        uint32_t j = i;
+        int live = db->info[i].live;
+        while (j < db->n_slots && db->info[j].live == live) j++;
+        size_t bytes = (size_t)(j - i) * db->node_size;
+        if (live)
+            w_put(w, db->data + (size_t)i * db->node_size, bytes);
+        else
+            w_zeros(w, bytes);
+        i = j;
+    }
+}
+
+static void write_upper(writer *w, const dv_db *db) {
+    for (uint32_t i = 0; i < db->n_slots; i++) {
+        const dv_slot *si = &db->info[i];
+        if (!si->live) continue;
+        for (uint32_t l = 1; l <= si->level; l++) w_put(w, dv_list(db, i, l), (1 + (size_t)db->M) * 4);
+    }
+}
+
+static void write_seqs(writer *w, const dv_snapshot_meta *meta, size_t n) {
+    uint64_t given = meta->n_slot_sequences < n ? meta->n_slot_sequences : n;
+    w_put(w, meta->slot_sequences, (size_t)given * 8);
+    uint8_t unknown[8];
+    st64(unknown, DV_SEQ_UNKNOWN);
+    for (uint64_t i = given; i < n; i++) w_put(w, unknown, 8);
+}
+
+static int meta_ok(const dv_snapshot_meta *meta) { return !meta || meta->mode <= DV_STREAM_LOGICAL; }
+
+dv_status dv_db_snapshot_size(const dv_db *db, const dv_snapshot_meta *meta, uint64_t *size) {
+    if (!db || !size || !meta_ok(meta)) return DV_EINVAL;
+    layout L;
+    compute_layout(db, meta, &L);
+    *size = L.total;
+    return DV_OK;
+}
+
+dv_status dv_db_snapshot_write(const dv_db *db, const dv_snapshot_meta *meta, dv_stream_sink_fn sink,
+                               void *sink_ctx) {
+    if (!db || !sink || !meta_ok(meta)) return DV_EINVAL;
+    layout L;
+    compute_layout(db, meta, &L);
+    writer w;
+    w.sink = sink;
+    w.ctx = sink_ctx;
+    w.st = DV_OK;
+    w.n = 0;
+    uint8_t h[HDR];
+    encode_header(db, meta, &L, h);
+    XXH3_64bits_reset(&w.h);
+    w_put(&w, h, HDR);
+    for (uint32_t k = 1; k <= N_SECTIONS; k++) {
+        sec_begin(&w, k, L.len[k]);
+        switch (k) {
+        case SEC_SLOTS:
+            write_slots(&w, db);
+            break;
+        case SEC_STRINGS:
+            write_strings(&w, db);
+            break;
+        case SEC_NODES:
+            write_nodes(&w, db);
+            break;
+        case SEC_UPPER:
+            write_upper(&w, db);
+            break;
+        case SEC_FREE:
+            w_put(&w, db->free_slots, (size_t)db->n_free * 4);
+            break;
+        default:
+            if (L.n_seqs) write_seqs(&w, meta, L.n_seqs);
+            break;
+        }
+        sec_end(&w);
+    }
+    w_flush(&w);
+    return w.st;
+}
+
+typedef struct buf_sink {
+    uint8_t *p;
+    size_t cap, n;
+} buf_sink;
+
+static dv_status to_buf(void *ctx, const uint8_t *bytes, size_t len) {
+    buf_sink *b = ctx;
+    if (len > b->cap - b->n) return DV_ETOOBIG;
+    memcpy(b->p + b->n, bytes, len);
+    b->n += len;
+    return DV_OK;
+}
+
+dv_status dv_db_snapshot_to_buffer(const dv_db *db, const dv_snapshot_meta *meta, uint8_t *buf, size_t cap,
+                                   size_t *written) {
+    if (!db || (!buf && cap) || !meta_ok(meta)) return DV_EINVAL;
+    uint64_t size;
+    dv_status st = dv_db_snapshot_size(db, meta, &size);
+    if (st != DV_OK) return st;
+    if (size > cap) return DV_ETOOBIG;
+    buf_sink b = {buf, cap, 0};
+    st = dv_db_snapshot_write(db, meta, to_buf, &b);
+    if (st == DV_OK && written) *written = b.n;
+    return st;
+}
+
+/* ---- reader ------------------------------------------------------------------ */
+
+typedef struct reader {
+    const uint8_t *buf;
+    size_t len;
+    dv_text msg;
+    /* decoded header */
+    dv_snapshot_meta meta;
+    dv_db_config cfg;
+    uint64_t rng;
+    uint32_t n_slots, n_free, live, entry, max_level;
+    /* sections: payload offset and length */
+    size_t off[N_SECTIONS + 1], slen[N_SECTIONS + 1];
+} reader;
+
+static dv_status fail(reader *r, dv_status st, const char *what, uint64_t offset) {
+    dv_text_put(&r->msg, what);
+    dv_text_put(&r->msg, " at ");
+    dv_text_u64(&r->msg, offset);
+    dv_text_put(&r->msg, ": ");
+    dv_text_put(&r->msg, dv_strerror(st));
+    return st;
+}
+
+static dv_status sec_fail(reader *r, dv_status st, unsigned k, const char *what, uint64_t offset) {
+    dv_text_put(&r->msg, "section ");
+    dv_text_u64(&r->msg, k);
+    dv_text_put(&r->msg, " (");
+    dv_text_put(&r->msg, SEC_NAMES[k]);
+    dv_text_put(&r->msg, "): ");
+    return fail(r, st, what, offset);
+}
+
+/* Magic, version, header checksum, total size. Fills r->meta and the config. */
+static dv_status read_header(reader *r, int exact_size) {
+    const uint8_t *b = r->buf;
+    if (r->len == 0) return fail(r, DV_EEMPTY, "empty input", 0);
+    size_t m = r->len < DV_SNAPSHOT_MAGIC_SIZE ? r->len : DV_SNAPSHOT_MAGIC_SIZE;
+    if (memcmp(b, DV_SNAPSHOT_MAGIC, m) != 0) return fail(r, DV_ENOTSNAPSHOT, "magic", 0);
+    if (r->len < 12) return fail(r, DV_ETRUNCATED, "header", 0);
+    if (ld16(b + 8) != DV_SNAPSHOT_VERSION) return fail(r, DV_EVERSION, "version", 8);
+    if (ld16(b + 10) != HDR) return fail(r, DV_ECORRUPT, "header size", 10);
+    if (r->len < HDR) return fail(r, DV_ETRUNCATED, "header", 0);
+    uint8_t h[HDR];
+    memcpy(h, b, HDR);
+    uint64_t sum = ld64(h + 16);
+    memset(h + 16, 0, 8);
+    if (XXH3_64bits(h, HDR) != sum) return fail(r, DV_ECHECKSUM, "header checksum", 16);
+    uint64_t total = ld64(h + 24);
+    if (r->len < total) return fail(r, DV_ETRUNCATED, "end of snapshot", r->len);
+    if (exact_size && r->len > total) return fail(r, DV_ECORRUPT, "bytes after the snapshot", total);
+    dv_snapshot_meta *mt = &r->meta;
+    memset(mt, 0, sizeof *mt);
+    mt->size = total;
+    mt->sequence = ld64(h + 32);
+    memcpy(mt->db_id, h + 40, DV_STREAM_DB_ID_SIZE);
+    mt->state_hash = ld64(h + 56);
+    mt->producer_version = ld32(h + 64);
+    mt->mode = h[68];
+    dv_db_config_default(&r->cfg, ld32(h + 72));
+    r->cfg.metric = (dv_metric)ld32(h + 76);
+    r->cfg.M = ld32(h + 80);
+    r->cfg.ef_construction = ld32(h + 84);
+    r->cfg.ef_search = ld32(h + 88);
+    memcpy(&r->cfg.relink_ratio, h + 92, 4);
+    r->cfg.seed = ld64(h + 96);
+    r->rng = ld64(h + 104);
+    r->n_slots = ld32(h + 112);
+    r->n_free = ld32(h + 116);
+    r->live = ld32(h + 120);
+    r->entry = ld32(h + 124);
+    r->max_level = ld32(h + 128);
+    mt->count = r->live;
+    mt->slots = r->n_slots;
+    if (ld32(h + 12) != N_SECTIONS) return fail(r, DV_ECORRUPT, "section count", 12);
+    for (size_t i = 69; i < 72; i++)
+        if (h[i]) return fail(r, DV_ECORRUPT, "reserved header byte", i);
+    for (size_t i = 132; i < HDR; i++)
+        if (h[i]) return fail(r, DV_ECORRUPT, "reserved header byte", i);
+    if (mt->mode > DV_STREAM_LOGICAL) return fail(r, DV_ECORRUPT, "mode", 68);
+    if (total < HDR) return fail(r, DV_ECORRUPT, "total size", 24);
+    return DV_OK;
+}
+
+/* Section framing and checksums, in order; nothing is allocated. */
+static dv_status read_sections(reader *r) {
+    size_t pos = HDR;
+    for (unsigned k = 1; k <= N_SECTIONS; k++) {
+        size_t left = (size_t)r->meta.size - pos;
+        if (left < SEC_HDR + SEC_TRAILER) return sec_fail(r, DV_ECORRUPT, k, "section header", pos);
+        const uint8_t *s = r->buf + pos;
+        uint64_t len = ld64(s + 8);
+        if (ld32(s) != k || ld32(s + 4) != 0) return sec_fail(r, DV_ECORRUPT, k, "section kind", pos);
+        if (len > left - SEC_HDR - SEC_TRAILER) return sec_fail(r, DV_ECORRUPT, k, "section length", pos + 8);
+        if (XXH3_64bits(s, SEC_HDR + (size_t)len) != ld64(s + SEC_HDR + len))
+            return sec_fail(r, DV_ECHECKSUM, k, "checksum", pos);
+        r->off[k] = pos + SEC_HDR;
+        r->slen[k] = (size_t)len;
+        pos += SEC_HDR + (size_t)len + SEC_TRAILER;
+    }
+    if (pos != r->meta.size) return fail(r, DV_ECORRUPT, "bytes after the last section", pos);
+    return DV_OK;
+}
+
+/* Config and counts against each other and the section lengths (still no allocation). */
+static dv_status check_counts(reader *r) {
+    const dv_db_config *c = &r->cfg;
+    if (c->dim < 1 || c->dim > DV_MAX_DIM || (unsigned)c->metric > DV_METRIC_COSINE || c->M < 2 ||
+        c->M > DV_MAX_M || c->ef_construction < 1 || c->ef_construction > (1u << 24) || c->ef_search < 1 ||
+        c->ef_search > (1u << 24) || !(c->relink_ratio >= 0.0f && c->relink_ratio <= 1e6f))
+        return fail(r, DV_ECORRUPT, "config", 72);
+    size_t node_size = (1 + 2 * (size_t)c->M) * 4 + (size_t)c->dim * 4;
+    if (r->n_slots >= DV_NO_SLOT) return fail(r, DV_ECORRUPT, "slot count", 112);
+    if ((uint64_t)r->live + r->n_free != r->n_slots) return fail(r, DV_ECORRUPT, "live + free != slots", 116);
+    if (r->slen[SEC_SLOTS] != (uint64_t)r->n_slots * SLOT_REC)
+        return sec_fail(r, DV_ECORRUPT, SEC_SLOTS, "length", r->off[SEC_SLOTS]);
+    if (r->slen[SEC_NODES] != (uint64_t)r->n_slots * node_size)
+        return sec_fail(r, DV_ECORRUPT, SEC_NODES, "length", r->off[SEC_NODES]);
+    if (r->slen[SEC_FREE] != (uint64_t)r->n_free * 4)
+        return sec_fail(r, DV_ECORRUPT, SEC_FREE, "length", r->off[SEC_FREE]);
+    if (r->slen[SEC_SEQS] != 0 && r->slen[SEC_SEQS] != (uint64_t)r->n_slots * 8)
+        return sec_fail(r, DV_ECORRUPT, SEC_SEQS, "length", r->off[SEC_SEQS]);
+    if (r->max_level > DV_MAX_LEVEL) return fail(r, DV_ECORRUPT, "max level", 128);
+    if (r->live == 0 && (r->entry != DV_NO_SLOT || r->max_level != 0))
+        return fail(r, DV_ECORRUPT, "entry point of an empty db", 124);
+    if (r->live != 0 && r->entry >= r->n_slots) return fail(r, DV_ECORRUPT, "entry point", 124);
+    return DV_OK;
+}
+
+/* SLOTS records: flags, levels, id lengths, pair counts, the live count and
+ * the UPPER length they imply. */
+static dv_status check_slots(reader *r) {
+    const uint8_t *s = r->buf + r->off[SEC_SLOTS];
+    uint64_t live = 0, upper_lists = 0;
+    for (uint32_t i = 0; i < r->n_slots; i++, s += SLOT_REC) {
+        uint64_t at = r->off[SEC_SLOTS] + (uint64_t)i * SLOT_REC;
+        if (s[0] > 1 || ld16(s + 6) != 0) return sec_fail(r, DV_ECORRUPT, SEC_SLOTS, "slot flags", at);
+        if (!s[0]) {
+            if (s[1] || ld16(s + 2) || ld16(s + 4))
+                return sec_fail(r, DV_ECORRUPT, SEC_SLOTS, "free slot record", at);
+            continue;
+        }
+        uint16_t idl = ld16(s + 2);
+        if (s[1] > r->max_level) return sec_fail(r, DV_ECORRUPT, SEC_SLOTS, "level", at + 1);
+        if (idl < 1 || idl > DV_MAX_ID_LEN) return sec_fail(r, DV_ECORRUPT, SEC_SLOTS, "id length", at + 2);
+        if (ld16(s + 4) > DV_MAX_META_PAIRS) return sec_fail(r, DV_ECORRUPT, SEC_SLOTS, "pair count", at + 4);
+        live++;
+        upper_lists += s[1];
+    }
+    if (live != r->live) return sec_fail(r, DV_ECORRUPT, SEC_SLOTS, "live count", r->off[SEC_SLOTS]);
+    if (r->slen[SEC_UPPER] != upper_lists * (1 + (uint64_t)r->cfg.M) * 4)
+        return sec_fail(r, DV_ECORRUPT, SEC_UPPER, "length", r->off[SEC_UPPER]);
+    return DV_OK;
+}
+
+static void free_pairs(dv_db *db, dv_meta_kv *kv, uint32_t n) {
+    for (uint32_t j = 0; j < n; j++) {
+        dv_mem_free(&db->mem, (void *)kv[j].key, strlen(kv[j].key) + 1);
+        dv_mem_free(&db->mem, (void *)kv[j].value, strlen(kv[j].value) + 1);
+    }
+}
+
+static char *copy_str(dv_db *db, const uint8_t *p, size_t n) {
+    char *s = dv_mem_alloc(&db->mem, n + 1);
+    if (s) {
+        memcpy(s, p, n);
+        s[n] = 0;
+    }
+    return s;
+}
+
+/* Metadata pairs of one slot from STRINGS at *pos (bounds, UTF-8, no
+ * duplicate key). On success *out owns the copies. */
+static dv_status read_meta(reader *r, dv_db *db, size_t *pos, uint32_t n, dv_meta **out) {
+    *out = NULL;
+    if (n == 0) return DV_OK;
+    const uint8_t *s = r->buf + r->off[SEC_STRINGS];
+    size_t end = r->slen[SEC_STRINGS];
+    dv_meta *m = dv_mem_alloc(&db->mem, sizeof(dv_meta) + (size_t)n * sizeof(dv_meta_kv));
+    if (!m) return DV_ENOMEM;
+    m->n = 0;
+    m->cap = n;
+    dv_status st = DV_OK;
+    for (uint32_t j = 0; j < n && st == DV_OK; j++) {
+        size_t at = *pos;
+        if (end - *pos < 4) {
+            st = sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "pair lengths", r->off[SEC_STRINGS] + at);
+            break;
+        }
+        size_t kl = ld16(s + *pos), vl = ld16(s + *pos + 2);
+        *pos += 4;
+        if (kl < 1 || kl > DV_MAX_META_KEY_LEN || vl < 1 || vl > DV_MAX_META_VALUE_LEN ||
+            end - *pos < kl + vl || !dv_utf8_valid(s + *pos, kl) || !dv_utf8_valid(s + *pos + kl, vl)) {
+            st = sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "metadata pair", r->off[SEC_STRINGS] + at);
+            break;
+        }
+        for (uint32_t q = 0; q < j && st == DV_OK; q++)
+            if (strlen(m->kv[q].key) == kl && memcmp(m->kv[q].key, s + *pos, kl) == 0)
+                st =
+                    sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "duplicate metadata key", r->off[SEC_STRINGS] + at);
+        if (st != DV_OK) break;
+        char *k = copy_str(db, s + *pos, kl);
+        char *v = k ? copy_str(db, s + *pos + kl, vl) : NULL;
+        if (!v) {
+            if (k) dv_mem_free(&db->mem, k, kl + 1);
+            st = DV_ENOMEM;
+            break;
+        }
+        m->kv[j].key = k;
+        m->kv[j].value = v;
+        m->n++;
+        *pos += kl + vl;
+    }
+    if (st != DV_OK) {
+        free_pairs(db, m->kv, m->n);
+        m->n = 0;
+        dv_store_meta_free(db, m);
+        return st;
+    }
+    *out = m;
+    return DV_OK;
+}
+
+/* Ids, metadata and upper lists of every live slot. A slot is marked live
+ * only once it owns all of its memory, so dv_db_close frees exactly what was
+ * taken when a later slot fails. */
+static dv_status load_slots(reader *r, dv_db *db) {
+    const uint8_t *rec = r->buf + r->off[SEC_SLOTS];
+    const uint8_t *str = r->buf + r->off[SEC_STRINGS];
+    const uint8_t *up = r->buf + r->off[SEC_UPPER];
+    size_t spos = 0, upos = 0, up_list = (1 + (size_t)db->M) * 4;
+    for (uint32_t i = 0; i < r->n_slots; i++, rec += SLOT_REC) {
+        if (!rec[0]) continue;
+        size_t idl = ld16(rec + 2), at = spos;
+        if (r->slen[SEC_STRINGS] - spos < idl || !dv_utf8_valid(str + spos, idl))
+            return sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "id", r->off[SEC_STRINGS] + at);
+        if (dv_ids_find(db, (const char *)str + spos, idl) != DV_NO_SLOT)
+            return sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "duplicate id", r->off[SEC_STRINGS] + at);
+        dv_slot *si = &db->info[i];
+        char *id = copy_str(db, str + spos, idl);
+        if (!id) return DV_ENOMEM;
+        spos += idl;
+        dv_meta *m = NULL;
+        dv_status st = read_meta(r, db, &spos, ld16(rec + 4), &m);
+        uint32_t level = rec[1];
+        uint32_t *upper = NULL;
+        if (st == DV_OK && level > 0) {
+            upper = dv_mem_calloc(&db->mem, (size_t)level * (db->M + 2), 4);
+            if (!upper) st = DV_ENOMEM;
+        }
+        if (st != DV_OK) {
+            dv_store_meta_free(db, m);
+            dv_mem_free(&db->mem, id, idl + 1);
+            return st;
+        }
+        for (uint32_t l = 0; l < level; l++, upos += up_list)
+            memcpy(upper + (size_t)l * (db->M + 2), up + upos, up_list);
+        si->id = id;
+        si->id_len = (uint16_t)idl;
+        si->meta = m;
+        si->upper = upper;
+        si->level = (uint8_t)level;
+        si->live = 1;
+        dv_ids_add(db, i); /* capacity reserved for r->live ids */
+    }
+    if (spos != r->slen[SEC_STRINGS])
+        return sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "unused bytes", r->off[SEC_STRINGS] + spos);
+    return DV_OK;
+}
+
+static int finite_bits(const float *v, size_t n) {
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t x;
+        memcpy(&x, v + i, 4);
+        bad |= (uint32_t)((x & 0x7f800000u) == 0x7f800000u);
+    }
+    return bad == 0;
+}
+
+/* The graph: list sizes, neighbours (live, high enough, not self, no
+ * duplicate in a list), then in-degrees; vectors finite; free stack; entry
+ * point. mark[] is scratch of n_slots stamps. */
+static dv_status check_graph(reader *r, dv_db *db, uint32_t *mark) {
+    uint32_t stamp = 0, top = 0;
+    for (uint32_t i = 0; i < db->n_slots; i++) {
+        dv_slot *si = &db->info[i];
+        if (!si->live) {
+            if (dv_l0(db, i)[0] != 0)
+                return sec_fail(r, DV_ECORRUPT, SEC_NODES, "list of a free slot",
+                                r->off[SEC_NODES] + (uint64_t)i * db->node_size);
+            continue;
+        }
+        if (si->level > top) top = si->level;
+        if (!finite_bits(dv_vec(db, i), db->dim))
+            return sec_fail(r, DV_ECORRUPT, SEC_NODES, "non-finite value",
+                            r->off[SEC_NODES] + (uint64_t)i * db->node_size);
+        si->inv_norm = dv_store_inv_norm(db, dv_vec(db, i));
+        for (uint32_t l = 0; l <= si->level; l++) {
+            const uint32_t *lst = dv_list(db, i, l);
+            if (++stamp == UINT32_MAX) {
+                memset(mark, 0, (size_t)db->n_slots * 4);
+                stamp = 1;
+            }
+            int ok = lst[0] <= dv_maxdeg(db, l);
+            for (uint32_t j = 0; ok && j < lst[0]; j++) {
+                uint32_t t = lst[1 + j];
+                ok = t != i && dv_is_live(db, t) && db->info[t].level >= l && mark[t] != stamp;
+                if (ok) mark[t] = stamp;
+            }
+            if (!ok)
+                return l == 0 ? sec_fail(r, DV_ECORRUPT, SEC_NODES, "neighbour list",
+                                         r->off[SEC_NODES] + (uint64_t)i * db->node_size)
+                              : sec_fail(r, DV_ECORRUPT, SEC_UPPER, "neighbour list", r->off[SEC_UPPER]);
+        }
+    }
+    /* in-degrees, now that every list is known to be sound */
+    for (uint32_t i = 0; i < db->n_slots; i++) {
+        if (!db->info[i].live) continue;
+        for (uint32_t l = 0; l <= db->info[i].level; l++) {
+            const uint32_t *lst = dv_list(db, i, l);
+            for (uint32_t j = 0; j < lst[0]; j++) (*dv_indeg(db, lst[1 + j], l))++;
+        }
+    }
+    /* free stack: distinct free slots (with live + free == slots, all of them) */
+    const uint8_t *fs = r->buf + r->off[SEC_FREE];
+    if (++stamp == UINT32_MAX) {
+        memset(mark, 0, (size_t)db->n_slots * 4);
+        stamp = 1;
+    }
+    for (uint32_t k = 0; k < r->n_free; k++) {
+        uint32_t s = ld32(fs + (size_t)k * 4);
+        if (s >= db->n_slots || db->info[s].live || mark[s] == stamp)
+            return sec_fail(r, DV_ECORRUPT, SEC_FREE, "free slot", r->off[SEC_FREE] + (uint64_t)k * 4);
+        mark[s] = stamp;
+        db->free_slots[k] = s;
+    }
+    if (r->live &&
+        (!dv_is_live(db, r->entry) || db->info[r->entry].level != r->max_level || top != r->max_level))
+        return fail(r, DV_ECORRUPT, "entry point", 124);
+    return DV_OK;
+}
+
+static dv_status build(reader *r, const dv_allocator *allocator, dv_db **out) {
+    dv_db_config cfg = r->cfg;
+    cfg.allocator = allocator;
+    dv_db *db;
+    dv_status st = dv_db_open(&cfg, &db);
+    if (st != DV_OK) return st;
+    uint32_t *mark = NULL;
+    if ((st = dv_store_reserve(db, r->n_slots)) != DV_OK) goto fail;
+    if (!dv_ids_reserve(db, r->live)) {
+        st = DV_ENOMEM;
+        goto fail;
+    }
+    if (r->n_slots) {
+        mark = dv_mem_calloc(&db->mem, r->n_slots, 4);
+        if (!mark) {
+            st = DV_ENOMEM;
+            goto fail;
+        }
+        memcpy(db->data, r->buf + r->off[SEC_NODES], r->slen[SEC_NODES]);
+    }
+    db->n_slots = r->n_slots; /* info[] is zeroed: close() frees only slots marked live */
+    if ((st = load_slots(r, db)) != DV_OK) goto fail;
+    if ((st = check_graph(r, db, mark)) != DV_OK) goto fail;
+    dv_mem_free(&db->mem, mark, (size_t)r->n_slots * 4);
+    mark = NULL;
+    db->n_free = r->n_free;
+    db->live = r->live;
+    db->entry = r->entry;
+    db->max_level = r->max_level;
+    db->rng = r->rng;
+    if (dv_db_state_hash(db) != r->meta.state_hash) {
+        st = fail(r, DV_ECORRUPT, "state hash differs from the recorded one", 56);
+        goto fail;
+    }
+    *out = db;
+    return DV_OK;
+fail:
+    if (mark) dv_mem_free(&db->mem, mark, (size_t)r->n_slots * 4);
+    dv_db_close(db);
+    return st;
+}
+
+static dv_status load_seqs(reader *r, const dv_allocator *allocator, dv_snapshot_meta *meta) {
+    size_t n = r->slen[SEC_SEQS] / 8;
+    if (n == 0) return DV_OK;
+    dv_mem m;
+    dv_mem_init(&m, allocator);
+    uint64_t *t = dv_mem_alloc(&m, n * 8);
+    if (!t) return DV_ENOMEM;
+    memcpy(t, r->buf + r->off[SEC_SEQS], n * 8);
+    meta->slot_sequences = t;
+    meta->n_slot_sequences = n;
+    return DV_OK;
+}
+
+dv_status dv_db_snapshot_read(const uint8_t *buf, size_t len, const dv_allocator *allocator, dv_db **out,
+                              dv_snapshot_meta *meta, char *msg, size_t cap) {
+    if (out) *out = NULL;
+    if (meta) memset(meta, 0, sizeof *meta);
+    reader r;
+    memset(&r, 0, sizeof r);
+    dv_text_init(&r.msg, msg, cap);
+    if (!out || (!buf && len)) return fail(&r, DV_EINVAL, "arguments", 0);
+    r.buf = buf;
+    r.len = len;
+    dv_status st = read_header(&r, 1);
+    if (st == DV_OK) st = read_sections(&r);
+    if (st == DV_OK) st = check_counts(&r);
+    if (st == DV_OK) st = check_slots(&r);
+    dv_db *db = NULL;
+    if (st == DV_OK) st = build(&r, allocator, &db);
+    dv_snapshot_meta got = r.meta;
+    if (st == DV_OK && meta && (st = load_seqs(&r, allocator, &got)) != DV_OK) dv_db_close(db);
+    if (st == DV_ENOMEM) fail(&r, st, "loading", 0);
+    if (st != DV_OK) return st;
+    if (meta) *meta = got;
+    *out = db;
+    return DV_OK;
+}
+
+dv_status dv_snapshot_peek(const uint8_t *buf, size_t len, dv_snapshot_meta *meta) {
+    if (!meta || (!buf && len)) return DV_EINVAL;
+    memset(meta, 0, sizeof *meta);
+    reader r;
+    memset(&r, 0, sizeof r);
+    dv_text_init(&r.msg, NULL, 0);
+    r.buf = buf;
+    r.len = len;
+    dv_status st = read_header(&r, 0);
+    if (st == DV_OK) *meta = r.meta;
+    return st;
+}
+
+void dv_snapshot_meta_release(dv_snapshot_meta *meta, const dv_allocator *allocator) {
+    if (!meta || !meta->slot_sequences) return;
+    dv_mem m;
+    dv_mem_init(&m, allocator);
+    dv_mem_free(&m, meta->slot_sequences, meta->n_slot_sequences * 8);
+    meta->slot_sequences = NULL;
+    meta->n_slot_sequences = 0;
+}
