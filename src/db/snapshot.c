@@ -550,7 +550,7 @@ static dv_status read_meta(reader *r, dv_db *db, size_t *pos, uint32_t n, dv_met
     if (st != DV_OK) {
         free_pairs(db, m->kv, m->n);
         m->n = 0;
-        dv_meta_free(db, m);
+        dv_store_meta_free(db, m);
         return st;
     }
     *out = m;
@@ -583,7 +583,7 @@ static dv_status load_slots(reader *r, dv_db *db) {
             if (!upper) st = DV_ENOMEM;
         }
         if (st != DV_OK) {
-            dv_meta_free(db, m);
+            dv_store_meta_free(db, m);
             dv_mem_free(&db->mem, id, idl + 1);
             return st;
         }
@@ -671,7 +671,7 @@ static dv_status check_slot(reader *r, dv_db *db, nodes_pass *np, uint32_t i) {
         else
             for (uint32_t j = 0; j < lst[0]; j++) (*dv_indeg(db, lst[1 + j], l))++;
     }
-    si->inv_norm = dv_inv_norm(db, dv_vec(db, i));
+    si->inv_norm = dv_store_inv_norm(db, dv_vec(db, i));
     dv_state_hash_slot(&np->state, db, i);
     return DV_OK;
 }

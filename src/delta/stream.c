@@ -601,6 +601,24 @@ dv_status dv_stream_writer_append(dv_stream_writer *w, const uint8_t hdr[DV_DELT
     return DV_OK;
 }
 
+dv_status dv_stream_writer_resume(uint64_t offset, uint64_t next_sequence, dv_stream_sink_fn sink,
+                                  void *sink_ctx, const dv_allocator *allocator, dv_stream_writer **out) {
+    if (!out) return DV_EINVAL;
+    *out = NULL;
+    if (!sink || offset < DV_STREAM_HEADER_SIZE || next_sequence == 0) return DV_EINVAL;
+    dv_mem mem;
+    dv_mem_init(&mem, allocator);
+    dv_stream_writer *w = dv_mem_calloc(&mem, 1, sizeof *w);
+    if (!w) return DV_ENOMEM;
+    w->mem = mem;
+    w->sink = sink;
+    w->ctx = sink_ctx;
+    w->next = next_sequence;
+    w->offset = offset;
+    *out = w;
+    return DV_OK;
+}
+
 uint64_t dv_stream_writer_offset(const dv_stream_writer *w) { return w ? w->offset : 0; }
 uint64_t dv_stream_writer_next_sequence(const dv_stream_writer *w) { return w ? w->next : 0; }
 

@@ -38,6 +38,10 @@ static const status_text STATUS_TEXTS[] = {
     {DV_ECONFIG, "DV_ECONFIG", "stream config differs from the replica's"},
     {DV_ENOTSTREAM, "DV_ENOTSTREAM", "not a deltavec stream"},
     {DV_ENOTSNAPSHOT, "DV_ENOTSNAPSHOT", "not a deltavec snapshot"},
+    {DV_EIO, "DV_EIO", "a file call failed"},
+    {DV_ENOSPC, "DV_ENOSPC", "no space left on the device"},
+    {DV_ELOCKED, "DV_ELOCKED", "another writer holds the database directory"},
+    {DV_EDAMAGED, "DV_EDAMAGED", "log damaged before its end: valid records follow a bad one"},
 };
 
 static const status_text *find_status(int status) {
