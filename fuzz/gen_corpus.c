@@ -54,7 +54,8 @@ static int write_snapshot(const char *dir, int k, int metric, int n) {
 
 int main(int argc, char **argv) {
     if (argc != 2) {
-        fprintf(stderr, "usage: %s DIR (with subfolders header/ payload/ batch/ stream/ snapshot/)\n", argv[0]);
+        fprintf(stderr, "usage: %s DIR (with subfolders header/ payload/ batch/ stream/ snapshot/)\n",
+                argv[0]);
         return 2;
     }
     static uint8_t buf[1 << 16], batch[1 << 16], stream[6][1 << 18];
