@@ -3,11 +3,11 @@
  *   gen_corpus DIR  ->  files in DIR/header, DIR/payload, DIR/batch, DIR/stream
  * from the sample deltas of tests/delta_samples.h under several encoding
  * options (so every op, flag, float coding and the compressed path are
- * represented); DIR/stream: a chunking byte, a stream header, then
+ * represented). A stream seed is a chunking byte, a stream header, then
  * every sample resequenced 1, 2, ... (one variant per encoding option,
- * plus one with a gap and one cut short); and DIR/snapshot: snapshots of a few small dbs (empty,
- * with deletes, metadata and upper layers, each metric). Generated, not checked in: the corpus follows the
- * format.
+ * plus one with a gap and one cut short). DIR/snapshot: snapshots of a few
+ * small dbs (empty, with deletes, metadata and upper layers, each metric).
+ * Generated, not checked in: the corpus follows the format.
  */
 #include <stdio.h>
 

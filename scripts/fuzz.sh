@@ -5,9 +5,9 @@
 #
 # Builds in build-fuzz/ with clang-14 (-fsanitize=fuzzer,address,undefined),
 # writes the seed corpora with fuzz/gen_corpus, then runs fuzz_header,
-# fuzz_payload, fuzz_batch, fuzz_stream, fuzz_apply, fuzz_ring and fuzz_snapshot for
-# SECONDS each on one core (fuzz_apply and fuzz_ring derive their inputs from a
-# real stream and ring, so their corpora start empty). The corpora grow
+# fuzz_payload, fuzz_batch, fuzz_stream, fuzz_apply, fuzz_ring and fuzz_snapshot for SECONDS
+# each on one core (fuzz_apply and fuzz_ring derive their inputs from a real
+# stream and ring, so their corpora start empty). The corpora grow
 # in build-fuzz/corpus/<name>/ across runs. Crash inputs land in
 # build-fuzz/artifacts/. Exit status is non-zero if any harness failed.
 set -uo pipefail

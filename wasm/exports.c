@@ -249,6 +249,67 @@ DVW_EXPORT int32_t dvw_replica_open(dv_db *db, uint32_t mode, uint32_t policy, i
     return DV_OK;
 }
 
+/* ---- snapshots (deltavec.h section 4c) ----------------------------------- */
+
+/* Snapshot of db into a fresh buffer (release it with dvw_free): out[0] =
+ * pointer, out[1] = length. The sequence and the per-slot sequence table
+ * come from the capture c (flushed first) or else the replica r (either
+ * may be 0); with neither, sequence 0 and no table. */
+DVW_EXPORT int32_t dvw_db_snapshot(const dv_db *db, dv_capture *c, const dvw_replica *r, uint32_t *out) {
+    if (!db || !out) return DV_EINVAL;
+    dv_snapshot_meta meta;
+    memset(&meta, 0, sizeof meta);
+    size_t n = 0;
+    if (c) {
+        dv_status st = dv_capture_flush(c);
+        if (st != DV_OK) return st;
+        meta.sequence = dv_capture_last_sequence(c);
+        meta.slot_sequences = (uint64_t *)dv_capture_slot_sequences(c, &n);
+    } else if (r) {
+        meta.sequence = dv_apply_position(r->ap);
+        meta.slot_sequences = (uint64_t *)dv_apply_slot_sequences(r->ap, &n);
+    }
+    meta.n_slot_sequences = n;
+    uint64_t size = 0;
+    dv_status st = dv_db_snapshot_size(db, &meta, &size);
+    if (st != DV_OK) return st;
+    if (size > UINT32_MAX - 64) return DV_ETOOBIG;
+    uint8_t *buf = malloc((size_t)size);
+    if (!buf) return DV_ENOMEM;
+    size_t len = 0;
+    st = dv_db_snapshot_to_buffer(db, &meta, buf, (size_t)size, &len);
+    if (st != DV_OK) {
+        free(buf);
+        return st;
+    }
+    out[0] = (uint32_t)(uintptr_t)buf;
+    out[1] = (uint32_t)len;
+    return DV_OK;
+}
+
+/* Loads a snapshot into a new db (*out). meta_out: sequence, state hash
+ * (u64 each). table_out: pointer (release with dvw_free, 0 when none) and
+ * entry count of the per-slot sequence table. msg (cap bytes): the
+ * loader's message on failure. */
+DVW_EXPORT int32_t dvw_db_snapshot_read(const uint8_t *buf, uint32_t len, dv_db **out, uint64_t *meta_out,
+                                        uint32_t *table_out, char *msg, uint32_t cap) {
+    if (!out || !meta_out || !table_out) return DV_EINVAL;
+    dv_snapshot_meta meta;
+    dv_status st = dv_db_snapshot_read(buf, len, NULL, out, &meta, msg, cap);
+    if (st != DV_OK) return st;
+    meta_out[0] = meta.sequence;
+    meta_out[1] = meta.state_hash;
+    table_out[0] = (uint32_t)(uintptr_t)meta.slot_sequences; /* malloc'd: the default allocator */
+    table_out[1] = (uint32_t)meta.n_slot_sequences;
+    return DV_OK;
+}
+
+/* Restores a per-slot sequence table into a replica before it applies anything. */
+DVW_EXPORT int32_t dvw_replica_restore_slots(dvw_replica *r, const uint64_t *table, uint32_t n) {
+    if (!r) return DV_EINVAL;
+    return dv_apply_restore_slot_sequences(r->ap, table, n);
+}
+
 DVW_EXPORT void dvw_replica_free(dvw_replica *r) {
     if (!r) return;
     dv_apply_free(r->ap);

@@ -3,6 +3,8 @@ export type MetricName = 'l2' | 'ip' | 'cosine';
 export interface DbOptions {
   dim: number; metric?: MetricName | 0 | 1 | 2; M?: number; efConstruction?: number; efSearch?: number;
   seed?: number | bigint; load?: LoadOptions;
+  /** Bytes of Db.snapshot(): open that db (its config; the other fields are ignored). */
+  snapshot?: Uint8Array | ArrayBuffer;
 }
 export interface ReplicaOptions extends DbOptions {
   /** openReplicaFromStream: 'logical' applies a structural stream logically. */
@@ -15,17 +17,19 @@ export interface CaptureOptions {
   firstSequence?: number | bigint;
 }
 export declare class DeltavecError extends Error { status: number; code: string; detail?: string }
+export interface SnapshotMeta { sequence: bigint; stateHash: bigint }
 export declare const Metric: Readonly<{ L2: 0; IP: 1; COSINE: 2 }>;
 export declare const CaptureParts: Readonly<{ VECTORS: 1; METADATA: 2; HNSW: 4; ALL: 7 }>;
 export declare function simdSupported(): boolean;
 export declare function threadsSupported(): boolean;
 export declare function load(opts?: LoadOptions): Promise<Deltavec>;
-export declare function openDb(opts: DbOptions): Promise<Db>;
-export declare function openReplica(opts: ReplicaOptions): Promise<Replica>;
+export declare function openDb(opts: DbOptions | { snapshot: Uint8Array | ArrayBuffer; load?: LoadOptions }): Promise<Db>;
+export declare function openReplica(opts: ReplicaOptions | (Partial<ReplicaOptions> & { snapshot: Uint8Array | ArrayBuffer })): Promise<Replica>;
 export declare function hashHex(h: bigint): string;
 export declare class Deltavec {
   readonly backend: 'simd128' | 'scalar'; readonly flavor: 'simd' | 'scalar'; readonly memoryBytes: number;
-  openDb(opts: DbOptions): Db; openReplica(opts: ReplicaOptions): Replica;
+  openDb(opts: DbOptions | { snapshot: Uint8Array | ArrayBuffer }): Db;
+  openReplica(opts: ReplicaOptions | (Partial<ReplicaOptions> & { snapshot: Uint8Array | ArrayBuffer })): Replica;
   statusName(status: number): string; describe(delta: Uint8Array): string; verify(delta: Uint8Array): void;
   streamReader(opts?: { maxPayload?: number }): StreamReader;
   streamWriter(source: Db | StreamInfo, opts?: StreamOptions): StreamWriter;
@@ -36,6 +40,10 @@ export declare class Deltavec {
 }
 export declare class Db {
   readonly dim: number; readonly count: number; readonly memoryUsage: number;
+  /** Set when the db was opened from a snapshot. */
+  readonly snapshotMeta: SnapshotMeta | null;
+  /** The whole db as bytes; openDb({ snapshot }) restores it (same state hash). */
+  snapshot(): Uint8Array;
   insert(id: string, vec: Float32Array | number[], meta?: Record<string, string>): void;
   update(id: string, vec: Float32Array | number[]): void;
   updateSparse(id: string, idx: Uint32Array | number[], values: Float32Array | number[]): void;
@@ -65,6 +73,7 @@ export declare class Capture {
 }
 export declare class Replica {
   readonly db: Db; readonly position: bigint; readonly lastError: string;
+  snapshot(): Uint8Array;
   apply(delta: Uint8Array): boolean;
   applyBatch(deltas: Uint8Array[]): string[];
   seek(sequence: bigint | number): void;

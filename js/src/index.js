@@ -169,11 +169,25 @@ export class Deltavec {
   get flavor() { return this.rt.flavor; }
   /** Current wasm memory size in bytes. */
   get memoryBytes() { return this.rt.memory.buffer.byteLength; }
-  openDb(opts) { return Db._open(this.rt, opts || {}); }
-  /** A replica: an empty db with the primary's config plus apply/position/seek. */
+  /** A new empty db, or with opts.snapshot (bytes of db.snapshot()) the db it holds. */
+  openDb(opts) {
+    opts = opts || {};
+    return opts.snapshot ? Db._restore(this.rt, opts.snapshot, false) : Db._open(this.rt, opts);
+  }
+  /**
+   * A replica: an empty db with the primary's config plus apply/position/seek. With opts.snapshot
+   * the db is the snapshot's, the position its sequence, and later deltas' prev_sequence is checked
+   * against the snapshot's per-slot table.
+   */
   openReplica(opts) {
-    const db = this.openDb(opts);
-    try { return new Replica(this.rt, db, opts || {}); } catch (e) { db.close(); throw e; }
+    opts = opts || {};
+    const db = opts.snapshot ? Db._restore(this.rt, opts.snapshot, true) : this.openDb(opts);
+    try {
+      if (!opts.snapshot) return new Replica(this.rt, db, opts);
+      const r = new Replica(this.rt, db, { ...opts, position: db.snapshotMeta.sequence });
+      if (db._table) this.rt.check(this.rt.x.dvw_replica_restore_slots(r.h, db._table.p, db._table.n), 'openReplica');
+      return r;
+    } catch (e) { db.close(); throw e; } finally { db._freeTable(); }
   }
   statusName(st) { return this.rt.statusName(st); }
   /** One line describing an encoded delta (header + payload summary). */
@@ -293,6 +307,38 @@ export class Db {
     this.h = h;
     this.dim = dim;
     this._capture = null;
+    this._replica = null;
+    this._table = null;
+    /** {sequence, stateHash} (bigints) of the snapshot this db was opened from, else null. */
+    this.snapshotMeta = null;
+  }
+  static _restore(rt, bytes, keepTable) {
+    const b = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+    // the snapshot goes in a buffer of its own: the scratch area would keep its size
+    const p = rt.x.dvw_alloc(b.length);
+    if (!p) throw new DeltavecError(-2, 'DV_ENOMEM', 'out of wasm memory', 'openDb');
+    try {
+      rt.u8.set(b, p);
+      rt.reset(); rt.reserve(512);
+      const out = rt.take(4), meta = rt.take(16), tab = rt.take(8), msg = rt.take(256);
+      const st = rt.x.dvw_db_snapshot_read(p, b.length, out, meta, tab, msg, 256);
+      if (st !== 0) {
+        const detail = rt.str(msg);
+        try { rt.check(st, 'openDb'); } catch (e) { e.detail = detail; throw e; }
+      }
+      const h = rt.u32[out >>> 2];
+      const db = new Db(rt, h, rt.x.dvw_db_dim(h));
+      db.snapshotMeta = { sequence: rt.u64(meta), stateHash: rt.u64(meta + 8) };
+      const tp = rt.u32[tab >>> 2], tn = rt.u32[(tab >>> 2) + 1];
+      if (tp && keepTable) db._table = { p: tp, n: tn };
+      else if (tp) rt.x.dvw_free(tp);
+      return db;
+    } finally {
+      rt.x.dvw_free(p);
+    }
+  }
+  _freeTable() {
+    if (this._table) { this.rt.x.dvw_free(this._table.p); this._table = null; }
   }
   static _open(rt, o) {
     const dim = o.dim >>> 0;
@@ -406,6 +452,22 @@ export class Db {
     rt.x.dvw_db_state_hash(h, out);
     return rt.u64(out);
   }
+  /**
+   * The whole db as bytes (docs/STORAGE.md "Snapshot file"): openDb({ snapshot }) gives it back with
+   * the same state hash. With a capture running, the snapshot records the capture's last sequence
+   * (an open batch is flushed first); for a replica's db, the replica's position.
+   */
+  snapshot() {
+    const rt = this.rt, h = this._live();
+    rt.reset(); rt.reserve(16);
+    const out = rt.take(8);
+    const cap = this._capture ? this._capture.h : 0, rep = !cap && this._replica ? this._replica.h : 0;
+    rt.check(rt.x.dvw_db_snapshot(h, cap, rep, out), 'snapshot');
+    const p = rt.u32[out >>> 2], n = rt.u32[(out >>> 2) + 1];
+    const bytes = rt.u8.slice(p, p + n);
+    rt.x.dvw_free(p);
+    return bytes;
+  }
   /** A deep copy (same state hash). */
   clone() {
     const rt = this.rt, h = this._live();
@@ -455,6 +517,7 @@ export class Db {
   close() {
     if (!this.h) return;
     if (this._capture) this._capture.close();
+    this._freeTable();
     this.rt.x.dvw_db_close(this.h);
     this.h = 0;
   }
@@ -545,6 +608,7 @@ export class Replica {
     const coh = opts.coherence === undefined ? -1 : (opts.coherence ? 1 : 0);
     rt.check(rt.x.dvw_replica_open(db.h, mode, policy, coh, BigInt(opts.position || 0), out), 'openReplica');
     this.h = rt.u32[out >>> 2];
+    db._replica = this;
   }
   _live() {
     if (!this.h) throw new DeltavecError(-24, 'DV_ESTATE', 'replica is closed', 'replica');
@@ -648,8 +712,11 @@ export class Replica {
   }
   stateHash() { return this.db.stateHash(); }
   search(q, k, ef) { return this.db.search(q, k, ef); }
+  /** The replica's db as snapshot bytes, recording its position (see Db.snapshot). */
+  snapshot() { this._live(); return this.db.snapshot(); }
   close() {
     if (this.h) { this.rt.x.dvw_replica_free(this.h); this.h = 0; }
+    this.db._replica = null;
     this.db.close();
   }
 }

@@ -66,6 +66,20 @@ void dv_ids_add(dv_db *db, uint32_t slot) {
     db->ids.n++;
 }
 
+int dv_ids_add_new(dv_db *db, uint32_t slot) {
+    dv_ids *m = &db->ids;
+    const dv_slot *in = &db->info[slot];
+    uint32_t mask = m->cap - 1;
+    uint32_t i = id_hash(in->id, in->id_len) & mask;
+    for (; m->b[i] != DV_NO_SLOT; i = (i + 1) & mask) {
+        const dv_slot *si = &db->info[m->b[i]];
+        if (si->id_len == in->id_len && memcmp(si->id, in->id, in->id_len) == 0) return 0;
+    }
+    m->b[i] = slot;
+    m->n++;
+    return 1;
+}
+
 void dv_ids_remove(dv_db *db, uint32_t slot) {
     dv_ids *m = &db->ids;
     uint32_t mask = m->cap - 1;

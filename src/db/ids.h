@@ -32,6 +32,9 @@ uint32_t dv_ids_find(const struct dv_db *db, const char *id, size_t len);
 int dv_ids_reserve(struct dv_db *db, uint32_t extra);
 /* Adds id (the slot's id must already be set). Requires reserve. */
 void dv_ids_add(struct dv_db *db, uint32_t slot);
+/* Adds the slot's id unless an equal id is present (then returns 0 and
+ * changes nothing): one probe for a lookup and an add. Requires reserve. */
+int dv_ids_add_new(struct dv_db *db, uint32_t slot);
 void dv_ids_remove(struct dv_db *db, uint32_t slot);
 void dv_ids_free(struct dv_db *db);
 

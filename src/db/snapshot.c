@@ -15,9 +15,10 @@
  *   5 FREE     the free-slot stack, bottom to top (u32 each)
  *   6 SEQS     optional per-slot sequence table (u64 each), or empty
  * NODES is the bulk of a snapshot and is written and loaded as large
- * copies of the db's own array (as hnswlib's saveIndex/loadIndex do), so
- * loading runs at memory speed: checksum, one memcpy, then one validation
- * pass over the lists.
+ * copies of the db's own array (as hnswlib's saveIndex/loadIndex do). The
+ * loader reads it once: chunk by chunk it feeds the section checksum,
+ * copies, then checks and state-hashes each slot of the chunk while it is
+ * in cache (a damaged NODES is still reported as DV_ECHECKSUM).
  *
  * Derived data is not stored but rebuilt: in-degrees, cosine inverse norms,
  * the id map. Loading validates everything the db's invariants require
@@ -30,6 +31,7 @@
 #include <xxhash.h>
 
 #include "db/db_internal.h"
+#include "db/state_hash.h"
 #include "util/text.h"
 #include "util/utf8.h"
 
@@ -425,7 +427,8 @@ static dv_status read_sections(reader *r) {
         uint64_t len = ld64(s + 8);
         if (ld32(s) != k || ld32(s + 4) != 0) return sec_fail(r, DV_ECORRUPT, k, "section kind", pos);
         if (len > left - SEC_HDR - SEC_TRAILER) return sec_fail(r, DV_ECORRUPT, k, "section length", pos + 8);
-        if (XXH3_64bits(s, SEC_HDR + (size_t)len) != ld64(s + SEC_HDR + len))
+        /* NODES, the bulk, is verified while it is copied (load_nodes) */
+        if (k != SEC_NODES && XXH3_64bits(s, SEC_HDR + (size_t)len) != ld64(s + SEC_HDR + len))
             return sec_fail(r, DV_ECHECKSUM, k, "checksum", pos);
         r->off[k] = pos + SEC_HDR;
         r->slen[k] = (size_t)len;
@@ -567,8 +570,6 @@ static dv_status load_slots(reader *r, dv_db *db) {
         size_t idl = ld16(rec + 2), at = spos;
         if (r->slen[SEC_STRINGS] - spos < idl || !dv_utf8_valid(str + spos, idl))
             return sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "id", r->off[SEC_STRINGS] + at);
-        if (dv_ids_find(db, (const char *)str + spos, idl) != DV_NO_SLOT)
-            return sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "duplicate id", r->off[SEC_STRINGS] + at);
         dv_slot *si = &db->info[i];
         char *id = copy_str(db, str + spos, idl);
         if (!id) return DV_ENOMEM;
@@ -593,8 +594,9 @@ static dv_status load_slots(reader *r, dv_db *db) {
         si->meta = m;
         si->upper = upper;
         si->level = (uint8_t)level;
-        si->live = 1;
-        dv_ids_add(db, i); /* capacity reserved for r->live ids */
+        si->live = 1;               /* owns its memory now: close() frees it */
+        if (!dv_ids_add_new(db, i)) /* capacity reserved for r->live ids */
+            return sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "duplicate id", r->off[SEC_STRINGS] + at);
     }
     if (spos != r->slen[SEC_STRINGS])
         return sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "unused bytes", r->off[SEC_STRINGS] + spos);
@@ -611,65 +613,111 @@ static int finite_bits(const float *v, size_t n) {
     return bad == 0;
 }
 
-/* The graph: list sizes, neighbours (live, high enough, not self, no
- * duplicate in a list), then in-degrees; vectors finite; free stack; entry
- * point. mark[] is scratch of n_slots stamps. */
-static dv_status check_graph(reader *r, dv_db *db, uint32_t *mark) {
-    uint32_t stamp = 0, top = 0;
-    for (uint32_t i = 0; i < db->n_slots; i++) {
-        dv_slot *si = &db->info[i];
-        if (!si->live) {
-            if (dv_l0(db, i)[0] != 0)
-                return sec_fail(r, DV_ECORRUPT, SEC_NODES, "list of a free slot",
-                                r->off[SEC_NODES] + (uint64_t)i * db->node_size);
-            continue;
-        }
-        if (si->level > top) top = si->level;
-        if (!finite_bits(dv_vec(db, i), db->dim))
-            return sec_fail(r, DV_ECORRUPT, SEC_NODES, "non-finite value",
-                            r->off[SEC_NODES] + (uint64_t)i * db->node_size);
-        si->inv_norm = dv_store_inv_norm(db, dv_vec(db, i));
-        for (uint32_t l = 0; l <= si->level; l++) {
-            const uint32_t *lst = dv_list(db, i, l);
-            if (++stamp == UINT32_MAX) {
-                memset(mark, 0, (size_t)db->n_slots * 4);
-                stamp = 1;
-            }
-            int ok = lst[0] <= dv_maxdeg(db, l);
-            for (uint32_t j = 0; ok && j < lst[0]; j++) {
-                uint32_t t = lst[1 + j];
-                ok = t != i && dv_is_live(db, t) && db->info[t].level >= l && mark[t] != stamp;
-                if (ok) mark[t] = stamp;
-            }
-            if (!ok)
-                return l == 0 ? sec_fail(r, DV_ECORRUPT, SEC_NODES, "neighbour list",
-                                         r->off[SEC_NODES] + (uint64_t)i * db->node_size)
-                              : sec_fail(r, DV_ECORRUPT, SEC_UPPER, "neighbour list", r->off[SEC_UPPER]);
-        }
+/* The NODES pass state: the section checksum runs over the chunks as they
+ * are copied, and every slot of a chunk is checked and hashed right after
+ * its copy, while it is in cache (one pass over the bulk of the input). */
+typedef struct nodes_pass {
+    XXH3_state_t sum;   /* NODES section checksum */
+    XXH3_state_t state; /* state hash */
+    /* compact per-slot arrays (one allocation, ~9 bytes per slot) so the
+     * random accesses of the neighbour checks stay in cache instead of
+     * striding through info[] (40 bytes per slot) */
+    uint32_t *mark; /* stamps: duplicate neighbours / free slots */
+    uint32_t *deg0; /* layer-0 in-degrees, copied into info[] at the end */
+    uint8_t *lv;    /* 0: free, else level + 1 */
+    uint32_t stamp;
+    uint32_t top; /* highest level of a live slot */
+} nodes_pass;
+
+static size_t aux_bytes(uint32_t n_slots) { return (size_t)n_slots * 9; }
+
+static uint32_t next_stamp(nodes_pass *np, uint32_t n_slots) {
+    if (++np->stamp == UINT32_MAX) {
+        memset(np->mark, 0, (size_t)n_slots * 4);
+        np->stamp = 1;
     }
-    /* in-degrees, now that every list is known to be sound */
-    for (uint32_t i = 0; i < db->n_slots; i++) {
-        if (!db->info[i].live) continue;
-        for (uint32_t l = 0; l <= db->info[i].level; l++) {
-            const uint32_t *lst = dv_list(db, i, l);
+    return np->stamp;
+}
+
+/* One slot after its NODES bytes were copied (upper lists, ids and metadata
+ * are loaded): free slots have an empty list; live ones finite values, lists
+ * within bounds whose neighbours are live, other, high enough and distinct.
+ * Then in-degrees, norm and the slot's share of the state hash. */
+static dv_status check_slot(reader *r, dv_db *db, nodes_pass *np, uint32_t i) {
+    dv_slot *si = &db->info[i];
+    uint64_t at = r->off[SEC_NODES] + (uint64_t)i * db->node_size;
+    if (!si->live) {
+        if (dv_l0(db, i)[0] != 0) return sec_fail(r, DV_ECORRUPT, SEC_NODES, "list of a free slot", at);
+        dv_state_hash_slot(&np->state, db, i);
+        return DV_OK;
+    }
+    if (si->level > np->top) np->top = si->level;
+    if (!finite_bits(dv_vec(db, i), db->dim))
+        return sec_fail(r, DV_ECORRUPT, SEC_NODES, "non-finite value", at);
+    for (uint32_t l = 0; l <= si->level; l++) {
+        const uint32_t *lst = dv_list(db, i, l);
+        uint32_t stamp = next_stamp(np, db->n_slots);
+        int ok = lst[0] <= dv_maxdeg(db, l);
+        for (uint32_t j = 0; ok && j < lst[0]; j++) {
+            uint32_t t = lst[1 + j];
+            ok = t != i && t < db->n_slots && np->lv[t] > l && np->mark[t] != stamp;
+            if (ok) np->mark[t] = stamp;
+        }
+        if (!ok)
+            return l == 0 ? sec_fail(r, DV_ECORRUPT, SEC_NODES, "neighbour list", at)
+                          : sec_fail(r, DV_ECORRUPT, SEC_UPPER, "neighbour list", r->off[SEC_UPPER]);
+        if (l == 0)
+            for (uint32_t j = 0; j < lst[0]; j++) np->deg0[lst[1 + j]]++;
+        else
             for (uint32_t j = 0; j < lst[0]; j++) (*dv_indeg(db, lst[1 + j], l))++;
-        }
     }
-    /* free stack: distinct free slots (with live + free == slots, all of them) */
+    si->inv_norm = dv_store_inv_norm(db, dv_vec(db, i));
+    dv_state_hash_slot(&np->state, db, i);
+    return DV_OK;
+}
+
+#define CHUNK (256u * 1024u)
+
+/* Copies NODES into db->data chunk by chunk, checking each slot. A damaged
+ * section is reported as DV_ECHECKSUM even when a slot check failed first:
+ * the rest is still hashed to tell the two apart. */
+static dv_status load_nodes(reader *r, dv_db *db, nodes_pass *np) {
+    const uint8_t *src = r->buf + r->off[SEC_NODES];
+    const uint8_t *sec = src - SEC_HDR;
+    XXH3_64bits_reset(&np->sum);
+    XXH3_64bits_update(&np->sum, sec, SEC_HDR);
+    uint32_t per = (uint32_t)(CHUNK / db->node_size) + 1;
+    dv_status st = DV_OK;
+    for (uint32_t i = 0; i < r->n_slots; i += per) {
+        uint32_t n = r->n_slots - i < per ? r->n_slots - i : per;
+        size_t off = (size_t)i * db->node_size, len = (size_t)n * db->node_size;
+        XXH3_64bits_update(&np->sum, src + off, len);
+        if (st != DV_OK) continue;
+        memcpy(db->data + off, src + off, len);
+        for (uint32_t k = i; k < i + n && st == DV_OK; k++) st = check_slot(r, db, np, k);
+    }
+    if (XXH3_64bits_digest(&np->sum) != ld64(src + r->slen[SEC_NODES])) {
+        r->msg.len = 0; /* the checksum explains it better than any slot check */
+        if (r->msg.cap) r->msg.buf[0] = 0;
+        return sec_fail(r, DV_ECHECKSUM, SEC_NODES, "checksum", r->off[SEC_NODES] - SEC_HDR);
+    }
+    return st;
+}
+
+/* Free stack (distinct free slots: with live + free == slots, all of them)
+ * and entry point. */
+static dv_status check_rest(reader *r, dv_db *db, nodes_pass *np) {
     const uint8_t *fs = r->buf + r->off[SEC_FREE];
-    if (++stamp == UINT32_MAX) {
-        memset(mark, 0, (size_t)db->n_slots * 4);
-        stamp = 1;
-    }
+    uint32_t stamp = next_stamp(np, db->n_slots);
     for (uint32_t k = 0; k < r->n_free; k++) {
         uint32_t s = ld32(fs + (size_t)k * 4);
-        if (s >= db->n_slots || db->info[s].live || mark[s] == stamp)
+        if (s >= db->n_slots || db->info[s].live || np->mark[s] == stamp)
             return sec_fail(r, DV_ECORRUPT, SEC_FREE, "free slot", r->off[SEC_FREE] + (uint64_t)k * 4);
-        mark[s] = stamp;
+        np->mark[s] = stamp;
         db->free_slots[k] = s;
     }
     if (r->live &&
-        (!dv_is_live(db, r->entry) || db->info[r->entry].level != r->max_level || top != r->max_level))
+        (!dv_is_live(db, r->entry) || db->info[r->entry].level != r->max_level || np->top != r->max_level))
         return fail(r, DV_ECORRUPT, "entry point", 124);
     return DV_OK;
 }
@@ -680,38 +728,49 @@ static dv_status build(reader *r, const dv_allocator *allocator, dv_db **out) {
     dv_db *db;
     dv_status st = dv_db_open(&cfg, &db);
     if (st != DV_OK) return st;
-    uint32_t *mark = NULL;
+    nodes_pass np;
+    uint8_t *aux = NULL;
+    np.stamp = 0;
+    np.top = 0;
     if ((st = dv_store_reserve(db, r->n_slots)) != DV_OK) goto fail;
     if (!dv_ids_reserve(db, r->live)) {
         st = DV_ENOMEM;
         goto fail;
     }
-    if (r->n_slots) {
-        mark = dv_mem_calloc(&db->mem, r->n_slots, 4);
-        if (!mark) {
-            st = DV_ENOMEM;
-            goto fail;
-        }
-        memcpy(db->data, r->buf + r->off[SEC_NODES], r->slen[SEC_NODES]);
+    if (r->n_slots && !(aux = dv_mem_calloc(&db->mem, aux_bytes(r->n_slots), 1))) {
+        st = DV_ENOMEM;
+        goto fail;
+    }
+    np.mark = np.deg0 = NULL;
+    np.lv = NULL;
+    if (aux) {
+        np.mark = (uint32_t *)aux;
+        np.deg0 = np.mark + r->n_slots;
+        np.lv = (uint8_t *)(np.deg0 + r->n_slots);
     }
     db->n_slots = r->n_slots; /* info[] is zeroed: close() frees only slots marked live */
     if ((st = load_slots(r, db)) != DV_OK) goto fail;
-    if ((st = check_graph(r, db, mark)) != DV_OK) goto fail;
-    dv_mem_free(&db->mem, mark, (size_t)r->n_slots * 4);
-    mark = NULL;
+    for (uint32_t i = 0; i < r->n_slots; i++)
+        np.lv[i] = db->info[i].live ? (uint8_t)(db->info[i].level + 1) : 0;
+    dv_state_hash_begin(&np.state, db);
+    if ((st = load_nodes(r, db, &np)) != DV_OK) goto fail;
+    if ((st = check_rest(r, db, &np)) != DV_OK) goto fail;
+    for (uint32_t i = 0; i < r->n_slots; i++) db->info[i].indeg0 = np.deg0[i];
+    if (aux) dv_mem_free(&db->mem, aux, aux_bytes(r->n_slots));
+    aux = NULL;
     db->n_free = r->n_free;
     db->live = r->live;
     db->entry = r->entry;
     db->max_level = r->max_level;
     db->rng = r->rng;
-    if (dv_db_state_hash(db) != r->meta.state_hash) {
+    if (dv_state_hash_end(&np.state, db) != r->meta.state_hash) {
         st = fail(r, DV_ECORRUPT, "state hash differs from the recorded one", 56);
         goto fail;
     }
     *out = db;
     return DV_OK;
 fail:
-    if (mark) dv_mem_free(&db->mem, mark, (size_t)r->n_slots * 4);
+    if (aux) dv_mem_free(&db->mem, aux, aux_bytes(r->n_slots));
     dv_db_close(db);
     return st;
 }
