@@ -69,6 +69,7 @@ uint8_t *dvc_capture_open(dvc_db *db, uint32_t slot_count, uint32_t payload_size
     cfg.lossy = (dv_lossy_mode)lossy;
     cfg.batch_max_deltas = batch_max_deltas;
     cfg.batch_max_bytes = batch_max_bytes;
+    if (db->captured) return dvc_result_unit(DV_ESTATE, "the database already has a capture");
     dvc_capture *w = malloc(sizeof *w);
     if (!w) return dvc_result_unit(DV_ENOMEM, NULL);
     dv_status st = dv_capture_init(db->db, &cfg, &w->cap);
@@ -78,6 +79,7 @@ uint8_t *dvc_capture_open(dvc_db *db, uint32_t slot_count, uint32_t payload_size
     }
     w->db = db;
     w->slot_count = cfg.ring.slot_count;
+    db->captured = 1;
     dvc_db_ref(db);
     uint8_t *a = dvc_ret_area();
     dvc_put32(a, 4, (uint32_t)dvc_capture_new((int32_t)(uintptr_t)w));
@@ -87,6 +89,7 @@ uint8_t *dvc_capture_open(dvc_db *db, uint32_t slot_count, uint32_t payload_size
 DVC_EXPORT(DVC_CAPTURE_IFACE "#[dtor]capture")
 void dvc_capture_dtor(dvc_capture *w) {
     dv_capture_free(w->cap);
+    w->db->captured = 0;
     dvc_db_unref(w->db);
     free(w);
 }

@@ -37,6 +37,7 @@ static uint8_t *dvc_db_result(dv_status st, dv_db *db, const char *msg) {
     }
     w->db = db;
     w->refs = 1;
+    w->captured = 0;
     uint8_t *a = dvc_ret_area();
     dvc_put32(a, 4, (uint32_t)dvc_database_new((int32_t)(uintptr_t)w));
     return a;
