@@ -90,7 +90,9 @@ uint8_t *dvc_result_unit(dv_status st, const char *msg);
 typedef struct dvc_db {
     dv_db *db;
     uint32_t refs;
-    uint32_t captured; /* a capture exists: the C API allows one per db (a second would replace its observer) */
+    /* A capture exists: the C API allows one per db (a second one would
+     * replace the first's observer), so the binding refuses a second. */
+    uint32_t captured;
 } dvc_db;
 
 void dvc_db_ref(dvc_db *w);
