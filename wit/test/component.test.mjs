@@ -7,7 +7,7 @@
 import { test, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, existsSync, mkdirSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { runWorkload } from '../../js/test/workload.js';
@@ -384,4 +384,17 @@ test('resources free their memory: 10,000 create/drop cycles do not grow the ins
   const before = B.runtime.memorySize();
   for (let i = 0; i < 10000; i++) cycle(i);
   assert.equal(B.runtime.memorySize(), before);
+});
+
+test('the jco example of docs/WIT.md runs and prints what it says', () => {
+  const doc = readFileSync(path.join(repo, 'docs/WIT.md'), 'utf8');
+  const m = /<!-- example: jco -->\n```js\n([\s\S]*?)```/.exec(doc);
+  assert.ok(m, 'example block not found');
+  const file = path.join(outDir, 'doc-example.mjs');
+  writeFileSync(file, m[1].replace('./build/component/js/deltavec.js', './js/deltavec.js'));
+  const out = execFileSync(process.execPath, [file], { encoding: 'utf8' });
+  assert.match(out, /id: 'a'/);
+  assert.match(out, /^3 true$/m);
+  assert.match(out, /tag: 'exists'/);
+  assert.match(out, /^true$/m);
 });
