@@ -6,10 +6,12 @@
 #   3. installs the npm dev dependencies of js/ (npm ci: playwright-core, typescript, hnswlib-wasm)
 #   4. tsc --noEmit on js/test-types/usage.ts (the .d.ts files against typical use)
 #   5. node --test js/test/           (db, capture, interop, worker pool, parallel apply, types)
-#   6. the browser test: examples/browser/ served on 127.0.0.1 with COOP/COEP,
+#   6. the WebAssembly component (scripts/build-component.sh, then node --test wit/test/:
+#      WIT check, hashes against the native library, capture/apply across instances, errors, drops)
+#   7. the browser test: examples/browser/ served on 127.0.0.1 with COOP/COEP,
 #      driven in headless Debian Chromium by playwright-core (installs the
 #      chromium package with apt-get if it is missing)
-# Exits non-zero if any step fails. DV_JS_SKIP_BROWSER=1 skips step 6.
+# Exits non-zero if any step fails. DV_JS_SKIP_BROWSER=1 skips step 7.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -24,6 +26,10 @@ cd js
 if [ -f package-lock.json ]; then npm ci --no-audit --no-fund >/dev/null; else npm install --no-audit --no-fund >/dev/null; fi
 npx tsc -p test-types
 node --test test/
+cd "$root"
+scripts/build-component.sh
+(cd wit && node --test test/)
+cd js
 
 if [ "${DV_JS_SKIP_BROWSER:-0}" != 1 ] && [ -f test-browser/browser.mjs ]; then
     if ! command -v chromium >/dev/null; then

@@ -1,0 +1,101 @@
+// component.mjs -- makes and checks the deltavec component with jco's JS API
+// (scripts/build-component.sh runs it; wit/test imports checkWit).
+//
+//   node wit/tools/component.mjs build WIT_DIR CORE.wasm OUT_DIR
+//       embeds WIT_DIR/*.wit (world `deltavec`) into the core module, makes the
+//       component, prints its WIT, transpiles it to OUT_DIR/js/ and checks it
+//   node wit/tools/component.mjs check WIT_DIR COMPONENT.wasm
+//       checks that the component's interface is exactly the WIT's
+//
+// The check: (1) the world jco prints from the component exports exactly the
+// interfaces the source world exports; (2) the TypeScript declarations jco
+// generates from the component equal those it generates from a reference
+// component made from the source WIT alone (a "dummy" core module), file by
+// file: every type, function, resource and doc comment matches.
+import { componentEmbed, componentNew, componentWit, transpile } from '@bytecodealliance/jco';
+import { readFileSync, writeFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+
+export const WORLD = 'deltavec';
+
+/** The WIT source of the package: every .wit file of dir, in name order. */
+export function witSource(dir) {
+  const files = readdirSync(dir).filter((f) => f.endsWith('.wit')).sort();
+  if (files.length !== 1) throw new Error(`expected one .wit file in ${dir}, found ${files.length}`);
+  return readFileSync(path.join(dir, files[0]), 'utf8');
+}
+
+/** The interfaces a world exports, as `ns:pkg/iface@version`, from WIT text. */
+export function worldExports(wit, world) {
+  const pkg = /^\s*package\s+([^;\s]+)\s*;/m.exec(wit);
+  const body = new RegExp(`world\\s+${world}\\s*\\{([^}]*)\\}`).exec(wit);
+  if (!body) throw new Error(`world ${world} not found`);
+  const [ns, rest] = pkg ? pkg[1].split(':') : ['', ''];
+  const [name, version] = rest.split('@');
+  return [...body[1].matchAll(/^\s*export\s+([^;]+);/gm)].map((m) => {
+    const e = m[1].trim();
+    return e.includes(':') ? e : `${ns}:${name}/${e}@${version}`;
+  });
+}
+
+async function declarations(component) {
+  const { files } = await transpile(component, { name: WORLD, noTypescript: false, quiet: true });
+  const out = {};
+  for (const [f, bytes] of Object.entries(files)) if (f.endsWith('.d.ts')) out[f] = Buffer.from(bytes).toString('utf8');
+  return out;
+}
+
+/** Throws unless the component's interface is exactly the WIT's. Returns the printed WIT. */
+export async function checkWit(witDir, component) {
+  const wit = witSource(witDir);
+  const printed = await componentWit(component);
+  const want = worldExports(wit, WORLD).join('\n');
+  const got = [...printed.matchAll(/^\s*export\s+([^;]+);/gm)].map((m) => m[1].trim()).join('\n');
+  if (got !== want) throw new Error(`component exports differ from the WIT world:\n${got}\n--- expected ---\n${want}`);
+  const reference = await componentNew(await componentEmbed({ dummy: true, witSource: wit, world: WORLD }));
+  const [a, b] = await Promise.all([declarations(component), declarations(reference)]);
+  const names = Object.keys(b).sort();
+  if (Object.keys(a).sort().join() !== names.join()) throw new Error('declaration files differ');
+  for (const f of names) if (a[f] !== b[f]) throw new Error(`${f}: the component's interface differs from the WIT`);
+  return printed;
+}
+
+// jco 1.35's generated glue reads process.env.JCO_DEBUG on every call and
+// every step of it (a slow property of Node's process.env): about half of
+// the cost of a call that does little work. Read it once at load instead;
+// JCO_DEBUG keeps working when set before the module is imported.
+const DEBUG_CHECK = 'const _debugLog = (...args) => {\n  if (!globalThis?.process?.env?.JCO_DEBUG) { return; }';
+export function cacheDebugFlag(js) {
+  if (!js.includes(DEBUG_CHECK)) return js; // another jco: leave its glue as it is
+  return js.replace(DEBUG_CHECK, 'const _jcoDebugOn = !!globalThis?.process?.env?.JCO_DEBUG;\n' +
+    'const _debugLog = (...args) => {\n  if (!_jcoDebugOn) { return; }');
+}
+
+async function build(witDir, corePath, outDir) {
+  const wit = witSource(witDir);
+  const embedded = await componentEmbed({ binary: readFileSync(corePath), witSource: wit, world: WORLD });
+  const component = await componentNew(embedded);
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(path.join(outDir, 'deltavec.core.wasm'), embedded);
+  writeFileSync(path.join(outDir, 'deltavec.component.wasm'), component);
+  writeFileSync(path.join(outDir, 'deltavec.printed.wit'), await checkWit(witDir, component));
+  const jsDir = path.join(outDir, 'js');
+  rmSync(jsDir, { recursive: true, force: true });
+  const { files } = await transpile(component, { name: WORLD, quiet: true });
+  for (const [f, bytes] of Object.entries(files)) {
+    mkdirSync(path.dirname(path.join(jsDir, f)), { recursive: true });
+    writeFileSync(path.join(jsDir, f), f === `${WORLD}.js` ? cacheDebugFlag(Buffer.from(bytes).toString('utf8')) : bytes);
+  }
+  writeFileSync(path.join(jsDir, 'package.json'), '{ "type": "module" }\n');
+  console.log(`component: ${component.length} bytes, core module ${embedded.length} bytes; WIT checked; ${Object.keys(files).length} files in ${jsDir}`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [cmd, ...args] = process.argv.slice(2);
+  if (cmd === 'build' && args.length === 3) await build(...args);
+  else if (cmd === 'check' && args.length === 2) console.log(await checkWit(args[0], readFileSync(args[1])));
+  else {
+    console.error('usage: component.mjs build WIT_DIR CORE.wasm OUT_DIR | check WIT_DIR COMPONENT.wasm');
+    process.exit(2);
+  }
+}
