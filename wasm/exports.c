@@ -311,6 +311,399 @@ DVW_EXPORT int32_t dvw_replica_stats(const dvw_replica *r, uint64_t *out) {
     return dvw_apply_stats_write(r->ap, out);
 }
 
+/* ---- stream container (docs/FORMAT.md section 10; deltavec.h section 4b) ----
+ *
+ * JS never parses the container: it hands bytes to the core's reader and
+ * writer through these calls. A dv_stream_info crosses as the fixed layout
+ * below (DVW_STREAM_INFO_SIZE bytes, little-endian), not as the C struct:
+ *    0 u32 version        4 u32 header_size     8 u32 delta_version
+ *   12 u32 mode          16 u32 lossy          20 u32 dim
+ *   24 u32 metric        28 u32 M              32 u32 ef_construction
+ *   36 f32 relink_ratio  40 u64 seed           48 u64 first_sequence
+ *   56 u32 producer      60 u32 zero           64 u8[16] db_id
+ */
+
+static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); } /* wasm32 and x86 are little-endian */
+static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
+static uint32_t get32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+static uint64_t get64(const uint8_t *p) {
+    uint64_t v;
+    memcpy(&v, p, 8);
+    return v;
+}
+
+void dvw_stream_info_put(const dv_stream_info *info, uint8_t *out) {
+    memset(out, 0, DVW_STREAM_INFO_SIZE);
+    put32(out + 0, info->version);
+    put32(out + 4, info->header_size);
+    put32(out + 8, info->delta_version);
+    put32(out + 12, info->mode);
+    put32(out + 16, info->lossy);
+    put32(out + 20, info->dim);
+    put32(out + 24, info->metric);
+    put32(out + 28, info->M);
+    put32(out + 32, info->ef_construction);
+    memcpy(out + 36, &info->relink_ratio, 4);
+    put64(out + 40, info->seed);
+    put64(out + 48, info->first_sequence);
+    put32(out + 56, info->producer_version);
+    memcpy(out + 64, info->db_id, DV_STREAM_DB_ID_SIZE);
+}
+
+void dvw_stream_info_get(const uint8_t *in, dv_stream_info *info) {
+    memset(info, 0, sizeof *info);
+    info->version = (uint16_t)get32(in + 0);
+    info->header_size = (uint16_t)get32(in + 4);
+    info->delta_version = (uint16_t)get32(in + 8);
+    info->mode = (uint8_t)get32(in + 12);
+    info->lossy = (uint8_t)get32(in + 16);
+    info->dim = get32(in + 20);
+    info->metric = get32(in + 24);
+    info->M = get32(in + 28);
+    info->ef_construction = get32(in + 32);
+    memcpy(&info->relink_ratio, in + 36, 4);
+    info->seed = get64(in + 40);
+    info->first_sequence = get64(in + 48);
+    info->producer_version = get32(in + 56);
+    memcpy(info->db_id, in + 64, DV_STREAM_DB_ID_SIZE);
+}
+
+/* Decodes the stream header at the start of buf; info_out gets the layout
+ * above, *header_size (may be NULL) where the records start. */
+DVW_EXPORT int32_t dvw_stream_header_decode(const uint8_t *buf, uint32_t len, uint8_t *info_out,
+                                            uint32_t *header_size) {
+    if (!info_out || (len && !buf)) return DV_EINVAL;
+    dv_stream_info info;
+    size_t hs = 0;
+    dv_status st = dv_stream_header_decode(buf, len, &info, &hs);
+    if (st == DV_OK) {
+        dvw_stream_info_put(&info, info_out);
+        if (header_size) *header_size = (uint32_t)hs;
+    }
+    return st;
+}
+
+/* Writes the DV_STREAM_HEADER_SIZE header bytes of info_in into out (cap bytes). */
+DVW_EXPORT int32_t dvw_stream_header_encode(const uint8_t *info_in, uint8_t *out, uint32_t cap) {
+    if (!info_in || !out) return DV_EINVAL;
+    dv_stream_info info;
+    dvw_stream_info_get(info_in, &info);
+    return dv_stream_header_encode(&info, out, cap);
+}
+
+/* The stream info of db's config (mode: dv_stream_mode; lossy: 0..2). */
+DVW_EXPORT int32_t dvw_stream_info_from_db(const dv_db *db, uint32_t mode, uint32_t lossy,
+                                           uint64_t first_sequence, uint8_t *info_out) {
+    if (!info_out || lossy > 2) return DV_EINVAL;
+    dv_stream_info info;
+    dv_status st = dv_stream_info_from_db(db, (dv_stream_mode)mode, first_sequence, &info);
+    if (st != DV_OK) return st;
+    info.lossy = (uint8_t)lossy;
+    dvw_stream_info_put(&info, info_out);
+    return DV_OK;
+}
+
+/* A db with the stream's config (dv_db_open_from_stream); efs 0: default ef_search. */
+DVW_EXPORT int32_t dvw_db_open_from_stream(const uint8_t *info_in, uint32_t efs, dv_db **out) {
+    if (!info_in || !out) return DV_EINVAL;
+    dv_stream_info info;
+    dvw_stream_info_get(info_in, &info);
+    dv_db *db = NULL;
+    dv_status st = dv_db_open_from_stream(&info, NULL, &db);
+    if (st == DV_OK && efs) st = dv_db_set_ef_search(db, efs);
+    if (st != DV_OK) {
+        dv_db_close(db);
+        return st;
+    }
+    *out = db;
+    return DV_OK;
+}
+
+/* DV_OK or DV_ECONFIG with a message naming the field in msg (cap bytes). */
+DVW_EXPORT int32_t dvw_stream_check_db(const uint8_t *info_in, const dv_db *db, char *msg, uint32_t cap) {
+    if (!info_in) return DV_EINVAL;
+    dv_stream_info info;
+    dvw_stream_info_get(info_in, &info);
+    return dv_stream_check_db(&info, db, msg, cap);
+}
+
+/* Reader: out (32 bytes) = {u32 consumed, u32 header ptr, u32 payload ptr,
+ * u32 payload_len, u64 offset, u64 sequence}. max_payload 0: default. */
+DVW_EXPORT int32_t dvw_stream_reader_open(uint32_t max_payload, dv_stream_reader **out) {
+    dv_stream_reader_config cfg;
+    dv_stream_reader_config_default(&cfg);
+    cfg.max_payload = max_payload;
+    return dv_stream_reader_open(&cfg, out);
+}
+
+DVW_EXPORT int32_t dvw_stream_reader_next(dv_stream_reader *r, const uint8_t *in, uint32_t len,
+                                          uint8_t *out) {
+    if (!r || !out) return DV_EINVAL;
+    size_t used = 0;
+    dv_stream_record rec;
+    memset(&rec, 0, sizeof rec);
+    dv_status st = dv_stream_reader_next(r, in, len, &used, &rec);
+    put32(out + 0, (uint32_t)used);
+    put32(out + 4, (uint32_t)(uintptr_t)rec.header);
+    put32(out + 8, (uint32_t)(uintptr_t)rec.payload);
+    put32(out + 12, (uint32_t)rec.payload_len);
+    put64(out + 16, rec.offset);
+    put64(out + 24, rec.header ? rec.h.sequence : 0);
+    return st;
+}
+
+DVW_EXPORT int32_t dvw_stream_reader_info(const dv_stream_reader *r, uint8_t *info_out) {
+    if (!r || !info_out) return DV_EINVAL;
+    dv_stream_info info;
+    dv_status st = dv_stream_reader_info(r, &info);
+    if (st == DV_OK) dvw_stream_info_put(&info, info_out);
+    return st;
+}
+
+/* out8: where a torn structure starts (DV_ETRUNCATED). */
+DVW_EXPORT int32_t dvw_stream_reader_finish(dv_stream_reader *r, uint64_t *out) {
+    if (!r) return DV_EINVAL;
+    uint64_t off = 0;
+    dv_status st = dv_stream_reader_finish(r, &off);
+    if (out) *out = off;
+    return st;
+}
+
+DVW_EXPORT void dvw_stream_reader_offset(const dv_stream_reader *r, uint64_t *out) {
+    *out = dv_stream_reader_offset(r);
+}
+DVW_EXPORT const char *dvw_stream_reader_message(const dv_stream_reader *r) {
+    return dv_stream_reader_message(r);
+}
+DVW_EXPORT void dvw_stream_reader_free(dv_stream_reader *r) { dv_stream_reader_free(r); }
+
+/* Writer into a growing buffer: JS takes the bytes out after each call
+ * (dvw_stream_writer_output, then dvw_stream_writer_clear). */
+typedef struct dvw_writer {
+    dv_stream_writer *w;
+    uint8_t *buf;
+    size_t len, cap;
+} dvw_writer;
+
+static dv_status dvw_writer_sink(void *ctx, const uint8_t *bytes, size_t len) {
+    dvw_writer *w = ctx;
+    if (len > SIZE_MAX - w->len) return DV_ENOMEM;
+    if (w->len + len > w->cap) {
+        size_t cap = w->cap ? w->cap : 4096;
+        while (cap < w->len + len) {
+            if (cap > SIZE_MAX / 2) return DV_ENOMEM;
+            cap *= 2;
+        }
+        uint8_t *nb = realloc(w->buf, cap);
+        if (!nb) return DV_ENOMEM;
+        w->buf = nb;
+        w->cap = cap;
+    }
+    memcpy(w->buf + w->len, bytes, len);
+    w->len += len;
+    return DV_OK;
+}
+
+DVW_EXPORT void dvw_stream_writer_free(dvw_writer *w) {
+    if (!w) return;
+    dv_stream_writer_free(w->w);
+    free(w->buf);
+    free(w);
+}
+
+/* Opens a writer for info_in; the stream header is its first output. */
+DVW_EXPORT int32_t dvw_stream_writer_open(const uint8_t *info_in, dvw_writer **out) {
+    if (!info_in || !out) return DV_EINVAL;
+    dvw_writer *w = calloc(1, sizeof *w);
+    if (!w) return DV_ENOMEM;
+    dv_stream_info info;
+    dvw_stream_info_get(info_in, &info);
+    dv_status st = dv_stream_writer_open(&info, dvw_writer_sink, w, NULL, &w->w);
+    if (st != DV_OK) {
+        dvw_stream_writer_free(w);
+        return st;
+    }
+    *out = w;
+    return DV_OK;
+}
+
+/* Appends one contiguous delta (64-byte header + payload). */
+DVW_EXPORT int32_t dvw_stream_writer_append(dvw_writer *w, const uint8_t *buf, uint32_t len) {
+    if (!w || !buf) return DV_EINVAL;
+    if (len < DV_DELTA_HEADER_SIZE) return DV_ETRUNCATED;
+    return dv_stream_writer_append(w->w, buf, buf + DV_DELTA_HEADER_SIZE, len - DV_DELTA_HEADER_SIZE);
+}
+
+/* out[0] = pointer, out[1] = length of the bytes written since the last clear. */
+DVW_EXPORT void dvw_stream_writer_output(const dvw_writer *w, uint32_t *out) {
+    out[0] = (uint32_t)(uintptr_t)w->buf;
+    out[1] = (uint32_t)w->len;
+}
+DVW_EXPORT void dvw_stream_writer_clear(dvw_writer *w) { w->len = 0; }
+DVW_EXPORT void dvw_stream_writer_next_sequence(const dvw_writer *w, uint64_t *out) {
+    *out = dv_stream_writer_next_sequence(w->w);
+}
+
+/* ---- a whole stream buffer applied at once (replicas; exports_mt.c) ----------
+ *
+ * The core's reader frames the buffer (header, then records); the header is
+ * checked against the replica with dv_apply_begin_stream before anything is
+ * applied (DV_ECONFIG, DV_EGAP). Records are gathered as pointers into buf
+ * (a record lying whole inside the chunk is not copied) and applied with one
+ * dv_apply_batch; at the first refusal nothing later is tried. A problem the
+ * reader finds (a record failing its checksum, an unreadable record header,
+ * a torn tail) ends the gathering: the records before it are applied, then
+ * the problem is reported at its index and offset. */
+
+/* msg (may be NULL) into dst, cut to fit, NUL-terminated. */
+static void copy_msg(char *dst, size_t cap, const char *msg) {
+    size_t n = msg ? strlen(msg) : 0;
+    if (n >= cap) n = cap - 1;
+    if (n) memcpy(dst, msg, n);
+    dst[n] = '\0';
+}
+
+static void dvw_result_fail(dvw_stream_result *res, uint32_t index, int32_t st, uint64_t seq, uint64_t offset,
+                            const char *msg) {
+    res->status = st;
+    res->failed_at = index;
+    res->failed_seq_lo = (uint32_t)seq;
+    res->failed_seq_hi = (uint32_t)(seq >> 32);
+    res->failed_off_lo = (uint32_t)offset;
+    res->failed_off_hi = (uint32_t)(offset >> 32);
+    copy_msg(res->message, sizeof res->message, msg);
+}
+
+typedef struct dvw_gather {
+    const uint8_t **hdrs, **pays;
+    size_t *plens;
+    dv_status *results;
+    size_t n, cap;
+} dvw_gather;
+
+static dv_status dvw_gather_push(dvw_gather *g, const dv_stream_record *rec) {
+    if (g->n == g->cap) {
+        size_t cap = g->cap ? g->cap * 2 : 256;
+        const uint8_t **h = realloc(g->hdrs, sizeof *h * cap);
+        if (h) g->hdrs = h;
+        const uint8_t **p = realloc(g->pays, sizeof *p * cap);
+        if (p) g->pays = p;
+        size_t *l = realloc(g->plens, sizeof *l * cap);
+        if (l) g->plens = l;
+        if (!h || !p || !l) return DV_ENOMEM;
+        g->cap = cap;
+    }
+    g->hdrs[g->n] = rec->header;
+    g->pays[g->n] = rec->payload;
+    g->plens[g->n] = rec->payload_len;
+    g->n++;
+    return DV_OK;
+}
+
+int32_t dvw_apply_stream_buffer(dv_apply *ap, const uint8_t *buf, uint32_t len, dvw_stream_result *res) {
+    if (!ap || !res || (len && !buf)) return DV_EINVAL;
+    memset(res, 0, sizeof *res);
+    res->failed_at = UINT32_MAX;
+    dv_stream_reader *rd = NULL;
+    dv_status st = dv_stream_reader_open(NULL, &rd);
+    if (st != DV_OK) {
+        dvw_result_fail(res, 0, st, 0, 0, "cannot open a stream reader");
+        return st;
+    }
+    dvw_gather g = {0};
+    dv_status prob = DV_OK; /* what ended the gathering */
+    uint64_t prob_off = 0, prob_seq = 0;
+    char prob_msg[sizeof res->message] = "";
+    int began = 0, refused_at_begin = 0;
+    size_t pos = 0;
+    for (;;) {
+        size_t used = 0;
+        dv_stream_record rec;
+        memset(&rec, 0, sizeof rec);
+        st = dv_stream_reader_next(rd, buf ? buf + pos : NULL, len - pos, &used, &rec);
+        pos += used;
+        dv_stream_info info;
+        if (!began && dv_stream_reader_info(rd, &info) == DV_OK) {
+            began = 1;
+            dv_status bs = dv_apply_begin_stream(ap, &info);
+            if (bs != DV_OK) {
+                prob = bs;
+                refused_at_begin = 1;
+                copy_msg(prob_msg, sizeof prob_msg, dv_apply_last_error(ap));
+                break;
+            }
+        }
+        if (st == DV_EEMPTY) break; /* every byte consumed */
+        if (st == DV_OK || st == DV_EGAP || st == DV_EDUPLICATE) {
+            /* the applier decides about gaps and duplicates, as for any delta */
+            uintptr_t lo = (uintptr_t)buf, hi = lo + len;
+            if ((uintptr_t)rec.header < lo || (uintptr_t)rec.payload > hi ||
+                rec.payload_len > hi - (uintptr_t)rec.payload) {
+                prob = DV_ESTATE; /* not expected: the record lies whole inside buf */
+                prob_off = rec.offset;
+                break;
+            }
+            prob = dvw_gather_push(&g, &rec);
+            if (prob != DV_OK) {
+                prob_off = rec.offset;
+                break;
+            }
+            continue;
+        }
+        prob = st;
+        prob_off = rec.offset;
+        if (rec.header) prob_seq = get64(rec.header);
+        break;
+    }
+    if (prob == DV_OK) prob = dv_stream_reader_finish(rd, &prob_off);
+    if (prob != DV_OK && !prob_msg[0]) copy_msg(prob_msg, sizeof prob_msg, dv_stream_reader_message(rd));
+    /* a torn or unreadable record counts as one; a torn or refused stream header does not */
+    res->deltas = (uint32_t)g.n + (prob != DV_OK && began && !refused_at_begin ? 1u : 0u);
+    res->parsed_len = prob != DV_OK ? (uint32_t)prob_off : len;
+    if (g.n && !refused_at_begin) {
+        g.results = malloc(sizeof *g.results * g.n);
+        size_t applied = 0;
+        st = g.results ? dv_apply_batch(ap, g.hdrs, g.pays, g.plens, g.n, g.results, &applied) : DV_ENOMEM;
+        res->applied = (uint32_t)applied;
+        for (size_t i = 0; g.results && i < g.n; i++) {
+            dv_status r = g.results[i];
+            if (r == DV_EDUPLICATE) res->duplicates++;
+            if (r != DV_OK && r != DV_EDUPLICATE && res->failed_at == UINT32_MAX)
+                dvw_result_fail(res, (uint32_t)i, r, get64(g.hdrs[i]), (uint64_t)(g.hdrs[i] - buf),
+                                dv_apply_last_error(ap));
+        }
+        if (st != DV_OK && res->status == DV_OK) dvw_result_fail(res, 0, st, 0, 0, dv_apply_last_error(ap));
+    }
+    if (res->status == DV_OK && prob != DV_OK)
+        dvw_result_fail(res, refused_at_begin ? 0 : (uint32_t)g.n, prob, prob_seq, prob_off, prob_msg);
+    free(g.hdrs);
+    free(g.pays);
+    free(g.plens);
+    free(g.results);
+    dv_stream_reader_free(rd);
+    return res->status;
+}
+
+/* A whole stream buffer into a replica; res: DVW_STREAM_RESULT_SIZE bytes. */
+DVW_EXPORT int32_t dvw_replica_apply_stream(dvw_replica *r, const uint8_t *buf, uint32_t len,
+                                            dvw_stream_result *res) {
+    if (!r) return DV_EINVAL;
+    return dvw_apply_stream_buffer(r->ap, buf, len, res);
+}
+
+/* Checks a stream header (info_in) against the replica before any record:
+ * DV_ECONFIG / DV_EGAP with dvw_replica_last_error explaining. */
+DVW_EXPORT int32_t dvw_replica_begin_stream(dvw_replica *r, const uint8_t *info_in) {
+    if (!r || !info_in) return DV_EINVAL;
+    dv_stream_info info;
+    dvw_stream_info_get(info_in, &info);
+    return dv_apply_begin_stream(r->ap, &info);
+}
+
 /* ---- benchmark only (js/bench/wasm.mjs) --------------------------------------
  *
  * Why: a JS->wasm call costs tens of ns, as much as an L2 over 128 floats, so

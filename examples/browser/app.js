@@ -1,6 +1,7 @@
-// app.js -- the browser example: a wasm replica fed by a streamed delta file.
+// app.js -- the browser example: wasm replicas created from the header of a streamed stream file
+// (docs/FORMAT.md section 10) and fed its records as they arrive, read by the core's stream reader.
 import { load, hashHex, threadsSupported } from '/js/src/index.js';
-import { openParallelReplica } from '/js/src/parallel.js';
+import { openParallelReplicaFromStream } from '/js/src/parallel.js';
 
 const $ = (id) => document.getElementById(id);
 const state = { done: false, error: null };
@@ -12,10 +13,9 @@ async function main() {
   const dv = await load();
   $('module').textContent = `${dv.flavor === 'simd' ? 'deltavec.wasm' : 'deltavec-scalar.wasm'} (${dv.backend}), v${dv.rt.version}`;
   state.backend = dv.backend;
-  const exp = await (await fetch('/vectors/native.json')).json();
+  const exp = await (await fetch('/vectors/native.json')).json(); // only the expected hash: the config comes from the stream
   $('expected').textContent = exp.final_hash;
   state.expected = exp.final_hash;
-  const replica = dv.openReplica(exp);
 
   // Threads: run the shared-memory worker pool check when the page is cross-origin isolated.
   if (threadsSupported()) {
@@ -35,56 +35,62 @@ async function main() {
     state.pool = { ok: false, fallback: true };
   }
 
-  // The parallel replica: a dispatcher Web Worker + 4 worker loops over one shared memory. Every delta that
+  // Stream the file through the core's stream reader (in wasm): chunks go in as they arrive, records come out.
+  // Its header carries the primary's db config: both replicas are created from it, before any record.
+  // The parallel replica: a dispatcher Web Worker + 4 worker loops over one shared memory. Every record that
   // arrives is pushed into the feed ring in that memory (this page's main thread never blocks: push only copies
   // bytes in); the dispatcher applies from the ring. Without cross-origin isolation it falls back to one thread.
   // minRun 1: every run between deletes goes to the worker loops, so this page exercises them (the default,
   // 64, applies this delete-heavy stream mostly inline, which is faster on few cores).
-  const par = await openParallelReplica({ ...exp, workers: 4, minRun: 1, quiet: true });
-  state.parallel = { parallel: par.parallel, shared: par.shared, workers: par.workers, reason: par.reason };
-  $('parmode').textContent = par.parallel ? `${par.workers} worker loops + a dispatcher worker on one shared WebAssembly.Memory`
-    : `one thread: ${par.reason}`;
-  let pushed = 0, waitedForRoom = 0, feedStart = 0;
-
-  // Stream the file and apply each complete record as soon as it has arrived.
   const res = await fetch('/vectors/native.dvs');
-  const reader = res.body.getReader();
-  let buf = new Uint8Array(0);
+  const body = res.body.getReader();
+  const reader = dv.streamReader();
+  let replica = null, par = null;
+  let pushed = 0, waitedForRoom = 0, feedStart = 0, chunks = 0;
   const lat = [];
-  const query = new Float32Array(exp.dim).fill(0.1);
+  let query = null;
   let lastUi = 0;
   for (;;) {
-    const { value, done } = await reader.read();
+    const { value, done } = await body.read();
     if (value) {
-      const nb = new Uint8Array(buf.length + value.length);
-      nb.set(buf); nb.set(value, buf.length); buf = nb;
-      let off = 0;
-      const dvw = new DataView(buf.buffer);
-      while (off + 4 <= buf.length) {
-        const len = dvw.getUint32(off, true);
-        if (off + 4 + len > buf.length) break;
+      chunks++;
+      reader.push(value);
+      if (!replica && reader.info) {
+        const info = reader.info;
+        state.info = { ...info, seed: String(info.seed), firstSequence: String(info.firstSequence) };
+        $('config').textContent = `dim ${info.dim}, ${info.metric}, M ${info.M}, ef_construction ${info.efConstruction}, ` +
+          `seed ${info.seed}, relink ${info.relinkRatio}, ${info.mode}, first sequence ${info.firstSequence}, ` +
+          `written by v${Math.floor(info.producerVersion / 10000)}.${Math.floor(info.producerVersion / 100) % 100}.${info.producerVersion % 100}`;
+        replica = dv.openReplicaFromStream(info);
+        query = new Float32Array(info.dim).fill(0.1);
+        par = await openParallelReplicaFromStream(info, { workers: 4, minRun: 1, quiet: true });
+        state.parallel = { parallel: par.parallel, shared: par.shared, workers: par.workers, reason: par.reason };
+        $('parmode').textContent = par.parallel ? `${par.workers} worker loops + a dispatcher worker on one shared WebAssembly.Memory`
+          : `one thread: ${par.reason}`;
+      }
+      for (const delta of reader) {
         const t0 = performance.now();
-        replica.apply(buf.subarray(off + 4, off + 4 + len));
+        replica.apply(delta);
         lat.push(performance.now() - t0);
         if (!feedStart) feedStart = performance.now();
-        const delta = buf.subarray(off + 4, off + 4 + len);
         while (!par.push(delta)) { waitedForRoom++; await par.room(); } // ring full: wait for the dispatcher
         pushed++;
-        off += 4 + len;
       }
-      buf = buf.slice(off);
-      if (performance.now() - lastUi > 50) {
+      if (replica && performance.now() - lastUi > 50) {
         lastUi = performance.now();
         $('position').textContent = String(replica.position);
         $('count').textContent = String(replica.db.count);
-        await new Promise((r) => setTimeout(r, 0)); // let the page paint while deltas arrive
+        await new Promise((r) => setTimeout(r, 0)); // let the page paint while records arrive
       }
     }
     if (done) break;
   }
+  state.streamBytes = reader.finish(); // throws DV_ETRUNCATED (with its offset) for a torn file
+  state.chunks = chunks;
+  reader.close();
   const t0 = performance.now();
   let hits = [];
-  for (let i = 0; i < 100; i++) { query[i % exp.dim] += 0.01; hits = replica.search(query, 10); }
+  for (let i = 0; i < 100; i++) { query[i % query.length] += 0.01; hits = replica.search(query, 10); }
   const searchMs = (performance.now() - t0) / 100;
   const sorted = lat.slice().sort((a, b) => a - b);
   const hash = hashHex(replica.stateHash());

@@ -9,7 +9,7 @@
 // Usage: node examples/node/parallel-throughput.mjs [inserts=20000] [dim=128] [rounds=3] [M=16] [efc=100]
 import os from 'node:os';
 import { load, hashHex } from '../../js/src/index.js';
-import { openParallelReplica, concatDeltas } from '../../js/src/parallel.js';
+import { openParallelReplicaFromStream } from '../../js/src/parallel.js';
 
 const [n = 20000, dim = 128, rounds = 3, M = 16, efc = 100] = process.argv.slice(2).map(Number);
 const cfg = { dim, M, efConstruction: efc, efSearch: 64, seed: 7 };
@@ -32,8 +32,8 @@ cap.flush();
 for (;;) { const got = cap.poll(256); if (!got.length) break; deltas.push(...got); cap.release(cap.lastSequence); }
 const buildMs = performance.now() - tb;
 const want = hashHex(db.stateHash());
+const stream = dv.writeStream(db, deltas); // header (the db config) + records
 cap.close(); db.close();
-const stream = concatDeltas(deltas);
 console.log(`primary: ${n} inserts dim ${dim} M ${M} efc ${efc} in ${(buildMs / 1000).toFixed(1)} s; ${deltas.length} deltas, ${(stream.length / 1048576).toFixed(1)} MiB; hash ${want}; ${os.cpus().length} CPUs`);
 
 const configs = [
@@ -46,7 +46,7 @@ const times = configs.map(() => ({ apply: [], wall: [], feed: [] }));
 const median = (a) => { const b = a.slice().sort((x, y) => x - y); return b[b.length >> 1]; };
 for (let r = 0; r < rounds; r++) {
   for (const [i, c] of configs.entries()) { // interleaved, so drift hits every config alike
-    const rep = await openParallelReplica({ ...cfg, ...c.opts });
+    const rep = await openParallelReplicaFromStream(stream, { ...c.opts });
     const t0 = performance.now();
     const res = await rep.applyStream(stream);
     const wall = performance.now() - t0;
@@ -55,7 +55,7 @@ for (let r = 0; r < rounds; r++) {
     if (!res.ok || h !== want) throw new Error(`${c.label}: ${res.status} ${res.detail} hash ${h} != ${want}`);
     times[i].apply.push(res.ms);
     times[i].wall.push(wall);
-    const fr = await openParallelReplica({ ...cfg, ...c.opts });
+    const fr = await openParallelReplicaFromStream(stream, { ...c.opts });
     const f0 = performance.now();
     await fr.pushAll(deltas);
     const fs = await fr.flush();

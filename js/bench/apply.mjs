@@ -3,7 +3,7 @@
 //
 // The native tool (build-wasm/dvw_vectors, gcc -O2, best kernel set of the CPU) generates a stream of `ops`
 // deltas of the fixed interop workload (inserts, dense and sparse updates, deletes, metadata) and times its own
-// dv_apply_buffer per delta; each wasm module applies the same stream through the public JS API
+// dv_apply_delta per record (the stream read by the core's reader); each wasm module applies the same stream through the public JS API
 // (Replica.apply: copy into wasm memory + dvw_replica_apply), timed per delta with hrtime. Every replica must
 // reach the primary's final state hash. `rounds` fresh replays per side, interleaved (native, simd, scalar);
 // per kind: median over rounds of the per-round median (and p99) latency.
@@ -12,7 +12,6 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync, mkdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { splitStream } from '../src/index.js';
 import { loadModule, toolPath, buildDir, median, fmt, table } from './common.mjs';
 
 const kindOf = (d) => (d[8] === 2 ? ((d[9] & 2) ? 'sparse_update' : 'dense_update') : ({ 1: 'insert', 3: 'delete', 4: 'batch' }[d[8]] || 'other'));
@@ -24,12 +23,12 @@ export async function benchApply({ ops = 20000, dim = 128, rounds = 3, log = con
   const stream = path.join(dir, `s-${ops}-${dim}.dvs`), json = path.join(dir, `s-${ops}-${dim}.json`);
   execFileSync(toolPath, ['gen', stream, json, String(ops), String(dim)]);
   const exp = JSON.parse(readFileSync(json, 'utf8'));
-  const deltas = splitStream(readFileSync(stream));
   const mods = [await loadModule(true), await loadModule(false)];
+  const { deltas } = mods[0].readStream(readFileSync(stream));
   const per = { native: [], simd128: [], scalar: [] }; // per side: one {kind: {median_us, p99_us}} per round
   let nativeBackend = null;
   for (let round = 0; round < rounds; round++) {
-    const nat = JSON.parse(execFileSync(toolPath, ['bench', stream, String(dim), '8', '64', '32', '42', '0']).toString());
+    const nat = JSON.parse(execFileSync(toolPath, ['bench', stream]).toString());
     if (nat.hash !== exp.final_hash) throw new Error(`native apply hash ${nat.hash} != ${exp.final_hash}`);
     nativeBackend = nat.backend;
     per.native.push(Object.fromEntries(Object.entries(nat.ops).map(([k, v]) => [k, { median_us: v.median_ns / 1000, p99_us: v.p99_ns / 1000 }])));

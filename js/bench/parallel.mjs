@@ -16,7 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { splitStream, Runtime } from '../src/index.js';
+import { Runtime, Deltavec } from '../src/index.js';
 import { memoryPages } from '../src/pool.js';
 import { distDir, buildDir, toolPath, median, fmt, table } from './common.mjs';
 
@@ -49,7 +49,6 @@ export async function benchParallel({ ops = 20000, dim = 128, workers = [1, 2, 4
   const stream = path.join(dir, `s-${ops}-${dim}.dvs`), json = path.join(dir, `s-${ops}-${dim}.json`);
   execFileSync(toolPath, ['gen', stream, json, String(ops), String(dim)]);
   const exp = JSON.parse(readFileSync(json, 'utf8'));
-  const deltas = splitStream(readFileSync(stream));
 
   // Fixed size, as js/src/pool.js does: the mt heap stops growing once a worker instance joined (a grow would
   // reach the other threads late; wasm/libc/libc.c).
@@ -58,6 +57,7 @@ export async function benchParallel({ ops = 20000, dim = 128, workers = [1, 2, 4
   const memory = new WebAssembly.Memory({ initial: pages, maximum: pages, shared: true });
   const inst = await WebAssembly.instantiate(module, { env: { memory } });
   const rt = new Runtime(inst, memory, 'mt'), x = rt.x;
+  const { deltas } = new Deltavec(rt).readStream(readFileSync(stream)); // the core's reader, in this module
   const maxW = Math.max(...workers);
   const tlsSize = x.dvw_tls_size(), tlsAlign = Math.max(16, x.dvw_tls_align());
   const threads = [], blocks = [];

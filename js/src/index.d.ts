@@ -5,6 +5,7 @@ export interface DbOptions {
   seed?: number | bigint; load?: LoadOptions;
 }
 export interface ReplicaOptions extends DbOptions {
+  /** openReplicaFromStream: 'logical' applies a structural stream logically. */
   mode?: 'structural' | 'logical'; policy?: 'abort' | 'omit' | 'replace'; coherence?: boolean; position?: number | bigint;
 }
 export interface LoadOptions { simd?: 'auto' | boolean; url?: string | URL; fresh?: boolean }
@@ -21,13 +22,17 @@ export declare function threadsSupported(): boolean;
 export declare function load(opts?: LoadOptions): Promise<Deltavec>;
 export declare function openDb(opts: DbOptions): Promise<Db>;
 export declare function openReplica(opts: ReplicaOptions): Promise<Replica>;
-export declare function splitStream(buf: Uint8Array | ArrayBuffer): Uint8Array[];
-export declare function joinStream(deltas: Uint8Array[]): Uint8Array;
 export declare function hashHex(h: bigint): string;
 export declare class Deltavec {
   readonly backend: 'simd128' | 'scalar'; readonly flavor: 'simd' | 'scalar'; readonly memoryBytes: number;
   openDb(opts: DbOptions): Db; openReplica(opts: ReplicaOptions): Replica;
   statusName(status: number): string; describe(delta: Uint8Array): string; verify(delta: Uint8Array): void;
+  streamReader(opts?: { maxPayload?: number }): StreamReader;
+  streamWriter(source: Db | StreamInfo, opts?: StreamOptions): StreamWriter;
+  readStream(bytes: Uint8Array | ArrayBuffer, opts?: { maxPayload?: number }): ReadStreamResult;
+  writeStream(source: Db | StreamInfo, deltas: Uint8Array[], opts?: StreamOptions): Uint8Array;
+  streamInfo(bytes: Uint8Array | ArrayBuffer): StreamInfo;
+  openReplicaFromStream(source: Uint8Array | ArrayBuffer | StreamInfo, opts?: Omit<ReplicaOptions, 'dim'>): Replica;
 }
 export declare class Db {
   readonly dim: number; readonly count: number; readonly memoryUsage: number;
@@ -44,6 +49,8 @@ export declare class Db {
   stateHash(): bigint;
   clone(): Db;
   startCapture(opts?: CaptureOptions): Capture;
+  streamInfo(opts?: StreamOptions): StreamInfo;
+  streamHeader(opts?: StreamOptions): Uint8Array;
   close(): void;
 }
 export interface Checkpoint { sequence: bigint; stateHash: bigint }
@@ -65,5 +72,75 @@ export declare class Replica {
   stats(): Record<'applied' | 'duplicates' | 'refused' | 'omitted' | 'replaced', number>;
   stateHash(): bigint;
   search(query: Float32Array | number[], k: number, ef?: number): Hit[];
+  /** The stream header accepted by beginStream / openReplicaFromStream, else null. */
+  readonly streamInfo: StreamInfo | null;
+  /** Throws DeltavecError DV_ECONFIG (config differs, message names the field) or DV_EGAP; changes nothing. */
+  beginStream(source: Uint8Array | ArrayBuffer | StreamInfo): void;
+  /** Applies a whole stream (header checked first); throws DeltavecError (with .offset, .result) on a problem. */
+  applyStream(bytes: Uint8Array): StreamResult;
   close(): void;
 }
+/** The header of a stream (docs/FORMAT.md section 10): the db config that makes replicas differ, and more. */
+export interface StreamInfo {
+  version: number; headerSize: number; deltaVersion: number;
+  mode: 'structural' | 'logical';
+  /** 0 lossless, 1 f16, 2 i8 (informational). */
+  lossy: number;
+  dim: number; metric: MetricName; M: number; efConstruction: number; relinkRatio: number; seed: bigint;
+  /** Sequence of the first record. */
+  firstSequence: bigint;
+  /** Library version of the writer (major*10000 + minor*100 + patch). */
+  producerVersion: number;
+  /** 32 hex digits (all zero: unknown). */
+  dbId: string;
+}
+export interface StreamOptions { mode?: 'structural' | 'logical'; lossy?: 0 | 1 | 2; firstSequence?: number | bigint }
+export interface ReadStreamResult { info: StreamInfo; deltas: Uint8Array[]; length: number }
+/** What Replica.applyStream / ParallelReplica.applyStream report. */
+export interface StreamResult {
+  /** true when every record was applied or was a duplicate. */
+  ok: boolean;
+  /** C status name of the first problem ("DV_OK" if none), e.g. "DV_ECONFIG", "DV_ECHECKSUM", "DV_ETRUNCATED". */
+  status: string;
+  /** Records found (a torn or unreadable one counts as one). */
+  deltas: number;
+  applied: number;
+  duplicates: number;
+  /** Highest sequence such that everything up to it is applied. */
+  position: bigint;
+  /** Index of the refused record, -1 if none. Later records were not tried. */
+  failedAt: number;
+  failedSequence: bigint | null;
+  /** Stream byte offset of the problem (0: the stream header), -1 if none. */
+  failedOffset: number;
+  /** What went wrong (the reader's or the applier's message). */
+  detail: string | null;
+  /** Time spent applying, milliseconds. */
+  ms: number;
+}
+/** A DeltavecError of the stream reader: offset = stream byte offset of the problem. */
+export interface StreamError extends DeltavecError { offset: number; delta?: Uint8Array; sequence?: bigint }
+export declare class StreamReader {
+  /** null until the stream header has been read. */
+  readonly info: StreamInfo | null;
+  readonly offset: number;
+  push(chunk: Uint8Array | ArrayBuffer): this;
+  /** The next record, or null when more bytes are needed; throws the stream's problems (StreamError) in order. */
+  next(): Uint8Array | null;
+  [Symbol.iterator](): Iterator<Uint8Array>;
+  /** End of input: the stream length, or throws DV_ETRUNCATED / DV_EEMPTY / the reader's error. */
+  finish(): number;
+  close(): void;
+}
+export declare class StreamWriter {
+  readonly info: StreamInfo;
+  /** The stream header bytes: write them first. */
+  readonly header: Uint8Array;
+  readonly nextSequence: bigint;
+  /** One delta's record bytes; throws DeltavecError (DV_EGAP, DV_EDUPLICATE, DV_ECHECKSUM, ...). */
+  append(delta: Uint8Array): Uint8Array;
+  close(): void;
+}
+export declare function readStream(bytes: Uint8Array | ArrayBuffer, opts?: { maxPayload?: number; load?: LoadOptions }): Promise<ReadStreamResult>;
+export declare function writeStream(source: Db | StreamInfo, deltas: Uint8Array[], opts?: StreamOptions & { load?: LoadOptions }): Promise<Uint8Array>;
+export declare function openReplicaFromStream(source: Uint8Array | ArrayBuffer | StreamInfo, opts?: Omit<ReplicaOptions, 'dim'>): Promise<Replica>;

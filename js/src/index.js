@@ -190,6 +190,42 @@ export class Deltavec {
     rt.reset(); rt.reserve(bytes.length + 64);
     rt.check(rt.x.dvw_delta_verify(rt.putBytes(bytes), bytes.length), 'verify');
   }
+  /** An incremental stream reader (opts.maxPayload: larger records are DV_ETOOBIG). close() it. */
+  streamReader(opts) { return new StreamReader(this.rt, opts); }
+  /** A stream writer for a Db's config or a stream info (opts: mode, lossy, firstSequence). close() it. */
+  streamWriter(source, opts) { return new StreamWriter(this.rt, infoOf(this.rt, source, opts)); }
+  /**
+   * Reads a whole stream: {info, deltas, length}. Throws the first problem as a DeltavecError with .offset
+   * (DV_EEMPTY, DV_ENOTSTREAM, DV_ETRUNCATED, DV_ECHECKSUM, DV_EGAP, ...).
+   */
+  readStream(bytes, opts) { return readStreamOn(this.rt, bytes, opts); }
+  /**
+   * One stream (header + every delta) as bytes. source: a Db (its config; opts.mode 'structural' | 'logical',
+   * opts.lossy) or a stream info; firstSequence: opts.firstSequence, else the first delta's sequence.
+   */
+  writeStream(source, deltas, opts) { return writeStreamOn(this.rt, source, deltas, opts); }
+  /** The stream header at the start of bytes, decoded and checked (throws DeltavecError). */
+  streamInfo(bytes) { return decodeStreamInfo(this.rt, bytes, 'streamInfo'); }
+  /**
+   * A replica created from a stream header (bytes starting with one, or an info): the header's db config and
+   * mode; opts: efSearch, policy, coherence, position, mode ('logical' to apply a structural stream logically).
+   * Apply the records with replica.applyStream(bytes) or a StreamReader + apply().
+   */
+  openReplicaFromStream(source, opts = {}) {
+    const rt = this.rt;
+    const info = source instanceof Uint8Array || source instanceof ArrayBuffer ? this.streamInfo(source) : source;
+    rt.reset(); rt.reserve(STREAM_INFO_SIZE + 32);
+    const pi = rt.take(STREAM_INFO_SIZE), out = rt.take(4);
+    putStreamInfo(rt, info, pi);
+    rt.check(rt.x.dvw_db_open_from_stream(pi, (opts.efSearch || 0) >>> 0, out), 'openReplicaFromStream');
+    const db = new Db(rt, rt.u32[out >>> 2], info.dim);
+    let rep;
+    try {
+      rep = new Replica(rt, db, { ...opts, mode: opts.mode || info.mode });
+    } catch (e) { db.close(); throw e; }
+    try { rep.beginStream(info); } catch (e) { rep.close(); throw e; }
+    return rep;
+  }
 }
 
 const cache = new Map();
@@ -224,6 +260,25 @@ export async function openDb(opts) {
 export async function openReplica(opts) {
   const dv = await load(opts && opts.load);
   return dv.openReplica(opts);
+}
+
+/** Deltavec.openReplicaFromStream on the default module (opts.load: load options). */
+export async function openReplicaFromStream(source, opts) {
+  const dv = await load(opts && opts.load);
+  return dv.openReplicaFromStream(source, opts);
+}
+
+/** Deltavec.readStream on the default module. */
+export async function readStream(bytes, opts) {
+  const dv = await load(opts && opts.load);
+  return dv.readStream(bytes, opts);
+}
+
+/** Deltavec.writeStream: on the Db's module, or the default module for a stream info. */
+export async function writeStream(source, deltas, opts) {
+  if (source instanceof Db) return writeStreamOn(source.rt, source, deltas, opts);
+  const dv = await load(opts && opts.load);
+  return dv.writeStream(source, deltas, opts);
 }
 
 function seedOf(s) {
@@ -374,6 +429,29 @@ export class Db {
     this._capture = new Capture(rt, rt.u32[out >>> 2], this);
     return this._capture;
   }
+  /**
+   * The stream info of this db's config: {dim, metric, M, efConstruction, seed, relinkRatio, mode, lossy,
+   * firstSequence, producerVersion, dbId, ...}. opts: mode ('structural' default | 'logical'), lossy (0 | 1 f16 |
+   * 2 i8), firstSequence (default 1).
+   */
+  streamInfo(opts = {}) {
+    const rt = this.rt, h = this._live();
+    const mode = typeof opts.mode === 'string' ? MODE_NAMES.indexOf(opts.mode) : (opts.mode || 0);
+    if (mode < 0) throw new DeltavecError(-1, 'DV_EINVAL', `unknown stream mode ${opts.mode}`, 'streamInfo');
+    rt.reset(); rt.reserve(STREAM_INFO_SIZE + 16);
+    const out = rt.take(STREAM_INFO_SIZE);
+    rt.check(rt.x.dvw_stream_info_from_db(h, mode, (opts.lossy || 0) >>> 0, BigInt(opts.firstSequence ?? 1), out), 'streamInfo');
+    return getStreamInfo(rt, out);
+  }
+  /** The 80-byte stream header of this db's config (streamInfo's opts): what a stream of its deltas starts with. */
+  streamHeader(opts) {
+    const rt = this.rt, info = this.streamInfo(opts);
+    rt.reset(); rt.reserve(2 * STREAM_INFO_SIZE + 32);
+    const pi = rt.take(STREAM_INFO_SIZE), out = rt.take(STREAM_INFO_SIZE);
+    putStreamInfo(rt, info, pi);
+    rt.check(rt.x.dvw_stream_header_encode(pi, out, STREAM_INFO_SIZE), 'streamHeader');
+    return rt.u8.slice(out, out + STREAM_INFO_SIZE);
+  }
   close() {
     if (!this.h) return;
     if (this._capture) this._capture.close();
@@ -457,6 +535,8 @@ export class Replica {
   constructor(rt, db, opts = {}) {
     this.rt = rt;
     this.db = db;
+    /** The stream header accepted by beginStream (null before). */
+    this.streamInfo = null;
     const mode = { structural: 0, logical: 1 }[opts.mode || 'structural'];
     const policy = { abort: 0, omit: 1, replace: 2 }[opts.policy || 'abort'];
     if (mode === undefined || policy === undefined) throw new DeltavecError(-1, 'DV_EINVAL', 'bad mode or policy', 'openReplica');
@@ -471,7 +551,51 @@ export class Replica {
     return this.h;
   }
   _fail(st, where) {
-    try { this.rt.check(st, where); } catch (e) { e.detail = this.lastError; throw e; }
+    try { this.rt.check(st, where); } catch (e) {
+      e.detail = this.lastError;
+      if (e.detail) e.message += ` (${e.detail})`;
+      throw e;
+    }
+  }
+  /**
+   * Checks a stream header (bytes or info) against this replica before any of its records: DeltavecError
+   * DV_ECONFIG (the config differs; the message names the field), DV_EGAP (the stream starts after position + 1).
+   * Nothing changes either way.
+   */
+  beginStream(source) {
+    const rt = this.rt, h = this._live();
+    const info = source instanceof Uint8Array || source instanceof ArrayBuffer ? decodeStreamInfo(rt, source, 'beginStream') : source;
+    rt.reset(); rt.reserve(STREAM_INFO_SIZE + 16);
+    const pi = rt.take(STREAM_INFO_SIZE);
+    putStreamInfo(rt, info, pi);
+    this._fail(rt.x.dvw_replica_begin_stream(h, pi), 'beginStream');
+    this.streamInfo = info;
+  }
+  /* dvw_replica_apply_stream's result as an object (also parallel.js's fallback). */
+  _applyStreamResult(bytes) {
+    const rt = this.rt, h = this._live();
+    const t0 = performance.now();
+    rt.reset(); rt.reserve(bytes.length + 256 + 32);
+    const p = rt.putBytes(bytes), res = rt.take(256);
+    rt.x.dvw_replica_apply_stream(h, p, bytes.length, res);
+    const ms = performance.now() - t0;
+    return streamResultOf(rt, res, this.position, ms, () => this.lastError);
+  }
+  /**
+   * Applies a whole stream (header + records) with one dv_apply_batch: the header is checked first (DV_ECONFIG,
+   * nothing applied); at the first refusal nothing later is tried and the replica keeps the state after the last
+   * good delta. Returns {deltas, applied, duplicates, position}; throws DeltavecError otherwise (.offset, .result).
+   */
+  applyStream(bytes) {
+    const r = this._applyStreamResult(bytes);
+    if (!r.ok) {
+      const e = new DeltavecError(r.statusCode, r.status, r.detail || this.rt.str(this.rt.x.dvw_strerror(r.statusCode)), 'applyStream');
+      e.offset = r.failedOffset;
+      e.detail = r.detail;
+      e.result = r;
+      throw e;
+    }
+    return r;
   }
   /** Message about the last refusal (dv_apply_last_error). */
   get lastError() { return this.rt.str(this.rt.x.dvw_replica_last_error(this._live())); }
@@ -530,30 +654,280 @@ export class Replica {
   }
 }
 
-/** Splits a stream file (records of u32 LE length + delta bytes) into deltas (views, not copies). */
-export function splitStream(buf) {
-  const u8 = buf instanceof Uint8Array ? buf : new Uint8Array(buf);
-  const dv = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
-  const out = [];
-  let off = 0;
-  while (off + 4 <= u8.length) {
-    const len = dv.getUint32(off, true);
-    off += 4;
-    if (len < 64 || off + len > u8.length) throw new DeltavecError(-11, 'DV_ETRUNCATED', `stream record at ${off - 4} truncated`, 'splitStream');
-    out.push(u8.subarray(off, off + len));
-    off += len;
-  }
-  return out;
+/* ---- streams: the container of docs/FORMAT.md section 10 -------------------------------------------------
+ *
+ * A stream is a stream header (magic, versions, the db config that makes replicas differ, first sequence,
+ * producer version, db id) followed by records (64-byte delta header + payload) back to back. JS does not
+ * parse it: every byte goes through the core's reader, writer and header codec in wasm (wasm/exports.c).
+ * A stream header crosses the boundary as a fixed 80-byte layout (STREAM_INFO_SIZE, docs/WASM.md).
+ */
+const STREAM_INFO_SIZE = 80;
+const METRIC_NAMES = ['l2', 'ip', 'cosine'];
+const MODE_NAMES = ['structural', 'logical'];
+const DV_EEMPTY = -10, DV_EGAP = -17, DV_EDUPLICATE = -19, DV_ECHECKSUM = -12;
+
+function hexOf(u8) { return Array.from(u8, (b) => b.toString(16).padStart(2, '0')).join(''); }
+
+/** The stream info at p (80-byte layout) as a plain object (field names as openDb's options). */
+export function getStreamInfo(rt, p) {
+  const dv = rt.dv;
+  return {
+    version: dv.getUint32(p, true), headerSize: dv.getUint32(p + 4, true), deltaVersion: dv.getUint32(p + 8, true),
+    mode: MODE_NAMES[dv.getUint32(p + 12, true)] ?? dv.getUint32(p + 12, true), lossy: dv.getUint32(p + 16, true),
+    dim: dv.getUint32(p + 20, true), metric: METRIC_NAMES[dv.getUint32(p + 24, true)] ?? dv.getUint32(p + 24, true),
+    M: dv.getUint32(p + 28, true), efConstruction: dv.getUint32(p + 32, true), relinkRatio: dv.getFloat32(p + 36, true),
+    seed: dv.getBigUint64(p + 40, true), firstSequence: dv.getBigUint64(p + 48, true),
+    producerVersion: dv.getUint32(p + 56, true), dbId: hexOf(rt.u8.subarray(p + 64, p + 80)),
+  };
 }
 
-/** Joins deltas into the stream-file form (u32 LE length + bytes each). */
-export function joinStream(deltas) {
-  let total = 0;
-  for (const d of deltas) total += 4 + d.length;
-  const out = new Uint8Array(total), dv = new DataView(out.buffer);
-  let off = 0;
-  for (const d of deltas) { dv.setUint32(off, d.length, true); out.set(d, off + 4); off += 4 + d.length; }
-  return out;
+/** Writes a stream info object into the 80-byte layout at p (missing fields: 0, which the core refuses). */
+export function putStreamInfo(rt, info, p) {
+  const dv = rt.dv, u32 = (o, v) => dv.setUint32(p + o, v >>> 0, true);
+  rt.u8.fill(0, p, p + STREAM_INFO_SIZE);
+  const metric = typeof info.metric === 'string' ? METRIC_NAMES.indexOf(info.metric.toLowerCase()) : (info.metric || 0);
+  const mode = typeof info.mode === 'string' ? MODE_NAMES.indexOf(info.mode) : (info.mode || 0);
+  if (metric < 0 || mode < 0) throw new DeltavecError(-1, 'DV_EINVAL', `unknown metric or mode (${info.metric}, ${info.mode})`, 'stream');
+  u32(0, info.version || 1); u32(4, info.headerSize || STREAM_INFO_SIZE); u32(8, info.deltaVersion || 1);
+  u32(12, mode); u32(16, info.lossy || 0); u32(20, info.dim || 0); u32(24, metric); u32(28, info.M || 0);
+  u32(32, info.efConstruction || 0); dv.setFloat32(p + 36, info.relinkRatio ?? 0, true);
+  dv.setBigUint64(p + 40, BigInt.asUintN(64, BigInt(info.seed ?? 0)), true);
+  dv.setBigUint64(p + 48, BigInt.asUintN(64, BigInt(info.firstSequence ?? 1)), true);
+  u32(56, info.producerVersion || 0);
+  if (info.dbId) {
+    const hex = String(info.dbId);
+    if (!/^[0-9a-f]{32}$/i.test(hex)) throw new DeltavecError(-1, 'DV_EINVAL', 'dbId must be 32 hex digits', 'stream');
+    for (let i = 0; i < 16; i++) rt.u8[p + 64 + i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
+  }
+}
+
+/* An error of the stream reader/writer: the C status name, the reader's message, the byte offset. */
+function streamError(rt, st, message, offset, where) {
+  const e = new DeltavecError(st, rt.statusName(st), message || rt.str(rt.x.dvw_strerror(st)), where);
+  e.offset = offset;
+  return e;
+}
+
+/* The stream info of a Db (its config) or of an info object, with opts (mode, lossy, firstSequence) applied. */
+function infoOf(rt, source, opts = {}) {
+  if (source instanceof Db) return source.streamInfo(opts);
+  const info = { ...source };
+  if (opts.mode !== undefined) info.mode = opts.mode;
+  if (opts.lossy !== undefined) info.lossy = opts.lossy;
+  if (opts.firstSequence !== undefined) info.firstSequence = BigInt(opts.firstSequence);
+  return info;
+}
+
+/** Decodes the stream header at the start of bytes (the core's codec); throws DeltavecError (e.g. DV_ENOTSTREAM). */
+function decodeStreamInfo(rt, bytes, where) {
+  const u8 = bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes);
+  const n = Math.min(u8.length, 4096); // DV_STREAM_MAX_HEADER: records are not needed
+  rt.reset(); rt.reserve(n + STREAM_INFO_SIZE + 64);
+  const p = rt.putBytes(u8.subarray(0, n)), out = rt.take(STREAM_INFO_SIZE), hs = rt.take(4);
+  const st = rt.x.dvw_stream_header_decode(p, n, out, hs);
+  if (st !== 0) throw streamError(rt, st, null, 0, where);
+  return getStreamInfo(rt, out);
+}
+
+/**
+ * Incremental reader of a stream (the core's dv_stream_reader): push() chunks of any size as they arrive,
+ * next() / iterate the records (each a fresh Uint8Array: 64-byte header + payload), finish() at the end.
+ * Problems are thrown by next() in stream order as DeltavecError with .code (C status name) and .offset (stream
+ * byte offset): DV_ECHECKSUM (that record is skipped; next() may be called again), DV_EGAP / DV_EDUPLICATE
+ * (sequence out of order; the record is in .delta; reading continues), and errors that lose the framing
+ * (DV_ENOTSTREAM, DV_EVERSION, DV_ECORRUPT, ...: every later next() throws the same).
+ */
+export class StreamReader {
+  constructor(rt, opts = {}) {
+    this.rt = rt;
+    rt.reset(); rt.reserve(16);
+    const out = rt.take(4);
+    rt.check(rt.x.dvw_stream_reader_open((opts.maxPayload || 0) >>> 0, out), 'streamReader');
+    this.h = rt.u32[out >>> 2];
+    this.queue = [];
+    this.qi = 0;
+    this.fatal = null;
+    this._info = null;
+  }
+  _live() {
+    if (!this.h) throw new DeltavecError(-24, 'DV_ESTATE', 'stream reader is closed', 'streamReader');
+    return this.h;
+  }
+  /** Feeds a chunk (Uint8Array or ArrayBuffer); returns this. The records it completes wait for next(). */
+  push(chunk) {
+    const rt = this.rt, h = this._live(), x = rt.x;
+    const u8 = chunk instanceof Uint8Array ? chunk : new Uint8Array(chunk);
+    if (this.fatal) return this;
+    rt.reset(); rt.reserve(u8.length + 32 + STREAM_INFO_SIZE + 64);
+    const p = rt.putBytes(u8), out = rt.take(32), info = rt.take(STREAM_INFO_SIZE);
+    let pos = 0;
+    for (;;) {
+      const st = x.dvw_stream_reader_next(h, p + pos, u8.length - pos, out);
+      const dv = rt.dv, used = dv.getUint32(out, true);
+      pos += used;
+      if (!this._info && x.dvw_stream_reader_info(h, info) === 0) this._info = getStreamInfo(rt, info);
+      if (st === DV_EEMPTY) break;
+      const offset = Number(dv.getBigUint64(out + 16, true));
+      let delta = null;
+      if (st === 0 || st === DV_EGAP || st === DV_EDUPLICATE) {
+        const hp = dv.getUint32(out + 4, true), pp = dv.getUint32(out + 8, true), len = dv.getUint32(out + 12, true);
+        delta = new Uint8Array(64 + len);
+        delta.set(rt.u8.subarray(hp, hp + 64), 0);
+        delta.set(rt.u8.subarray(pp, pp + len), 64);
+      }
+      if (st === 0) { this.queue.push(delta); continue; }
+      const e = streamError(rt, st, rt.str(x.dvw_stream_reader_message(h)), offset, 'stream');
+      if (delta) { e.delta = delta; e.sequence = dv.getBigUint64(out + 24, true); }
+      this.queue.push(e);
+      // A record failing its checksum is skipped and reading goes on; the stream header's (offset 0) is fatal.
+      const skipped = st === DV_ECHECKSUM && offset > 0 && used > 0;
+      if (st !== DV_EGAP && st !== DV_EDUPLICATE && !skipped) { this.fatal = e; break; }
+    }
+    return this;
+  }
+  /** The next record (Uint8Array), or null when more bytes are needed. Throws the stream's problems in order. */
+  next() {
+    if (this.qi < this.queue.length) {
+      const r = this.queue[this.qi++];
+      if (this.qi === this.queue.length) { this.queue = []; this.qi = 0; }
+      if (r instanceof DeltavecError) throw r;
+      return r;
+    }
+    if (this.fatal) throw this.fatal;
+    return null;
+  }
+  *[Symbol.iterator]() { for (let d = this.next(); d !== null; d = this.next()) yield d; }
+  /** The stream header (null until it has been read): {dim, metric, M, efConstruction, seed, mode, firstSequence, ...}. */
+  get info() { return this._info; }
+  /** Bytes consumed so far. */
+  get offset() {
+    const rt = this.rt, h = this._live();
+    rt.reset(); rt.reserve(16);
+    const out = rt.take(8);
+    rt.x.dvw_stream_reader_offset(h, out);
+    return Number(rt.u64(out));
+  }
+  /**
+   * End of input: throws DV_ETRUNCATED (.offset = where the torn header or record starts), DV_EEMPTY (no byte at
+   * all) or the reader's error; returns the stream's length in bytes when it ended on a record boundary.
+   */
+  finish() {
+    const rt = this.rt, h = this._live();
+    rt.reset(); rt.reserve(16);
+    const out = rt.take(8);
+    const st = rt.x.dvw_stream_reader_finish(h, out);
+    if (st !== 0) throw streamError(rt, st, rt.str(rt.x.dvw_stream_reader_message(h)), Number(rt.u64(out)), 'stream');
+    return this.offset;
+  }
+  close() {
+    if (this.h) { this.rt.x.dvw_stream_reader_free(this.h); this.h = 0; }
+  }
+}
+
+/**
+ * Writes a stream (the core's dv_stream_writer): the header first (from a Db's config or a stream info), then
+ * one record per append(delta), each returned as the bytes to send or store. A delta out of sequence or failing
+ * its checksum is refused (DeltavecError DV_EGAP / DV_EDUPLICATE / DV_ECHECKSUM ...) and nothing is written.
+ */
+export class StreamWriter {
+  constructor(rt, info) {
+    this.rt = rt;
+    this.info = info;
+    rt.reset(); rt.reserve(STREAM_INFO_SIZE + 32);
+    const pi = rt.take(STREAM_INFO_SIZE), out = rt.take(4);
+    putStreamInfo(rt, info, pi);
+    rt.check(rt.x.dvw_stream_writer_open(pi, out), 'streamWriter');
+    this.h = rt.u32[out >>> 2];
+    /** The stream header bytes (write them first). */
+    this.header = this._take();
+  }
+  _live() {
+    if (!this.h) throw new DeltavecError(-24, 'DV_ESTATE', 'stream writer is closed', 'streamWriter');
+    return this.h;
+  }
+  _take() {
+    const rt = this.rt, h = this._live();
+    rt.reset(); rt.reserve(16);
+    const out = rt.take(8);
+    rt.x.dvw_stream_writer_output(h, out);
+    const p = rt.u32[out >>> 2], n = rt.u32[(out >>> 2) + 1];
+    const b = rt.u8.slice(p, p + n);
+    rt.x.dvw_stream_writer_clear(h);
+    return b;
+  }
+  _append(delta) {
+    const rt = this.rt, h = this._live();
+    rt.reset(); rt.reserve(delta.length + 16);
+    const st = rt.x.dvw_stream_writer_append(h, rt.putBytes(delta), delta.length);
+    if (st !== 0) throw streamError(rt, st, null, undefined, 'streamWriter');
+  }
+  /** Appends one delta (64-byte header + payload); returns its record bytes (payload_offset stamped). */
+  append(delta) { this._append(delta); return this._take(); }
+  /** The sequence the next append must carry (bigint). */
+  get nextSequence() {
+    const rt = this.rt, h = this._live();
+    rt.reset(); rt.reserve(16);
+    const out = rt.take(8);
+    rt.x.dvw_stream_writer_next_sequence(h, out);
+    return rt.u64(out);
+  }
+  close() {
+    if (this.h) { this.rt.x.dvw_stream_writer_free(this.h); this.h = 0; }
+  }
+}
+
+function firstSequenceOf(deltas) {
+  const d = deltas[0];
+  return d && d.length >= 8 ? new DataView(d.buffer, d.byteOffset, 8).getBigUint64(0, true) : 1n;
+}
+
+/** writeStream on a runtime (see Deltavec.writeStream). */
+function writeStreamOn(rt, source, deltas, opts = {}) {
+  const o = { ...opts };
+  if (o.firstSequence === undefined && deltas.length) o.firstSequence = firstSequenceOf(deltas);
+  const w = new StreamWriter(rt, infoOf(rt, source, o));
+  try {
+    for (let i = 0; i < deltas.length; i++) {
+      try { w._append(deltas[i]); } catch (e) { e.index = i; throw e; }
+    }
+    const body = w._take(), out = new Uint8Array(w.header.length + body.length);
+    out.set(w.header, 0);
+    out.set(body, w.header.length);
+    return out;
+  } finally {
+    w.close();
+  }
+}
+
+/** readStream on a runtime (see Deltavec.readStream). */
+function readStreamOn(rt, bytes, opts) {
+  const r = new StreamReader(rt, opts);
+  try {
+    r.push(bytes);
+    const deltas = [];
+    for (const d of r) deltas.push(d);
+    const length = r.finish();
+    return { info: r.info, deltas, length };
+  } finally {
+    r.close();
+  }
+}
+
+/*
+ * A dvw_stream_result (wasm/dvw.h: 10 x u32 + message) at p as the StreamResult of parallel.d.ts. Also read by
+ * parallel.js from the dispatcher's copy (fields passed in r).
+ */
+export function streamResultOf(rt, p, position, ms, detailOf) {
+  const dv = rt.dv, u = (i) => dv.getUint32(p + 4 * i, true);
+  const status = dv.getInt32(p, true), failed = status !== 0;
+  const message = rt.str(p + 40);
+  return {
+    ok: !failed, status: rt.statusName(status), statusCode: status, deltas: u(1), applied: u(2), duplicates: u(3),
+    position, failedAt: failed ? u(4) : -1,
+    failedSequence: failed ? (BigInt(u(7)) << 32n) | BigInt(u(6)) : null,
+    failedOffset: failed ? u(8) + u(9) * 2 ** 32 : -1,
+    detail: failed ? (message || (detailOf && detailOf()) || null) : null, ms,
+  };
 }
 
 /** A state hash as 16 lowercase hex digits. */

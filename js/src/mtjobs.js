@@ -27,10 +27,9 @@ export function buildDb(x, memory, { rows, n, dim, seed }) {
 
 /*
  * Commands of a parallel replica (parallel.js), run on a worker's instance. The dispatcher-owner worker gets
- * par-open / par-wait / par-apply / par-info / par-stop / par-close; every loop worker gets one par-run, which
+ * par-open (m.info set: the config of a stream header) / par-wait / par-apply / par-info / par-stop / par-close; every loop worker gets one par-run, which
  * blocks in dvw_par_worker_run (memory.atomic.wait32 while idle) until par-stop.
  */
-const RESULT_FIELDS = ['status', 'deltas', 'applied', 'duplicates', 'failedAt', 'parsedLen', 'seqLo', 'seqHi'];
 const STATS_FIELDS = ['applied', 'duplicates', 'refused', 'omitted', 'replaced', 'parallelDeltas', 'barriers', 'epochs', 'edgeOps', 'shortRuns'];
 
 function cstr(memory, p) {
@@ -52,7 +51,8 @@ function info(x, memory, h, out) {
 export function parCommand(x, memory, m) {
   switch (m.cmd) {
     case 'par-open': {
-      const st = x.dvw_par_open(m.dim, m.metric, m.M, m.efc, m.efs, m.seed, m.workers, m.epochMax, m.minRun || 0, m.out);
+      const st = m.info ? x.dvw_par_open_from_stream(m.info, m.efs, m.workers, m.epochMax, m.minRun || 0, m.out)
+        : x.dvw_par_open(m.dim, m.metric, m.M, m.efc, m.efs, m.seed, m.workers, m.epochMax, m.minRun || 0, m.out);
       if (st) return { st, name: cstr(memory, x.dvw_status_name(st)) };
       const h = new Uint32Array(memory.buffer, m.out, 1)[0];
       return { st, h, loops: x.dvw_par_worker_count(h) };
@@ -68,17 +68,11 @@ export function parCommand(x, memory, m) {
     }
     case 'par-run':
       return { st: x.dvw_par_worker_run(m.h, m.index) };
-    case 'par-apply': {
+    case 'par-apply': { // the result struct stays in shared memory at m.res (parallel.js reads it)
       const t0 = performance.now();
-      x.dvw_par_apply_stream(m.h, m.buf, m.len, m.res);
+      const st = x.dvw_par_apply_stream(m.h, m.buf, m.len, m.res);
       const ms = performance.now() - t0;
-      const r = {};
-      const u = new Uint32Array(memory.buffer, m.res, 8);
-      RESULT_FIELDS.forEach((k, i) => { r[k] = u[i]; });
-      r.status = r.status | 0;
-      r.statusName = cstr(memory, x.dvw_status_name(r.status));
-      r.detail = r.status ? cstr(memory, x.dvw_par_last_error(m.h)) : null;
-      return { ...r, ms, ...info(x, memory, m.h, m.out) };
+      return { ms, detail: st ? cstr(memory, x.dvw_par_last_error(m.h)) : null, ...info(x, memory, m.h, m.out) };
     }
     case 'par-info': {
       const o = info(x, memory, m.h, m.out);

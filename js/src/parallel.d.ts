@@ -1,22 +1,5 @@
-export interface StreamResult {
-  /** true when every delta was applied or was a duplicate. */
-  ok: boolean;
-  /** C status name of the first refusal ("DV_OK" if none), e.g. "DV_ECHECKSUM", "DV_EGAP", "DV_ETRUNCATED". */
-  status: string;
-  /** Deltas found in the buffer (a truncated tail counts as one). */
-  deltas: number;
-  applied: number;
-  duplicates: number;
-  /** Highest sequence such that everything up to it is applied. */
-  position: bigint;
-  /** Index (in the buffer) of the refused delta, -1 if none. Later deltas were not tried. */
-  failedAt: number;
-  failedSequence: bigint | null;
-  /** dv_apply_last_error() for a refusal. */
-  detail: string | null;
-  /** Time spent applying (dispatcher side), milliseconds. */
-  ms: number;
-}
+import type { StreamResult, StreamInfo } from './index.js';
+export type { StreamResult } from './index.js';
 /** Counters of the feed (push / pushAll) since the replica opened. */
 export interface FeedStatus {
   /** false when a pushed delta was refused since the last flush. */
@@ -70,7 +53,12 @@ export interface ParallelReplica {
   readonly workers: number;
   /** Why parallel is false (null when it is true). */
   readonly reason: string | null;
-  /** Applies a stream buffer (docs/FORMAT.md section 10: 64-byte header + payload, back to back). */
+  /** The stream header it was opened from (openParallelReplicaFromStream), else null. */
+  readonly streamInfo: StreamInfo | null;
+  /**
+   * Applies a stream (docs/FORMAT.md section 10: stream header, then records), the header checked first
+   * (DV_ECONFIG: nothing applied). Problems are reported in the result, not thrown.
+   */
   applyStream(bytes: Uint8Array): Promise<StreamResult>;
   /**
    * Hands one delta to the dispatcher through the feed ring in shared memory; never blocks. false: the ring is
@@ -79,7 +67,7 @@ export interface ParallelReplica {
   push(delta: Uint8Array): boolean;
   /** Resolves when the dispatcher has taken something from the ring. */
   room(): Promise<void>;
-  /** push for each delta of a list or a FORMAT.md stream buffer, waiting for room; resolves to the count. */
+  /** push for each delta of a list or of a stream (its config checked first: DV_ECONFIG), waiting for room; resolves to the count. */
   pushAll(deltas: Uint8Array[] | Uint8Array): Promise<number>;
   /** Resolves when every pushed delta is answered and the dispatcher idle; clear (default true) resets the refusal. */
   flush(opts?: { clear?: boolean }): Promise<FeedStatus>;
@@ -93,5 +81,4 @@ export interface ParallelReplica {
   close(): Promise<void>;
 }
 export declare function openParallelReplica(opts: ParallelReplicaOptions): Promise<ParallelReplica>;
-export declare function scanStream(bytes: Uint8Array): { deltas: Uint8Array[]; tail: number };
-export declare function concatDeltas(list: Uint8Array[]): Uint8Array;
+export declare function openParallelReplicaFromStream(source: Uint8Array | ArrayBuffer | StreamInfo, opts?: Omit<ParallelReplicaOptions, 'dim'>): Promise<ParallelReplica>;

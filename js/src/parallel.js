@@ -17,17 +17,19 @@
  * single-threaded module (deltavec.wasm / deltavec-scalar.wasm): parallel = false and reason says why.
  *
  * Two ways in:
- *   - applyStream(bytes): a docs/FORMAT.md section 10 stream (64-byte header + payload_size bytes, back to
- *     back; concatDeltas builds one), copied into shared memory and applied in one message; answers per call;
+ *   - applyStream(bytes): a docs/FORMAT.md section 10 stream (stream header, then records; writeStream of
+ *     index.js builds one), copied into shared memory, framed by the core's stream reader and applied in one
+ *     message (the header is checked against the replica first: DV_ECONFIG); answers per call;
  *   - push(delta) / pushAll(deltas) + flush(): the feed (wasm/feed_mt.c). Each delta is written straight into
  *     an SPSC dv_ring in the shared memory, on this thread, without blocking; the dispatcher worker applies
  *     from the ring (one message only when it was idle). For deltas arriving one by one (a socket, a page).
  * Calls of the first kind are queued: one runs at a time.
  */
-import { load, threadsSupported, DeltavecError } from './index.js';
+import { load, threadsSupported, DeltavecError, putStreamInfo, streamResultOf, Deltavec } from './index.js';
 import { startThreads } from './pool.js';
 
-const RESULT_BYTES = 32;
+const RESULT_BYTES = 256; // dvw_stream_result (wasm/dvw.h)
+const STREAM_INFO_SIZE = 80;
 const STATS_BYTES = 80; // 10 x u64, wasm/exports.c dvw_apply_stats_write
 const DV_EINVAL = -1, DV_EFULL = -9, DV_ETRUNCATED = -11;
 /* Shared words of a dvw_feed (wasm/feed_mt.c), u32 each. */
@@ -52,8 +54,16 @@ function checkDelta(delta) {
   if (delta.length < 64) throw new DeltavecError(DV_ETRUNCATED, 'DV_ETRUNCATED', 'a delta is at least its 64-byte header', 'push');
 }
 
-/* pushAll's argument: a list of deltas, or a FORMAT.md stream buffer split into one. */
-function deltaList(deltas) { return deltas instanceof Uint8Array ? scanStream(deltas).deltas : deltas; }
+/*
+ * pushAll's argument: a list of deltas, or a stream (header + records) read by the core's reader on rt and
+ * checked with check(info) (DV_ECONFIG) before any delta is pushed. Problems throw (DeltavecError, .offset).
+ */
+function deltaList(rt, deltas, check) {
+  if (!(deltas instanceof Uint8Array)) return deltas;
+  const { info, deltas: list } = new Deltavec(rt).readStream(deltas);
+  check(info);
+  return list;
+}
 
 /* Counters of the feed since open, as a plain object (shared by both replica kinds). */
 function feedStatusOf(c) {
@@ -61,30 +71,6 @@ function feedStatusOf(c) {
   return { ok: !failed, status: c.firstStatus, pushed: c.pushed, consumed: c.consumed, applied: c.applied,
     duplicates: c.duplicates, refused: c.refused, position: c.position, failedSequence: failed ? c.failedSequence : null,
     detail: failed ? c.detail : null, drains: c.drains };
-}
-
-/** Deltas of a stream buffer (views). A truncated tail is returned as `tail` (bytes), not as a delta. */
-export function scanStream(u8) {
-  const dv = new DataView(u8.buffer, u8.byteOffset, u8.byteLength);
-  const out = [];
-  let off = 0;
-  while (u8.length - off >= 64) {
-    const size = dv.getUint32(off + 28, true);
-    if (size > u8.length - off - 64) break;
-    out.push(u8.subarray(off, off + 64 + size));
-    off += 64 + size;
-  }
-  return { deltas: out, tail: u8.length - off };
-}
-
-/** A list of deltas (Uint8Array each: header + payload) as one stream buffer. */
-export function concatDeltas(list) {
-  let total = 0;
-  for (const d of list) total += d.length;
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const d of list) { out.set(d, off); off += d.length; }
-  return out;
 }
 
 function metricOf(m) {
@@ -104,16 +90,6 @@ class Queue {
   }
 }
 
-function resultOf(r) {
-  const failed = r.status !== 0;
-  return {
-    ok: !failed, status: r.statusName, deltas: r.deltas, applied: r.applied, duplicates: r.duplicates,
-    position: r.position, failedAt: failed ? r.failedAt : -1,
-    failedSequence: failed ? (BigInt(r.seqHi) << 32n) | BigInt(r.seqLo) : null,
-    detail: r.detail, ms: r.ms,
-  };
-}
-
 /** Replica on worker threads over shared memory (see the file comment). */
 export class ParallelReplica {
   constructor(t, h, workers, loops) {
@@ -131,6 +107,8 @@ export class ParallelReplica {
     this.bufCap = 0;
     this.feed = 0;
     this.pushed = 0;
+    /** The stream header it was opened from (openParallelReplicaFromStream), else null. */
+    this.streamInfo = null;
     const x = t.rt.x;
     this.res = x.dvw_alloc(RESULT_BYTES);
     this.out = x.dvw_alloc(16);
@@ -145,6 +123,7 @@ export class ParallelReplica {
    * the replica at the state after the last good delta (position = its sequence).
    */
   applyStream(bytes) {
+    if (!(bytes instanceof Uint8Array)) bytes = new Uint8Array(bytes);
     return this.q.run(async () => {
       this._live();
       const x = this.t.rt.x;
@@ -156,7 +135,9 @@ export class ParallelReplica {
       }
       this.t.rt.u8.set(bytes, this.bufPtr);
       const r = await this.dispatcher.request({ cmd: 'par-apply', h: this.h, buf: this.bufPtr, len: bytes.length, res: this.res, out: this.out });
-      return resultOf(r);
+      const res = streamResultOf(this.t.rt, this.res, r.position, r.ms, () => r.detail);
+      delete res.statusCode;
+      return res;
     });
   }
   _words() { return new Int32Array(this.t.rt.memory.buffer, this.feed, 16); }
@@ -206,9 +187,21 @@ export class ParallelReplica {
     const c0 = Atomics.load(this._words(), F_CONSUMED) >>> 0;
     return this._awaitConsumed((c) => c !== c0 || c === this.pushed);
   }
-  /** Pushes every delta of a list (or of a FORMAT.md stream buffer), waiting for room when the ring is full. */
+  /**
+   * Pushes every delta of a list, or of a stream (header + records: its config is checked first, DV_ECONFIG),
+   * waiting for room when the ring is full.
+   */
   async pushAll(deltas) {
-    const list = deltaList(deltas);
+    this._live();
+    const rt = this.t.rt;
+    const list = deltaList(rt, deltas, (info) => {
+      refuseLogical(info);
+      rt.reset(); rt.reserve(STREAM_INFO_SIZE + 512);
+      const pi = rt.take(STREAM_INFO_SIZE), msg = rt.take(256);
+      putStreamInfo(rt, info, pi);
+      const st = rt.x.dvw_stream_check_db(pi, rt.x.dvw_par_db(this.h), msg, 256);
+      if (st !== 0) throw new DeltavecError(st, rt.statusName(st), rt.str(msg) || rt.str(rt.x.dvw_strerror(st)), 'pushAll');
+    });
     for (const d of list) while (!this.push(d)) await this.room();
     return list.length;
   }
@@ -287,25 +280,12 @@ export class FallbackReplica {
     this.workers = workers;
     this.loops = 0;
     this.reason = reason;
+    this.streamInfo = rep.streamInfo;
   }
   async applyStream(bytes) {
-    const rep = this.rep;
-    const t0 = performance.now();
-    const { deltas, tail } = scanStream(bytes);
-    const res = deltas.length ? rep.applyBatch(deltas) : [];
-    const ms = performance.now() - t0;
-    let applied = 0, duplicates = 0, failedAt = -1, status = 'DV_OK';
-    res.forEach((s, i) => {
-      if (s === 'DV_OK') applied++;
-      else if (s === 'DV_EDUPLICATE') duplicates++;
-      else if (failedAt < 0) { failedAt = i; status = s; }
-    });
-    if (failedAt < 0 && tail) { failedAt = deltas.length; status = 'DV_ETRUNCATED'; }
-    const failed = failedAt >= 0;
-    let failedSequence = null;
-    if (failed && failedAt < deltas.length) failedSequence = new DataView(deltas[failedAt].buffer, deltas[failedAt].byteOffset, 8).getBigUint64(0, true);
-    return { ok: !failed, status, deltas: deltas.length + (tail ? 1 : 0), applied, duplicates, position: rep.position,
-      failedAt, failedSequence, detail: failed && failedAt < deltas.length ? rep.lastError : null, ms };
+    const res = this.rep._applyStreamResult(bytes instanceof Uint8Array ? bytes : new Uint8Array(bytes));
+    delete res.statusCode;
+    return res;
   }
   /* The feed API on one thread: push applies at once (same answers as the ring feed, in the same order). */
   _feedCounters() {
@@ -331,7 +311,7 @@ export class FallbackReplica {
   }
   async room() {}
   async pushAll(deltas) {
-    const list = deltaList(deltas);
+    const list = deltaList(this.rep.rt, deltas, (info) => this.rep.beginStream(info));
     for (const d of list) this.push(d);
     return list.length;
   }
@@ -361,8 +341,17 @@ export class FallbackReplica {
  * the apply refuses with DV_ENOMEM and the replica stays at the last good state); opts.feedBytes: payload bytes
  * of the feed ring (default 4 MiB, rounded up to a power of two; the largest delta push takes is half of it).
  */
-export async function openParallelReplica(opts) {
-  const o = opts || {};
+export async function openParallelReplica(opts) { return openParallel(opts || {}, null); }
+
+/**
+ * openParallelReplica with the db config of a stream header (bytes starting with one, or a stream info from
+ * readStream / StreamReader.info / Db.streamInfo): dim, metric, M, efConstruction, seed and relinkRatio exactly
+ * as the primary's. opts: as openParallelReplica's (efSearch, workers, threads, ...). A logical stream is refused
+ * (DV_ECONFIG): this replica applies structurally.
+ */
+export async function openParallelReplicaFromStream(source, opts) { return openParallel(opts || {}, source); }
+
+async function openParallel(o, source) {
   const workers = o.workers === undefined ? 4 : o.workers;
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new DeltavecError(-1, 'DV_EINVAL', 'workers must be 1..64', 'openParallelReplica');
   const feedBytes = feedBytesOf(o.feedBytes);
@@ -372,6 +361,11 @@ export async function openParallelReplica(opts) {
   if (reason) {
     if (typeof console !== 'undefined' && !o.quiet && o.threads !== false) console.warn(`deltavec: ${reason}`);
     const dv = await load(o.load);
+    if (source) {
+      const info = isBytes(source) ? dv.streamInfo(source) : source;
+      refuseLogical(info);
+      return new FallbackReplica(dv.openReplicaFromStream(info, { ...o, mode: 'structural' }), workers, reason);
+    }
     return new FallbackReplica(dv.openReplica(o), workers, reason);
   }
   const loops = workers >= 2 ? workers : 0;
@@ -379,15 +373,22 @@ export async function openParallelReplica(opts) {
   const t = await startThreads(1 + loops, o);
   const x = t.rt.x;
   const out = x.dvw_alloc(16);
-  let h = 0;
+  let h = 0, infoPtr = 0, info = null;
   try {
+    if (source) {
+      info = isBytes(source) ? new Deltavec(t.rt).streamInfo(source) : source;
+      refuseLogical(info);
+      infoPtr = x.dvw_alloc(STREAM_INFO_SIZE);
+      putStreamInfo(t.rt, info, infoPtr);
+    }
     const seed = o.seed === undefined || o.seed === null ? 42n : BigInt.asUintN(64, BigInt(o.seed));
-    const r = await t.ports[0].request({ cmd: 'par-open', dim: o.dim, metric: metricOf(o.metric), M: o.M || 0,
+    const r = await t.ports[0].request({ cmd: 'par-open', info: infoPtr, dim: o.dim, metric: source ? 0 : metricOf(o.metric), M: o.M || 0,
       efc: o.efConstruction || 0, efs: o.efSearch || 0, seed, workers: loops, epochMax: o.epochMax || 0, minRun: o.minRun || 0, out });
     if (r.st) throw new DeltavecError(r.st, r.name, 'cannot open the parallel replica', 'openParallelReplica');
     h = r.h;
     if (r.loops !== loops) throw new Error(`deltavec: applier has ${r.loops} worker loops, expected ${loops}`);
     const rep = new ParallelReplica(t, h, workers, loops);
+    rep.streamInfo = info;
     t.rt.check(x.dvw_feed_open(h, 0, feedBytes, out), 'openParallelReplica (feed)');
     rep.feed = t.rt.u32[out >>> 2];
     for (let i = 0; i < loops; i++) rep.loopDone.push(t.ports[1 + i].request({ cmd: 'par-run', h, index: i }));
@@ -408,5 +409,14 @@ export async function openParallelReplica(opts) {
     throw e;
   } finally {
     x.dvw_free(out);
+    if (infoPtr) x.dvw_free(infoPtr);
+  }
+}
+
+function isBytes(v) { return v instanceof Uint8Array || v instanceof ArrayBuffer; }
+
+function refuseLogical(info) {
+  if (info.mode === 'logical' || info.mode === 1) {
+    throw new DeltavecError(-27, 'DV_ECONFIG', 'a logical stream has no graph parts: a parallel replica applies structurally', 'openParallelReplicaFromStream');
   }
 }

@@ -1,5 +1,6 @@
 // browser.mjs -- loads examples/browser/ in headless Debian Chromium (playwright-core), waits until the
-// page has applied the native stream, and checks its state hash against the native primary's.
+// page has read the native stream (its header: the replicas' config; then its records, as they arrive) and
+// applied it, and checks its state hash against the native primary's.
 // Also checks the parallel replica (4 worker loops + dispatcher worker; every delta pushed through the feed
 // ring in shared memory as it arrives) in the isolated page, and the
 // one-thread fallback in the same page served without COOP/COEP (?coi=0).
@@ -35,6 +36,12 @@ try {
   await page.screenshot({ path: path.join(build, 'browser.png'), fullPage: true });
   console.log(JSON.stringify({ ...s, crossOriginIsolated: isolated }));
   const check = (cond, what) => { if (!cond) { console.error(`browser test: FAILED: ${what}`); failed = true; } };
+  // The replicas were created from the stream header: the native primary's config.
+  const i = s.info || {};
+  check(i.dim === expected.dim && i.M === expected.M && i.efConstruction === expected.efConstruction &&
+    i.seed === String(expected.seed) && i.metric === ['l2', 'ip', 'cosine'][expected.metric] && i.mode === 'structural',
+  `stream header config ${JSON.stringify(i)}`);
+  check(s.streamBytes === expected.stream_bytes, `stream read to its end: ${s.streamBytes} of ${expected.stream_bytes} bytes`);
   // The parallel replica: 4 worker loops + a dispatcher Web Worker over one shared memory.
   const p = s.parallel || {};
   check(p.parallel === true && p.shared === true && p.workers === 4, `parallel replica not parallel: ${JSON.stringify(p)}`);

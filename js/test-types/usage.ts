@@ -2,10 +2,12 @@
 // through the package's own export map (self-reference "deltavec/..."), as a consumer would import it.
 // Part of scripts/test-js.sh; it is never run, only compiled. Lines marked @ts-expect-error must stay errors.
 import {
-  load, openDb, openReplica, DeltavecError, Metric, CaptureParts, splitStream, joinStream, hashHex,
-  simdSupported, threadsSupported, type Hit, type Checkpoint,
+  load, openDb, openReplica, openReplicaFromStream, readStream, writeStream, DeltavecError, Metric, CaptureParts,
+  hashHex, simdSupported, threadsSupported, type Hit, type Checkpoint, type StreamInfo, type StreamError,
 } from 'deltavec';
-import { openParallelReplica, concatDeltas, scanStream, DEFAULT_FEED_BYTES, type StreamResult, type FeedStatus } from 'deltavec/parallel';
+import {
+  openParallelReplica, openParallelReplicaFromStream, DEFAULT_FEED_BYTES, type StreamResult, type FeedStatus,
+} from 'deltavec/parallel';
 import { createPool, memoryPages, DEFAULT_MEMORY_BYTES } from 'deltavec/pool';
 
 async function primaryToReplica(): Promise<string> {
@@ -22,7 +24,32 @@ async function primaryToReplica(): Promise<string> {
   const cp: Checkpoint = cap.checkpoint();
   const rep = await openReplica({ dim: 4, metric: Metric.COSINE, mode: 'structural', policy: 'abort' });
   const results: string[] = rep.applyBatch(deltas);
-  const one: boolean = rep.apply(joinStream(deltas).subarray(0, 64));
+  const one: boolean = rep.apply(deltas[0]);
+  const bytes: Uint8Array = dv.writeStream(db, deltas, { mode: 'structural' });
+  const info: StreamInfo = dv.streamInfo(bytes);
+  const header: Uint8Array = db.streamHeader({ firstSequence: 1n });
+  const rep2 = dv.openReplicaFromStream(bytes, { efSearch: 64, policy: 'abort' });
+  rep2.beginStream(info);
+  const applied: StreamResult = rep2.applyStream(bytes);
+  const reader = dv.streamReader({ maxPayload: 1 << 20 });
+  for (let i = 0; i < bytes.length; i++) reader.push(bytes.subarray(i, i + 1));
+  try {
+    for (const d of reader) rep2.apply(d);
+    reader.finish();
+  } catch (e) {
+    const se = e as StreamError;
+    return `${se.code} at ${se.offset} ${reader.info?.dim}`;
+  } finally {
+    reader.close();
+  }
+  const writer = dv.streamWriter(info);
+  const rec: Uint8Array = writer.append(deltas[0]);
+  const next: bigint = writer.nextSequence;
+  writer.close();
+  const { deltas: again, length } = await readStream(await writeStream(info, deltas));
+  const rep3 = await openReplicaFromStream(info);
+  rep3.close();
+  rep2.close();
   rep.seekCheckpoint(cp);
   const hits: Hit[] = rep.search([1, 0, 0, 0], 1);
   const same: boolean = rep.stateHash() === db.stateHash();
@@ -36,17 +63,22 @@ async function primaryToReplica(): Promise<string> {
   cap.close();
   rep.close();
   db.close();
-  return `${backend} ${results.length} ${one} ${hits[0]?.id} ${same} ${hashHex(cp.stateHash)} ${splitStream(new Uint8Array(0)).length}`;
+  return `${backend} ${results.length} ${one} ${hits[0]?.id} ${same} ${hashHex(cp.stateHash)} ${header.length} ${applied.failedOffset} ${rec.length} ${next} ${again.length} ${length} ${info.metric}`;
 }
 
 async function parallel(): Promise<bigint> {
   const r = await openParallelReplica({ dim: 4, workers: 4, memoryBytes: 64 * 1024 * 1024, feedBytes: DEFAULT_FEED_BYTES, quiet: true });
-  const res: StreamResult = await r.applyStream(concatDeltas([]));
-  const { deltas, tail } = scanStream(new Uint8Array(0));
-  if (!res.ok) throw new Error(`${res.status} at ${res.failedAt} (${res.failedSequence}) ${deltas.length} ${tail}`);
+  const db = await openDb({ dim: 4 });
+  const empty = await writeStream(db, []);
+  db.close();
+  const res: StreamResult = await r.applyStream(empty);
+  if (!res.ok) throw new Error(`${res.status} at ${res.failedAt} (${res.failedSequence}, offset ${res.failedOffset})`);
+  const r2 = await openParallelReplicaFromStream(empty, { workers: 2 });
+  const si: StreamInfo | null = r2.streamInfo;
+  await r2.close();
   const why: string | null = r.reason;
   while (!r.push(new Uint8Array(64))) await r.room();
-  const pushed: number = await r.pushAll(concatDeltas([]));
+  const pushed: number = await r.pushAll(empty) + (si ? si.dim : 0);
   const fs: FeedStatus = await r.flush({ clear: false });
   const again: FeedStatus = r.feedStatus();
   if (!fs.ok || r.feeding) throw new Error(`${fs.status} ${fs.failedSequence} ${fs.detail} ${pushed} ${again.refused}`);

@@ -1,29 +1,38 @@
-// Shared test vectors: a delta stream + expected hashes written by the native tool
-// (wasm/tools/dvw_vectors.c) apply in wasm, SIMD and scalar, to the same hashes.
+// Shared test vectors: a stream (docs/FORMAT.md section 10) + expected hashes written by the native tool
+// (wasm/tools/dvw_vectors.c) read in wasm through the core's stream reader and applied, SIMD and scalar, to the
+// same hashes by a replica created from the stream header.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, mkdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { load, splitStream, hashHex } from '../src/index.js';
+import { load, hashHex } from '../src/index.js';
 import { runWorkload } from './workload.js';
 import { tool, haveTool, vectorsDir } from './env.js';
 
-function vectors() {
+async function vectors(dv) {
   const stream = path.join(vectorsDir, 'native.dvs'), json = path.join(vectorsDir, 'native.json');
   if (!existsSync(json)) {
     mkdirSync(vectorsDir, { recursive: true });
     execFileSync(tool, ['gen', stream, json]);
   }
-  return { deltas: splitStream(readFileSync(stream)), exp: JSON.parse(readFileSync(json, 'utf8')) };
+  const bytes = new Uint8Array(readFileSync(stream));
+  const { info, deltas } = (dv || await load()).readStream(bytes);
+  return { bytes, info, deltas, exp: JSON.parse(readFileSync(json, 'utf8')) };
 }
 
 for (const simd of [true, false]) {
   const label = simd ? 'simd' : 'scalar';
   test(`${label}: native stream applies in wasm with every checkpoint hash equal`, { skip: !haveTool && 'native tool not built' }, async () => {
-    const { deltas, exp } = vectors();
     const dv = await load({ simd });
-    const r = dv.openReplica(exp);
+    const { bytes, info, deltas, exp } = await vectors(dv);
+    assert.equal(info.dim, exp.dim);
+    assert.equal(info.M, exp.M);
+    assert.equal(info.efConstruction, exp.efConstruction);
+    assert.equal(info.seed, BigInt(exp.seed));
+    assert.equal(info.firstSequence, 1n);
+    assert.equal(bytes.length, exp.stream_bytes);
+    const r = dv.openReplicaFromStream(bytes);
     const cps = new Map(exp.checkpoints.map((c) => [BigInt(c.seq), c.hash]));
     let checked = 0;
     for (const d of deltas) {
@@ -42,8 +51,8 @@ for (const simd of [true, false]) {
   // the same seed, and the kernels' different summation orders (AVX2+FMA vs SIMD128) have not flipped a
   // neighbour choice on this workload. (An earlier "divergence" here was a stale wasm build.)
   test(`${label}: a wasm primary fed the same ops reaches the native primary's hash`, { skip: !haveTool && 'native tool not built' }, async () => {
-    const { exp } = vectors();
     const dv = await load({ simd });
+    const { exp } = await vectors(dv);
     const db = dv.openDb(exp);
     runWorkload(db, exp.ops, exp.dim);
     assert.equal(hashHex(db.stateHash()), exp.final_hash);

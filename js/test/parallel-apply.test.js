@@ -6,37 +6,42 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync, mkdirSync, existsSync } from 'node:fs';
 import path from 'node:path';
-import { load, splitStream, hashHex } from '../src/index.js';
-import { openParallelReplica, concatDeltas, scanStream } from '../src/parallel.js';
+import { load, hashHex } from '../src/index.js';
+import { openParallelReplica, openParallelReplicaFromStream } from '../src/parallel.js';
 import { tool, haveTool, vectorsDir } from './env.js';
 
+const dv1 = await load();
+
+/* The native tool's stream (a FORMAT.md section 10 container), its header info and its records. */
 function vectors() {
-  const stream = path.join(vectorsDir, 'native.dvs'), json = path.join(vectorsDir, 'native.json');
+  const file = path.join(vectorsDir, 'native.dvs'), json = path.join(vectorsDir, 'native.json');
   if (!existsSync(json)) {
     mkdirSync(vectorsDir, { recursive: true });
-    execFileSync(tool, ['gen', stream, json]);
+    execFileSync(tool, ['gen', file, json]);
   }
-  const deltas = splitStream(readFileSync(stream));
-  return { deltas, stream: concatDeltas(deltas), exp: JSON.parse(readFileSync(json, 'utf8')) };
+  const stream = new Uint8Array(readFileSync(file));
+  const { info, deltas } = dv1.readStream(stream);
+  return { deltas, info, stream, exp: JSON.parse(readFileSync(json, 'utf8')) };
+}
+
+/* A stream of some of the records (a segment starting at their first sequence). */
+const segment = (info, list) => dv1.writeStream(info, list);
+
+/* Byte offset in the stream of record k (header + the records before it). */
+function recordOffset(info, deltas, k) {
+  let off = info.headerSize;
+  for (let i = 0; i < k; i++) off += deltas[i].length;
+  return off;
 }
 
 const skip = !haveTool && 'native tool not built';
 
-test('scanStream splits a FORMAT.md stream and reports a truncated tail', { skip }, () => {
-  const { deltas, stream } = vectors();
-  const all = scanStream(stream);
-  assert.equal(all.deltas.length, deltas.length);
-  assert.equal(all.tail, 0);
-  const cut = scanStream(stream.subarray(0, stream.length - 10));
-  assert.equal(cut.deltas.length, deltas.length - 1);
-  assert.equal(cut.tail, deltas[deltas.length - 1].length - 10);
-});
-
 for (const workers of [1, 4]) {
   test(`${workers} worker(s): the native stream applies in wasm to the native primary's hash`, { skip }, async () => {
     const { stream, exp } = vectors();
-    const r = await openParallelReplica({ ...exp, minRun: 1, workers });
+    const r = await openParallelReplicaFromStream(stream, { minRun: 1, workers });
     try {
+      assert.equal(r.streamInfo.dim, exp.dim);
       assert.equal(r.shared, true);
       assert.equal(r.parallel, workers >= 2);
       const res = await r.applyStream(stream);
@@ -62,19 +67,19 @@ for (const workers of [1, 4]) {
 }
 
 test('4 workers: chunked streams hit every checkpoint hash; re-sent deltas are duplicates', { skip }, async () => {
-  const { deltas, exp } = vectors();
+  const { deltas, info, exp } = vectors();
   const cps = new Map(exp.checkpoints.map((c) => [BigInt(c.seq), c.hash]));
   const r = await openParallelReplica({ ...exp, minRun: 1, workers: 4 });
   try {
     let checked = 0;
     for (let i = 0; i < deltas.length; i += 100) {
-      const res = await r.applyStream(concatDeltas(deltas.slice(i, i + 100)));
+      const res = await r.applyStream(segment(info, deltas.slice(i, i + 100)));
       assert.equal(res.status, 'DV_OK', res.detail || '');
       const want = cps.get(res.position);
       if (want) { assert.equal(hashHex(await r.stateHash()), want, `hash at ${res.position}`); checked++; }
     }
     assert.equal(checked, exp.checkpoints.length);
-    const again = await r.applyStream(concatDeltas(deltas.slice(0, 50)));
+    const again = await r.applyStream(segment(info, deltas.slice(0, 50)));
     assert.equal(again.ok, true);
     assert.equal(again.duplicates, 50);
     assert.equal(again.applied, 0);
@@ -86,26 +91,27 @@ test('4 workers: chunked streams hit every checkpoint hash; re-sent deltas are d
 
 for (const workers of [1, 4]) {
   test(`${workers} worker(s): a bit flip is refused (DV_ECHECKSUM) and the replica stays at the last good state`, { skip }, async () => {
-    const { deltas, exp } = vectors();
+    const { deltas, info, stream, exp } = vectors();
     const k = 300; // the delta with sequence 301; a checkpoint hash exists for sequence 300
     const cp = exp.checkpoints.find((c) => c.seq === k);
     assert.ok(cp, 'checkpoint at 300');
-    const bad = deltas.map((d) => d);
-    bad[k] = Uint8Array.from(deltas[k]);
-    bad[k][64 + (bad[k].length - 64 >> 1)] ^= 0x10; // one payload bit
+    const bad = Uint8Array.from(stream);
+    const off = recordOffset(info, deltas, k);
+    bad[off + 64 + (deltas[k].length - 64 >> 1)] ^= 0x10; // one payload bit
     const r = await openParallelReplica({ ...exp, minRun: 1, workers });
     try {
-      const res = await r.applyStream(concatDeltas(bad));
+      const res = await r.applyStream(bad);
       assert.equal(res.ok, false);
       assert.equal(res.status, 'DV_ECHECKSUM');
       assert.equal(res.failedAt, k);
+      assert.equal(res.failedOffset, off);
       assert.equal(res.failedSequence, BigInt(k + 1));
       assert.equal(res.applied, k);
       assert.equal(res.position, BigInt(k));
       assert.match(res.detail, /checksum/);
       assert.equal(hashHex(await r.stateHash()), cp.hash, 'state of sequence 300 exactly');
       // Re-delivering the intact rest converges to the primary.
-      const rest = await r.applyStream(concatDeltas(deltas.slice(k)));
+      const rest = await r.applyStream(segment(info, deltas.slice(k)));
       assert.equal(rest.status, 'DV_OK', rest.detail || '');
       assert.equal(hashHex(await r.stateHash()), exp.final_hash);
     } finally {
@@ -114,13 +120,45 @@ for (const workers of [1, 4]) {
   });
 }
 
+for (const threads of [true, false]) {
+  test(`${threads ? '4 workers' : 'one-thread fallback'}: a stream of another config is refused with DV_ECONFIG before any change`, { skip }, async () => {
+    const { deltas, stream, exp } = vectors();
+    for (const [field, other] of [['metric', { metric: 'ip' }], ['M', { M: exp.M * 2 }], ['dim', { dim: exp.dim + 1 }]]) {
+      const r = await openParallelReplica({ ...exp, ...other, minRun: 1, workers: 4, threads, quiet: true });
+      try {
+        const before = await r.stateHash();
+        const res = await r.applyStream(stream);
+        assert.equal(res.status, 'DV_ECONFIG', field);
+        assert.equal(res.applied, 0);
+        assert.equal(res.position, 0n);
+        assert.match(res.detail, new RegExp(field), `the message names ${field}: ${res.detail}`);
+        await assert.rejects(r.pushAll(stream), (e) => e.code === 'DV_ECONFIG' && new RegExp(field).test(e.message));
+        assert.equal((await r.flush()).pushed, 0, 'nothing was pushed');
+        assert.equal(await r.stateHash(), before);
+      } finally {
+        await r.close();
+      }
+    }
+    // The same stream through pushAll on a replica created from it converges.
+    const ok = await openParallelReplicaFromStream(stream, { workers: 2, threads, quiet: true });
+    try {
+      assert.equal(await ok.pushAll(stream), deltas.length);
+      assert.equal((await ok.flush()).status, 'DV_OK');
+      assert.equal(hashHex(await ok.stateHash()), exp.final_hash);
+    } finally {
+      await ok.close();
+    }
+  });
+}
+
 test('4 workers: a truncated tail is DV_ETRUNCATED after the whole deltas before it', { skip }, async () => {
-  const { deltas, exp } = vectors();
-  const s = concatDeltas(deltas.slice(0, 200));
+  const { deltas, info, exp } = vectors();
+  const s = segment(info, deltas.slice(0, 200));
   const r = await openParallelReplica({ ...exp, minRun: 1, workers: 4 });
   try {
     const res = await r.applyStream(s.subarray(0, s.length - 5));
     assert.equal(res.status, 'DV_ETRUNCATED');
+    assert.equal(res.failedOffset, recordOffset(info, deltas, 199));
     assert.equal(res.deltas, 200);
     assert.equal(res.applied, 199);
     assert.equal(res.failedAt, 199);
@@ -132,15 +170,14 @@ test('4 workers: a truncated tail is DV_ETRUNCATED after the whole deltas before
 
 for (const simd of [true, false]) {
   test(`fallback (${simd ? 'simd' : 'scalar'}, one thread): same API, says why, same hashes`, { skip }, async () => {
-    const { deltas, stream, exp } = vectors();
-    const r = await openParallelReplica({ ...exp, minRun: 1, workers: 4, threads: false, load: { simd } });
+    const { deltas, info, stream, exp } = vectors();
+    const r = await openParallelReplicaFromStream(info, { minRun: 1, workers: 4, threads: false, load: { simd } });
     try {
       assert.equal(r.parallel, false);
       assert.equal(r.shared, false);
       assert.match(r.reason, /one thread/);
       const bad = Uint8Array.from(stream);
-      let off = 0;
-      for (let i = 0; i < 300; i++) off += deltas[i].length;
+      const off = recordOffset(info, deltas, 300);
       bad[off + 64 + 3] ^= 1;
       const res = await r.applyStream(bad);
       assert.equal(res.status, 'DV_ECHECKSUM');
@@ -148,7 +185,7 @@ for (const simd of [true, false]) {
       assert.equal(res.failedSequence, 301n);
       assert.equal(res.position, 300n);
       assert.equal(hashHex(await r.stateHash()), exp.checkpoints.find((c) => c.seq === 300).hash);
-      const rest = await r.applyStream(concatDeltas(deltas.slice(300)));
+      const rest = await r.applyStream(segment(info, deltas.slice(300)));
       assert.equal(rest.status, 'DV_OK');
       assert.equal(hashHex(await r.stateHash()), exp.final_hash);
     } finally {
@@ -177,7 +214,7 @@ test('4 workers: a full fixed-size shared memory refuses with DV_ENOMEM at the l
   cap.flush();
   deltas.push(...cap.poll(1024));
   assert.equal(deltas.length, n);
-  const stream = concatDeltas(deltas);
+  const stream = dv.writeStream(db, deltas);
   assert.ok(stream.length < memoryBytes / 2 && stream.length > memoryBytes / 6, `stream of ${stream.length} bytes`);
   const r = await openParallelReplica({ ...cfg, workers: 4, memoryBytes, feedBytes: 65536 });
   try {

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { jsRoot } from './env.js';
 
 const INTERNAL = {
-  'index.js': ['Runtime', 'distUrl', 'wasmBytes'],
+  'index.js': ['Runtime', 'distUrl', 'wasmBytes', 'getStreamInfo', 'putStreamInfo', 'streamResultOf'],
   'pool.js': ['FallbackPool', 'Port', 'STACK', 'WorkerPool', 'maxPages', 'spawn'],
   // Returned by openParallelReplica; typed as the ParallelReplica interface.
   'parallel.js': ['FallbackReplica', 'ParallelReplica'],

@@ -3,19 +3,22 @@
  *
  *   dvw_vectors gen STREAM JSON [ops] [dim]
  *       Runs the fixed workload below on a native primary with capture on,
- *       writes every delta to STREAM and the config, final state hash and a
- *       checkpoint hash every 100 sequences to JSON.
- *   dvw_vectors apply STREAM [dim M efc efs seed metric]
- *       Applies a stream file (e.g. one captured in wasm) to a fresh native
- *       replica; prints "count=N position=S hash=HEX" (exit 1 on any error).
+ *       writes every delta to the stream file STREAM and the config, final
+ *       state hash and a checkpoint hash every 100 sequences to JSON.
+ *   dvw_vectors apply STREAM
+ *       Applies a stream file (e.g. one written in wasm) to a fresh native
+ *       replica created from the stream header; prints "count=N position=S
+ *       hash=HEX" (exit 1 on any error).
  *   dvw_vectors primary [ops] [dim]
  *       Runs the workload without capture; prints "hash=HEX".
  *   dvw_vectors bench STREAM
  *       Times native apply of every delta of STREAM; prints JSON with
  *       median/p99 nanoseconds per operation kind.
  *
- * Stream file: records of [u32 little-endian length][length bytes = one
- * delta: 64-byte header + payload], back to back, nothing else.
+ * Stream file: the stream container of docs/FORMAT.md section 10 (stream
+ * header with the db config, then records back to back), written with the
+ * core's dv_stream_writer and read with its dv_stream_reader (fed 4 KiB at
+ * a time, so records straddling chunks are exercised too).
  *
  * Workload (js/test/workload.js implements the same, op for op): PRNG
  * mulberry32(seed 0x5eed); a value is ((r >>> 8) / 2^23) - 1 (exact in f32).
@@ -26,7 +29,8 @@
  * r < 97 -> delete live[i] (swap-remove from the live list); else set_meta
  * "tag" = "m<op>". Vectors are drawn insert/update order, dim values each.
  *
- * apply and bench go through dv_apply (section 8 of deltavec.h).
+ * apply and bench check the header with dv_apply_begin_stream and apply
+ * through dv_apply (section 8 of deltavec.h).
  */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
@@ -123,7 +127,7 @@ static void run_workload(dv_db *db, const wl_cfg *c, void (*after)(void *), void
 typedef struct gen_ctx {
     dv_capture *cap;
     dv_db *db;
-    FILE *stream;
+    dv_stream_writer *writer;
     FILE *json;
     uint64_t n;
     int first_cp;
@@ -139,11 +143,7 @@ static void drain(void *p) {
             size_t len;
             int st = dv_capture_payload(g->cap, h[i].sequence, &hb, &pb, &len);
             if (st) die("payload", st);
-            uint32_t rec = (uint32_t)(DV_DELTA_HEADER_SIZE + len);
-            uint8_t le[4] = {(uint8_t)rec, (uint8_t)(rec >> 8), (uint8_t)(rec >> 16), (uint8_t)(rec >> 24)};
-            fwrite(le, 1, 4, g->stream);
-            fwrite(hb, 1, DV_DELTA_HEADER_SIZE, g->stream);
-            fwrite(pb, 1, len, g->stream);
+            if ((st = dv_stream_writer_append(g->writer, hb, pb, len))) die("stream append", st);
             g->n++;
             if (g->n % 100 == 0) {
                 /* The db state right now includes exactly the deltas up to here:
@@ -155,6 +155,11 @@ static void drain(void *p) {
         }
         dv_capture_release(g->cap, h[n - 1].sequence);
     }
+}
+
+/* dv_stream_writer's sink: a FILE. */
+static dv_status file_sink(void *ctx, const uint8_t *bytes, size_t len) {
+    return fwrite(bytes, 1, len, (FILE *)ctx) == len ? DV_OK : DV_EFULL;
 }
 
 static uint32_t arg_u32(int argc, char **argv, int i, uint32_t def) {
@@ -172,12 +177,15 @@ static int cmd_gen(int argc, char **argv) {
     int st = dv_capture_init(g.db, &cc, &g.cap);
     if (st) die("capture init", st);
     if ((st = dv_capture_start(g.cap))) die("capture start", st);
-    g.stream = fopen(argv[2], "wb");
+    FILE *stream = fopen(argv[2], "wb");
     g.json = fopen(argv[3], "w");
-    if (!g.stream || !g.json) {
+    if (!stream || !g.json) {
         perror("dvw_vectors");
         return 1;
     }
+    dv_stream_info info;
+    if ((st = dv_stream_info_from_db(g.db, DV_STREAM_STRUCTURAL, 1, &info))) die("stream info", st);
+    if ((st = dv_stream_writer_open(&info, file_sink, stream, NULL, &g.writer))) die("stream open", st);
     fprintf(g.json,
             "{\n  \"dim\": %u, \"metric\": %u, \"M\": %u, \"efConstruction\": %u, \"efSearch\": %u,\n", c.dim,
             c.metric, c.M, c.efc, c.efs);
@@ -186,13 +194,16 @@ static int cmd_gen(int argc, char **argv) {
     g.first_cp = 1;
     run_workload(g.db, &c, drain, &g);
     drain(&g);
+    uint64_t bytes = dv_stream_writer_offset(g.writer);
+    dv_stream_writer_free(g.writer);
+    if (fclose(stream) != 0) die("stream close", DV_EFULL);
     fprintf(g.json,
-            "\n  ],\n  \"deltas\": %" PRIu64 ", \"count\": %zu, \"final_hash\": \"%016" PRIx64 "\"\n}\n", g.n,
-            dv_db_count(g.db), dv_db_state_hash(g.db));
-    fclose(g.stream);
+            "\n  ],\n  \"deltas\": %" PRIu64 ", \"count\": %zu, \"final_hash\": \"%016" PRIx64
+            "\", \"stream_bytes\": %" PRIu64 "\n}\n",
+            g.n, dv_db_count(g.db), dv_db_state_hash(g.db), bytes);
     fclose(g.json);
-    printf("deltas=%" PRIu64 " count=%zu hash=%016" PRIx64 "\n", g.n, dv_db_count(g.db),
-           dv_db_state_hash(g.db));
+    printf("deltas=%" PRIu64 " bytes=%" PRIu64 " count=%zu hash=%016" PRIx64 "\n", g.n, bytes,
+           dv_db_count(g.db), dv_db_state_hash(g.db));
     dv_capture_free(g.cap);
     dv_db_close(g.db);
     return 0;
@@ -226,40 +237,67 @@ static int cmp_u64(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* Feeds the reader until the next record (DV_OK) or a problem; 0 at a clean end of input. */
+typedef struct feed {
+    const uint8_t *buf;
+    size_t size, pos;
+} feed;
+
+static int next_record(dv_stream_reader *rd, feed *f, dv_stream_record *rec) {
+    enum { CHUNK = 4096 };
+    for (;;) {
+        size_t chunk = f->size - f->pos < CHUNK ? f->size - f->pos : CHUNK, used = 0;
+        int st = dv_stream_reader_next(rd, f->buf + f->pos, chunk, &used, rec);
+        f->pos += used;
+        if (st == DV_OK) return 1;
+        if (st != DV_EEMPTY) {
+            fprintf(stderr, "dvw_vectors: %s\n", dv_stream_reader_message(rd));
+            die("stream record", st);
+        }
+        if (f->pos == f->size) {
+            uint64_t off = 0;
+            st = dv_stream_reader_finish(rd, &off);
+            if (st) {
+                fprintf(stderr, "dvw_vectors: at %" PRIu64 ": %s\n", off, dv_stream_reader_message(rd));
+                die("stream end", st);
+            }
+            return 0;
+        }
+    }
+}
+
 static int cmd_apply(int argc, char **argv, int bench) {
-    wl_cfg c = default_cfg;
-    c.dim = arg_u32(argc, argv, 3, c.dim);
-    c.M = arg_u32(argc, argv, 4, c.M);
-    c.efc = arg_u32(argc, argv, 5, c.efc);
-    c.efs = arg_u32(argc, argv, 6, c.efs);
-    c.seed = arg_u32(argc, argv, 7, (uint32_t)c.seed);
-    c.metric = arg_u32(argc, argv, 8, c.metric);
+    (void)argc;
     size_t size;
     uint8_t *buf = read_file(argv[2], &size);
-    dv_db *db = open_db(&c);
+    dv_stream_reader *rd = NULL;
+    int st = dv_stream_reader_open(NULL, &rd);
+    if (st) die("reader", st);
+    feed f = {buf, size, 0};
+    dv_stream_record rec;
+    int more = next_record(rd, &f, &rec); /* the header comes before any record */
+    dv_stream_info info;
+    if ((st = dv_stream_reader_info(rd, &info))) die("stream header", st);
+    dv_db *db = NULL;
+    if ((st = dv_db_open_from_stream(&info, NULL, &db))) die("open from stream", st);
     dv_apply *ap = NULL;
     dv_apply_config acfg;
     dv_apply_config_default(&acfg);
-    int st = dv_apply_init(db, &acfg, &ap);
-    if (st) die("apply init", st);
+    if ((st = dv_apply_init(db, &acfg, &ap))) die("apply init", st);
+    if ((st = dv_apply_begin_stream(ap, &info))) {
+        fprintf(stderr, "dvw_vectors: %s\n", dv_apply_last_error(ap));
+        die("begin stream", st);
+    }
     uint64_t pos = 0, n = 0;
     uint64_t *t[6] = {0};
     size_t nt[6] = {0};
     for (int k = 0; k < 6; k++) t[k] = malloc(sizeof(uint64_t) * (size / 64 + 1));
-    for (size_t off = 0; off + 4 <= size;) {
-        uint32_t len = (uint32_t)buf[off] | (uint32_t)buf[off + 1] << 8 | (uint32_t)buf[off + 2] << 16 |
-                       (uint32_t)buf[off + 3] << 24;
-        off += 4;
-        if (len < DV_DELTA_HEADER_SIZE || len > size - off) die("stream record", DV_ETRUNCATED);
-        const uint8_t *d = buf + off;
-        dv_delta_header h;
-        st = dv_delta_header_decode(d, &h);
-        if (st) die("header", st);
-        if (h.sequence != pos + 1) die("sequence", h.sequence <= pos ? DV_EDUPLICATE : DV_EGAP);
+    for (; more; more = next_record(rd, &f, &rec)) {
+        const dv_delta_header *h = &rec.h;
         uint64_t t0 = bench ? now_ns() : 0;
-        st = dv_apply_buffer(ap, d, len);
+        st = dv_apply_delta(ap, rec.header, rec.payload, rec.payload_len);
         if (bench) {
-            int kind = h.operation == DV_OP_UPDATE ? ((h.flags & DV_FLAG_SPARSE) ? 5 : 2) : h.operation;
+            int kind = h->operation == DV_OP_UPDATE ? ((h->flags & DV_FLAG_SPARSE) ? 5 : 2) : h->operation;
             if (kind > 5) kind = 0;
             t[kind][nt[kind]++] = now_ns() - t0;
         }
@@ -269,8 +307,8 @@ static int cmd_apply(int argc, char **argv, int bench) {
         }
         pos = dv_apply_position(ap);
         n++;
-        off += len;
     }
+    dv_stream_reader_free(rd);
     if (bench) {
         static const char *names[6] = {"other", "insert", "dense_update", "delete", "batch", "sparse_update"};
         printf("{\"backend\": \"%s\", \"deltas\": %" PRIu64 ", \"ops\": {", dv_simd_backend(), n);
@@ -311,8 +349,7 @@ int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "apply") == 0) return cmd_apply(argc, argv, 0);
     if (argc >= 3 && strcmp(argv[1], "bench") == 0) return cmd_apply(argc, argv, 1);
     if (argc >= 2 && strcmp(argv[1], "primary") == 0) return cmd_primary(argc, argv);
-    fprintf(stderr,
-            "usage: dvw_vectors gen STREAM JSON [ops] [dim] | apply STREAM [dim M efc efs seed metric] |"
-            " primary [ops] [dim] | bench STREAM\n");
+    fprintf(stderr, "usage: dvw_vectors gen STREAM JSON [ops] [dim] | apply STREAM |"
+                    " primary [ops] [dim] | bench STREAM\n");
     return 2;
 }
