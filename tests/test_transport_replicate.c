@@ -223,6 +223,16 @@ static void test_replica_follows_mixed_workload(void **state) {
     converge(p, f, dv_store_sequence(s));
     assert_same(dv_store_db(s), dv_follower_db(f));
     dv_follower_close(f);
+    /* the replica directory is a database directory: a read-only store opens it */
+    char rdir[400];
+    path_of(rdir, sizeof rdir, "r1");
+    dv_store_config rc;
+    dv_store_config_default(&rc);
+    rc.read_only = 1;
+    dv_store *ro = NULL;
+    assert_int_equal(dv_store_open(rdir, &rc, &ro, NULL), DV_OK);
+    assert_same(dv_store_db(s), dv_store_db(ro));
+    dv_store_close(ro);
     dv_publisher_close(p);
     dv_store_close(s);
 }
