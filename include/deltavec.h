@@ -1535,7 +1535,7 @@ dv_status dv_stream_compact(const uint8_t *in, size_t len, dv_stream_sink_fn sin
  * On the server, for a database named N:
  *   stream DV_N        subject dv.N.deltas: one record (64-byte header +
  *                      payload) per message, header Nats-Msg-Id "<db id
- *                      hex>:<sequence>" (JetStream dedupe), Dv-Seq;
+ *                      hex>:<sequence>" (JetStream dedupe);
  *   stream DV_N_META   subject dv.N.meta: the stream header (config, db id)
  *                      of the log, one message kept;
  *   object store dv_N  (stream OBJ_dv_N) snapshots named "snap-<20-digit

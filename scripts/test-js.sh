@@ -25,6 +25,12 @@ if [ -f package-lock.json ]; then npm ci --no-audit --no-fund >/dev/null; else n
 npx tsc -p test-types
 node --test test/
 
+# C and Node replicas of one primary through a real nats-server (tests/test_transport_replicas.c): it
+# needs the wasm modules and the npm NATS packages installed above, so it runs (again) here.
+if [ -x "$root/build-test/tests/test_transport_replicas" ] && command -v nats-server >/dev/null; then
+    "$root/build-test/tests/test_transport_replicas"
+fi
+
 if [ "${DV_JS_SKIP_BROWSER:-0}" != 1 ] && [ -f test-browser/browser.mjs ]; then
     if ! command -v chromium >/dev/null; then
         export DEBIAN_FRONTEND=noninteractive

@@ -11,8 +11,8 @@
  *                                          must follow: a message from
  *                                          anyone else in between makes the
  *                                          server refuse ours (error 10071);
- *   Dv-Seq, Dv-Db                          sequence and db id, readable
- *                                          without decoding the record.
+ * (the sequence is also the record's first 8 bytes; nothing else is added,
+ * to keep the per-message overhead small).
  * The stream holds only this subject, so stream sequence = delta sequence +
  * a constant offset for the life of the stream.
  *
@@ -53,8 +53,11 @@ struct dv_publisher {
     /* tailer: next record of segment seg_first at byte off, sequence next_seq */
     int fd;
     uint64_t seg_first, off, next_seq;
-    uint8_t *rec;
-    size_t rec_cap;
+    uint64_t fsize;     /* size of the segment when last looked at */
+    const uint8_t *rec; /* the record tail_next returned (points into buf) */
+    uint8_t *buf;       /* read-ahead window of the segment: bytes [buf_off, buf_off + buf_len) */
+    size_t buf_cap, buf_len;
+    uint64_t buf_off;
     /* asynchronous publish errors (libnats calls back from its thread) */
     pthread_mutex_t mu;
     int async_failed;
@@ -128,7 +131,32 @@ static dv_status seg_open(dv_publisher *p, uint64_t first, dv_stream_info *info)
     p->seg_first = first;
     p->off = hsize;
     p->next_seq = first;
+    p->fsize = 0;
+    p->buf_len = 0;
     return DV_OK;
+}
+
+#define READ_AHEAD (1u << 20)
+
+/* Bytes [off, off + len) of the segment, read ahead in 1 MiB windows; NULL past the end of the file. */
+static const uint8_t *seg_bytes(dv_publisher *p, uint64_t off, size_t len, dv_status *st) {
+    *st = DV_OK;
+    if (off >= p->buf_off && off + len <= p->buf_off + p->buf_len) return p->buf + (off - p->buf_off);
+    size_t want = len > READ_AHEAD ? len : READ_AHEAD;
+    if (want > p->buf_cap) {
+        uint8_t *nb = realloc(p->buf, want);
+        if (!nb) {
+            *st = DV_ENOMEM;
+            return NULL;
+        }
+        p->buf = nb;
+        p->buf_cap = want;
+    }
+    size_t got = 0;
+    *st = read_at(p->fd, p->buf, want, off, &got);
+    p->buf_off = off;
+    p->buf_len = *st == DV_OK ? got : 0;
+    return got >= len ? p->buf : NULL;
 }
 
 /*
@@ -138,48 +166,50 @@ static dv_status seg_open(dv_publisher *p, uint64_t first, dv_stream_info *info)
  */
 static dv_status tail_next(dv_publisher *p, size_t *len) {
     for (;;) {
-        struct stat sb;
-        if (fstat(p->fd, &sb) != 0) return DV_EIO;
-        uint64_t fsize = (uint64_t)sb.st_size;
-        if (p->off + DV_DELTA_HEADER_SIZE > fsize) {
-            if (p->off != fsize) return DV_EEMPTY; /* a record is being written */
+        dv_status st = DV_OK;
+        const uint8_t *hdr = seg_bytes(p, p->off, DV_DELTA_HEADER_SIZE, &st);
+        if (st != DV_OK) return st;
+        if (!hdr) {
+            struct stat sb;
+            if (fstat(p->fd, &sb) != 0) return DV_EIO;
+            p->fsize = (uint64_t)sb.st_size;
+            if (p->off != p->fsize) return DV_EEMPTY; /* a record is being written */
             char path[4200];
             dvt_seq_file(path, sizeof path, p->cfg.dir, p->next_seq, ".dvs");
             if (access(path, F_OK) != 0 || p->next_seq == p->seg_first) return DV_EEMPTY;
-            dv_status st = seg_open(p, p->next_seq, NULL); /* the writer rolled to a new segment */
+            st = seg_open(p, p->next_seq, NULL); /* the writer rolled to a new segment */
             if (st != DV_OK) return st;
             continue;
         }
-        uint8_t hdr[DV_DELTA_HEADER_SIZE];
-        size_t got;
-        if (read_at(p->fd, hdr, sizeof hdr, p->off, &got) != DV_OK) return DV_EIO;
         uint64_t size = 0;
-        dv_status st = dv_stream_record_size(hdr, &size);
-        if (st == DV_OK && p->off + size > fsize) return DV_EEMPTY;
-        if (st == DV_OK && size > p->rec_cap) {
-            uint8_t *nr = realloc(p->rec, (size_t)size);
-            if (!nr) return DV_ENOMEM;
-            p->rec = nr;
-            p->rec_cap = (size_t)size;
+        st = dv_stream_record_size(hdr, &size);
+        const uint8_t *rec = NULL;
+        if (st == DV_OK) {
+            rec = seg_bytes(p, p->off, (size_t)size, &st);
+            if (st != DV_OK) return st;
+            if (!rec) return DV_EEMPTY; /* the rest of the record is not written yet */
+            st = dv_delta_verify(rec, rec + DV_DELTA_HEADER_SIZE, (size_t)size - DV_DELTA_HEADER_SIZE);
         }
-        if (st == DV_OK && read_at(p->fd, p->rec, (size_t)size, p->off, &got) != DV_OK) return DV_EIO;
-        if (st == DV_OK)
-            st = dv_delta_verify(p->rec, p->rec + DV_DELTA_HEADER_SIZE, (size_t)size - DV_DELTA_HEADER_SIZE);
         if (st != DV_OK) {
             /* At the very end of the file this may be a write in progress: look again later. */
-            if (st == DV_OK || p->off + (size ? size : DV_DELTA_HEADER_SIZE) >= fsize) return DV_EEMPTY;
+            struct stat sb;
+            if (fstat(p->fd, &sb) != 0) return DV_EIO;
+            p->fsize = (uint64_t)sb.st_size;
+            p->buf_len = 0; /* re-read: the bytes may have been mid-write */
+            if (p->off + (size ? size : DV_DELTA_HEADER_SIZE) >= p->fsize) return DV_EEMPTY;
             snprintf(p->err, sizeof p->err, "segment %020llu at %llu: %s, and records follow",
                      (unsigned long long)p->seg_first, (unsigned long long)p->off, dv_strerror(st));
             return DV_EDAMAGED;
         }
         dv_delta_header h;
-        dv_delta_header_decode(p->rec, &h);
+        dv_delta_header_decode(rec, &h);
         if (h.sequence != p->next_seq) {
             snprintf(p->err, sizeof p->err, "segment %020llu at %llu: sequence %llu, expected %llu",
                      (unsigned long long)p->seg_first, (unsigned long long)p->off,
                      (unsigned long long)h.sequence, (unsigned long long)p->next_seq);
             return DV_EDAMAGED;
         }
+        p->rec = rec;
         p->off += size;
         p->next_seq++;
         *len = (size_t)size;
@@ -266,7 +296,7 @@ void dv_publisher_close(dv_publisher *p) {
     if (!p) return;
     dvt_disconnect(&p->conn);
     tail_close(p);
-    free(p->rec);
+    free(p->buf);
     for (int i = 0; i < 6; i++) free(p->strs[i]);
     pthread_mutex_destroy(&p->mu);
     free(p);
@@ -375,8 +405,10 @@ static dv_status sync_stream(dv_publisher *p) {
         size_t dl = (size_t)natsMsg_GetDataLength(m);
         const char *db = NULL;
         dv_delta_header h;
+        size_t hl = strlen(p->db_hex);
         int ours = dl >= DV_DELTA_HEADER_SIZE && dv_delta_header_decode(d, &h) == DV_OK &&
-                   natsMsgHeader_Get(m, "Dv-Db", &db) == NATS_OK && db && strcmp(db, p->db_hex) == 0;
+                   natsMsgHeader_Get(m, "Nats-Msg-Id", &db) == NATS_OK && db &&
+                   strncmp(db, p->db_hex, hl) == 0 && db[hl] == ':';
         uint8_t sum[8];
         if (ours) memcpy(sum, d + 32, 8);
         p->stream_last = natsMsg_GetSequence(m);
@@ -444,13 +476,10 @@ static dv_status publish_some(dv_publisher *p, uint64_t *n_pub) {
         if (st == DV_EEMPTY) break;
         if (st != DV_OK) return st;
         seq = p->next_seq - 1;
-        char id[80], seqs[24];
+        char id[80];
         snprintf(id, sizeof id, "%s:%llu", p->db_hex, (unsigned long long)seq);
-        snprintf(seqs, sizeof seqs, "%llu", (unsigned long long)seq);
         natsMsg *m = NULL;
         natsStatus s = natsMsg_Create(&m, p->names.deltas, NULL, (const char *)p->rec, (int)len);
-        if (s == NATS_OK) s = natsMsgHeader_Set(m, "Dv-Seq", seqs);
-        if (s == NATS_OK) s = natsMsgHeader_Set(m, "Dv-Db", p->db_hex);
         if (s != NATS_OK) {
             natsMsg_Destroy(m);
             return DV_ENOMEM;
@@ -474,7 +503,7 @@ static dv_status publish_some(dv_publisher *p, uint64_t *n_pub) {
         stream_seq++;
         (*n_pub)++;
         memcpy(prev_id, id, sizeof prev_id);
-        if (++inflight >= p->cfg.window || !p->chained) {
+        if (++inflight >= 16 * p->cfg.window || !p->chained) {
             st = wait_acks(p, seq, stream_seq);
             if (st != DV_OK) return st;
             inflight = 0;
