@@ -64,12 +64,15 @@ static void write_ops(dv_store *s, uint64_t *rng, uint32_t *next_id, int n) {
         }
         snprintf(id, sizeof id, "v%u", (uint32_t)(rng_next(rng) % *next_id));
         dv_status st;
-        if (r < 65) st = dv_store_update(s, id, v);
+        if (r < 65)
+            st = dv_store_update(s, id, v);
         else if (r < 85) {
             uint32_t idx[3] = {0, 7, 19};
             st = dv_store_update_sparse(s, id, idx, v, 3);
-        } else if (r < 95) st = dv_store_delete(s, id);
-        else st = dv_store_set_meta(s, id, "tag", "b");
+        } else if (r < 95)
+            st = dv_store_delete(s, id);
+        else
+            st = dv_store_set_meta(s, id, "tag", "b");
         assert_true(st == DV_OK || st == DV_ENOTFOUND);
     }
 }
@@ -83,7 +86,8 @@ static void expected_line(const dv_db *db, uint64_t position, float q[NQ][DIM], 
         size_t n = 0;
         assert_int_equal(dv_db_search(db, q[i], 10, 64, h, &n), DV_OK);
         o += (size_t)snprintf(out + o, cap - o, "%s[", i ? "," : "");
-        for (size_t k = 0; k < n; k++) o += (size_t)snprintf(out + o, cap - o, "%s\"%s\"", k ? "," : "", h[k].id);
+        for (size_t k = 0; k < n; k++)
+            o += (size_t)snprintf(out + o, cap - o, "%s\"%s\"", k ? "," : "", h[k].id);
         o += (size_t)snprintf(out + o, cap - o, "]");
     }
     snprintf(out + o, cap - o, "]}");
