@@ -19,6 +19,7 @@
  * is XORed with value.
  */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -196,9 +197,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         size_t count = dv_db_count(r);
         dv_status st = dv_apply_buffer(ap, s[i].p, s[i].len);
         if (st != DV_OK) {
-            if (dv_db_state_hash(r) != h || dv_apply_position(ap) != pos || dv_db_count(r) != count) fail();
-        } else if (dv_db_check_invariants(r) != DV_OK) {
-            fail();
+            if (dv_db_state_hash(r) != h || dv_apply_position(ap) != pos || dv_db_count(r) != count) {
+                fprintf(stderr, "delta %zu refused (%s: %s) but the replica changed\n", i, dv_status_name(st),
+                        dv_apply_last_error(ap));
+                fail();
+            }
+        } else {
+            dv_status inv = dv_db_check_invariants(r);
+            if (inv != DV_OK) {
+                fprintf(stderr, "delta %zu accepted but invariants fail: %s\n", i, dv_status_name(inv));
+                fail();
+            }
         }
     }
     dv_apply_free(ap);

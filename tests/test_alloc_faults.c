@@ -459,7 +459,7 @@ static void refused_batch_apply_is_enomem_and_leaves_the_replica_unchanged(void 
  * at the first refused delta with DV_ENOMEM, and the replica is exactly the
  * state after the deltas before it. With threads the Nth allocation is not
  * always the same one (the workers race), but every run must still hold. */
-static void sweep_apply_batch(const test_stream *s, uint32_t workers) {
+static void sweep_apply_batch(const test_stream *s, uint32_t workers, dv_conflict_action policy) {
     uint64_t *want = calloc(s->n + 1, sizeof *want);
     assert_non_null(want);
     {
@@ -489,6 +489,7 @@ static void sweep_apply_batch(const test_stream *s, uint32_t workers) {
         dv_apply_config cfg;
         dv_apply_config_default(&cfg);
         cfg.workers = workers;
+        cfg.policy = policy;
         cfg.min_run = 1;
         cfg.allocator = &FA;
         dv_apply *ap = NULL;
@@ -531,14 +532,16 @@ static void sweep_apply_batch(const test_stream *s, uint32_t workers) {
 static void refused_apply_batch_call_stops_at_the_refused_delta(void **state) {
     (void)state;
     test_stream s = primary_stream(0);
-    sweep_apply_batch(&s, 0);
+    sweep_apply_batch(&s, 0, DV_CONFLICT_ABORT);
+    sweep_apply_batch(&s, 0, DV_CONFLICT_OMIT);
     test_stream_free(&s);
 }
 
 static void refused_parallel_apply_stops_at_the_refused_delta(void **state) {
     (void)state;
     test_stream s = primary_stream(0);
-    sweep_apply_batch(&s, 2);
+    sweep_apply_batch(&s, 2, DV_CONFLICT_ABORT);
+    sweep_apply_batch(&s, 2, DV_CONFLICT_OMIT);
     test_stream_free(&s);
 }
 

@@ -140,6 +140,31 @@ static void entry_not_on_the_top_level_is_refused_at_apply(void **state) {
     test_stream_free(&s);
 }
 
+static void raise_level(dv_delta *d, void *ctx) {
+    d->level = *(uint32_t *)ctx;
+    d->has_entry = 0; /* the entry point stays where it was */
+}
+
+/* Found by fuzz_apply: an insert whose level is above the entry point's,
+ * with no entry change, was accepted and broke the entry invariant. */
+static void insert_above_the_entry_level_is_refused(void **state) {
+    (void)state;
+    test_stream s = inserts(60);
+    dv_db *r;
+    dv_apply *ap = replica_of(&r, &s, 59);
+    uint32_t entry, top;
+    dv_db_entry(r, &entry, &top);
+    uint32_t level = top + 1;
+    test_delta t = reencode(&s.d[59], raise_level, &level);
+    assert_refused(ap, r, &t, DV_ECONSTRAINT);
+    free(t.bytes);
+    assert_int_equal(dv_apply_buffer(ap, s.d[59].bytes, s.d[59].len), DV_OK);
+    assert_int_equal(dv_db_check_invariants(r), DV_OK);
+    dv_apply_free(ap);
+    dv_db_close(r);
+    test_stream_free(&s);
+}
+
 /* ---- 5: slots from the wire ---------------------------------------------- */
 
 static void set_slot(dv_delta *d, void *ctx) {
@@ -315,6 +340,7 @@ static void large_transaction_does_not_keep_its_journal(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(entry_not_on_the_top_level_is_refused_at_apply),
+        cmocka_unit_test(insert_above_the_entry_level_is_refused),
         cmocka_unit_test(insert_beyond_the_next_slot_is_refused_without_growth),
         cmocka_unit_test(insert_level_above_48_is_a_constraint),
         cmocka_unit_test(batch_header_with_vector_hash_or_prev_sequence_is_corrupt),

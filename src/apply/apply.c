@@ -160,6 +160,15 @@ static dv_status grow_slots(dv_apply *ap, uint32_t slot) {
     return DV_OK;
 }
 
+/* Grows the per-slot table for d before conflict detection: out of memory
+ * is not a conflict, so no policy may skip it. A slot past the bound is left
+ * to dv_apply_detect (conflict CONSTRAINT). */
+dv_status dv_apply_reserve_slot(dv_apply *ap, const dv_delta *d) {
+    if (d->vkind == DV_VEC_NONE && !d->id) return DV_OK;
+    dv_status st = grow_slots(ap, d->slot);
+    return st == DV_ENOMEM ? dv_apply_fail(ap, d->h.sequence, "slot table", st) : DV_OK;
+}
+
 /* Records that the current delta (sequence seq) applied a change to slot. */
 dv_status dv_apply_note_touched(dv_apply *ap, uint32_t slot, uint64_t seq) {
     if (ap->n_touched == ap->touched_cap) {
@@ -348,10 +357,8 @@ static dv_status apply_logical(dv_apply *ap, const dv_delta *d, int replace) {
 static dv_status apply_one(dv_apply *ap, const dv_delta *d) {
     ap->cur = d;
     if (ap->cfg.mode == DV_APPLY_LOGICAL && d->vkind == DV_VEC_NONE && !d->id) return DV_OK; /* graph only */
-    if (d->vkind != DV_VEC_NONE || d->id) { /* out of memory is not a conflict: no policy may skip it */
-        dv_status gs = grow_slots(ap, d->slot);
-        if (gs == DV_ENOMEM) return dv_apply_fail(ap, d->h.sequence, "slot table", gs);
-    }
+    dv_status gs = dv_apply_reserve_slot(ap, d);
+    if (gs != DV_OK) return gs;
     dv_conflict_kind k = dv_apply_detect(ap, d);
     int replace = 0;
     if (k) {
@@ -397,16 +404,22 @@ static dv_status check_coherence(dv_apply *ap, uint64_t seq) {
     return DV_OK;
 }
 
-/* A delta that moves the entry point must leave it on the db's highest
- * level (the replay check saw only the named node's own level). Checked
+/* The entry point sits on the db's highest level: a node the delta
+ * inserted may not rise above it, and a delta that moves it must leave it
+ * there (the replay check saw only the named node's own level). Checked
  * whatever coherence_check says: the next insert would descend from it. */
 static dv_status check_entry(dv_apply *ap, const dv_delta *d) {
-    int moved = d->has_entry;
-    for (uint32_t i = 0; i < d->n_sub && !moved; i++) moved = d->subs[i].has_entry;
-    if (!moved || ap->cfg.mode != DV_APPLY_STRUCTURAL) return DV_OK;
+    if (ap->cfg.mode != DV_APPLY_STRUCTURAL) return DV_OK;
     uint32_t entry, max_level;
     dv_db_entry(ap->db, &entry, &max_level);
-    if (entry != DV_NO_SLOT && dv_db_highest_level(ap->db) != max_level)
+    for (size_t i = 0; i < ap->n_touched; i++) {
+        uint32_t s = ap->touched[i].slot;
+        if (dv_db_slot_live(ap->db, s) && dv_db_level_of(ap->db, s) > max_level)
+            return dv_apply_fail(ap, d->h.sequence, "node above the entry point's level", DV_ECONSTRAINT);
+    }
+    int moved = d->has_entry;
+    for (uint32_t i = 0; i < d->n_sub && !moved; i++) moved = d->subs[i].has_entry;
+    if (moved && entry != DV_NO_SLOT && dv_db_highest_level(ap->db) != max_level)
         return dv_apply_fail(ap, d->h.sequence, "entry point below the highest level", DV_ECONSTRAINT);
     return DV_OK;
 }

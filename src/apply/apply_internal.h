@@ -54,6 +54,8 @@ struct dv_apply {
 /* Records a refusal message "sequence S: what (id ...): strerror", counts it, returns st. */
 dv_status dv_apply_fail(dv_apply *ap, uint64_t seq, const char *what, dv_status st);
 const char *dv_apply_event_name(dv_event_kind k);
+/* Call before dv_apply_detect: DV_ENOMEM (message set) if the per-slot table cannot grow. */
+dv_status dv_apply_reserve_slot(dv_apply *ap, const dv_delta *d);
 dv_conflict_kind dv_apply_detect(dv_apply *ap, const dv_delta *d);
 dv_conflict_action dv_apply_decide(dv_apply *ap, dv_conflict_kind k, const dv_delta *d);
 dv_status dv_apply_conflict_status(dv_conflict_kind k);
