@@ -184,16 +184,17 @@ static dv_status replay_segment(dv_follower *f, uint64_t first) {
                 st = as;
             }
         } else if (rs != DV_EDUPLICATE) {
-            break; /* torn or damaged from here: cut below */
+            /* damaged from here: cut it off. Safe for a replica: the records after it are fetched
+             * again from the stream (the consumer restarts after the position). */
+            if (truncate(path, (off_t)rec.offset) != 0) st = DV_EIO;
+            dv_stream_reader_free(r);
+            free(buf);
+            return st;
         }
     }
-    uint64_t cut = dv_stream_reader_offset(r);
     uint64_t off = 0;
     dv_status fs = dv_stream_reader_finish(r, &off);
-    if (st == DV_OK && fs != DV_OK && fs != DV_EEMPTY) {
-        uint64_t at = fs == DV_ETRUNCATED ? off : cut;
-        if (truncate(path, (off_t)at) != 0) st = DV_EIO;
-    }
+    if (st == DV_OK && fs == DV_ETRUNCATED && truncate(path, (off_t)off) != 0) st = DV_EIO; /* torn tail */
     dv_stream_reader_free(r);
     free(buf);
     return st;
@@ -375,6 +376,33 @@ static dv_status create_from_meta(dv_follower *f) {
     return st;
 }
 
+/* An existing replica must belong to the database the server now holds (same db id). */
+static dv_status check_meta(dv_follower *f) {
+    natsMsg *m = NULL;
+    jsErrCode jerr = 0;
+    natsStatus s = js_GetLastMsg(&m, f->conn.js, f->names.meta_stream, f->names.meta, NULL, &jerr);
+    if (s == NATS_NOT_FOUND) return DV_OK; /* nothing published (yet): nothing to compare */
+    if (s != NATS_OK) {
+        dvt_err(f->err, sizeof f->err, "read the database meta", s, jerr);
+        return DV_ENETWORK;
+    }
+    dv_stream_info info;
+    dv_status st = dv_stream_header_decode((const uint8_t *)natsMsg_GetData(m),
+                                           (size_t)natsMsg_GetDataLength(m), &info, NULL);
+    natsMsg_Destroy(m);
+    static const uint8_t zero[DV_STREAM_DB_ID_SIZE];
+    if (st == DV_OK && memcmp(f->db_id, zero, sizeof zero) != 0 &&
+        memcmp(info.db_id, f->db_id, sizeof zero) != 0) {
+        char a[2 * DV_STREAM_DB_ID_SIZE + 1], b[2 * DV_STREAM_DB_ID_SIZE + 1];
+        dvt_hex(a, f->db_id, DV_STREAM_DB_ID_SIZE);
+        dvt_hex(b, info.db_id, DV_STREAM_DB_ID_SIZE);
+        snprintf(f->err, sizeof f->err, "this replica follows database %s, the server now holds %s", a, b);
+        return DV_ECONFIG;
+    }
+    if (st == DV_OK) st = dv_stream_check_db(&info, f->db, f->err, sizeof f->err);
+    return st;
+}
+
 /* Stream sequence of the record after the position (via the stream's last record). */
 static dv_status start_stream_seq(dv_follower *f, uint64_t *start) {
     natsMsg *m = NULL;
@@ -406,7 +434,7 @@ static uint64_t stream_first_delta(dv_follower *f) {
     if (js_GetStreamInfo(&si, f->conn.js, f->names.stream, NULL, &jerr) != NATS_OK) return 0;
     uint64_t first = si->State.FirstSeq, last = si->State.LastSeq;
     jsStreamInfo_Destroy(si);
-    for (uint64_t q = first; q && q <= last; q++) { /* skip deleted/foreign messages */
+    for (uint64_t q = first; q && q <= last && q < first + 64; q++) { /* skip deleted/foreign messages */
         natsMsg *m = NULL;
         if (js_GetMsg(&m, f->conn.js, f->names.stream, q, NULL, &jerr) != NATS_OK) continue;
         dv_delta_header h;
@@ -463,6 +491,8 @@ static dv_status connect_follow(dv_follower *f) {
     if (!f->db) {
         st = bootstrap(f);
         if (st == DV_ENOTFOUND) st = create_from_meta(f);
+    } else {
+        st = check_meta(f);
     }
     /* The replica's position is the truth: the consumer restarts right after it (messages a
      * crashed run fetched but never acknowledged would otherwise come back only after AckWait). */
@@ -487,6 +517,21 @@ static dv_status apply_msg(dv_follower *f, natsMsg *m, uint64_t stream_seq) {
         snprintf(f->err, sizeof f->err, "stream sequence %llu: not a valid record (%zu bytes): %s",
                  (unsigned long long)stream_seq, len, dv_strerror(st));
         return st;
+    }
+    /* A record from another database (another publisher) is refused even if it would apply. */
+    static const uint8_t zero[DV_STREAM_DB_ID_SIZE];
+    if (memcmp(f->db_id, zero, sizeof zero) != 0) {
+        char hex[2 * DV_STREAM_DB_ID_SIZE + 1];
+        const char *id = NULL;
+        dvt_hex(hex, f->db_id, DV_STREAM_DB_ID_SIZE);
+        size_t hl = strlen(hex);
+        if (natsMsgHeader_Get(m, "Nats-Msg-Id", &id) != NATS_OK || !id || strncmp(id, hex, hl) != 0 ||
+            id[hl] != ':') {
+            snprintf(f->err, sizeof f->err,
+                     "stream sequence %llu: not published by database %s (message id %s)",
+                     (unsigned long long)stream_seq, hex, id ? id : "none");
+            return DV_EFENCED;
+        }
     }
     dv_delta_header h;
     dv_delta_header_decode(d, &h);
