@@ -1545,6 +1545,10 @@ dv_status dv_stream_compact(const uint8_t *in, size_t len, dv_stream_sink_fn sin
  * the stream sequence it expects to follow, so a resend after a lost
  * acknowledgement is dropped as a duplicate and a second publisher is
  * refused (DV_EFENCED), never interleaved.
+ *
+ * Threads: a publisher or follower is used by one thread at a time (its
+ * own loop); the database directory's writer may run in another thread
+ * or process. libnats runs its own threads underneath.
  */
 
 /** Connection settings shared by publishers and followers. */
