@@ -25,9 +25,11 @@ if [ -f package-lock.json ]; then npm ci --no-audit --no-fund >/dev/null; else n
 npx tsc -p test-types
 node --test test/
 
-# C and Node replicas of one primary through a real nats-server (tests/test_transport_replicas.c): it
+# C, Node and Chromium replicas of one primary through a real nats-server (tests/test_transport_replicas.c): it
 # needs the wasm modules and the npm NATS packages installed above, so it runs (again) here.
+# The browser replica loads the NATS client bundled by esbuild (npm run build:nats -> js/dist/nats-browser.js).
 if [ -x "$root/build-test/tests/test_transport_replicas" ] && command -v nats-server >/dev/null; then
+    npm run --silent build:nats
     "$root/build-test/tests/test_transport_replicas"
 fi
 

@@ -1,8 +1,10 @@
 /*
- * test_transport_replicas.c -- one primary, replicas in C and in Node (wasm, over TCP and over
- * WebSocket) following it through a real nats-server; all end with the primary's state hash and the same
- * top-10 results. The Node replicas run js/test-nats/follow.mjs (followNats); the test is skipped when
- * node, the wasm build (js/dist) or the npm NATS packages (js/node_modules) are missing.
+ * test_transport_replicas.c -- one primary, replicas in C, in Node (wasm, over TCP and over WebSocket) and
+ * in headless Chromium (wasm, WebSocket) following it through a real nats-server; all end with the
+ * primary's state hash and the same top-10 results. The Node replicas run js/test-nats/follow.mjs
+ * (followNats), the browser one js/test-nats/browser.mjs (examples/browser/nats.html). The test is skipped
+ * when node, the wasm build (js/dist) or the npm NATS packages (js/node_modules) are missing; the browser
+ * replica when chromium, playwright-core or js/dist/nats-browser.js (npm run build:nats) are.
  *
  * DV_TRANSPORT_OPS sets the op count (default 10000; the full figure is 100000:
  *   DV_TRANSPORT_OPS=100000 ctest -R test_transport_replicas).
@@ -51,6 +53,16 @@ static int node_ready(void) {
     return system("node --version >/dev/null 2>&1") == 0;
 }
 
+static int chromium_ready(void) {
+    char p[600];
+    snprintf(p, sizeof p, "%s/js/dist/nats-browser.js", DV_SOURCE_DIR);
+    if (access(p, R_OK) != 0) return 0;
+    snprintf(p, sizeof p, "%s/js/node_modules/playwright-core/package.json", DV_SOURCE_DIR);
+    if (access(p, R_OK) != 0) return 0;
+    const char *c = getenv("CHROMIUM");
+    return access(c && *c ? c : "/usr/bin/chromium", X_OK) == 0;
+}
+
 static void write_ops(dv_store *s, uint64_t *rng, uint32_t *next_id, int n) {
     float v[DIM];
     char id[32];
@@ -93,13 +105,14 @@ static void expected_line(const dv_db *db, uint64_t position, float q[NQ][DIM], 
     snprintf(out + o, cap - o, "]}");
 }
 
-static void run_node(const char *transport, const char *url, uint64_t target, const char *qfile, char *line,
-                     size_t cap) {
+/* Runs js/test-nats/<script> (follow.mjs: Node; browser.mjs: Chromium) and reads its one-line answer. */
+static void run_node(const char *script, const char *transport, const char *url, uint64_t target,
+                     const char *qfile, char *line, size_t cap) {
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
-             "DV_NATS_URL='%s' DV_NATS_USER=fol DV_NATS_PASS=folpw DV_DB=" DB
-             " DV_TARGET=%llu DV_QUERIES='%s' DV_TRANSPORT=%s node '%s/js/test-nats/follow.mjs'",
-             url, (unsigned long long)target, qfile, transport, DV_SOURCE_DIR);
+             "DV_NATS_URL='%s' DV_NATS_WS_URL='%s' DV_NATS_USER=fol DV_NATS_PASS=folpw DV_DB=" DB
+             " DV_TARGET=%llu DV_QUERIES='%s' DV_TRANSPORT=%s node '%s/js/test-nats/%s'",
+             url, url, (unsigned long long)target, qfile, transport, DV_SOURCE_DIR, script);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     line[0] = 0;
@@ -109,7 +122,7 @@ static void run_node(const char *transport, const char *url, uint64_t target, co
     if (rc != 0) fail_msg("node follower (%s) failed: %s", transport, line);
 }
 
-static void test_c_and_node_replicas_follow_one_primary(void **state) {
+static void test_c_node_and_browser_replicas_follow_one_primary(void **state) {
     (void)state;
     if (!node_ready()) {
         printf("node, js/dist or js/node_modules/@nats-io missing: skipped\n");
@@ -186,10 +199,16 @@ static void test_c_and_node_replicas_follow_one_primary(void **state) {
     expected_line(dv_store_db(s), target, q, want, sizeof want);
     expected_line(dv_follower_db(f), target, q, got_c, sizeof got_c);
     assert_string_equal(got_c, want);
-    run_node("tcp", srv.url, target, qfile, got, sizeof got);
+    run_node("follow.mjs", "tcp", srv.url, target, qfile, got, sizeof got);
     assert_string_equal(got, want);
-    run_node("ws", srv.ws_url, target, qfile, got, sizeof got);
+    run_node("follow.mjs", "ws", srv.ws_url, target, qfile, got, sizeof got);
     assert_string_equal(got, want);
+    if (chromium_ready()) { /* the browser replica: examples/browser/nats.html in headless Chromium */
+        run_node("browser.mjs", "ws", srv.ws_url, target, qfile, got, sizeof got);
+        assert_string_equal(got, want);
+    } else {
+        printf("chromium, playwright-core or js/dist/nats-browser.js missing: no browser replica\n");
+    }
 
     dv_follower_close(f);
     dv_publisher_close(p);
@@ -218,7 +237,7 @@ int main(void) {
         return 0;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_c_and_node_replicas_follow_one_primary, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_c_node_and_browser_replicas_follow_one_primary, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
