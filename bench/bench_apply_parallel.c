@@ -1,7 +1,7 @@
 /*
  * bench_apply_parallel.c -- apply throughput (deltas/s) of one captured
- * stream with inline apply and with 1, 2 and 4 workers (issue 4's "Apply
- * throughput with 1, 2 and 4 workers"). Prints a table and writes JSON.
+ * stream with inline apply and with 1, 2 and 4 workers. Prints a table and
+ * writes JSON.
  *
  * The stream: a primary at dim 128 (M 16, ef_construction 100) takes
  * --inserts inserts then --updates writes (half dense, half sparse updates;

@@ -12,7 +12,7 @@
  *     passes, the two libraries' passes interleaved so a noisy neighbour on
  *     the machine hurts both alike), and recall@10 against exact ground truth;
  *   - QPS at equal recall (0.90 / 0.95 / 0.99), interpolated linearly along
- *     each side's ef sweep -- this is the comparison the issue's bar is about.
+ *     each side's ef sweep -- the comparison the project's target is about.
  * deltavec is used only through include/deltavec.h. hnswlib is header-only
  * and compiled into this file with the bench's flags (-O3 -march=native by
  * default, so it picks its own SSE/AVX/AVX-512 distance code at compile

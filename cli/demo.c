@@ -14,7 +14,7 @@
  * latency table); replica B in groups through the parallel applier with
  * worker threads (the throughput figure). At the end the demo compares both
  * replicas with the primary: state hash, top-10 results, recall; and
- * prints throughput, the seed's latency table (apply side) and the bytes
+ * prints throughput, the apply-side latency table with its targets and the bytes
  * shipped against a whole snapshot. Exit status 1 if the replica differs.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "common.h"
 #include "deltavec.h"
 
 typedef struct demo_opts {
@@ -396,7 +397,7 @@ static int report(pipeline *p) {
     printf("  deltas applied        %10llu (%llu sparse, %llu dense, %llu unchanged writes skipped)\n",
            (unsigned long long)p->shipped_deltas, (unsigned long long)cs.sparse_updates,
            (unsigned long long)cs.dense_updates, (unsigned long long)cs.skipped_unchanged);
-    printf("\n  apply latency on the replica (us)           n   median      p99   seed target\n");
+    printf("\n  apply latency on the replica (us)           n   median      p99       target\n");
     for (int k = 0; k < K_COUNT; k++) {
         if (!p->lat[k].n) continue;
         char target[32] = "-";

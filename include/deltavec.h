@@ -153,7 +153,11 @@ typedef struct dv_hit {
 
 /** Creates an empty db. Returns DV_EINVAL for a bad config. */
 dv_status dv_db_open(const dv_db_config *cfg, dv_db **out);
-/** Frees the db and everything it owns. NULL is a no-op. */
+/**
+ * Frees the db and everything it owns. NULL is a no-op. A capture attached
+ * to it (dv_capture_init) commits its open batch, stops and forgets the db:
+ * its ring stays readable and dv_capture_free stays safe afterwards.
+ */
 void dv_db_close(dv_db *db);
 /** Deep copy of src (same config and allocator, identical state and state hash; no observer). */
 dv_status dv_db_clone(const dv_db *src, dv_db **out);
@@ -257,7 +261,6 @@ const char *dv_simd_backend(void);
 /* ======================================================================= */
 /* 4. Delta wire format                                                    */
 /* ======================================================================= */
-/* @@section-delta@@ */
 /*
  * Every change is a delta: a 64-byte header followed by payload_size payload
  * bytes (the payload may live elsewhere: ring header slots and payload bytes
@@ -268,7 +271,7 @@ const char *dv_simd_backend(void);
  *    0   8   sequence        global, gap-free per primary (batch: one for all)
  *    8   1   operation       dv_delta_op
  *    9   1   flags           DV_FLAG_*
- *   10   2   version         ("reserved" in the seed) format version, 1
+ *   10   2   version         format version, 1
  *   12   4   vector_id_hash  low 32 bits of XXH3-64(id bytes); 0 if no id
  *   16   8   timestamp       producer clock, opaque to the format
  *   24   4   payload_offset  where the payload sits in its container; NOT
@@ -277,7 +280,7 @@ const char *dv_simd_backend(void);
  *   28   4   payload_size    stored payload bytes (after compression)
  *   32   8   checksum        XXH3-64 of header bytes 0..23, 28..31, 40..63,
  *                            then the stored payload bytes
- *   40   8   prev_sequence   previous delta touching this vector (0: none)
+ *   40   8   prev_sequence   previous delta touching this vector slot (0: none)
  *   48  16   padding         zero
  */
 #define DV_DELTA_HEADER_SIZE 64
@@ -301,7 +304,7 @@ typedef enum dv_delta_op {
 #define DV_FLAG_LOSSY_I8 0x40u   /* float values stored as affine 8-bit */
 #define DV_FLAG_ALL 0x7Fu        /* bit 7 is reserved: must be zero */
 
-/** The decoded header. `version` is the seed's `reserved` field. */
+/** The decoded header (field meanings as in the table above). */
 typedef struct dv_delta_header {
     uint64_t sequence;
     uint8_t operation;
@@ -763,7 +766,6 @@ dv_status dv_apply_restore_slot_sequences(dv_apply *ap, const uint64_t *seqs, si
 /* ======================================================================= */
 /* 5. Ring                                                                 */
 /* ======================================================================= */
-/* @@section-ring@@ */
 
 /*
  * A ring of entries (a 64-byte header the ring never reads + 0..N payload
@@ -909,16 +911,14 @@ dv_status dv_ring_stats_get(const dv_ring *ring, dv_ring_stats *stats);
 /* ======================================================================= */
 /* 6. Capture                                                              */
 /* ======================================================================= */
-/* @@section-capture@@ */
 
 /*
- * Capture turns every write to a dv_db into deltas in a ring (the seed's
- * delta-capture verbs: init, start, poll, payload, checkpoint; plus release
- * and stop). One logical write (insert, update, delete, metadata change)
- * with all the HNSW mutations it caused becomes ONE delta -- or, with
- * batching, one sub-delta of an atomic BATCH delta. Sequences start at
- * config.first_sequence and have no gaps; prev_sequence names the previous
- * delta that touched the same vector slot (0: none).
+ * Capture turns every write to a dv_db into deltas in a ring. One logical
+ * write (insert, update, delete, metadata change) with all the HNSW
+ * mutations it caused becomes ONE delta -- or, with batching, one sub-delta
+ * of an atomic BATCH delta. Sequences start at config.first_sequence and
+ * have no gaps; prev_sequence names the previous delta that touched the
+ * same vector slot (0: none).
  *
  * The db and the stream never disagree: a write the ring cannot take is
  * refused with DV_EFULL before the db changes (or waits, see full_policy);
@@ -967,7 +967,8 @@ typedef struct dv_capture_config {
     uint64_t first_sequence;   /* default 1 */
     float sparse_max_fraction; /* an update changing <= this fraction of dims is sparse; default 0.5 */
     float diff_epsilon;        /* |new-old| <= eps is "unchanged"; default 0 (exact). > 0 is lossy. */
-    int before_images;         /* carry before-images of changed values (DATA-conflict checks); default 0 */
+    int before_images;         /* carry before-images of changed values (DATA-conflict checks: apply compares
+                                  them bit for bit, except under DV_LOSSY_I8 where it cannot); default 0 */
     int compress;              /* LZ4 when it saves bytes; default 1 */
     int shuffle;               /* byte-shuffle floats before LZ4; default 1 */
     dv_lossy_mode lossy;       /* default DV_LOSSLESS */
@@ -1001,9 +1002,13 @@ typedef struct dv_capture_stats {
 
 /** Defaults as documented field by field above. */
 void dv_capture_config_default(dv_capture_config *cfg);
-/** Creates a capture for db (not yet started). The db must have no other capture. */
+/**
+ * Creates a capture for db (not yet started). A db has at most one capture,
+ * from dv_capture_init to dv_capture_free (or dv_db_close): DV_ESTATE if
+ * it has one, started or not.
+ */
 dv_status dv_capture_init(dv_db *db, const dv_capture_config *cfg, dv_capture **out);
-/** Starts capturing: every later write to the db becomes a delta. */
+/** Starts capturing: every later write to the db becomes a delta. DV_ESTATE if started or db closed. */
 dv_status dv_capture_start(dv_capture *cap);
 /** Flushes any open batch and stops capturing (later writes are NOT captured). DV_EFULL if the flush cannot.
  */
@@ -1022,7 +1027,8 @@ dv_status dv_capture_poll(dv_capture *cap, dv_delta_header *out, size_t max, siz
  */
 dv_status dv_capture_payload(dv_capture *cap, uint64_t sequence, const uint8_t **header,
                              const uint8_t **payload, size_t *len);
-/** Flushes an open batch, then reports the last sequence and the db's state hash. */
+/** Flushes an open batch, then reports the last sequence and the db's state hash. DV_ESTATE once the db is
+ * closed. */
 dv_status dv_capture_checkpoint(dv_capture *cap, dv_checkpoint *out);
 /** The consumer is done with every delta up to and including sequence: the ring may reuse them. */
 dv_status dv_capture_release(dv_capture *cap, uint64_t sequence);
@@ -1031,18 +1037,20 @@ const dv_ring *dv_capture_ring(const dv_capture *cap);
 /** Last sequence committed to the ring. */
 uint64_t dv_capture_last_sequence(const dv_capture *cap);
 dv_status dv_capture_stats_get(const dv_capture *cap, dv_capture_stats *out);
-/** Stops (without flushing an open batch: call stop first to keep it), detaches from the db, frees. */
+/**
+ * Stops (without flushing an open batch: call stop first to keep it), detaches from the db, frees. Safe
+ * before or after dv_db_close of its db.
+ */
 void dv_capture_free(dv_capture *cap);
 
 /* ======================================================================= */
 /* 7. Process: filter, transform, route                                    */
 /* ======================================================================= */
-/* @@section-process@@ */
 
 /*
  * A process stage reads deltas from one ring and writes them to one or more
- * output rings, filtering, transforming and routing on the way (the seed's
- * stage 2). Rules that keep its outputs usable by dv_apply:
+ * output rings, filtering, transforming and routing on the way. Rules
+ * that keep its outputs usable by dv_apply:
  *  - Each output is a stream of its own: sequences are renumbered gap-free
  *    per output (from 1) and prev_sequence is rewritten to that numbering,
  *    whenever the stage drops or re-routes anything. A plain broadcast with
@@ -1118,11 +1126,9 @@ void dv_process_free(dv_process *p);
 /* ======================================================================= */
 /* 8. Apply                                                                */
 /* ======================================================================= */
-/* @@section-apply@@ */
 
 /*
- * Apply makes a replica dv_db follow a primary's delta stream (the seed's
- * delta-apply verbs: init, apply, apply_batch, position, seek).
+ * Apply makes a replica dv_db follow a primary's delta stream.
  *
  * Every delta is validated before anything changes: header, format
  * version, checksum, operation, sizes, dims, finite values, ids, then its
@@ -1176,8 +1182,8 @@ void dv_process_free(dv_process *p);
  * under the write lock and drained before it is released. A run of fewer
  * than min_run deltas before the next delete or BATCH (as their headers
  * say) or the end of the batch is applied inline instead: waking and
- * draining the workers costs more than a short run saves (a stream with
- * 10% deletes ran at 0.47x of inline on 2 cores with min_run 1).
+ * draining the workers costs more than a short run saves (measurements in
+ * docs/CONCURRENCY.md).
  * Guarantees, identical to inline apply: per-vector and per-list order is
  * the stream's, so the final state (dv_db_state_hash) is the same as
  * single-threaded apply; the position is the contiguous applied prefix;
@@ -1310,7 +1316,14 @@ dv_status dv_apply_set_hooks(dv_apply *ap, const dv_apply_hooks *hooks);
  * DV_ENOMEM if its queue cannot be allocated.
  */
 dv_status dv_apply_worker_run(dv_apply *ap, uint32_t index);
-/** Asks every worker loop to return (once its queue is empty) and wakes them. Returns at once. */
+/**
+ * Asks every worker loop running now to return (once its queue is empty)
+ * and wakes them. Returns at once; may be called from any thread, but not
+ * while dv_apply_set_hooks, dv_apply_stop_threads or dv_apply_free run (it
+ * calls the wake hook). The request ends only the loops registered before
+ * it: a loop that starts later (e.g. after dv_apply_start_threads again)
+ * runs until the next one.
+ */
 void dv_apply_workers_stop(dv_apply *ap);
 /** Number of worker loops inside dv_apply_worker_run now. */
 uint32_t dv_apply_workers_running(const dv_apply *ap);
@@ -1318,12 +1331,15 @@ uint32_t dv_apply_workers_running(const dv_apply *ap);
  * Native builds (src/platform, pthreads): starts dv_apply_worker_count()
  * threads running the worker loops, with condition-variable wait/wake and
  * sched_yield hooks (replacing config.hooks), and returns once all run.
- * DV_OK without starting anything when the count is 0. DV_ESTATE if started.
+ * DV_OK without starting anything when the count is 0. DV_ESTATE if started
+ * (or if loops run, or a dv_apply_workers_stop stopped them while starting).
+ * A failed start stops what it started and returns what failed: DV_ENOMEM
+ * for memory (a loop's queue, the thread table) or when the system refuses
+ * another thread.
  */
 dv_status dv_apply_start_threads(dv_apply *ap);
 /** Stops and joins the threads of dv_apply_start_threads. DV_OK when none run. */
 dv_status dv_apply_stop_threads(dv_apply *ap);
-
 
 /* ======================================================================= */
 /* 9. Database directory: snapshots + durable delta log                    */
@@ -1397,18 +1413,18 @@ typedef enum dv_sync_policy {
 } dv_sync_policy;
 
 typedef struct dv_store_config {
-    const dv_db_config *create; /* non-NULL: create the directory (and any missing parent-less
-                                   last component) with this db config if it holds no log yet;
-                                   NULL: it must exist. An existing directory keeps its own config. */
-    int read_only;              /* no lock, no write, no repair; sees what the files hold */
-    dv_sync_policy sync;        /* default DV_SYNC_ALWAYS */
-    uint32_t sync_interval_ms;  /* DV_SYNC_INTERVAL: default 100 */
-    uint64_t segment_bytes;     /* roll to a new segment past this size; default 64 MiB */
-    uint64_t as_of;             /* read_only: open as of this sequence (0: the latest) */
-    uint32_t keep_snapshots;    /* retention at checkpoint: snapshots kept (default 2, >= 1) */
-    uint64_t keep_log_from;     /* retention: never drop a segment holding a sequence >= this (0: none) */
-    int compress;               /* LZ4 for deltas where it saves bytes; default 1 */
-    const dv_io *io;            /* NULL: dv_io_posix() */
+    const dv_db_config *create;    /* non-NULL: create the directory (its parent must exist) and a db
+                                      with this config if it holds no database yet; an existing one
+                                      must have this config (DV_ECONFIG). NULL: it must exist. */
+    int read_only;                 /* no lock, no write, no repair; sees what the files hold */
+    dv_sync_policy sync;           /* default DV_SYNC_ALWAYS */
+    uint32_t sync_interval_ms;     /* DV_SYNC_INTERVAL: default 100 */
+    uint64_t segment_bytes;        /* roll to a new segment past this size; default 64 MiB */
+    uint64_t as_of;                /* read_only: open as of this sequence (0: the latest) */
+    uint32_t keep_snapshots;       /* retention at checkpoint: snapshots kept (default 2, >= 1) */
+    uint64_t keep_log_from;        /* retention: never drop a segment holding a sequence >= this (0: none) */
+    int compress;                  /* LZ4 for deltas where it saves bytes; default 1 */
+    const dv_io *io;               /* NULL: dv_io_posix() */
     const dv_allocator *allocator; /* NULL: malloc (must be thread-safe with several writer threads) */
 } dv_store_config;
 
@@ -1455,12 +1471,45 @@ const dv_db *dv_store_db(const dv_store *s);
  * DV_ESTATE (read-only store, or refused after an uncertain failure),
  * DV_ETOOBIG (the delta exceeds what the store can log in one record).
  */
-dv_status dv_store_insert(dv_store *s, const char *id, const float *vec, const dv_meta_kv *meta, size_t n_meta);
+dv_status dv_store_insert(dv_store *s, const char *id, const float *vec, const dv_meta_kv *meta,
+                          size_t n_meta);
 dv_status dv_store_update(dv_store *s, const char *id, const float *vec);
 dv_status dv_store_update_sparse(dv_store *s, const char *id, const uint32_t *idx, const float *values,
                                  size_t n);
 dv_status dv_store_delete(dv_store *s, const char *id);
 dv_status dv_store_set_meta(dv_store *s, const char *id, const char *key, const char *value);
+/** One write of a batch (dv_store_write_batch); fields as the dv_store_* call of that kind. */
+typedef enum dv_store_op_kind {
+    DV_STORE_INSERT = 1,        /* id, vec, meta, n_meta */
+    DV_STORE_UPDATE = 2,        /* id, vec */
+    DV_STORE_UPDATE_SPARSE = 3, /* id, idx, values, n */
+    DV_STORE_DELETE = 4,        /* id */
+    DV_STORE_SET_META = 5       /* id, key, value (NULL: remove) */
+} dv_store_op_kind;
+
+typedef struct dv_store_op {
+    dv_store_op_kind kind;
+    const char *id;
+    const float *vec;
+    const dv_meta_kv *meta;
+    size_t n_meta;
+    const uint32_t *idx;
+    const float *values;
+    size_t n;
+    const char *key;
+    const char *value;
+} dv_store_op;
+
+/**
+ * Runs ops[0..n) in order under one hold of the store's write lock (no
+ * other thread's write comes between them), each logged as its own delta,
+ * then waits once for durability as the policy says: with DV_SYNC_ALWAYS
+ * the whole batch shares one fdatasync (with whatever other threads wrote
+ * meanwhile). Stops at the first op that fails and returns its status;
+ * the ops before it stay applied and logged (a batch is not atomic).
+ * *n_done (may be NULL) gets the number of ops applied.
+ */
+dv_status dv_store_write_batch(dv_store *s, const dv_store_op *ops, size_t n, size_t *n_done);
 /** Makes every logged delta durable now (any policy). */
 dv_status dv_store_sync(dv_store *s);
 /** Sequence of the last delta in the log (what dv_store_db holds). */
@@ -1474,7 +1523,8 @@ const char *dv_store_last_error(const dv_store *s);
  * Read-only stores: applies the records the writer appended since the
  * last open/refresh (*n_new, may be NULL, gets their number). A torn tail
  * (the writer is mid-append) is left for the next refresh. DV_ESTATE for a
- * writer or an as_of store; DV_EDAMAGED as for open.
+ * writer or an as_of store; DV_EDAMAGED as for open; DV_EGAP when a
+ * checkpoint has dropped log this store had not read yet (reopen it).
  */
 dv_status dv_store_refresh(dv_store *s, uint64_t *n_new);
 
@@ -1491,14 +1541,17 @@ dv_status dv_store_checkpoint(dv_store *s, uint64_t *seq);
  * Reverts a writer to the state it had at `sequence` (still covered by a
  * snapshot and the log): the log after it is cut (newer snapshots removed)
  * and the db rebuilt from snapshot + replay. Later writes continue from
- * sequence + 1. DV_EGAP if not covered.
+ * sequence + 1. DV_EINVAL if sequence is past the log's end; DV_EGAP if it
+ * is no longer covered (nothing changes then). If the rebuild itself fails
+ * (I/O), the store refuses writes with DV_ESTATE until reopened.
  */
 dv_status dv_store_revert(dv_store *s, uint64_t sequence);
 /**
  * Offline repair of a directory that dv_store_open refuses with
  * DV_EDAMAGED: truncates the log at the first damage (and removes later
  * segments), reporting in *report what was dropped (records, bytes,
- * file, offset). Takes the writer lock. DV_OK when nothing needed cutting.
+ * file, offset; nothing when the log was whole). Takes the writer lock
+ * (DV_ELOCKED while a writer runs). DV_OK once the directory opens.
  */
 dv_status dv_store_repair(const char *path, const dv_store_config *cfg, dv_recovery_report *report);
 

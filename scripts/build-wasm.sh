@@ -78,10 +78,12 @@ mkdir -p "$inc"
 ln -sf /usr/include/xxhash.h "$inc/xxhash.h"
 ln -sf "$lz4dir/lib/lz4.h" "$inc/lz4.h"
 
+# The freestanding core folders: one list, src/core-sources.txt (CMake reads it too).
 core=()
-for dir in util simd db delta ring capture apply process; do
+while read -r dir; do
+    case "$dir" in '' | '#'*) continue ;; esac
     for f in "$src_root"/src/$dir/*.c; do [ -e "$f" ] && core+=("$f"); done
-done
+done <"$src_root/src/core-sources.txt"
 exports=$(grep -v '^#' "$root/wasm/exports.list" | grep -v '^$' | sed 's/^/-Wl,--export=/' | tr '\n' ' ')
 common=(-std=c11 -O3 -Wall -Wextra -Werror -Wno-unused-parameter -I"$src_root/include" -I"$src_root/src" -I"$inc"
     -DXXH_INLINE_ALL -fvisibility=hidden)

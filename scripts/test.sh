@@ -9,6 +9,7 @@
 #   5. each libFuzzer harness for a short fixed time
 #   6. the JavaScript/WebAssembly tests in Node, and the browser test where present
 #   7. formatting check (clang-format) of all C sources
+#   8. layering check: no #include edge the module map forbids (scripts/check-layers.sh)
 # and ends with one line "N passed, N failed". Exit status is non-zero if
 # anything failed.
 #
@@ -88,6 +89,7 @@ check_format() {
     clang-format-14 --dry-run -Werror $files
 }
 step "7. clang-format check" check_format
+step "8. layering check (docs/ARCHITECTURE.md)" scripts/check-layers.sh
 
 echo
 if [ ${#failed_steps[@]} -gt 0 ]; then printf 'FAILED: %s\n' "${failed_steps[@]}"; fi

@@ -205,7 +205,7 @@ static inline uint64_t lu_replay_hash(const char *dir, uint64_t *last) {
     for (size_t i = 0; i < n; i++) {
         char p[4096];
         snprintf(p, sizeof p, "%s/%s", dir, names[i]);
-        size_t len;
+        size_t len = 0;
         uint8_t *b = lu_read(p, &len);
         dv_stream_reader *r;
         dv_stream_reader_open(NULL, &r);

@@ -11,10 +11,13 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "deltavec.h"
+#include "apply/parallel.h"
 #include "delta/delta.h"
 #include "support/stream.h"
 #include "util/alloc.h"
@@ -195,6 +198,90 @@ static void stopping_and_restarting_workers_mid_stream_converges(void **state) {
     assert_int_equal(dv_apply_start_threads(ap), DV_OK);
     batch_all(ap, &p.stream, 2 * third, p.stream.n);
     assert_int_equal(dv_apply_stop_threads(ap), DV_OK);
+    assert_int_equal(dv_db_state_hash(r), dv_db_state_hash(p.db));
+    dv_apply_free(ap);
+    dv_db_close(r);
+    test_primary_close(&p);
+}
+
+/* ---- a stop request racing with the loops leaving ------------------------------- */
+
+/* Two parties ask the loops to stop: this thread, and another one whose
+ * request the test hook holds until every loop has left, the latest moment
+ * it can land. That request must not reach the loops of the next
+ * dv_apply_start_threads. (The other thread is joined before
+ * dv_apply_stop_threads, which puts the hooks back: a stop request calls the
+ * wake hook, so it must not overlap with that.) */
+typedef struct late_stop {
+    dv_apply *ap;
+    uint32_t loops;
+    atomic_int stopper_waiting; /* the late request is decided, not yet published */
+    atomic_uint left;           /* loops that have deregistered */
+    atomic_uint requests;       /* stop requests of this round */
+    atomic_int stale;           /* a loop left though nobody asked this round */
+} late_stop;
+
+static _Thread_local int is_late_stopper;
+
+static void late_stop_hook(void *ctx, dv_par_point point, uint32_t index) {
+    late_stop *s = ctx;
+    (void)index;
+    switch (point) {
+    case DV_PAR_STOP_REQUESTING:
+        atomic_fetch_add(&s->requests, 1);
+        if (!is_late_stopper) return;
+        atomic_store(&s->stopper_waiting, 1);
+        while (atomic_load(&s->left) < s->loops) sched_yield();
+        return;
+    case DV_PAR_LOOP_LEAVING: /* no loop leaves before the late request is under way */
+        if (atomic_load(&s->requests) == 0) atomic_store(&s->stale, 1);
+        while (!atomic_load(&s->stopper_waiting)) sched_yield();
+        return;
+    case DV_PAR_LOOP_LEFT:
+        atomic_fetch_add(&s->left, 1);
+        return;
+    }
+}
+
+static void *late_stopper_main(void *arg) {
+    late_stop *s = arg;
+    is_late_stopper = 1;
+    dv_apply_workers_stop(s->ap);
+    return NULL;
+}
+
+static void a_late_stop_request_does_not_stop_the_next_start(void **state) {
+    (void)state;
+    dv_db *r = test_open_db(DIM, 42);
+    dv_apply *ap = make_applier(r, 2, 0);
+    late_stop s = {ap, 2, 0, 0, 0, 0};
+    dv_par_set_test_hook(ap, late_stop_hook, &s);
+    for (int i = 0; i < 1000; i++) {
+        atomic_store(&s.stopper_waiting, 0);
+        atomic_store(&s.left, 0);
+        atomic_store(&s.requests, 0);
+        dv_status st = dv_apply_start_threads(ap);
+        if (st != DV_OK) fail_msg("start %d: %s", i, dv_status_name(st));
+        if (atomic_load(&s.stale)) fail_msg("start %d: a loop left on an earlier round's stop request", i);
+        assert_int_equal(dv_apply_workers_running(ap), 2);
+        pthread_t t;
+        assert_int_equal(pthread_create(&t, NULL, late_stopper_main, &s), 0);
+        dv_apply_workers_stop(ap);
+        pthread_join(t, NULL);
+        assert_int_equal(dv_apply_workers_running(ap), 0);
+        assert_int_equal(dv_apply_stop_threads(ap), DV_OK);
+    }
+    dv_par_set_test_hook(ap, NULL, NULL);
+    /* and the loops of a start after all that still take the work */
+    test_primary p;
+    test_primary_open(&p, DIM, NULL, 206);
+    test_primary_run(&p, 500, NULL);
+    assert_int_equal(dv_apply_start_threads(ap), DV_OK);
+    batch_all(ap, &p.stream, 0, p.stream.n);
+    assert_int_equal(dv_apply_stop_threads(ap), DV_OK);
+    dv_apply_stats st;
+    dv_apply_stats_get(ap, &st);
+    assert_true(st.parallel_deltas > 0);
     assert_int_equal(dv_db_state_hash(r), dv_db_state_hash(p.db));
     dv_apply_free(ap);
     dv_db_close(r);
@@ -488,6 +575,7 @@ int main(void) {
         cmocka_unit_test(short_runs_apply_inline_by_default_with_the_same_hash),
         cmocka_unit_test(batched_stream_with_workers_has_the_primarys_hash),
         cmocka_unit_test(stopping_and_restarting_workers_mid_stream_converges),
+        cmocka_unit_test(a_late_stop_request_does_not_stop_the_next_start),
         cmocka_unit_test(caller_run_worker_loops_without_hooks_converge),
         cmocka_unit_test(worker_api_refuses_what_it_cannot_do),
         cmocka_unit_test(duplicate_edge_found_by_a_worker_rolls_back_that_delta_and_the_later_ones),

@@ -182,7 +182,7 @@ static void compacted_run_gives_the_same_content(void **state) {
         random_history(s, seed, 600);
         dv_store_close(s);
         snprintf(p, sizeof p, "%s/%020u.dvs", dir, 1u);
-        size_t len;
+        size_t len = 0;
         uint8_t *b = lu_read(p, &len);
         recs *r = malloc(sizeof *r);
         split(b, len, r);
@@ -244,7 +244,7 @@ static void merge_rules(void **state) {
     assert_int_equal(dv_store_delete(s, "gone"), DV_OK);
     dv_store_close(s);
     snprintf(p, sizeof p, "%s/%020u.dvs", dir, 1u);
-    size_t len;
+    size_t len = 0;
     uint8_t *b = lu_read(p, &len);
     buf packed = {0};
     dv_compact_stats cs;

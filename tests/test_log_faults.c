@@ -155,7 +155,7 @@ static void recovery_under_faults(void **state) {
     char names[256][64], seg[4096];
     size_t n = lu_segments(dir, names, 256);
     snprintf(seg, sizeof seg, "%s/%s", dir, names[n - 1]);
-    size_t len;
+    size_t len = 0;
     uint8_t *b = lu_read(seg, &len);
     lu_write(seg, b, len - 3);
     free(b);
@@ -194,10 +194,109 @@ static void recovery_under_faults(void **state) {
     lu_rmdir(dir);
 }
 
+/* The capture sink contract the store relies on: a refused delta is not
+ * published, its sequence is not consumed, and the db undoes the write. */
+typedef struct sink_state {
+    int calls, refuse_at;
+    uint64_t seqs[64];
+    int n;
+} sink_state;
+
+static dv_status test_sink(void *ctx, const uint8_t *hdr, const uint8_t *payload, size_t len) {
+    sink_state *t = ctx;
+    if (++t->calls == t->refuse_at) return DV_ENOSPC;
+    assert_int_equal(dv_delta_verify(hdr, payload, len), DV_OK);
+    dv_delta_header h;
+    assert_int_equal(dv_delta_header_decode(hdr, &h), DV_OK);
+    t->seqs[t->n++] = h.sequence;
+    return DV_OK;
+}
+
+static void capture_sink_refusal_undoes_the_write(void **state) {
+    (void)state;
+    for (int refuse = 1; refuse <= 12; refuse++) {
+        dv_db *db = lu_reference(0), *ref = lu_reference(0);
+        sink_state t = {0, refuse, {0}, 0};
+        dv_capture_config cc;
+        dv_capture_config_default(&cc);
+        cc.sink = test_sink;
+        cc.sink_ctx = &t;
+        dv_capture *cap;
+        assert_int_equal(dv_capture_init(db, &cc, &cap), DV_OK);
+        assert_int_equal(dv_capture_start(cap), DV_OK);
+        for (unsigned i = 0; i < 12; i++) {
+            dv_status st = lu_step(&LU_DB_OPS, db, 0, i);
+            if (t.calls == refuse && st != DV_OK) {
+                assert_int_equal(st, DV_ENOSPC);
+                assert_int_equal(dv_db_state_hash(db), dv_db_state_hash(ref)); /* undone */
+                st = lu_step(&LU_DB_OPS, db, 0, i);                            /* the retry goes through */
+            }
+            assert_int_equal(st, DV_OK);
+            assert_int_equal(lu_step(&LU_DB_OPS, ref, 0, i), DV_OK);
+            assert_int_equal(dv_db_state_hash(db), dv_db_state_hash(ref));
+        }
+        /* gap-free sequences, nothing in the ring */
+        for (int k = 0; k < t.n; k++) assert_int_equal(t.seqs[k], (uint64_t)k + 1);
+        dv_delta_header h[4];
+        size_t n;
+        assert_int_equal(dv_capture_poll(cap, h, 4, &n), DV_EEMPTY);
+        dv_capture_free(cap);
+        dv_db_close(db);
+        dv_db_close(ref);
+    }
+}
+
+/* A batch of writes shares one fdatasync (counted through the I/O table). */
+static void batch_shares_one_sync(void **state) {
+    (void)state;
+    char dir[256];
+    lu_tempdir(dir, sizeof dir, "batch");
+    dv_db_config c;
+    lu_config(&c);
+    dv_io_fault count;
+    dv_io_fault_init(&count, NULL, 0, DV_FAULT_EIO);
+    count.only = 1u << DV_IOCALL_SYNC;
+    dv_store_config sc = store_cfg(&c, &count.io);
+    sc.segment_bytes = 64u << 20;
+    dv_store *s;
+    assert_int_equal(dv_store_open(dir, &sc, &s, NULL), DV_OK);
+    enum { N = 100 };
+    dv_store_op ops[N];
+    char ids[N][16];
+    float v[N][LU_DIM];
+    for (int i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "b%d", i);
+        lu_vec(v[i], (unsigned)i, 0);
+        ops[i] = (dv_store_op){DV_STORE_INSERT, ids[i], v[i], NULL, 0, NULL, NULL, 0, NULL, NULL};
+    }
+    ops[N - 1] = (dv_store_op){DV_STORE_SET_META, ids[0], NULL, NULL, 0, NULL, NULL, 0, "k", "v"};
+    uint64_t before = count.calls;
+    size_t done = 0;
+    assert_int_equal(dv_store_write_batch(s, ops, N, &done), DV_OK);
+    assert_int_equal(done, N);
+    assert_int_equal(count.calls - before, 1);
+    assert_int_equal(dv_store_durable_sequence(s), N);
+    /* a failing op stops the batch; the ones before it stay, durable */
+    ops[1] = (dv_store_op){DV_STORE_DELETE, "missing", NULL, NULL, 0, NULL, NULL, 0, NULL, NULL};
+    ops[0] = (dv_store_op){DV_STORE_INSERT, "c0", v[0], NULL, 0, NULL, NULL, 0, NULL, NULL};
+    assert_int_equal(dv_store_write_batch(s, ops, 3, &done), DV_ENOTFOUND);
+    assert_int_equal(done, 1);
+    assert_int_equal(dv_store_durable_sequence(s), N + 1);
+    uint64_t h = dv_db_state_hash(dv_store_db(s));
+    dv_store_close(s);
+    sc.io = NULL;
+    assert_int_equal(dv_store_open(dir, &sc, &s, NULL), DV_OK);
+    assert_int_equal(dv_db_state_hash(dv_store_db(s)), h);
+    dv_store_close(s);
+    lu_rmdir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_call_fails_once_or_for_good),
         cmocka_unit_test(recovery_under_faults),
+        cmocka_unit_test(capture_sink_refusal_undoes_the_write),
+        cmocka_unit_test(batch_shares_one_sync),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

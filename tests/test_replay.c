@@ -253,7 +253,7 @@ static void replayed_events_reproduce_state_after_every_op(void **state) {
     rng r = {77};
     rec ra = {.dim = DIM}, rb = {.dim = DIM};
     dv_db *a = open_db(5), *b = open_db(999), *c = open_db(1);
-    dv_observer oa = {on_event, &ra}, ob = {on_event, &rb};
+    dv_observer oa = {on_event, &ra, NULL}, ob = {on_event, &rb, NULL};
     dv_db_set_observer(a, &oa);
     dv_db_set_observer(b, &ob); /* B re-emits what it replays: chain to C */
     for (int op = 0; op < 2500; op++) {
@@ -304,7 +304,7 @@ static void replay_from_recorded_log_converges_at_checkpoints(void **state) {
     rng r = {78};
     rec ra = {.dim = DIM};
     dv_db *a = open_db(6), *b = open_db(6);
-    dv_observer oa = {on_event, &ra};
+    dv_observer oa = {on_event, &ra, NULL};
     dv_db_set_observer(a, &oa);
     uint64_t hashes[4];
     size_t marks[4];
@@ -347,7 +347,7 @@ static void replay_check_rejects_incoherent_events(void **state) {
     }
     assert_true(full != DV_NO_SLOT);
     for (uint32_t s = 0; s < cap && other == DV_NO_SLOT; s++)
-        if (s != full && dv_db_slot_live(db, s) && !dv_g_has_edge(db, full, 0, s)) other = s;
+        if (s != full && dv_db_slot_live(db, s) && !dv_graph_has_edge(db, full, 0, s)) other = s;
     const uint32_t *l0;
     uint32_t n0;
     assert_int_equal(dv_db_neighbours(db, 0, 0, &l0, &n0), DV_OK);
@@ -356,7 +356,7 @@ static void replay_check_rejects_incoherent_events(void **state) {
     for (uint32_t s = 0; s < cap; s++)
         if (dv_db_slot_live(db, s) && dv_db_level_of(db, s) == 0) level0_node = s;
     for (uint32_t s = 1; s < cap && missing == DV_NO_SLOT; s++)
-        if (s != 3 && dv_db_slot_live(db, s) && !dv_g_has_edge(db, 0, 0, s)) missing = s;
+        if (s != 3 && dv_db_slot_live(db, s) && !dv_graph_has_edge(db, 0, 0, s)) missing = s;
 
     dv_event bad[12];
     memset(bad, 0, sizeof bad);
@@ -420,7 +420,7 @@ static void refused_op_begin_leaves_db_unchanged(void **state) {
     for (int i = 0; i < 300; i++) random_op(b, &r);
     assert_true(dv_db_state_hash(a) == dv_db_state_hash(b));
     int calls = 0;
-    dv_observer o = {refuse, &calls};
+    dv_observer o = {refuse, &calls, NULL};
     dv_db_set_observer(a, &o);
     uint64_t h = dv_db_state_hash(a);
     size_t cnt = dv_db_count(a);

@@ -1,5 +1,5 @@
 // apply.mjs -- apply latency per delta kind: wasm SIMD vs wasm scalar vs native (dvw_vectors bench), same
-// stream, same run (the seed's apply-side latency table).
+// stream, same run (the apply-side latency table against the design targets).
 //
 // The native tool (build-wasm/dvw_vectors, gcc -O2, best kernel set of the CPU) generates a stream of `ops`
 // deltas of the fixed interop workload (inserts, dense and sparse updates, deletes, metadata) and times its own

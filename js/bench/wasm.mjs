@@ -1,4 +1,4 @@
-// wasm.mjs -- the WebAssembly benchmark of issue 5, one Node process, printed tables + one JSON file.
+// wasm.mjs -- the WebAssembly benchmark, one Node process, printed tables + one JSON file.
 //
 //   1. kernels   ns per call of l2sq / dot / diff: wasm SIMD128 vs wasm scalar vs native   (kernels.mjs)
 //   2. hnsw      build + search: deltavec wasm vs npm hnswlib-wasm, same data              (hnsw.mjs)

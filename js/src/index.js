@@ -14,7 +14,7 @@
  * modules are imported dynamically only when running under Node.
  */
 
-const isNode = typeof process !== 'undefined' && !!(process.versions && process.versions.node);
+import { isNode } from './host.js';
 
 /** Error thrown for every failed C call; .code is the C status name (e.g. "DV_EEXIST"). */
 export class DeltavecError extends Error {

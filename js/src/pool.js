@@ -21,8 +21,8 @@
  */
 import { Runtime, wasmBytes, threadsSupported, load, distUrl, DeltavecError } from './index.js';
 import { buildDb } from './mtjobs.js';
+import { isNode } from './host.js';
 
-const isNode = typeof process !== 'undefined' && !!(process.versions && process.versions.node);
 export const STACK = 256 * 1024;
 
 export async function maxPages(url) {

@@ -8,8 +8,8 @@
  * 'feed-drain' gets no reply (its results are in the feed's shared words);
  * if it throws, the worker posts {feedError} unasked.
  */
-const isNode = typeof process !== 'undefined' && !!(process.versions && process.versions.node);
 import { buildDb, parCommand } from './mtjobs.js';
+import { isNode } from './host.js';
 
 let x = null;
 let memory = null;

@@ -23,9 +23,10 @@
  * prev_sequence check is skipped until they are touched.
  *
  * Concurrency: each delta is changed under the db's write lock (rwlock.h),
- * so dv_searcher readers on other threads see whole deltas only. With
- * worker loops running, dv_apply_batch hands over to parallel.c, which
- * reuses the gates above (see docs/CONCURRENCY.md).
+ * so dv_searcher readers on other threads see whole deltas only. This file
+ * is the inline path and knows nothing of the parallel engine: applier.c
+ * (the public entry points) hands dv_apply_batch to parallel.c when worker
+ * loops run, and parallel.c reuses the gates above (see docs/CONCURRENCY.md).
  */
 #include <string.h>
 
@@ -43,7 +44,7 @@ void dv_apply_config_default(dv_apply_config *cfg) {
     cfg->min_run = DV_APPLY_MIN_RUN_DEFAULT;
 }
 
-dv_status dv_apply_init(dv_db *replica, const dv_apply_config *cfg, dv_apply **out) {
+dv_status dv_apply_create(dv_db *replica, const dv_apply_config *cfg, dv_apply **out) {
     if (!replica || !out) return DV_EINVAL;
     dv_apply_config defaults;
     if (!cfg) {
@@ -67,18 +68,12 @@ dv_status dv_apply_init(dv_db *replica, const dv_apply_config *cfg, dv_apply **o
     dv_delta_arena_init(&ap->arena, &ap->mem);
     if (ap->cfg.epoch_max == 0) ap->cfg.epoch_max = 256;
     if (ap->cfg.min_run == 0) ap->cfg.min_run = DV_APPLY_MIN_RUN_DEFAULT;
-    dv_status st = dv_par_init(ap); /* NULL par unless workers >= 2 (no queue is allocated yet) */
-    if (st != DV_OK) {
-        dv_apply_free(ap);
-        return st;
-    }
     *out = ap;
     return DV_OK;
 }
 
-void dv_apply_free(dv_apply *ap) {
+void dv_apply_destroy(dv_apply *ap) {
     if (!ap) return;
-    dv_par_free(ap);
     dv_delta_arena_free(&ap->arena);
     dv_mem_free(&ap->mem, ap->last_seq, (size_t)ap->last_cap * 8);
     dv_mem_free(&ap->mem, ap->touched, ap->touched_cap * sizeof *ap->touched);
@@ -199,9 +194,12 @@ static int same_bits(const float *a, const float *b, size_t n) {
     return memcmp(a, b, n * sizeof(float)) == 0;
 }
 
-/* Does the replica's current vector match the delta's before-image? */
+/* Does the replica's current vector match the delta's before-image? Bit for
+ * bit, except in an i8 delta: the replica holds values decoded from earlier
+ * arrays, each with its own min/scale, so the primary's before-image cannot
+ * be compared with them (docs/FORMAT.md section 4); prev_sequence still is. */
 static int before_matches(const dv_delta *d, const float *cur) {
-    if (!d->before || !cur) return 1;
+    if (!d->before || !cur || (d->h.flags & DV_FLAG_LOSSY_I8)) return 1;
     if (d->vkind == DV_VEC_SPARSE) {
         for (uint32_t i = 0; i < d->n; i++)
             if (memcmp(&d->before[i], &cur[d->idx[i]], sizeof(float)) != 0) return 0;
@@ -506,11 +504,9 @@ dv_status dv_apply_buffer(dv_apply *ap, const uint8_t *buf, size_t len) {
     return dv_apply_delta(ap, buf, buf + DV_DELTA_HEADER_SIZE, len - DV_DELTA_HEADER_SIZE);
 }
 
-dv_status dv_apply_batch(dv_apply *ap, const uint8_t *const *headers, const uint8_t *const *payloads,
-                         const size_t *payload_lens, size_t n, dv_status *results, size_t *n_applied) {
+dv_status dv_apply_batch_inline(dv_apply *ap, const uint8_t *const *headers, const uint8_t *const *payloads,
+                                const size_t *payload_lens, size_t n, dv_status *results, size_t *n_applied) {
     if (!ap || (n && (!headers || !payloads || !payload_lens))) return DV_EINVAL;
-    if (dv_par_ready(ap)) /* worker loops are running: spread the batch over them */
-        return dv_par_batch(ap, headers, payloads, payload_lens, n, results, n_applied);
     dv_status first = DV_OK;
     size_t applied = 0;
     for (size_t i = 0; i < n; i++) {

@@ -2,6 +2,10 @@
  * apply_internal.h -- struct dv_apply and the pieces of the single-threaded
  * applier (apply.c) that the parallel dispatcher (parallel.c) reuses, so
  * both paths validate, detect conflicts and report refusals identically.
+ *
+ * Layering: applier.c (the public entry points) -> parallel.c -> apply.c.
+ * apply.c calls nothing above it; the parallel engine's own interface is
+ * parallel.h, the thread shim's (src/platform) is host.h.
  */
 #ifndef DV_APPLY_INTERNAL_H
 #define DV_APPLY_INTERNAL_H
@@ -16,7 +20,7 @@
 #define APPLY_MAX_SLOT (1u << 28)    /* bound on slots from the wire before tables grow */
 #define DV_APPLY_MIN_RUN_DEFAULT 64u /* dv_apply_config.min_run: see parallel.c short_run() */
 
-typedef struct dv_par dv_par; /* parallel.c */
+typedef struct dv_par dv_par; /* parallel.c, private */
 
 struct dv_apply {
     dv_mem mem;
@@ -46,11 +50,16 @@ struct dv_apply {
     char err[320];
     dv_apply_stats st;
 
-    dv_par *par;   /* worker state when cfg.workers >= 2 (parallel.c), else NULL */
-    void *threads; /* native threads of dv_apply_start_threads (src/platform), else NULL */
+    dv_par *par; /* worker state when cfg.workers >= 2 (parallel.c), else NULL */
+    void *host;  /* the host thread shim's state (host.h), else NULL */
 };
 
-/* ---- apply.c, shared with parallel.c ---- */
+/* ---- apply.c, used by applier.c and parallel.c ---- */
+/* dv_apply_init / dv_apply_free / dv_apply_batch without the parallel engine. */
+dv_status dv_apply_create(dv_db *replica, const dv_apply_config *cfg, dv_apply **out);
+void dv_apply_destroy(dv_apply *ap);
+dv_status dv_apply_batch_inline(dv_apply *ap, const uint8_t *const *headers, const uint8_t *const *payloads,
+                                const size_t *payload_lens, size_t n, dv_status *results, size_t *n_applied);
 /* Records a refusal message "sequence S: what (id ...): strerror", counts it, returns st. */
 dv_status dv_apply_fail(dv_apply *ap, uint64_t seq, const char *what, dv_status st);
 const char *dv_apply_event_name(dv_event_kind k);
@@ -68,13 +77,5 @@ dv_status dv_apply_decoded_locked(dv_apply *ap, const dv_delta *d);
 /* Takes the db's write lock with the configured yield hook. */
 void dv_apply_lock(dv_apply *ap);
 void dv_apply_unlock(dv_apply *ap);
-
-/* ---- parallel.c ---- */
-dv_status dv_par_init(dv_apply *ap);
-void dv_par_free(dv_apply *ap);
-/* Non-zero when dv_apply_batch should go through the workers. */
-int dv_par_ready(const dv_apply *ap);
-dv_status dv_par_batch(dv_apply *ap, const uint8_t *const *headers, const uint8_t *const *payloads,
-                       const size_t *payload_lens, size_t n, dv_status *results, size_t *n_applied);
 
 #endif

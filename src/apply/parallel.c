@@ -49,8 +49,12 @@
 #include <string.h>
 
 #include "apply/apply_internal.h"
-#include "db/db_internal.h"
+#include "apply/host.h"
+#include "apply/parallel.h"
+#include "db/observer.h"
+#include "db/replay.h"
 #include "db/rwlock.h"
+#include "util/cpu.h"
 #include "util/text.h"
 
 #define QBITS 13u /* 8192 operations (128 KiB) per worker queue */
@@ -62,9 +66,7 @@
 #define NO_TAG UINT32_MAX
 #define EARLY_END_MIN 16u /* readers waiting: end the epoch after at least this many deltas */
 
-enum { OP_ADD = 1, OP_REMOVE = 2 };
-
-/* One edge operation: tag = index of its delta in the epoch. */
+/* One edge operation: tag = index of its delta in the epoch; kind = DV_EV_EDGE_ADD or DV_EV_EDGE_REMOVE. */
 typedef struct par_op {
     uint32_t tag, from, to;
     uint16_t layer, kind;
@@ -87,6 +89,7 @@ typedef struct par_worker {
     _Atomic uint64_t head;
     _Atomic uint32_t parked;
     _Atomic uint32_t running;
+    _Atomic uint32_t gen; /* the stop generation the loop registered in */
     char pad1[64];
     /* worker-owned; the dispatcher reads/resets them only after a drain */
     dv_mem mem; /* own live-byte counter: the allocator function itself must be thread-safe */
@@ -113,8 +116,8 @@ struct dv_par {
     uint32_t n;
     par_worker *w;
     _Atomic uint32_t registered; /* loops inside dv_apply_worker_run */
-    _Atomic uint32_t stop;
-    _Atomic uint32_t fail_tag; /* lowest refused tag of the open epoch */
+    _Atomic uint32_t gen;        /* stop generation: + 1 per dv_apply_workers_stop */
+    _Atomic uint32_t fail_tag;   /* lowest refused tag of the open epoch */
     char pad0[64];
     _Atomic uint32_t disp_bell;
     _Atomic uint32_t disp_parked;
@@ -128,17 +131,11 @@ struct dv_par {
     dv_status disp_st;
     int inline_locked; /* the write lock is held across inline deltas (see inline_lock) */
     uint32_t inline_n; /* inline deltas under it */
+    dv_par_test_hook test_hook;
+    void *test_ctx;
 };
 
 /* ---- small helpers ------------------------------------------------------------ */
-
-static inline void cpu_pause(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
 
 static void ring(const dv_apply *ap, _Atomic uint32_t *bell) {
     atomic_fetch_add_explicit(bell, 1, memory_order_seq_cst);
@@ -150,7 +147,7 @@ static void park(const dv_apply *ap, _Atomic uint32_t *parked, _Atomic uint32_t 
                  int (*ready)(const dv_apply *, const void *), const void *arg) {
     for (uint32_t i = 0; i < SPINS; i++) {
         if (ready(ap, arg)) return;
-        cpu_pause();
+        dv_cpu_pause();
     }
     if (!ap->cfg.hooks.wait) {
         if (ap->cfg.hooks.yield) ap->cfg.hooks.yield(ap->cfg.hooks.ctx);
@@ -215,17 +212,40 @@ dv_status dv_apply_set_hooks(dv_apply *ap, const dv_apply_hooks *hooks) {
     return DV_OK;
 }
 
+void dv_apply_hooks_get(const dv_apply *ap, dv_apply_hooks *out) { *out = ap->cfg.hooks; }
+void *dv_apply_host_state(const dv_apply *ap) { return ap->host; }
+void dv_apply_host_state_set(dv_apply *ap, void *state) { ap->host = state; }
+
 int dv_par_ready(const dv_apply *ap) {
     const dv_par *p = ap->par;
-    return p && !ap->db->has_obs && atomic_load_explicit(&p->registered, memory_order_acquire) == p->n &&
-           !atomic_load_explicit(&p->stop, memory_order_relaxed);
+    if (!p || dv_db_has_observer(ap->db) ||
+        atomic_load_explicit(&p->registered, memory_order_acquire) != p->n)
+        return 0;
+    uint32_t g = atomic_load_explicit(&p->gen, memory_order_acquire);
+    for (uint32_t i = 0; i < p->n; i++) /* no loop is asked to stop */
+        if (atomic_load_explicit(&p->w[i].gen, memory_order_relaxed) != g) return 0;
+    return 1;
 }
 
+void dv_par_set_test_hook(dv_apply *ap, dv_par_test_hook fn, void *ctx) {
+    if (!ap || !ap->par) return;
+    ap->par->test_hook = fn;
+    ap->par->test_ctx = ctx;
+}
+
+static void test_point(const dv_par *p, dv_par_point point, uint32_t index) {
+    if (p->test_hook) p->test_hook(p->test_ctx, point, index);
+}
+
+/* A stop request ends the generation of loops registered before it, and
+ * only that one: nothing is cleared afterwards, so a request that lands
+ * late (while, or after, the loops leave) cannot reach the loops of a
+ * later start, which register in the new generation. */
 void dv_apply_workers_stop(dv_apply *ap) {
     if (!ap || !ap->par) return;
     dv_par *p = ap->par;
-    if (!atomic_load_explicit(&p->registered, memory_order_acquire)) return; /* nothing to stop */
-    atomic_store_explicit(&p->stop, 1, memory_order_seq_cst);
+    test_point(p, DV_PAR_STOP_REQUESTING, 0);
+    atomic_fetch_add_explicit(&p->gen, 1, memory_order_seq_cst);
     for (uint32_t i = 0; i < p->n; i++) ring(ap, &p->w[i].bell);
 }
 
@@ -253,51 +273,43 @@ static int journal_room(par_worker *w) {
     return 1;
 }
 
-/* Applies one operation to a list this worker owns (checks as replay.c's
- * check_edge, minus the parts the dispatcher already checked). */
+/* Applies one operation to a list this worker owns (the list part of the
+ * edge check; the dispatcher checked the ends). */
 static void run_op(dv_apply *ap, par_worker *w, const par_op *op) {
     dv_par *p = ap->par;
     if (op->tag >= atomic_load_explicit(&p->fail_tag, memory_order_relaxed)) return; /* rolled back anyway */
-    dv_db *db = ap->db;
-    uint32_t *lst = dv_list(db, op->from, op->layer);
-    uint32_t n = lst[0], j = 0;
-    while (j < n && lst[1 + j] != op->to) j++;
-    if (op->kind == OP_ADD ? (j < n || n >= dv_maxdeg(db, op->layer)) : j == n) {
-        worker_fail(p, w, op, DV_EINCOHERENT);
-        return;
+    uint32_t pos;
+    dv_status st = dv_db_edge_apply_owned(ap->db, (dv_event_kind)op->kind, op->from, op->layer, op->to, &pos);
+    if (st == DV_OK && !journal_room(w)) {
+        dv_db_edge_undo_owned(ap->db, (dv_event_kind)op->kind, op->from, op->layer, op->to, pos);
+        st = DV_ENOMEM;
     }
-    if (!journal_room(w)) {
-        worker_fail(p, w, op, DV_ENOMEM);
+    if (st != DV_OK) {
+        worker_fail(p, w, op, st);
         return;
     }
     par_jrec *r = &w->j[w->jn++];
     r->tag = op->tag;
     r->from = op->from;
     r->to = op->to;
-    r->pos = j;
+    r->pos = pos;
     r->layer = op->layer;
     r->kind = op->kind;
-    uint32_t *indeg = dv_indeg(db, op->to, op->layer);
-    if (op->kind == OP_ADD) {
-        lst[1 + n] = op->to;
-        lst[0] = n + 1;
-        __atomic_fetch_add(indeg, 1u, __ATOMIC_RELAXED);
-    } else {
-        memmove(lst + 1 + j, lst + 2 + j, (size_t)(n - j - 1) * 4);
-        lst[0] = n - 1;
-        __atomic_fetch_sub(indeg, 1u, __ATOMIC_RELAXED);
-    }
 }
 
 typedef struct worker_arg {
     const par_worker *w;
     uint64_t h;
+    uint32_t gen;
 } worker_arg;
+
+static int stop_requested(const dv_par *p, uint32_t gen) {
+    return atomic_load_explicit(&p->gen, memory_order_acquire) != gen;
+}
 
 static int worker_ready(const dv_apply *ap, const void *arg) {
     const worker_arg *a = arg;
-    return atomic_load_explicit(&a->w->tail, memory_order_acquire) != a->h ||
-           atomic_load_explicit(&ap->par->stop, memory_order_acquire);
+    return atomic_load_explicit(&a->w->tail, memory_order_acquire) != a->h || stop_requested(ap->par, a->gen);
 }
 
 dv_status dv_apply_worker_run(dv_apply *ap, uint32_t index) {
@@ -312,13 +324,16 @@ dv_status dv_apply_worker_run(dv_apply *ap, uint32_t index) {
         atomic_store(&w->running, 0);
         return DV_ENOMEM;
     }
-    atomic_fetch_add_explicit(&p->registered, 1, memory_order_acq_rel); /* publishes w->q */
+    /* a stop request already made is not this loop's: it waits for the next one */
+    uint32_t gen = atomic_load_explicit(&p->gen, memory_order_acquire);
+    atomic_store_explicit(&w->gen, gen, memory_order_relaxed);
+    atomic_fetch_add_explicit(&p->registered, 1, memory_order_acq_rel); /* publishes w->q and w->gen */
     uint64_t h = atomic_load_explicit(&w->head, memory_order_relaxed);
     for (;;) {
         uint64_t t = atomic_load_explicit(&w->tail, memory_order_acquire);
         if (h == t) {
-            if (atomic_load_explicit(&p->stop, memory_order_acquire)) break;
-            worker_arg a = {w, h};
+            if (stop_requested(p, gen)) break;
+            worker_arg a = {w, h, gen};
             park(ap, &w->parked, &w->bell, worker_ready, &a);
             continue;
         }
@@ -328,10 +343,10 @@ dv_status dv_apply_worker_run(dv_apply *ap, uint32_t index) {
         atomic_thread_fence(memory_order_seq_cst);
         if (atomic_load_explicit(&p->disp_parked, memory_order_relaxed)) ring(ap, &p->disp_bell);
     }
-    /* the last loop out clears the stop request, so loops can be started again */
-    if (atomic_fetch_sub_explicit(&p->registered, 1, memory_order_acq_rel) == 1)
-        atomic_store_explicit(&p->stop, 0, memory_order_release);
+    test_point(p, DV_PAR_LOOP_LEAVING, index);
+    atomic_fetch_sub_explicit(&p->registered, 1, memory_order_acq_rel);
     atomic_store_explicit(&w->running, 0, memory_order_release);
+    test_point(p, DV_PAR_LOOP_LEFT, index);
     return DV_OK;
 }
 
@@ -434,17 +449,7 @@ static dv_status epoch_begin(dv_apply *ap) {
 static void worker_rollback(dv_db *db, par_worker *w, uint32_t f) {
     while (w->jn > 0 && w->j[w->jn - 1].tag >= f) {
         const par_jrec *r = &w->j[--w->jn];
-        uint32_t *lst = dv_list(db, r->from, r->layer);
-        uint32_t n = lst[0];
-        if (r->kind == OP_ADD) {
-            lst[0] = n - 1; /* it was appended, and everything after it is undone already */
-            (*dv_indeg(db, r->to, r->layer))--;
-        } else {
-            memmove(lst + 2 + r->pos, lst + 1 + r->pos, (size_t)(n - r->pos) * 4);
-            lst[1 + r->pos] = r->to;
-            lst[0] = n + 1;
-            (*dv_indeg(db, r->to, r->layer))++;
-        }
+        dv_db_edge_undo_owned(db, (dv_event_kind)r->kind, r->from, r->layer, r->to, r->pos);
     }
 }
 
@@ -461,14 +466,14 @@ static dv_status worker_refusal(dv_apply *ap, uint64_t seq, const par_worker *w)
     dv_text t;
     dv_text_init(&t, what, sizeof what);
     const par_op *op = &w->fail_op;
-    dv_text_put(&t, op->kind == OP_ADD ? "edge add " : "edge remove ");
+    dv_text_put(&t, op->kind == DV_EV_EDGE_ADD ? "edge add " : "edge remove ");
     dv_text_u64(&t, op->from);
     dv_text_put(&t, " -> ");
     dv_text_u64(&t, op->to);
     dv_text_put(&t, " on layer ");
     dv_text_u64(&t, op->layer);
     if (w->fail_st == DV_EINCOHERENT)
-        dv_text_put(&t, op->kind == OP_ADD ? " (duplicate or degree bound)" : " (no such edge)");
+        dv_text_put(&t, op->kind == DV_EV_EDGE_ADD ? " (duplicate or degree bound)" : " (no such edge)");
     ap->cur = NULL;
     return dv_apply_fail(ap, seq, what, w->fail_st);
 }
@@ -542,14 +547,6 @@ typedef struct disp_ctx {
     const dv_event *failed;
 } disp_ctx;
 
-/* What replay.c's check_edge checks that does not depend on the list. */
-static dv_status check_edge_ends(const dv_db *db, const dv_event *ev) {
-    uint32_t from = ev->slot, to = ev->u.edge.to, l = ev->u.edge.layer;
-    if (!dv_is_live(db, from) || !dv_is_live(db, to)) return DV_EINCOHERENT;
-    if (l > db->info[from].level || l > db->info[to].level || from == to) return DV_EINCOHERENT;
-    return DV_OK;
-}
-
 static dv_status disp_event(void *ctx, const dv_event *ev) {
     disp_ctx *c = ctx;
     dv_apply *ap = c->ap;
@@ -557,9 +554,8 @@ static dv_status disp_event(void *ctx, const dv_event *ev) {
     switch (ev->kind) {
     case DV_EV_EDGE_ADD:
     case DV_EV_EDGE_REMOVE: {
-        if ((st = check_edge_ends(ap->db, ev)) != DV_OK) break;
-        par_op op = {c->tag, ev->slot, ev->u.edge.to, (uint16_t)ev->u.edge.layer,
-                     (uint16_t)(ev->kind == DV_EV_EDGE_ADD ? OP_ADD : OP_REMOVE)};
+        if ((st = dv_db_edge_check_ends(ap->db, ev->slot, ev->u.edge.layer, ev->u.edge.to)) != DV_OK) break;
+        par_op op = {c->tag, ev->slot, ev->u.edge.to, (uint16_t)ev->u.edge.layer, (uint16_t)ev->kind};
         enqueue(ap, &op);
         ap->st.edge_ops++;
         return DV_OK;
@@ -614,6 +610,8 @@ static dv_status dispatch(dv_apply *ap, const dv_delta *d) {
     uint64_t seq = d->h.sequence;
     ap->cur = d;
     if (d->vkind != DV_VEC_NONE || d->id) {
+        dv_status gs = dv_apply_reserve_slot(ap, d); /* DV_ENOMEM is never a conflict */
+        if (gs != DV_OK) return gs;
         dv_conflict_kind k = dv_apply_detect(ap, d);
         if (k) {
             dv_conflict_action a = dv_apply_decide(ap, k, d);
@@ -630,10 +628,8 @@ static dv_status dispatch(dv_apply *ap, const dv_delta *d) {
     int vec = d->vkind == DV_VEC_DENSE || d->vkind == DV_VEC_SPARSE;
     dv_status st = dv_txn_reserve(db, 4 + (size_t)d->n_meta, vec ? 1 : 0, 0);
     if (st != DV_OK) return dv_apply_fail(ap, seq, "journal", st);
-    if (d->vkind == DV_VEC_INSERT) { /* growing the store moves lists the workers write */
-        uint32_t need = d->slot >= db->n_slots ? d->slot + 1 : db->n_slots;
-        if (need > db->cap) drain(ap);
-    }
+    if (d->vkind == DV_VEC_INSERT && dv_db_insert_moves_lists(db, d->slot))
+        drain(ap); /* lists workers write */
     disp_ctx c = {ap, p->n_pend - 1, NULL};
     st = dv_delta_to_events(d, disp_event, &c);
     publish_all(ap);
@@ -671,9 +667,9 @@ typedef struct batch_state {
  * NULL header ends the run (it is refused). Only a hint: the decoded delta
  * decides how it is applied. */
 static int header_barrier(const uint8_t *hdr) {
-    if (!hdr) return 1;
-    uint8_t op = hdr[8]; /* operation, docs/FORMAT.md section 1 */
-    return op == DV_OP_DELETE || op == DV_OP_BATCH;
+    dv_delta_header h;
+    if (!hdr || dv_delta_header_decode(hdr, &h) != DV_OK) return 1; /* refused: the run ends there */
+    return h.operation == DV_OP_DELETE || h.operation == DV_OP_BATCH;
 }
 
 /* Whether delta i, with no epoch open, starts a run of fewer than min_run

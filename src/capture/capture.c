@@ -50,6 +50,7 @@ struct dv_capture {
     size_t max_entry; /* largest payload the ring can ever take */
 
     int started;
+    int attached;     /* this capture is the db's observer (init to free, or until the db closes) */
     dv_status broken; /* sticky: the stream lost a write (a bug); all writes refused */
     uint64_t next_seq;
     uint64_t *last_seq; /* per slot: last sequence that touched it */
@@ -153,8 +154,8 @@ static dv_status ensure_room(dv_capture *c, size_t op_bound) {
  * reservation: the caller decides (the db undoes a single write). */
 static dv_status commit_entry(dv_capture *c, size_t len, size_t raw_len) {
     if (c->cfg.sink) {
-        dv_status st = c->cfg.sink(c->cfg.sink_ctx, (const uint8_t *)c->res.header, (const uint8_t *)c->res.payload,
-                                   len);
+        dv_status st = c->cfg.sink(c->cfg.sink_ctx, (const uint8_t *)c->res.header,
+                                   (const uint8_t *)c->res.payload, len);
         if (st != DV_OK) return st;
         dv_ring_abort(&c->ring, &c->res);
     } else {
@@ -165,18 +166,6 @@ static dv_status commit_entry(dv_capture *c, size_t len, size_t raw_len) {
     c->st.payload_bytes += len;
     c->st.raw_bytes += raw_len;
     return DV_OK;
-}
-
-/* The body size before compression: a compressed payload starts with it as
- * a varint (docs/FORMAT.md section 2). For statistics only. */
-static size_t raw_payload_size(const uint8_t *hdr, const uint8_t *payload, size_t len) {
-    if (!(hdr[9] & DV_FLAG_COMPRESSED)) return len;
-    uint64_t v = 0;
-    for (size_t i = 0; i < len && i < 5; i++) {
-        v |= (uint64_t)(payload[i] & 0x7F) << (7 * i);
-        if (!(payload[i] & 0x80)) return (size_t)v;
-    }
-    return len;
 }
 
 static dv_status flush_batch(dv_capture *c) {
@@ -366,8 +355,8 @@ static dv_status finish_op(dv_capture *c) {
         st = dv_delta_encode(d, &c->enc, &c->scratch, (uint8_t *)c->res.header, (uint8_t *)c->res.payload,
                              c->res.capacity, &len);
         if (st != DV_OK) return st; /* nothing committed: the db undoes the write */
-        st = commit_entry(c, len,
-                          raw_payload_size((const uint8_t *)c->res.header, (const uint8_t *)c->res.payload, len));
+        st = commit_entry(
+            c, len, dv_delta_body_size((const uint8_t *)c->res.header, (const uint8_t *)c->res.payload, len));
         if (st != DV_OK) return st; /* the sink refused: nothing published, the db undoes the write */
         c->next_seq = seq + 1;
     }
@@ -410,6 +399,20 @@ static dv_status capture_on_event(void *ctx, const dv_event *ev) {
 }
 
 /* ---- lifecycle ----------------------------------------------------------------- */
+
+/* Lifetimes: a db has at most one capture, attached from dv_capture_init
+ * to dv_capture_free (a second init is refused with DV_ESTATE). Closing the
+ * db first calls back here: the open batch is committed (its writes are in
+ * the db), the capture stops and forgets the db. What is in the ring stays
+ * readable, and dv_capture_free is safe later. */
+static void capture_on_db_close(void *ctx) {
+    dv_capture *c = ctx;
+    if (!c->broken) flush_batch(c); /* cannot fail: the reservation covers the batch */
+    release_reservation(c);
+    c->started = 0;
+    c->attached = 0;
+    c->db = NULL;
+}
 
 static dv_status setup_ring(dv_capture *c) {
     dv_ring_config rc = c->cfg.ring;
@@ -469,6 +472,11 @@ dv_status dv_capture_init(dv_db *db, const dv_capture_config *cfg, dv_capture **
     dv_status st = setup_ring(c);
     if (st == DV_OK) st = alloc_buffers(c);
     if (st == DV_OK) st = reserve_last_seq(c, dv_db_slot_capacity(db) + 1);
+    if (st == DV_OK) {
+        dv_observer obs = {capture_on_event, c, capture_on_db_close};
+        st = dv_db_attach_observer(db, &obs); /* DV_ESTATE: the db has a capture */
+        c->attached = st == DV_OK;
+    }
     if (st != DV_OK) {
         dv_capture_free(c);
         return st;
@@ -479,9 +487,8 @@ dv_status dv_capture_init(dv_db *db, const dv_capture_config *cfg, dv_capture **
 
 dv_status dv_capture_start(dv_capture *c) {
     if (!c) return DV_EINVAL;
-    if (c->started) return DV_ESTATE;
-    dv_observer obs = {capture_on_event, c};
-    dv_db_set_observer(c->db, &obs);
+    if (c->started || !c->attached) return DV_ESTATE; /* started, or its db is closed */
+    dv_db_observe(c->db, 1);
     c->started = 1;
     return DV_OK;
 }
@@ -497,14 +504,14 @@ dv_status dv_capture_stop(dv_capture *c) {
     dv_status st = flush_batch(c);
     if (st != DV_OK) return st;
     release_reservation(c);
-    dv_db_set_observer(c->db, NULL);
+    dv_db_observe(c->db, 0);
     c->started = 0;
     return DV_OK;
 }
 
 void dv_capture_free(dv_capture *c) {
     if (!c) return;
-    if (c->started) dv_db_set_observer(c->db, NULL);
+    if (c->attached) dv_db_set_observer(c->db, NULL); /* detach */
     release_reservation(c);
     dv_delta_builder_free(&c->b);
     dv_delta_batch_free(&c->batch);
@@ -613,6 +620,7 @@ dv_status dv_capture_checkpoint(dv_capture *c, dv_checkpoint *out) {
     if (!c || !out) return DV_EINVAL;
     dv_status st = flush_batch(c);
     if (st != DV_OK) return st;
+    if (!c->attached) return DV_ESTATE; /* the db is closed: no state to hash */
     out->sequence = c->next_seq - 1;
     out->state_hash = dv_db_state_hash(c->db);
     return DV_OK;

@@ -11,7 +11,7 @@ static dv_status clone_slot(dv_db *dst, const dv_db *src, uint32_t i) {
     const dv_slot *s = &src->info[i];
     dv_node_prep p;
     const dv_meta_kv *kv = s->meta ? s->meta->kv : NULL;
-    dv_status st = dv_node_prepare(dst, s->id, s->id_len, kv, s->meta ? s->meta->n : 0, s->level, &p);
+    dv_status st = dv_store_node_prepare(dst, s->id, s->id_len, kv, s->meta ? s->meta->n : 0, s->level, &p);
     if (st != DV_OK) return st;
     dv_slot *d = &dst->info[i];
     d->id = p.id;

@@ -62,7 +62,7 @@ dv_status dv_db_open(const dv_db_config *cfg, dv_db **out) {
     db->entry = DV_NO_SLOT;
     db->rng = cfg->seed;
     db->level_mult = 1.0 / log((double)cfg->M);
-    if (dv_scratch_create(&db->mem.a, &db->scratch) != DV_OK) {
+    if (dv_hnsw_scratch_create(&db->mem.a, &db->scratch) != DV_OK) {
         dv_mem_free(&m, db, sizeof *db); /* m, not db->mem: db->mem dies with db */
         return DV_ENOMEM;
     }
@@ -72,12 +72,14 @@ dv_status dv_db_open(const dv_db_config *cfg, dv_db **out) {
 
 void dv_db_close(dv_db *db) {
     if (!db) return;
+    /* an attached capture stops and forgets this db (observer.h) */
+    if (db->obs.on_close) db->obs.on_close(db->obs.ctx);
     dv_txn_free(db); /* an open transaction is rolled back first */
     for (uint32_t i = 0; i < db->n_slots; i++) {
         dv_slot *si = &db->info[i];
         if (!si->live) continue;
         dv_mem_free(&db->mem, si->id, (size_t)si->id_len + 1);
-        dv_meta_free(db, si->meta);
+        dv_store_meta_free(db, si->meta);
         if (si->upper) dv_mem_free(&db->mem, si->upper, (size_t)si->level * (db->M + 2) * 4);
     }
     dv_mem_free(&db->mem, db->data, (size_t)db->data_cap * db->node_size);
@@ -86,7 +88,7 @@ void dv_db_close(dv_db *db) {
     dv_ids_free(db);
     dv_mem_free(&db->mem, db->plan, db->plan_cap * 4);
     dv_mem_free(&db->mem, db->inlist, db->inlist_cap * 4);
-    dv_scratch_destroy(db->scratch);
+    dv_hnsw_scratch_destroy(db->scratch);
     dv_mem m = db->mem;
     dv_mem_free(&m, db, sizeof *db);
 }
@@ -106,6 +108,20 @@ void dv_db_set_observer(dv_db *db, const dv_observer *obs) {
         db->has_obs = 0;
     }
 }
+
+dv_status dv_db_attach_observer(dv_db *db, const dv_observer *obs) {
+    if (!db || !obs || !obs->on_event) return DV_EINVAL;
+    if (db->obs.on_event) return DV_ESTATE;
+    db->obs = *obs;
+    db->has_obs = 0;
+    return DV_OK;
+}
+
+void dv_db_observe(dv_db *db, int on) {
+    if (db) db->has_obs = on && db->obs.on_event;
+}
+
+int dv_db_has_observer(const dv_db *db) { return db && db->has_obs; }
 
 dv_status dv_db_set_ef_search(dv_db *db, uint32_t ef) {
     if (!db || ef < 1 || ef > (1u << 24)) return DV_EINVAL;
@@ -155,7 +171,7 @@ static void guard_abort(dv_db *db, op_guard *g) {
 
 /* OP_END: keep the write, or undo it if the observer failed. */
 static dv_status guard_end(dv_db *db, op_guard *g, dv_op_kind op, const char *id) {
-    dv_status st = dv_emit_end(db, op, id);
+    dv_status st = dv_db_emit_end(db, op, id);
     if (st == DV_OK) {
         if (g->own) dv_txn_commit(db);
         return DV_OK;
@@ -173,9 +189,9 @@ dv_status dv_db_insert(dv_db *db, const char *id, const float *vec, const dv_met
     if (!db || !vec) return DV_EINVAL;
     size_t id_len, meta_bytes;
     if (!dv_id_valid(id, &id_len)) return DV_EID;
-    dv_status st = dv_check_vector(vec, db->dim);
+    dv_status st = dv_store_check_vector(vec, db->dim);
     if (st != DV_OK) return st;
-    if ((st = dv_check_meta(meta, n_meta, &meta_bytes)) != DV_OK) return st;
+    if ((st = dv_store_check_meta(meta, n_meta, &meta_bytes)) != DV_OK) return st;
     if (dv_ids_find(db, id, id_len) != DV_NO_SLOT) return DV_EEXIST;
 
     uint64_t rng = db->rng;
@@ -184,22 +200,23 @@ dv_status dv_db_insert(dv_db *db, const char *id, const float *vec, const dv_met
     if (slot == db->n_slots && db->n_slots >= DV_NO_SLOT - 1) return DV_ENOMEM;
     if ((st = dv_store_reserve(db, db->n_slots + 1)) != DV_OK) return st;
     if (!dv_ids_reserve(db, 1)) return DV_ENOMEM;
-    if ((st = dv_scratch_reserve(db->scratch, db->n_slots + 1, db->cfg.ef_construction)) != DV_OK) return st;
+    if ((st = dv_hnsw_scratch_reserve(db->scratch, db->n_slots + 1, db->cfg.ef_construction)) != DV_OK)
+        return st;
     dv_node_prep prep;
-    if ((st = dv_node_prepare(db, id, id_len, meta, n_meta, level, &prep)) != DV_OK) return st;
+    if ((st = dv_store_node_prepare(db, id, id_len, meta, n_meta, level, &prep)) != DV_OK) return st;
 
     uint32_t link_levels = level < db->max_level ? level : db->max_level;
     size_t edges = db->entry == DV_NO_SLOT ? 0 : dv_hnsw_link_edge_bound(db, link_levels);
-    size_t bound = dv_op_bound_bytes(db, id_len, meta_bytes, edges, (size_t)level + 1);
+    size_t bound = dv_db_op_bound_bytes(db, id_len, meta_bytes, edges, (size_t)level + 1);
     op_guard g;
     if ((st = guard_begin(db, &g)) != DV_OK ||
-        (st = dv_emit_begin(db, DV_WRITE_INSERT, id, bound, edges)) != DV_OK) {
+        (st = dv_db_emit_begin(db, DV_WRITE_INSERT, id, bound, edges)) != DV_OK) {
         guard_abort(db, &g);
-        dv_node_prep_free(db, &prep);
+        dv_store_node_prep_free(db, &prep);
         return st;
     }
     db->rng = rng;
-    dv_node_attach(db, slot, &prep, vec);
+    dv_store_node_attach(db, slot, &prep, vec);
     dv_hnsw_link(db, slot);
     return guard_end(db, &g, DV_WRITE_INSERT, id);
 }
@@ -239,26 +256,26 @@ static dv_status update_common(dv_db *db, const char *id, const float *vec, cons
     op_guard g;
     if (small_move(db, slot, vec, idx, values, n)) { /* the neighbourhood stands: only the vector changes */
         if ((st = guard_begin(db, &g)) != DV_OK ||
-            (st = dv_emit_begin(db, op, id, dv_op_bound_bytes(db, id_len, idx ? n * 8 : 0, 0, 1), 0)) !=
+            (st = dv_db_emit_begin(db, op, id, dv_db_op_bound_bytes(db, id_len, idx ? n * 8 : 0, 0, 1), 0)) !=
                 DV_OK) {
             guard_abort(db, &g);
             return st;
         }
-        dv_node_set_vector(db, slot, vec, idx, values, n);
+        dv_store_node_set_vector(db, slot, vec, idx, values, n);
         return guard_end(db, &g, op, id);
     }
-    if ((st = dv_scratch_reserve(db->scratch, db->n_slots, db->cfg.ef_construction)) != DV_OK) return st;
+    if ((st = dv_hnsw_scratch_reserve(db->scratch, db->n_slots, db->cfg.ef_construction)) != DV_OK) return st;
     size_t unlink_edges;
     if ((st = dv_hnsw_plan_unlink(db, slot, 1, &unlink_edges)) != DV_OK) return st;
     uint32_t level = db->info[slot].level;
     size_t edges = unlink_edges + dv_hnsw_link_edge_bound(db, level);
-    size_t bound = dv_op_bound_bytes(db, id_len, idx ? n * 8 : 0, edges, (size_t)level + 1);
-    if ((st = guard_begin(db, &g)) != DV_OK || (st = dv_emit_begin(db, op, id, bound, edges)) != DV_OK) {
+    size_t bound = dv_db_op_bound_bytes(db, id_len, idx ? n * 8 : 0, edges, (size_t)level + 1);
+    if ((st = guard_begin(db, &g)) != DV_OK || (st = dv_db_emit_begin(db, op, id, bound, edges)) != DV_OK) {
         guard_abort(db, &g);
         db->plan_len = 0;
         return st;
     }
-    dv_node_set_vector(db, slot, vec, idx, values, n);
+    dv_store_node_set_vector(db, slot, vec, idx, values, n);
     dv_hnsw_apply_unlink(db, slot, 1);
     dv_hnsw_link(db, slot);
     return guard_end(db, &g, op, id);
@@ -268,26 +285,16 @@ dv_status dv_db_update(dv_db *db, const char *id, const float *vec) {
     if (!db || !vec) return DV_EINVAL;
     size_t len;
     if (!dv_id_valid(id, &len)) return DV_EID;
-    dv_status st = dv_check_vector(vec, db->dim);
+    dv_status st = dv_store_check_vector(vec, db->dim);
     if (st != DV_OK) return st;
     return update_common(db, id, vec, NULL, NULL, 0, DV_WRITE_UPDATE);
-}
-
-dv_status dv_check_sparse(const dv_db *db, const uint32_t *idx, const float *values, size_t n) {
-    if (n > 0 && (!idx || !values)) return DV_EINVAL;
-    if (n > db->dim) return DV_EDIM;
-    for (size_t i = 0; i < n; i++) {
-        if (idx[i] >= db->dim || (i > 0 && idx[i] <= idx[i - 1])) return DV_EDIM;
-        if (!isfinite(values[i])) return DV_ENONFINITE;
-    }
-    return DV_OK;
 }
 
 dv_status dv_db_update_sparse(dv_db *db, const char *id, const uint32_t *idx, const float *values, size_t n) {
     if (!db) return DV_EINVAL;
     size_t len;
     if (!dv_id_valid(id, &len)) return DV_EID;
-    dv_status st = dv_check_sparse(db, idx, values, n);
+    dv_status st = dv_store_check_sparse(db, idx, values, n);
     if (st != DV_OK) return st;
     if (n == 0) { /* nothing changes; still report a missing id */
         uint32_t slot;
@@ -302,20 +309,20 @@ dv_status dv_db_delete(dv_db *db, const char *id) {
     uint32_t slot;
     dv_status st = lookup(db, id, &id_len, &slot);
     if (st != DV_OK) return st;
-    if ((st = dv_scratch_reserve(db->scratch, db->n_slots, db->cfg.ef_construction)) != DV_OK) return st;
+    if ((st = dv_hnsw_scratch_reserve(db->scratch, db->n_slots, db->cfg.ef_construction)) != DV_OK) return st;
     size_t edges;
     if ((st = dv_hnsw_plan_unlink(db, slot, 0, &edges)) != DV_OK) return st;
-    size_t bound = dv_op_bound_bytes(db, id_len, 0, edges, (size_t)db->info[slot].level + 1);
+    size_t bound = dv_db_op_bound_bytes(db, id_len, 0, edges, (size_t)db->info[slot].level + 1);
     /* the id string is freed by the delete: keep the caller's for OP_END */
     op_guard g;
     if ((st = guard_begin(db, &g)) != DV_OK ||
-        (st = dv_emit_begin(db, DV_WRITE_DELETE, id, bound, edges)) != DV_OK) {
+        (st = dv_db_emit_begin(db, DV_WRITE_DELETE, id, bound, edges)) != DV_OK) {
         guard_abort(db, &g);
         db->plan_len = 0;
         return st;
     }
     dv_hnsw_apply_unlink(db, slot, 0);
-    dv_node_detach(db, slot);
+    dv_store_node_detach(db, slot);
     return guard_end(db, &g, DV_WRITE_DELETE, id);
 }
 
@@ -328,18 +335,18 @@ dv_status dv_db_set_meta(dv_db *db, const char *id, const char *key, const char 
     uint32_t slot = dv_ids_find(db, id, id_len);
     if (slot == DV_NO_SLOT) return DV_ENOTFOUND;
     dv_meta_prep mp;
-    dv_status st = dv_meta_prepare(db, slot, key, value, &mp);
+    dv_status st = dv_store_meta_prepare(db, slot, key, value, &mp);
     if (st != DV_OK) return st;
     if (mp.noop) return DV_OK;
-    size_t bound = dv_op_bound_bytes(db, id_len, kl + vl + 8, 0, 1);
+    size_t bound = dv_db_op_bound_bytes(db, id_len, kl + vl + 8, 0, 1);
     op_guard g;
     if ((st = guard_begin(db, &g)) != DV_OK ||
-        (st = dv_emit_begin(db, DV_WRITE_SET_META, id, bound, 0)) != DV_OK) {
+        (st = dv_db_emit_begin(db, DV_WRITE_SET_META, id, bound, 0)) != DV_OK) {
         guard_abort(db, &g);
-        dv_meta_prep_free(db, &mp);
+        dv_store_meta_prep_free(db, &mp);
         return st;
     }
-    dv_meta_commit(db, slot, key, &mp);
+    dv_store_meta_commit(db, slot, key, &mp);
     return guard_end(db, &g, DV_WRITE_SET_META, id);
 }
 

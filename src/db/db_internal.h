@@ -1,5 +1,9 @@
 /*
- * db_internal.h -- struct dv_db and the helpers shared by the src/db files.
+ * db_internal.h -- struct dv_db and the helpers shared by the src/db files:
+ * the layout (below) and the functions of store.c, graph.c, hnsw.c (scratch)
+ * and txn.c that the others build on. db.c is the facade on top of them:
+ * nothing declared here is defined in db.c, so no file below includes or
+ * calls anything of the facade. Private to src/db (tests may include it).
  *
  * Memory layout (like hnswlib, see docs/DB.md):
  *  - `data`: one flat array, `node_size` bytes per slot:
@@ -158,25 +162,25 @@ static inline float dv_dist_q(const dv_db *db, const float *q, float qinv, uint3
 static inline float dv_dist_nodes(const dv_db *db, uint32_t a, uint32_t b) {
     return dv_dist_q(db, dv_vec(db, a), db->info[a].inv_norm, b);
 }
-float dv_inv_norm(const dv_db *db, const float *v);
+float dv_store_inv_norm(const dv_db *db, const float *v);
 
 /* ---- observer ----------------------------------------------------------- */
-dv_status dv_emit(dv_db *db, const dv_event *ev);
-dv_status dv_emit_begin(dv_db *db, dv_op_kind op, const char *id, size_t bound_bytes, size_t edge_bound);
-dv_status dv_emit_end(dv_db *db, dv_op_kind op, const char *id); /* the observer's status */
+dv_status dv_db_emit(dv_db *db, const dv_event *ev);
+dv_status dv_db_emit_begin(dv_db *db, dv_op_kind op, const char *id, size_t bound_bytes, size_t edge_bound);
+dv_status dv_db_emit_end(dv_db *db, dv_op_kind op, const char *id); /* the observer's status */
 /* bound_bytes formula of the observer contract */
-size_t dv_op_bound_bytes(const dv_db *db, size_t id_len, size_t meta_bytes, size_t edge_events,
-                         size_t layers);
+size_t dv_db_op_bound_bytes(const dv_db *db, size_t id_len, size_t meta_bytes, size_t edge_events,
+                            size_t layers);
 
 /* ---- store (store.c) ---------------------------------------------------- */
 dv_status dv_store_reserve(dv_db *db, uint32_t n_slots); /* capacity for slots [0, n_slots) */
 uint32_t dv_store_next_slot(const dv_db *db);            /* the slot the next insert will take */
-dv_status dv_check_vector(const float *v, size_t n);
-dv_status dv_check_meta(const dv_meta_kv *meta, size_t n, size_t *bytes);
-dv_status dv_meta_copy(dv_db *db, const dv_meta_kv *meta, size_t n, dv_meta **out);
-void dv_meta_free(dv_db *db, dv_meta *m);
+dv_status dv_store_check_vector(const float *v, size_t n);
+dv_status dv_store_check_meta(const dv_meta_kv *meta, size_t n, size_t *bytes);
+dv_status dv_store_meta_copy(dv_db *db, const dv_meta_kv *meta, size_t n, dv_meta **out);
+void dv_store_meta_free(dv_db *db, dv_meta *m);
 
-dv_status dv_check_sparse(const dv_db *db, const uint32_t *idx, const float *values, size_t n);
+dv_status dv_store_check_sparse(const dv_db *db, const uint32_t *idx, const float *values, size_t n);
 
 /* Set (value != NULL) or remove one metadata pair: prepare allocates,
  * commit emits META_SET and applies. noop: removal of an absent key. */
@@ -186,9 +190,10 @@ typedef struct dv_meta_prep {
     char *key, *value;
     dv_meta *grown;
 } dv_meta_prep;
-dv_status dv_meta_prepare(dv_db *db, uint32_t slot, const char *key, const char *value, dv_meta_prep *p);
-void dv_meta_prep_free(dv_db *db, dv_meta_prep *p);
-void dv_meta_commit(dv_db *db, uint32_t slot, const char *key, dv_meta_prep *p);
+dv_status dv_store_meta_prepare(dv_db *db, uint32_t slot, const char *key, const char *value,
+                                dv_meta_prep *p);
+void dv_store_meta_prep_free(dv_db *db, dv_meta_prep *p);
+void dv_store_meta_commit(dv_db *db, uint32_t slot, const char *key, dv_meta_prep *p);
 
 /* A node ready to be attached: everything allocated up front. */
 typedef struct dv_node_prep {
@@ -198,30 +203,27 @@ typedef struct dv_node_prep {
     uint32_t *upper;
     uint32_t level;
 } dv_node_prep;
-dv_status dv_node_prepare(dv_db *db, const char *id, size_t id_len, const dv_meta_kv *meta, size_t n_meta,
-                          uint32_t level, dv_node_prep *p);
-void dv_node_prep_free(dv_db *db, dv_node_prep *p);
+dv_status dv_store_node_prepare(dv_db *db, const char *id, size_t id_len, const dv_meta_kv *meta,
+                                size_t n_meta, uint32_t level, dv_node_prep *p);
+void dv_store_node_prep_free(dv_db *db, dv_node_prep *p);
 /* Creates the node at `slot` (which must be free and reserved) and emits
  * VECTOR_INSERT. Cannot fail. */
-void dv_node_attach(dv_db *db, uint32_t slot, dv_node_prep *p, const float *vec);
+void dv_store_node_attach(dv_db *db, uint32_t slot, dv_node_prep *p, const float *vec);
 /* Emits VECTOR_DELETE, clears the node's own lists, frees the slot. */
-void dv_node_detach(dv_db *db, uint32_t slot);
+void dv_store_node_detach(dv_db *db, uint32_t slot);
 /* Emits VECTOR_UPDATE (before the change) and changes the vector. */
-void dv_node_set_vector(dv_db *db, uint32_t slot, const float *vec, const uint32_t *idx, const float *values,
-                        size_t n);
+void dv_store_node_set_vector(dv_db *db, uint32_t slot, const float *vec, const uint32_t *idx,
+                              const float *values, size_t n);
 
 /* ---- graph primitives (graph.c): the only code that changes lists --------- */
-void dv_g_add_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to, float d);
-void dv_g_remove_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to);
-void dv_g_set_entry(dv_db *db, uint32_t entry, uint32_t max_level);
-int dv_g_has_edge(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to);
+void dv_graph_add_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to, float d);
+void dv_graph_remove_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to);
+void dv_graph_set_entry(dv_db *db, uint32_t entry, uint32_t max_level);
+int dv_graph_has_edge(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to);
 
 /* ---- scratch ------------------------------------------------------------ */
-dv_status dv_scratch_create(const dv_allocator *a, dv_search_scratch **out);
-void dv_scratch_destroy(dv_search_scratch *s);
-dv_status dv_scratch_reserve(dv_search_scratch *s, uint32_t n_slots, uint32_t ef);
-
-/* ---- accessors used by capture/apply (also in replay.h) ----------------- */
-const dv_db_config *dv_db_config_of(const dv_db *db);
+dv_status dv_hnsw_scratch_create(const dv_allocator *a, dv_search_scratch **out);
+void dv_hnsw_scratch_destroy(dv_search_scratch *s);
+dv_status dv_hnsw_scratch_reserve(dv_search_scratch *s, uint32_t n_slots, uint32_t ef);
 
 #endif

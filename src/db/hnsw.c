@@ -27,7 +27,7 @@
 
 /* ---- scratch ------------------------------------------------------------ */
 
-dv_status dv_scratch_create(const dv_allocator *a, dv_search_scratch **out) {
+dv_status dv_hnsw_scratch_create(const dv_allocator *a, dv_search_scratch **out) {
     dv_mem m;
     dv_mem_init(&m, a);
     dv_search_scratch *s = dv_mem_alloc(&m, sizeof *s);
@@ -39,7 +39,7 @@ dv_status dv_scratch_create(const dv_allocator *a, dv_search_scratch **out) {
     return DV_OK;
 }
 
-void dv_scratch_destroy(dv_search_scratch *s) {
+void dv_hnsw_scratch_destroy(dv_search_scratch *s) {
     if (!s) return;
     dv_mem m = s->mem;
     dv_mem_free(&m, s->visited, (size_t)s->visited_cap * 2);
@@ -63,7 +63,7 @@ static int grow(dv_mem *m, void **p, uint32_t *cap, uint64_t want, size_t elem) 
     return 1;
 }
 
-dv_status dv_scratch_reserve(dv_search_scratch *s, uint32_t n_slots, uint32_t ef) {
+dv_status dv_hnsw_scratch_reserve(dv_search_scratch *s, uint32_t n_slots, uint32_t ef) {
     uint32_t old = s->visited_cap;
     if (!grow(&s->mem, (void **)&s->visited, &s->visited_cap, n_slots, 2)) return DV_ENOMEM;
     if (s->visited_cap > old) memset(s->visited + old, 0, (size_t)(s->visited_cap - old) * 2);
@@ -273,10 +273,10 @@ static uint32_t search_layer(const dv_db *db, dv_search_scratch *s, const float 
 static dv_status check_query(const dv_db *db, const float *q, size_t k, dv_hit *hits, size_t *n_hits) {
     if (!db || !q || !n_hits || (k > 0 && !hits)) return DV_EINVAL;
     *n_hits = 0;
-    return dv_check_vector(q, db->dim);
+    return dv_store_check_vector(q, db->dim);
 }
 
-static float query_inv_norm(const dv_db *db, const float *q) { return dv_inv_norm(db, q); }
+static float query_inv_norm(const dv_db *db, const float *q) { return dv_store_inv_norm(db, q); }
 
 dv_status dv_hnsw_exact_with(const dv_db *db, dv_search_scratch *s, const float *q, size_t k, dv_hit *hits,
                              size_t *n_hits) {
@@ -284,7 +284,7 @@ dv_status dv_hnsw_exact_with(const dv_db *db, dv_search_scratch *s, const float 
     if (st != DV_OK) return st;
     if (k > db->live) k = db->live;
     if (k == 0) return DV_OK;
-    st = dv_scratch_reserve(s, db->n_slots, (uint32_t)k);
+    st = dv_hnsw_scratch_reserve(s, db->n_slots, (uint32_t)k);
     if (st != DV_OK) return st;
     float qinv = query_inv_norm(db, q);
     dv_heap_item *top = s->top;
@@ -325,7 +325,7 @@ dv_status dv_hnsw_search_with(const dv_db *db, dv_search_scratch *s, const float
     if (ef < k) ef = k;
     if (ef > UINT32_MAX / 4) return DV_EINVAL;
     if (ef > db->n_slots) ef = db->n_slots; /* a larger beam finds nothing more: no node is left out */
-    st = dv_scratch_reserve(s, db->n_slots, (uint32_t)ef);
+    st = dv_hnsw_scratch_reserve(s, db->n_slots, (uint32_t)ef);
     if (st != DV_OK) return st;
     float qinv = query_inv_norm(db, q);
     uint32_t cur = db->entry;
@@ -405,7 +405,7 @@ static void connect_back(dv_db *db, uint32_t nb, uint32_t layer, uint32_t x, flo
     uint32_t *lst = dv_list(db, nb, layer);
     uint32_t mmax = dv_maxdeg(db, layer);
     if (lst[0] < mmax) {
-        dv_g_add_edge(db, nb, layer, x, dx);
+        dv_graph_add_edge(db, nb, layer, x, dx);
         return;
     }
     dv_heap_item c[2 * DV_MAX_M + 1], sel[2 * DV_MAX_M + 1];
@@ -420,8 +420,8 @@ static void connect_back(dv_db *db, uint32_t nb, uint32_t layer, uint32_t x, flo
     sort_items(c, n + 1);
     uint32_t k = heuristic(db, c, n + 1, mmax, sel);
     for (uint32_t j = 0; j < n; j++)
-        if (!in_items(sel, k, old[j])) dv_g_remove_edge(db, nb, layer, old[j]);
-    if (in_items(sel, k, x)) dv_g_add_edge(db, nb, layer, x, dx);
+        if (!in_items(sel, k, old[j])) dv_graph_remove_edge(db, nb, layer, old[j]);
+    if (in_items(sel, k, x)) dv_graph_add_edge(db, nb, layer, x, dx);
 }
 
 uint32_t dv_hnsw_pick_entry(const dv_db *db, uint32_t exclude, uint32_t *level) {
@@ -441,7 +441,7 @@ uint32_t dv_hnsw_pick_entry(const dv_db *db, uint32_t exclude, uint32_t *level) 
 void dv_hnsw_link(dv_db *db, uint32_t x) {
     uint32_t L = db->info[x].level;
     if (db->entry == DV_NO_SLOT) {
-        dv_g_set_entry(db, x, L);
+        dv_graph_set_entry(db, x, L);
         return;
     }
     uint32_t start = db->entry, top = db->max_level;
@@ -461,10 +461,10 @@ void dv_hnsw_link(dv_db *db, uint32_t x) {
         uint32_t k = heuristic(db, s->sorted, n, db->M, sel);
         cur = s->sorted[0].id;
         curd = s->sorted[0].d;
-        for (uint32_t j = 0; j < k; j++) dv_g_add_edge(db, x, l, sel[j].id, sel[j].d);
+        for (uint32_t j = 0; j < k; j++) dv_graph_add_edge(db, x, l, sel[j].id, sel[j].d);
         for (uint32_t j = 0; j < k; j++) connect_back(db, sel[j].id, l, x, sel[j].d);
     }
-    if (L > db->max_level) dv_g_set_entry(db, x, L);
+    if (L > db->max_level) dv_graph_set_entry(db, x, L);
 }
 
 /* ---- unlink (delete, update) -------------------------------------------- */
@@ -502,14 +502,14 @@ static long collect_in(dv_db *db, uint32_t x, uint32_t layer) {
         uint32_t b = lx[1 + i];
         if (s->visited[b] != tag) {
             s->visited[b] = tag;
-            if (dv_g_has_edge(db, b, layer, x)) db->inlist[found++] = b;
+            if (dv_graph_has_edge(db, b, layer, x)) db->inlist[found++] = b;
         }
         const uint32_t *lb = dv_list(db, b, layer);
         for (uint32_t j = 0; j < lb[0] && found < want; j++) {
             uint32_t c = lb[1 + j];
             if (s->visited[c] == tag) continue;
             s->visited[c] = tag;
-            if (dv_g_has_edge(db, c, layer, x)) db->inlist[found++] = c;
+            if (dv_graph_has_edge(db, c, layer, x)) db->inlist[found++] = c;
         }
     }
     /* Still missing some: scan the layer. (A search around x before the scan
@@ -521,7 +521,8 @@ static long collect_in(dv_db *db, uint32_t x, uint32_t layer) {
     if (found < want) {
         found = 0;
         for (uint32_t a = 0; a < db->n_slots && found < want; a++)
-            if (a != x && db->info[a].live && db->info[a].level >= layer && dv_g_has_edge(db, a, layer, x))
+            if (a != x && db->info[a].live && db->info[a].level >= layer &&
+                dv_graph_has_edge(db, a, layer, x))
                 db->inlist[found++] = a;
     }
     /* canonical order: by slot */
@@ -603,24 +604,24 @@ void dv_hnsw_apply_unlink(dv_db *db, uint32_t x, int for_update) {
             int kept = 0;
             for (uint32_t t = 0; t < k; t++)
                 if (sel[t] == old[j]) kept = 1;
-            if (!kept) dv_g_remove_edge(db, a, l, old[j]);
+            if (!kept) dv_graph_remove_edge(db, a, l, old[j]);
         }
         for (uint32_t t = 0; t < k; t++) {
             int was = 0;
             for (uint32_t j = 0; j < n; j++)
                 if (old[j] == sel[t]) was = 1;
-            if (!was) dv_g_add_edge(db, a, l, sel[t], dv_dist_nodes(db, a, sel[t]));
+            if (!was) dv_graph_add_edge(db, a, l, sel[t], dv_dist_nodes(db, a, sel[t]));
         }
     }
     if (for_update) {
         for (uint32_t l = 0; l <= db->info[x].level; l++) {
             uint32_t *lx = dv_list(db, x, l);
-            while (lx[0] > 0) dv_g_remove_edge(db, x, l, lx[lx[0]]);
+            while (lx[0] > 0) dv_graph_remove_edge(db, x, l, lx[lx[0]]);
         }
     } else if (db->entry == x) {
         uint32_t lvl;
         uint32_t e = dv_hnsw_pick_entry(db, x, &lvl);
-        dv_g_set_entry(db, e, e == DV_NO_SLOT ? 0 : lvl);
+        dv_graph_set_entry(db, e, e == DV_NO_SLOT ? 0 : lvl);
     }
     db->plan_len = 0;
 }

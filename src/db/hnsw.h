@@ -1,8 +1,8 @@
 /*
  * hnsw.h -- the HNSW index (Malkov & Yashunin) over the store's slots.
  *
- * Searches are const on the db and write only to a dv_search_scratch, so a
- * later issue can give each concurrent reader its own scratch. Writes
+ * Searches are const on the db and write only to a dv_search_scratch, so
+ * each concurrent reader (dv_searcher) has its own scratch. Writes
  * (link/unlink) go through the graph primitives of graph.c and therefore
  * report every change to the observer. Write paths are split in a planning
  * step that may allocate (before OP_BEGIN) and an apply step that cannot

@@ -1,5 +1,6 @@
 /*
- * ids.c -- id validation (UTF-8) and the id -> slot hash map. See ids.h.
+ * ids.c -- id and metadata string checks (length, UTF-8 through util/utf8.h)
+ * and the id -> slot hash map. See ids.h.
  */
 #include "db/ids.h"
 
@@ -7,41 +8,15 @@
 #include <xxhash.h>
 
 #include "db/db_internal.h"
+#include "util/utf8.h"
 
+/* A NUL-terminated string of 1..max bytes of UTF-8, checked by the one
+ * validator (util/utf8.h); reads at most max + 1 bytes. */
 int dv_db_str_valid(const char *str, size_t max, size_t *len_out) {
-    const unsigned char *s = (const unsigned char *)str;
-    size_t i = 0;
-    while (s[i]) {
-        if (i >= max) return 0;
-        unsigned c = s[i];
-        size_t need;
-        uint32_t cp;
-        if (c < 0x80) {
-            i++;
-            continue;
-        } else if (c >= 0xC2 && c <= 0xDF) {
-            need = 1;
-            cp = c & 0x1F;
-        } else if (c >= 0xE0 && c <= 0xEF) {
-            need = 2;
-            cp = c & 0x0F;
-        } else if (c >= 0xF0 && c <= 0xF4) {
-            need = 3;
-            cp = c & 0x07;
-        } else {
-            return 0;
-        }
-        for (size_t k = 1; k <= need; k++) {
-            unsigned cc = s[i + k];
-            if ((cc & 0xC0) != 0x80) return 0; /* also catches the NUL */
-            cp = (cp << 6) | (cc & 0x3F);
-        }
-        if (need == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) return 0;
-        if (need == 3 && (cp < 0x10000 || cp > 0x10FFFF)) return 0;
-        i += need + 1;
-    }
-    if (i == 0 || i > max) return 0;
-    *len_out = i;
+    size_t n = 0;
+    while (n <= max && str[n]) n++;
+    if (n == 0 || n > max || !dv_utf8_valid((const uint8_t *)str, n)) return 0;
+    *len_out = n;
     return 1;
 }
 

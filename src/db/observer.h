@@ -27,84 +27,31 @@
 #ifndef DV_DB_OBSERVER_H
 #define DV_DB_OBSERVER_H
 
-#include <stddef.h>
-#include <stdint.h>
 #include "deltavec.h"
-
-#define DV_NO_SLOT UINT32_MAX
-
-typedef enum dv_event_kind {
-    DV_EV_OP_BEGIN = 1,
-    DV_EV_OP_END,
-    DV_EV_VECTOR_INSERT,
-    DV_EV_VECTOR_UPDATE,
-    DV_EV_VECTOR_DELETE,
-    DV_EV_META_SET,
-    DV_EV_EDGE_ADD,
-    DV_EV_EDGE_REMOVE,
-    DV_EV_ENTRY
-} dv_event_kind;
-
-/* Which public write an OP_BEGIN/OP_END brackets. */
-typedef enum dv_op_kind {
-    DV_WRITE_INSERT = 1,
-    DV_WRITE_UPDATE,
-    DV_WRITE_UPDATE_SPARSE,
-    DV_WRITE_DELETE,
-    DV_WRITE_SET_META
-} dv_op_kind;
-
-typedef struct dv_event {
-    dv_event_kind kind;
-    uint32_t slot; /* the vector/node concerned (edge: the node whose list changes) */
-    union {
-        struct { /* OP_BEGIN, OP_END */
-            dv_op_kind op;
-            const char *id;
-            size_t bound_bytes; /* OP_BEGIN: upper bound of the encoded size of this op's events */
-        } op;
-        struct { /* VECTOR_INSERT */
-            const char *id;
-            const float *vec; /* dim floats */
-            const dv_meta_kv *meta;
-            size_t n_meta;
-            uint32_t level;
-        } insert;
-        struct {                  /* VECTOR_UPDATE: dense when idx == NULL, else sparse */
-            const float *old_vec; /* dim floats before the change (primary side; NULL on replay) */
-            const float *new_vec; /* dense: dim floats after; sparse: NULL */
-            const uint32_t *idx;  /* sparse: n strictly increasing indices */
-            const float *values;  /* sparse: n new values */
-            size_t n;
-        } update;
-        struct { /* VECTOR_DELETE */
-            const char *id;
-        } del;
-        struct { /* META_SET; value NULL = remove key */
-            const char *key;
-            const char *value;
-        } meta;
-        struct { /* EDGE_ADD, EDGE_REMOVE */
-            uint32_t layer;
-            uint32_t to;
-            float distance; /* EDGE_ADD only: distance from slot to `to` (informational) */
-        } edge;
-        struct {            /* ENTRY */
-            uint32_t entry; /* DV_NO_SLOT when the db becomes empty */
-            uint32_t max_level;
-        } entry;
-    } u;
-} dv_event;
-
-/* Return DV_OK to continue; only OP_BEGIN may refuse (the write is then not done). */
-typedef dv_status (*dv_event_fn)(void *ctx, const dv_event *ev);
+#include "util/events.h" /* dv_event, dv_event_fn: the vocabulary shared with src/delta */
 
 typedef struct dv_observer {
     dv_event_fn on_event;
     void *ctx;
+    /* Called by dv_db_close while this observer is attached (may be NULL):
+     * the db is going away, forget it. It is detached afterwards. */
+    void (*on_close)(void *ctx);
 } dv_observer;
 
-/* Installs (or, with NULL, removes) the db's observer. */
+/*
+ * A db has at most one observer. Attached, it receives events only while
+ * switched on (dv_db_observe); until it is detached (NULL) or the db closes
+ * (on_close), the db holds its ctx. Capture attaches at dv_capture_init and
+ * detaches at dv_capture_free, so a db never points at a freed capture and a
+ * capture learns when its db is closed.
+ */
+/* Attaches obs, switched off. DV_ESTATE if an observer is attached. */
+dv_status dv_db_attach_observer(dv_db *db, const dv_observer *obs);
+/* Switches the attached observer's events on (non-zero) or off. */
+void dv_db_observe(dv_db *db, int on);
+/* Attaches obs switched on, replacing any observer; NULL detaches. */
 void dv_db_set_observer(dv_db *db, const dv_observer *obs);
+/* Non-zero while an observer receives events. */
+int dv_db_has_observer(const dv_db *db);
 
 #endif

@@ -61,22 +61,32 @@ uint32_t dv_db_highest_level(const dv_db *db) {
     return top;
 }
 
+int dv_db_insert_moves_lists(const dv_db *db, uint32_t slot) {
+    uint32_t need = slot >= db->n_slots ? slot + 1 : db->n_slots;
+    return need > db->cap;
+}
+
 dv_status dv_db_reserve_for_replay(dv_db *db, uint32_t slot, uint32_t level) {
     if (!db || slot >= DV_NO_SLOT - 1 || level > DV_MAX_LEVEL) return DV_EINVAL;
     uint32_t need = slot >= db->n_slots ? slot + 1 : db->n_slots;
     dv_status st = dv_store_reserve(db, need);
     if (st != DV_OK) return st;
     if (!dv_ids_reserve(db, 1)) return DV_ENOMEM;
-    return dv_scratch_reserve(db->scratch, need, db->cfg.ef_construction);
+    return dv_hnsw_scratch_reserve(db->scratch, need, db->cfg.ef_construction);
 }
 
 /* ---- checks ------------------------------------------------------------- */
 
+dv_status dv_db_edge_check_ends(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to) {
+    if (!dv_is_live(db, from) || !dv_is_live(db, to)) return DV_EINCOHERENT;
+    if (layer > db->info[from].level || layer > db->info[to].level || from == to) return DV_EINCOHERENT;
+    return DV_OK;
+}
+
 static dv_status check_edge(const dv_db *db, const dv_event *ev) {
     uint32_t from = ev->slot, to = ev->u.edge.to, l = ev->u.edge.layer;
-    if (!dv_is_live(db, from) || !dv_is_live(db, to)) return DV_EINCOHERENT;
-    if (l > db->info[from].level || l > db->info[to].level || from == to) return DV_EINCOHERENT;
-    int has = dv_g_has_edge(db, from, l, to);
+    if (dv_db_edge_check_ends(db, from, l, to) != DV_OK) return DV_EINCOHERENT;
+    int has = dv_graph_has_edge(db, from, l, to);
     if (ev->kind == DV_EV_EDGE_REMOVE) return has ? DV_OK : DV_EINCOHERENT;
     if (has || dv_list(db, from, l)[0] >= dv_maxdeg(db, l)) return DV_EINCOHERENT;
     return DV_OK;
@@ -94,9 +104,9 @@ static dv_status check_insert(const dv_db *db, const dv_event *ev) {
     if (s > db->n_slots) return DV_ECONSTRAINT;
     if (!dv_id_valid(ev->u.insert.id, &len)) return DV_EID;
     if (dv_ids_find(db, ev->u.insert.id, len) != DV_NO_SLOT) return DV_ECONFLICT;
-    dv_status st = dv_check_vector(ev->u.insert.vec, db->dim);
+    dv_status st = dv_store_check_vector(ev->u.insert.vec, db->dim);
     if (st != DV_OK) return st;
-    return dv_check_meta(ev->u.insert.meta, ev->u.insert.n_meta, NULL);
+    return dv_store_check_meta(ev->u.insert.meta, ev->u.insert.n_meta, NULL);
 }
 
 static dv_status check_delete(const dv_db *db, const dv_event *ev) {
@@ -119,9 +129,9 @@ dv_status dv_db_replay_check(const dv_db *db, const dv_event *ev) {
     case DV_EV_VECTOR_UPDATE:
         if (!dv_is_live(db, ev->slot)) return DV_ENOTFOUND;
         if (ev->u.update.idx)
-            return dv_check_sparse(db, ev->u.update.idx, ev->u.update.values, ev->u.update.n);
+            return dv_store_check_sparse(db, ev->u.update.idx, ev->u.update.values, ev->u.update.n);
         if (!ev->u.update.new_vec) return DV_EINVAL;
-        return dv_check_vector(ev->u.update.new_vec, db->dim);
+        return dv_store_check_vector(ev->u.update.new_vec, db->dim);
     case DV_EV_VECTOR_DELETE:
         return check_delete(db, ev);
     case DV_EV_META_SET: {
@@ -151,10 +161,10 @@ static dv_status replay_insert(dv_db *db, const dv_event *ev) {
     dv_status st = dv_db_reserve_for_replay(db, s, ev->u.insert.level);
     if (st != DV_OK) return st;
     dv_node_prep prep;
-    st = dv_node_prepare(db, ev->u.insert.id, len, ev->u.insert.meta, ev->u.insert.n_meta, ev->u.insert.level,
-                         &prep);
+    st = dv_store_node_prepare(db, ev->u.insert.id, len, ev->u.insert.meta, ev->u.insert.n_meta,
+                               ev->u.insert.level, &prep);
     if (st != DV_OK) return st;
-    dv_node_attach(db, s, &prep, ev->u.insert.vec);
+    dv_store_node_attach(db, s, &prep, ev->u.insert.vec);
     /* the primary drew this level from its generator: advance ours the same
      * way, so a replica (or a db recovered from its log) that takes writes
      * itself later draws the levels the primary would have drawn */
@@ -168,37 +178,38 @@ dv_status dv_db_replay(dv_db *db, const dv_event *ev) {
     switch (ev->kind) {
     case DV_EV_OP_BEGIN: {
         db->op_edges = 0;
-        return dv_emit(db, ev);
+        return dv_db_emit(db, ev);
     }
     case DV_EV_OP_END: /* an observer that lost an event says so here: the caller rolls back */
-        return dv_emit(db, ev);
+        return dv_db_emit(db, ev);
     case DV_EV_VECTOR_INSERT:
         return replay_insert(db, ev);
     case DV_EV_VECTOR_UPDATE:
         if (ev->u.update.idx)
-            dv_node_set_vector(db, ev->slot, NULL, ev->u.update.idx, ev->u.update.values, ev->u.update.n);
+            dv_store_node_set_vector(db, ev->slot, NULL, ev->u.update.idx, ev->u.update.values,
+                                     ev->u.update.n);
         else
-            dv_node_set_vector(db, ev->slot, ev->u.update.new_vec, NULL, NULL, 0);
+            dv_store_node_set_vector(db, ev->slot, ev->u.update.new_vec, NULL, NULL, 0);
         return DV_OK;
     case DV_EV_VECTOR_DELETE:
-        dv_node_detach(db, ev->slot);
+        dv_store_node_detach(db, ev->slot);
         return DV_OK;
     case DV_EV_META_SET: {
         dv_meta_prep mp;
-        st = dv_meta_prepare(db, ev->slot, ev->u.meta.key, ev->u.meta.value, &mp);
+        st = dv_store_meta_prepare(db, ev->slot, ev->u.meta.key, ev->u.meta.value, &mp);
         if (st != DV_OK) return st;
         if (mp.noop) return DV_OK;
-        dv_meta_commit(db, ev->slot, ev->u.meta.key, &mp);
+        dv_store_meta_commit(db, ev->slot, ev->u.meta.key, &mp);
         return DV_OK;
     }
     case DV_EV_EDGE_ADD:
-        dv_g_add_edge(db, ev->slot, ev->u.edge.layer, ev->u.edge.to, ev->u.edge.distance);
+        dv_graph_add_edge(db, ev->slot, ev->u.edge.layer, ev->u.edge.to, ev->u.edge.distance);
         return DV_OK;
     case DV_EV_EDGE_REMOVE:
-        dv_g_remove_edge(db, ev->slot, ev->u.edge.layer, ev->u.edge.to);
+        dv_graph_remove_edge(db, ev->slot, ev->u.edge.layer, ev->u.edge.to);
         return DV_OK;
     case DV_EV_ENTRY:
-        dv_g_set_entry(db, ev->u.entry.entry, ev->u.entry.max_level);
+        dv_graph_set_entry(db, ev->u.entry.entry, ev->u.entry.max_level);
         return DV_OK;
     }
     return DV_EBADOP;

@@ -44,6 +44,31 @@ uint32_t dv_db_max_degree(const dv_db *db, uint32_t layer);
 /* The highest level of any live node (0 when empty): O(slots). */
 uint32_t dv_db_highest_level(const dv_db *db);
 
+/* ---- concurrent edge replay (parallel apply, src/apply/parallel.c) ------
+ * A parallel applier splits an EDGE_ADD/EDGE_REMOVE(from, layer, to) in
+ * two: the checks that do not read a list (its dispatcher, in stream
+ * order), and the list part, run by the one worker thread that owns from's
+ * lists. The list part changes from's list and to's in-degree (an atomic
+ * RMW: several workers may share a target), emits no event and journals
+ * nothing: the worker keeps its own undo record. Lists still change only in
+ * graph.c. */
+
+/* Both ends live, layer within both levels, no self loop: DV_OK or DV_EINCOHERENT. */
+dv_status dv_db_edge_check_ends(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to);
+/* The list part of replaying an edge event (kind DV_EV_EDGE_ADD or
+ * DV_EV_EDGE_REMOVE) whose ends passed dv_db_edge_check_ends: refuses with
+ * DV_EINCOHERENT (unchanged) a duplicate add, an add to a full list or the
+ * removal of an absent edge; else applies it and sets *pos to the position
+ * it was added at or removed from. The caller owns from's list. */
+dv_status dv_db_edge_apply_owned(dv_db *db, dv_event_kind kind, uint32_t from, uint32_t layer, uint32_t to,
+                                 uint32_t *pos);
+/* Undoes one dv_db_edge_apply_owned of the caller's list, newest first. */
+void dv_db_edge_undo_owned(dv_db *db, dv_event_kind kind, uint32_t from, uint32_t layer, uint32_t to,
+                           uint32_t pos);
+/* Non-zero when replaying a VECTOR_INSERT at slot would grow the store,
+ * which moves every list (workers must be drained first). */
+int dv_db_insert_moves_lists(const dv_db *db, uint32_t slot);
+
 /* Full audit: every list entry live, on a layer its target has, no
  * duplicates or self loops, degree bounds, in-degree counters, id map, free
  * slots, entry point on the top level. DV_OK, DV_EINCOHERENT or DV_ECORRUPT. */

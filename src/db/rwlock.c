@@ -10,6 +10,7 @@
 #include "db/rwlock.h"
 
 #include "db/db_internal.h"
+#include "util/cpu.h"
 
 #define RW_WRITER 0x80000000u
 #define RW_WAIT1 0x00010000u
@@ -23,18 +24,10 @@ static _Atomic uint32_t *word(const dv_db *db) {
     return (_Atomic uint32_t *)&((dv_db *)(uintptr_t)db)->rw;
 }
 
-static inline void cpu_pause(void) {
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#elif defined(__aarch64__)
-    __asm__ __volatile__("yield");
-#endif
-}
-
 static void backoff(uint32_t *spins, dv_yield_fn yield, void *ctx) {
     if (*spins < RW_SPINS || !yield) {
         (*spins)++;
-        cpu_pause();
+        dv_cpu_pause();
         return;
     }
     yield(ctx);

@@ -46,7 +46,7 @@ dv_status dv_searcher_open(const dv_db *db, const dv_searcher_config *cfg, dv_se
     s->db = db;
     s->yield = cfg->yield;
     s->yield_ctx = cfg->yield_ctx;
-    if (dv_scratch_create(cfg->allocator, &s->scratch) != DV_OK) {
+    if (dv_hnsw_scratch_create(cfg->allocator, &s->scratch) != DV_OK) {
         dv_mem_free(&m, s, sizeof *s); /* m, not s->mem: s->mem dies with s */
         return DV_ENOMEM;
     }
@@ -56,7 +56,7 @@ dv_status dv_searcher_open(const dv_db *db, const dv_searcher_config *cfg, dv_se
 
 void dv_searcher_close(dv_searcher *s) {
     if (!s) return;
-    dv_scratch_destroy(s->scratch);
+    dv_hnsw_scratch_destroy(s->scratch);
     dv_mem_free(&s->mem, s->ids, s->ids_cap);
     dv_mem m = s->mem;
     dv_mem_free(&m, s, sizeof *s);

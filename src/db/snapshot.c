@@ -547,7 +547,7 @@ static dv_status read_meta(reader *r, dv_db *db, size_t *pos, uint32_t n, dv_met
     if (st != DV_OK) {
         free_pairs(db, m->kv, m->n);
         m->n = 0;
-        dv_meta_free(db, m);
+        dv_store_meta_free(db, m);
         return st;
     }
     *out = m;
@@ -582,7 +582,7 @@ static dv_status load_slots(reader *r, dv_db *db) {
             if (!upper) st = DV_ENOMEM;
         }
         if (st != DV_OK) {
-            dv_meta_free(db, m);
+            dv_store_meta_free(db, m);
             dv_mem_free(&db->mem, id, idl + 1);
             return st;
         }
@@ -628,7 +628,7 @@ static dv_status check_graph(reader *r, dv_db *db, uint32_t *mark) {
         if (!finite_bits(dv_vec(db, i), db->dim))
             return sec_fail(r, DV_ECORRUPT, SEC_NODES, "non-finite value",
                             r->off[SEC_NODES] + (uint64_t)i * db->node_size);
-        si->inv_norm = dv_inv_norm(db, dv_vec(db, i));
+        si->inv_norm = dv_store_inv_norm(db, dv_vec(db, i));
         for (uint32_t l = 0; l <= si->level; l++) {
             const uint32_t *lst = dv_list(db, i, l);
             if (++stamp == UINT32_MAX) {

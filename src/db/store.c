@@ -2,8 +2,8 @@
  * store.c -- slots: vectors, ids, metadata, tombstones, free-slot reuse.
  *
  * A node is created in two steps so that a write can allocate everything
- * before OP_BEGIN and then cannot fail: dv_node_prepare() copies the id and
- * metadata and allocates the upper-layer lists; dv_node_attach() places them
+ * before OP_BEGIN and then cannot fail: dv_store_node_prepare() copies the id and
+ * metadata and allocates the upper-layer lists; dv_store_node_attach() places them
  * at a reserved free slot and emits VECTOR_INSERT. Deleted slots go on a
  * LIFO stack (free_slots) and are reused first, so the same sequence of
  * operations always yields the same slots (required for convergence).
@@ -52,19 +52,29 @@ uint32_t dv_store_next_slot(const dv_db *db) {
     return db->n_free ? db->free_slots[db->n_free - 1] : db->n_slots;
 }
 
-dv_status dv_check_vector(const float *v, size_t n) {
+dv_status dv_store_check_vector(const float *v, size_t n) {
     for (size_t i = 0; i < n; i++)
         if (!isfinite(v[i])) return DV_ENONFINITE;
     return DV_OK;
 }
 
-float dv_inv_norm(const dv_db *db, const float *v) {
+dv_status dv_store_check_sparse(const dv_db *db, const uint32_t *idx, const float *values, size_t n) {
+    if (n > 0 && (!idx || !values)) return DV_EINVAL;
+    if (n > db->dim) return DV_EDIM;
+    for (size_t i = 0; i < n; i++) {
+        if (idx[i] >= db->dim || (i > 0 && idx[i] <= idx[i - 1])) return DV_EDIM;
+        if (!isfinite(values[i])) return DV_ENONFINITE;
+    }
+    return DV_OK;
+}
+
+float dv_store_inv_norm(const dv_db *db, const float *v) {
     if (db->cfg.metric != DV_METRIC_COSINE) return 1.0f;
     float s = db->dot(v, v, db->dim);
     return s > 0.0f ? 1.0f / sqrtf(s) : 0.0f;
 }
 
-dv_status dv_check_meta(const dv_meta_kv *meta, size_t n, size_t *bytes) {
+dv_status dv_store_check_meta(const dv_meta_kv *meta, size_t n, size_t *bytes) {
     size_t total = 0;
     if (n == 0) {
         if (bytes) *bytes = 0;
@@ -87,7 +97,7 @@ dv_status dv_check_meta(const dv_meta_kv *meta, size_t n, size_t *bytes) {
 
 static size_t meta_size(uint32_t cap) { return sizeof(dv_meta) + (size_t)cap * sizeof(dv_meta_kv); }
 
-void dv_meta_free(dv_db *db, dv_meta *m) {
+void dv_store_meta_free(dv_db *db, dv_meta *m) {
     if (!m) return;
     for (uint32_t i = 0; i < m->n; i++) {
         dv_mem_free(&db->mem, (void *)m->kv[i].key, strlen(m->kv[i].key) + 1);
@@ -102,7 +112,7 @@ static char *str_dup(dv_db *db, const char *s, size_t len) {
     return p;
 }
 
-dv_status dv_meta_copy(dv_db *db, const dv_meta_kv *meta, size_t n, dv_meta **out) {
+dv_status dv_store_meta_copy(dv_db *db, const dv_meta_kv *meta, size_t n, dv_meta **out) {
     *out = NULL;
     if (n == 0) return DV_OK;
     dv_meta *m = dv_mem_alloc(&db->mem, meta_size((uint32_t)n));
@@ -114,7 +124,7 @@ dv_status dv_meta_copy(dv_db *db, const dv_meta_kv *meta, size_t n, dv_meta **ou
         char *v = k ? str_dup(db, meta[i].value, strlen(meta[i].value)) : NULL;
         if (!v) {
             if (k) dv_mem_free(&db->mem, k, strlen(k) + 1);
-            dv_meta_free(db, m);
+            dv_store_meta_free(db, m);
             return DV_ENOMEM;
         }
         m->kv[i].key = k;
@@ -127,27 +137,27 @@ dv_status dv_meta_copy(dv_db *db, const dv_meta_kv *meta, size_t n, dv_meta **ou
 
 static size_t upper_words(const dv_db *db, uint32_t level) { return (size_t)level * (db->M + 2); }
 
-dv_status dv_node_prepare(dv_db *db, const char *id, size_t id_len, const dv_meta_kv *meta, size_t n_meta,
-                          uint32_t level, dv_node_prep *p) {
+dv_status dv_store_node_prepare(dv_db *db, const char *id, size_t id_len, const dv_meta_kv *meta,
+                                size_t n_meta, uint32_t level, dv_node_prep *p) {
     memset(p, 0, sizeof *p);
     p->level = level;
     p->id_len = id_len;
     p->id = str_dup(db, id, id_len);
     if (!p->id) return DV_ENOMEM;
-    if (dv_meta_copy(db, meta, n_meta, &p->meta) != DV_OK) goto fail;
+    if (dv_store_meta_copy(db, meta, n_meta, &p->meta) != DV_OK) goto fail;
     if (level > 0) {
         p->upper = dv_mem_calloc(&db->mem, upper_words(db, level), 4);
         if (!p->upper) goto fail;
     }
     return DV_OK;
 fail:
-    dv_node_prep_free(db, p);
+    dv_store_node_prep_free(db, p);
     return DV_ENOMEM;
 }
 
-void dv_node_prep_free(dv_db *db, dv_node_prep *p) {
+void dv_store_node_prep_free(dv_db *db, dv_node_prep *p) {
     if (p->id) dv_mem_free(&db->mem, p->id, p->id_len + 1);
-    dv_meta_free(db, p->meta);
+    dv_store_meta_free(db, p->meta);
     if (p->upper) dv_mem_free(&db->mem, p->upper, upper_words(db, p->level) * 4);
     memset(p, 0, sizeof *p);
 }
@@ -172,7 +182,7 @@ static void take_slot(dv_db *db, uint32_t slot) {
     db->n_slots = slot + 1;
 }
 
-void dv_node_attach(dv_db *db, uint32_t slot, dv_node_prep *p, const float *vec) {
+void dv_store_node_attach(dv_db *db, uint32_t slot, dv_node_prep *p, const float *vec) {
     take_slot(db, slot);
     dv_slot *si = &db->info[slot];
     memset(si, 0, sizeof *si);
@@ -184,7 +194,7 @@ void dv_node_attach(dv_db *db, uint32_t slot, dv_node_prep *p, const float *vec)
     si->live = 1;
     memset(dv_l0(db, slot), 0, db->links0_words * 4);
     memcpy(dv_vec(db, slot), vec, (size_t)db->dim * 4);
-    si->inv_norm = dv_inv_norm(db, vec);
+    si->inv_norm = dv_store_inv_norm(db, vec);
     dv_ids_add(db, slot);
     db->live++;
     memset(p, 0, sizeof *p);
@@ -198,17 +208,17 @@ void dv_node_attach(dv_db *db, uint32_t slot, dv_node_prep *p, const float *vec)
     ev.u.insert.meta = si->meta ? si->meta->kv : NULL;
     ev.u.insert.n_meta = si->meta ? si->meta->n : 0;
     ev.u.insert.level = si->level;
-    dv_emit(db, &ev);
+    dv_db_emit(db, &ev);
 }
 
-void dv_node_detach(dv_db *db, uint32_t slot) {
+void dv_store_node_detach(dv_db *db, uint32_t slot) {
     dv_slot *si = &db->info[slot];
     dv_event ev;
     memset(&ev, 0, sizeof ev);
     ev.kind = DV_EV_VECTOR_DELETE;
     ev.slot = slot;
     ev.u.del.id = si->id;
-    dv_emit(db, &ev);
+    dv_db_emit(db, &ev);
 
     int journal = dv_txn_active(db); /* the journal keeps id, metadata and lists alive */
     if (journal) dv_txn_log_detach(db, slot);
@@ -220,7 +230,7 @@ void dv_node_detach(dv_db *db, uint32_t slot) {
     dv_ids_remove(db, slot);
     if (!journal) {
         dv_mem_free(&db->mem, si->id, (size_t)si->id_len + 1);
-        dv_meta_free(db, si->meta);
+        dv_store_meta_free(db, si->meta);
         if (si->upper) dv_mem_free(&db->mem, si->upper, upper_words(db, si->level) * 4);
     }
     memset(si, 0, sizeof *si);
@@ -229,8 +239,8 @@ void dv_node_detach(dv_db *db, uint32_t slot) {
     db->live--;
 }
 
-void dv_node_set_vector(dv_db *db, uint32_t slot, const float *vec, const uint32_t *idx, const float *values,
-                        size_t n) {
+void dv_store_node_set_vector(dv_db *db, uint32_t slot, const float *vec, const uint32_t *idx,
+                              const float *values, size_t n) {
     float *v = dv_vec(db, slot);
     dv_event ev;
     memset(&ev, 0, sizeof ev);
@@ -245,14 +255,14 @@ void dv_node_set_vector(dv_db *db, uint32_t slot, const float *vec, const uint32
         ev.u.update.new_vec = vec;
         ev.u.update.n = db->dim;
     }
-    dv_emit(db, &ev);
+    dv_db_emit(db, &ev);
     if (dv_txn_active(db)) dv_txn_log_vector(db, slot);
     if (idx) {
         dv_scatter(v, idx, values, n); /* SIMD kernel (src/simd) */
     } else if (vec != v) {
         memcpy(v, vec, (size_t)db->dim * 4);
     }
-    db->info[slot].inv_norm = dv_inv_norm(db, v);
+    db->info[slot].inv_norm = dv_store_inv_norm(db, v);
 }
 
 /* ---- metadata writes: prepare (may fail) / commit (cannot fail) ---------- */
@@ -263,7 +273,8 @@ static int meta_find(const dv_meta *m, const char *key) {
     return -1;
 }
 
-dv_status dv_meta_prepare(dv_db *db, uint32_t slot, const char *key, const char *value, dv_meta_prep *p) {
+dv_status dv_store_meta_prepare(dv_db *db, uint32_t slot, const char *key, const char *value,
+                                dv_meta_prep *p) {
     memset(p, 0, sizeof *p);
     const dv_meta *m = db->info[slot].meta;
     p->index = meta_find(m, key);
@@ -287,25 +298,25 @@ dv_status dv_meta_prepare(dv_db *db, uint32_t slot, const char *key, const char 
     }
     return DV_OK;
 fail:
-    dv_meta_prep_free(db, p);
+    dv_store_meta_prep_free(db, p);
     return DV_ENOMEM;
 }
 
-void dv_meta_prep_free(dv_db *db, dv_meta_prep *p) {
+void dv_store_meta_prep_free(dv_db *db, dv_meta_prep *p) {
     if (p->key) dv_mem_free(&db->mem, p->key, strlen(p->key) + 1);
     if (p->value) dv_mem_free(&db->mem, p->value, strlen(p->value) + 1);
     if (p->grown) dv_mem_free(&db->mem, p->grown, meta_size(p->grown->cap));
     memset(p, 0, sizeof *p);
 }
 
-void dv_meta_commit(dv_db *db, uint32_t slot, const char *key, dv_meta_prep *p) {
+void dv_store_meta_commit(dv_db *db, uint32_t slot, const char *key, dv_meta_prep *p) {
     dv_event ev;
     memset(&ev, 0, sizeof ev);
     ev.kind = DV_EV_META_SET;
     ev.slot = slot;
     ev.u.meta.key = key;
     ev.u.meta.value = p->value;
-    dv_emit(db, &ev);
+    dv_db_emit(db, &ev);
 
     dv_meta *m = db->info[slot].meta;
     int journal = dv_txn_active(db); /* the journal keeps replaced memory alive */

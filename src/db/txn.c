@@ -214,7 +214,7 @@ static void undo_attach(dv_db *db, const jrec *r) {
     dv_slot *si = &db->info[slot];
     dv_ids_remove(db, slot);
     free_str(db, si->id);
-    dv_meta_free(db, si->meta);
+    dv_store_meta_free(db, si->meta);
     if (si->upper) dv_mem_free(&db->mem, si->upper, (size_t)si->level * (db->M + 2) * 4);
     memset(si, 0, sizeof *si);
     memset(dv_l0(db, slot), 0, db->links0_words * 4 + vector_bytes(db));
@@ -329,7 +329,7 @@ static void release(dv_db *db, const jrec *r) {
         dv_slot si;
         memcpy(&si, db->txn->pool + r->off, sizeof si);
         free_str(db, si.id);
-        dv_meta_free(db, si.meta);
+        dv_store_meta_free(db, si.meta);
         if (si.upper) dv_mem_free(&db->mem, si.upper, (size_t)si.level * (db->M + 2) * 4);
         break;
     }

@@ -11,7 +11,7 @@
  * never allocates and cannot fail.
  *
  * Journal capacity is reserved before a change starts (dv_txn_reserve, and
- * automatically by dv_emit_begin for public writes with their edge bound),
+ * automatically by dv_db_emit_begin for public writes with their edge bound),
  * so recording never allocates either; a write whose journal space cannot
  * be reserved is refused with DV_ENOMEM before it changes anything.
  */

@@ -322,6 +322,15 @@ static dv_status dec_batch(dec *c, const dv_delta_header *bh, const uint8_t *bod
     return DV_OK;
 }
 
+size_t dv_delta_body_size(const uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8_t *payload, size_t len) {
+    dv_delta_header h;
+    if (dv_delta_header_decode(hdr, &h) != DV_OK || !(h.flags & DV_FLAG_COMPRESSED) || !payload) return len;
+    dv_rd r;
+    dv_rd_init(&r, payload, len);
+    uint32_t raw = dv_rd_varint(&r);
+    return r.err ? len : raw;
+}
+
 dv_status dv_delta_decode(const uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8_t *payload, size_t len,
                           const dv_decode_limits *lim, dv_delta_arena *arena, dv_delta *out) {
     if (!hdr || !arena || !out || (len && !payload)) return DV_EINVAL;

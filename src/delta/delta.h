@@ -42,7 +42,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "deltavec.h"
-#include "db/observer.h"
+#include "util/events.h"
 #include "util/alloc.h"
 
 /* ---- decoded form ---------------------------------------------------- */
@@ -150,6 +150,12 @@ dv_status dv_delta_decode(const uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8_t
 dv_status dv_delta_decode_buf(const uint8_t *buf, size_t len, const dv_decode_limits *lim,
                               dv_delta_arena *arena, dv_delta *out);
 
+/* The size of a stored payload's body before compression, without
+ * decompressing: the leading varint of a compressed payload, len for an
+ * uncompressed one (and for a header or varint that does not decode). For
+ * statistics; dv_delta_decode is what checks it. */
+size_t dv_delta_body_size(const uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8_t *payload, size_t len);
+
 /*
  * Yields the observer events of a decoded delta in replay order (see the
  * top of this file). Stops at, and returns, the first status != DV_OK that
@@ -159,7 +165,6 @@ dv_status dv_delta_decode_buf(const uint8_t *buf, size_t len, const dv_decode_li
  * DV_WRITE_SET_META, DELETE -> DV_WRITE_DELETE, REINDEX -> DV_WRITE_REINDEX.
  * VECTOR_UPDATE events carry old_vec = NULL (dense) and n = dim for dense.
  */
-#define DV_WRITE_REINDEX ((dv_op_kind)6) /* not (yet) in observer.h: graph-only op */
 dv_status dv_delta_to_events(const dv_delta *d, dv_event_fn fn, void *ctx);
 
 /* ---- encode ----------------------------------------------------------- */

@@ -10,7 +10,7 @@
  */
 #include "delta/floats.h"
 
-/* No libm: the core must build freestanding for wasm32 (DESIGN.md). */
+/* No libm: the core must build freestanding for wasm32. */
 static int finite_f32(float f) { return (dv_f32_bits(f) & 0x7F800000u) != 0x7F800000u; }
 
 uint16_t dv_f32_to_f16(float f) {

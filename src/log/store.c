@@ -59,6 +59,7 @@ typedef struct tail {
     uint64_t first;    /* first sequence (its name) */
     uint64_t file_off; /* next byte to read */
     uint64_t good_end; /* end of the last intact record (or of the header) */
+    uint64_t last_seq; /* sequence of that record (first - 1 before any) */
     dv_stream_reader *rd;
     int header_ok;
 } tail;
@@ -161,6 +162,34 @@ static int on_name(void *ctx, const char *name) {
         if (!push(&c->s->mem, c->snaps, v)) c->oom = 1;
     }
     return c->oom;
+}
+
+/* Leftovers of a crash while a segment header or snapshot was being
+ * written ("<name>.tmp"): never part of the database, removed by a writer. */
+typedef struct tmp_ctx {
+    dv_store *s;
+    char names[16][NAME_MAX_LEN];
+    int n;
+} tmp_ctx;
+
+static int on_tmp(void *ctx, const char *name) {
+    tmp_ctx *t = ctx;
+    size_t l = strlen(name);
+    if (l > 4 && l < NAME_MAX_LEN && strcmp(name + l - 4, ".tmp") == 0 && t->n < 16)
+        memcpy(t->names[t->n++], name, l + 1);
+    return 0;
+}
+
+static void remove_tmp(dv_store *s) {
+    tmp_ctx t;
+    t.s = s;
+    t.n = 0;
+    if (s->io->list(s->io->ctx, s->path, on_tmp, &t) != 0) return;
+    for (int i = 0; i < t.n; i++) {
+        char p[4096];
+        snprintf(p, sizeof p, "%s/%s", s->path, t.names[i]);
+        s->io->unlink(s->io->ctx, p);
+    }
 }
 
 static void list_free(dv_store *s, name_list *l) {
@@ -314,6 +343,7 @@ static int head_ok(tail *t, feed_out *out) {
     }
     t->header_ok = 1;
     t->good_end = info.header_size;
+    t->last_seq = t->first - 1;
     return 1;
 }
 
@@ -384,6 +414,7 @@ static dv_status tail_feed(dv_store *s, tail *t, uint64_t stop_after, int at_end
                     if (applied) (*applied)++;
                 }
                 t->good_end = rec.offset + DV_DELTA_HEADER_SIZE + rec.payload_len;
+                t->last_seq = rec.h.sequence;
                 continue;
             }
             /* any other answer: the first problem of this segment */
@@ -656,18 +687,21 @@ static dv_status load(dv_store *s, name_list *segs, const name_list *snaps, uint
             return st;
         }
         if (fo.res == FEED_PROBLEM) {
+            int resumable = t.header_ok && t.last_seq == s->position;
             tail_close(s, &t);
             st = on_problem(s, segs, i, &fo, mode, r);
             if (st != DV_OK) return st;
             if (mode != LOAD_READ) {
                 uint64_t at = fo.problem_at;
                 segs->n = at < DV_STREAM_HEADER_SIZE ? i : i + 1;
-                *tail_end = at < DV_STREAM_HEADER_SIZE ? NO_OFFSET : at;
+                *tail_end = at < DV_STREAM_HEADER_SIZE || !resumable ? NO_OFFSET : at;
             }
             return DV_OK;
         }
         if (i + 1 == segs->n) {
-            *tail_end = t.good_end;
+            /* a writer continues this segment only if it ends exactly at the state (a newer
+             * snapshot may have left it behind: then a new segment starts) */
+            *tail_end = t.header_ok && t.last_seq == s->position ? t.good_end : NO_OFFSET;
             if (mode == LOAD_READ && !stop_after) {
                 s->t = t; /* keep following it */
                 continue;
@@ -885,6 +919,14 @@ static void make_db_id(uint8_t id[DV_STREAM_DB_ID_SIZE], const char *path) {
     memcpy(id + 8, &h.high64, 8);
 }
 
+/* Delta timestamps: wall clock, nanoseconds since the Unix epoch. */
+static uint64_t wall_ns(void *ctx) {
+    (void)ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static dv_status start_capture(dv_store *s) {
     dv_capture_config cc;
     dv_capture_config_default(&cc);
@@ -893,6 +935,7 @@ static dv_status start_capture(dv_store *s) {
     cc.first_sequence = s->position + 1;
     cc.compress = s->cfg.compress;
     cc.allocator = &s->mem.a;
+    cc.clock = wall_ns;
     cc.sink = log_append;
     cc.sink_ctx = s;
     dv_status st = dv_capture_init(s->db, &cc, &s->cap);
@@ -906,7 +949,9 @@ static dv_status start_capture(dv_store *s) {
 
 /* Sets the writer up after load: resume the last segment or start one. */
 static dv_status start_writer(dv_store *s, const name_list *segs, uint64_t tail_end) {
+    pthread_mutex_lock(&s->smu); /* the flusher thread may be looking (revert) */
     s->written_seq = s->synced_seq = s->position;
+    pthread_mutex_unlock(&s->smu);
     if (segs->n && tail_end != NO_OFFSET && segs->seq[segs->n - 1] <= s->position + 1) {
         char name[NAME_MAX_LEN], p[4096];
         uint64_t first = segs->seq[segs->n - 1];
@@ -996,6 +1041,7 @@ static dv_status open_inner(dv_store *s, dv_recovery_report *r, load_mode mode) 
             return dv_io_status(e);
         }
         if ((st = lock_dir(s)) != DV_OK) return st;
+        remove_tmp(s);
     }
     name_list segs, snaps;
     if ((st = list_dir(s, &segs, &snaps)) != DV_OK) return st;
@@ -1125,7 +1171,12 @@ dv_status dv_store_repair(const char *path, const dv_store_config *cfg, dv_recov
 
 const dv_db *dv_store_db(const dv_store *s) { return s ? s->db : NULL; }
 uint64_t dv_store_sequence(const dv_store *s) {
-    return s ? (s->cfg.read_only ? s->position : s->written_seq) : 0;
+    if (!s) return 0;
+    if (s->cfg.read_only) return s->position;
+    pthread_mutex_lock((pthread_mutex_t *)&s->smu); /* written_seq moves under smu */
+    uint64_t v = s->written_seq;
+    pthread_mutex_unlock((pthread_mutex_t *)&s->smu);
+    return v;
 }
 
 uint64_t dv_store_durable_sequence(const dv_store *s) {
@@ -1191,6 +1242,39 @@ dv_status dv_store_set_meta(dv_store *s, const char *id, const char *key, const 
     return st != DV_OK ? st : write_end(s, dv_db_set_meta(s->db, id, key, value));
 }
 
+static dv_status run_op(dv_db *db, const dv_store_op *o) {
+    switch (o->kind) {
+    case DV_STORE_INSERT:
+        return dv_db_insert(db, o->id, o->vec, o->meta, o->n_meta);
+    case DV_STORE_UPDATE:
+        return dv_db_update(db, o->id, o->vec);
+    case DV_STORE_UPDATE_SPARSE:
+        return dv_db_update_sparse(db, o->id, o->idx, o->values, o->n);
+    case DV_STORE_DELETE:
+        return dv_db_delete(db, o->id);
+    case DV_STORE_SET_META:
+        return dv_db_set_meta(db, o->id, o->key, o->value);
+    default:
+        return DV_EINVAL;
+    }
+}
+
+dv_status dv_store_write_batch(dv_store *s, const dv_store_op *ops, size_t n, size_t *n_done) {
+    if (n_done) *n_done = 0;
+    if (!ops && n) return DV_EINVAL;
+    dv_status st = write_begin(s);
+    if (st != DV_OK) return st;
+    size_t i = 0;
+    for (; i < n && st == DV_OK; i++) {
+        st = run_op(s->db, &ops[i]);
+        if (st != DV_OK) break;
+    }
+    if (n_done) *n_done = i;
+    /* the ops before a failure are logged: they are made durable like any write */
+    dv_status sync = write_end(s, DV_OK);
+    return st != DV_OK ? st : sync;
+}
+
 dv_status dv_store_sync(dv_store *s) {
     if (!s) return DV_EINVAL;
     if (s->cfg.read_only) return DV_OK;
@@ -1211,11 +1295,16 @@ dv_status dv_store_refresh(dv_store *s, uint64_t *n_new) {
             name_list segs, snaps;
             dv_status st = list_dir(s, &segs, &snaps);
             if (st != DV_OK) return st;
-            uint64_t want = 0;
+            uint64_t want = 0, oldest = segs.n ? segs.seq[0] : 0;
             for (size_t i = 0; i < segs.n; i++)
                 if (segs.seq[i] <= s->position + 1) want = segs.seq[i];
             list_free(s, &segs);
             list_free(s, &snaps);
+            if (!want && oldest > s->position + 1) { /* a checkpoint dropped what we still needed */
+                snprintf(s->err, sizeof s->err, "the log after %llu was dropped by a checkpoint: reopen",
+                         (unsigned long long)s->position);
+                return DV_EGAP;
+            }
             if (!want) return DV_OK;
             if ((st = tail_open(s, &s->t, want)) != DV_OK) return st;
         }

@@ -4,7 +4,8 @@
  *
  *  - dv_apply_start_threads / dv_apply_stop_threads: one pthread per worker
  *    loop of a parallel applier (the core's dv_apply_worker_run), so C users
- *    get parallel apply in one call;
+ *    get parallel apply in one call. It uses the public worker API, plus
+ *    src/apply/host.h for the hooks to put back and a pointer to its table;
  *  - the futex-style wait/wake hooks the core sleeps with, on condition
  *    variables: a word's address hashes to one of WAIT_BUCKETS
  *    mutex+condvar pairs; wait() re-reads the word under the bucket mutex
@@ -13,6 +14,12 @@
  *  - dv_thread_yield: sched_yield(), for the reader-writer lock's waiting.
  * A wasm host does the same with Web Workers calling the exported worker
  * loop and memory.atomic.wait32/notify as hooks.
+ *
+ * Start and stop: start returns once every loop has registered (or one
+ * has returned, which is a failed start). A stop request ends exactly the
+ * loops registered before it (docs/CONCURRENCY.md, "Stopping and
+ * restarting"), so stop issues one request after start saw every loop
+ * registered, and joins.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
@@ -20,7 +27,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "apply/apply_internal.h"
+#include "apply/host.h"
+#include "deltavec.h"
 
 #define WAIT_BUCKETS 16u
 
@@ -85,21 +93,16 @@ static void threads_free(dv_threads *t) {
     free(t);
 }
 
-/* Stops and joins the first `started` threads, puts the hooks back. */
+/* Asks the loops to stop (every started one has registered or returned),
+ * joins the first `started` threads and puts the hooks back. Returns the
+ * first loop's error, else DV_OK. */
 static dv_status join_all(dv_apply *ap, dv_threads *t, uint32_t started) {
-    /* repeated: a loop that registers after a stop request was consumed must be stopped too */
-    for (;;) {
-        dv_apply_workers_stop(ap);
-        uint32_t done = 0;
-        for (uint32_t i = 0; i < started; i++)
-            done += (uint32_t)__atomic_load_n(&t->arg[i].done, __ATOMIC_ACQUIRE);
-        if (done == started) break;
-        sched_yield();
-    }
+    dv_apply_workers_stop(ap);
     dv_status st = DV_OK;
     for (uint32_t i = 0; i < started; i++) {
         pthread_join(t->tid[i], NULL);
-        if (t->arg[i].result != DV_OK && st == DV_OK) st = t->arg[i].result;
+        dv_status r = __atomic_load_n(&t->arg[i].result, __ATOMIC_ACQUIRE);
+        if (r != DV_OK && st == DV_OK) st = r;
     }
     dv_apply_set_hooks(ap, &t->saved);
     return st;
@@ -109,7 +112,7 @@ dv_status dv_apply_start_threads(dv_apply *ap) {
     if (!ap) return DV_EINVAL;
     uint32_t n = dv_apply_worker_count(ap);
     if (n == 0) return DV_OK;
-    if (ap->threads || dv_apply_workers_running(ap)) return DV_ESTATE;
+    if (dv_apply_host_state(ap) || dv_apply_workers_running(ap)) return DV_ESTATE;
     dv_threads *t = calloc(1, sizeof *t);
     if (!t) return DV_ENOMEM;
     t->tid = calloc(n, sizeof *t->tid);
@@ -123,7 +126,7 @@ dv_status dv_apply_start_threads(dv_apply *ap) {
         return DV_ENOMEM;
     }
     t->n = n;
-    t->saved = ap->cfg.hooks;
+    dv_apply_hooks_get(ap, &t->saved);
     dv_apply_hooks h = {hook_wait, hook_wake, dv_thread_yield, t};
     dv_status st = dv_apply_set_hooks(ap, &h);
     if (st != DV_OK) {
@@ -131,33 +134,45 @@ dv_status dv_apply_start_threads(dv_apply *ap) {
         return st;
     }
     uint32_t started = 0;
+    int create_err = 0;
     for (; started < n; started++) {
         t->arg[started].ap = ap;
         t->arg[started].index = started;
         t->arg[started].result = DV_OK;
-        if (pthread_create(&t->tid[started], NULL, thread_main, &t->arg[started]) != 0) break;
+        if ((create_err = pthread_create(&t->tid[started], NULL, thread_main, &t->arg[started])) != 0) break;
     }
-    /* wait until every loop runs (or one gave up, e.g. DV_ENOMEM for its queue) */
-    while (started == n && dv_apply_workers_running(ap) < n) {
-        int failed = 0;
-        for (uint32_t i = 0; i < n; i++) failed |= __atomic_load_n(&t->arg[i].done, __ATOMIC_ACQUIRE);
-        if (failed) break;
+    /* Wait until each started loop has registered or returned. A loop that
+     * registered returns only on a stop request made after it registered,
+     * so none of ours is counted twice, and one that returned failed. */
+    uint32_t done;
+    for (;;) {
+        done = 0;
+        for (uint32_t i = 0; i < started; i++)
+            done += (uint32_t)__atomic_load_n(&t->arg[i].done, __ATOMIC_ACQUIRE);
+        if (dv_apply_workers_running(ap) + done >= started) break;
         sched_yield();
     }
-    if (started < n || dv_apply_workers_running(ap) < n) {
-        st = join_all(ap, t, started);
-        threads_free(t);
-        return st != DV_OK ? st : DV_ENOMEM;
+    if (started == n && done == 0) {
+        dv_apply_host_state_set(ap, t);
+        return DV_OK;
     }
-    ap->threads = t;
-    return DV_OK;
+    /* The start failed: report what failed. pthread_create fails for want of
+     * resources (EAGAIN: memory or a thread limit); a loop for its queue
+     * (DV_ENOMEM) or because it already runs elsewhere (DV_ESTATE); a loop
+     * that returned DV_OK was stopped by someone else's
+     * dv_apply_workers_stop while starting. */
+    st = join_all(ap, t, started);
+    threads_free(t);
+    if (create_err) return DV_ENOMEM;
+    return st != DV_OK ? st : DV_ESTATE;
 }
 
 dv_status dv_apply_stop_threads(dv_apply *ap) {
-    if (!ap || !ap->threads) return ap ? DV_OK : DV_EINVAL;
-    dv_threads *t = ap->threads;
+    if (!ap) return DV_EINVAL;
+    dv_threads *t = dv_apply_host_state(ap);
+    if (!t) return DV_OK;
     dv_status st = join_all(ap, t, t->n);
     threads_free(t);
-    ap->threads = NULL;
+    dv_apply_host_state_set(ap, NULL);
     return st;
 }
