@@ -78,7 +78,9 @@ typedef enum dv_status {
     DV_EIO = -30,          /* a file call failed (dv_store_last_error says which, on what, errno) */
     DV_ENOSPC = -31,       /* no space left on the device */
     DV_ELOCKED = -32,      /* another writer holds the database directory */
-    DV_EDAMAGED = -33      /* the log is damaged before its end (valid records follow a bad one) */
+    DV_EDAMAGED = -33,     /* the log is damaged before its end (valid records follow a bad one) */
+    DV_EFENCED = -34,      /* another publisher owns this database's replication stream */
+    DV_ENETWORK = -35      /* the message server is unreachable or refused a request (retry later) */
 } dv_status;
 
 /** A human-readable, static explanation of a status. Never NULL. */
@@ -1570,6 +1572,155 @@ typedef struct dv_compact_stats {
 } dv_compact_stats;
 dv_status dv_stream_compact(const uint8_t *in, size_t len, dv_stream_sink_fn sink, void *sink_ctx,
                             const dv_allocator *allocator, dv_compact_stats *stats);
+
+/* ======================================================================= */
+/* 10. Replication (NATS JetStream)                                        */
+/* ======================================================================= */
+
+/*
+ * A publisher ships a database directory's log to a NATS JetStream stream;
+ * followers keep replicas (their own directories) in step with it, from
+ * any machine. Topology, subjects, guarantees after each fault and the
+ * server config: docs/REPLICATION.md. Native builds with libnats only: a
+ * build without it still declares these calls, and each returns
+ * DV_EUNSUPPORTED (dv_nats_available() says which build this is).
+ *
+ * On the server, for a database named N:
+ *   stream DV_N        subject dv.N.deltas: one record (64-byte header +
+ *                      payload) per message, header Nats-Msg-Id "<db id
+ *                      hex>:<sequence>" (JetStream dedupe);
+ *   stream DV_N_META   subject dv.N.meta: the stream header (config, db id)
+ *                      of the log, one message kept;
+ *   object store dv_N  (stream OBJ_dv_N) snapshots named "snap-<20-digit
+ *                      sequence>", each the state after that sequence.
+ *
+ * Exactly-once into the stream: every publish carries the message id and
+ * the stream sequence it expects to follow, so a resend after a lost
+ * acknowledgement is dropped as a duplicate and a second publisher is
+ * refused (DV_EFENCED), never interleaved.
+ *
+ * Threads: a publisher or follower is used by one thread at a time (its
+ * own loop); the database directory's writer may run in another thread
+ * or process. libnats runs its own threads underneath.
+ */
+
+/** Connection settings shared by publishers and followers. */
+typedef struct dv_nats_config {
+    const char *servers;  /* "nats://127.0.0.1:4222", comma-separated for a cluster */
+    const char *user;     /* NULL: no credentials */
+    const char *password; /* with user */
+    const char *name;     /* database name on the server: 1..64 of [A-Za-z0-9_-] */
+    const char *tls_ca;   /* non-NULL: TLS, trusting this CA file (PEM) */
+    uint32_t timeout_ms;  /* connect and request timeout; default 5000 */
+} dv_nats_config;
+
+/** 1 when this build has the NATS transport, else 0. */
+int dv_nats_available(void);
+
+typedef struct dv_publisher dv_publisher;
+
+typedef struct dv_publisher_config {
+    dv_nats_config nats;
+    const char *dir;         /* the database directory (section 9) whose log is shipped; read only */
+    uint32_t window;         /* asynchronous publishes in flight at most; default 256 */
+    uint32_t keep_snapshots; /* snapshots kept in the object store; default 2 (>= 1) */
+    int replicas;            /* JetStream replicas (R) of the streams it creates; default 1 */
+} dv_publisher_config;
+
+/** Defaults as documented field by field above (all pointers NULL). */
+void dv_publisher_config_default(dv_publisher_config *cfg);
+/**
+ * Opens a publisher for cfg->dir (which must hold a log) without touching
+ * the network: the first dv_publisher_pump connects. DV_EINVAL for a bad
+ * name or missing field, DV_ENOTFOUND / DV_EIO for the directory.
+ */
+dv_status dv_publisher_open(const dv_publisher_config *cfg, dv_publisher **out);
+/**
+ * Publishes every record the directory's log holds past the stream's last
+ * one, keeping at most `window` unacknowledged, and returns once all are
+ * acknowledged (durable on the server). *n_published (may be NULL) gets
+ * how many were new. On (re)connect it creates the streams if missing,
+ * reads the stream's last record and resumes after it. Errors:
+ * DV_ENETWORK (server unreachable, timed out or refused a request: call
+ * again later, nothing is lost); DV_EFENCED (the stream belongs to another
+ * database id, holds records this log does not have, or another publisher
+ * appended: the publisher stops, every later call returns it);
+ * DV_EGAP (the log no longer holds the record after the stream's last);
+ * DV_ECONFIG (the meta names another config); file errors as for the log.
+ * The writer of the directory is never blocked: this only reads files.
+ */
+dv_status dv_publisher_pump(dv_publisher *p, uint64_t *n_published);
+/**
+ * Uploads the directory's newest snapshot file (dv_store_checkpoint writes
+ * them) to the object store unless it is already there, removes all but
+ * the newest keep_snapshots, and purges the stream's records before the
+ * oldest kept snapshot's sequence (that record itself stays), so a
+ * follower can always catch up from a kept snapshot. *sequence (may be
+ * NULL) gets the uploaded snapshot's sequence. DV_ENOTFOUND when the
+ * directory has no snapshot; DV_ENETWORK as above.
+ */
+dv_status dv_publisher_put_snapshot(dv_publisher *p, uint64_t *sequence);
+/** Sequence of the last record the stream acknowledged (0: none yet). */
+uint64_t dv_publisher_acked(const dv_publisher *p);
+/** The last error in words (server, request, sequence). Never NULL. */
+const char *dv_publisher_last_error(const dv_publisher *p);
+void dv_publisher_close(dv_publisher *p);
+
+typedef struct dv_follower dv_follower;
+
+typedef struct dv_follower_config {
+    dv_nats_config nats;
+    const char *dir;           /* replica directory: created from the server's meta/snapshot if missing */
+    const char *durable;       /* durable consumer name, one per replica: 1..64 of [A-Za-z0-9_-] */
+    uint32_t batch;            /* messages fetched per pump; default 256 */
+    uint32_t ack_wait_ms;      /* redelivery after this without ack; default 30000 */
+    uint64_t checkpoint_every; /* write a replica snapshot after this many applied deltas; default 100000 */
+} dv_follower_config;
+
+/** Defaults as documented field by field above (all pointers NULL). */
+void dv_follower_config_default(dv_follower_config *cfg);
+/**
+ * Opens the replica directory (the snapshot and the records it holds:
+ * docs/REPLICATION.md "Replica directory"; a torn last record is cut) or
+ * remembers to create it on the first pump. No network yet.
+ * DV_EINVAL for a bad name; load errors as dv_db_snapshot_read and the
+ * stream reader give them.
+ */
+dv_status dv_follower_open(const dv_follower_config *cfg, dv_follower **out);
+/**
+ * Fetches up to `batch` records (waiting up to wait_ms for the first),
+ * applies each in order, appends it to the replica directory, syncs it,
+ * then acknowledges: a record is acknowledged only once applied and
+ * durable, so a restart resumes exactly. *n_applied (may be NULL) counts
+ * records applied now. Records at or below the position are duplicates:
+ * acknowledged and ignored. A record past position + 1 (the stream was
+ * trimmed past the replica) re-bootstraps from the newest snapshot in the
+ * object store (DV_EGAP if none covers it). A message that is not a valid
+ * record, or that the replica refuses (checksum, config, conflict...),
+ * stops the follower: that status is returned now and by every later call,
+ * dv_follower_last_error() names the stream sequence, and the replica stays
+ * as it was (the message is not acknowledged). DV_ENETWORK: server
+ * unreachable (call again). DV_OK with *n_applied 0 when nothing came.
+ */
+dv_status dv_follower_pump(dv_follower *f, uint32_t wait_ms, uint64_t *n_applied);
+/** The replica (owned by the follower; NULL before the first successful pump creates it). */
+const dv_db *dv_follower_db(const dv_follower *f);
+/** Sequence of the last record applied. */
+uint64_t dv_follower_position(const dv_follower *f);
+
+typedef struct dv_follower_lag {
+    uint64_t sequences; /* records in the stream after the position (as of the last pump) */
+    double seconds;     /* age of the oldest record not yet applied (0 when caught up) */
+    uint64_t bootstraps; /* times the replica was (re)created from a snapshot */
+} dv_follower_lag;
+/** Lag as of the last pump (asks the server for nothing). */
+void dv_follower_lag_get(const dv_follower *f, dv_follower_lag *out);
+/** Writes a replica snapshot now and drops the records it covers. */
+dv_status dv_follower_checkpoint(dv_follower *f);
+/** The last error in words. Never NULL. */
+const char *dv_follower_last_error(const dv_follower *f);
+/** Closes the connection (the durable consumer stays on the server) and frees. NULL is a no-op. */
+void dv_follower_close(dv_follower *f);
 
 #ifdef __cplusplus
 }

@@ -23,6 +23,7 @@ declare -A allowed=(
     [apply]="apply db delta util"
     [platform]="platform apply"
     [log]="log delta util"
+    [transport]="transport"
 )
 private="db/db_internal.h apply/apply_internal.h ring/ring_layout.h"
 # Edges that exist today and are being removed; each must name its file and header exactly.

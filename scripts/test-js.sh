@@ -31,6 +31,14 @@ scripts/build-component.sh
 (cd wit && node --test test/)
 cd js
 
+# C, Node and Chromium replicas of one primary through a real nats-server (tests/test_transport_replicas.c): it
+# needs the wasm modules and the npm NATS packages installed above, so it runs (again) here.
+# The browser replica loads the NATS client bundled by esbuild (npm run build:nats -> js/dist/nats-browser.js).
+if [ -x "$root/build-test/tests/test_transport_replicas" ] && command -v nats-server >/dev/null; then
+    npm run --silent build:nats
+    "$root/build-test/tests/test_transport_replicas"
+fi
+
 if [ "${DV_JS_SKIP_BROWSER:-0}" != 1 ] && [ -f test-browser/browser.mjs ]; then
     if ! command -v chromium >/dev/null; then
         export DEBIAN_FRONTEND=noninteractive

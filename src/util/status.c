@@ -42,6 +42,8 @@ static const status_text STATUS_TEXTS[] = {
     {DV_ENOSPC, "DV_ENOSPC", "no space left on the device"},
     {DV_ELOCKED, "DV_ELOCKED", "another writer holds the database directory"},
     {DV_EDAMAGED, "DV_EDAMAGED", "log damaged before its end: valid records follow a bad one"},
+    {DV_EFENCED, "DV_EFENCED", "another publisher owns this database's replication stream"},
+    {DV_ENETWORK, "DV_ENETWORK", "message server unreachable or request refused"},
 };
 
 static const status_text *find_status(int status) {

@@ -1,0 +1,37 @@
+import type { DeltavecError, Replica } from './index.js';
+
+export interface FollowNatsOptions {
+  /** nats://host:port (TCP) or ws://host:port (WebSocket); a list for a cluster. */
+  servers: string | string[];
+  /** The database name the publisher uses (subjects dv.<database>.*). */
+  database: string;
+  user?: string;
+  pass?: string;
+  /** Default 'tcp' in Node, 'ws' in browsers. */
+  transport?: 'tcp' | 'ws';
+  /** Durable consumer name (recreated at the replica's position); default: an ephemeral consumer. */
+  durable?: string;
+  /** Messages per pull (default 256). */
+  batch?: number;
+  efSearch?: number;
+  load?: object;
+  /** Called after each applied record with the new position. */
+  onApply?: (follower: NatsFollower, position: bigint) => void;
+}
+
+export interface NatsFollower {
+  readonly replica: Replica;
+  readonly position: bigint;
+  /** Records pending after the last one received, and its age in seconds when some are pending. */
+  readonly lag: { sequences: number; seconds: number };
+  /** Set once a record was refused (.sequence: the stream sequence); the follower has stopped. */
+  readonly error: (DeltavecError & { sequence?: number }) | null;
+  /** Settles when the follower stops (rejects with error after a refusal). */
+  readonly done: Promise<void>;
+  /** Resolves once position >= sequence; rejects if the follower stops first. */
+  waitFor(sequence: bigint | number): Promise<bigint>;
+  stop(): Promise<void>;
+}
+
+/** Follows a database published by deltavec's NATS JetStream publisher into a new wasm replica. */
+export function followNats(opts: FollowNatsOptions): Promise<NatsFollower>;

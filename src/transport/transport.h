@@ -1,0 +1,90 @@
+/*
+ * transport.h -- internals shared by the NATS JetStream publisher and
+ * follower (src/transport/): the connection, the names of the server-side
+ * objects of one database, a minimal Object Store (the layout of the NATS
+ * Object Store, so other NATS clients read the same snapshots), and the
+ * file helpers both sides use.
+ *
+ * Names on the server for a database named N (see docs/REPLICATION.md):
+ *   DV_N / dv.N.deltas           the records, one per message
+ *   DV_N_META / dv.N.meta        the stream header (one message kept)
+ *   OBJ_dv_N / $O.dv_N.{C,M}.>   the snapshot bucket dv_N
+ *
+ * This is an edge module: files, clocks, threads and libnats are allowed
+ * here, never in the core.
+ */
+#ifndef DV_TRANSPORT_H
+#define DV_TRANSPORT_H
+
+#include <nats/nats.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "deltavec.h"
+
+#define DVT_NAME_MAX 64
+#define DVT_SUBJ_MAX 192
+#define DVT_ERR_MAX 512
+#define DVT_CHUNK (128 * 1024) /* object store chunk size (the NATS clients' default) */
+
+typedef struct dvt_names {
+    char stream[DVT_SUBJ_MAX];      /* DV_N */
+    char deltas[DVT_SUBJ_MAX];      /* dv.N.deltas */
+    char meta_stream[DVT_SUBJ_MAX]; /* DV_N_META */
+    char meta[DVT_SUBJ_MAX];        /* dv.N.meta */
+    char bucket[DVT_SUBJ_MAX];      /* dv_N */
+    char obj_stream[DVT_SUBJ_MAX];  /* OBJ_dv_N */
+} dvt_names;
+
+typedef struct dvt_conn {
+    natsConnection *nc;
+    jsCtx *js;
+    uint32_t timeout_ms;
+} dvt_conn;
+
+/* 1 when s is 1..64 of [A-Za-z0-9_-]. */
+int dvt_valid_name(const char *s);
+void dvt_names_init(dvt_names *n, const char *name);
+/* Connects (and gets a JetStream context with the given async window; 0: none). */
+dv_status dvt_connect(dvt_conn *c, const dv_nats_config *cfg, int64_t window, jsPubAckErrHandler on_err,
+                      void *err_ctx, char *err, size_t cap);
+void dvt_disconnect(dvt_conn *c);
+/* 1 when the connection is up (not reconnecting or closed). */
+int dvt_connected(const dvt_conn *c);
+/* Formats "what: nats status text (JetStream error code)" into err. */
+void dvt_err(char *err, size_t cap, const char *what, natsStatus s, jsErrCode jerr);
+
+/* Creates a stream if missing (file storage). max_msgs_per_subject 0: unlimited. */
+dv_status dvt_ensure_stream(dvt_conn *c, const char *name, const char **subjects, int n_subjects,
+                            int64_t max_msgs_per_subject, int allow_rollup, int replicas, char *err,
+                            size_t cap);
+
+/* Object store: put/get whole objects (chunked), list names, delete. */
+dv_status dvt_obj_ensure(dvt_conn *c, const dvt_names *n, int replicas, char *err, size_t cap);
+dv_status dvt_obj_put(dvt_conn *c, const dvt_names *n, const char *name, const uint8_t *data, size_t len,
+                      char *err, size_t cap);
+/* *data is malloc'd (free it). DV_ENOTFOUND when absent or deleted. Digest checked. */
+dv_status dvt_obj_get(dvt_conn *c, const dvt_names *n, const char *name, uint8_t **data, size_t *len,
+                      char *err, size_t cap);
+/* Calls fn for each live object name (not deleted). */
+dv_status dvt_obj_list(dvt_conn *c, const dvt_names *n, void (*fn)(void *ctx, const char *name), void *ctx,
+                       char *err, size_t cap);
+dv_status dvt_obj_delete(dvt_conn *c, const dvt_names *n, const char *name, char *err, size_t cap);
+
+/* "snap-<20 digits>" <-> sequence (0 when not a snapshot name). */
+void dvt_snap_name(char out[32], uint64_t seq);
+uint64_t dvt_snap_seq(const char *name);
+
+/* Files. */
+dv_status dvt_read_file(const char *path, uint8_t **buf, size_t *len);
+/* tmp file, fsync, rename, fsync of the directory. */
+dv_status dvt_write_file_atomic(const char *dir, const char *name, const uint8_t *buf, size_t len);
+dv_status dvt_fsync_dir(const char *dir);
+/* Sorted sequences of the files "<20 digits><ext>" in dir (*seqs malloc'd). */
+dv_status dvt_list_seq_files(const char *dir, const char *ext, uint64_t **seqs, size_t *n);
+void dvt_seq_file(char *out, size_t cap, const char *dir, uint64_t seq, const char *ext);
+
+int64_t dvt_now_ns(void);
+void dvt_hex(char *out, const uint8_t *in, size_t n);
+
+#endif

@@ -1,0 +1,243 @@
+/*
+ * test_transport_replicas.c -- one primary, replicas in C, in Node (wasm, over TCP and over WebSocket) and
+ * in headless Chromium (wasm, WebSocket) following it through a real nats-server; all end with the
+ * primary's state hash and the same top-10 results. The Node replicas run js/test-nats/follow.mjs
+ * (followNats), the browser one js/test-nats/browser.mjs (examples/browser/nats.html). The test is skipped
+ * when node, the wasm build (js/dist) or the npm NATS packages (js/node_modules) are missing; the browser
+ * replica when chromium, playwright-core or js/dist/nats-browser.js (npm run build:nats) are.
+ *
+ * DV_TRANSPORT_OPS sets the op count (default 10000; the full figure is 100000:
+ *   DV_TRANSPORT_OPS=100000 ctest -R test_transport_replicas).
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "deltavec.h"
+#include "support/nats_server.h"
+
+#ifndef DV_SOURCE_DIR
+#define DV_SOURCE_DIR "."
+#endif
+
+#define DIM 32
+#define DB "mix"
+#define NQ 5
+
+static test_nats srv;
+static char work[256];
+
+static uint64_t rng_next(uint64_t *s) {
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+static float rnd(uint64_t *s) { return (float)(rng_next(s) % 20000) / 10000.0f - 1.0f; }
+
+static int node_ready(void) {
+    char p[600];
+    snprintf(p, sizeof p, "%s/js/dist/deltavec.wasm", DV_SOURCE_DIR);
+    if (access(p, R_OK) != 0) return 0;
+    snprintf(p, sizeof p, "%s/js/node_modules/@nats-io/jetstream/package.json", DV_SOURCE_DIR);
+    if (access(p, R_OK) != 0) return 0;
+    return system("node --version >/dev/null 2>&1") == 0;
+}
+
+static int chromium_ready(void) {
+    char p[600];
+    snprintf(p, sizeof p, "%s/js/dist/nats-browser.js", DV_SOURCE_DIR);
+    if (access(p, R_OK) != 0) return 0;
+    snprintf(p, sizeof p, "%s/js/node_modules/playwright-core/package.json", DV_SOURCE_DIR);
+    if (access(p, R_OK) != 0) return 0;
+    const char *c = getenv("CHROMIUM");
+    return access(c && *c ? c : "/usr/bin/chromium", X_OK) == 0;
+}
+
+static void write_ops(dv_store *s, uint64_t *rng, uint32_t *next_id, int n) {
+    float v[DIM];
+    char id[32];
+    for (int i = 0; i < n; i++) {
+        for (int d = 0; d < DIM; d++) v[d] = rnd(rng);
+        uint32_t r = (uint32_t)(rng_next(rng) % 100);
+        if (r < 40 || *next_id < 50) {
+            snprintf(id, sizeof id, "v%u", (*next_id)++);
+            assert_int_equal(dv_store_insert(s, id, v, NULL, 0), DV_OK);
+            continue;
+        }
+        snprintf(id, sizeof id, "v%u", (uint32_t)(rng_next(rng) % *next_id));
+        dv_status st;
+        if (r < 65)
+            st = dv_store_update(s, id, v);
+        else if (r < 85) {
+            uint32_t idx[3] = {0, 7, 19};
+            st = dv_store_update_sparse(s, id, idx, v, 3);
+        } else if (r < 95)
+            st = dv_store_delete(s, id);
+        else
+            st = dv_store_set_meta(s, id, "tag", "b");
+        assert_true(st == DV_OK || st == DV_ENOTFOUND);
+    }
+}
+
+/* The line follow.mjs prints for a replica equal to db. */
+static void expected_line(const dv_db *db, uint64_t position, float q[NQ][DIM], char *out, size_t cap) {
+    size_t o = (size_t)snprintf(out, cap, "{\"position\":\"%llu\",\"hash\":\"%016llx\",\"top10\":[",
+                                (unsigned long long)position, (unsigned long long)dv_db_state_hash(db));
+    for (int i = 0; i < NQ; i++) {
+        dv_hit h[10];
+        size_t n = 0;
+        assert_int_equal(dv_db_search(db, q[i], 10, 64, h, &n), DV_OK);
+        o += (size_t)snprintf(out + o, cap - o, "%s[", i ? "," : "");
+        for (size_t k = 0; k < n; k++)
+            o += (size_t)snprintf(out + o, cap - o, "%s\"%s\"", k ? "," : "", h[k].id);
+        o += (size_t)snprintf(out + o, cap - o, "]");
+    }
+    snprintf(out + o, cap - o, "]}");
+}
+
+/* Runs js/test-nats/<script> (follow.mjs: Node; browser.mjs: Chromium) and reads its one-line answer. */
+static void run_node(const char *script, const char *transport, const char *url, uint64_t target,
+                     const char *qfile, char *line, size_t cap) {
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "DV_NATS_URL='%s' DV_NATS_WS_URL='%s' DV_NATS_USER=fol DV_NATS_PASS=folpw DV_DB=" DB
+             " DV_TARGET=%llu DV_QUERIES='%s' DV_TRANSPORT=%s node '%s/js/test-nats/%s'",
+             url, url, (unsigned long long)target, qfile, transport, DV_SOURCE_DIR, script);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    line[0] = 0;
+    if (!fgets(line, (int)cap, p)) line[0] = 0;
+    int rc = pclose(p);
+    line[strcspn(line, "\n")] = 0;
+    if (rc != 0) fail_msg("node follower (%s) failed: %s", transport, line);
+}
+
+static void test_c_node_and_browser_replicas_follow_one_primary(void **state) {
+    (void)state;
+    if (!node_ready()) {
+        printf("node, js/dist or js/node_modules/@nats-io missing: skipped\n");
+        skip();
+    }
+    char pdir[400], rdir[400], qfile[400];
+    snprintf(pdir, sizeof pdir, "%s/primary", work);
+    snprintf(rdir, sizeof rdir, "%s/replica", work);
+    snprintf(qfile, sizeof qfile, "%s/queries.json", work);
+    dv_db_config c;
+    dv_db_config_default(&c, DIM);
+    c.M = 12;
+    c.ef_construction = 64;
+    dv_store_config sc;
+    dv_store_config_default(&sc);
+    sc.create = &c;
+    sc.sync = DV_SYNC_NONE;
+    dv_store *s = NULL;
+    assert_int_equal(dv_store_open(pdir, &sc, &s, NULL), DV_OK);
+
+    dv_publisher_config pc;
+    dv_publisher_config_default(&pc);
+    pc.nats.servers = srv.url;
+    pc.nats.user = "pub";
+    pc.nats.password = "pubpw";
+    pc.nats.name = DB;
+    pc.dir = pdir;
+    dv_publisher *p = NULL;
+    assert_int_equal(dv_publisher_open(&pc, &p), DV_OK);
+    dv_follower_config fc;
+    dv_follower_config_default(&fc);
+    fc.nats = pc.nats;
+    fc.nats.user = "fol";
+    fc.nats.password = "folpw";
+    fc.dir = rdir;
+    fc.durable = "c_replica";
+    dv_follower *f = NULL;
+    assert_int_equal(dv_follower_open(&fc, &f), DV_OK);
+
+    const char *e = getenv("DV_TRANSPORT_OPS");
+    int total = e && atoi(e) > 0 ? atoi(e) : 10000;
+    uint64_t rng = 2026;
+    uint32_t next_id = 0;
+    for (int done = 0; done < total; done += 1000) {
+        write_ops(s, &rng, &next_id, total - done < 1000 ? total - done : 1000);
+        assert_int_equal(dv_publisher_pump(p, NULL), DV_OK);
+        assert_int_equal(dv_follower_pump(f, 10, NULL), DV_OK);
+    }
+    uint64_t target = dv_store_sequence(s);
+    for (int idle = 0; dv_follower_position(f) < target && idle < 600;) {
+        uint64_t n = 0;
+        assert_int_equal(dv_follower_pump(f, 100, &n), DV_OK);
+        idle = n ? 0 : idle + 1;
+    }
+    assert_int_equal(dv_follower_position(f), target);
+
+    float q[NQ][DIM];
+    uint64_t qr = 7;
+    FILE *qf = fopen(qfile, "w");
+    assert_non_null(qf);
+    fprintf(qf, "[");
+    for (int i = 0; i < NQ; i++) {
+        fprintf(qf, "%s[", i ? "," : "");
+        for (int d = 0; d < DIM; d++) {
+            q[i][d] = rnd(&qr);
+            fprintf(qf, "%s%.9g", d ? "," : "", (double)q[i][d]);
+        }
+        fprintf(qf, "]");
+    }
+    fprintf(qf, "]\n");
+    fclose(qf);
+
+    static char want[16384], got_c[16384], got[16384];
+    expected_line(dv_store_db(s), target, q, want, sizeof want);
+    expected_line(dv_follower_db(f), target, q, got_c, sizeof got_c);
+    assert_string_equal(got_c, want);
+    run_node("follow.mjs", "tcp", srv.url, target, qfile, got, sizeof got);
+    assert_string_equal(got, want);
+    run_node("follow.mjs", "ws", srv.ws_url, target, qfile, got, sizeof got);
+    assert_string_equal(got, want);
+    if (chromium_ready()) { /* the browser replica: examples/browser/nats.html in headless Chromium */
+        run_node("browser.mjs", "ws", srv.ws_url, target, qfile, got, sizeof got);
+        assert_string_equal(got, want);
+    } else {
+        printf("chromium, playwright-core or js/dist/nats-browser.js missing: no browser replica\n");
+    }
+
+    dv_follower_close(f);
+    dv_publisher_close(p);
+    dv_store_close(s);
+}
+
+static int setup(void **state) {
+    (void)state;
+    const char *t = getenv("TMPDIR");
+    snprintf(work, sizeof work, "%s/dv-replicas-XXXXXX", t && *t ? t : "/tmp");
+    if (!mkdtemp(work)) return -1;
+    return test_nats_start(&srv, DB);
+}
+
+static int teardown(void **state) {
+    (void)state;
+    test_nats_stop(&srv);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void) {
+    if (!test_nats_available()) {
+        printf("nats-server not found: skipped\n");
+        return 0;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_c_node_and_browser_replicas_follow_one_primary, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
