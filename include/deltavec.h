@@ -1709,8 +1709,8 @@ const dv_db *dv_follower_db(const dv_follower *f);
 uint64_t dv_follower_position(const dv_follower *f);
 
 typedef struct dv_follower_lag {
-    uint64_t sequences; /* records in the stream after the position (as of the last pump) */
-    double seconds;     /* age of the oldest record not yet applied (0 when caught up) */
+    uint64_t sequences;  /* records in the stream after the position (as of the last pump) */
+    double seconds;      /* age of the oldest record not yet applied (0 when caught up) */
     uint64_t bootstraps; /* times the replica was (re)created from a snapshot */
 } dv_follower_lag;
 /** Lag as of the last pump (asks the server for nothing). */

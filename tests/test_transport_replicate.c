@@ -253,7 +253,7 @@ static uint64_t replica_records_in_order(const char *name) {
     qsort(names, (size_t)n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
     uint64_t last = 0;
     for (int i = 0; i < n; i++) {
-        char path[500];
+        char path[2600];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
         FILE *f = fopen(path, "rb");
         assert_non_null(f);
