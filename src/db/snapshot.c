@@ -32,6 +32,7 @@
 
 #include "db/db_internal.h"
 #include "db/state_hash.h"
+#include "simd/simd.h"
 #include "util/text.h"
 #include "util/utf8.h"
 
@@ -122,7 +123,7 @@ static void w_flush(writer *w) {
 /* Appends bytes to the output and to the current section's hash. */
 static void w_put(writer *w, const void *p, size_t len) {
     if (w->st != DV_OK || len == 0) return;
-    XXH3_64bits_update(&w->h, p, len);
+    dv_xxh3_update(&w->h, p, len);
     if (len >= STAGE / 2) { /* large: pass through without copying */
         w_flush(w);
         if (w->st == DV_OK) w->st = w->sink(w->ctx, p, len);
@@ -417,6 +418,16 @@ static dv_status read_header(reader *r, int exact_size) {
     return DV_OK;
 }
 
+/* XXH3-64 of one section (through dv_xxh3_update when it is long enough
+ * for the vector loop to matter; the value is the same). */
+static uint64_t sum64(const uint8_t *p, size_t len) {
+    if (len < 4096) return XXH3_64bits(p, len);
+    XXH3_state_t st;
+    XXH3_64bits_reset(&st);
+    dv_xxh3_update(&st, p, len);
+    return XXH3_64bits_digest(&st);
+}
+
 /* Section framing and checksums, in order; nothing is allocated. */
 static dv_status read_sections(reader *r) {
     size_t pos = HDR;
@@ -428,7 +439,7 @@ static dv_status read_sections(reader *r) {
         if (ld32(s) != k || ld32(s + 4) != 0) return sec_fail(r, DV_ECORRUPT, k, "section kind", pos);
         if (len > left - SEC_HDR - SEC_TRAILER) return sec_fail(r, DV_ECORRUPT, k, "section length", pos + 8);
         /* NODES, the bulk, is verified while it is copied (load_nodes) */
-        if (k != SEC_NODES && XXH3_64bits(s, SEC_HDR + (size_t)len) != ld64(s + SEC_HDR + len))
+        if (k != SEC_NODES && sum64(s, SEC_HDR + (size_t)len) != ld64(s + SEC_HDR + len))
             return sec_fail(r, DV_ECHECKSUM, k, "checksum", pos);
         r->off[k] = pos + SEC_HDR;
         r->slen[k] = (size_t)len;
@@ -603,6 +614,48 @@ static dv_status load_slots(reader *r, dv_db *db) {
     return DV_OK;
 }
 
+/* The NODES pass state: the section checksum runs over the chunks as they
+ * are copied, and every slot of a chunk is checked and hashed right after
+ * its copy, while it is in cache (one pass over the bulk of the input). */
+typedef struct nodes_pass {
+    XXH3_state_t sum; /* NODES section checksum */
+    /* Compact per-slot arrays: the random accesses of the neighbour checks
+     * are their cost, so what they read is one byte a slot (it stays in
+     * cache where info[], 40 bytes a slot, would not). */
+    uint8_t *lv;    /* level + 1 (0: free slot); LV_SEEN while in the list being checked */
+    uint32_t *deg0; /* layer-0 in-degrees, copied into info[] at the end */
+    uint32_t top;   /* highest level of a live slot */
+    dv_state_hasher state;
+} nodes_pass;
+
+#define LV_SEEN 0x80u /* levels are <= DV_MAX_LEVEL + 1 < 0x80 */
+
+static size_t aux_bytes(uint32_t n_slots) { return (size_t)n_slots * 5; }
+
+/* One list of slot i at layer l: a count within the degree bound and
+ * neighbours that are in range (all of them first, in a loop the compiler
+ * vectorises, so the loops after it index lv[] without a branch), other
+ * than i, live with a level >= l and distinct (each one marks its lv[]
+ * entry; a mark already there is a duplicate; the marks are cleared after).
+ * Returns 0 when the list is bad. */
+static int check_list(nodes_pass *np, uint32_t n_slots, uint32_t i, uint32_t l, const uint32_t *lst,
+                      uint32_t max_degree) {
+    uint32_t count = lst[0];
+    if (count > max_degree) return 0;
+    const uint32_t *nb = lst + 1;
+    uint32_t bad = 0;
+    for (uint32_t j = 0; j < count; j++) bad |= (uint32_t)(nb[j] >= n_slots);
+    if (bad) return 0;
+    uint8_t *lv = np->lv;
+    for (uint32_t j = 0; j < count; j++) {
+        uint32_t v = lv[nb[j]];
+        bad |= (uint32_t)(nb[j] == i) | (v & LV_SEEN) | (uint32_t)(v <= l);
+        lv[nb[j]] = (uint8_t)(v | LV_SEEN);
+    }
+    for (uint32_t j = 0; j < count; j++) lv[nb[j]] &= (uint8_t)~LV_SEEN;
+    return bad == 0;
+}
+
 static int finite_bits(const float *v, size_t n) {
     uint32_t bad = 0;
     for (size_t i = 0; i < n; i++) {
@@ -613,36 +666,10 @@ static int finite_bits(const float *v, size_t n) {
     return bad == 0;
 }
 
-/* The NODES pass state: the section checksum runs over the chunks as they
- * are copied, and every slot of a chunk is checked and hashed right after
- * its copy, while it is in cache (one pass over the bulk of the input). */
-typedef struct nodes_pass {
-    XXH3_state_t sum;   /* NODES section checksum */
-    XXH3_state_t state; /* state hash */
-    /* compact per-slot arrays (one allocation, ~9 bytes per slot) so the
-     * random accesses of the neighbour checks stay in cache instead of
-     * striding through info[] (40 bytes per slot) */
-    uint32_t *mark; /* stamps: duplicate neighbours / free slots */
-    uint32_t *deg0; /* layer-0 in-degrees, copied into info[] at the end */
-    uint8_t *lv;    /* 0: free, else level + 1 */
-    uint32_t stamp;
-    uint32_t top; /* highest level of a live slot */
-} nodes_pass;
-
-static size_t aux_bytes(uint32_t n_slots) { return (size_t)n_slots * 9; }
-
-static uint32_t next_stamp(nodes_pass *np, uint32_t n_slots) {
-    if (++np->stamp == UINT32_MAX) {
-        memset(np->mark, 0, (size_t)n_slots * 4);
-        np->stamp = 1;
-    }
-    return np->stamp;
-}
-
 /* One slot after its NODES bytes were copied (upper lists, ids and metadata
- * are loaded): free slots have an empty list; live ones finite values, lists
- * within bounds whose neighbours are live, other, high enough and distinct.
- * Then in-degrees, norm and the slot's share of the state hash. */
+ * are loaded): free slots have an empty list; live ones finite values and
+ * valid lists (check_list). Then upper in-degrees, norm and the slot's share
+ * of the state hash. */
 static dv_status check_slot(reader *r, dv_db *db, nodes_pass *np, uint32_t i) {
     dv_slot *si = &db->info[i];
     uint64_t at = r->off[SEC_NODES] + (uint64_t)i * db->node_size;
@@ -654,22 +681,15 @@ static dv_status check_slot(reader *r, dv_db *db, nodes_pass *np, uint32_t i) {
     if (si->level > np->top) np->top = si->level;
     if (!finite_bits(dv_vec(db, i), db->dim))
         return sec_fail(r, DV_ECORRUPT, SEC_NODES, "non-finite value", at);
-    for (uint32_t l = 0; l <= si->level; l++) {
+    const uint32_t *l0 = dv_l0(db, i);
+    if (!check_list(np, db->n_slots, i, 0, l0, db->M0))
+        return sec_fail(r, DV_ECORRUPT, SEC_NODES, "neighbour list", at);
+    for (uint32_t j = 0; j < l0[0]; j++) np->deg0[l0[1 + j]]++;
+    for (uint32_t l = 1; l <= si->level; l++) {
         const uint32_t *lst = dv_list(db, i, l);
-        uint32_t stamp = next_stamp(np, db->n_slots);
-        int ok = lst[0] <= dv_maxdeg(db, l);
-        for (uint32_t j = 0; ok && j < lst[0]; j++) {
-            uint32_t t = lst[1 + j];
-            ok = t != i && t < db->n_slots && np->lv[t] > l && np->mark[t] != stamp;
-            if (ok) np->mark[t] = stamp;
-        }
-        if (!ok)
-            return l == 0 ? sec_fail(r, DV_ECORRUPT, SEC_NODES, "neighbour list", at)
-                          : sec_fail(r, DV_ECORRUPT, SEC_UPPER, "neighbour list", r->off[SEC_UPPER]);
-        if (l == 0)
-            for (uint32_t j = 0; j < lst[0]; j++) np->deg0[lst[1 + j]]++;
-        else
-            for (uint32_t j = 0; j < lst[0]; j++) (*dv_indeg(db, lst[1 + j], l))++;
+        if (!check_list(np, db->n_slots, i, l, lst, db->M))
+            return sec_fail(r, DV_ECORRUPT, SEC_UPPER, "neighbour list", r->off[SEC_UPPER]);
+        for (uint32_t j = 0; j < lst[0]; j++) (*dv_indeg(db, lst[1 + j], l))++;
     }
     si->inv_norm = dv_store_inv_norm(db, dv_vec(db, i));
     dv_state_hash_slot(&np->state, db, i);
@@ -691,7 +711,7 @@ static dv_status load_nodes(reader *r, dv_db *db, nodes_pass *np) {
     for (uint32_t i = 0; i < r->n_slots; i += per) {
         uint32_t n = r->n_slots - i < per ? r->n_slots - i : per;
         size_t off = (size_t)i * db->node_size, len = (size_t)n * db->node_size;
-        XXH3_64bits_update(&np->sum, src + off, len);
+        dv_xxh3_update(&np->sum, src + off, len);
         if (st != DV_OK) continue;
         memcpy(db->data + off, src + off, len);
         for (uint32_t k = i; k < i + n && st == DV_OK; k++) st = check_slot(r, db, np, k);
@@ -708,12 +728,11 @@ static dv_status load_nodes(reader *r, dv_db *db, nodes_pass *np) {
  * and entry point. */
 static dv_status check_rest(reader *r, dv_db *db, nodes_pass *np) {
     const uint8_t *fs = r->buf + r->off[SEC_FREE];
-    uint32_t stamp = next_stamp(np, db->n_slots);
     for (uint32_t k = 0; k < r->n_free; k++) {
         uint32_t s = ld32(fs + (size_t)k * 4);
-        if (s >= db->n_slots || db->info[s].live || np->mark[s] == stamp)
+        if (s >= db->n_slots || np->lv[s] != 0) /* live, or already on the stack */
             return sec_fail(r, DV_ECORRUPT, SEC_FREE, "free slot", r->off[SEC_FREE] + (uint64_t)k * 4);
-        np->mark[s] = stamp;
+        np->lv[s] = LV_SEEN;
         db->free_slots[k] = s;
     }
     if (r->live &&
@@ -730,7 +749,6 @@ static dv_status build(reader *r, const dv_allocator *allocator, dv_db **out) {
     if (st != DV_OK) return st;
     nodes_pass np;
     uint8_t *aux = NULL;
-    np.stamp = 0;
     np.top = 0;
     if ((st = dv_store_reserve(db, r->n_slots)) != DV_OK) goto fail;
     if (!dv_ids_reserve(db, r->live)) {
@@ -741,13 +759,8 @@ static dv_status build(reader *r, const dv_allocator *allocator, dv_db **out) {
         st = DV_ENOMEM;
         goto fail;
     }
-    np.mark = np.deg0 = NULL;
-    np.lv = NULL;
-    if (aux) {
-        np.mark = (uint32_t *)aux;
-        np.deg0 = np.mark + r->n_slots;
-        np.lv = (uint8_t *)(np.deg0 + r->n_slots);
-    }
+    np.deg0 = (uint32_t *)aux;
+    np.lv = aux ? aux + (size_t)r->n_slots * 4 : NULL;
     db->n_slots = r->n_slots; /* info[] is zeroed: close() frees only slots marked live */
     if ((st = load_slots(r, db)) != DV_OK) goto fail;
     for (uint32_t i = 0; i < r->n_slots; i++)
