@@ -626,6 +626,32 @@ static void every_list_and_free_stack_defect_is_named(void **state) {
         refused_for(b, n, "section 4 (upper): neighbour list");
     }
 
+    /* two live slots with one id: the second one's id is named */
+    {
+        uint32_t a = find_slot(&p, 1, 0, 0), second = DV_NO_SLOT;
+        size_t pos = 0, at_a = 0, at_b = 0;
+        for (uint32_t i = 0; i < p.n_slots; i++) {
+            const uint8_t *r = slot_rec(&p, p.m.b, i);
+            if (!r[0]) continue;
+            uint16_t idl, pairs;
+            memcpy(&idl, r + 2, 2);
+            memcpy(&pairs, r + 4, 2);
+            assert_int_equal(pairs, 0);
+            if (i == a) at_a = pos;
+            if (i > a && second == DV_NO_SLOT && idl == slot_rec(&p, p.m.b, a)[2]) {
+                second = i;
+                at_b = pos;
+            }
+            pos += idl;
+        }
+        assert_true(second != DV_NO_SLOT);
+        memcpy(b, p.m.b, n);
+        memcpy(b + p.off[2] + at_b, b + p.off[2] + at_a, slot_rec(&p, p.m.b, a)[2]);
+        char want[64];
+        snprintf(want, sizeof want, "section 2 (strings): duplicate id at %zu", p.off[2] + at_b);
+        refused_for(b, n, want);
+    }
+
     /* the free stack: a live slot, a repeated slot, out of range */
     assert_true(p.len[5] >= 8);
     uint32_t second_free = rd32(p.m.b + p.off[5] + 4);

@@ -568,19 +568,20 @@ static dv_status read_meta(reader *r, dv_db *db, size_t *pos, uint32_t n, dv_met
     return DV_OK;
 }
 
-/* Ids, metadata and upper lists of every live slot. A slot is marked live
- * only once it owns all of its memory, so dv_db_close frees exactly what was
- * taken when a later slot fails. */
-static dv_status load_slots(reader *r, dv_db *db) {
+/* Ids, metadata and upper lists of every live slot, and the hash of each id
+ * in id_hash[slot] (the id map is filled after, by dv_ids_build). A slot is
+ * marked live only once it owns all of its memory, so dv_db_close frees
+ * exactly what was taken when a later slot fails. */
+static dv_status load_slots(reader *r, dv_db *db, uint32_t *id_hash) {
     const uint8_t *rec = r->buf + r->off[SEC_SLOTS];
     const uint8_t *str = r->buf + r->off[SEC_STRINGS];
     const uint8_t *up = r->buf + r->off[SEC_UPPER];
     size_t spos = 0, upos = 0, up_list = (1 + (size_t)db->M) * 4;
     for (uint32_t i = 0; i < r->n_slots; i++, rec += SLOT_REC) {
         if (!rec[0]) continue;
-        size_t idl = ld16(rec + 2), at = spos;
+        size_t idl = ld16(rec + 2);
         if (r->slen[SEC_STRINGS] - spos < idl || !dv_utf8_valid(str + spos, idl))
-            return sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "id", r->off[SEC_STRINGS] + at);
+            return sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "id", r->off[SEC_STRINGS] + spos);
         dv_slot *si = &db->info[i];
         char *id = copy_str(db, str + spos, idl);
         if (!id) return DV_ENOMEM;
@@ -605,13 +606,26 @@ static dv_status load_slots(reader *r, dv_db *db) {
         si->meta = m;
         si->upper = upper;
         si->level = (uint8_t)level;
-        si->live = 1;               /* owns its memory now: close() frees it */
-        if (!dv_ids_add_new(db, i)) /* capacity reserved for r->live ids */
-            return sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "duplicate id", r->off[SEC_STRINGS] + at);
+        si->live = 1; /* owns its memory now: close() frees it */
+        id_hash[i] = dv_ids_hash(id, idl);
     }
     if (spos != r->slen[SEC_STRINGS])
         return sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "unused bytes", r->off[SEC_STRINGS] + spos);
     return DV_OK;
+}
+
+/* Where slot's id starts in STRINGS (for the message about a duplicate id:
+ * the section was parsed whole by then). */
+static uint64_t id_offset(const reader *r, uint32_t slot) {
+    const uint8_t *rec = r->buf + r->off[SEC_SLOTS];
+    const uint8_t *str = r->buf + r->off[SEC_STRINGS];
+    size_t pos = 0;
+    for (uint32_t i = 0; i < slot; i++, rec += SLOT_REC) {
+        if (!rec[0]) continue;
+        pos += ld16(rec + 2);
+        for (uint32_t j = ld16(rec + 4); j > 0; j--) pos += 4 + (size_t)ld16(str + pos) + ld16(str + pos + 2);
+    }
+    return r->off[SEC_STRINGS] + pos;
 }
 
 /* The NODES pass state: the section checksum runs over the chunks as they
@@ -762,7 +776,14 @@ static dv_status build(reader *r, const dv_allocator *allocator, dv_db **out) {
     np.deg0 = (uint32_t *)aux;
     np.lv = aux ? aux + (size_t)r->n_slots * 4 : NULL;
     db->n_slots = r->n_slots; /* info[] is zeroed: close() frees only slots marked live */
-    if ((st = load_slots(r, db)) != DV_OK) goto fail;
+    /* deg0 holds the ids' hashes until the id map is built */
+    if ((st = load_slots(r, db, np.deg0)) != DV_OK) goto fail;
+    uint32_t dup = dv_ids_build(db, np.deg0);
+    if (dup != DV_NO_SLOT) {
+        st = sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "duplicate id", id_offset(r, dup));
+        goto fail;
+    }
+    memset(np.deg0, 0, (size_t)r->n_slots * 4);
     for (uint32_t i = 0; i < r->n_slots; i++)
         np.lv[i] = db->info[i].live ? (uint8_t)(db->info[i].level + 1) : 0;
     dv_state_hash_begin(&np.state, db);
