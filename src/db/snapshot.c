@@ -633,40 +633,44 @@ static uint64_t id_offset(const reader *r, uint32_t slot) {
  * its copy, while it is in cache (one pass over the bulk of the input). */
 typedef struct nodes_pass {
     XXH3_state_t sum; /* NODES section checksum */
-    /* Compact per-slot arrays: the random accesses of the neighbour checks
-     * are their cost, so what they read is one byte a slot (it stays in
-     * cache where info[], 40 bytes a slot, would not). */
-    uint8_t *lv;    /* level + 1 (0: free slot); LV_SEEN while in the list being checked */
-    uint32_t *deg0; /* layer-0 in-degrees, copied into info[] at the end */
-    uint32_t top;   /* highest level of a live slot */
+    /* One word per slot, so that checking a neighbour and counting it is
+     * one random access (they are the cost of the check; info[] is 40 bytes
+     * a slot): WORD_DEG the layer-0 in-degree counted so far, WORD_LEVEL the
+     * level + 1 (0: free slot), WORD_SEEN set while the slot is in the list
+     * being checked. */
+    uint64_t *word;
+    uint32_t top; /* highest level of a live slot */
     dv_state_hasher state;
 } nodes_pass;
 
-#define LV_SEEN 0x80u /* levels are <= DV_MAX_LEVEL + 1 < 0x80 */
-
-static size_t aux_bytes(uint32_t n_slots) { return (size_t)n_slots * 5; }
+#define WORD_DEG UINT64_C(0xffffffff)
+#define WORD_LEVEL_SHIFT 32
+#define WORD_LEVEL (UINT64_C(0x7f) << WORD_LEVEL_SHIFT) /* levels are <= DV_MAX_LEVEL + 1 < 0x80 */
+#define WORD_SEEN (UINT64_C(1) << 39)
 
 /* One list of slot i at layer l: a count within the degree bound and
  * neighbours that are in range (all of them first, in a loop the compiler
- * vectorises, so the loops after it index lv[] without a branch), other
- * than i, live with a level >= l and distinct (each one marks its lv[]
- * entry; a mark already there is a duplicate; the marks are cleared after).
- * Returns 0 when the list is bad. */
+ * vectorises, so the loops after it index word[] without a branch), other
+ * than i, live with a level >= l and distinct (each one marks its word; a
+ * mark already there is a duplicate; the marks are cleared after). Layer-0
+ * lists count their neighbours' in-degrees in the same access (when the
+ * list is bad the load fails, so what it counted does not matter). Returns
+ * 0 when the list is bad. */
 static int check_list(nodes_pass *np, uint32_t n_slots, uint32_t i, uint32_t l, const uint32_t *lst,
                       uint32_t max_degree) {
     uint32_t count = lst[0];
     if (count > max_degree) return 0;
     const uint32_t *nb = lst + 1;
-    uint32_t bad = 0;
-    for (uint32_t j = 0; j < count; j++) bad |= (uint32_t)(nb[j] >= n_slots);
-    if (bad) return 0;
-    uint8_t *lv = np->lv;
+    uint32_t out = 0;
+    for (uint32_t j = 0; j < count; j++) out |= (uint32_t)(nb[j] >= n_slots);
+    if (out) return 0;
+    uint64_t *word = np->word, need = (uint64_t)(l + 1) << WORD_LEVEL_SHIFT, add = l == 0, bad = 0;
     for (uint32_t j = 0; j < count; j++) {
-        uint32_t v = lv[nb[j]];
-        bad |= (uint32_t)(nb[j] == i) | (v & LV_SEEN) | (uint32_t)(v <= l);
-        lv[nb[j]] = (uint8_t)(v | LV_SEEN);
+        uint64_t w = word[nb[j]];
+        bad |= (uint64_t)(nb[j] == i) | (w & WORD_SEEN) | (uint64_t)((w & WORD_LEVEL) < need);
+        word[nb[j]] = (w | WORD_SEEN) + add;
     }
-    for (uint32_t j = 0; j < count; j++) lv[nb[j]] &= (uint8_t)~LV_SEEN;
+    for (uint32_t j = 0; j < count; j++) word[nb[j]] &= ~WORD_SEEN;
     return bad == 0;
 }
 
@@ -695,10 +699,8 @@ static dv_status check_slot(reader *r, dv_db *db, nodes_pass *np, uint32_t i) {
     if (si->level > np->top) np->top = si->level;
     if (!finite_bits(dv_vec(db, i), db->dim))
         return sec_fail(r, DV_ECORRUPT, SEC_NODES, "non-finite value", at);
-    const uint32_t *l0 = dv_l0(db, i);
-    if (!check_list(np, db->n_slots, i, 0, l0, db->M0))
+    if (!check_list(np, db->n_slots, i, 0, dv_l0(db, i), db->M0))
         return sec_fail(r, DV_ECORRUPT, SEC_NODES, "neighbour list", at);
-    for (uint32_t j = 0; j < l0[0]; j++) np->deg0[l0[1 + j]]++;
     for (uint32_t l = 1; l <= si->level; l++) {
         const uint32_t *lst = dv_list(db, i, l);
         if (!check_list(np, db->n_slots, i, l, lst, db->M))
@@ -711,6 +713,17 @@ static dv_status check_slot(reader *r, dv_db *db, nodes_pass *np, uint32_t i) {
 }
 
 #define CHUNK (256u * 1024u)
+#define PREFETCH_AHEAD 4u
+
+/* Asks for the words of a slot's layer-0 neighbours a few slots before
+ * check_list needs them, so their cache misses overlap the work on the
+ * slots in between (hashing, the vector check) instead of stalling it.
+ * The list is not checked yet: an index out of range prefetches word[0]. */
+static void prefetch_list(const nodes_pass *np, const dv_db *db, uint32_t slot) {
+    const uint32_t *lst = dv_l0(db, slot);
+    uint32_t count = lst[0] <= db->M0 ? lst[0] : 0;
+    for (uint32_t j = 1; j <= count; j++) __builtin_prefetch(&np->word[lst[j] < db->n_slots ? lst[j] : 0], 1);
+}
 
 /* Copies NODES into db->data chunk by chunk, checking each slot. A damaged
  * section is reported as DV_ECHECKSUM even when a slot check failed first:
@@ -728,7 +741,10 @@ static dv_status load_nodes(reader *r, dv_db *db, nodes_pass *np) {
         dv_xxh3_update(&np->sum, src + off, len);
         if (st != DV_OK) continue;
         memcpy(db->data + off, src + off, len);
-        for (uint32_t k = i; k < i + n && st == DV_OK; k++) st = check_slot(r, db, np, k);
+        for (uint32_t k = i; k < i + n && st == DV_OK; k++) {
+            if (k + PREFETCH_AHEAD < i + n) prefetch_list(np, db, k + PREFETCH_AHEAD);
+            st = check_slot(r, db, np, k);
+        }
     }
     if (XXH3_64bits_digest(&np->sum) != ld64(src + r->slen[SEC_NODES])) {
         r->msg.len = 0; /* the checksum explains it better than any slot check */
@@ -744,9 +760,9 @@ static dv_status check_rest(reader *r, dv_db *db, nodes_pass *np) {
     const uint8_t *fs = r->buf + r->off[SEC_FREE];
     for (uint32_t k = 0; k < r->n_free; k++) {
         uint32_t s = ld32(fs + (size_t)k * 4);
-        if (s >= db->n_slots || np->lv[s] != 0) /* live, or already on the stack */
+        if (s >= db->n_slots || (np->word[s] & (WORD_LEVEL | WORD_SEEN))) /* live, or already on the stack */
             return sec_fail(r, DV_ECORRUPT, SEC_FREE, "free slot", r->off[SEC_FREE] + (uint64_t)k * 4);
-        np->lv[s] = LV_SEEN;
+        np->word[s] |= WORD_SEEN;
         db->free_slots[k] = s;
     }
     if (r->live &&
@@ -762,36 +778,40 @@ static dv_status build(reader *r, const dv_allocator *allocator, dv_db **out) {
     dv_status st = dv_db_open(&cfg, &db);
     if (st != DV_OK) return st;
     nodes_pass np;
-    uint8_t *aux = NULL;
+    np.word = NULL;
     np.top = 0;
+    uint32_t *id_hash = NULL;
+    size_t n = r->n_slots;
     if ((st = dv_store_reserve(db, r->n_slots)) != DV_OK) goto fail;
     if (!dv_ids_reserve(db, r->live)) {
         st = DV_ENOMEM;
         goto fail;
     }
-    if (r->n_slots && !(aux = dv_mem_calloc(&db->mem, aux_bytes(r->n_slots), 1))) {
+    if (n && !(id_hash = dv_mem_calloc(&db->mem, n, 4))) {
         st = DV_ENOMEM;
         goto fail;
     }
-    np.deg0 = (uint32_t *)aux;
-    np.lv = aux ? aux + (size_t)r->n_slots * 4 : NULL;
     db->n_slots = r->n_slots; /* info[] is zeroed: close() frees only slots marked live */
-    /* deg0 holds the ids' hashes until the id map is built */
-    if ((st = load_slots(r, db, np.deg0)) != DV_OK) goto fail;
-    uint32_t dup = dv_ids_build(db, np.deg0);
+    if ((st = load_slots(r, db, id_hash)) != DV_OK) goto fail;
+    uint32_t dup = dv_ids_build(db, id_hash);
     if (dup != DV_NO_SLOT) {
         st = sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "duplicate id", id_offset(r, dup));
         goto fail;
     }
-    memset(np.deg0, 0, (size_t)r->n_slots * 4);
+    dv_mem_free(&db->mem, id_hash, n * 4);
+    id_hash = NULL;
+    if (n && !(np.word = dv_mem_alloc(&db->mem, n * 8))) {
+        st = DV_ENOMEM;
+        goto fail;
+    }
     for (uint32_t i = 0; i < r->n_slots; i++)
-        np.lv[i] = db->info[i].live ? (uint8_t)(db->info[i].level + 1) : 0;
+        np.word[i] = db->info[i].live ? (uint64_t)(db->info[i].level + 1) << WORD_LEVEL_SHIFT : 0;
     dv_state_hash_begin(&np.state, db);
     if ((st = load_nodes(r, db, &np)) != DV_OK) goto fail;
     if ((st = check_rest(r, db, &np)) != DV_OK) goto fail;
-    for (uint32_t i = 0; i < r->n_slots; i++) db->info[i].indeg0 = np.deg0[i];
-    if (aux) dv_mem_free(&db->mem, aux, aux_bytes(r->n_slots));
-    aux = NULL;
+    for (uint32_t i = 0; i < r->n_slots; i++) db->info[i].indeg0 = (uint32_t)(np.word[i] & WORD_DEG);
+    dv_mem_free(&db->mem, np.word, n * 8);
+    np.word = NULL;
     db->n_free = r->n_free;
     db->live = r->live;
     db->entry = r->entry;
@@ -804,7 +824,8 @@ static dv_status build(reader *r, const dv_allocator *allocator, dv_db **out) {
     *out = db;
     return DV_OK;
 fail:
-    if (aux) dv_mem_free(&db->mem, aux, aux_bytes(r->n_slots));
+    if (id_hash) dv_mem_free(&db->mem, id_hash, n * 4);
+    if (np.word) dv_mem_free(&db->mem, np.word, n * 8);
     dv_db_close(db);
     return st;
 }
