@@ -202,6 +202,33 @@ dv_status dv_db_iterate(const dv_db *db, dv_visit_fn visit, void *ctx);
  */
 dv_status dv_db_search(const dv_db *db, const float *query, size_t k, size_t ef, dv_hit *hits,
                        size_t *n_hits);
+/**
+ * A metadata filter: a vector matches when its metadata holds every pair of
+ * equal (key == value, compared bytewise; AND of all pairs). NULL or
+ * n_equal == 0: no filter, every vector matches. The pairs follow the rules
+ * of insert metadata: DV_EINVAL for equal == NULL with n_equal > 0;
+ * DV_EMETA for a NULL, empty, too long or non-UTF-8 key or value, a key
+ * given twice, or more than DV_MAX_META_PAIRS pairs.
+ */
+typedef struct dv_filter {
+    const dv_meta_kv *equal;
+    size_t n_equal;
+} dv_filter;
+
+/**
+ * As dv_db_search, among the vectors matching filter only. The filter acts
+ * inside the HNSW search: non-matching vectors are still traversed (they
+ * lead to matching ones) but never admitted to the results, and the search
+ * keeps expanding -- past ef, as far as needed -- until it holds ef matches
+ * (ef as in dv_db_search, raised to k), so k hits are returned whenever k
+ * vectors match. When few vectors match (estimated from a sample of the
+ * slots, or when the traversal grows past a share of the db) it scans the
+ * matching vectors exactly instead: one pass over the metadata, distances
+ * only for matches. *n_hits < k means fewer than k live vectors match
+ * (0 when none does). Errors: those of dv_db_search and of dv_filter.
+ */
+dv_status dv_db_search_filtered(const dv_db *db, const float *query, size_t k, size_t ef,
+                                const dv_filter *filter, dv_hit *hits, size_t *n_hits);
 /** Exact k-NN by brute force over live vectors (for recall measurement and small dbs). */
 dv_status dv_db_search_exact(const dv_db *db, const float *query, size_t k, dv_hit *hits, size_t *n_hits);
 /** Changes the default ef for searches. */
@@ -237,6 +264,9 @@ dv_status dv_searcher_open(const dv_db *db, const dv_searcher_config *cfg, dv_se
 /** As dv_db_search; hits[i].id points into the searcher (valid until its next call). */
 dv_status dv_searcher_search(dv_searcher *s, const float *query, size_t k, size_t ef, dv_hit *hits,
                              size_t *n_hits);
+/** As dv_db_search_filtered; hits[i].id points into the searcher (valid until its next call). */
+dv_status dv_searcher_search_filtered(dv_searcher *s, const float *query, size_t k, size_t ef,
+                                      const dv_filter *filter, dv_hit *hits, size_t *n_hits);
 /** As dv_db_get: copies the vector of a live id (dim floats). */
 dv_status dv_searcher_get(dv_searcher *s, const char *id, float *out);
 /** Number of live vectors, read under the lock. */

@@ -404,6 +404,12 @@ dv_status dv_db_search(const dv_db *db, const float *query, size_t k, size_t ef,
     return dv_hnsw_search_with(db, db->scratch, query, k, ef, hits, n_hits);
 }
 
+dv_status dv_db_search_filtered(const dv_db *db, const float *query, size_t k, size_t ef,
+                                const dv_filter *filter, dv_hit *hits, size_t *n_hits) {
+    if (!db) return DV_EINVAL;
+    return dv_hnsw_search_filtered_with(db, db->scratch, query, k, ef, filter, hits, n_hits, NULL);
+}
+
 dv_status dv_db_search_exact(const dv_db *db, const float *query, size_t k, dv_hit *hits, size_t *n_hits) {
     if (!db) return DV_EINVAL;
     return dv_hnsw_exact_with(db, db->scratch, query, k, hits, n_hits);
