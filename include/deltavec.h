@@ -173,6 +173,29 @@ size_t dv_db_count(const dv_db *db);
  * DV_ENOMEM. A deleted id may be inserted again.
  */
 dv_status dv_db_insert(dv_db *db, const char *id, const float *vec, const dv_meta_kv *meta, size_t n_meta);
+/** One vector of dv_db_insert_batch: the arguments of one dv_db_insert. */
+typedef struct dv_insert_item {
+    const char *id;
+    const float *vec; /* dim floats */
+    const dv_meta_kv *meta;
+    size_t n_meta;
+} dv_insert_item;
+/**
+ * Inserts items[0..n) in order, each exactly as dv_db_insert would (same
+ * events, so a capture records n ordinary inserts, or groups them by its
+ * batching config, and replicas converge as for single inserts).
+ * Every item is checked first, and if any is bad nothing is inserted
+ * (*n_done = 0) and the status says why: the first item failing the checks
+ * of dv_db_insert (DV_EINVAL for a NULL vec, DV_EID, DV_ENONFINITE,
+ * DV_EMETA, DV_EEXIST for an id in the db), else DV_EEXIST for an id given
+ * twice in the batch. Room for all n is then
+ * reserved (DV_ENOMEM: nothing inserted). After that, only a refusal by
+ * the observer (a capture whose ring is full: DV_EFULL) or memory for an
+ * item's own copies can stop the batch: items [0, *n_done) stay inserted,
+ * the rest are not, and that status is returned. Not atomic, like
+ * dv_store_write_batch. n_done may be NULL; items may be NULL when n is 0.
+ */
+dv_status dv_db_insert_batch(dv_db *db, const dv_insert_item *items, size_t n, size_t *n_done);
 /** Replaces the whole vector of a live id and re-links it in the index. */
 dv_status dv_db_update(dv_db *db, const char *id, const float *vec);
 /** Sets vec[idx[i]] = values[i] for i < n (idx strictly increasing, < dim) and re-links. */
