@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "deltavec.h"
 #include "util/alloc.h"
 
 typedef struct dv_ids {
@@ -42,5 +43,9 @@ uint32_t dv_ids_hash(const char *id, size_t len);
 uint32_t dv_ids_build(struct dv_db *db, const uint32_t *hash);
 void dv_ids_remove(struct dv_db *db, uint32_t slot);
 void dv_ids_free(struct dv_db *db);
+/* Index of the first item whose id (valid, see dv_id_valid) equals an
+ * earlier item's, or n when all differ; temporary memory from mem,
+ * *nomem = 1 if it failed. */
+size_t dv_ids_first_repeat(dv_mem *mem, const dv_insert_item *items, size_t n, int *nomem);
 
 #endif
