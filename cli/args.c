@@ -65,11 +65,8 @@ int cli_parse_vector(const char *s, float *out, size_t cap, size_t *n, char *msg
             snprintf(msg, msg_cap, "value %zu '%s' is not a finite number", count + 1, buf);
             return -1;
         }
-        if (count == cap) {
-            snprintf(msg, msg_cap, "more than %zu values", cap);
-            return -1;
-        }
-        out[count++] = v;
+        if (count < cap) out[count] = v;
+        count++;
         if (!*p) break;
         p++; /* the comma */
     }

@@ -70,8 +70,9 @@ void cli_args_free(cli_opt *opts, cli_list *pos);
 int cli_parse_u64(const char *s, uint64_t *out);
 /*
  * A vector written as "0.1,0.2,..." (spaces allowed around values): every
- * value a finite float, exactly dim of them (dim 0: any count, *n gets it).
- * out has room for cap floats. 0 on success, else -1 with why in msg.
+ * value a finite float. The first cap values go to out; *n gets the count
+ * of all (the caller compares it with the dimension). 0 on success, else
+ * -1 with why in msg.
  */
 int cli_parse_vector(const char *s, float *out, size_t cap, size_t *n, char *msg, size_t msg_cap);
 

@@ -234,7 +234,7 @@ int cli_store_write(const cli_command *cmd, dv_store *s, const dv_store_op *ops,
 
 int cli_vector_arg(const cli_command *cmd, const dv_store *s, const char *text, float **vec) {
     uint32_t dim = dv_db_dim(dv_store_db(s));
-    float *v = malloc(((size_t)dim + 1) * sizeof *v); /* one more: "too many values" is found */
+    float *v = malloc((size_t)dim * sizeof *v);
     char msg[128];
     size_t n = 0;
     *vec = NULL;
@@ -242,7 +242,7 @@ int cli_vector_arg(const cli_command *cmd, const dv_store *s, const char *text, 
         fprintf(stderr, "deltavec %s: out of memory\n", cmd->name);
         return CLI_EXIT_FAIL;
     }
-    if (cli_parse_vector(text, v, (size_t)dim + 1, &n, msg, sizeof msg)) {
+    if (cli_parse_vector(text, v, dim, &n, msg, sizeof msg)) {
         free(v);
         return cli_usage_error(cmd, "--vector: %s", msg);
     }
