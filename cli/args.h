@@ -56,6 +56,10 @@ typedef struct cli_opt {
     int seen;                   /* set by cli_parse: the option was given */
 } cli_opt;
 
+/* Ends a cli_opt table. */
+#define CLI_OPT_END                                                                                          \
+    { NULL, NULL, CLI_FLAG, NULL, 0, 0, NULL, 0 }
+
 /*
  * Parses argv[0..argc) (the arguments after the command's name) for cmd:
  * options into opts, positionals into *pos (between min_pos and max_pos of

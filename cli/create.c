@@ -36,7 +36,7 @@ static int run_create(const cli_command *self, int argc, char **argv) {
                       {"--ef-construction", NULL, CLI_U32, &efc, 1, 1u << 24, NULL, 0},
                       {"--mode", NULL, CLI_CHOICE, &mode, 0, 0, MODES, 0},
                       {"--sync", NULL, CLI_CHOICE, &sync, 0, 0, cli_sync_names, 0},
-                      {NULL}};
+                      CLI_OPT_END};
     cli_list pos = {0};
     int rc = cli_parse(self, argc, argv, opts, &pos, 1, 1);
     if (rc == 0 && !opts[0].seen) rc = cli_usage_error(self, "--dim is required");

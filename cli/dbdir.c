@@ -33,13 +33,17 @@ int cli_json_print(cJSON *root) {
     return 0;
 }
 
+void cli_format_float(float v, char *buf, size_t cap) {
+    for (int digits = 6; digits < 9; digits++) {
+        snprintf(buf, cap, "%.*g", digits, (double)v);
+        if (strtof(buf, NULL) == v) return;
+    }
+    snprintf(buf, cap, "%.9g", (double)v); /* 9 significant digits always read back as the same float */
+}
+
 double cli_json_float(float v) {
     char buf[32];
-    for (int digits = 6; digits < 9; digits++) {
-        snprintf(buf, sizeof buf, "%.*g", digits, (double)v);
-        if (strtof(buf, NULL) == v) return strtod(buf, NULL);
-    }
-    snprintf(buf, sizeof buf, "%.9g", (double)v);
+    cli_format_float(v, buf, sizeof buf);
     return strtod(buf, NULL);
 }
 

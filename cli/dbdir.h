@@ -53,6 +53,8 @@ const char *cli_metric_name(uint32_t metric); /* "?" when out of range */
 
 /* Prints root on one line to stdout and frees it. 0, or CLI_EXIT_FAIL when out of memory. */
 int cli_json_print(struct cJSON *root);
+/* The shortest decimal form of v (6 to 9 significant digits) that reads back as v: 0.7f is "0.7". */
+void cli_format_float(float v, char *buf, size_t cap);
 /* v as the double of its shortest decimal form that reads back as v (0.01f prints as 0.01, not
  * 0.010000000707805157). */
 double cli_json_float(float v);

@@ -25,7 +25,7 @@ static int check_all_live(const cli_command *self, dv_store *s, const cli_list *
 
 static int run_delete(const cli_command *self, int argc, char **argv) {
     cli_list pos = {0};
-    cli_opt opts[] = {{NULL}};
+    cli_opt opts[] = {CLI_OPT_END};
     int rc = cli_parse(self, argc, argv, opts, &pos, 2, (size_t)-1);
     dv_store *s = NULL;
     dv_store_op *ops = NULL;

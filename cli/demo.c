@@ -509,7 +509,7 @@ static int run_demo(const cli_command *self, int argc, char **argv) {
                       {"--json", NULL, CLI_STR, &p.o.json, 0, 0, NULL, 0},
                       {"--stream", NULL, CLI_STR, &p.o.stream, 0, 0, NULL, 0},
                       {"--workers", NULL, CLI_U32, &p.o.workers, 0, DV_APPLY_MAX_WORKERS, NULL, 0},
-                      {NULL}};
+                      CLI_OPT_END};
     cli_list pos = {0};
     int rc = cli_parse(self, argc, argv, opts, &pos, 0, 0);
     cli_args_free(opts, &pos);

@@ -59,7 +59,7 @@ static int print_problem(void *ctx, dv_status st, uint64_t offset, const char *m
 }
 
 static int run_dump(const cli_command *self, int argc, char **argv) {
-    cli_opt opts[] = {{NULL}};
+    cli_opt opts[] = {CLI_OPT_END};
     cli_list pos = {0};
     int rc = cli_parse(self, argc, argv, opts, &pos, 1, 1);
     if (rc == 0) {

@@ -12,7 +12,11 @@
 
 static int print_text(const char *id, const float *v, uint32_t dim, const dv_meta_kv *kv, size_t n) {
     printf("id %s\nvector ", id);
-    for (uint32_t i = 0; i < dim; i++) printf("%s%.9g", i ? "," : "", (double)v[i]);
+    for (uint32_t i = 0; i < dim; i++) {
+        char x[32];
+        cli_format_float(v[i], x, sizeof x);
+        printf("%s%s", i ? "," : "", x);
+    }
     printf("\n");
     for (size_t i = 0; i < n; i++) printf("meta %s=%s\n", kv[i].key, kv[i].value);
     return 0;
@@ -37,7 +41,7 @@ static int print_json(const char *id, const float *v, uint32_t dim, const dv_met
 static int run_get(const cli_command *self, int argc, char **argv) {
     int json = 0;
     cli_list pos = {0};
-    cli_opt opts[] = {{"--json", NULL, CLI_FLAG, &json, 0, 0, NULL, 0}, {NULL}};
+    cli_opt opts[] = {{"--json", NULL, CLI_FLAG, &json, 0, 0, NULL, 0}, CLI_OPT_END};
     int rc = cli_parse(self, argc, argv, opts, &pos, 2, 2);
     dv_store *s = NULL;
     float *vec = NULL;
@@ -65,7 +69,7 @@ static int run_get(const cli_command *self, int argc, char **argv) {
 const cli_command cli_cmd_get = {
     "get", "one vector and its metadata (read-only)",
     "usage: deltavec get DIR ID [--json]\n"
-    "  Prints the vector of ID (%.9g: each value reads back exactly) and its\n"
+    "  Prints the vector of ID (each value in the shortest form that reads back exactly) and its\n"
     "  metadata pairs; --json prints {\"id\", \"vector\", \"metadata\"}. Exit 1 if\n"
     "  ID is not live. Read-only: works while another process writes DIR.\n",
     run_get};

@@ -8,7 +8,7 @@
 #include "cli.h"
 
 static int run_help(const cli_command *self, int argc, char **argv) {
-    cli_opt opts[] = {{NULL}};
+    cli_opt opts[] = {CLI_OPT_END};
     cli_list pos = {0};
     int rc = cli_parse(self, argc, argv, opts, &pos, 0, 1);
     if (rc == 0) {

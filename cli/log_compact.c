@@ -77,7 +77,7 @@ static int compact(const char *dir) {
 
 static int run_log_compact(const cli_command *self, int argc, char **argv) {
     cli_list pos = {0};
-    cli_opt opts[] = {{NULL}};
+    cli_opt opts[] = {CLI_OPT_END};
     int rc = cli_parse(self, argc, argv, opts, &pos, 1, 1);
     if (rc == 0) rc = compact(pos.v[0]);
     cli_args_free(opts, &pos);

@@ -103,7 +103,7 @@ static int run_log_dump(const cli_command *self, int argc, char **argv) {
     cli_list pos = {0};
     cli_opt opts[] = {{"--from", NULL, CLI_U64, &d.from, 1, UINT64_MAX, NULL, 0},
                       {"--json", NULL, CLI_FLAG, &d.json, 0, 0, NULL, 0},
-                      {NULL}};
+                      CLI_OPT_END};
     int rc = cli_parse(self, argc, argv, opts, &pos, 1, 1);
     cli_log_files lf = {0};
     if (rc == 0) rc = cli_log_files_open(self->name, pos.v[0], &lf);

@@ -131,7 +131,7 @@ static int verify_dir(verify_ctx *v, const cli_log_files *lf) {
 
 static int run_log_verify(const cli_command *self, int argc, char **argv) {
     cli_list pos = {0};
-    cli_opt opts[] = {{NULL}};
+    cli_opt opts[] = {CLI_OPT_END};
     int rc = cli_parse(self, argc, argv, opts, &pos, 1, 1);
     cli_log_files lf = {0};
     verify_ctx v = {NULL, 0};

@@ -90,7 +90,7 @@ static int run_query(const cli_command *self, int argc, char **argv) {
                       {"--ef", NULL, CLI_U32, &o.ef, 1, 1u << 24, NULL, 0},
                       {"--filter", NULL, CLI_LIST, &o.filter, 0, 0, NULL, 0},
                       {"--json", NULL, CLI_FLAG, &o.json, 0, 0, NULL, 0},
-                      {NULL}};
+                      CLI_OPT_END};
     int rc = cli_parse(self, argc, argv, opts, &pos, 1, 1);
     if (rc == 0 && !o.vector == !o.file)
         rc = cli_usage_error(self, "give exactly one of --vector and --file");

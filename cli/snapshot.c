@@ -12,7 +12,7 @@
 
 static int run_snapshot(const cli_command *self, int argc, char **argv) {
     cli_list pos = {0};
-    cli_opt opts[] = {{NULL}};
+    cli_opt opts[] = {CLI_OPT_END};
     int rc = cli_parse(self, argc, argv, opts, &pos, 1, 1);
     dv_store *s = NULL;
     if (rc == 0) rc = cli_store_open(pos.v[0], 1, &s);

@@ -108,7 +108,7 @@ static int print_json(const stats *st) {
 static int run_stats(const cli_command *self, int argc, char **argv) {
     int json = 0;
     cli_list pos = {0};
-    cli_opt opts[] = {{"--json", NULL, CLI_FLAG, &json, 0, 0, NULL, 0}, {NULL}};
+    cli_opt opts[] = {{"--json", NULL, CLI_FLAG, &json, 0, 0, NULL, 0}, CLI_OPT_END};
     int rc = cli_parse(self, argc, argv, opts, &pos, 1, 1);
     dv_store *s = NULL;
     stats st = {0};

@@ -15,7 +15,7 @@ static int run_update(const cli_command *self, int argc, char **argv) {
     cli_list meta = {0}, pos = {0};
     cli_opt opts[] = {{"--vector", NULL, CLI_STR, &text, 0, 0, NULL, 0},
                       {"--meta", NULL, CLI_LIST, &meta, 0, 0, NULL, 0},
-                      {NULL}};
+                      CLI_OPT_END};
     int rc = cli_parse(self, argc, argv, opts, &pos, 2, 2);
     if (rc == 0 && !text && !meta.n) rc = cli_usage_error(self, "nothing to change: give --vector or --meta");
     dv_meta_kv *kv = NULL;

@@ -8,7 +8,7 @@
 #include "deltavec.h"
 
 static int run_version(const cli_command *self, int argc, char **argv) {
-    cli_opt opts[] = {{NULL}};
+    cli_opt opts[] = {CLI_OPT_END};
     cli_list pos = {0};
     int rc = cli_parse(self, argc, argv, opts, &pos, 0, 0);
     cli_args_free(opts, &pos);
