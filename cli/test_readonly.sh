@@ -1,8 +1,8 @@
 #!/bin/sh
 # test_readonly.sh DELTAVEC WRITER DIR -- the read-only commands (stats,
 # query, get, log dump, log verify) on a directory that another process
-# (WRITER, test_writer.c) holds open as its writer: first while it inserts,
-# then while it holds the lock idle; a writing command meanwhile is refused
+# (WRITER, test_writer.c) holds open as its writer: first while it inserts
+# and checkpoints, then while it holds the lock idle; a writing command meanwhile is refused
 # as locked. Run by ctest (cli_readonly).
 set -u
 bin=$1
@@ -62,7 +62,7 @@ grep -q "\"position\":$((written + 1))," "$dir/stats.json" || fail "stats positi
 "$bin" query "$db" --vector 1,2,3,4,5,6,7,8 -k 5 --json >"$dir/q" || fail "query"
 [ "$(grep -o '"id"' "$dir/q" | wc -l)" -eq 5 ] || fail "query -k 5: $(cat "$dir/q")"
 "$bin" log verify "$db" >"$dir/out" || fail "log verify with a writer idle: $(cat "$dir/out")"
-grep -q "^ok: 1 segment, $((written + 1)) records" "$dir/out" || fail "log verify: $(cat "$dir/out")"
+grep -q "^ok: " "$dir/out" || fail "log verify: $(cat "$dir/out")"
 "$bin" log dump "$db" --from "$((written + 1))" --json >"$dir/out" || fail "log dump --from"
 [ "$(wc -l <"$dir/out")" -eq 1 ] || fail "log dump --from the last sequence: $(cat "$dir/out")"
 

@@ -6,7 +6,8 @@
  *
  * Opens DIR as its writer (sync none: the test is about readers, not the
  * disk) and inserts w0, w1, ... (dim from the directory, values from the
- * row number), one every 5 ms, until the file STOP1 exists; then writes the number of
+ * row number), one every 5 ms, with a checkpoint every 10 (whose
+ * retention removes segments under the readers), until the file STOP1 exists; then writes the number of
  * inserts to DONE (via a temporary file and rename, so the reader never
  * sees half of it) and keeps the directory open, idle, until STOP2
  * exists. Exit status 0, or 1 if a write failed.
@@ -62,6 +63,10 @@ int main(int argc, char **argv) {
             rc = 1;
         }
         n++;
+        if (!rc && n % 10 == 0 && (st = dv_store_checkpoint(s, NULL)) != DV_OK) { /* readers meet retention */
+            fprintf(stderr, "test_writer: checkpoint: %s\n", dv_status_name(st));
+            rc = 1;
+        }
         nap(); /* about 200 writes a second: the log stays small enough for every reader to replay */
     }
     if (!rc) rc = report_count(argv[3], n);
