@@ -1,7 +1,9 @@
 /*
  * query.c -- `deltavec query DIR (--vector "..." | --file FILE [--row N])
  * [-k 10] [--ef 64] [--filter KEY=VALUE]... [--json]`: the k nearest
- * neighbours through the HNSW index. Opens the directory read-only: it
+ * neighbours through the HNSW index, among the vectors whose metadata holds
+ * every --filter pair (dv_db_search_filtered: the filter acts inside the
+ * search, so k hits come back whenever k vectors match). Opens the directory read-only: it
  * works while another process writes.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -68,13 +70,19 @@ static int print_hits(const query_opts *o, const dv_hit *hits, size_t n) {
     return cli_json_print(root);
 }
 
-static int search(const cli_command *self, const query_opts *o, const dv_db *db, const float *q) {
+/* The k nearest among the vectors matching every --filter pair (all of them without one). */
+static int search(const cli_command *self, const query_opts *o, const dv_db *db, const float *q,
+                  const dv_filter *filter) {
     size_t count = dv_db_count(db), k = o->k < count ? (size_t)o->k : count, n = 0;
     dv_hit *hits = malloc((k ? k : 1) * sizeof *hits);
     if (!hits) return CLI_EXIT_FAIL;
-    dv_status st = k ? dv_db_search(db, q, k, o->ef, hits, &n) : DV_OK;
-    int rc = st == DV_OK ? print_hits(o, hits, n) : CLI_EXIT_FAIL;
-    if (st != DV_OK)
+    dv_status st = k ? dv_db_search_filtered(db, q, k, o->ef, filter, hits, &n) : DV_OK;
+    int rc = CLI_EXIT_FAIL;
+    if (st == DV_OK)
+        rc = print_hits(o, hits, n);
+    else if (st == DV_EMETA) /* a key given twice, a key or value too long or not UTF-8 */
+        rc = cli_usage_error(self, "--filter: %s", dv_strerror(st));
+    else
         fprintf(stderr, "deltavec %s: %s: %s\n", self->name, dv_status_name(st), dv_strerror(st));
     free(hits);
     return rc;
@@ -95,6 +103,8 @@ static int run_query(const cli_command *self, int argc, char **argv) {
     if (rc == 0 && !o.vector == !o.file)
         rc = cli_usage_error(self, "give exactly one of --vector and --file");
     if (rc == 0 && opts[2].seen && !o.file) rc = cli_usage_error(self, "--row goes with --file");
+    dv_meta_kv *pairs = NULL;
+    if (rc == 0) rc = cli_split_pairs(self, "--filter", &o.filter, &pairs);
     dv_store *s = NULL;
     float *q = NULL;
     if (rc == 0) rc = cli_store_open(pos.v[0], 0, &s);
@@ -103,13 +113,13 @@ static int run_query(const cli_command *self, int argc, char **argv) {
         uint32_t dim = dv_db_dim(dv_store_db(s));
         rc = (q = malloc(dim * sizeof *q)) ? read_fvecs_row(o.file, o.row, dim, q) : CLI_EXIT_FAIL;
     }
-    if (rc == 0 && o.filter.n) {
-        fprintf(stderr, "deltavec query: --filter is not available in this build yet\n");
-        rc = CLI_EXIT_FAIL;
+    if (rc == 0) {
+        dv_filter filter = {pairs, o.filter.n};
+        rc = search(self, &o, dv_store_db(s), q, &filter);
     }
-    if (rc == 0) rc = search(self, &o, dv_store_db(s), q);
     dv_store_close(s);
     free(q);
+    free(pairs);
     cli_args_free(opts, &pos);
     return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
 }

@@ -1,7 +1,7 @@
 #!/bin/sh
 # test_commands.sh DELTAVEC DIR -- each database command on a real
-# directory: create, insert, get, query (--vector, --file of an .fvecs),
-# update, delete, stats, snapshot, log dump, log verify (intact, then a
+# directory: create, insert, get, query (--vector, --file of an .fvecs,
+# --filter), update, delete, stats, snapshot, log dump, log verify (intact, then a
 # damaged and a torn segment, reported at the right offset), log compact.
 # JSON output is checked with Python's json parser. Run by ctest (cli_commands).
 set -u
@@ -63,6 +63,21 @@ grep -q "no row 2" "$dir/err" || fail "row past the end: $(cat "$dir/err")"
 python3 -c 'import struct, sys; open(sys.argv[1], "wb").write(struct.pack("<i3f", 3, 1, 2, 3))' "$dir/d3.fvecs"
 "$bin" query "$db" --file "$dir/d3.fvecs" 2>"$dir/err" && fail "query of an .fvecs of another dim"
 grep -q "rows have dim 3, the database has dim 4" "$dir/err" || fail "fvecs dim: $(cat "$dir/err")"
+
+# --filter: metadata equality, every pair must hold
+run "$bin" query "$db" --vector 0.9,0.1,0,0 --filter color=blue
+[ "$(cat "$dir/out")" = "b	1.62" ] || fail "query --filter color=blue: $(cat "$dir/out")"
+run "$bin" query "$db" --vector 0,0,1,0 --filter size=small --filter color=red --json
+cp "$dir/out" "$dir/q.json"
+json "$dir/q.json" '[h["id"] for h in d["hits"]] == ["a"]'
+run "$bin" query "$db" --vector 0,0,1,0 --filter size=small --filter color=blue
+[ ! -s "$dir/out" ] || fail "query with filters no vector matches: $(cat "$dir/out")"
+run "$bin" query "$db" --vector 0,0,1,0 --filter color=green --json
+[ "$(cat "$dir/out")" = '{"hits":[]}' ] || fail "query --json without matches: $(cat "$dir/out")"
+"$bin" query "$db" --vector 0,0,1,0 --filter color=red --filter color=blue 2>"$dir/err"
+[ $? -eq 2 ] || fail "a filter key given twice: not exit 2"
+"$bin" query "$db" --vector 0,0,1,0 --filter =red 2>"$dir/err"
+[ $? -eq 2 ] || fail "a filter without a key: not exit 2"
 
 # update, delete
 run "$bin" update "$db" c --vector 0,0,0,1 --meta color=green
