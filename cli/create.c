@@ -1,10 +1,10 @@
 /*
  * create.c -- `deltavec create DIR --dim N ...`: a new database directory.
  *
- * The config (dim, metric, M, ef_construction) is the library's and lives
- * in every segment header and snapshot; the sync policy is how a writer
- * waits for the disk, not part of the data, so the CLI remembers it in
- * DIR/cli.json for its later writing commands.
+ * The config (dim, metric, M, ef_construction) and the log mode are the
+ * library's and live in every segment header and snapshot; the sync policy
+ * is how a writer waits for the disk, not part of the data, so the CLI
+ * remembers it in DIR/cli.json for its later writing commands.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,12 +40,6 @@ static int run_create(const cli_command *self, int argc, char **argv) {
     cli_list pos = {0};
     int rc = cli_parse(self, argc, argv, opts, &pos, 1, 1);
     if (rc == 0 && !opts[0].seen) rc = cli_usage_error(self, "--dim is required");
-    if (rc == 0 && mode != 0) {
-        fprintf(stderr,
-                "deltavec create: --mode logical: the database directory keeps structural logs only in "
-                "this version (docs/CLI.md)\n");
-        rc = CLI_EXIT_FAIL;
-    }
     const char *dir = pos.n ? pos.v[0] : NULL;
     if (rc == 0 && refuse_existing(dir)) rc = CLI_EXIT_FAIL;
     dv_db_config db;
@@ -59,6 +53,7 @@ static int run_create(const cli_command *self, int argc, char **argv) {
         dv_store_config_default(&cfg);
         cfg.create = &db;
         cfg.sync = (dv_sync_policy)sync;
+        cfg.mode = mode ? DV_STREAM_LOGICAL : DV_STREAM_STRUCTURAL;
         dv_recovery_report r;
         memset(&r, 0, sizeof r);
         dv_status st = dv_store_open(dir, &cfg, &s, &r);
@@ -88,8 +83,9 @@ const cli_command cli_cmd_create = {
     "  --metric           distance: l2 (squared Euclidean, default), cosine, dot (1 - dot product)\n"
     "  --m                HNSW links per node, 2..64 (default 16)\n"
     "  --ef-construction  HNSW build beam, 1..16777216 (default 200)\n"
-    "  --mode             log mode; structural (default) logs every graph change so replicas are\n"
-    "                     identical (logical logs are not supported by the directory yet)\n"
+    "  --mode             what the log records: structural (default) every graph change too, so a replica\n"
+    "                     or a recovery is identical without rebuilding; logical only the vector and\n"
+    "                     metadata changes (smaller log; opening replays the writes to rebuild the graph)\n"
     "  --sync             when a write returns: always (after fdatasync, default), interval (a thread\n"
     "                     syncs every 100 ms), none (the OS writes back); remembered in DIR/cli.json\n",
     run_create};

@@ -85,7 +85,7 @@ expect 1 "nope: not found \(nothing was deleted\)" "$bin" delete "$dir/db" nope
 "$bin" insert "$dir/db" twice --vector 1,2,3 >/dev/null || fail "insert"
 expect 2 "twice given twice" "$bin" delete "$dir/db" twice twice
 "$bin" get "$dir/db" twice >/dev/null || fail "a refused delete deleted"
-expect 1 "logical" "$bin" create "$dir/db2" --dim 3 --mode logical
+expect 2 "--mode: 'physical' is not one of structural\|logical" "$bin" create "$dir/db2" --dim 3 --mode physical
 # output paths that cannot be written: refused before any work, exit 1
 expect 1 "--json $dir/no/such/dir/x.json: No such file or directory" "$bin" demo --n 100 --dim 4 --json "$dir/no/such/dir/x.json"
 expect 1 "--stream $dir/no/such/dir/x.dvs" "$bin" demo --n 100 --dim 4 --stream "$dir/no/such/dir/x.dvs"

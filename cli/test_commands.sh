@@ -1,7 +1,7 @@
 #!/bin/sh
 # test_commands.sh DELTAVEC DIR -- each database command on a real
 # directory: create, insert, get, query (--vector, --file of an .fvecs,
-# --filter), update, delete, stats, snapshot, log dump, log verify (intact, then a
+# --filter), update, delete, stats, snapshot, a logical log, log dump, log verify (intact, then a
 # damaged and a torn segment, reported at the right offset), log compact.
 # JSON output is checked with Python's json parser. Run by ctest (cli_commands).
 set -u
@@ -132,6 +132,27 @@ grep -q "^compacted $db at sequence 8: 2 segments + 2 snapshots, [0-9]* bytes ->
 run "$bin" stats "$db" --json
 cp "$dir/out" "$dir/stats.json"
 json "$dir/stats.json" "d['state_hash'] == '$hash' and d['count'] == 4 and d['log_segments'] == 1 and d['snapshots'] == 1"
+
+# a logical log: no graph parts in the records, the same answers after reopening
+run "$bin" create "$dir/lg" --dim 4 --mode logical --sync none
+grep -q "logical log" "$dir/out" || fail "create --mode logical: $(cat "$dir/out")"
+for i in 1 2 3 4 5 6; do run "$bin" insert "$dir/lg" "v$i" --vector "$i,1,0,0" --meta "n=$i"; done
+run "$bin" update "$dir/lg" v2 --vector 2,1,1,0
+run "$bin" delete "$dir/lg" v5
+run "$bin" stats "$dir/lg" --json
+cp "$dir/out" "$dir/stats.json"
+json "$dir/stats.json" 'd["mode"] == "logical" and d["count"] == 5 and d["position"] == 8'
+run "$bin" query "$dir/lg" --vector 3,1,0,0 -k 2
+printf 'v3\t0\nv4\t1\n' | cmp -s - "$dir/out" || fail "query of a logical directory: $(cat "$dir/out")"
+run "$bin" log dump "$dir/lg"
+grep -q "hnsw" "$dir/out" && fail "a logical log has graph parts: $(cat "$dir/out")"
+run "$bin" log verify "$dir/lg"
+run "$bin" snapshot "$dir/lg"
+run "$bin" insert "$dir/lg" v7 --vector 7,1,0,0
+run "$bin" get "$dir/lg" v7
+run "$bin" stats "$dir/lg" --json
+cp "$dir/out" "$dir/stats.json"
+json "$dir/stats.json" 'd["mode"] == "logical" and d["count"] == 6 and d["snapshot_sequence"] == 8'
 
 # a damaged segment: log verify names the first bad record's offset; a torn one, the torn record's
 run "$bin" create "$dir/d2" --dim 4 --sync none
