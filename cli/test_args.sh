@@ -46,6 +46,7 @@ expect 2 "usage: deltavec COMMAND" "$bin"
 expect 2 "unknown command 'ingestx'" "$bin" ingestx
 expect 2 "unknown command 'nope'" "$bin" help nope
 expect 2 "unknown subcommand 'shrink'" "$bin" log shrink "$dir"
+expect 2 "missing subcommand" "$bin" log
 expect 2 "unknown option '--bogus'" "$bin" create "$dir/db" --dim 4 --bogus
 expect 2 "unknown option '-x'" "$bin" stats "$dir/db" -x
 expect 2 "unknown option '--n'" "$bin" query "$dir/db" --n 3
