@@ -37,8 +37,8 @@ function time(fn, calls) {
 }
 
 // The deltas: N inserts then SPARSE sparse updates (3 dims each), captured once by the component.
-const primary = new C.vectorDb.Database(cfg);
-const cap = new C.deltaCapture.Capture(primary, C.deltaCapture.Capture.defaultConfig());
+const primary = C.vectorDb.Database.open(cfg);
+const cap = C.deltaCapture.Capture.open(primary, C.deltaCapture.Capture.defaultConfig());
 cap.start();
 const records = [], encoded = [];
 const drain = () => {
@@ -68,7 +68,7 @@ function measure(name, compFn, npmFn, calls) {
 }
 
 measure('insert', (calls) => {
-  const db = new C.vectorDb.Database(cfg);
+  const db = C.vectorDb.Database.open(cfg);
   const t = time(() => { for (let i = 0; i < calls; i++) db.insert(ids[i], vecs[i], []); }, calls);
   db[Symbol.dispose]();
   return t;
@@ -79,7 +79,7 @@ measure('insert', (calls) => {
   return t;
 }, N);
 
-const cdb = new C.vectorDb.Database(cfg), ndb = npm.openDb(npmCfg);
+const cdb = C.vectorDb.Database.open(cfg), ndb = npm.openDb(npmCfg);
 vecs.forEach((v, i) => { cdb.insert(ids[i], v, []); ndb.insert(ids[i], v); });
 measure('search k=10', (calls) => time(() => { for (let i = 0; i < calls; i++) cdb.search(queries[i], 10, 0); }, calls),
   (calls) => time(() => { for (let i = 0; i < calls; i++) ndb.search(queries[i], 10); }, calls), Q);
@@ -93,8 +93,8 @@ function applySparse(kind) {
       r.close();
       return t;
     }
-    const db = new C.vectorDb.Database(cfg);
-    const ap = new C.deltaApply.Applier(db, C.deltaApply.Applier.defaultConfig());
+    const db = C.vectorDb.Database.open(cfg);
+    const ap = C.deltaApply.Applier.open(db, C.deltaApply.Applier.defaultConfig());
     for (let i = 0; i < N; i++) ap.apply(records[i]);
     const t = kind === 'record'
       ? time(() => { for (let i = N; i < N + calls; i++) ap.apply(records[i]); }, calls)
@@ -118,8 +118,8 @@ function applyBatches(kind) {
       r.close();
       return t;
     }
-    const db = new C.vectorDb.Database(cfg);
-    const ap = new C.deltaApply.Applier(db, C.deltaApply.Applier.defaultConfig());
+    const db = C.vectorDb.Database.open(cfg);
+    const ap = C.deltaApply.Applier.open(db, C.deltaApply.Applier.defaultConfig());
     for (let i = 0; i < N; i++) ap.apply(records[i]);
     const t = time(() => { for (let i = N; i < N + calls; i += B) ap.applyBatch(records.slice(i, Math.min(i + B, N + calls))); }, calls);
     ap[Symbol.dispose]();

@@ -60,17 +60,6 @@ export async function checkWit(witDir, component) {
   return printed;
 }
 
-// jco 1.35's generated glue reads process.env.JCO_DEBUG on every call and
-// every step of it (a slow property of Node's process.env): about half of
-// the cost of a call that does little work. Read it once at load instead;
-// JCO_DEBUG keeps working when set before the module is imported.
-const DEBUG_CHECK = 'const _debugLog = (...args) => {\n  if (!globalThis?.process?.env?.JCO_DEBUG) { return; }';
-export function cacheDebugFlag(js) {
-  if (!js.includes(DEBUG_CHECK)) return js; // another jco: leave its glue as it is
-  return js.replace(DEBUG_CHECK, 'const _jcoDebugOn = !!globalThis?.process?.env?.JCO_DEBUG;\n' +
-    'const _debugLog = (...args) => {\n  if (!_jcoDebugOn) { return; }');
-}
-
 async function build(witDir, corePath, outDir) {
   const wit = witSource(witDir);
   const embedded = await componentEmbed({ binary: readFileSync(corePath), witSource: wit, world: WORLD });
@@ -84,7 +73,7 @@ async function build(witDir, corePath, outDir) {
   const { files } = await transpile(component, { name: WORLD, quiet: true });
   for (const [f, bytes] of Object.entries(files)) {
     mkdirSync(path.dirname(path.join(jsDir, f)), { recursive: true });
-    writeFileSync(path.join(jsDir, f), f === `${WORLD}.js` ? cacheDebugFlag(Buffer.from(bytes).toString('utf8')) : bytes);
+    writeFileSync(path.join(jsDir, f), bytes);
   }
   writeFileSync(path.join(jsDir, 'package.json'), '{ "type": "module" }\n');
   console.log(`component: ${component.length} bytes, core module ${embedded.length} bytes; WIT checked; ${Object.keys(files).length} files in ${jsDir}`);
