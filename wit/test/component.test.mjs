@@ -366,6 +366,36 @@ test('every error comes back as its delta-error case, never a trap, and changes 
   assert.ok(['constraint', 'dim'].includes(e.tag), e.tag);
 });
 
+// The build keeps views of the instance's memory between calls (wit/tools/component.mjs
+// leanGlue); a memory.grow replaces the memory's buffer, and every call after it must
+// still write its arguments into, and read its results from, the live memory.
+test('arguments and results go through the live memory after the instance memory grows', async () => {
+  const G = await import(`${moduleUrl}?instance=grow`);
+  const { Database } = G.vectorDb, { Capture } = G.deltaCapture, { Applier } = G.deltaApply;
+  const cfg = Database.defaultConfig(1024);
+  const primary = Database.open(cfg), replica = Database.open(cfg);
+  const cap = Capture.open(primary, { ...Capture.defaultConfig(), payloadSize: 1 << 22 });
+  const ap = Applier.open(replica, Applier.defaultConfig());
+  cap.start();
+  const start = G.runtime.memorySize();
+  let grows = 0, last = start;
+  for (let i = 0; grows < 3; i++) {
+    assert.ok(i < 20000, 'the memory never grew');
+    const v = Float32Array.from({ length: 1024 }, (_, j) => i * 0.5 + j);
+    primary.insert(`id-${i}`, v, [['n', `${i}`]]);
+    // The first call after a grow: a list argument in, a list result out.
+    assert.deepEqual(primary.get(`id-${i}`), v);
+    for (const h of cap.poll(16)) {
+      assert.equal(ap.applyEncoded(cap.encoded(h.sequence)), 'applied');
+      cap.release(h.sequence);
+    }
+    if (G.runtime.memorySize() > last) { grows++; last = G.runtime.memorySize(); }
+  }
+  assert.ok(last > start);
+  assert.equal(replica.stateHash(), primary.stateHash());
+  for (const r of [ap, cap, replica, primary]) r[Symbol.dispose]();
+});
+
 test('resources free their memory: 10,000 create/drop cycles do not grow the instance', () => {
   const { Database } = B.vectorDb, { Capture } = B.deltaCapture, { Applier } = B.deltaApply;
   const cfg = Database.defaultConfig(16);
