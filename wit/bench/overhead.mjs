@@ -13,8 +13,11 @@
 // The bytes columns are what one call copies across the boundary, mean over the calls
 // measured, counted from the data by the rules of each binding (see copied() below):
 // `in` is written into the instance's memory, `out` is read from it.
-// Prints a table and one JSON line.
+// Prints a table and the goals; writes bench/results/component_overhead.json
+// (--quick: component_overhead-quick.json, git-ignored). DV_BENCH_RAW=1 prints every chunk.
 import path from 'node:path';
+import os from 'node:os';
+import { writeFileSync, mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { load } from '../../js/src/index.js';
 
@@ -155,6 +158,15 @@ measure('apply sparse (bytes)', {
   comp: (st, i0, i1) => { for (let i = N + i0; i < N + i1; i++) st.ap.applyEncoded(encoded[i]); },
 }, SPARSE, SPARSE / 20, copied.applyBytes());
 
+// A delta both replicas already hold: each call validates it (header, checksum) and answers
+// `duplicate` -- the same short C path on both sides, so the difference is the binding.
+const dup = encoded[N];
+measure('apply duplicate (bytes)', {
+  setup: () => { const st = replicas(); st.ap.applyEncoded(dup); st.r.apply(dup); return st; }, teardown: closeReplicas,
+  comp: (st, i0, i1) => { for (let i = i0; i < i1; i++) st.ap.applyEncoded(dup); },
+  npm: (st, i0, i1) => { for (let i = i0; i < i1; i++) st.r.apply(dup); },
+}, SPARSE * 5, SPARSE / 4, { c_in: dup.length, c_out: 2, n_in: dup.length, n_out: 0 });
+
 // The same deltas in batches of 64 (apply-batch / Replica.applyBatch): per delta.
 const B = 64;
 measure('apply sparse (batch 64)', {
@@ -175,4 +187,21 @@ const lines = [w, ...rows.map((r) => w.map((k) => String(r[k])))];
 const width = w.map((_, i) => Math.max(...lines.map((l) => l[i].length)));
 for (const l of lines) console.log(l.map((c, i) => c.padStart(width[i])).join('  '));
 console.log(`dim ${DIM}, ${N} vectors, ${Q} queries, ${SPARSE} sparse deltas (mean ${sparseBytes.toFixed(1)} bytes with header), ${ROUNDS} round(s) of paired chunks, CPU time`);
-console.log(JSON.stringify({ bench: 'component-overhead', dim: DIM, n: N, rows }));
+const bar = 1.2, goals = {};
+for (const op of ['insert', 'search k=10', 'apply sparse (record)', 'apply sparse (bytes)']) {
+  const r = rows.find((x) => x.op === op).ratio;
+  goals[`${op} within ${bar}x of dvw_*`] = `${r <= bar ? 'met' : 'missed'} (${r}x)`;
+}
+console.log('\nGoals');
+for (const [g, v] of Object.entries(goals)) console.log(`  ${g}: ${v}`);
+const jco = JSON.parse(readFileSync(path.join(repo, 'wit/node_modules/@bytecodealliance/jco/package.json'), 'utf8')).version;
+const out = {
+  bench: 'component-overhead', quick, node: process.version, jco, dim: DIM, vectors: N, queries: Q,
+  sparse_deltas: SPARSE, sparse_delta_bytes: +sparseBytes.toFixed(1), rounds: ROUNDS, timer: 'process CPU time',
+  loadavg_end: os.loadavg().map((x) => +x.toFixed(2)), rows, goals,
+};
+const dir = path.join(repo, 'bench/results');
+mkdirSync(dir, { recursive: true });
+const file = path.join(dir, quick ? 'component_overhead-quick.json' : 'component_overhead.json');
+writeFileSync(file, JSON.stringify(out, null, 1) + '\n');
+console.log(`\nwrote ${path.relative(process.cwd(), file)} (load ${out.loadavg_end.join(' ')} at end)`);

@@ -67,7 +67,8 @@ export async function checkWit(witDir, component) {
 // Three edits of jco 1.12.0's output (pinned in package.json; the build fails if the text
 // is not there) keep one DataView and one Uint8Array of the memory instead, replaced when
 // a memory.grow detaches their buffer (its byteLength becomes 0), and copy a Uint8Array
-// argument as it is. Nothing else in the glue changes.
+// argument as it is. Nothing else in the glue changes. DV_JCO_GLUE=plain keeps jco's glue as
+// it is (to measure the difference).
 const DATA_VIEW = 'const dataView = mem => dv.buffer === mem.buffer ? dv : dv = new DataView(mem.buffer);';
 const LIST_COPY = /\(new Uint8Array\(memory0\.buffer, (ptr\d+), [^)]*\)\)\.set\((src\d+)\);/g;
 const BYTES_VIEW = /var (src\d+) = new Uint8Array\((val\d+)\.buffer \|\| \2, \2\.byteOffset, (len\d+) \* 1\);/g;
@@ -96,7 +97,8 @@ async function build(witDir, corePath, outDir) {
   const { files } = await transpile(component, { name: WORLD, quiet: true });
   for (const [f, bytes] of Object.entries(files)) {
     mkdirSync(path.dirname(path.join(jsDir, f)), { recursive: true });
-    writeFileSync(path.join(jsDir, f), f === `${WORLD}.js` ? leanGlue(Buffer.from(bytes).toString('utf8')) : bytes);
+    const edit = f === `${WORLD}.js` && process.env.DV_JCO_GLUE !== 'plain';
+    writeFileSync(path.join(jsDir, f), edit ? leanGlue(Buffer.from(bytes).toString('utf8')) : bytes);
   }
   writeFileSync(path.join(jsDir, 'package.json'), '{ "type": "module" }\n');
   console.log(`component: ${component.length} bytes, core module ${embedded.length} bytes; WIT checked; ${Object.keys(files).length} files in ${jsDir}`);
