@@ -1625,6 +1625,9 @@ typedef struct dv_publisher_config {
     uint32_t window;         /* asynchronous publishes in flight at most; default 256 */
     uint32_t keep_snapshots; /* snapshots kept in the object store; default 2 (>= 1) */
     int replicas;            /* JetStream replicas (R) of the streams it creates; default 1 */
+    uint32_t group_bytes;    /* records per message: consecutive records already in the log go out as
+                                one message of at most this many bytes (a larger record alone); default
+                                65536; 1: one record per message. Never waits for records to come */
 } dv_publisher_config;
 
 /** Defaults as documented field by field above (all pointers NULL). */

@@ -105,21 +105,74 @@ static void expected_line(const dv_db *db, uint64_t position, float q[NQ][DIM], 
     snprintf(out + o, cap - o, "]}");
 }
 
-/* Runs js/test-nats/<script> (follow.mjs: Node; browser.mjs: Chromium) and reads its one-line answer. */
-static void run_node(const char *script, const char *transport, const char *url, uint64_t target,
-                     const char *qfile, char *line, size_t cap) {
+/* Runs js/test-nats/<script> (follow.mjs: Node; browser.mjs: Chromium) with extra environment `env`, reads
+ * its one-line answer; returns its exit status. */
+static int run_node_env(const char *script, const char *transport, const char *url, uint64_t target,
+                        const char *qfile, const char *env, char *line, size_t cap) {
     char cmd[2048];
     snprintf(cmd, sizeof cmd,
-             "DV_NATS_URL='%s' DV_NATS_WS_URL='%s' DV_NATS_USER=fol DV_NATS_PASS=folpw DV_DB=" DB
+             "%s DV_NATS_URL='%s' DV_NATS_WS_URL='%s' DV_NATS_USER=fol DV_NATS_PASS=folpw DV_DB=" DB
              " DV_TARGET=%llu DV_QUERIES='%s' DV_TRANSPORT=%s node '%s/js/test-nats/%s'",
-             url, url, (unsigned long long)target, qfile, transport, DV_SOURCE_DIR, script);
+             env, url, url, (unsigned long long)target, qfile, transport, DV_SOURCE_DIR, script);
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     line[0] = 0;
     if (!fgets(line, (int)cap, p)) line[0] = 0;
     int rc = pclose(p);
     line[strcspn(line, "\n")] = 0;
-    if (rc != 0) fail_msg("node follower (%s) failed: %s", transport, line);
+    return rc;
+}
+
+static void run_node(const char *script, const char *transport, const char *url, uint64_t target,
+                     const char *qfile, char *line, size_t cap) {
+    if (run_node_env(script, transport, url, target, qfile, "", line, cap) != 0)
+        fail_msg("node follower (%s) failed: %s", transport, line);
+}
+
+/* NQ random queries into q and into the JSON file qfile (what the JS replicas search). */
+static void write_queries(float q[NQ][DIM], const char *qfile) {
+    uint64_t qr = 7;
+    FILE *qf = fopen(qfile, "w");
+    assert_non_null(qf);
+    fprintf(qf, "[");
+    for (int i = 0; i < NQ; i++) {
+        fprintf(qf, "%s[", i ? "," : "");
+        for (int d = 0; d < DIM; d++) {
+            q[i][d] = rnd(&qr);
+            fprintf(qf, "%s%.9g", d ? "," : "", (double)q[i][d]);
+        }
+        fprintf(qf, "]");
+    }
+    fprintf(qf, "]\n");
+    fclose(qf);
+}
+
+static dv_store *primary_open(const char *dir) {
+    dv_db_config c;
+    dv_db_config_default(&c, DIM);
+    c.M = 12;
+    c.ef_construction = 64;
+    dv_store_config sc;
+    dv_store_config_default(&sc);
+    sc.create = &c;
+    sc.sync = DV_SYNC_NONE;
+    dv_store *s = NULL;
+    assert_int_equal(dv_store_open(dir, &sc, &s, NULL), DV_OK);
+    return s;
+}
+
+static dv_publisher *pub_open(const char *dir) {
+    dv_publisher_config pc;
+    dv_publisher_config_default(&pc);
+    pc.nats.servers = srv.url;
+    pc.nats.user = "pub";
+    pc.nats.password = "pubpw";
+    pc.nats.name = DB;
+    pc.dir = dir;
+    pc.keep_snapshots = 1;
+    dv_publisher *p = NULL;
+    assert_int_equal(dv_publisher_open(&pc, &p), DV_OK);
+    return p;
 }
 
 static void test_c_node_and_browser_replicas_follow_one_primary(void **state) {
@@ -132,29 +185,12 @@ static void test_c_node_and_browser_replicas_follow_one_primary(void **state) {
     snprintf(pdir, sizeof pdir, "%s/primary", work);
     snprintf(rdir, sizeof rdir, "%s/replica", work);
     snprintf(qfile, sizeof qfile, "%s/queries.json", work);
-    dv_db_config c;
-    dv_db_config_default(&c, DIM);
-    c.M = 12;
-    c.ef_construction = 64;
-    dv_store_config sc;
-    dv_store_config_default(&sc);
-    sc.create = &c;
-    sc.sync = DV_SYNC_NONE;
-    dv_store *s = NULL;
-    assert_int_equal(dv_store_open(pdir, &sc, &s, NULL), DV_OK);
-
-    dv_publisher_config pc;
-    dv_publisher_config_default(&pc);
-    pc.nats.servers = srv.url;
-    pc.nats.user = "pub";
-    pc.nats.password = "pubpw";
-    pc.nats.name = DB;
-    pc.dir = pdir;
-    dv_publisher *p = NULL;
-    assert_int_equal(dv_publisher_open(&pc, &p), DV_OK);
+    dv_store *s = primary_open(pdir);
+    dv_publisher *p = pub_open(pdir);
     dv_follower_config fc;
     dv_follower_config_default(&fc);
-    fc.nats = pc.nats;
+    fc.nats.servers = srv.url;
+    fc.nats.name = DB;
     fc.nats.user = "fol";
     fc.nats.password = "folpw";
     fc.dir = rdir;
@@ -180,20 +216,7 @@ static void test_c_node_and_browser_replicas_follow_one_primary(void **state) {
     assert_int_equal(dv_follower_position(f), target);
 
     float q[NQ][DIM];
-    uint64_t qr = 7;
-    FILE *qf = fopen(qfile, "w");
-    assert_non_null(qf);
-    fprintf(qf, "[");
-    for (int i = 0; i < NQ; i++) {
-        fprintf(qf, "%s[", i ? "," : "");
-        for (int d = 0; d < DIM; d++) {
-            q[i][d] = rnd(&qr);
-            fprintf(qf, "%s%.9g", d ? "," : "", (double)q[i][d]);
-        }
-        fprintf(qf, "]");
-    }
-    fprintf(qf, "]\n");
-    fclose(qf);
+    write_queries(q, qfile);
 
     static char want[16384], got_c[16384], got[16384];
     expected_line(dv_store_db(s), target, q, want, sizeof want);
@@ -211,6 +234,56 @@ static void test_c_node_and_browser_replicas_follow_one_primary(void **state) {
     }
 
     dv_follower_close(f);
+    dv_publisher_close(p);
+    dv_store_close(s);
+}
+
+/*
+ * Issue test 5 for the JS replicas: the stream was trimmed (a snapshot was put in the object store), so
+ * followNats in Node (TCP and WebSocket) and in Chromium must start from the snapshot, then consume the
+ * records after it; without the bucket (snapshots: false) the same follower stops with DV_EGAP.
+ */
+static void test_js_replicas_bootstrap_from_snapshot(void **state) {
+    (void)state;
+    if (!node_ready()) {
+        printf("node, js/dist or js/node_modules/@nats-io missing: skipped\n");
+        skip();
+    }
+    char pdir[400], qfile[400];
+    snprintf(pdir, sizeof pdir, "%s/primary-b", work);
+    snprintf(qfile, sizeof qfile, "%s/queries-b.json", work);
+    dv_store *s = primary_open(pdir);
+    dv_publisher *p = pub_open(pdir);
+    uint64_t rng = 4242;
+    uint32_t next_id = 0;
+    write_ops(s, &rng, &next_id, 3000);
+    uint64_t snap = 0;
+    assert_int_equal(dv_store_checkpoint(s, NULL), DV_OK);
+    assert_int_equal(dv_publisher_put_snapshot(p, &snap), DV_OK); /* trims the stream before the snapshot */
+    assert_int_equal(snap, dv_store_sequence(s));
+    write_ops(s, &rng, &next_id, 1000);
+    assert_int_equal(dv_publisher_pump(p, NULL), DV_OK);
+    uint64_t target = dv_store_sequence(s);
+    float q[NQ][DIM];
+    write_queries(q, qfile);
+    static char want[16384], got[16384];
+    expected_line(dv_store_db(s), target, q, want, sizeof want);
+    /* the control: the log's start is gone from the stream */
+    assert_int_not_equal(
+        run_node_env("follow.mjs", "tcp", srv.url, target, qfile, "DV_NO_SNAPSHOTS=1", got, sizeof got), 0);
+    assert_non_null(strstr(got, "DV_EGAP"));
+    const char *boot = "DV_EXPECT_BOOTSTRAP=1";
+    if (run_node_env("follow.mjs", "tcp", srv.url, target, qfile, boot, got, sizeof got) != 0)
+        fail_msg("node follower (tcp) failed: %s", got);
+    assert_string_equal(got, want);
+    if (run_node_env("follow.mjs", "ws", srv.ws_url, target, qfile, boot, got, sizeof got) != 0)
+        fail_msg("node follower (ws) failed: %s", got);
+    assert_string_equal(got, want);
+    if (chromium_ready()) {
+        if (run_node_env("browser.mjs", "ws", srv.ws_url, target, qfile, boot, got, sizeof got) != 0)
+            fail_msg("browser follower failed: %s", got);
+        assert_string_equal(got, want);
+    }
     dv_publisher_close(p);
     dv_store_close(s);
 }
@@ -238,6 +311,7 @@ int main(void) {
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_c_node_and_browser_replicas_follow_one_primary, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_js_replicas_bootstrap_from_snapshot, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
