@@ -1628,6 +1628,8 @@ typedef struct dv_publisher_config {
     uint32_t group_bytes;    /* records per message: consecutive records already in the log go out as
                                 one message of at most this many bytes (a larger record alone); default
                                 65536; 1: one record per message. Never waits for records to come */
+    int zstd_level;          /* a message is sent as a zstd frame (header Dv-Codec: zstd) when that saves
+                                >= 1/32 of its bytes; this level (1..19), default 3; -1: never */
 } dv_publisher_config;
 
 /** Defaults as documented field by field above (all pointers NULL). */

@@ -458,6 +458,9 @@ static void test_runs_and_partial_duplicates(void **state) {
     char want[32];
     snprintf(want, sizeof want, ":%llu-", (unsigned long long)(singles + 1));
     assert_non_null(strstr(id, want));
+    const char *codec = NULL; /* a run this size compresses: the follower below reads it decompressed */
+    assert_int_equal(natsMsgHeader_Get(first, "Dv-Codec", &codec), NATS_OK);
+    assert_string_equal(codec, "zstd");
     natsMsg_Destroy(first);
     jsCtx_Destroy(js);
     natsConnection_Destroy(nc);
@@ -514,6 +517,8 @@ static void test_fencing_and_permissions(void **state) {
  * database's id with a sequence that names no record (a distinct one each time, or JetStream's dedupe
  * would drop the message).
  */
+static const char *raw_codec; /* a Dv-Codec header for the next raw_publish */
+
 static uint64_t raw_publish(const char *user, const char *pw, const void *data, int len, uint64_t delete_seq,
                             int foreign, int exact_id) {
     natsConnection *nc = NULL;
@@ -558,6 +563,8 @@ static uint64_t raw_publish(const char *user, const char *pw, const void *data, 
         }
         assert_int_equal(natsMsg_Create(&m, "dv." DB ".deltas", NULL, data, len), NATS_OK);
         if (forged[0]) natsMsgHeader_Set(m, "Nats-Msg-Id", forged);
+        if (raw_codec) natsMsgHeader_Set(m, "Dv-Codec", raw_codec);
+        raw_codec = NULL;
         assert_int_equal(js_PublishMsg(&pa, js, m, NULL, &jerr), NATS_OK);
         natsMsg_Destroy(m);
         seq = pa->Sequence;
@@ -580,14 +587,16 @@ static void test_hostile_messages_refused(void **state) {
     /* garbage; a next delta with a damaged checksum; one of a db with another dim; a valid next delta
      * of this config published without this database's message id (another publisher); the same under
      * this database's id naming other records; a run holding one record twice (not consecutive) */
-    char dirs[6][8] = {"r7a", "r7b", "r7c", "r7d", "r7e", "r7f"};
-    for (int k = 0; k < 6; k++) {
+    /* and a message claiming to be a zstd frame that is none; one with a codec this build does not know */
+    char dirs[8][8] = {"r7a", "r7b", "r7c", "r7d", "r7e", "r7f", "r7g", "r7h"};
+    for (int k = 0; k < 8; k++) {
         dv_follower *f = fol_open(dirs[k], dirs[k]);
         converge(NULL, f, dv_store_sequence(s));
         uint64_t bad_seq = 0;
         uint64_t hash = dv_db_state_hash(dv_follower_db(f));
         uint64_t pos = dv_follower_position(f);
-        if (k == 0) {
+        if (k == 0 || k >= 6) {
+            raw_codec = k == 6 ? "zstd" : k == 7 ? "brotli" : NULL;
             bad_seq = raw_publish("pub", "pubpw", "garbage", 7, 0, 0, 0);
         } else {
             /* the next delta of a db with another dim, or with its checksum damaged */
@@ -632,7 +641,8 @@ static void test_hostile_messages_refused(void **state) {
         if (k == 3) assert_int_equal(st, DV_EFENCED);
         if (k == 4) assert_non_null(strstr(dv_follower_last_error(f), "message id names"));
         if (k == 5) assert_non_null(strstr(dv_follower_last_error(f), "not consecutive"));
-        if (k >= 4) assert_int_equal(st, DV_ECORRUPT);
+        if (k == 4 || k == 5 || k == 6) assert_int_equal(st, DV_ECORRUPT);
+        if (k == 7) assert_int_equal(st, DV_EUNSUPPORTED);
         assert_non_null(strstr(dv_follower_last_error(f), "stream sequence"));
         assert_int_equal(dv_db_state_hash(dv_follower_db(f)), hash);
         assert_int_equal(dv_follower_position(f), pos);

@@ -1,7 +1,8 @@
 // nats.js -- follow a deltavec database over NATS JetStream into a wasm replica (Node: TCP or WebSocket;
 // browsers: WebSocket). The server-side layout is the C publisher's (docs/REPLICATION.md):
 //   stream DV_<db>, subject dv.<db>.deltas   a run of consecutive records (64-byte header + payload each,
-//                                            back to back) per message; Nats-Msg-Id "<db id>:<first>[-<last>]"
+//                                            back to back) per message; Nats-Msg-Id "<db id>:<first>[-<last>]";
+//                                            with header Dv-Codec: zstd the data is a zstd frame of the run
 //   stream DV_<db>_META, subject dv.<db>.meta the 80-byte stream header (config, db id)
 //   object store bucket dv_<db>              snapshots "snap-<20-digit sequence>"
 // The replica is the newest snapshot of the bucket when there is one (a stream trimmed past its start
@@ -29,6 +30,33 @@ async function connectTo(opts) {
 }
 
 const HEADER = 64;
+const MAX_RUN = 128 * 1024 * 1024; // bound on a decompressed run (as the C follower's)
+
+/* Content size of the zstd frame at the start of d (RFC 8878 frame header), or -1 when absent/invalid. */
+function zstdContentSize(d) {
+  if (d.length < 6 || d[0] !== 0x28 || d[1] !== 0xb5 || d[2] !== 0x2f || d[3] !== 0xfd) return -1;
+  const fhd = d[4], single = (fhd >> 5) & 1, fcsFlag = fhd >> 6, dictFlag = fhd & 3;
+  const fcsBytes = [single ? 1 : 0, 2, 4, 8][fcsFlag];
+  const at = 5 + (single ? 0 : 1) + [0, 1, 2, 4][dictFlag];
+  if (fcsBytes === 0 || d.length < at + fcsBytes) return -1;
+  let v = 0;
+  for (let i = fcsBytes - 1; i >= 0; i--) v = v * 256 + d[at + i];
+  return fcsBytes === 2 ? v + 256 : v;
+}
+
+/* A message's run of records: its data, or (Dv-Codec: zstd) the data decompressed, size bounded. */
+function runBytes(m, zstd) {
+  const codec = m.headers && m.headers.get('Dv-Codec');
+  if (!codec) return m.data;
+  if (codec !== 'zstd') throw fail('DV_EUNSUPPORTED', -25, `message codec "${codec.slice(0, 32)}" is not supported (zstd is)`);
+  const size = zstdContentSize(m.data);
+  if (size <= 0) throw fail('DV_ECORRUPT', -15, 'zstd message without a valid frame header and content size');
+  if (size > MAX_RUN) throw fail('DV_ETOOBIG', -16, `zstd message of ${size} bytes, at most ${MAX_RUN}`);
+  let out;
+  try { out = zstd.decompress(m.data, new Uint8Array(size)); } catch (e) { out = null; }
+  if (!out || out.length !== size) throw fail('DV_ECORRUPT', -15, 'zstd message: the frame does not decompress to its content size');
+  return out;
+}
 
 /* The records of a message's data: [{seq, bytes}], each verified (framing, checksum), sequences consecutive. */
 function recordsOf(dv, data) {
@@ -256,6 +284,7 @@ export async function followNats(opts = {}) {
     bucket: `dv_${db}`, objStream: `OBJ_dv_${db}` };
   const dv = await load(opts.load);
   const { jetstream, jetstreamManager, AckPolicy, DeliverPolicy } = await import('@nats-io/jetstream');
+  const zstd = await import('fzstd');
   let nc;
   try {
     nc = await connectTo(opts);
@@ -287,6 +316,7 @@ export async function followNats(opts = {}) {
     f.bootstraps = opened.snapshot ? 1 : 0;
     f._jsm = jsm;
     f._msgs = await consumer.consume({ max_messages: batch });
+    f._zstd = zstd;
     f.done = run(f, dv, opts);
     return f;
   } catch (e) {
@@ -299,7 +329,7 @@ export async function followNats(opts = {}) {
 
 /* Checks a message (origin, every record) and applies the records past the position; returns how many. */
 function applyMessage(f, dv, m) {
-  const recs = recordsOf(dv, m.data);
+  const recs = recordsOf(dv, runBytes(m, f._zstd));
   const first = recs[0].seq, last = recs[recs.length - 1].seq;
   const id = m.headers && m.headers.get('Nats-Msg-Id');
   const named = parseMsgId(id);

@@ -519,12 +519,29 @@ static dv_status check_origin(dv_follower *f, natsMsg *m, uint64_t stream_seq, c
  * snapshot that covers them); a message starting at or below the position
  * and reaching past it (partial duplicate) applies its new tail.
  */
+static dv_status apply_run(dv_follower *f, natsMsg *m, const uint8_t *d, size_t len, uint64_t stream_seq,
+                           uint64_t *applied);
+
 static dv_status apply_msg(dv_follower *f, natsMsg *m, uint64_t stream_seq, uint64_t *applied) {
-    const uint8_t *d = (const uint8_t *)natsMsg_GetData(m);
-    size_t len = (size_t)natsMsg_GetDataLength(m);
+    const uint8_t *d = NULL;
+    uint8_t *owned = NULL;
+    size_t len = 0;
+    char why[256];
+    *applied = 0;
+    dv_status st = dvt_msg_records(m, &d, &len, &owned, why, sizeof why);
+    if (st != DV_OK) {
+        snprintf(f->err, sizeof f->err, "stream sequence %llu: %s", (unsigned long long)stream_seq, why);
+        return st;
+    }
+    st = apply_run(f, m, d, len, stream_seq, applied);
+    free(owned);
+    return st;
+}
+
+static dv_status apply_run(dv_follower *f, natsMsg *m, const uint8_t *d, size_t len, uint64_t stream_seq,
+                           uint64_t *applied) {
     char why[256];
     dvt_run run;
-    *applied = 0;
     dv_status st = dvt_run_walk(d, len, &run, why, sizeof why);
     if (st != DV_OK) {
         snprintf(f->err, sizeof f->err, "stream sequence %llu: not a valid run of records (%zu bytes): %s",

@@ -65,6 +65,8 @@ struct dv_publisher {
     uint8_t *grp;
     size_t grp_len, grp_cap;
     uint64_t grp_first, grp_last;
+    uint8_t *zbuf; /* the run compressed */
+    size_t zcap;
     /* asynchronous publish errors (libnats calls back from its thread) */
     pthread_mutex_t mu;
     int async_failed;
@@ -82,6 +84,7 @@ void dv_publisher_config_default(dv_publisher_config *cfg) {
     cfg->keep_snapshots = 2;
     cfg->replicas = 1;
     cfg->group_bytes = 64 * 1024;
+    cfg->zstd_level = 3;
 }
 
 static void on_async_err(jsCtx *js, jsPubAckErr *pae, void *closure) {
@@ -284,6 +287,7 @@ dv_status dv_publisher_open(const dv_publisher_config *cfg, dv_publisher **out) 
     if (!p->cfg.keep_snapshots) p->cfg.keep_snapshots = 2;
     if (p->cfg.replicas <= 0) p->cfg.replicas = 1;
     if (!p->cfg.group_bytes) p->cfg.group_bytes = 64 * 1024;
+    if (!p->cfg.zstd_level) p->cfg.zstd_level = 3;
     dvt_names_init(&p->names, p->cfg.nats.name);
     uint64_t *segs = NULL;
     size_t n = 0;
@@ -307,6 +311,7 @@ void dv_publisher_close(dv_publisher *p) {
     tail_close(p);
     free(p->buf);
     free(p->grp);
+    free(p->zbuf);
     for (int i = 0; i < 6; i++) free(p->strs[i]);
     pthread_mutex_destroy(&p->mu);
     free(p);
@@ -412,13 +417,15 @@ static dv_status sync_stream(dv_publisher *p) {
         st = tail_seek(p, start, NULL);
     } else if (s == NATS_OK) {
         /* ours: our db id, a run of valid records as named; its last record tells where we are */
-        const uint8_t *d = (const uint8_t *)natsMsg_GetData(m);
-        size_t dl = (size_t)natsMsg_GetDataLength(m);
+        const uint8_t *d = NULL;
+        uint8_t *owned = NULL;
+        size_t dl = 0;
         const char *id = NULL;
         uint64_t first = 0, last = 0;
         dvt_run run;
         char why[256];
-        int ours = natsMsgHeader_Get(m, "Nats-Msg-Id", &id) == NATS_OK &&
+        int ours = dvt_msg_records(m, &d, &dl, &owned, why, sizeof why) == DV_OK &&
+                   natsMsgHeader_Get(m, "Nats-Msg-Id", &id) == NATS_OK &&
                    dvt_msg_id_parse(id, p->db_hex, &first, &last) &&
                    dvt_run_walk(d, dl, &run, why, sizeof why) == DV_OK && run.first == first &&
                    run.last == last;
@@ -426,6 +433,7 @@ static dv_status sync_stream(dv_publisher *p) {
         size_t rl = 0;
         const uint8_t *rec = ours ? dvt_run_find(d, dl, last, &rl) : NULL;
         if (rec) memcpy(sum, rec + 32, 8);
+        free(owned);
         p->stream_last = natsMsg_GetSequence(m);
         natsMsg_Destroy(m);
         if (!rec) {
@@ -485,7 +493,10 @@ static dv_status send_run(dv_publisher *p, uint64_t *stream_seq, char prev_id[80
     char id[80];
     dvt_msg_id(id, sizeof id, p->db_hex, p->grp_first, p->grp_last);
     natsMsg *m = NULL;
-    natsStatus s = natsMsg_Create(&m, p->names.deltas, NULL, (const char *)p->grp, (int)p->grp_len);
+    size_t zlen = dvt_run_compress(p->grp, p->grp_len, p->cfg.zstd_level, &p->zbuf, &p->zcap);
+    natsStatus s = zlen ? natsMsg_Create(&m, p->names.deltas, NULL, (const char *)p->zbuf, (int)zlen)
+                        : natsMsg_Create(&m, p->names.deltas, NULL, (const char *)p->grp, (int)p->grp_len);
+    if (s == NATS_OK && zlen) s = natsMsgHeader_Set(m, DVT_CODEC_HEADER, "zstd");
     if (s != NATS_OK) {
         natsMsg_Destroy(m);
         return DV_ENOMEM;

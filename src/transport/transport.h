@@ -78,6 +78,9 @@ uint64_t dvt_snap_seq(const char *name);
 
 /* ---- messages on dv.N.deltas (message.c) ---- */
 
+#define DVT_CODEC_HEADER "Dv-Codec"     /* "zstd": the data is a zstd frame of the run */
+#define DVT_MAX_RUN ((size_t)128 << 20) /* bound on a decompressed run */
+
 /* The records of one message. */
 typedef struct dvt_run {
     uint64_t first, last; /* sequences of its first and last record */
@@ -88,6 +91,11 @@ typedef struct dvt_run {
 void dvt_msg_id(char *out, size_t cap, const char *db_hex, uint64_t first, uint64_t last);
 /* 1 when id has that form (db_hex NULL: any database), with first >= 1 and last >= first. */
 int dvt_msg_id_parse(const char *id, const char *db_hex, uint64_t *first, uint64_t *last);
+/* A message's run: its data, or its zstd frame decompressed into *owned (free it). */
+dv_status dvt_msg_records(natsMsg *m, const uint8_t **data, size_t *len, uint8_t **owned, char *err,
+                          size_t cap);
+/* zstd frame of a run into *buf (grown as needed) when it saves >= 1/32; its size, else 0 (send it plain). */
+size_t dvt_run_compress(const uint8_t *run, size_t len, int level, uint8_t **buf, size_t *cap);
 /* Checks a message's data: >= 1 records, each whole and verified (checksum), sequences consecutive. */
 dv_status dvt_run_walk(const uint8_t *d, size_t len, dvt_run *run, char *err, size_t cap);
 /* The record `seq` of a walked run (NULL if not there). */
