@@ -19,7 +19,8 @@
  * Vectors are uniform in [-1, 1) with all 24 mantissa bits random (as model outputs are): no figure here
  * profits from values a compressor could exploit.
  *
- * Usage: bench_transport [--n 100000] [--dim 128] [--lat 2000] [--group BYTES] [--json FILE]
+ * Usage: bench_transport [--n 100000] [--dim 128] [--lat 2000] [--group BYTES] [--zstd LEVEL] [--json FILE]
+ * (--group and --zstd: the runs publisher's group_bytes and zstd_level; -1: no compression)
  */
 #define _GNU_SOURCE
 #include <nats/nats.h>
@@ -58,7 +59,10 @@ static void check(dv_status st, const char *what) {
     if (st != DV_OK) bench_die(PROG, what, st);
 }
 
-/* group_bytes 1: one record per message, published as database DB "1" (the admin user may). */
+static int zstd_level; /* --zstd: the runs publisher's level (0: the default; -1: never) */
+
+/* group_bytes 1: one record per message, uncompressed (the format before runs), published as database
+ * DB "1" (the admin user may). */
 static dv_publisher *open_pub(const char *dir, uint32_t group_bytes) {
     dv_publisher_config pc;
     dv_publisher_config_default(&pc);
@@ -68,6 +72,7 @@ static dv_publisher *open_pub(const char *dir, uint32_t group_bytes) {
     pc.nats.name = group_bytes == 1 ? DB "1" : DB;
     pc.dir = dir;
     if (group_bytes) pc.group_bytes = group_bytes;
+    pc.zstd_level = group_bytes == 1 ? -1 : zstd_level;
     dv_publisher *p = NULL;
     check(dv_publisher_open(&pc, &p), "publisher open");
     return p;
@@ -319,10 +324,14 @@ int main(int argc, char **argv) {
             nlat = (uint32_t)strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--group") && i + 1 < argc)
             group = (uint32_t)strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--zstd") && i + 1 < argc)
+            zstd_level = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--json") && i + 1 < argc)
             json = argv[++i];
         else {
-            fprintf(stderr, "usage: %s [--n N] [--dim D] [--lat N] [--group BYTES] [--json FILE]\n", PROG);
+            fprintf(stderr,
+                    "usage: %s [--n N] [--dim D] [--lat N] [--group BYTES] [--zstd LEVEL] [--json FILE]\n",
+                    PROG);
             return 2;
         }
     }
@@ -485,14 +494,14 @@ int main(int argc, char **argv) {
         FILE *jf = fopen(json, "w");
         if (jf) {
             fprintf(jf,
-                    "{\"n\":%u,\"dim\":%u,\"deltas\":%llu,\"raw_msgs_per_s\":%.0f,"
+                    "{\"n\":%u,\"dim\":%u,\"zstd_level\":%d,\"deltas\":%llu,\"raw_msgs_per_s\":%.0f,"
                     "\"publisher_single_deltas_per_s\":%.0f,\"publisher_single_vs_raw\":%.3f,"
                     "\"publisher_deltas_per_s\":%.0f,\"publisher_vs_raw\":%.3f,\"messages\":%llu,"
                     "\"publisher_vs_raw_same_messages\":%.3f,"
                     "\"follower_deltas_per_s\":%.0f,\"snapshot_bytes\":%llu,\"update_1pct\":[",
-                    n, dim, (unsigned long long)np, (double)recs.n / t_raw, (double)np1 / t_pub1,
-                    t_raw / t_pub1, (double)np / t_pub, t_raw / t_pub, (unsigned long long)msgs,
-                    t_rawr / t_pub, (double)np / t_fol, (unsigned long long)snap);
+                    n, dim, zstd_level ? zstd_level : 1, (unsigned long long)np, (double)recs.n / t_raw,
+                    (double)np1 / t_pub1, t_raw / t_pub1, (double)np / t_pub, t_raw / t_pub,
+                    (unsigned long long)msgs, t_rawr / t_pub, (double)np / t_fol, (unsigned long long)snap);
             for (int k = 0; k < 3; k++)
                 fprintf(jf,
                         "%s{\"kind\":\"%s\",\"record_bytes\":%llu,\"messages\":%llu,\"stored_bytes\":%llu,"

@@ -1629,7 +1629,7 @@ typedef struct dv_publisher_config {
                                 one message of at most this many bytes (a larger record alone); default
                                 65536; 1: one record per message. Never waits for records to come */
     int zstd_level;          /* a message is sent as a zstd frame (header Dv-Codec: zstd) when that saves
-                                >= 1/32 of its bytes; this level (1..19), default 3; -1: never */
+                                >= 1/32 of its bytes; this level (1..19), default 1; -1: never */
 } dv_publisher_config;
 
 /** Defaults as documented field by field above (all pointers NULL). */

@@ -84,7 +84,7 @@ void dv_publisher_config_default(dv_publisher_config *cfg) {
     cfg->keep_snapshots = 2;
     cfg->replicas = 1;
     cfg->group_bytes = 64 * 1024;
-    cfg->zstd_level = 3;
+    cfg->zstd_level = 1;
 }
 
 static void on_async_err(jsCtx *js, jsPubAckErr *pae, void *closure) {
@@ -287,7 +287,7 @@ dv_status dv_publisher_open(const dv_publisher_config *cfg, dv_publisher **out) 
     if (!p->cfg.keep_snapshots) p->cfg.keep_snapshots = 2;
     if (p->cfg.replicas <= 0) p->cfg.replicas = 1;
     if (!p->cfg.group_bytes) p->cfg.group_bytes = 64 * 1024;
-    if (!p->cfg.zstd_level) p->cfg.zstd_level = 3;
+    if (!p->cfg.zstd_level) p->cfg.zstd_level = 1;
     dvt_names_init(&p->names, p->cfg.nats.name);
     uint64_t *segs = NULL;
     size_t n = 0;
