@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <nats/nats.h>
 
 #include "deltavec.h"
 #include "support/nats_server.h"
@@ -292,6 +293,133 @@ static void test_js_replicas_bootstrap_from_snapshot(void **state) {
     dv_store_close(s);
 }
 
+/* The last record of the primary directory's log (header + payload) into buf; its length. */
+static size_t last_record(const char *dir, uint8_t *buf, size_t cap) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/00000000000000000001.dvs", dir);
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static uint8_t file[1 << 24];
+    size_t len = fread(file, 1, sizeof file, f);
+    fclose(f);
+    dv_stream_reader *r = NULL;
+    assert_int_equal(dv_stream_reader_open(NULL, &r), DV_OK);
+    size_t pos = 0, n = 0;
+    for (;;) {
+        size_t used = 0;
+        dv_stream_record rec;
+        dv_status st = dv_stream_reader_next(r, file + pos, len - pos, &used, &rec);
+        pos += used;
+        if (st != DV_OK) break;
+        n = 64 + rec.payload_len;
+        assert_true(n <= cap);
+        memcpy(buf, rec.header, 64);
+        memcpy(buf + 64, rec.payload, rec.payload_len);
+    }
+    dv_stream_reader_free(r);
+    return n;
+}
+
+/* Publishes data on the deltas subject with the given message id and Dv-Codec (NULL: none) as the
+ * publisher user; or, with delete_seq, deletes that stream message as the admin. Returns its sequence. */
+static uint64_t hostile_publish(const void *data, int len, const char *id, const char *codec,
+                                uint64_t delete_seq) {
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    natsOptions *o = NULL;
+    assert_int_equal(natsOptions_Create(&o), NATS_OK);
+    natsOptions_SetURL(o, srv.url);
+    natsOptions_SetUserInfo(o, delete_seq ? "adm" : "pub", delete_seq ? "admpw" : "pubpw");
+    assert_int_equal(natsConnection_Connect(&nc, o), NATS_OK);
+    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    jsErrCode jerr = 0;
+    uint64_t seq = delete_seq;
+    if (delete_seq) {
+        assert_int_equal(js_DeleteMsg(js, "DV_" DB, delete_seq, NULL, &jerr), NATS_OK);
+    } else {
+        natsMsg *m = NULL;
+        jsPubAck *pa = NULL;
+        assert_int_equal(natsMsg_Create(&m, "dv." DB ".deltas", NULL, data, len), NATS_OK);
+        natsMsgHeader_Set(m, "Nats-Msg-Id", id);
+        if (codec) natsMsgHeader_Set(m, "Dv-Codec", codec);
+        assert_int_equal(js_PublishMsg(&pa, js, m, NULL, &jerr), NATS_OK);
+        assert_false(pa->Duplicate);
+        seq = pa->Sequence;
+        jsPubAck_Destroy(pa);
+        natsMsg_Destroy(m);
+    }
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    natsOptions_Destroy(o);
+    return seq;
+}
+
+/*
+ * Issue test 7 for the JS replicas: messages that are not a valid run stop followNats with their status
+ * and stream sequence: a Dv-Codec: zstd message that is no zstd frame, an unknown codec, a record twice
+ * in one run (sequences not consecutive), a valid record under another database's message id.
+ */
+static void test_js_replicas_refuse_hostile_messages(void **state) {
+    (void)state;
+    if (!node_ready()) {
+        printf("node, js/dist or js/node_modules/@nats-io missing: skipped\n");
+        skip();
+    }
+    char pdir[400], qfile[400];
+    snprintf(pdir, sizeof pdir, "%s/primary-h", work);
+    snprintf(qfile, sizeof qfile, "%s/queries-h.json", work);
+    dv_store *s = primary_open(pdir, 0);
+    dv_publisher *p = pub_open(pdir);
+    uint64_t rng = 77;
+    uint32_t next_id = 0;
+    write_ops(s, &rng, &next_id, 500);
+    assert_int_equal(dv_publisher_pump(p, NULL), DV_OK);
+    assert_int_equal(dv_store_sync(s), DV_OK);
+    uint64_t target = dv_store_sequence(s);
+    float q[NQ][DIM];
+    write_queries(q, qfile);
+    static uint8_t rec[1 << 16], twice[1 << 17];
+    size_t rl = last_record(pdir, rec, sizeof rec);
+    assert_true(rl >= 64);
+    memcpy(twice, rec, rl);
+    memcpy(twice + rl, rec, rl);
+    char own[64], foreign[64], ids[4][96];
+    /* the publisher's db id: the stream header of the primary's first segment */
+    char seg[600];
+    snprintf(seg, sizeof seg, "%s/00000000000000000001.dvs", pdir);
+    FILE *sf = fopen(seg, "rb");
+    assert_non_null(sf);
+    uint8_t hdr[80];
+    assert_int_equal(fread(hdr, 1, sizeof hdr, sf), sizeof hdr);
+    fclose(sf);
+    for (int i = 0; i < 16; i++) snprintf(own + 2 * i, 3, "%02x", hdr[64 + i]);
+    memset(foreign, 'f', 32);
+    foreign[32] = 0;
+    unsigned long long t = (unsigned long long)target;
+    snprintf(ids[0], sizeof ids[0], "%s:%llu", own, t + 1);
+    snprintf(ids[1], sizeof ids[1], "%s:%llu", own, t + 2);
+    snprintf(ids[2], sizeof ids[2], "%s:%llu-%llu", own, t, t + 1);
+    snprintf(ids[3], sizeof ids[3], "%s:%llu", foreign, t);
+    const char *want[4] = {"DV_ECORRUPT", "DV_EUNSUPPORTED", "DV_ECORRUPT", "DV_EFENCED"};
+    for (int k = 0; k < 4; k++) {
+        uint64_t bad = k == 0   ? hostile_publish("garbage!", 8, ids[k], "zstd", 0)
+                       : k == 1 ? hostile_publish("garbage!", 8, ids[k], "brotli", 0)
+                       : k == 2 ? hostile_publish(twice, (int)(2 * rl), ids[k], NULL, 0)
+                                : hostile_publish(rec, (int)rl, ids[k], NULL, 0);
+        static char got[16384];
+        int rc = run_node_env("follow.mjs", k % 2 ? "ws" : "tcp", k % 2 ? srv.ws_url : srv.url, target + 1,
+                              qfile, "", got, sizeof got);
+        assert_int_not_equal(rc, 0);
+        char code[64], sq[64];
+        snprintf(code, sizeof code, "\"error\":\"%s\"", want[k]);
+        snprintf(sq, sizeof sq, "\"sequence\":%llu", (unsigned long long)bad);
+        if (!strstr(got, code) || !strstr(got, sq)) fail_msg("case %d: %s", k, got);
+        hostile_publish(NULL, 0, NULL, NULL, bad); /* clean the stream for the next case */
+    }
+    dv_publisher_close(p);
+    dv_store_close(s);
+}
+
 static int setup(void **state) {
     (void)state;
     const char *t = getenv("TMPDIR");
@@ -316,6 +444,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_c_node_and_browser_replicas_follow_one_primary, setup, teardown),
         cmocka_unit_test_setup_teardown(test_js_replicas_bootstrap_from_snapshot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_js_replicas_refuse_hostile_messages, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
