@@ -1678,6 +1678,11 @@ typedef struct dv_publisher_config {
     uint32_t window;         /* asynchronous publishes in flight at most; default 256 */
     uint32_t keep_snapshots; /* snapshots kept in the object store; default 2 (>= 1) */
     int replicas;            /* JetStream replicas (R) of the streams it creates; default 1 */
+    uint32_t group_bytes;    /* records per message: consecutive records already in the log go out as
+                                one message of at most this many bytes (a larger record alone); default
+                                65536; 1: one record per message. Never waits for records to come */
+    int zstd_level;          /* a message is sent as a zstd frame (header Dv-Codec: zstd) when that saves
+                                >= 1/32 of its bytes; this level (1..19), default 1; -1: never */
 } dv_publisher_config;
 
 /** Defaults as documented field by field above (all pointers NULL). */

@@ -10,6 +10,7 @@ import {
   openParallelReplica, openParallelReplicaFromStream, DEFAULT_FEED_BYTES, type StreamResult, type FeedStatus,
 } from 'deltavec/parallel';
 import { createPool, memoryPages, DEFAULT_MEMORY_BYTES } from 'deltavec/pool';
+import { followNats } from 'deltavec/nats';
 
 async function primaryToReplica(): Promise<string> {
   const dv = await load({ simd: 'auto' });
@@ -106,3 +107,18 @@ void primaryToReplica;
 void parallel;
 void simdSupported();
 void threadsSupported();
+
+async function natsReplica(): Promise<bigint> {
+  const f = await followNats({ servers: 'ws://127.0.0.1:8080', database: 'mydb', user: 'reader', pass: 'x',
+    transport: 'ws', batch: 64, snapshots: true, onApply: (fo, pos) => { void fo.lag.sequences; void pos; } });
+  const started: number = f.bootstraps;
+  await f.waitFor(10n);
+  const hits = f.replica.search(new Float32Array(4), 10);
+  void hits; void started;
+  if (f.error) void f.error.sequence;
+  // @ts-expect-error snapshots is a boolean
+  await followNats({ servers: 'x', database: 'y', snapshots: 'no' });
+  await f.stop();
+  return f.position;
+}
+void natsReplica;
