@@ -1469,6 +1469,11 @@ typedef struct dv_store_config {
     const dv_db_config *create;    /* non-NULL: create the directory (its parent must exist) and a db
                                       with this config if it holds no database yet; an existing one
                                       must have this config (DV_ECONFIG). NULL: it must exist. */
+    dv_stream_mode mode;           /* with create, for a new directory: DV_STREAM_STRUCTURAL (default: every
+                                      record carries its graph changes) or DV_STREAM_LOGICAL (vector and
+                                      metadata changes only: smaller records, and opening rebuilds the graph
+                                      by replaying the writes, to the same state hash). An existing
+                                      directory keeps its own; create with another mode: DV_ECONFIG */
     int read_only;                 /* no lock, no write, no repair; sees what the files hold */
     dv_sync_policy sync;           /* default DV_SYNC_ALWAYS */
     uint32_t sync_interval_ms;     /* DV_SYNC_INTERVAL: default 100 */
