@@ -390,18 +390,18 @@ static void edge_to_a_missing_node_is_incoherent_and_changes_nothing(void **stat
     dv_db *r = test_open_db(DIM, 42);
     dv_apply *ap = make_applier(r, DV_APPLY_STRUCTURAL, DV_CONFLICT_ABORT);
     apply_all(ap, &p.stream, 0, 4);
-    /* an insert of "c" at slot 1 (free again) whose graph part points at slot 77 */
+    /* an insert of "c" at slot 2 (slot 1 holds b's tombstone) whose graph part points at slot 77 */
     dv_mem mem;
     dv_mem_init(&mem, NULL);
     dv_delta_builder b;
     dv_delta_builder_init(&b, &mem);
     dv_delta_builder_begin(&b, DV_OP_INSERT);
     float v[DIM] = {1};
-    assert_int_equal(dv_delta_builder_set_insert(&b, 1, "c", 0, DIM, v), DV_OK);
-    assert_int_equal(dv_delta_builder_edge_add(&b, 0, 1, 0, 1.0f), DV_OK);
-    assert_int_equal(dv_delta_builder_edge_add(&b, 0, 1, 77, 1.0f), DV_OK);
+    assert_int_equal(dv_delta_builder_set_insert(&b, 2, "c", 0, DIM, v), DV_OK);
+    assert_int_equal(dv_delta_builder_edge_add(&b, 0, 2, 0, 1.0f), DV_OK);
+    assert_int_equal(dv_delta_builder_edge_add(&b, 0, 2, 77, 1.0f), DV_OK);
     b.d.h.sequence = 5;
-    b.d.h.prev_sequence = 4; /* slot 1 was last touched by the delete of b */
+    b.d.h.prev_sequence = 0; /* a slot never used */
     test_delta bad;
     encode_into(&b.d, &bad);
     expect_refused(ap, r, bad.bytes, bad.len, DV_EINCOHERENT);

@@ -1,10 +1,11 @@
 /*
  * state_hash.c -- dv_db_state_hash(): XXH3-64 over the canonical state.
  *
- * Order: config (dim, metric, M), slot count, then per slot in order: live
- * flag; if live: id, vector bytes, metadata pairs (insertion order, which
- * replay reproduces: overwrite in place, removal keeps order), level, each
- * layer's neighbour list in order; finally entry point and max level.
+ * Order: config (dim, metric, M), slot count, then per slot in order: state
+ * byte (0 free, 1 vector, 2 tombstone); a vector: id, vector bytes, metadata
+ * pairs (insertion order, which replay reproduces: overwrite in place,
+ * removal keeps order), level, each layer's neighbour list in order; a
+ * tombstone: vector bytes, level, lists; finally entry point and max level.
  * Derived data (norms, in-degrees, the id map, the free-slot stack order,
  * capacities) is not hashed.
  *
@@ -54,9 +55,16 @@ void dv_state_hash_slot(XXH3_state_t *st, const dv_db *db, uint32_t i) {
     s.st = st;
     s.n = 0;
     const dv_slot *si = &db->info[i];
-    uint8_t live = si->live;
+    uint8_t live = si->live ? (uint8_t)(si->tomb ? 2 : 1) : 0;
     put(&s, &live, 1);
-    if (live) {
+    if (live == 2) { /* a tombstone: no id or metadata any more, still a graph node */
+        put(&s, dv_vec(db, i), (size_t)db->dim * 4);
+        put_u32(&s, si->level);
+        for (uint32_t l = 0; l <= si->level; l++) {
+            const uint32_t *lst = dv_list(db, i, l);
+            put(&s, lst, (size_t)(lst[0] + 1) * 4);
+        }
+    } else if (live) {
         put_u32(&s, si->id_len);
         put(&s, si->id, si->id_len);
         put(&s, dv_vec(db, i), (size_t)db->dim * 4);

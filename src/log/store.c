@@ -1056,6 +1056,9 @@ static dv_status open_inner(dv_store *s, dv_recovery_report *r, load_mode mode) 
     } else {
         st = load(s, &segs, &snaps, s->cfg.read_only ? s->cfg.as_of : 0, mode, r, &tail_end);
         if (st == DV_OK) st = check_create_config(s);
+        /* the repair policy is the writer's choice, not state: snapshots and the log do not keep it */
+        if (st == DV_OK && s->cfg.create)
+            st = dv_db_set_repair_fraction(s->db, s->cfg.create->repair_fraction);
     }
     if (st == DV_OK && mode == LOAD_OPEN) st = start_writer(s, &segs, tail_end);
     if (st == DV_OK && mode == LOAD_OPEN) { /* a writer needs the applier only to recover */
