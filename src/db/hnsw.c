@@ -601,16 +601,22 @@ dv_status dv_hnsw_plan_unlink(dv_db *db, uint32_t x, int for_update, size_t *edg
     return DV_OK;
 }
 
+/* A plan record whose layer has this bit asks for one back edge instead:
+ * [b][layer | PLAN_BACK][1][a] appends a to b's list if it has room (and b
+ * is a vector without that edge), checked when applied. */
+#define PLAN_BACK 0x80000000u
+
 /* Applies every plan record: each list changes by its net difference
  * (removals of entries not selected, in list order, then appends of new
- * selections, in selection order). */
+ * selections, in selection order); then the back edges, on the lists as
+ * the records left them. */
 static void apply_plan(dv_db *db) {
-    size_t p = 0;
     uint32_t old[2 * DV_MAX_M];
-    while (p < db->plan_len) {
+    for (size_t p = 0; p < db->plan_len;) {
         uint32_t a = db->plan[p], l = db->plan[p + 1], k = db->plan[p + 2];
         const uint32_t *sel = db->plan + p + 3;
         p += 3 + (size_t)k;
+        if (l & PLAN_BACK) continue;
         uint32_t *la = dv_list(db, a, l), n = la[0];
         memcpy(old, la + 1, (size_t)n * 4);
         for (uint32_t j = 0; j < n; j++) {
@@ -625,6 +631,15 @@ static void apply_plan(dv_db *db) {
                 if (old[j] == sel[t]) was = 1;
             if (!was) dv_graph_add_edge(db, a, l, sel[t], dv_dist_nodes(db, a, sel[t]));
         }
+    }
+    for (size_t p = 0; p < db->plan_len;) {
+        uint32_t b = db->plan[p], l = db->plan[p + 1], k = db->plan[p + 2], a = db->plan[p + 3];
+        p += 3 + (size_t)k;
+        if (!(l & PLAN_BACK)) continue;
+        l &= ~PLAN_BACK;
+        if (db->info[b].tomb || dv_list(db, b, l)[0] >= dv_maxdeg(db, l) || dv_graph_has_edge(db, b, l, a))
+            continue;
+        dv_graph_add_edge(db, b, l, a, dv_dist_nodes(db, b, a));
     }
     db->plan_len = 0;
 }
@@ -658,7 +673,10 @@ void dv_hnsw_apply_unlink(dv_db *db, uint32_t x, int for_update) {
  * the sweep no edge points to a tombstone and each can be purged. */
 
 /* Replacement candidates of a on layer: vectors reached from a's tombstoned
- * neighbours (two tombstone hops at most), not already in a's list. */
+ * neighbours (two tombstone hops at most), not already in a's list, sorted
+ * by distance to a. (Adding the neighbours of a's nearest kept neighbours
+ * closed a quarter of the gap to a fresh build at low ef, at 1.6x-2.2x the
+ * repair time: not taken.) */
 static uint32_t repair_candidates(dv_db *db, uint32_t a, uint32_t layer, dv_heap_item *c, uint32_t cap) {
     dv_search_scratch *sc = db->scratch;
     uint16_t tag = new_epoch(sc);
@@ -707,9 +725,17 @@ static dv_status plan_repair_list(dv_db *db, uint32_t a, uint32_t layer, size_t 
     for (uint32_t j = 0; j < n; j++)
         if (!db->info[la[1 + j]].tomb) sel[k++].id = la[1 + j];
     kept = k;
-    if (!db->info[a].tomb) { /* a tombstone only drops its edges to tombstones */
+    if (!db->info[a].tomb && k < mmax) { /* a tombstone only drops its edges to tombstones */
+        /* nearest kept neighbours first: the likeliest to rule a candidate
+         * out, which ends its check early (the outcome does not depend on
+         * the order; only appended entries keep theirs, see apply_plan) */
+        for (uint32_t j = 0; j < k; j++) sel[j].d = dv_dist_nodes(db, a, sel[j].id);
+        sort_items(sel, k);
         dv_heap_item c[REPAIR_CANDIDATES];
         uint32_t nc = repair_candidates(db, a, layer, c, REPAIR_CANDIDATES);
+        /* up to the full degree, not just the places the tombstones held:
+         * refilling only those lost 0.013 recall@10 against a fresh build
+         * after 50% deletes (0.005 this way; bench_delete, 10k x 128) */
         for (uint32_t i = 0; i < nc && k < mmax; i++) {
             const float *v = dv_vec(db, c[i].id);
             float vinv = db->info[c[i].id].inv_norm;
@@ -719,11 +745,20 @@ static dv_status plan_repair_list(dv_db *db, uint32_t a, uint32_t layer, size_t 
             if (good) sel[k++] = c[i];
         }
     }
-    *events += dead + (k - kept);
+    *events += dead + 2 * (k - kept); /* each new edge may bring its back edge */
     dv_status st = plan_push(db, a);
     if (st == DV_OK) st = plan_push(db, layer);
     if (st == DV_OK) st = plan_push(db, k);
     for (uint32_t j = 0; j < k && st == DV_OK; j++) st = plan_push(db, sel[j].id);
+    /* back edges, as an insert adds them: a node whose in-neighbours were
+     * deleted would otherwise stay hard to reach (without them, recall@10
+     * after 50% deletes stayed 0.065 under a fresh build in test_hnsw) */
+    for (uint32_t j = kept; j < k && st == DV_OK; j++) {
+        st = plan_push(db, sel[j].id);
+        if (st == DV_OK) st = plan_push(db, layer | PLAN_BACK);
+        if (st == DV_OK) st = plan_push(db, 1);
+        if (st == DV_OK) st = plan_push(db, a);
+    }
     return st;
 }
 
