@@ -1499,6 +1499,11 @@ typedef struct dv_store_config {
     const dv_db_config *create;    /* non-NULL: create the directory (its parent must exist) and a db
                                       with this config if it holds no database yet; an existing one
                                       must have this config (DV_ECONFIG). NULL: it must exist. */
+    dv_stream_mode mode;           /* with create, for a new directory: DV_STREAM_STRUCTURAL (default: every
+                                      record carries its graph changes) or DV_STREAM_LOGICAL (vector and
+                                      metadata changes only: smaller records, and opening rebuilds the graph
+                                      by replaying the writes, to the same state hash). An existing
+                                      directory keeps its own; create with another mode: DV_ECONFIG */
     int read_only;                 /* no lock, no write, no repair; sees what the files hold */
     dv_sync_policy sync;           /* default DV_SYNC_ALWAYS */
     uint32_t sync_interval_ms;     /* DV_SYNC_INTERVAL: default 100 */
@@ -1669,9 +1674,11 @@ dv_status dv_stream_compact(const uint8_t *in, size_t len, dv_stream_sink_fn sin
  * DV_EUNSUPPORTED (dv_nats_available() says which build this is).
  *
  * On the server, for a database named N:
- *   stream DV_N        subject dv.N.deltas: one record (64-byte header +
- *                      payload) per message, header Nats-Msg-Id "<db id
- *                      hex>:<sequence>" (JetStream dedupe);
+ *   stream DV_N        subject dv.N.deltas: a run of consecutive records
+ *                      (64-byte header + payload each, back to back) per
+ *                      message, zstd-compressed when that pays (header
+ *                      Dv-Codec: zstd), header Nats-Msg-Id "<db id
+ *                      hex>:<first>-<last>" (JetStream dedupe);
  *   stream DV_N_META   subject dv.N.meta: the stream header (config, db id)
  *                      of the log, one message kept;
  *   object store dv_N  (stream OBJ_dv_N) snapshots named "snap-<20-digit
@@ -1708,6 +1715,11 @@ typedef struct dv_publisher_config {
     uint32_t window;         /* asynchronous publishes in flight at most; default 256 */
     uint32_t keep_snapshots; /* snapshots kept in the object store; default 2 (>= 1) */
     int replicas;            /* JetStream replicas (R) of the streams it creates; default 1 */
+    uint32_t group_bytes;    /* records per message: consecutive records already in the log go out as
+                                one message of at most this many bytes (a larger record alone); default
+                                65536; 1: one record per message. Never waits for records to come */
+    int zstd_level;          /* a message is sent as a zstd frame (header Dv-Codec: zstd) when that saves
+                                >= 1/32 of its bytes; this level (1..19), default 1; -1: never */
 } dv_publisher_config;
 
 /** Defaults as documented field by field above (all pointers NULL). */
@@ -1736,9 +1748,9 @@ dv_status dv_publisher_pump(dv_publisher *p, uint64_t *n_published);
 /**
  * Uploads the directory's newest snapshot file (dv_store_checkpoint writes
  * them) to the object store unless it is already there, removes all but
- * the newest keep_snapshots, and purges the stream's records before the
- * oldest kept snapshot's sequence (that record itself stays), so a
- * follower can always catch up from a kept snapshot. *sequence (may be
+ * the newest keep_snapshots, and purges the stream's messages before the
+ * one holding the oldest kept snapshot's sequence (that message stays), so
+ * a follower can always catch up from a kept snapshot. *sequence (may be
  * NULL) gets the uploaded snapshot's sequence. DV_ENOTFOUND when the
  * directory has no snapshot; DV_ENETWORK as above.
  */
