@@ -62,14 +62,15 @@ static void check(dv_status st, const char *what) {
 static int zstd_level; /* --zstd: the runs publisher's level (0: the default; -1: never) */
 
 /* group_bytes 1: one record per message, uncompressed (the format before runs), published as database
- * DB "1" (the admin user may). */
-static dv_publisher *open_pub(const char *dir, uint32_t group_bytes) {
+ * DB "1" (the admin user may). name: the database (NULL: DB, or DB "1" for group_bytes 1). */
+static dv_publisher *open_pub_as(const char *dir, uint32_t group_bytes, const char *name) {
     dv_publisher_config pc;
     dv_publisher_config_default(&pc);
     pc.nats.servers = srv.url;
-    pc.nats.user = group_bytes == 1 ? "adm" : "pub";
-    pc.nats.password = group_bytes == 1 ? "admpw" : "pubpw";
-    pc.nats.name = group_bytes == 1 ? DB "1" : DB;
+    int adm = group_bytes == 1 || name;
+    pc.nats.user = adm ? "adm" : "pub";
+    pc.nats.password = adm ? "admpw" : "pubpw";
+    pc.nats.name = name ? name : group_bytes == 1 ? DB "1" : DB;
     pc.dir = dir;
     if (group_bytes) pc.group_bytes = group_bytes;
     pc.zstd_level = group_bytes == 1 ? -1 : zstd_level;
@@ -78,13 +79,17 @@ static dv_publisher *open_pub(const char *dir, uint32_t group_bytes) {
     return p;
 }
 
-static dv_follower *open_fol(const char *dir, const char *durable) {
+static dv_publisher *open_pub(const char *dir, uint32_t group_bytes) {
+    return open_pub_as(dir, group_bytes, NULL);
+}
+
+static dv_follower *open_fol_of(const char *dir, const char *durable, const char *name) {
     dv_follower_config fc;
     dv_follower_config_default(&fc);
     fc.nats.servers = srv.url;
     fc.nats.user = "fol";
     fc.nats.password = "folpw";
-    fc.nats.name = DB;
+    fc.nats.name = name;
     fc.dir = dir;
     fc.durable = durable;
     fc.batch = 512;
@@ -93,6 +98,8 @@ static dv_follower *open_fol(const char *dir, const char *durable) {
     check(dv_follower_open(&fc, &f), "follower open");
     return f;
 }
+
+static dv_follower *open_fol(const char *dir, const char *durable) { return open_fol_of(dir, durable, DB); }
 
 /* ---- raw reference: the same byte sizes, plain async publishes ---------------------- */
 
@@ -312,9 +319,150 @@ static void update_1pct(dv_store *s, uint32_t n, uint32_t dim, int k, uint64_t *
     free(idx);
 }
 
+static const char *const KINDS[3] = {"dense, vectors replaced", "dense, values drifting <= 1%",
+                                     "sparse, 10% of the values"};
+
+/* The 1% update figures of one primary (one log mode). */
+typedef struct mode_figures {
+    const char *mode;
+    uint64_t snap; /* its snapshot in the object store */
+    uint64_t rec_b[3], stored_b[3], single_b[3], nmsg[3];
+    double apply_s[3];        /* the follower fetching and applying each update */
+    double build_s, follow_s; /* building the n x dim primary; a follower applying that log */
+    uint64_t deltas;
+} mode_figures;
+
+/* The three 1% updates (seed urng: the same writes in each mode) on primary s shipped by p (and p1, one
+ * record per message, when not NULL) to stream `name`; the follower f applies each, timed; then the
+ * snapshot of the result put in the object store. */
+static void measure_updates(dv_store *s, const char *pdir, dv_publisher *p, dv_publisher *p1, dv_follower *f,
+                            const char *name, uint32_t n, uint32_t dim, uint64_t urng, float *v,
+                            mode_figures *m) {
+    char stream[96], stream1[96], obj[96];
+    snprintf(stream, sizeof stream, "DV_%s", name);
+    snprintf(stream1, sizeof stream1, "DV_%s1", name);
+    snprintf(obj, sizeof obj, "OBJ_dv_%s", name);
+    for (int k = 0; k < 3; k++) {
+        uint64_t before = stream_bytes(stream), before1 = p1 ? stream_bytes(stream1) : 0;
+        uint64_t m0 = stream_state(stream, 1), seq0 = dv_store_sequence(s);
+        update_1pct(s, n, dim, k, &urng, v);
+        check(dv_store_sync(s), "sync");
+        check(dv_publisher_pump(p, NULL), "publish update");
+        if (p1) check(dv_publisher_pump(p1, NULL), "publish update (one record per message)");
+        m->stored_b[k] = stream_bytes(stream) - before;
+        m->single_b[k] = p1 ? stream_bytes(stream1) - before1 : 0;
+        m->nmsg[k] = stream_state(stream, 1) - m0;
+        m->rec_b[k] = log_bytes_after(pdir, seq0, dv_store_sequence(s));
+        double t0 = bench_now();
+        while (dv_follower_position(f) < dv_store_sequence(s))
+            check(dv_follower_pump(f, 100, NULL), "follow");
+        m->apply_s[k] = bench_now() - t0;
+    }
+    if (dv_db_state_hash(dv_follower_db(f)) != dv_db_state_hash(dv_store_db(s))) {
+        fprintf(stderr, "%s: %s replica differs from its primary\n", PROG, m->mode);
+        exit(1);
+    }
+    uint64_t obj0 = stream_bytes(obj);
+    check(dv_store_checkpoint(s, NULL), "checkpoint");
+    check(dv_publisher_put_snapshot(p, NULL), "put snapshot");
+    m->snap = stream_bytes(obj) - obj0;
+}
+
+/* Opens (creates) a primary database directory of log mode `mode`. */
+static dv_store *open_primary(const char *dir, dv_stream_mode mode, uint32_t dim) {
+    dv_db_config c;
+    dv_db_config_default(&c, dim);
+    c.ef_construction = 100;
+    dv_store_config sc;
+    dv_store_config_default(&sc);
+    sc.create = &c;
+    sc.mode = mode;
+    sc.sync = DV_SYNC_NONE;
+    sc.keep_log_from = 1; /* the checkpoint keeps the log (to look at it with DV_BENCH_KEEP) */
+    dv_store *s = NULL;
+    check(dv_store_open(dir, &sc, &s, NULL), "store open");
+    return s;
+}
+
+/* Inserts n random vectors v0..v(n-1) (seed 42: the same in each mode); the seconds it took. */
+static double build(dv_store *s, const char *mode, uint32_t n, uint32_t dim, float *v) {
+    uint64_t rng = 42;
+    char id[32];
+    printf("building %u x %u (%s log) ...\n", n, dim, mode);
+    fflush(stdout);
+    double t0 = bench_now();
+    for (uint32_t i = 0; i < n; i++) {
+        fill(v, dim, &rng);
+        snprintf(id, sizeof id, "v%u", i);
+        check(dv_store_insert(s, id, v, NULL, 0), "insert");
+    }
+    check(dv_store_sync(s), "sync");
+    return bench_now() - t0;
+}
+
+/* The logical-mode primary: built, shipped by a runs publisher as database DB "L", followed by a replica
+ * that re-links every write (the end-to-end apply rate), then the same three 1% updates. */
+static void measure_logical(uint32_t n, uint32_t dim, uint64_t urng, float *v, mode_figures *m) {
+    char pdir[400], rdir[400];
+    snprintf(pdir, sizeof pdir, "%s/primary-logical", work);
+    snprintf(rdir, sizeof rdir, "%s/replica-logical", work);
+    dv_store *s = open_primary(pdir, DV_STREAM_LOGICAL, dim);
+    m->build_s = build(s, "logical", n, dim, v);
+    dv_publisher *p = open_pub_as(pdir, 0, DB "L");
+    check(dv_publisher_pump(p, &m->deltas), "publish (logical)");
+    dv_follower *f = open_fol_of(rdir, "bench_logical", DB "L");
+    double t0 = bench_now();
+    while (dv_follower_position(f) < dv_store_sequence(s)) check(dv_follower_pump(f, 100, NULL), "follow");
+    m->follow_s = bench_now() - t0;
+    measure_updates(s, pdir, p, NULL, f, DB "L", n, dim, urng, v, m);
+    dv_follower_close(f);
+    dv_publisher_close(p);
+    dv_store_close(s);
+}
+
+static void print_modes(const mode_figures *ms, int nm, uint32_t n) {
+    printf("\n4. log modes: the 1%% update on the wire and the follower re-linking it (runs publisher)\n");
+    printf("   %-10s %-30s %10s %9s %12s %12s %8s %12s\n", "mode", "update", "records B", "B/record",
+           "stored B", "snapshot B", "ratio", "apply/s");
+    for (int i = 0; i < nm; i++)
+        for (int k = 0; k < 3; k++)
+            printf("   %-10s %-30s %10llu %9.0f %12llu %12llu %7.0fx %12.0f\n", ms[i].mode, KINDS[k],
+                   (unsigned long long)ms[i].rec_b[k], (double)ms[i].rec_b[k] / (n / 100),
+                   (unsigned long long)ms[i].stored_b[k], (unsigned long long)ms[i].snap,
+                   ms[i].stored_b[k] ? (double)ms[i].snap / (double)ms[i].stored_b[k] : 0.0,
+                   ms[i].apply_s[k] > 0 ? (n / 100) / ms[i].apply_s[k] : 0.0);
+    for (int i = 0; i < nm; i++)
+        printf("   %-10s build %.1f s (%.0f inserts/s); follower applied the build's %llu deltas at %.0f "
+               "deltas/s\n",
+               ms[i].mode, ms[i].build_s, n / ms[i].build_s, (unsigned long long)ms[i].deltas,
+               ms[i].follow_s > 0 ? (double)ms[i].deltas / ms[i].follow_s : 0.0);
+}
+
+static void json_modes(FILE *jf, const mode_figures *ms, int nm, uint32_t n) {
+    fprintf(jf, ",\"modes\":[");
+    for (int i = 0; i < nm; i++) {
+        fprintf(jf,
+                "%s{\"mode\":\"%s\",\"snapshot_bytes\":%llu,\"build_inserts_per_s\":%.0f,"
+                "\"follower_deltas_per_s\":%.0f,\"update_1pct\":[",
+                i ? "," : "", ms[i].mode, (unsigned long long)ms[i].snap, n / ms[i].build_s,
+                ms[i].follow_s > 0 ? (double)ms[i].deltas / ms[i].follow_s : 0.0);
+        for (int k = 0; k < 3; k++)
+            fprintf(jf,
+                    "%s{\"kind\":\"%s\",\"record_bytes\":%llu,\"messages\":%llu,\"stored_bytes\":%llu,"
+                    "\"snapshot_ratio\":%.1f,\"follower_apply_per_s\":%.0f}",
+                    k ? "," : "", KINDS[k], (unsigned long long)ms[i].rec_b[k],
+                    (unsigned long long)ms[i].nmsg[k], (unsigned long long)ms[i].stored_b[k],
+                    ms[i].stored_b[k] ? (double)ms[i].snap / (double)ms[i].stored_b[k] : 0.0,
+                    ms[i].apply_s[k] > 0 ? (n / 100) / ms[i].apply_s[k] : 0.0);
+        fprintf(jf, "]}");
+    }
+    fprintf(jf, "]");
+}
+
 int main(int argc, char **argv) {
     uint32_t n = 100000, dim = 128, nlat = 2000, group = 0;
     const char *json = NULL;
+    int modes = 3; /* --mode: bit 0 structural, bit 1 logical (section 4) */
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--n") && i + 1 < argc)
             n = (uint32_t)strtoul(argv[++i], NULL, 10);
@@ -328,9 +476,17 @@ int main(int argc, char **argv) {
             zstd_level = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--json") && i + 1 < argc)
             json = argv[++i];
-        else {
+        else if (!strcmp(argv[i], "--mode") && i + 1 < argc) {
+            i++;
+            modes = !strcmp(argv[i], "structural") ? 1
+                    : !strcmp(argv[i], "logical")  ? 2
+                    : !strcmp(argv[i], "both")     ? 3
+                                                   : 0;
+            if (!modes) return 2;
+        } else {
             fprintf(stderr,
-                    "usage: %s [--n N] [--dim D] [--lat N] [--group BYTES] [--zstd LEVEL] [--json FILE]\n",
+                    "usage: %s [--n N] [--dim D] [--lat N] [--group BYTES] [--zstd LEVEL] "
+                    "[--mode structural|logical|both] [--json FILE]\n",
                     PROG);
             return 2;
         }
@@ -348,31 +504,20 @@ int main(int argc, char **argv) {
     snprintf(ldir, sizeof ldir, "%s/replica-lat", work);
 
     /* 1. build the primary (its log: one delta per insert), then ship it */
-    dv_db_config c;
-    dv_db_config_default(&c, dim);
-    c.ef_construction = 100;
-    dv_store_config sc;
-    dv_store_config_default(&sc);
-    sc.create = &c;
-    sc.sync = DV_SYNC_NONE;
-    sc.keep_log_from = 1; /* the checkpoint keeps the log (to look at it with DV_BENCH_KEEP) */
-    dv_store *s = NULL;
-    check(dv_store_open(pdir, &sc, &s, NULL), "store open");
-    /* both publishers connect and create their streams before the clock runs, as the raw reference does */
+    float *v = malloc(dim * sizeof *v);
+    mode_figures ms[2];
+    memset(ms, 0, sizeof ms);
+    ms[0].mode = "structural";
+    ms[1].mode = "logical";
+    /* both publishers connect and create their streams before the clock runs, as the raw reference does;
+     * the store is opened first: the publishers read its directory */
+    dv_store *s = open_primary(pdir, DV_STREAM_STRUCTURAL, dim);
     dv_publisher *p1 = open_pub(pdir, 1), *p = open_pub(pdir, group);
     check(dv_publisher_pump(p1, NULL), "connect (one record per message)");
     check(dv_publisher_pump(p, NULL), "connect");
-    float *v = malloc(dim * sizeof *v);
-    uint64_t rng = 42;
+    ms[0].build_s = build(s, "structural", n, dim, v);
+    uint64_t rng = 0x9e3779b97f4a7c15ull; /* the latency writes (the build used seed 42) */
     char id[32];
-    printf("building %u x %u ...\n", n, dim);
-    fflush(stdout);
-    for (uint32_t i = 0; i < n; i++) {
-        fill(v, dim, &rng);
-        snprintf(id, sizeof id, "v%u", i);
-        check(dv_store_insert(s, id, v, NULL, 0), "insert");
-    }
-    check(dv_store_sync(s), "sync");
     rec_list recs = {0};
     log_sizes(pdir, &recs);
     /* The machine may be shared: the reference runs before and after, and the faster run counts. */
@@ -414,38 +559,25 @@ int main(int argc, char **argv) {
            (double)np / t_fol, equal ? "equal" : "DIFFERENT");
     fflush(stdout);
 
+    ms[0].deltas = np;
+    ms[0].follow_s = t_fol;
+
     /* 2. bytes on the wire: 1% update against a snapshot */
-    static const char *kinds[3] = {"dense, vectors replaced", "dense, values drifting <= 1%",
-                                   "sparse, 10% of the values"};
-    uint64_t runs_b[3], single_b[3], rec_b[3], nmsg[3];
-    for (int k = 0; k < 3; k++) {
-        uint64_t before = stream_bytes("DV_" DB), before1 = stream_bytes("DV_" DB "1");
-        uint64_t m0 = stream_state("DV_" DB, 1), seq0 = dv_store_sequence(s);
-        update_1pct(s, n, dim, k, &rng, v);
-        check(dv_store_sync(s), "sync");
-        check(dv_publisher_pump(p, NULL), "publish update");
-        check(dv_publisher_pump(p1, NULL), "publish update (one record per message)");
-        runs_b[k] = stream_bytes("DV_" DB) - before;
-        single_b[k] = stream_bytes("DV_" DB "1") - before1;
-        nmsg[k] = stream_state("DV_" DB, 1) - m0;
-        rec_b[k] = log_bytes_after(pdir, seq0, dv_store_sequence(s));
-    }
-    uint64_t obj0 = stream_bytes("OBJ_dv_" DB);
-    check(dv_store_checkpoint(s, NULL), "checkpoint");
-    check(dv_publisher_put_snapshot(p, NULL), "put snapshot");
-    uint64_t snap = stream_bytes("OBJ_dv_" DB) - obj0;
+    const uint64_t urng = 4242; /* the updates' writes: the same in section 4's logical primary */
+    measure_updates(s, pdir, p, p1, f, DB, n, dim, urng, v, &ms[0]);
+    uint64_t snap = ms[0].snap;
     printf("\n2. bytes on the wire, 1%% update (one write to each of %u of %u vectors x %u)\n", n / 100, n,
            dim);
     printf("   snapshot (object store)        %12llu B\n", (unsigned long long)snap);
     printf("   %-30s %10s %10s %8s %12s %8s %10s\n", "update", "records B", "B/record", "messages",
            "stored, runs", "ratio", "1 rec/msg");
     for (int k = 0; k < 3; k++)
-        printf("   %-30s %10llu %10.0f %8llu %12llu %7.0fx %9.0fx\n", kinds[k], (unsigned long long)rec_b[k],
-               (double)rec_b[k] / (n / 100), (unsigned long long)nmsg[k], (unsigned long long)runs_b[k],
-               runs_b[k] ? (double)snap / (double)runs_b[k] : 0.0,
-               single_b[k] ? (double)snap / (double)single_b[k] : 0.0);
+        printf("   %-30s %10llu %10.0f %8llu %12llu %7.0fx %9.0fx\n", KINDS[k],
+               (unsigned long long)ms[0].rec_b[k], (double)ms[0].rec_b[k] / (n / 100),
+               (unsigned long long)ms[0].nmsg[k], (unsigned long long)ms[0].stored_b[k],
+               ms[0].stored_b[k] ? (double)snap / (double)ms[0].stored_b[k] : 0.0,
+               ms[0].single_b[k] ? (double)snap / (double)ms[0].single_b[k] : 0.0);
     fflush(stdout);
-    while (dv_follower_position(f) < dv_store_sequence(s)) check(dv_follower_pump(f, 100, NULL), "follow");
     dv_follower_close(f);
     dv_publisher_close(p1);
 
@@ -490,6 +622,14 @@ int main(int argc, char **argv) {
     printf("\n3. write-to-visible latency (%zu writes, one per ms; publisher and follower threads)\n", m);
     printf("   p50 %.2f ms   p99 %.2f ms\n", p50, p99);
 
+    /* 4. the same 1% updates from a logical-mode primary (built and followed here) beside the structural */
+    dv_follower_close(lc.f);
+    dv_publisher_close(p);
+    dv_store_close(s);
+    if (modes & 2) measure_logical(n, dim, urng, v, &ms[1]);
+    const mode_figures *mode_list = modes == 2 ? &ms[1] : ms;
+    int nmodes = modes == 3 ? 2 : 1;
+    print_modes(mode_list, nmodes, n);
     if (json) {
         FILE *jf = fopen(json, "w");
         if (jf) {
@@ -506,16 +646,16 @@ int main(int argc, char **argv) {
                 fprintf(jf,
                         "%s{\"kind\":\"%s\",\"record_bytes\":%llu,\"messages\":%llu,\"stored_bytes\":%llu,"
                         "\"stored_bytes_single\":%llu,\"snapshot_ratio\":%.1f}",
-                        k ? "," : "", kinds[k], (unsigned long long)rec_b[k], (unsigned long long)nmsg[k],
-                        (unsigned long long)runs_b[k], (unsigned long long)single_b[k],
-                        runs_b[k] ? (double)snap / (double)runs_b[k] : 0.0);
-            fprintf(jf, "],\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f}\n", p50, p99);
+                        k ? "," : "", KINDS[k], (unsigned long long)ms[0].rec_b[k],
+                        (unsigned long long)ms[0].nmsg[k], (unsigned long long)ms[0].stored_b[k],
+                        (unsigned long long)ms[0].single_b[k],
+                        ms[0].stored_b[k] ? (double)snap / (double)ms[0].stored_b[k] : 0.0);
+            fprintf(jf, "],\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f", p50, p99);
+            json_modes(jf, mode_list, nmodes, n);
+            fprintf(jf, "}\n");
             fclose(jf);
         }
     }
-    dv_follower_close(lc.f);
-    dv_publisher_close(p);
-    dv_store_close(s);
     free(v);
     free(recs.sizes);
     free(runs.sizes);

@@ -133,9 +133,15 @@ typedef struct dv_db_config {
                                       the distance to its nearest neighbour; smaller moves keep its edges
                                       (a small, local delta). 0: always re-link. Default 0.5 */
     const dv_allocator *allocator; /* NULL: malloc */
+    float repair_fraction;         /* a delete leaves a tombstone; when tombstones exceed this fraction of
+                                      the graph's nodes, the delete also runs dv_db_repair. 0: only explicit
+                                      repairs. 0..1, default 0.1 */
 } dv_db_config;
 
-/** Defaults for dimension dim: L2, M=16, ef_construction=200, ef_search=50, seed=42, relink_ratio=0.5. */
+/**
+ * Defaults for dimension dim: L2, M=16, ef_construction=200, ef_search=50, seed=42, relink_ratio=0.5,
+ * repair_fraction=0.1.
+ */
 void dv_db_config_default(dv_db_config *cfg, uint32_t dim);
 
 /** A metadata pair. Both strings NUL-terminated UTF-8. */
@@ -200,8 +206,25 @@ dv_status dv_db_insert_batch(dv_db *db, const dv_insert_item *items, size_t n, s
 dv_status dv_db_update(dv_db *db, const char *id, const float *vec);
 /** Sets vec[idx[i]] = values[i] for i < n (idx strictly increasing, < dim) and re-links. */
 dv_status dv_db_update_sparse(dv_db *db, const char *id, const uint32_t *idx, const float *values, size_t n);
-/** Deletes a live id; the graph is repaired around it and its slot may be reused. */
+/**
+ * Deletes a live id. The id, its metadata and its count go at once (the id
+ * may be inserted again); the node stays in the graph as a tombstone that
+ * searches route through but never return, until a repair (dv_db_repair,
+ * run automatically past config.repair_fraction) takes it out of the graph
+ * and frees its slot for reuse. A node nothing points to is freed at once.
+ */
 dv_status dv_db_delete(dv_db *db, const char *id);
+/**
+ * Takes every tombstone out of the graph: the lists that point to one are
+ * repaired (refilled from the tombstones' own neighbours), then the
+ * tombstones are freed. Runs as a series of bounded graph-only writes, each
+ * captured as a REINDEX delta, so replicas replay exactly the same repair.
+ * Errors: DV_ENOMEM, or an observer's refusal (e.g. DV_EFULL): the steps
+ * done so far stand, and a later call continues.
+ */
+dv_status dv_db_repair(dv_db *db);
+/** Number of tombstones waiting for a repair. */
+size_t dv_db_tombstones(const dv_db *db);
 /** Sets (value != NULL) or removes (value == NULL) one metadata pair of a live id. */
 dv_status dv_db_set_meta(dv_db *db, const char *id, const char *key, const char *value);
 
@@ -256,6 +279,12 @@ dv_status dv_db_search_filtered(const dv_db *db, const float *query, size_t k, s
 dv_status dv_db_search_exact(const dv_db *db, const float *query, size_t k, dv_hit *hits, size_t *n_hits);
 /** Changes the default ef for searches. */
 dv_status dv_db_set_ef_search(dv_db *db, uint32_t ef);
+/**
+ * Changes config.repair_fraction (0..1, 0: repair only on dv_db_repair). A
+ * policy of the writer, not state: snapshots, logs and replicas do not keep
+ * it (a loaded db starts with the default, 0.1).
+ */
+dv_status dv_db_set_repair_fraction(dv_db *db, float fraction);
 
 /*
  * Reads during apply. dv_db_search/dv_db_get above are single-threaded like
@@ -345,7 +374,7 @@ typedef enum dv_delta_op {
     DV_OP_UPDATE = 2, /* dense or sparse vector change and/or metadata change */
     DV_OP_DELETE = 3, /* vector removal (+ graph repair) */
     DV_OP_BATCH = 4,  /* container of sub-deltas applied atomically */
-    DV_OP_REINDEX = 5 /* graph-only change (edges, entry point) */
+    DV_OP_REINDEX = 5 /* graph-only change (edges, entry point, tombstones freed): a repair step */
 } dv_delta_op;
 
 #define DV_FLAG_COMPRESSED 0x01u /* payload is LZ4 (uncompressed size prefix) */
@@ -353,6 +382,7 @@ typedef enum dv_delta_op {
 #define DV_FLAG_HAS_META 0x04u   /* metadata pairs / operations present */
 #define DV_FLAG_HAS_HNSW 0x08u   /* graph part present (structural replication) */
 #define DV_FLAG_HAS_BEFORE 0x10u /* before-image of the changed values present */
+#define DV_FLAG_PURGE 0x10u      /* REINDEX only (the HAS_BEFORE bit): a list of tombstones to free follows */
 #define DV_FLAG_LOSSY_F16 0x20u  /* float values stored as IEEE half */
 #define DV_FLAG_LOSSY_I8 0x40u   /* float values stored as affine 8-bit */
 #define DV_FLAG_ALL 0x7Fu        /* bit 7 is reserved: must be zero */

@@ -39,6 +39,10 @@ if [ -x "$root/build-test/tests/test_transport_replicas" ] && command -v nats-se
     npm run --silent build:nats
     "$root/build-test/tests/test_transport_replicas"
 fi
+# A logical-mode primary with C and Node replicas (tests/test_transport_logical.c): its Node part needs the same.
+if [ -x "$root/build-test/tests/test_transport_logical" ] && command -v nats-server >/dev/null; then
+    "$root/build-test/tests/test_transport_logical"
+fi
 
 if [ "${DV_JS_SKIP_BROWSER:-0}" != 1 ] && [ -f test-browser/browser.mjs ]; then
     if ! command -v chromium >/dev/null; then

@@ -159,7 +159,8 @@ static inline int dv_delta_same(const dv_delta *a, const dv_delta *b) {
     if (!dv_same_floats(a->values, b->values, a->n) || !dv_same_floats(a->before, b->before, a->n)) return 0;
     if ((a->idx == NULL) != (b->idx == NULL)) return 0;
     if (a->idx && memcmp(a->idx, b->idx, (size_t)a->n * 4u) != 0) return 0;
-    if (a->n_meta != b->n_meta) return 0;
+    if (a->n_meta != b->n_meta || a->n_purge != b->n_purge) return 0;
+    if (a->n_purge && memcmp(a->purge, b->purge, (size_t)a->n_purge * 4u) != 0) return 0;
     for (uint32_t i = 0; i < a->n_meta; i++)
         if (!dv_same_str(a->meta[i].key, b->meta[i].key) || !dv_same_str(a->meta[i].value, b->meta[i].value))
             return 0;

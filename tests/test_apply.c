@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "deltavec.h"
+#include "db/replay.h"
 #include "delta/delta.h"
 #include "support/sanitized.h"
 #include "support/stream.h"
@@ -120,6 +121,114 @@ static void logical_replica_keeps_recall_within_a_hundredth(void **state) {
     assert_int_equal(dv_db_count(replica), dv_db_count(p.db));
     double rp = recall_at_10(p.db, 300, 9), rr = recall_at_10(replica, 300, 9);
     assert_true(rr >= rp - 0.01);
+    dv_apply_free(ap);
+    dv_db_close(replica);
+    test_primary_close(&p);
+}
+
+/* ---- deletes: tombstones and the repair steps replicate ------------------------ */
+
+/* Deltas in s[from, to) of operation op carrying all of `flags`. */
+static size_t count_ops(const test_stream *s, size_t from, size_t to, uint8_t op, uint8_t flags) {
+    size_t n = 0;
+    for (size_t i = from; i < to; i++) {
+        dv_delta_header h;
+        assert_int_equal(dv_delta_header_decode(s->d[i].bytes, &h), DV_OK);
+        if (h.operation == op && (h.flags & flags) == flags) n++;
+    }
+    return n;
+}
+
+/* Search never returns a deleted id, and every hit's id is live. */
+static void assert_hits_live(dv_db *db, int nq, uint64_t seed) {
+    float q[DIM], v[DIM];
+    dv_hit h[10];
+    size_t n;
+    for (int i = 0; i < nq; i++) {
+        for (int d = 0; d < DIM; d++) q[d] = test_randf(&seed);
+        assert_int_equal(dv_db_search(db, q, 10, 0, h, &n), DV_OK);
+        assert_int_equal(n, dv_db_count(db) < 10 ? dv_db_count(db) : 10);
+        for (size_t k = 0; k < n; k++) assert_int_equal(dv_db_get(db, h[k].id, v), DV_OK);
+    }
+}
+
+static void deletes_and_repairs_converge_in_both_modes(void **state) {
+    (void)state;
+    static const workload_mix heavy_deletes = {30, 8, 8, 45, 9};
+    test_primary p;
+    test_primary_open(&p, DIM, NULL, 108);
+    enum { ROUNDS = 6 };
+    uint64_t hashes[ROUNDS];
+    size_t marks[ROUNDS];
+    for (int r = 0; r < ROUNDS; r++) {
+        test_primary_run(&p, 700, r == 0 ? NULL : &heavy_deletes);
+        if (r % 2) assert_int_equal(dv_db_repair(p.db), DV_OK); /* explicit steps too */
+        test_primary_drain(&p);
+        hashes[r] = dv_db_state_hash(p.db);
+        marks[r] = p.stream.n;
+        assert_int_equal(dv_db_check_invariants(p.db), DV_OK);
+    }
+    /* the repairs travelled: graph-only steps, some freeing tombstones */
+    assert_true(count_ops(&p.stream, 0, p.stream.n, DV_OP_REINDEX, DV_FLAG_HAS_HNSW) > 0);
+    assert_true(count_ops(&p.stream, 0, p.stream.n, DV_OP_REINDEX, DV_FLAG_PURGE) > 0);
+    assert_true(dv_db_tombstones(p.db) > 0 || count_ops(&p.stream, 0, p.stream.n, DV_OP_DELETE, 0) > 0);
+
+    /* structural: identical after every round, through inline apply */
+    dv_db *replica = test_open_db(DIM, 42);
+    dv_apply *ap = make_applier(replica, DV_APPLY_STRUCTURAL, DV_CONFLICT_ABORT);
+    size_t from = 0;
+    for (int r = 0; r < ROUNDS; r++) {
+        apply_all(ap, &p.stream, from, marks[r]);
+        from = marks[r];
+        assert_int_equal(dv_db_state_hash(replica), hashes[r]);
+    }
+    assert_int_equal(dv_db_check_invariants(replica), DV_OK);
+    assert_int_equal(dv_db_tombstones(replica), dv_db_tombstones(p.db));
+    assert_same_search(p.db, replica, 100, 5);
+    assert_hits_live(replica, 100, 6);
+
+    /* a snapshot taken with tombstones in it loads to the same state, and the
+     * loaded copy follows the rest of the stream */
+    dv_db *mid = test_open_db(DIM, 42);
+    dv_apply *apm = make_applier(mid, DV_APPLY_STRUCTURAL, DV_CONFLICT_ABORT);
+    apply_all(apm, &p.stream, 0, marks[2]);
+    dv_apply_free(apm);
+    uint64_t size = 0;
+    assert_int_equal(dv_db_snapshot_size(mid, NULL, &size), DV_OK);
+    uint8_t *buf = malloc((size_t)size);
+    assert_int_equal(dv_db_snapshot_to_buffer(mid, NULL, buf, (size_t)size, NULL), DV_OK);
+    dv_db *loaded = NULL;
+    assert_int_equal(dv_db_snapshot_read(buf, (size_t)size, NULL, &loaded, NULL, NULL, 0), DV_OK);
+    assert_int_equal(dv_db_state_hash(loaded), hashes[2]);
+    assert_int_equal(dv_db_tombstones(loaded), dv_db_tombstones(mid));
+    dv_apply_config acfg;
+    dv_apply_config_default(&acfg);
+    acfg.start_position = (uint64_t)marks[2]; /* one delta per sequence: no batching here */
+    dv_apply *apl = NULL;
+    assert_int_equal(dv_apply_init(loaded, &acfg, &apl), DV_OK);
+    apply_all(apl, &p.stream, marks[2], p.stream.n);
+    assert_int_equal(dv_db_state_hash(loaded), dv_db_state_hash(p.db));
+    dv_apply_free(apl);
+    dv_db_close(loaded);
+    dv_db_close(mid);
+    free(buf);
+
+    /* logical: no graph part reaches it; two logical replicas agree with each
+     * other, hold the primary's vectors and never return a deleted one */
+    dv_db *l1 = test_open_db(DIM, 777), *l2 = test_open_db(DIM, 777);
+    dv_apply *a1 = make_applier(l1, DV_APPLY_LOGICAL, DV_CONFLICT_ABORT);
+    dv_apply *a2 = make_applier(l2, DV_APPLY_LOGICAL, DV_CONFLICT_ABORT);
+    apply_all(a1, &p.stream, 0, p.stream.n);
+    apply_all(a2, &p.stream, 0, p.stream.n);
+    assert_int_equal(dv_db_count(l1), dv_db_count(p.db));
+    assert_int_equal(dv_db_state_hash(l1), dv_db_state_hash(l2));
+    assert_int_equal(dv_db_check_invariants(l1), DV_OK);
+    assert_hits_live(l1, 100, 7);
+    assert_true(recall_at_10(l1, 200, 8) >= recall_at_10(p.db, 200, 8) - 0.02);
+    dv_apply_free(a1);
+    dv_apply_free(a2);
+    dv_db_close(l1);
+    dv_db_close(l2);
     dv_apply_free(ap);
     dv_db_close(replica);
     test_primary_close(&p);
@@ -379,18 +488,18 @@ static void edge_to_a_missing_node_is_incoherent_and_changes_nothing(void **stat
     dv_db *r = test_open_db(DIM, 42);
     dv_apply *ap = make_applier(r, DV_APPLY_STRUCTURAL, DV_CONFLICT_ABORT);
     apply_all(ap, &p.stream, 0, 4);
-    /* an insert of "c" at slot 1 (free again) whose graph part points at slot 77 */
+    /* an insert of "c" at slot 2 (slot 1 holds b's tombstone) whose graph part points at slot 77 */
     dv_mem mem;
     dv_mem_init(&mem, NULL);
     dv_delta_builder b;
     dv_delta_builder_init(&b, &mem);
     dv_delta_builder_begin(&b, DV_OP_INSERT);
     float v[DIM] = {1};
-    assert_int_equal(dv_delta_builder_set_insert(&b, 1, "c", 0, DIM, v), DV_OK);
-    assert_int_equal(dv_delta_builder_edge_add(&b, 0, 1, 0, 1.0f), DV_OK);
-    assert_int_equal(dv_delta_builder_edge_add(&b, 0, 1, 77, 1.0f), DV_OK);
+    assert_int_equal(dv_delta_builder_set_insert(&b, 2, "c", 0, DIM, v), DV_OK);
+    assert_int_equal(dv_delta_builder_edge_add(&b, 0, 2, 0, 1.0f), DV_OK);
+    assert_int_equal(dv_delta_builder_edge_add(&b, 0, 2, 77, 1.0f), DV_OK);
     b.d.h.sequence = 5;
-    b.d.h.prev_sequence = 4; /* slot 1 was last touched by the delete of b */
+    b.d.h.prev_sequence = 0; /* a slot never used */
     test_delta bad;
     encode_into(&b.d, &bad);
     expect_refused(ap, r, bad.bytes, bad.len, DV_EINCOHERENT);
@@ -480,6 +589,7 @@ int main(void) {
         cmocka_unit_test(structural_replica_is_identical_after_a_long_mixed_workload),
         cmocka_unit_test(batched_stream_with_before_images_converges),
         cmocka_unit_test(logical_replica_keeps_recall_within_a_hundredth),
+        cmocka_unit_test(deletes_and_repairs_converge_in_both_modes),
         cmocka_unit_test(replica_started_from_a_checkpoint_copy_converges),
         cmocka_unit_test(duplicated_dropped_reordered_truncated_and_flipped_deltas_are_refused),
         cmocka_unit_test(seek_refuses_what_cannot_be_honoured),

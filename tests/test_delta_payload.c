@@ -275,6 +275,57 @@ static void builder_opens_a_section_on_layer_change_or_remove_after_add(void **s
     assert_true(dv_delta_same(&d, &b->d));
 }
 
+/* REINDEX with a purge list: round trip, flag, replay order (graph part,
+ * entry, one VECTOR_PURGE per slot); the encoder refuses a list out of
+ * order and a purge on another operation. */
+static void purge_lists_round_trip_and_replay_after_the_graph_part(void **state) {
+    fixture *f = *state;
+    dv_delta_builder *b = &f->b;
+    uint8_t hdr[64];
+    size_t plen;
+    dv_delta_builder_begin(b, DV_OP_REINDEX);
+    assert_int_equal(dv_delta_builder_edge_remove(b, 0, 1, 3), DV_OK);
+    static const uint32_t slots[] = {3, 7, 8, 900000};
+    for (int i = 0; i < 4; i++) assert_int_equal(dv_delta_builder_purge(b, slots[i]), DV_OK);
+    assert_int_equal(dv_delta_encode(&b->d, NULL, &f->scratch, hdr, f->buf, BUF_CAP, &plen), DV_OK);
+    dv_delta_header h;
+    assert_int_equal(dv_delta_header_decode(hdr, &h), DV_OK);
+    assert_int_equal(h.flags & (DV_FLAG_HAS_HNSW | DV_FLAG_PURGE), DV_FLAG_HAS_HNSW | DV_FLAG_PURGE);
+    dv_delta d;
+    dv_delta_arena_reset(&f->arena);
+    assert_int_equal(dv_delta_decode(hdr, f->buf, plen, NULL, &f->arena, &d), DV_OK);
+    assert_true(dv_delta_same(&d, &b->d));
+    assert_int_equal(d.n_purge, 4);
+    assert_int_equal(d.purge[3], 900000);
+    rec r = {.n = 0, .stop_at = -1};
+    assert_int_equal(dv_delta_to_events(&d, record, &r), DV_OK);
+    static const dv_event_kind want[] = {DV_EV_OP_BEGIN,     DV_EV_EDGE_REMOVE,  DV_EV_VECTOR_PURGE,
+                                         DV_EV_VECTOR_PURGE, DV_EV_VECTOR_PURGE, DV_EV_VECTOR_PURGE,
+                                         DV_EV_OP_END};
+    assert_int_equal(r.n, 7);
+    for (int k = 0; k < 7; k++) assert_int_equal(r.kinds[k], want[k]);
+    assert_int_equal(r.slots[5], 900000);
+    /* purges only: no graph part, still a valid REINDEX */
+    dv_delta_builder_begin(b, DV_OP_REINDEX);
+    assert_int_equal(dv_delta_builder_purge(b, 5), DV_OK);
+    assert_int_equal(dv_delta_encode(&b->d, NULL, &f->scratch, hdr, f->buf, BUF_CAP, &plen), DV_OK);
+    assert_int_equal(dv_delta_header_decode(hdr, &h), DV_OK);
+    assert_int_equal(h.flags & (DV_FLAG_HAS_HNSW | DV_FLAG_PURGE), DV_FLAG_PURGE);
+    /* refused: out of order, repeated, on a DELETE */
+    dv_delta_builder_begin(b, DV_OP_REINDEX);
+    dv_delta_builder_purge(b, 9);
+    dv_delta_builder_purge(b, 4);
+    assert_int_equal(dv_delta_encode(&b->d, NULL, &f->scratch, hdr, f->buf, BUF_CAP, &plen), DV_EINVAL);
+    dv_delta_builder_begin(b, DV_OP_REINDEX);
+    dv_delta_builder_purge(b, 9);
+    dv_delta_builder_purge(b, 9);
+    assert_int_equal(dv_delta_encode(&b->d, NULL, &f->scratch, hdr, f->buf, BUF_CAP, &plen), DV_EINVAL);
+    dv_delta_builder_begin(b, DV_OP_DELETE);
+    dv_delta_builder_set_delete(b, 1, "x", 0, NULL);
+    dv_delta_builder_purge(b, 9);
+    assert_int_equal(dv_delta_encode(&b->d, NULL, &f->scratch, hdr, f->buf, BUF_CAP, &plen), DV_EINVAL);
+}
+
 static void encoder_refuses_invalid_deltas(void **state) {
     fixture *f = *state;
     dv_delta_builder *b = &f->b;
@@ -514,6 +565,33 @@ static void crafted_payloads_give_their_specific_status(void **state) {
          8,
          DV_OK},
         {"id hash on reindex", DV_OP_REINDEX, DV_FLAG_HAS_HNSW, "a", {0, 1, 1, 0}, 4, DV_ECORRUPT},
+        /* PURGE: n, then gap-coded slots (after the graph part when HAS_HNSW) */
+        {"purge ok", DV_OP_REINDEX, DV_FLAG_PURGE, NULL, {3, 4, 0, 9}, 4, DV_OK},
+        {"graph and purge ok",
+         DV_OP_REINDEX,
+         DV_FLAG_HAS_HNSW | DV_FLAG_PURGE,
+         NULL,
+         {0, 1, 1, 0, 1, 7},
+         6,
+         DV_OK},
+        {"purge of none", DV_OP_REINDEX, DV_FLAG_PURGE, NULL, {0}, 1, DV_ECORRUPT},
+        {"purge count past the end", DV_OP_REINDEX, DV_FLAG_PURGE, NULL, {5, 1, 2}, 3, DV_ECORRUPT},
+        {"purge short", DV_OP_REINDEX, DV_FLAG_PURGE, NULL, {2, 1}, 2, DV_ECORRUPT},
+        {"purge trailing byte", DV_OP_REINDEX, DV_FLAG_PURGE, NULL, {1, 1, 0}, 3, DV_ECORRUPT},
+        {"purged slot NO_SLOT",
+         DV_OP_REINDEX,
+         DV_FLAG_PURGE,
+         NULL,
+         {1, 0xFF, 0xFF, 0xFF, 0xFF, 0x0F},
+         6,
+         DV_ECORRUPT},
+        {"purge gap past NO_SLOT",
+         DV_OP_REINDEX,
+         DV_FLAG_PURGE,
+         NULL,
+         {2, 0xFE, 0xFF, 0xFF, 0xFF, 0x0F, 0},
+         7,
+         DV_ECORRUPT},
         /* BATCH bodies are built by the batch test; COMPRESSED: raw-size prefix + LZ4 block */
         {"lz4 garbage", DV_OP_DELETE, DV_FLAG_COMPRESSED, "a", {3, 0xFF, 0xFF}, 3, DV_ECORRUPT},
         {"lz4 raw size 0", DV_OP_DELETE, DV_FLAG_COMPRESSED, "a", {0, 0x30, 1, 1, 'a'}, 5, DV_ECORRUPT},
@@ -852,6 +930,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(every_truncation_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(resealed_mutations_never_crash, setup, teardown),
         cmocka_unit_test_setup_teardown(random_deltas_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(purge_lists_round_trip_and_replay_after_the_graph_part, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(allocation_failures_give_enomem_and_leak_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(describe_prints_one_line_and_reports_errors, setup, teardown),
     };

@@ -72,7 +72,7 @@ static dv_status on_event(void *ctx, const dv_event *e) {
         c.u.op.id = sdup(e->u.op.id);
         r->op_edges = 0;
         r->op_bound = e->u.op.bound_bytes;
-        r->id_len = strlen(e->u.op.id);
+        r->id_len = e->u.op.id ? strlen(e->u.op.id) : 0; /* a repair step names no vector */
         break;
     case DV_EV_OP_END: {
         c.u.op.id = sdup(e->u.op.id);
@@ -335,7 +335,11 @@ static void replay_check_rejects_incoherent_events(void **state) {
         randvec(&r, v);
         assert_int_equal(dv_db_insert(db, id, v, NULL, 0), DV_OK);
     }
-    assert_int_equal(dv_db_delete(db, "n3"), DV_OK); /* slot 3 is free */
+    assert_int_equal(dv_db_delete(db, "n3"), DV_OK);
+    assert_int_equal(dv_db_repair(db), DV_OK); /* slot 3 is free */
+    assert_int_equal(dv_db_delete(db, "n9"), DV_OK);
+    assert_int_equal(dv_db_tombstones(db), 1); /* slot 9: a tombstone, still pointed to */
+    assert_true(db->info[9].tomb && db->info[9].indeg0 > 0);
     uint64_t h = dv_db_state_hash(db);
     uint32_t cap = dv_db_slot_capacity(db);
     /* a node with a full layer-0 list, and a live node not in it */
@@ -358,7 +362,7 @@ static void replay_check_rejects_incoherent_events(void **state) {
     for (uint32_t s = 1; s < cap && missing == DV_NO_SLOT; s++)
         if (s != 3 && dv_db_slot_live(db, s) && !dv_graph_has_edge(db, 0, 0, s)) missing = s;
 
-    dv_event bad[12];
+    dv_event bad[16];
     memset(bad, 0, sizeof bad);
     int nb = 0;
     /* edge from an unknown slot */
@@ -374,8 +378,13 @@ static void replay_check_rejects_incoherent_events(void **state) {
     bad[nb].kind = DV_EV_EDGE_ADD, bad[nb].slot = 0, bad[nb].u.edge.to = l0[0], nb++;
     /* removing an edge that does not exist */
     bad[nb].kind = DV_EV_EDGE_REMOVE, bad[nb].slot = 0, bad[nb].u.edge.to = missing, nb++;
-    /* deleting a node that still has incoming edges */
-    bad[nb].kind = DV_EV_VECTOR_DELETE, bad[nb].slot = l0[0], nb++;
+    /* deleting a tombstone, purging one that still has incoming edges, purging a vector */
+    bad[nb].kind = DV_EV_VECTOR_DELETE, bad[nb].slot = 9, nb++;
+    bad[nb].kind = DV_EV_VECTOR_PURGE, bad[nb].slot = 9, nb++;
+    bad[nb].kind = DV_EV_VECTOR_PURGE, bad[nb].slot = l0[0], nb++;
+    /* the entry point on a tombstone */
+    bad[nb].kind = DV_EV_ENTRY, bad[nb].u.entry.entry = 9, bad[nb].u.entry.max_level = dv_db_level_of(db, 9),
+    nb++;
     /* entry point with the wrong level */
     bad[nb].kind = DV_EV_ENTRY, bad[nb].u.entry.entry = level0_node, bad[nb].u.entry.max_level = 3, nb++;
     /* insert over a live slot, insert with a bad level, a non-finite vector */

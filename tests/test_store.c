@@ -241,13 +241,22 @@ static void deleted_slots_are_reused_lifo(void **state) {
     assert_int_equal(dv_db_delete(db, "s2"), DV_OK);
     assert_int_equal(dv_db_delete(db, "s7"), DV_OK);
     assert_null(dv_db_id_of(db, 2));
+    assert_int_equal(dv_db_tombstones(db), 2); /* still in the graph: their slots are not free yet */
+    assert_int_equal(dv_db_insert(db, "new0", v, NULL, 0), DV_OK);
+    assert_int_equal(dv_db_slot_of(db, "new0"), 10);
+    assert_int_equal(dv_db_delete(db, "new0"), DV_OK);
+    assert_int_equal(dv_db_repair(db), DV_OK); /* purges in slot order: 2, 7, 10 */
+    assert_int_equal(dv_db_tombstones(db), 0);
+    assert_int_equal(dv_db_check_invariants(db), DV_OK);
+    assert_int_equal(dv_db_insert(db, "newA", v, NULL, 0), DV_OK);
+    assert_int_equal(dv_db_slot_of(db, "newA"), 10);
     assert_int_equal(dv_db_insert(db, "new1", v, NULL, 0), DV_OK);
     assert_int_equal(dv_db_slot_of(db, "new1"), 7); /* last freed first */
     assert_int_equal(dv_db_insert(db, "new2", v, NULL, 0), DV_OK);
     assert_int_equal(dv_db_slot_of(db, "new2"), 2);
     assert_int_equal(dv_db_insert(db, "new3", v, NULL, 0), DV_OK);
-    assert_int_equal(dv_db_slot_of(db, "new3"), 10);
-    assert_int_equal(dv_db_slot_capacity(db), 11);
+    assert_int_equal(dv_db_slot_of(db, "new3"), 11);
+    assert_int_equal(dv_db_slot_capacity(db), 12);
     assert_int_equal(dv_db_check_invariants(db), DV_OK);
     dv_db_close(db);
 }

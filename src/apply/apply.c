@@ -127,6 +127,8 @@ const char *dv_apply_event_name(dv_event_kind k) {
         return "edge remove";
     case DV_EV_ENTRY:
         return "entry point change";
+    case DV_EV_VECTOR_PURGE:
+        return "tombstone purge";
     default:
         return "event";
     }
@@ -296,7 +298,8 @@ static dv_status reserve_journal(dv_apply *ap, const dv_delta *d) {
     for (uint32_t i = 0; i < d->n_sections; i++)
         records += (size_t)d->sections[i].n_add + d->sections[i].n_remove;
     int vec = d->vkind == DV_VEC_DENSE || d->vkind == DV_VEC_SPARSE;
-    return dv_txn_reserve(ap->db, records, vec ? 1 : 0, d->vkind == DV_VEC_DELETE ? 1 : 0);
+    records += d->n_purge;
+    return dv_txn_reserve(ap->db, records, vec ? 1 : 0, (d->vkind == DV_VEC_DELETE ? 1 : 0) + d->n_purge);
 }
 
 static dv_status apply_structural(dv_apply *ap, const dv_delta *d) {
@@ -394,8 +397,8 @@ static dv_status check_coherence(dv_apply *ap, uint64_t seq) {
             uint32_t n;
             if (dv_db_neighbours(ap->db, s, l, &lst, &n) != DV_OK || n > dv_db_max_degree(ap->db, l))
                 return dv_apply_fail(ap, seq, "degree bound", DV_EINCOHERENT);
-            for (uint32_t j = 0; j < n; j++)
-                if (!dv_db_slot_live(ap->db, lst[j]) || dv_db_level_of(ap->db, lst[j]) < l)
+            for (uint32_t j = 0; j < n; j++) /* a tombstone is still a graph node */
+                if (!dv_db_slot_in_graph(ap->db, lst[j]) || dv_db_level_of(ap->db, lst[j]) < l)
                     return dv_apply_fail(ap, seq, "edge to a missing node", DV_EINCOHERENT);
         }
     }

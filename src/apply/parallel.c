@@ -561,6 +561,7 @@ static dv_status disp_event(void *ctx, const dv_event *ev) {
         return DV_OK;
     }
     case DV_EV_VECTOR_DELETE: /* deltas with these are barriers: never dispatched */
+    case DV_EV_VECTOR_PURGE:
     case DV_EV_ENTRY:
         st = DV_EBADOP;
         break;
@@ -649,7 +650,7 @@ static dv_status dispatch(dv_apply *ap, const dv_delta *d) {
 
 /* Deltas applied inline, after a drain. */
 static int is_barrier(const dv_delta *d) {
-    return d->h.operation == DV_OP_BATCH || d->has_entry || d->vkind == DV_VEC_DELETE;
+    return d->h.operation == DV_OP_BATCH || d->has_entry || d->vkind == DV_VEC_DELETE || d->n_purge;
 }
 
 /* ---- dv_apply_batch with workers -------------------------------------------------------- */
@@ -669,7 +670,8 @@ typedef struct batch_state {
 static int header_barrier(const uint8_t *hdr) {
     dv_delta_header h;
     if (!hdr || dv_delta_header_decode(hdr, &h) != DV_OK) return 1; /* refused: the run ends there */
-    return h.operation == DV_OP_DELETE || h.operation == DV_OP_BATCH;
+    return h.operation == DV_OP_DELETE || h.operation == DV_OP_BATCH ||
+           (h.operation == DV_OP_REINDEX && (h.flags & DV_FLAG_PURGE));
 }
 
 /* Whether delta i, with no epoch open, starts a run of fewer than min_run

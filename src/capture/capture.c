@@ -327,6 +327,10 @@ static dv_status on_event_inner(dv_capture *c, const dv_event *ev) {
         c->op_has_content = 1;
         dv_delta_builder_entry(&c->b, ev->u.entry.entry, ev->u.entry.max_level);
         return DV_OK;
+    case DV_EV_VECTOR_PURGE: /* a tombstone leaves the graph: a logical stream never saw it as one */
+        if (!want_hnsw) return DV_OK;
+        c->op_has_content = 1;
+        return dv_delta_builder_purge(&c->b, ev->slot);
     default:
         return DV_OK;
     }

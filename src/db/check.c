@@ -45,19 +45,26 @@ dv_status dv_db_check_invariants(const dv_db *db) {
     }
     dv_mem_free(&m, cnt, ((size_t)db->n_slots + 1) * 4);
     if (st != DV_OK) return st;
+    size_t tombs = 0;
     for (uint32_t i = 0; i < db->n_slots; i++) {
         if (!db->info[i].live) continue;
+        if (db->info[i].tomb) { /* out of the id map */
+            tombs++;
+            continue;
+        }
         live++;
         if (db->info[i].level > top) top = db->info[i].level;
         size_t len = db->info[i].id_len;
         if (dv_ids_find(db, db->info[i].id, len) != i) return DV_ECORRUPT;
         if (db->info[i].meta_sig != dv_store_meta_sig(db->info[i].meta)) return DV_ECORRUPT;
     }
-    if (live != db->live || db->ids.n != live || db->n_free + live != db->n_slots) return DV_ECORRUPT;
+    if (live != db->live || tombs != db->n_tomb || db->ids.n != live ||
+        db->n_free + live + tombs != db->n_slots)
+        return DV_ECORRUPT;
     for (uint32_t k = 0; k < db->n_free; k++)
         if (db->free_slots[k] >= db->n_slots || db->info[db->free_slots[k]].live) return DV_ECORRUPT;
     if (live == 0) return db->entry == DV_NO_SLOT ? DV_OK : DV_EINCOHERENT;
-    if (!dv_is_live(db, db->entry) || db->info[db->entry].level != db->max_level || db->max_level != top)
+    if (!dv_is_vector(db, db->entry) || db->info[db->entry].level != db->max_level || db->max_level != top)
         return DV_EINCOHERENT;
     return DV_OK;
 }

@@ -7,8 +7,27 @@
 
 #include "db/hnsw.h"
 
+/* A tombstone keeps only its graph part: no id or metadata is copied. */
+static dv_status clone_tombstone(dv_db *dst, const dv_db *src, uint32_t i) {
+    const dv_slot *s = &src->info[i];
+    dv_slot *d = &dst->info[i];
+    if (s->level) {
+        size_t words = (size_t)s->level * (src->M + 2);
+        d->upper = dv_mem_alloc(&dst->mem, words * 4);
+        if (!d->upper) return DV_ENOMEM;
+        memcpy(d->upper, s->upper, words * 4);
+    }
+    d->inv_norm = s->inv_norm;
+    d->indeg0 = s->indeg0;
+    d->level = s->level;
+    d->live = 1;
+    d->tomb = 1;
+    return DV_OK;
+}
+
 static dv_status clone_slot(dv_db *dst, const dv_db *src, uint32_t i) {
     const dv_slot *s = &src->info[i];
+    if (s->tomb) return clone_tombstone(dst, src, i);
     dv_node_prep p;
     const dv_meta_kv *kv = s->meta ? s->meta->kv : NULL;
     dv_status st = dv_store_node_prepare(dst, s->id, s->id_len, kv, s->meta ? s->meta->n : 0, s->level, &p);
@@ -46,12 +65,13 @@ dv_status dv_db_clone(const dv_db *src, dv_db **out) {
         if (!src->info[i].live) continue;
         if ((st = clone_slot(db, src, i)) != DV_OK) goto fail;
         db->n_slots = i + 1; /* so close() frees what is attached so far */
-        dv_ids_add(db, i);
+        if (!src->info[i].tomb) dv_ids_add(db, i);
     }
     db->n_slots = src->n_slots;
     if (src->n_free) memcpy(db->free_slots, src->free_slots, (size_t)src->n_free * 4); /* NULL when empty */
     db->n_free = src->n_free;
     db->live = src->live;
+    db->n_tomb = src->n_tomb;
     db->entry = src->entry;
     db->max_level = src->max_level;
     db->rng = src->rng;

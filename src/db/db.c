@@ -30,13 +30,14 @@ void dv_db_config_default(dv_db_config *cfg, uint32_t dim) {
     cfg->seed = 42;
     cfg->relink_ratio = 0.5f;
     cfg->allocator = NULL;
+    cfg->repair_fraction = 0.1f;
 }
 
 static int config_ok(const dv_db_config *c) {
     return c && c->dim >= 1 && c->dim <= DV_MAX_DIM && (unsigned)c->metric <= DV_METRIC_COSINE && c->M >= 2 &&
            c->M <= DV_MAX_M && c->ef_construction >= 1 && c->ef_search >= 1 &&
            c->ef_construction <= (1u << 24) && c->ef_search <= (1u << 24) && c->relink_ratio >= 0.0f &&
-           c->relink_ratio <= 1e6f;
+           c->relink_ratio <= 1e6f && c->repair_fraction >= 0.0f && c->repair_fraction <= 1.0f;
 }
 
 dv_status dv_db_open(const dv_db_config *cfg, dv_db **out) {
@@ -126,6 +127,12 @@ int dv_db_has_observer(const dv_db *db) { return db && db->has_obs; }
 dv_status dv_db_set_ef_search(dv_db *db, uint32_t ef) {
     if (!db || ef < 1 || ef > (1u << 24)) return DV_EINVAL;
     db->cfg.ef_search = ef;
+    return DV_OK;
+}
+
+dv_status dv_db_set_repair_fraction(dv_db *db, float fraction) {
+    if (!db || !(fraction >= 0.0f && fraction <= 1.0f)) return DV_EINVAL;
+    db->cfg.repair_fraction = fraction;
     return DV_OK;
 }
 
@@ -344,27 +351,92 @@ dv_status dv_db_update_sparse(dv_db *db, const char *id, const uint32_t *idx, co
     return update_common(db, id, NULL, idx, values, n, DV_WRITE_UPDATE_SPARSE);
 }
 
+/* Repair steps are bounded so that one REINDEX delta stays small (its bound
+ * is reserved in the capture ring before the step runs). */
+#define REPAIR_STEP_EDGES 4096u
+#define REPAIR_STEP_PURGES 256u
+
+/* One repair step: the planned list changes, then (purge != 0) up to
+ * REPAIR_STEP_PURGES tombstones freed, lowest slots first. */
+static dv_status repair_step(dv_db *db, size_t edges, uint32_t layers, uint32_t *purge_from) {
+    uint32_t n_purge = 0, end = purge_from ? *purge_from : 0;
+    for (; purge_from && end < db->n_slots && n_purge < REPAIR_STEP_PURGES; end++)
+        if (db->info[end].tomb) n_purge++;
+    if (edges == 0 && n_purge == 0) return DV_OK;
+    size_t bound = dv_db_op_bound_bytes(db, 0, (size_t)n_purge * 8, edges, layers);
+    op_guard g;
+    dv_status st = guard_begin(db, &g);
+    if (st == DV_OK && dv_txn_active(db)) st = dv_txn_reserve(db, edges + n_purge + 4, 0, n_purge);
+    if (st == DV_OK) st = dv_db_emit_begin(db, DV_WRITE_REINDEX, NULL, bound, edges);
+    if (st != DV_OK) {
+        guard_abort(db, &g);
+        db->plan_len = 0;
+        return st;
+    }
+    dv_hnsw_apply_repair(db);
+    for (uint32_t i = purge_from ? *purge_from : 0; i < end; i++)
+        if (db->info[i].tomb) dv_store_node_purge(db, i);
+    if ((st = guard_end(db, &g, DV_WRITE_REINDEX, NULL)) != DV_OK) return st;
+    if (purge_from) *purge_from = end;
+    return DV_OK;
+}
+
+dv_status dv_db_repair(dv_db *db) {
+    if (!db) return DV_EINVAL;
+    if (db->n_tomb == 0) return DV_OK;
+    dv_status st = dv_hnsw_scratch_reserve(db->scratch, db->n_slots, db->cfg.ef_construction);
+    if (st != DV_OK) return st;
+    /* sweep: afterwards no list holds a tombstone (nothing below adds edges to one) */
+    for (uint32_t from = 0; from < db->n_slots;) {
+        size_t edges;
+        uint32_t next, layers;
+        if ((st = dv_hnsw_plan_repair(db, from, REPAIR_STEP_EDGES, &next, &edges, &layers)) != DV_OK)
+            return st;
+        if ((st = repair_step(db, edges, layers, NULL)) != DV_OK) return st;
+        from = next;
+    }
+    /* purge: every tombstone is unreferenced now */
+    for (uint32_t from = 0; db->n_tomb > 0 && from < db->n_slots;)
+        if ((st = repair_step(db, 0, 1, &from)) != DV_OK) return st;
+    return DV_OK;
+}
+
+size_t dv_db_tombstones(const dv_db *db) { return db ? db->n_tomb : 0; }
+
+/* The automatic repair: when tombstones pass repair_fraction of the graph. */
+static int repair_due(const dv_db *db) {
+    float f = db->cfg.repair_fraction;
+    return f > 0.0f && db->n_tomb >= 16 && (double)db->n_tomb > (double)f * (double)(db->live + db->n_tomb);
+}
+
 dv_status dv_db_delete(dv_db *db, const char *id) {
     if (!db) return DV_EINVAL;
     size_t id_len;
     uint32_t slot;
     dv_status st = lookup(db, id, &id_len, &slot);
     if (st != DV_OK) return st;
-    if ((st = dv_hnsw_scratch_reserve(db->scratch, db->n_slots, db->cfg.ef_construction)) != DV_OK) return st;
-    size_t edges;
-    if ((st = dv_hnsw_plan_unlink(db, slot, 0, &edges)) != DV_OK) return st;
-    size_t bound = dv_db_op_bound_bytes(db, id_len, 0, edges, (size_t)db->info[slot].level + 1);
+    /* the entry point never is a tombstone: searches start on a vector */
+    uint32_t entry = db->entry, top = db->max_level;
+    if (entry == slot) {
+        entry = dv_hnsw_pick_entry(db, slot, &top);
+        if (entry == DV_NO_SLOT) top = 0;
+    }
+    size_t bound = dv_db_op_bound_bytes(db, id_len, 0, 0, 1);
     /* the id string is freed by the delete: keep the caller's for OP_END */
     op_guard g;
     if ((st = guard_begin(db, &g)) != DV_OK ||
-        (st = dv_db_emit_begin(db, DV_WRITE_DELETE, id, bound, edges)) != DV_OK) {
+        (st = dv_db_emit_begin(db, DV_WRITE_DELETE, id, bound, 0)) != DV_OK) {
         guard_abort(db, &g);
-        db->plan_len = 0;
         return st;
     }
-    dv_hnsw_apply_unlink(db, slot, 0);
-    dv_store_node_detach(db, slot);
-    return guard_end(db, &g, DV_WRITE_DELETE, id);
+    if (entry != db->entry) dv_graph_set_entry(db, entry, top);
+    if (dv_store_node_unreferenced(db, slot))
+        dv_store_node_detach(db, slot);
+    else
+        dv_store_node_tombstone(db, slot);
+    if ((st = guard_end(db, &g, DV_WRITE_DELETE, id)) != DV_OK) return st;
+    if (repair_due(db)) (void)dv_db_repair(db); /* the delete stands; a failed repair is retried later */
+    return DV_OK;
 }
 
 dv_status dv_db_set_meta(dv_db *db, const char *id, const char *key, const char *value) {
@@ -435,7 +507,7 @@ dv_status dv_db_meta(const dv_db *db, const char *id, const dv_meta_kv **pairs, 
 dv_status dv_db_iterate(const dv_db *db, dv_visit_fn visit, void *ctx) {
     if (!db || !visit) return DV_EINVAL;
     for (uint32_t i = 0; i < db->n_slots; i++)
-        if (db->info[i].live && visit(ctx, db->info[i].id, dv_vec(db, i), i)) break;
+        if (db->info[i].live && !db->info[i].tomb && visit(ctx, db->info[i].id, dv_vec(db, i), i)) break;
     return DV_OK;
 }
 

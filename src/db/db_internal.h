@@ -54,7 +54,8 @@ typedef struct dv_slot {
                           reading their metadata. Derived: not hashed, not stored */
     uint16_t id_len;
     uint8_t level;
-    uint8_t live;
+    uint8_t live; /* in the graph: a vector, or a tombstone */
+    uint8_t tomb; /* deleted, still routing searches until a repair purges it (live stays 1) */
 } dv_slot;
 
 typedef struct dv_heap_item {
@@ -92,7 +93,8 @@ struct dv_db {
     uint32_t n_slots; /* slots ever used: [0, n_slots) */
     uint32_t cap;     /* slots usable in data, info and free_slots (min of the three) */
     uint32_t data_cap, info_cap, free_cap;
-    size_t live;
+    size_t live;   /* vectors (live slots that are not tombstones) */
+    size_t n_tomb; /* tombstones: deleted nodes still in the graph */
 
     uint32_t *free_slots; /* LIFO stack, capacity cap */
     uint32_t n_free;
@@ -146,8 +148,13 @@ static inline uint32_t *dv_indeg(const dv_db *db, uint32_t slot, uint32_t layer)
 /* Non-zero while a transaction journals changes (see txn.h). */
 int dv_txn_active(const dv_db *db);
 
+/* In the graph: a vector or a tombstone (edges may point to it). */
 static inline int dv_is_live(const dv_db *db, uint32_t slot) {
     return slot < db->n_slots && db->info[slot].live;
+}
+/* A vector the user sees: live and not a tombstone. */
+static inline int dv_is_vector(const dv_db *db, uint32_t slot) {
+    return slot < db->n_slots && db->info[slot].live && !db->info[slot].tomb;
 }
 
 /* Distance from query q (with inverse norm qinv, cosine only) to a slot. */
@@ -218,6 +225,14 @@ void dv_store_node_prep_free(dv_db *db, dv_node_prep *p);
 void dv_store_node_attach(dv_db *db, uint32_t slot, dv_node_prep *p, const float *vec);
 /* Emits VECTOR_DELETE, clears the node's own lists, frees the slot. */
 void dv_store_node_detach(dv_db *db, uint32_t slot);
+/* Emits VECTOR_DELETE and makes the node a tombstone: out of the id map and
+ * the count, still in the graph. */
+void dv_store_node_tombstone(dv_db *db, uint32_t slot);
+/* VECTOR_DELETE: a node no edge points to (and not the entry) is freed at
+ * once, any other becomes a tombstone. Both the write and replay use it. */
+int dv_store_node_unreferenced(const dv_db *db, uint32_t slot);
+/* Emits VECTOR_PURGE, clears the tombstone's own lists, frees the slot. */
+void dv_store_node_purge(dv_db *db, uint32_t slot);
 /* Emits VECTOR_UPDATE (before the change) and changes the vector. */
 void dv_store_node_set_vector(dv_db *db, uint32_t slot, const float *vec, const uint32_t *idx,
                               const float *values, size_t n);

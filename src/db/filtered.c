@@ -85,7 +85,7 @@ static selectivity sample(const dv_db *db, const dv_matcher *f) {
             h = h * 6364136223846793005ull + 1442695040888963407ull; /* PCG's LCG step */
             slot = (uint32_t)((h >> 33) % db->n_slots);
         }
-        if (!db->info[slot].live) continue;
+        if (!db->info[slot].live || db->info[slot].tomb) continue;
         s.sampled++;
         s.matched += (uint32_t)dv_matcher_match(db, f, slot);
     }

@@ -47,8 +47,10 @@ typedef struct dv_matcher {
 void dv_matcher_init(dv_matcher *m, const dv_filter *filter);
 /* Reads the slot's metadata: every pair of the filter must be there. */
 int dv_matcher_match_pairs(const dv_db *db, const dv_matcher *m, uint32_t slot);
+/* A tombstone (a deleted vector still routing searches) matches nothing. */
 static inline int dv_matcher_match(const dv_db *db, const dv_matcher *m, uint32_t slot) {
-    return (db->info[slot].meta_sig & m->sig) == m->sig && dv_matcher_match_pairs(db, m, slot);
+    return !db->info[slot].tomb && (db->info[slot].meta_sig & m->sig) == m->sig &&
+           dv_matcher_match_pairs(db, m, slot);
 }
 
 /* ---- shared by the searches of hnsw.c and filtered.c ---- */
@@ -82,7 +84,17 @@ dv_status dv_hnsw_plan_unlink(dv_db *db, uint32_t slot, int for_update, size_t *
  * Update: also removes slot's own edges. Cannot fail. */
 void dv_hnsw_apply_unlink(dv_db *db, uint32_t slot, int for_update);
 
-/* Highest-level live node other than `exclude`, lowest slot on ties. */
+/* Plans one bounded step of the repair sweep (see hnsw.c): the lists of
+ * slots from `from` on that hold tombstones, until about max_events edge
+ * events are planned. *next: where the next step starts (n_slots: the
+ * sweep is done); *events: the exact edge events; *layers: layers touched.
+ * May allocate; changes nothing. */
+dv_status dv_hnsw_plan_repair(dv_db *db, uint32_t from, size_t max_events, uint32_t *next, size_t *events,
+                              uint32_t *layers);
+/* Applies the planned step. Cannot fail. */
+void dv_hnsw_apply_repair(dv_db *db);
+
+/* Highest-level vector other than `exclude` (never a tombstone), lowest slot on ties. */
 uint32_t dv_hnsw_pick_entry(const dv_db *db, uint32_t exclude, uint32_t *level);
 
 #endif

@@ -81,7 +81,7 @@ uint32_t dv_ids_build(dv_db *db, const uint32_t *hash) {
     for (uint32_t s = 0; s < db->n_slots; s++) {
         if (s + BUILD_AHEAD < db->n_slots) __builtin_prefetch(&m->b[hash[s + BUILD_AHEAD] & mask], 1);
         const dv_slot *in = &db->info[s];
-        if (!in->live) continue;
+        if (!in->live || in->tomb) continue; /* a tombstone's id left the map */
         uint32_t i = hash[s] & mask;
         for (; m->b[i] != DV_NO_SLOT; i = (i + 1) & mask) {
             uint32_t o = m->b[i];

@@ -19,8 +19,13 @@
  *  - EDGE_REMOVE removes `to` from from's list, keeping the order of the rest;
  *  - ENTRY sets the entry point and max level;
  *  - VECTOR_INSERT creates node `slot` with `level` and empty lists;
- *  - VECTOR_DELETE tombstones `slot`, clears its own lists and frees the slot
- *    (the edges *into* it have been removed by EDGE_REMOVE events before).
+ *  - VECTOR_DELETE removes the vector `slot`: when no edge points to it any
+ *    more (an eager repair removed them before), it clears its own lists and
+ *    frees the slot; otherwise the node becomes a *tombstone*: its id and
+ *    count are gone, but its vector and lists stay in the graph, so searches
+ *    still route through it (and never return it);
+ *  - VECTOR_PURGE frees a tombstone no edge points to any more (the repair
+ *    removed them): its own lists are cleared and the slot is freed.
  * The HNSW code mutates the graph only through these primitives, so the
  * primary's lists are, by construction, what a replica rebuilds.
  */

@@ -17,19 +17,20 @@ uint32_t dv_db_slot_of(const dv_db *db, const char *id) {
     return dv_ids_find(db, id, len);
 }
 const char *dv_db_id_of(const dv_db *db, uint32_t slot) {
-    return dv_is_live(db, slot) ? db->info[slot].id : NULL;
+    return dv_is_vector(db, slot) ? db->info[slot].id : NULL;
 }
 const float *dv_db_vector_of(const dv_db *db, uint32_t slot) {
-    return dv_is_live(db, slot) ? dv_vec(db, slot) : NULL;
+    return dv_is_vector(db, slot) ? dv_vec(db, slot) : NULL;
 }
 uint32_t dv_db_level_of(const dv_db *db, uint32_t slot) {
     return dv_is_live(db, slot) ? db->info[slot].level : 0;
 }
-int dv_db_slot_live(const dv_db *db, uint32_t slot) { return dv_is_live(db, slot); }
+int dv_db_slot_live(const dv_db *db, uint32_t slot) { return dv_is_vector(db, slot); }
+int dv_db_slot_in_graph(const dv_db *db, uint32_t slot) { return dv_is_live(db, slot); }
 dv_status dv_db_meta_of(const dv_db *db, uint32_t slot, const dv_meta_kv **pairs, size_t *n) {
     *pairs = NULL;
     *n = 0;
-    if (!dv_is_live(db, slot)) return DV_ENOTFOUND;
+    if (!dv_is_vector(db, slot)) return DV_ENOTFOUND;
     const dv_meta *m = db->info[slot].meta;
     if (m && m->n) {
         *pairs = m->kv;
@@ -57,7 +58,7 @@ uint32_t dv_db_max_degree(const dv_db *db, uint32_t layer) { return dv_maxdeg(db
 uint32_t dv_db_highest_level(const dv_db *db) {
     uint32_t top = 0;
     for (uint32_t i = 0; i < db->n_slots; i++)
-        if (db->info[i].live && db->info[i].level > top) top = db->info[i].level;
+        if (db->info[i].live && !db->info[i].tomb && db->info[i].level > top) top = db->info[i].level;
     return top;
 }
 
@@ -109,13 +110,20 @@ static dv_status check_insert(const dv_db *db, const dv_event *ev) {
     return dv_store_check_meta(ev->u.insert.meta, ev->u.insert.n_meta, NULL);
 }
 
+/* A vector delete: the entry point must have moved off the node first (it
+ * then becomes a tombstone, or is freed when nothing points to it). */
 static dv_status check_delete(const dv_db *db, const dv_event *ev) {
     uint32_t s = ev->slot;
-    if (!dv_is_live(db, s)) return DV_ENOTFOUND;
+    if (!dv_is_vector(db, s)) return DV_ENOTFOUND;
     if (db->entry == s) return DV_EINCOHERENT;
-    for (uint32_t l = 0; l <= db->info[s].level; l++)
-        if (*dv_indeg(db, s, l) != 0) return DV_EINCOHERENT; /* would dangle */
     return DV_OK;
+}
+
+/* A purge frees a tombstone no edge points to. */
+static dv_status check_purge(const dv_db *db, const dv_event *ev) {
+    uint32_t s = ev->slot;
+    if (!dv_is_live(db, s) || !db->info[s].tomb) return DV_ENOTFOUND;
+    return dv_store_node_unreferenced(db, s) ? DV_OK : DV_EINCOHERENT; /* would dangle */
 }
 
 dv_status dv_db_replay_check(const dv_db *db, const dv_event *ev) {
@@ -127,16 +135,18 @@ dv_status dv_db_replay_check(const dv_db *db, const dv_event *ev) {
     case DV_EV_VECTOR_INSERT:
         return check_insert(db, ev);
     case DV_EV_VECTOR_UPDATE:
-        if (!dv_is_live(db, ev->slot)) return DV_ENOTFOUND;
+        if (!dv_is_vector(db, ev->slot)) return DV_ENOTFOUND;
         if (ev->u.update.idx)
             return dv_store_check_sparse(db, ev->u.update.idx, ev->u.update.values, ev->u.update.n);
         if (!ev->u.update.new_vec) return DV_EINVAL;
         return dv_store_check_vector(ev->u.update.new_vec, db->dim);
     case DV_EV_VECTOR_DELETE:
         return check_delete(db, ev);
+    case DV_EV_VECTOR_PURGE:
+        return check_purge(db, ev);
     case DV_EV_META_SET: {
         size_t kl, vl;
-        if (!dv_is_live(db, ev->slot)) return DV_ENOTFOUND;
+        if (!dv_is_vector(db, ev->slot)) return DV_ENOTFOUND;
         if (!ev->u.meta.key || !dv_db_str_valid(ev->u.meta.key, DV_MAX_META_KEY_LEN, &kl)) return DV_EMETA;
         if (ev->u.meta.value && !dv_db_str_valid(ev->u.meta.value, DV_MAX_META_VALUE_LEN, &vl))
             return DV_EMETA;
@@ -147,7 +157,7 @@ dv_status dv_db_replay_check(const dv_db *db, const dv_event *ev) {
         return check_edge(db, ev);
     case DV_EV_ENTRY:
         if (ev->u.entry.entry == DV_NO_SLOT) return ev->u.entry.max_level == 0 ? DV_OK : DV_EINCOHERENT;
-        if (!dv_is_live(db, ev->u.entry.entry)) return DV_EINCOHERENT;
+        if (!dv_is_vector(db, ev->u.entry.entry)) return DV_EINCOHERENT; /* never a tombstone */
         return db->info[ev->u.entry.entry].level == ev->u.entry.max_level ? DV_OK : DV_EINCOHERENT;
     }
     return DV_EBADOP;
@@ -191,8 +201,14 @@ dv_status dv_db_replay(dv_db *db, const dv_event *ev) {
         else
             dv_store_node_set_vector(db, ev->slot, ev->u.update.new_vec, NULL, NULL, 0);
         return DV_OK;
-    case DV_EV_VECTOR_DELETE:
-        dv_store_node_detach(db, ev->slot);
+    case DV_EV_VECTOR_DELETE: /* the same rule as dv_db_delete */
+        if (dv_store_node_unreferenced(db, ev->slot))
+            dv_store_node_detach(db, ev->slot);
+        else
+            dv_store_node_tombstone(db, ev->slot);
+        return DV_OK;
+    case DV_EV_VECTOR_PURGE:
+        dv_store_node_purge(db, ev->slot);
         return DV_OK;
     case DV_EV_META_SET: {
         dv_meta_prep mp;

@@ -29,10 +29,12 @@ dv_status dv_db_reserve_for_replay(dv_db *db, uint32_t slot, uint32_t level);
 
 /* ---- read accessors (valid until the next write) ------------------------ */
 uint32_t dv_db_slot_of(const dv_db *db, const char *id); /* DV_NO_SLOT if absent */
-const char *dv_db_id_of(const dv_db *db, uint32_t slot); /* NULL if not live */
+const char *dv_db_id_of(const dv_db *db, uint32_t slot); /* NULL unless it holds a vector */
 const float *dv_db_vector_of(const dv_db *db, uint32_t slot);
 uint32_t dv_db_level_of(const dv_db *db, uint32_t slot);
-int dv_db_slot_live(const dv_db *db, uint32_t slot);
+int dv_db_slot_live(const dv_db *db, uint32_t slot); /* holds a vector (not free, not a tombstone) */
+/* In the graph: a vector or a tombstone (edges may point to it). */
+int dv_db_slot_in_graph(const dv_db *db, uint32_t slot);
 dv_status dv_db_meta_of(const dv_db *db, uint32_t slot, const dv_meta_kv **pairs, size_t *n);
 dv_status dv_db_neighbours(const dv_db *db, uint32_t slot, uint32_t layer, const uint32_t **list,
                            uint32_t *n);
@@ -41,7 +43,7 @@ const dv_db_config *dv_db_config_of(const dv_db *db);
 uint32_t dv_db_slot_capacity(const dv_db *db); /* slots in use range: [0, n) */
 /* Max degree of a list on layer (2M on layer 0, M above). */
 uint32_t dv_db_max_degree(const dv_db *db, uint32_t layer);
-/* The highest level of any live node (0 when empty): O(slots). */
+/* The highest level of any vector (tombstones aside; 0 when empty): O(slots). */
 uint32_t dv_db_highest_level(const dv_db *db);
 
 /* ---- concurrent edge replay (parallel apply, src/apply/parallel.c) ------

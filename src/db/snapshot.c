@@ -7,8 +7,9 @@
  *     [kind u32][reserved u32 = 0][length u64] payload [checksum u64]
  * where the checksum is XXH3-64 of the 16 section-header bytes and the
  * payload, so every section is verified before it is used:
- *   1 SLOTS    per slot: live u8, level u8, id_len u16, n_meta u16, 0 u16
- *   2 STRINGS  per live slot: id bytes, then n_meta x [klen u16][vlen u16][key][value]
+ *   1 SLOTS    per slot: state u8 (0 free, 1 vector, 2 tombstone), level u8,
+ *              id_len u16, n_meta u16, 0 u16 (a tombstone: id_len = n_meta = 0)
+ *   2 STRINGS  per vector: id bytes, then n_meta x [klen u16][vlen u16][key][value]
  *   3 NODES    per slot node_size bytes exactly as dv_db.data holds them
  *              ([count][2M neighbours][dim floats]); free slots all zero
  *   4 UPPER    per live slot with level > 0: level x [count][M neighbours]
@@ -93,7 +94,7 @@ static void compute_layout(const dv_db *db, const dv_snapshot_meta *meta, layout
     for (uint32_t i = 0; i < db->n_slots; i++) {
         const dv_slot *si = &db->info[i];
         if (!si->live) continue;
-        strings += si->id_len + meta_pair_bytes(si->meta);
+        if (!si->tomb) strings += si->id_len + meta_pair_bytes(si->meta);
         upper_lists += si->level;
     }
     L->n_seqs = meta && meta->slot_sequences ? db->n_slots : 0;
@@ -203,7 +204,10 @@ static void write_slots(writer *w, const dv_db *db) {
     for (uint32_t i = 0; i < db->n_slots; i++) {
         const dv_slot *si = &db->info[i];
         uint8_t r[SLOT_REC] = {0};
-        if (si->live) {
+        if (si->live && si->tomb) {
+            r[0] = 2;
+            r[1] = si->level;
+        } else if (si->live) {
             r[0] = 1;
             r[1] = si->level;
             st16(r + 2, si->id_len);
@@ -216,7 +220,7 @@ static void write_slots(writer *w, const dv_db *db) {
 static void write_strings(writer *w, const dv_db *db) {
     for (uint32_t i = 0; i < db->n_slots; i++) {
         const dv_slot *si = &db->info[i];
-        if (!si->live) continue;
+        if (!si->live || si->tomb) continue;
         w_put(w, si->id, si->id_len);
         for (uint32_t j = 0; si->meta && j < si->meta->n; j++) {
             size_t kl = strlen(si->meta->kv[j].key), vl = strlen(si->meta->kv[j].value);
@@ -528,7 +532,7 @@ static dv_status check_counts(reader *r) {
         return fail(r, DV_ECORRUPT, "config", 72);
     size_t node_size = (1 + 2 * (size_t)c->M) * 4 + (size_t)c->dim * 4;
     if (r->n_slots >= DV_NO_SLOT) return fail(r, DV_ECORRUPT, "slot count", 112);
-    if ((uint64_t)r->live + r->n_free != r->n_slots) return fail(r, DV_ECORRUPT, "live + free != slots", 116);
+    if ((uint64_t)r->live + r->n_free > r->n_slots) return fail(r, DV_ECORRUPT, "live + free > slots", 116);
     if (r->slen[SEC_SLOTS] != (uint64_t)r->n_slots * SLOT_REC)
         return sec_fail(r, DV_ECORRUPT, SEC_SLOTS, "length", r->off[SEC_SLOTS]);
     if (r->slen[SEC_NODES] != (uint64_t)r->n_slots * node_size)
@@ -548,13 +552,21 @@ static dv_status check_counts(reader *r) {
  * the UPPER length they imply. */
 static dv_status check_slots(reader *r) {
     const uint8_t *s = payload(r, SEC_SLOTS);
-    uint64_t live = 0, upper_lists = 0;
+    uint64_t live = 0, tombs = 0, upper_lists = 0;
     for (uint32_t i = 0; i < r->n_slots; i++, s += SLOT_REC) {
         uint64_t at = r->off[SEC_SLOTS] + (uint64_t)i * SLOT_REC;
-        if (s[0] > 1 || ld16(s + 6) != 0) return sec_fail(r, DV_ECORRUPT, SEC_SLOTS, "slot flags", at);
+        if (s[0] > 2 || ld16(s + 6) != 0) return sec_fail(r, DV_ECORRUPT, SEC_SLOTS, "slot flags", at);
         if (!s[0]) {
             if (s[1] || ld16(s + 2) || ld16(s + 4))
                 return sec_fail(r, DV_ECORRUPT, SEC_SLOTS, "free slot record", at);
+            continue;
+        }
+        if (s[0] == 2) { /* a tombstone: graph only, above the top level is allowed */
+            if (ld16(s + 2) || ld16(s + 4))
+                return sec_fail(r, DV_ECORRUPT, SEC_SLOTS, "tombstone record", at);
+            if (s[1] > DV_MAX_LEVEL) return sec_fail(r, DV_ECORRUPT, SEC_SLOTS, "level", at + 1);
+            tombs++;
+            upper_lists += s[1];
             continue;
         }
         uint16_t idl = ld16(s + 2);
@@ -565,6 +577,8 @@ static dv_status check_slots(reader *r) {
         upper_lists += s[1];
     }
     if (live != r->live) return sec_fail(r, DV_ECORRUPT, SEC_SLOTS, "live count", r->off[SEC_SLOTS]);
+    if (live + tombs + r->n_free != r->n_slots)
+        return sec_fail(r, DV_ECORRUPT, SEC_SLOTS, "vectors + tombstones + free != slots", r->off[SEC_SLOTS]);
     if (r->slen[SEC_UPPER] != upper_lists * (1 + (uint64_t)r->cfg.M) * 4)
         return sec_fail(r, DV_ECORRUPT, SEC_UPPER, "length", r->off[SEC_UPPER]);
     return DV_OK;
@@ -638,6 +652,24 @@ static dv_status read_meta(reader *r, dv_db *db, size_t *pos, uint32_t n, dv_met
     return DV_OK;
 }
 
+/* A tombstone: upper lists only (no id, no metadata). */
+static dv_status load_tombstone(reader *r, dv_db *db, uint32_t i, uint32_t level, const uint8_t *up) {
+    (void)r;
+    dv_slot *si = &db->info[i];
+    size_t up_list = (1 + (size_t)db->M) * 4;
+    if (level > 0) {
+        si->upper = dv_mem_calloc(&db->mem, (size_t)level * (db->M + 2), 4);
+        if (!si->upper) return DV_ENOMEM;
+        for (uint32_t l = 0; l < level; l++)
+            memcpy(si->upper + (size_t)l * (db->M + 2), up + l * up_list, up_list);
+    }
+    si->level = (uint8_t)level;
+    si->live = 1;
+    si->tomb = 1;
+    db->n_tomb++;
+    return DV_OK;
+}
+
 /* Ids, metadata and upper lists of every live slot, and the hash of each id
  * in id_hash[slot] (the id map is filled after, by dv_ids_build). A slot is
  * marked live only once it owns all of its memory, so dv_db_close frees
@@ -649,6 +681,12 @@ static dv_status load_slots(reader *r, dv_db *db, uint32_t *id_hash) {
     size_t spos = 0, upos = 0, up_list = (1 + (size_t)db->M) * 4;
     for (uint32_t i = 0; i < r->n_slots; i++, rec += SLOT_REC) {
         if (!rec[0]) continue;
+        if (rec[0] == 2) {
+            dv_status st = load_tombstone(r, db, i, rec[1], up + upos);
+            if (st != DV_OK) return st;
+            upos += (size_t)rec[1] * up_list;
+            continue;
+        }
         size_t idl = ld16(rec + 2);
         if (r->slen[SEC_STRINGS] - spos < idl || !dv_utf8_valid(str + spos, idl))
             return sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "id", r->off[SEC_STRINGS] + spos);
@@ -767,7 +805,7 @@ static dv_status check_slot(reader *r, dv_db *db, nodes_pass *np, uint32_t i) {
         dv_state_hash_slot(&np->state, db, i);
         return DV_OK;
     }
-    if (si->level > np->top) np->top = si->level;
+    if (si->level > np->top && !si->tomb) np->top = si->level;
     if (!finite_bits(dv_vec(db, i), db->dim))
         return sec_fail(r, DV_ECORRUPT, SEC_NODES, "non-finite value", at);
     if (!check_list(np, db->n_slots, i, 0, dv_l0(db, i), db->M0))
@@ -843,7 +881,7 @@ static dv_status check_rest(reader *r, dv_db *db, nodes_pass *np) {
         db->free_slots[k] = s;
     }
     if (r->live &&
-        (!dv_is_live(db, r->entry) || db->info[r->entry].level != r->max_level || np->top != r->max_level))
+        (!dv_is_vector(db, r->entry) || db->info[r->entry].level != r->max_level || np->top != r->max_level))
         return fail(r, DV_ECORRUPT, "entry point", 124);
     return DV_OK;
 }

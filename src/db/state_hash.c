@@ -1,10 +1,11 @@
 /*
  * state_hash.c -- dv_db_state_hash(): XXH3-64 over the canonical state.
  *
- * Order: config (dim, metric, M), slot count, then per slot in order: live
- * flag; if live: id, vector bytes, metadata pairs (insertion order, which
- * replay reproduces: overwrite in place, removal keeps order), level, each
- * layer's neighbour list in order; finally entry point and max level.
+ * Order: config (dim, metric, M), slot count, then per slot in order: state
+ * byte (0 free, 1 vector, 2 tombstone); a vector: id, vector bytes, metadata
+ * pairs (insertion order, which replay reproduces: overwrite in place,
+ * removal keeps order), level, each layer's neighbour list in order; a
+ * tombstone: vector bytes, level, lists; finally entry point and max level.
  * Derived data (norms, in-degrees, the id map, the free-slot stack order,
  * capacities) is not hashed.
  *
@@ -48,9 +49,18 @@ void dv_state_hash_begin(dv_state_hasher *h, const dv_db *db) {
 
 void dv_state_hash_slot(dv_state_hasher *h, const dv_db *db, uint32_t i) {
     const dv_slot *si = &db->info[i];
-    uint8_t live = si->live;
+    uint8_t live = si->live ? (uint8_t)(si->tomb ? 2 : 1) : 0;
     put(h, &live, 1);
     if (!live) return;
+    if (live == 2) { /* a tombstone: no id or metadata any more, still a graph node */
+        put(h, dv_vec(db, i), (size_t)db->dim * 4);
+        put_u32(h, si->level);
+        for (uint32_t l = 0; l <= si->level; l++) {
+            const uint32_t *lst = dv_list(db, i, l);
+            put(h, lst, (size_t)(lst[0] + 1) * 4);
+        }
+        return;
+    }
     put_u32(h, si->id_len);
     put(h, si->id, si->id_len);
     put(h, dv_vec(db, i), (size_t)db->dim * 4);

@@ -224,15 +224,18 @@ void dv_store_node_attach(dv_db *db, uint32_t slot, dv_node_prep *p, const float
     dv_db_emit(db, &ev);
 }
 
-void dv_store_node_detach(dv_db *db, uint32_t slot) {
-    dv_slot *si = &db->info[slot];
+static void emit_delete(dv_db *db, dv_event_kind kind, uint32_t slot, const char *id) {
     dv_event ev;
     memset(&ev, 0, sizeof ev);
-    ev.kind = DV_EV_VECTOR_DELETE;
+    ev.kind = kind;
     ev.slot = slot;
-    ev.u.del.id = si->id;
+    ev.u.del.id = id;
     dv_db_emit(db, &ev);
+}
 
+/* Clears the node's own lists and frees its slot (a vector or a tombstone). */
+static void free_node(dv_db *db, uint32_t slot) {
+    dv_slot *si = &db->info[slot];
     int journal = dv_txn_active(db); /* the journal keeps id, metadata and lists alive */
     if (journal) dv_txn_log_detach(db, slot);
     for (uint32_t l = 0; l <= si->level; l++) {
@@ -240,16 +243,47 @@ void dv_store_node_detach(dv_db *db, uint32_t slot) {
         for (uint32_t j = 0; j < lst[0]; j++) (*dv_indeg(db, lst[1 + j], l))--;
         lst[0] = 0;
     }
-    dv_ids_remove(db, slot);
+    if (si->tomb) {
+        db->n_tomb--;
+    } else {
+        dv_ids_remove(db, slot);
+        db->live--;
+    }
     if (!journal) {
-        dv_mem_free(&db->mem, si->id, (size_t)si->id_len + 1);
+        if (si->id) dv_mem_free(&db->mem, si->id, (size_t)si->id_len + 1);
         dv_store_meta_free(db, si->meta);
         if (si->upper) dv_mem_free(&db->mem, si->upper, upper_words(db, si->level) * 4);
     }
     memset(si, 0, sizeof *si);
     memset(dv_vec(db, slot), 0, (size_t)db->dim * 4);
     db->free_slots[db->n_free++] = slot;
+}
+
+void dv_store_node_detach(dv_db *db, uint32_t slot) {
+    emit_delete(db, DV_EV_VECTOR_DELETE, slot, db->info[slot].id);
+    free_node(db, slot);
+}
+
+int dv_store_node_unreferenced(const dv_db *db, uint32_t slot) {
+    if (db->entry == slot) return 0;
+    for (uint32_t l = 0; l <= db->info[slot].level; l++)
+        if (*dv_indeg(db, slot, l) != 0) return 0;
+    return 1;
+}
+
+void dv_store_node_tombstone(dv_db *db, uint32_t slot) {
+    dv_slot *si = &db->info[slot];
+    emit_delete(db, DV_EV_VECTOR_DELETE, slot, si->id);
+    if (dv_txn_active(db)) dv_txn_log_tombstone(db, slot);
+    dv_ids_remove(db, slot);
+    si->tomb = 1; /* id and metadata stay allocated until the purge (cheap undo) */
     db->live--;
+    db->n_tomb++;
+}
+
+void dv_store_node_purge(dv_db *db, uint32_t slot) {
+    emit_delete(db, DV_EV_VECTOR_PURGE, slot, NULL);
+    free_node(db, slot);
 }
 
 void dv_store_node_set_vector(dv_db *db, uint32_t slot, const float *vec, const uint32_t *idx,

@@ -21,7 +21,8 @@ typedef enum jkind {
     J_DETACH,
     J_META_REMOVE,
     J_META_OVERWRITE,
-    J_META_APPEND
+    J_META_APPEND,
+    J_TOMB
 } jkind;
 
 typedef struct jrec {
@@ -154,6 +155,8 @@ void dv_txn_log_detach(dv_db *db, uint32_t slot) {
     }
 }
 
+void dv_txn_log_tombstone(dv_db *db, uint32_t slot) { (void)push(db, J_TOMB, slot); }
+
 void dv_txn_log_meta_remove(dv_db *db, uint32_t slot, uint32_t index, const char *key, const char *value) {
     jrec *r = push(db, J_META_REMOVE, slot);
     r->a = index;
@@ -244,8 +247,12 @@ static void undo_detach(dv_db *db, const jrec *r) {
         if (l > 0) memcpy(&lst[0], p + (size_t)l * 4, 4);
         for (uint32_t j = 0; j < lst[0]; j++) (*dv_indeg(db, lst[1 + j], l))++;
     }
-    dv_ids_add(db, slot);
-    db->live++;
+    if (si->tomb) {
+        db->n_tomb++;
+    } else {
+        dv_ids_add(db, slot);
+        db->live++;
+    }
     db->n_free--; /* detach pushed the slot on top; everything later is undone */
 }
 
@@ -295,6 +302,12 @@ static void undo(dv_db *db, const jrec *r) {
         break;
     case J_DETACH:
         undo_detach(db, r);
+        break;
+    case J_TOMB:
+        db->info[r->slot].tomb = 0;
+        dv_ids_add(db, r->slot);
+        db->live++;
+        db->n_tomb--;
         break;
     default:
         undo_meta(db, r);

@@ -53,6 +53,8 @@ void dv_txn_log_vector(dv_db *db, uint32_t slot);
 void dv_txn_log_attach(dv_db *db, uint32_t slot, uint32_t from_free_index, uint32_t old_n_slots);
 /* Saves the node before detach; the caller then must not free id/meta/upper. */
 void dv_txn_log_detach(dv_db *db, uint32_t slot);
+/* A vector became a tombstone (its id left the id map). */
+void dv_txn_log_tombstone(dv_db *db, uint32_t slot);
 void dv_txn_log_meta_remove(dv_db *db, uint32_t slot, uint32_t index, const char *key, const char *value);
 void dv_txn_log_meta_overwrite(dv_db *db, uint32_t slot, uint32_t index, const char *old_value);
 /* old_block: the block replaced by a grown one (kept alive), or NULL. grew: a new block was installed. */

@@ -23,6 +23,7 @@ void dv_delta_builder_free(dv_delta_builder *b) {
     dv_mem_free(b->mem, b->rm, (size_t)b->rm_cap * sizeof *b->rm);
     dv_mem_free(b->mem, b->add, (size_t)b->add_cap * sizeof *b->add);
     dv_mem_free(b->mem, b->meta, (size_t)b->meta_cap * sizeof *b->meta);
+    dv_mem_free(b->mem, b->purge, (size_t)b->purge_cap * sizeof *b->purge);
     memset(b, 0, sizeof *b);
 }
 
@@ -203,4 +204,13 @@ void dv_delta_builder_entry(dv_delta_builder *b, uint32_t entry, uint32_t max_le
     b->d.has_entry = 1;
     b->d.entry = entry;
     b->d.max_level = max_level;
+}
+
+dv_status dv_delta_builder_purge(dv_delta_builder *b, uint32_t slot) {
+    uint32_t n = b->d.n_purge;
+    if (!grow(b->mem, (void **)&b->purge, &b->purge_cap, n + 1, sizeof *b->purge)) return DV_ENOMEM;
+    b->purge[n] = slot;
+    b->d.n_purge = n + 1;
+    b->d.purge = b->purge;
+    return DV_OK;
 }

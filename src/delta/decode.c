@@ -161,6 +161,28 @@ static dv_status dec_hnsw(dec *c, dv_delta *d) {
     return DV_OK;
 }
 
+/* REINDEX purge list: n >= 1 slots, gap coded (strictly increasing by
+ * construction), each below 0xFFFFFFFF. */
+static dv_status dec_purge(dec *c, dv_delta *d) {
+    uint32_t n = dv_rd_varint(&c->r);
+    if (c->r.err) return c->r.err;
+    if (n == 0 || n > dv_rd_left(&c->r)) return DV_ECORRUPT; /* one byte at least per slot */
+    uint32_t *slots = dec_alloc(c, n, sizeof *slots);
+    if (!slots) return DV_ENOMEM;
+    uint64_t prev = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t v = dv_rd_varint(&c->r);
+        if (c->r.err) return c->r.err;
+        v = i == 0 ? v : prev + 1u + v;
+        if (v >= DV_NO_SLOT) return DV_ECORRUPT;
+        slots[i] = (uint32_t)v;
+        prev = v;
+    }
+    d->n_purge = n;
+    d->purge = slots;
+    return DV_OK;
+}
+
 /* Sparse indices: the first as is, then each as (gap - 1) from the previous,
  * so strictly increasing is guaranteed by construction. */
 static dv_status dec_sparse_idx(dec *c, dv_delta *d) {
@@ -274,6 +296,7 @@ static dv_status dec_body(dec *c, const uint8_t *body, size_t len, dv_delta *d, 
         return DV_EBADOP;
     }
     if ((flags & DV_FLAG_HAS_HNSW) && (s = dec_hnsw(c, d))) return s;
+    if (op == DV_OP_REINDEX && (flags & DV_FLAG_PURGE) && (s = dec_purge(c, d))) return s;
     if (dv_rd_left(&c->r) != 0) return DV_ECORRUPT; /* trailing bytes */
     /* Lossy flags must describe the arrays exactly: a flag needs at least one
      * array of its type, and arrays may only be f32 or the flagged type. */

@@ -16,8 +16,8 @@
  *     HNSW sections, ENTRY (if any), OP_END
  *   DELETE:
  *     OP_BEGIN, HNSW sections, ENTRY (if any), VECTOR_DELETE, OP_END
- *   REINDEX (graph only):
- *     OP_BEGIN, HNSW sections, ENTRY (if any), OP_END
+ *   REINDEX (graph only: a repair step):
+ *     OP_BEGIN, HNSW sections, ENTRY (if any), VECTOR_PURGE*, OP_END
  *   BATCH: the events of every sub-delta, in order (each sub-delta keeps its
  *     own OP_BEGIN/OP_END); apply makes the whole batch atomic.
  * HNSW sections replay in order; within a section all removes (in order),
@@ -101,6 +101,10 @@ struct dv_delta {
     int has_entry;  /* entry-point / max-level update present */
     uint32_t entry; /* DV_NO_SLOT when the db became empty */
     uint32_t max_level;
+
+    /* REINDEX with DV_FLAG_PURGE: tombstones freed, strictly increasing slots */
+    uint32_t n_purge;
+    const uint32_t *purge;
 
     /* BATCH: n_sub sub-deltas, in apply order */
     uint32_t n_sub;
@@ -228,6 +232,8 @@ typedef struct dv_delta_builder {
     uint32_t n_add, add_cap;
     dv_meta_kv *meta; /* growable */
     uint32_t meta_cap;
+    uint32_t *purge; /* growable */
+    uint32_t purge_cap;
     dv_mem *mem;
 } dv_delta_builder;
 
@@ -252,6 +258,8 @@ dv_status dv_delta_builder_edge_remove(dv_delta_builder *b, uint32_t layer, uint
 dv_status dv_delta_builder_edge_add(dv_delta_builder *b, uint32_t layer, uint32_t from, uint32_t to,
                                     float dist);
 void dv_delta_builder_entry(dv_delta_builder *b, uint32_t entry, uint32_t max_level);
+/* REINDEX: one more tombstone freed (slots must come in increasing order). */
+dv_status dv_delta_builder_purge(dv_delta_builder *b, uint32_t slot);
 
 /* ---- batch writer: many sub-deltas into one BATCH delta ---------------- */
 

@@ -69,6 +69,7 @@ static void put_payload(out *o, const dv_delta *d) {
             put_u64(o, d->entry);
         put_kv(o, "max_level", d->max_level);
     }
+    if (d->n_purge) put_kv(o, "purged", d->n_purge);
 }
 
 dv_status dv_delta_describe(const uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8_t *payload,

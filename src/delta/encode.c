@@ -118,7 +118,10 @@ static dv_status check_delta(const dv_delta *d, int in_batch) {
         if (d->vkind != DV_VEC_DELETE || d->n_meta) return DV_EINVAL;
         break;
     case DV_OP_REINDEX:
-        if (d->vkind != DV_VEC_NONE || d->id || d->n_meta || !has_hnsw) return DV_EINVAL;
+        if (d->vkind != DV_VEC_NONE || d->id || d->n_meta || (!has_hnsw && !d->n_purge)) return DV_EINVAL;
+        if (d->n_purge && !d->purge) return DV_EINVAL;
+        for (uint32_t i = 0; i < d->n_purge; i++)
+            if (d->purge[i] == DV_NO_SLOT || (i && d->purge[i] <= d->purge[i - 1])) return DV_EINVAL;
         break;
     case DV_OP_BATCH:
         if (in_batch || d->vkind != DV_VEC_NONE || d->id || d->n_meta || has_hnsw) return DV_EINVAL;
@@ -129,7 +132,7 @@ static dv_status check_delta(const dv_delta *d, int in_batch) {
     default:
         return DV_EINVAL;
     }
-    if (d->n_sub) return DV_EINVAL;
+    if (d->n_sub || (d->n_purge && d->h.operation != DV_OP_REINDEX)) return DV_EINVAL;
     if (d->h.operation != DV_OP_REINDEX && (s = check_target(d))) return s;
     if ((s = check_vector(d))) return s;
     return check_hnsw(d);
@@ -171,6 +174,7 @@ static uint64_t body_bound(const dv_delta *d) {
     b += 5u + 1u + 10u;
     for (uint32_t i = 0; i < d->n_sections; i++)
         b += 15u + 10ull * d->sections[i].n_remove + 14ull * d->sections[i].n_add;
+    if (d->n_purge) b += 5u + 5ull * d->n_purge;
     return b;
 }
 
@@ -235,6 +239,13 @@ static void put_hnsw(dv_wr *w, const dv_delta *d) {
         dv_wr_varint(w, d->entry);
         dv_wr_varint(w, d->max_level);
     }
+}
+
+/* Purged slots: the first as is, then each as (gap - 1), like sparse indices. */
+static void put_purge(dv_wr *w, const dv_delta *d) {
+    dv_wr_varint(w, d->n_purge);
+    for (uint32_t i = 0; i < d->n_purge; i++)
+        dv_wr_varint(w, i == 0 ? d->purge[0] : d->purge[i] - d->purge[i - 1] - 1u);
 }
 
 static void put_sparse_idx(dv_wr *w, const dv_delta *d) {
@@ -315,6 +326,10 @@ static dv_status put_body(enc *e, dv_wr *w, const dv_delta *d, uint8_t *flags) {
     if (d->n_sections || d->has_entry) {
         f |= DV_FLAG_HAS_HNSW;
         put_hnsw(w, d);
+    }
+    if (d->n_purge) {
+        f |= DV_FLAG_PURGE;
+        put_purge(w, d);
     }
     if (e->types & (1u << DV_FA_F16)) f |= DV_FLAG_LOSSY_F16;
     if (e->types & (1u << DV_FA_I8)) f |= DV_FLAG_LOSSY_I8;

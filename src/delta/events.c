@@ -109,6 +109,18 @@ static dv_status emit_meta(const dv_delta *d, dv_event_fn fn, void *ctx) {
     return DV_OK;
 }
 
+static dv_status emit_purge(const dv_delta *d, dv_event_fn fn, void *ctx) {
+    for (uint32_t i = 0; i < d->n_purge; i++) {
+        dv_event ev;
+        memset(&ev, 0, sizeof ev);
+        ev.kind = DV_EV_VECTOR_PURGE;
+        ev.slot = d->purge[i];
+        dv_status s = fn(ctx, &ev);
+        if (s) return s;
+    }
+    return DV_OK;
+}
+
 static dv_status emit_entry(const dv_delta *d, dv_event_fn fn, void *ctx) {
     if (!d->has_entry) return DV_OK;
     dv_event ev;
@@ -135,7 +147,7 @@ dv_status dv_delta_to_events(const dv_delta *d, dv_event_fn fn, void *ctx) {
             return s;
     } else {
         if ((s = emit_vector(d, fn, ctx)) || (s = emit_meta(d, fn, ctx)) || (s = emit_hnsw(d, fn, ctx)) ||
-            (s = emit_entry(d, fn, ctx)))
+            (s = emit_entry(d, fn, ctx)) || (s = emit_purge(d, fn, ctx)))
             return s;
     }
     return emit_op(d, DV_EV_OP_END, fn, ctx);

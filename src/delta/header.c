@@ -65,7 +65,7 @@ static uint8_t allowed_flags(uint8_t op) {
     case DV_OP_BATCH:
         return DV_FLAG_COMPRESSED;
     case DV_OP_REINDEX:
-        return DV_FLAG_COMPRESSED | DV_FLAG_HAS_HNSW;
+        return DV_FLAG_COMPRESSED | DV_FLAG_HAS_HNSW | DV_FLAG_PURGE;
     default:
         return 0;
     }
@@ -91,7 +91,7 @@ dv_status dv_delta_header_decode(const uint8_t in[DV_DELTA_HEADER_SIZE], dv_delt
     if (ok == 0) return DV_EBADOP;
     if (t.flags & ~ok) return DV_EBADOP;
     if ((t.flags & DV_FLAG_LOSSY_F16) && (t.flags & DV_FLAG_LOSSY_I8)) return DV_EBADOP;
-    if (t.operation == DV_OP_REINDEX && !(t.flags & DV_FLAG_HAS_HNSW)) return DV_EBADOP;
+    if (t.operation == DV_OP_REINDEX && !(t.flags & (DV_FLAG_HAS_HNSW | DV_FLAG_PURGE))) return DV_EBADOP;
     for (int i = 0; i < 16; i++)
         if (t.padding[i]) return DV_ECORRUPT;
     if (t.payload_size > DV_DELTA_MAX_PAYLOAD) return DV_ETOOBIG;

@@ -69,6 +69,7 @@ struct dv_store {
     dv_mem mem;
     const dv_io *io;
     dv_store_config cfg;
+    float repair_fraction; /* the create config's, copied at open (cfg.create is the caller's); < 0: none */
     char *path;
     size_t path_len;
     int lock_fd;
@@ -462,7 +463,10 @@ static dv_status make_apply(dv_store *s, uint64_t start, const dv_snapshot_meta 
     ac.mode = s->mode == DV_STREAM_LOGICAL ? DV_APPLY_LOGICAL : DV_APPLY_STRUCTURAL;
     ac.start_position = start;
     ac.allocator = &s->mem.a;
-    dv_status st = dv_apply_init(s->db, &ac, &s->ap);
+    /* the repair policy is the writer's, not state (snapshots and logs do not keep it); it matters to a
+     * logical replay, whose deletes repair the graph as dv_db_delete does: set it before the replay */
+    dv_status st = s->repair_fraction >= 0.0f ? dv_db_set_repair_fraction(s->db, s->repair_fraction) : DV_OK;
+    if (st == DV_OK) st = dv_apply_init(s->db, &ac, &s->ap);
     if (st == DV_OK && meta && meta->slot_sequences)
         st = dv_apply_restore_slot_sequences(s->ap, meta->slot_sequences, meta->n_slot_sequences);
     return st;
@@ -1097,6 +1101,7 @@ static dv_status store_new(const char *path, const dv_store_config *cfg, dv_stor
     if (!s) return DV_ENOMEM;
     s->mem = mem;
     s->cfg = *cfg;
+    s->repair_fraction = cfg->create ? cfg->create->repair_fraction : -1.0f;
     if (!s->cfg.keep_snapshots) s->cfg.keep_snapshots = 1;
     s->io = cfg->io ? cfg->io : dv_io_posix();
     s->path_len = strlen(path);

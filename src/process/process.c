@@ -207,12 +207,14 @@ static void transform(const dv_process *p, dv_delta *d, int *empty) {
         d->n_sections = 0;
         d->sections = NULL;
         d->has_entry = 0;
+        d->n_purge = 0; /* tombstones are a structural notion */
+        d->purge = NULL;
     }
     if (p->cfg.drop_metadata) {
         d->n_meta = 0;
         d->meta = NULL;
     }
-    *empty = d->vkind == DV_VEC_NONE && d->n_meta == 0 && d->n_sections == 0 && !d->has_entry;
+    *empty = d->vkind == DV_VEC_NONE && d->n_meta == 0 && d->n_sections == 0 && !d->has_entry && !d->n_purge;
 }
 
 static dv_status reserve_subs(dv_process *p, uint32_t n) {

@@ -26,7 +26,8 @@ typedef enum dv_event_kind {
     DV_EV_META_SET,
     DV_EV_EDGE_ADD,
     DV_EV_EDGE_REMOVE,
-    DV_EV_ENTRY
+    DV_EV_ENTRY,
+    DV_EV_VECTOR_PURGE /* frees a tombstone (a deleted node still in the graph) that no edge touches */
 } dv_event_kind;
 
 /* Which public write an OP_BEGIN/OP_END brackets. */
@@ -36,7 +37,7 @@ typedef enum dv_op_kind {
     DV_WRITE_UPDATE_SPARSE,
     DV_WRITE_DELETE,
     DV_WRITE_SET_META,
-    DV_WRITE_REINDEX /* graph-only change: applied from a REINDEX delta, never emitted by a write */
+    DV_WRITE_REINDEX /* graph-only change: a repair step of dv_db_repair (edges, entry, purges) */
 } dv_op_kind;
 
 typedef struct dv_event {
@@ -62,7 +63,7 @@ typedef struct dv_event {
             const float *values;  /* sparse: n new values */
             size_t n;
         } update;
-        struct { /* VECTOR_DELETE */
+        struct { /* VECTOR_DELETE; VECTOR_PURGE: id NULL */
             const char *id;
         } del;
         struct { /* META_SET; value NULL = remove key */
