@@ -322,6 +322,62 @@ static void file_shrinking_while_read_is_truncated(void **state) {
     lu_rmdir(dir);
 }
 
+/* An allocator that fails its Nth allocation and counts what is held. */
+typedef struct failing {
+    uint64_t calls, fail_at;
+    long long held;
+} failing;
+
+static void *failing_realloc(void *ctx, void *ptr, size_t old_size, size_t new_size) {
+    failing *f = ctx;
+    if (new_size == 0) {
+        f->held -= (long long)old_size;
+        free(ptr);
+        return NULL;
+    }
+    if (++f->calls == f->fail_at) return NULL;
+    void *p = realloc(ptr, new_size);
+    if (p) f->held += (long long)new_size - (long long)old_size;
+    return p;
+}
+
+static void allocation_failure_at_every_step_is_enomem_without_leak(void **state) {
+    (void)state;
+    char dir[256], path[300];
+    lu_tempdir(dir, sizeof dir, "snapfile");
+    snprintf(path, sizeof path, "%s/m.dvp", dir);
+    membuf m;
+    dv_snapshot_meta meta;
+    dv_db *src = make_db(&m, &meta);
+    write_file(path, m.b, m.n);
+    failing count = {0, 0, 0};
+    dv_allocator a = {failing_realloc, &count};
+    dv_db *db = NULL;
+    dv_snapshot_meta got;
+    assert_int_equal(dv_snapshot_load_file(path, NULL, &a, &db, &got, NULL, 0), DV_OK);
+    dv_snapshot_meta_release(&got, &a);
+    dv_db_close(db);
+    assert_int_equal(count.held, 0);
+    uint64_t total = count.calls;
+    assert_true(total > 6);
+    /* every step of the first few hundred (each slot's strings repeat the same steps) and a sample after */
+    for (uint64_t n = 1; n <= total; n += n < 400 ? 1 : 97) {
+        failing f = {0, n, 0};
+        dv_allocator fa = {failing_realloc, &f};
+        char msg[200] = "";
+        db = NULL;
+        dv_status st = dv_snapshot_load_file(path, NULL, &fa, &db, &got, msg, sizeof msg);
+        if (st != DV_ENOMEM)
+            fail_msg("allocation %llu: %s \"%s\"", (unsigned long long)n, dv_status_name(st), msg);
+        assert_null(db);
+        assert_int_equal(f.held, 0);
+    }
+    dv_db_close(src);
+    free(m.b);
+    unlink(path);
+    lu_rmdir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(file_load_equals_buffer_load),
@@ -329,6 +385,7 @@ int main(void) {
         cmocka_unit_test(damage_in_every_section_is_reported_alike),
         cmocka_unit_test(eio_at_every_read_is_reported_with_nothing_kept),
         cmocka_unit_test(file_shrinking_while_read_is_truncated),
+        cmocka_unit_test(allocation_failure_at_every_step_is_enomem_without_leak),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
