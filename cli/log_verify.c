@@ -11,12 +11,9 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -69,27 +66,11 @@ static void verify_segment(verify_ctx *v, const cli_log_files *lf, size_t i, uin
 
 /* Loads a whole snapshot file (every checksum and the state hash are checked). */
 static void verify_snapshot(verify_ctx *v, const char *dir, const cli_dir_file *f) {
-    char path[4200], msg[256];
+    char path[4200], msg[256] = "";
     snprintf(path, sizeof path, "%s/%s", dir, f->name);
-    int fd = open(path, O_RDONLY);
-    struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        fail(v, f->name, DV_EIO, 0, strerror(errno));
-        if (fd >= 0) close(fd);
-        return;
-    }
-    size_t len = (size_t)st.st_size;
-    void *map = len ? mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0) : NULL;
-    close(fd);
-    if (len && map == MAP_FAILED) {
-        fail(v, f->name, DV_EIO, 0, strerror(errno));
-        return;
-    }
     dv_db *db = NULL;
     dv_snapshot_meta meta;
-    memset(&meta, 0, sizeof meta);
-    msg[0] = '\0';
-    dv_status s = dv_db_snapshot_read(map, len, NULL, &db, &meta, msg, sizeof msg);
+    dv_status s = dv_snapshot_load_file(path, NULL, NULL, &db, &meta, msg, sizeof msg);
     if (s != DV_OK) {
         fail(v, f->name, s, 0, msg[0] ? msg : dv_strerror(s));
     } else if (meta.sequence != f->seq) {
@@ -99,7 +80,6 @@ static void verify_snapshot(verify_ctx *v, const char *dir, const cli_dir_file *
     }
     dv_snapshot_meta_release(&meta, NULL);
     dv_db_close(db);
-    if (len) munmap(map, len);
 }
 
 static int verify_dir(verify_ctx *v, const cli_log_files *lf) {

@@ -813,6 +813,24 @@ dv_status dv_db_snapshot_to_buffer(const dv_db *db, const dv_snapshot_meta *meta
 dv_status dv_db_snapshot_read(const uint8_t *buf, size_t len, const dv_allocator *allocator, dv_db **out,
                               dv_snapshot_meta *meta, char *msg, size_t cap);
 /**
+ * Fills dst with the len bytes of a snapshot at offset; returns DV_OK only
+ * when all len bytes were read (anything else, e.g. DV_EIO or DV_ETRUNCATED
+ * when the source ended early, is returned by dv_db_snapshot_load as is).
+ */
+typedef dv_status (*dv_snapshot_source_fn)(void *ctx, uint8_t *dst, size_t len, uint64_t offset);
+/**
+ * dv_db_snapshot_read over a snapshot of size bytes that source reads on
+ * demand (a file: see dv_snapshot_load_file), with the same checks, statuses
+ * and messages. Reads the header, then each section in order: the small ones
+ * whole into buffers of their own (verified as they arrive), the bulk (the
+ * vectors and layer-0 lists) in large reads straight into the db's array, so
+ * no copy of the whole snapshot is ever held. A read error is returned as
+ * the source reported it, with "reading at <offset>" in msg.
+ */
+dv_status dv_db_snapshot_load(dv_snapshot_source_fn source, void *ctx, uint64_t size,
+                              const dv_allocator *allocator, dv_db **out, dv_snapshot_meta *meta, char *msg,
+                              size_t cap);
+/**
  * Reads and checks only the header (magic, version, header checksum, and
  * that len covers the recorded size: DV_ETRUNCATED otherwise; bytes past it
  * are ignored here) and fills *meta without the table. Cheap: for choosing
@@ -1487,6 +1505,15 @@ typedef struct dv_io {
 
 /** The POSIX table (a static object). */
 const dv_io *dv_io_posix(void);
+
+/**
+ * Loads the snapshot file at path (dv_db_snapshot_load over io's pread, in
+ * large reads; io NULL: dv_io_posix()). Statuses as dv_db_snapshot_read,
+ * plus the dv_io errors of opening and reading (DV_ENOTFOUND, DV_EIO, ...);
+ * a file that shrinks while read gives DV_ETRUNCATED.
+ */
+dv_status dv_snapshot_load_file(const char *path, const dv_io *io, const dv_allocator *allocator, dv_db **out,
+                                dv_snapshot_meta *meta, char *msg, size_t cap);
 
 typedef enum dv_sync_policy {
     DV_SYNC_ALWAYS = 0,   /* a write returns after its delta is durable (fdatasync; group commit) */

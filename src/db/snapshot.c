@@ -20,6 +20,11 @@
  * loader reads it once: chunk by chunk it feeds the section checksum,
  * copies, then checks and state-hashes each slot of the chunk while it is
  * in cache (a damaged NODES is still reported as DV_ECHECKSUM).
+ * dv_db_snapshot_load reads the same layout through the caller's source
+ * (large reads at offsets): header first, then each small section whole
+ * into a buffer of its own, checked as it arrives, and NODES chunk by chunk
+ * straight into db->data, so a file is read once with no mapping and no
+ * intermediate copy of the bulk. Both modes share every check below.
  *
  * Derived data is not stored but rebuilt: in-degrees, cosine inverse norms,
  * the id map. Loading validates everything the db's invariants require
@@ -341,17 +346,36 @@ dv_status dv_db_snapshot_to_buffer(const dv_db *db, const dv_snapshot_meta *meta
 /* ---- reader ------------------------------------------------------------------ */
 
 typedef struct reader {
-    const uint8_t *buf;
-    size_t len;
+    const uint8_t *buf; /* buffer mode: the whole snapshot; source mode: head */
+    size_t len;         /* the snapshot's byte length (source mode: the size given) */
     dv_text msg;
+    /* source mode (dv_db_snapshot_load): bytes come from src on demand, the
+     * small sections into side buffers, NODES straight into the db's array */
+    dv_snapshot_source_fn src;
+    void *src_ctx;
+    dv_mem side;
+    size_t side_len[N_SECTIONS + 1];
+    uint8_t head[HDR];
     /* decoded header */
     dv_snapshot_meta meta;
     dv_db_config cfg;
     uint64_t rng;
     uint32_t n_slots, n_free, live, entry, max_level;
-    /* sections: payload offset and length */
+    /* sections: payload offset in the snapshot and length; where the
+     * section (its 16 header bytes, payload, checksum) is in memory (NULL:
+     * NODES in source mode, streamed by load_nodes) */
     size_t off[N_SECTIONS + 1], slen[N_SECTIONS + 1];
+    const uint8_t *sec[N_SECTIONS + 1];
+    uint8_t nodes_hdr[SEC_HDR];
+    uint64_t nodes_sum;
 } reader;
+
+static const uint8_t *payload(const reader *r, unsigned k) { return r->sec[k] + SEC_HDR; }
+
+static void clear_msg(reader *r) {
+    r->msg.len = 0;
+    if (r->msg.cap) r->msg.buf[0] = 0;
+}
 
 static dv_status fail(reader *r, dv_status st, const char *what, uint64_t offset) {
     dv_text_put(&r->msg, what);
@@ -432,18 +456,64 @@ static uint64_t sum64(const uint8_t *p, size_t len) {
     return XXH3_64bits_digest(&st);
 }
 
-/* Section framing and checksums, in order; nothing is allocated. */
+/* Source mode: len bytes at off into dst, or the source's status with the
+ * offset (a read error is not damage: it is reported as the source said). */
+static dv_status src_read(reader *r, unsigned k, uint8_t *dst, size_t len, uint64_t off) {
+    dv_status st = r->src(r->src_ctx, dst, len, off);
+    if (st == DV_OK) return DV_OK;
+    clear_msg(r);
+    return k ? sec_fail(r, st, k, "reading", off) : fail(r, st, "reading", off);
+}
+
+/* Where section k (header at pos, payload len) is in memory: in the buffer,
+ * or (source mode) read into a side buffer of its own. NODES stays in the
+ * source; only its header and checksum are kept. */
+static dv_status place_section(reader *r, unsigned k, size_t pos, const uint8_t *s, uint64_t len) {
+    if (k == SEC_NODES) {
+        memcpy(r->nodes_hdr, s, SEC_HDR);
+        if (!r->src) {
+            r->sec[k] = r->buf + pos;
+            r->nodes_sum = ld64(r->buf + pos + SEC_HDR + len);
+            return DV_OK;
+        }
+        uint8_t t[SEC_TRAILER];
+        dv_status st = src_read(r, k, t, sizeof t, pos + SEC_HDR + len);
+        r->nodes_sum = ld64(t);
+        return st;
+    }
+    if (!r->src) {
+        r->sec[k] = r->buf + pos;
+        return DV_OK;
+    }
+    size_t n = SEC_HDR + (size_t)len + SEC_TRAILER;
+    uint8_t *b = dv_mem_alloc(&r->side, n);
+    if (!b) return DV_ENOMEM;
+    r->sec[k] = b;
+    r->side_len[k] = n;
+    memcpy(b, s, SEC_HDR);
+    return src_read(r, k, b + SEC_HDR, n - SEC_HDR, pos + SEC_HDR);
+}
+
+/* Section framing and checksums, in order (source mode: reading each
+ * section whole, NODES excepted, and verifying it as it arrives). */
 static dv_status read_sections(reader *r) {
     size_t pos = HDR;
     for (unsigned k = 1; k <= N_SECTIONS; k++) {
         size_t left = (size_t)r->meta.size - pos;
         if (left < SEC_HDR + SEC_TRAILER) return sec_fail(r, DV_ECORRUPT, k, "section header", pos);
+        uint8_t hdr[SEC_HDR];
         const uint8_t *s = r->buf + pos;
+        dv_status st;
+        if (r->src) {
+            if ((st = src_read(r, k, hdr, sizeof hdr, pos)) != DV_OK) return st;
+            s = hdr;
+        }
         uint64_t len = ld64(s + 8);
         if (ld32(s) != k || ld32(s + 4) != 0) return sec_fail(r, DV_ECORRUPT, k, "section kind", pos);
         if (len > left - SEC_HDR - SEC_TRAILER) return sec_fail(r, DV_ECORRUPT, k, "section length", pos + 8);
+        if ((st = place_section(r, k, pos, s, len)) != DV_OK) return st;
         /* NODES, the bulk, is verified while it is copied (load_nodes) */
-        if (k != SEC_NODES && sum64(s, SEC_HDR + (size_t)len) != ld64(s + SEC_HDR + len))
+        if (k != SEC_NODES && sum64(r->sec[k], SEC_HDR + (size_t)len) != ld64(r->sec[k] + SEC_HDR + len))
             return sec_fail(r, DV_ECHECKSUM, k, "checksum", pos);
         r->off[k] = pos + SEC_HDR;
         r->slen[k] = (size_t)len;
@@ -481,7 +551,7 @@ static dv_status check_counts(reader *r) {
 /* SLOTS records: flags, levels, id lengths, pair counts, the live count and
  * the UPPER length they imply. */
 static dv_status check_slots(reader *r) {
-    const uint8_t *s = r->buf + r->off[SEC_SLOTS];
+    const uint8_t *s = payload(r, SEC_SLOTS);
     uint64_t live = 0, tombs = 0, upper_lists = 0;
     for (uint32_t i = 0; i < r->n_slots; i++, s += SLOT_REC) {
         uint64_t at = r->off[SEC_SLOTS] + (uint64_t)i * SLOT_REC;
@@ -535,7 +605,7 @@ static char *copy_str(dv_db *db, const uint8_t *p, size_t n) {
 static dv_status read_meta(reader *r, dv_db *db, size_t *pos, uint32_t n, dv_meta **out) {
     *out = NULL;
     if (n == 0) return DV_OK;
-    const uint8_t *s = r->buf + r->off[SEC_STRINGS];
+    const uint8_t *s = payload(r, SEC_STRINGS);
     size_t end = r->slen[SEC_STRINGS];
     dv_meta *m = dv_mem_alloc(&db->mem, sizeof(dv_meta) + (size_t)n * sizeof(dv_meta_kv));
     if (!m) return DV_ENOMEM;
@@ -605,9 +675,9 @@ static dv_status load_tombstone(reader *r, dv_db *db, uint32_t i, uint32_t level
  * marked live only once it owns all of its memory, so dv_db_close frees
  * exactly what was taken when a later slot fails. */
 static dv_status load_slots(reader *r, dv_db *db, uint32_t *id_hash) {
-    const uint8_t *rec = r->buf + r->off[SEC_SLOTS];
-    const uint8_t *str = r->buf + r->off[SEC_STRINGS];
-    const uint8_t *up = r->buf + r->off[SEC_UPPER];
+    const uint8_t *rec = payload(r, SEC_SLOTS);
+    const uint8_t *str = payload(r, SEC_STRINGS);
+    const uint8_t *up = payload(r, SEC_UPPER);
     size_t spos = 0, upos = 0, up_list = (1 + (size_t)db->M) * 4;
     for (uint32_t i = 0; i < r->n_slots; i++, rec += SLOT_REC) {
         if (!rec[0]) continue;
@@ -656,8 +726,8 @@ static dv_status load_slots(reader *r, dv_db *db, uint32_t *id_hash) {
 /* Where slot's id starts in STRINGS (for the message about a duplicate id:
  * the section was parsed whole by then). */
 static uint64_t id_offset(const reader *r, uint32_t slot) {
-    const uint8_t *rec = r->buf + r->off[SEC_SLOTS];
-    const uint8_t *str = r->buf + r->off[SEC_STRINGS];
+    const uint8_t *rec = payload(r, SEC_SLOTS);
+    const uint8_t *str = payload(r, SEC_STRINGS);
     size_t pos = 0;
     for (uint32_t i = 0; i < slot; i++, rec += SLOT_REC) {
         if (!rec[0]) continue;
@@ -764,30 +834,36 @@ static void prefetch_list(const nodes_pass *np, const dv_db *db, uint32_t slot) 
     for (uint32_t j = 1; j <= count; j++) __builtin_prefetch(&np->word[lst[j] < db->n_slots ? lst[j] : 0], 1);
 }
 
-/* Copies NODES into db->data chunk by chunk, checking each slot. A damaged
+/* Copies NODES into db->data chunk by chunk (source mode: reads each chunk
+ * straight into its place), hashing and checking each slot. A damaged
  * section is reported as DV_ECHECKSUM even when a slot check failed first:
  * the rest is still hashed to tell the two apart. */
 static dv_status load_nodes(reader *r, dv_db *db, nodes_pass *np) {
-    const uint8_t *src = r->buf + r->off[SEC_NODES];
-    const uint8_t *sec = src - SEC_HDR;
+    const uint8_t *src = r->sec[SEC_NODES] ? payload(r, SEC_NODES) : NULL;
     XXH3_64bits_reset(&np->sum);
-    XXH3_64bits_update(&np->sum, sec, SEC_HDR);
+    XXH3_64bits_update(&np->sum, r->nodes_hdr, SEC_HDR);
     uint32_t per = (uint32_t)(CHUNK / db->node_size) + 1;
     dv_status st = DV_OK;
     for (uint32_t i = 0; i < r->n_slots; i += per) {
         uint32_t n = r->n_slots - i < per ? r->n_slots - i : per;
         size_t off = (size_t)i * db->node_size, len = (size_t)n * db->node_size;
-        dv_xxh3_update(&np->sum, src + off, len);
-        if (st != DV_OK) continue;
-        memcpy(db->data + off, src + off, len);
+        if (src) {
+            dv_xxh3_update(&np->sum, src + off, len);
+            if (st != DV_OK) continue;
+            memcpy(db->data + off, src + off, len);
+        } else {
+            dv_status rs = src_read(r, SEC_NODES, (uint8_t *)db->data + off, len, r->off[SEC_NODES] + off);
+            if (rs != DV_OK) return rs;
+            dv_xxh3_update(&np->sum, db->data + off, len);
+            if (st != DV_OK) continue;
+        }
         for (uint32_t k = i; k < i + n && st == DV_OK; k++) {
             if (k + PREFETCH_AHEAD < i + n) prefetch_list(np, db, k + PREFETCH_AHEAD);
             st = check_slot(r, db, np, k);
         }
     }
-    if (XXH3_64bits_digest(&np->sum) != ld64(src + r->slen[SEC_NODES])) {
-        r->msg.len = 0; /* the checksum explains it better than any slot check */
-        if (r->msg.cap) r->msg.buf[0] = 0;
+    if (XXH3_64bits_digest(&np->sum) != r->nodes_sum) {
+        clear_msg(r); /* the checksum explains it better than any slot check */
         return sec_fail(r, DV_ECHECKSUM, SEC_NODES, "checksum", r->off[SEC_NODES] - SEC_HDR);
     }
     return st;
@@ -796,7 +872,7 @@ static dv_status load_nodes(reader *r, dv_db *db, nodes_pass *np) {
 /* Free stack (distinct free slots: with live + free == slots, all of them)
  * and entry point. */
 static dv_status check_rest(reader *r, dv_db *db, nodes_pass *np) {
-    const uint8_t *fs = r->buf + r->off[SEC_FREE];
+    const uint8_t *fs = payload(r, SEC_FREE);
     for (uint32_t k = 0; k < r->n_free; k++) {
         uint32_t s = ld32(fs + (size_t)k * 4);
         if (s >= db->n_slots || (np->word[s] & (WORD_LEVEL | WORD_SEEN))) /* live, or already on the stack */
@@ -876,9 +952,27 @@ static dv_status load_seqs(reader *r, const dv_allocator *allocator, dv_snapshot
     dv_mem_init(&m, allocator);
     uint64_t *t = dv_mem_alloc(&m, n * 8);
     if (!t) return DV_ENOMEM;
-    memcpy(t, r->buf + r->off[SEC_SEQS], n * 8);
+    memcpy(t, payload(r, SEC_SEQS), n * 8);
     meta->slot_sequences = t;
     meta->n_slot_sequences = n;
+    return DV_OK;
+}
+
+/* Everything after the header, both modes; frees the side buffers. */
+static dv_status load(reader *r, const dv_allocator *allocator, dv_db **out, dv_snapshot_meta *meta) {
+    dv_status st = read_sections(r);
+    if (st == DV_OK) st = check_counts(r);
+    if (st == DV_OK) st = check_slots(r);
+    dv_db *db = NULL;
+    if (st == DV_OK) st = build(r, allocator, &db);
+    dv_snapshot_meta got = r->meta;
+    if (st == DV_OK && meta && (st = load_seqs(r, allocator, &got)) != DV_OK) dv_db_close(db);
+    if (st == DV_ENOMEM) fail(r, st, "loading", 0);
+    for (unsigned k = 1; k <= N_SECTIONS; k++)
+        if (r->side_len[k]) dv_mem_free(&r->side, (void *)r->sec[k], r->side_len[k]);
+    if (st != DV_OK) return st;
+    if (meta) *meta = got;
+    *out = db;
     return DV_OK;
 }
 
@@ -893,18 +987,28 @@ dv_status dv_db_snapshot_read(const uint8_t *buf, size_t len, const dv_allocator
     r.buf = buf;
     r.len = len;
     dv_status st = read_header(&r, 1);
-    if (st == DV_OK) st = read_sections(&r);
-    if (st == DV_OK) st = check_counts(&r);
-    if (st == DV_OK) st = check_slots(&r);
-    dv_db *db = NULL;
-    if (st == DV_OK) st = build(&r, allocator, &db);
-    dv_snapshot_meta got = r.meta;
-    if (st == DV_OK && meta && (st = load_seqs(&r, allocator, &got)) != DV_OK) dv_db_close(db);
-    if (st == DV_ENOMEM) fail(&r, st, "loading", 0);
+    return st == DV_OK ? load(&r, allocator, out, meta) : st;
+}
+
+dv_status dv_db_snapshot_load(dv_snapshot_source_fn source, void *ctx, uint64_t size,
+                              const dv_allocator *allocator, dv_db **out, dv_snapshot_meta *meta, char *msg,
+                              size_t cap) {
+    if (out) *out = NULL;
+    if (meta) memset(meta, 0, sizeof *meta);
+    reader r;
+    memset(&r, 0, sizeof r);
+    dv_text_init(&r.msg, msg, cap);
+    if (!out || !source || (uint64_t)(size_t)size != size) return fail(&r, DV_EINVAL, "arguments", 0);
+    r.src = source;
+    r.src_ctx = ctx;
+    dv_mem_init(&r.side, allocator);
+    size_t head = size < HDR ? (size_t)size : HDR;
+    dv_status st = head ? src_read(&r, 0, r.head, head, 0) : DV_OK;
     if (st != DV_OK) return st;
-    if (meta) *meta = got;
-    *out = db;
-    return DV_OK;
+    r.buf = r.head;
+    r.len = (size_t)size;
+    st = read_header(&r, 1);
+    return st == DV_OK ? load(&r, allocator, out, meta) : st;
 }
 
 dv_status dv_snapshot_peek(const uint8_t *buf, size_t len, dv_snapshot_meta *meta) {

@@ -41,6 +41,7 @@
 
 #include "deltavec.h"
 #include "log/io.h"
+#include "log/snapfile.h"
 #include "util/alloc.h"
 
 #define SEQ_DIGITS 20
@@ -479,21 +480,19 @@ static dv_status load_snapshot(dv_store *s, const name_list *snaps, uint64_t lim
         if (limit && snaps->seq[i] > limit) continue;
         char name[NAME_MAX_LEN];
         seq_name(name, snaps->seq[i], ".dvp");
-        uint8_t *buf = NULL;
-        size_t len = 0;
-        dv_status st = read_file(s, name, &buf, &len);
-        if (st != DV_OK) return st; /* an I/O error is not a bad snapshot: do not fall back past it */
         dv_snapshot_meta meta;
-        memset(&meta, 0, sizeof meta);
-        char msg[160] = "";
-        {
-            st = dv_db_snapshot_read(buf, len, &s->mem.a, &s->db, &meta, msg, sizeof msg);
-            dv_mem_free(&s->mem, buf, len + 1);
-            if (st == DV_OK && meta.sequence != snaps->seq[i]) {
-                st = DV_ECORRUPT;
-                dv_db_close(s->db);
-                s->db = NULL;
-            }
+        char msg[160] = "", p[4096];
+        int e = 0;
+        dv_status st = dv_log_snapshot_load(s->io, join(s, name, p, sizeof p), &s->mem.a, &s->db, &meta, msg,
+                                            sizeof msg, &e);
+        if (e) { /* an I/O error is not a bad snapshot: do not fall back past it */
+            set_err(s, "reading", name, e);
+            return st;
+        }
+        if (st == DV_OK && meta.sequence != snaps->seq[i]) {
+            st = DV_ECORRUPT;
+            dv_db_close(s->db);
+            s->db = NULL;
         }
         if (st != DV_OK) {
             if (r) r->snapshots_skipped++;
