@@ -39,6 +39,7 @@
 #include "db/db_internal.h"
 #include "db/state_hash.h"
 #include "simd/simd.h"
+#include "util/le.h"
 #include "util/text.h"
 #include "util/utf8.h"
 
@@ -54,25 +55,6 @@
 
 enum { SEC_SLOTS = 1, SEC_STRINGS, SEC_NODES, SEC_UPPER, SEC_FREE, SEC_SEQS };
 static const char *const SEC_NAMES[] = {"?", "slots", "strings", "nodes", "upper", "free", "seqs"};
-
-static void st16(uint8_t *p, uint16_t v) { memcpy(p, &v, 2); }
-static void st32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
-static void st64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
-static uint16_t ld16(const uint8_t *p) {
-    uint16_t v;
-    memcpy(&v, p, 2);
-    return v;
-}
-static uint32_t ld32(const uint8_t *p) {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static uint64_t ld64(const uint8_t *p) {
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
 
 /* ---- layout (shared by size and write) ------------------------------------- */
 
@@ -142,7 +124,7 @@ static void w_put(writer *w, const void *p, size_t len) {
 
 static void w_u16(writer *w, uint16_t v) {
     uint8_t b[2];
-    st16(b, v);
+    dv_st16(b, v);
     w_put(w, b, 2);
 }
 
@@ -157,47 +139,47 @@ static void w_zeros(writer *w, size_t len) {
 
 static void sec_begin(writer *w, uint32_t kind, uint64_t len) {
     uint8_t b[SEC_HDR];
-    st32(b, kind);
-    st32(b + 4, 0);
-    st64(b + 8, len);
+    dv_st32(b, kind);
+    dv_st32(b + 4, 0);
+    dv_st64(b + 8, len);
     XXH3_64bits_reset(&w->h);
     w_put(w, b, sizeof b);
 }
 
 static void sec_end(writer *w) {
     uint8_t b[8];
-    st64(b, XXH3_64bits_digest(&w->h));
+    dv_st64(b, XXH3_64bits_digest(&w->h));
     w_put(w, b, 8); /* hashing it too is harmless: the state is reset next */
 }
 
 static void encode_header(const dv_db *db, const dv_snapshot_meta *meta, const layout *L, uint8_t *h) {
     memset(h, 0, HDR);
     memcpy(h, DV_SNAPSHOT_MAGIC, DV_SNAPSHOT_MAGIC_SIZE);
-    st16(h + 8, DV_SNAPSHOT_VERSION);
-    st16(h + 10, HDR);
-    st32(h + 12, N_SECTIONS);
-    st64(h + 24, L->total);
+    dv_st16(h + 8, DV_SNAPSHOT_VERSION);
+    dv_st16(h + 10, HDR);
+    dv_st32(h + 12, N_SECTIONS);
+    dv_st64(h + 24, L->total);
     if (meta) {
-        st64(h + 32, meta->sequence);
+        dv_st64(h + 32, meta->sequence);
         memcpy(h + 40, meta->db_id, DV_STREAM_DB_ID_SIZE);
         h[68] = meta->mode;
     }
-    st64(h + 56, dv_db_state_hash(db));
-    st32(h + 64, DV_VERSION_NUMBER);
-    st32(h + 72, db->dim);
-    st32(h + 76, (uint32_t)db->cfg.metric);
-    st32(h + 80, db->M);
-    st32(h + 84, db->cfg.ef_construction);
-    st32(h + 88, db->cfg.ef_search);
+    dv_st64(h + 56, dv_db_state_hash(db));
+    dv_st32(h + 64, DV_VERSION_NUMBER);
+    dv_st32(h + 72, db->dim);
+    dv_st32(h + 76, (uint32_t)db->cfg.metric);
+    dv_st32(h + 80, db->M);
+    dv_st32(h + 84, db->cfg.ef_construction);
+    dv_st32(h + 88, db->cfg.ef_search);
     memcpy(h + 92, &db->cfg.relink_ratio, 4);
-    st64(h + 96, db->cfg.seed);
-    st64(h + 104, db->rng);
-    st32(h + 112, db->n_slots);
-    st32(h + 116, db->n_free);
-    st32(h + 120, (uint32_t)db->live);
-    st32(h + 124, db->entry);
-    st32(h + 128, db->max_level);
-    st64(h + 16, XXH3_64bits(h, HDR));
+    dv_st64(h + 96, db->cfg.seed);
+    dv_st64(h + 104, db->rng);
+    dv_st32(h + 112, db->n_slots);
+    dv_st32(h + 116, db->n_free);
+    dv_st32(h + 120, (uint32_t)db->live);
+    dv_st32(h + 124, db->entry);
+    dv_st32(h + 128, db->max_level);
+    dv_st64(h + 16, XXH3_64bits(h, HDR));
 }
 
 static void write_slots(writer *w, const dv_db *db) {
@@ -210,8 +192,8 @@ static void write_slots(writer *w, const dv_db *db) {
         } else if (si->live) {
             r[0] = 1;
             r[1] = si->level;
-            st16(r + 2, si->id_len);
-            st16(r + 4, (uint16_t)(si->meta ? si->meta->n : 0));
+            dv_st16(r + 2, si->id_len);
+            dv_st16(r + 4, (uint16_t)(si->meta ? si->meta->n : 0));
         }
         w_put(w, r, sizeof r);
     }
@@ -261,7 +243,7 @@ static void write_seqs(writer *w, const dv_snapshot_meta *meta, size_t n) {
     uint64_t given = meta->n_slot_sequences < n ? meta->n_slot_sequences : n;
     w_put(w, meta->slot_sequences, (size_t)given * 8);
     uint8_t unknown[8];
-    st64(unknown, DV_SEQ_UNKNOWN);
+    dv_st64(unknown, DV_SEQ_UNKNOWN);
     for (uint64_t i = given; i < n; i++) w_put(w, unknown, 8);
 }
 
@@ -402,41 +384,41 @@ static dv_status read_header(reader *r, int exact_size) {
     size_t m = r->len < DV_SNAPSHOT_MAGIC_SIZE ? r->len : DV_SNAPSHOT_MAGIC_SIZE;
     if (memcmp(b, DV_SNAPSHOT_MAGIC, m) != 0) return fail(r, DV_ENOTSNAPSHOT, "magic", 0);
     if (r->len < 12) return fail(r, DV_ETRUNCATED, "header", 0);
-    if (ld16(b + 8) != DV_SNAPSHOT_VERSION) return fail(r, DV_EVERSION, "version", 8);
-    if (ld16(b + 10) != HDR) return fail(r, DV_ECORRUPT, "header size", 10);
+    if (dv_ld16(b + 8) != DV_SNAPSHOT_VERSION) return fail(r, DV_EVERSION, "version", 8);
+    if (dv_ld16(b + 10) != HDR) return fail(r, DV_ECORRUPT, "header size", 10);
     if (r->len < HDR) return fail(r, DV_ETRUNCATED, "header", 0);
     uint8_t h[HDR];
     memcpy(h, b, HDR);
-    uint64_t sum = ld64(h + 16);
+    uint64_t sum = dv_ld64(h + 16);
     memset(h + 16, 0, 8);
     if (XXH3_64bits(h, HDR) != sum) return fail(r, DV_ECHECKSUM, "header checksum", 16);
-    uint64_t total = ld64(h + 24);
+    uint64_t total = dv_ld64(h + 24);
     if (r->len < total) return fail(r, DV_ETRUNCATED, "end of snapshot", r->len);
     if (exact_size && r->len > total) return fail(r, DV_ECORRUPT, "bytes after the snapshot", total);
     dv_snapshot_meta *mt = &r->meta;
     memset(mt, 0, sizeof *mt);
     mt->size = total;
-    mt->sequence = ld64(h + 32);
+    mt->sequence = dv_ld64(h + 32);
     memcpy(mt->db_id, h + 40, DV_STREAM_DB_ID_SIZE);
-    mt->state_hash = ld64(h + 56);
-    mt->producer_version = ld32(h + 64);
+    mt->state_hash = dv_ld64(h + 56);
+    mt->producer_version = dv_ld32(h + 64);
     mt->mode = h[68];
-    dv_db_config_default(&r->cfg, ld32(h + 72));
-    r->cfg.metric = (dv_metric)ld32(h + 76);
-    r->cfg.M = ld32(h + 80);
-    r->cfg.ef_construction = ld32(h + 84);
-    r->cfg.ef_search = ld32(h + 88);
+    dv_db_config_default(&r->cfg, dv_ld32(h + 72));
+    r->cfg.metric = (dv_metric)dv_ld32(h + 76);
+    r->cfg.M = dv_ld32(h + 80);
+    r->cfg.ef_construction = dv_ld32(h + 84);
+    r->cfg.ef_search = dv_ld32(h + 88);
     memcpy(&r->cfg.relink_ratio, h + 92, 4);
-    r->cfg.seed = ld64(h + 96);
-    r->rng = ld64(h + 104);
-    r->n_slots = ld32(h + 112);
-    r->n_free = ld32(h + 116);
-    r->live = ld32(h + 120);
-    r->entry = ld32(h + 124);
-    r->max_level = ld32(h + 128);
+    r->cfg.seed = dv_ld64(h + 96);
+    r->rng = dv_ld64(h + 104);
+    r->n_slots = dv_ld32(h + 112);
+    r->n_free = dv_ld32(h + 116);
+    r->live = dv_ld32(h + 120);
+    r->entry = dv_ld32(h + 124);
+    r->max_level = dv_ld32(h + 128);
     mt->count = r->live;
     mt->slots = r->n_slots;
-    if (ld32(h + 12) != N_SECTIONS) return fail(r, DV_ECORRUPT, "section count", 12);
+    if (dv_ld32(h + 12) != N_SECTIONS) return fail(r, DV_ECORRUPT, "section count", 12);
     for (size_t i = 69; i < 72; i++)
         if (h[i]) return fail(r, DV_ECORRUPT, "reserved header byte", i);
     for (size_t i = 132; i < HDR; i++)
@@ -473,12 +455,12 @@ static dv_status place_section(reader *r, unsigned k, size_t pos, const uint8_t 
         memcpy(r->nodes_hdr, s, SEC_HDR);
         if (!r->src) {
             r->sec[k] = r->buf + pos;
-            r->nodes_sum = ld64(r->buf + pos + SEC_HDR + len);
+            r->nodes_sum = dv_ld64(r->buf + pos + SEC_HDR + len);
             return DV_OK;
         }
         uint8_t t[SEC_TRAILER];
         dv_status st = src_read(r, k, t, sizeof t, pos + SEC_HDR + len);
-        r->nodes_sum = ld64(t);
+        r->nodes_sum = dv_ld64(t);
         return st;
     }
     if (!r->src) {
@@ -508,12 +490,12 @@ static dv_status read_sections(reader *r) {
             if ((st = src_read(r, k, hdr, sizeof hdr, pos)) != DV_OK) return st;
             s = hdr;
         }
-        uint64_t len = ld64(s + 8);
-        if (ld32(s) != k || ld32(s + 4) != 0) return sec_fail(r, DV_ECORRUPT, k, "section kind", pos);
+        uint64_t len = dv_ld64(s + 8);
+        if (dv_ld32(s) != k || dv_ld32(s + 4) != 0) return sec_fail(r, DV_ECORRUPT, k, "section kind", pos);
         if (len > left - SEC_HDR - SEC_TRAILER) return sec_fail(r, DV_ECORRUPT, k, "section length", pos + 8);
         if ((st = place_section(r, k, pos, s, len)) != DV_OK) return st;
         /* NODES, the bulk, is verified while it is copied (load_nodes) */
-        if (k != SEC_NODES && sum64(r->sec[k], SEC_HDR + (size_t)len) != ld64(r->sec[k] + SEC_HDR + len))
+        if (k != SEC_NODES && sum64(r->sec[k], SEC_HDR + (size_t)len) != dv_ld64(r->sec[k] + SEC_HDR + len))
             return sec_fail(r, DV_ECHECKSUM, k, "checksum", pos);
         r->off[k] = pos + SEC_HDR;
         r->slen[k] = (size_t)len;
@@ -555,24 +537,25 @@ static dv_status check_slots(reader *r) {
     uint64_t live = 0, tombs = 0, upper_lists = 0;
     for (uint32_t i = 0; i < r->n_slots; i++, s += SLOT_REC) {
         uint64_t at = r->off[SEC_SLOTS] + (uint64_t)i * SLOT_REC;
-        if (s[0] > 2 || ld16(s + 6) != 0) return sec_fail(r, DV_ECORRUPT, SEC_SLOTS, "slot flags", at);
+        if (s[0] > 2 || dv_ld16(s + 6) != 0) return sec_fail(r, DV_ECORRUPT, SEC_SLOTS, "slot flags", at);
         if (!s[0]) {
-            if (s[1] || ld16(s + 2) || ld16(s + 4))
+            if (s[1] || dv_ld16(s + 2) || dv_ld16(s + 4))
                 return sec_fail(r, DV_ECORRUPT, SEC_SLOTS, "free slot record", at);
             continue;
         }
         if (s[0] == 2) { /* a tombstone: graph only, above the top level is allowed */
-            if (ld16(s + 2) || ld16(s + 4))
+            if (dv_ld16(s + 2) || dv_ld16(s + 4))
                 return sec_fail(r, DV_ECORRUPT, SEC_SLOTS, "tombstone record", at);
             if (s[1] > DV_MAX_LEVEL) return sec_fail(r, DV_ECORRUPT, SEC_SLOTS, "level", at + 1);
             tombs++;
             upper_lists += s[1];
             continue;
         }
-        uint16_t idl = ld16(s + 2);
+        uint16_t idl = dv_ld16(s + 2);
         if (s[1] > r->max_level) return sec_fail(r, DV_ECORRUPT, SEC_SLOTS, "level", at + 1);
         if (idl < 1 || idl > DV_MAX_ID_LEN) return sec_fail(r, DV_ECORRUPT, SEC_SLOTS, "id length", at + 2);
-        if (ld16(s + 4) > DV_MAX_META_PAIRS) return sec_fail(r, DV_ECORRUPT, SEC_SLOTS, "pair count", at + 4);
+        if (dv_ld16(s + 4) > DV_MAX_META_PAIRS)
+            return sec_fail(r, DV_ECORRUPT, SEC_SLOTS, "pair count", at + 4);
         live++;
         upper_lists += s[1];
     }
@@ -618,7 +601,7 @@ static dv_status read_meta(reader *r, dv_db *db, size_t *pos, uint32_t n, dv_met
             st = sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "pair lengths", r->off[SEC_STRINGS] + at);
             break;
         }
-        size_t kl = ld16(s + *pos), vl = ld16(s + *pos + 2);
+        size_t kl = dv_ld16(s + *pos), vl = dv_ld16(s + *pos + 2);
         *pos += 4;
         if (kl < 1 || kl > DV_MAX_META_KEY_LEN || vl < 1 || vl > DV_MAX_META_VALUE_LEN ||
             end - *pos < kl + vl || !dv_utf8_valid(s + *pos, kl) || !dv_utf8_valid(s + *pos + kl, vl)) {
@@ -687,7 +670,7 @@ static dv_status load_slots(reader *r, dv_db *db, uint32_t *id_hash) {
             upos += (size_t)rec[1] * up_list;
             continue;
         }
-        size_t idl = ld16(rec + 2);
+        size_t idl = dv_ld16(rec + 2);
         if (r->slen[SEC_STRINGS] - spos < idl || !dv_utf8_valid(str + spos, idl))
             return sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "id", r->off[SEC_STRINGS] + spos);
         dv_slot *si = &db->info[i];
@@ -695,7 +678,7 @@ static dv_status load_slots(reader *r, dv_db *db, uint32_t *id_hash) {
         if (!id) return DV_ENOMEM;
         spos += idl;
         dv_meta *m = NULL;
-        dv_status st = read_meta(r, db, &spos, ld16(rec + 4), &m);
+        dv_status st = read_meta(r, db, &spos, dv_ld16(rec + 4), &m);
         uint32_t level = rec[1];
         uint32_t *upper = NULL;
         if (st == DV_OK && level > 0) {
@@ -731,8 +714,9 @@ static uint64_t id_offset(const reader *r, uint32_t slot) {
     size_t pos = 0;
     for (uint32_t i = 0; i < slot; i++, rec += SLOT_REC) {
         if (!rec[0]) continue;
-        pos += ld16(rec + 2);
-        for (uint32_t j = ld16(rec + 4); j > 0; j--) pos += 4 + (size_t)ld16(str + pos) + ld16(str + pos + 2);
+        pos += dv_ld16(rec + 2);
+        for (uint32_t j = dv_ld16(rec + 4); j > 0; j--)
+            pos += 4 + (size_t)dv_ld16(str + pos) + dv_ld16(str + pos + 2);
     }
     return r->off[SEC_STRINGS] + pos;
 }
@@ -874,7 +858,7 @@ static dv_status load_nodes(reader *r, dv_db *db, nodes_pass *np) {
 static dv_status check_rest(reader *r, dv_db *db, nodes_pass *np) {
     const uint8_t *fs = payload(r, SEC_FREE);
     for (uint32_t k = 0; k < r->n_free; k++) {
-        uint32_t s = ld32(fs + (size_t)k * 4);
+        uint32_t s = dv_ld32(fs + (size_t)k * 4);
         if (s >= db->n_slots || (np->word[s] & (WORD_LEVEL | WORD_SEEN))) /* live, or already on the stack */
             return sec_fail(r, DV_ECORRUPT, SEC_FREE, "free slot", r->off[SEC_FREE] + (uint64_t)k * 4);
         np->word[s] |= WORD_SEEN;
