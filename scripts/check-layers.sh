@@ -35,7 +35,7 @@ report() {
     bad=1
 }
 
-for f in src/*/*.c src/*/*.h cli/*.c cli/*.h wasm/*.c wasm/*.h wasm/*/*.c; do
+for f in src/*/*.c src/*/*.h cli/*.c cli/*.h cli/*/*.c cli/*/*.h wasm/*.c wasm/*.h wasm/*/*.c; do
     [ -e "$f" ] || continue
     top=${f%%/*}
     while IFS= read -r inc; do
