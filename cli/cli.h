@@ -8,5 +8,6 @@
 
 int cli_demo(int argc, char **argv);
 int cli_dump(int argc, char **argv);
+int cli_ingest(int argc, char **argv);
 
 #endif

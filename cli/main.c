@@ -13,7 +13,7 @@
 #include "deltavec.h"
 
 static void usage(void) {
-    fprintf(stderr, "usage: deltavec demo [options] | dump FILE | version\n"
+    fprintf(stderr, "usage: deltavec demo [options] | dump FILE | ingest DIR FILE [options] | version\n"
                     "  demo options: --n N --dim D --updates U --queries Q --seed S --workers W --json FILE "
                     "--stream FILE\n");
 }
@@ -25,6 +25,7 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(argv[1], "demo")) return cli_demo(argc - 2, argv + 2);
     if (!strcmp(argv[1], "dump")) return cli_dump(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "ingest")) return cli_ingest(argc - 2, argv + 2);
     if (!strcmp(argv[1], "version")) {
         printf("deltavec %s (SIMD: %s)\n", dv_version_string(), dv_simd_backend());
         return 0;

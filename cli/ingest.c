@@ -1,0 +1,249 @@
+/*
+ * ingest.c -- `deltavec ingest DIR FILE [--format F] [--batch N] [--skip-bad]`
+ * (docs/CLI.md): streams the records of FILE (cli/ingest/ readers) into
+ * the database directory DIR through dv_store_write_batch.
+ *
+ * Every record is checked before it is written: by the reader (format,
+ * dimension, finite values) and by the store, which refuses a bad id or
+ * metadata before changing anything. The first bad record stops the
+ * command (exit 1) with the file, its row or line and the reason, after
+ * the records before it are written and durable; --skip-bad skips such
+ * records, names them and counts them. A file that cannot be read further
+ * (truncated, framing lost) always stops it.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "cli.h"
+#include "common.h"
+#include "progress.h"
+#include "reader.h"
+
+#define SKIPPED_SHOWN 100 /* skipped records named one by one; past that only counted */
+
+typedef struct ingest_opts {
+    const char *dir, *file;
+    ingest_format format;
+    uint32_t batch;
+    int skip_bad;
+} ingest_opts;
+
+typedef struct ingest_run {
+    const ingest_opts *o;
+    dv_store *store;
+    ingest_reader *reader;
+    ingest_batch batch;
+    cli_progress progress;
+    uint64_t written, skipped;
+} ingest_run;
+
+static volatile sig_atomic_t interrupted; /* the signal that asked us to stop, or 0 */
+
+static void on_signal(int sig) { interrupted = sig; }
+
+static const char usage_text[] =
+    "usage: deltavec ingest DIR FILE [--format fvecs|bvecs|npy|jsonl|csv] [--batch N] [--skip-bad]\n";
+
+/* "deltavec ingest: FILE line 7: REASON" (or row N). */
+static void print_problem(ingest_run *run, uint64_t pos, const char *reason, const char *suffix) {
+    cli_progress_clear(&run->progress);
+    fprintf(stderr, "deltavec ingest: %s %s %llu: %s%s\n", run->o->file,
+            ingest_pos_unit(ingest_reader_format(run->reader)), (unsigned long long)pos, reason, suffix);
+}
+
+/* A bad record: stops the run (returns 1), or with --skip-bad names it and counts it (returns 0). */
+static int bad_record(ingest_run *run, uint64_t pos, const char *reason) {
+    if (!run->o->skip_bad) {
+        print_problem(run, pos, reason, "");
+        return 1;
+    }
+    if (run->skipped < SKIPPED_SHOWN)
+        print_problem(run, pos, reason, " (skipped)");
+    else if (run->skipped == SKIPPED_SHOWN)
+        fprintf(stderr, "deltavec ingest: more bad records skipped; only counted from here\n");
+    run->skipped++;
+    return 0;
+}
+
+/* Statuses that mean "this record is bad", not "the store failed". */
+static int record_status(dv_status st) {
+    return st == DV_EID || st == DV_EEXIST || st == DV_EMETA || st == DV_EDIM || st == DV_ENONFINITE ||
+           st == DV_ETOOBIG;
+}
+
+/* Writes the batch; a refused record is reported (or skipped) and the rest goes on. 0, or 1 to stop. */
+static int flush(ingest_run *run) {
+    ingest_batch *b = &run->batch;
+    const dv_store_op *ops = ingest_batch_ops(b);
+    size_t from = 0;
+    while (from < b->n) {
+        size_t done = 0;
+        dv_status st = dv_store_write_batch(run->store, ops + from, b->n - from, &done);
+        run->written += done;
+        from += done;
+        if (st == DV_OK) break;
+        if (!record_status(st)) {
+            cli_progress_clear(&run->progress);
+            fprintf(stderr, "deltavec ingest: %s: %s: %s\n", run->o->dir, dv_status_name(st),
+                    dv_store_last_error(run->store));
+            return 1;
+        }
+        char reason[512];
+        snprintf(reason, sizeof reason, "id \"%s\": %s: %s", ops[from].id, dv_status_name(st),
+                 dv_strerror(st));
+        if (bad_record(run, b->pos[from], reason)) return 1;
+        from++;
+    }
+    ingest_batch_clear(b);
+    return 0;
+}
+
+static void show_progress(ingest_run *run) {
+    cli_progress_update(&run->progress, run->written + run->batch.n, ingest_rows_total(run->reader),
+                        ingest_bytes_read(run->reader), ingest_bytes_total(run->reader));
+}
+
+/* Reads and writes until the end of the file: 0, or the exit status after printing why it stopped. */
+static int copy_records(ingest_run *run) {
+    for (;;) {
+        if (interrupted) {
+            flush(run);
+            cli_progress_clear(&run->progress);
+            fprintf(stderr, "deltavec ingest: stopped by signal %d; the records written so far are durable\n",
+                    (int)interrupted);
+            return 128 + interrupted;
+        }
+        ingest_record rec;
+        ingest_error err;
+        ingest_result rc = ingest_next(run->reader, &rec, &err);
+        if (rc == INGEST_END) return flush(run);
+        if (rc == INGEST_RECORD) {
+            if (ingest_batch_add(&run->batch, &rec) != 0) {
+                fprintf(stderr, "deltavec ingest: out of memory\n");
+                return 1;
+            }
+            if (run->batch.n == run->batch.cap && flush(run)) return 1;
+            show_progress(run);
+            continue;
+        }
+        /* what came before the bad record is written first: it stays durable whatever follows */
+        if (flush(run)) return 1;
+        if (rc == INGEST_FATAL) { /* the file cannot be read past this point: --skip-bad cannot help */
+            print_problem(run, err.pos, err.reason, "");
+            return 1;
+        }
+        if (bad_record(run, err.pos, err.reason)) return 1;
+    }
+}
+
+static int open_store(const ingest_opts *o, dv_store **s) {
+    dv_store_config cfg;
+    dv_store_config_default(&cfg);
+    dv_recovery_report rep;
+    memset(&rep, 0, sizeof rep);
+    dv_status st = dv_store_open(o->dir, &cfg, s, &rep);
+    if (st == DV_OK) return 0;
+    if (st == DV_ENOTFOUND)
+        fprintf(stderr, "deltavec ingest: %s: no database here (create one: deltavec create %s --dim N)\n",
+                o->dir, o->dir);
+    else
+        fprintf(stderr, "deltavec ingest: %s: %s: %s\n", o->dir, dv_status_name(st),
+                rep.message[0] ? rep.message : dv_strerror(st));
+    return 1;
+}
+
+static int run_ingest(const ingest_opts *o) {
+    ingest_run run = {.o = o};
+    if (open_store(o, &run.store)) return 1;
+    uint32_t dim = dv_db_dim(dv_store_db(run.store));
+    ingest_error err;
+    int rc = 1;
+    if (ingest_open(o->file, o->format, dim, &run.reader, &err) != 0) {
+        fprintf(stderr, "deltavec ingest: %s: %s\n", o->file, err.reason);
+    } else if (ingest_batch_init(&run.batch, o->batch, dim) != 0) {
+        fprintf(stderr, "deltavec ingest: out of memory for a batch of %u\n", o->batch);
+    } else {
+        double t0 = cli_now_us();
+        cli_progress_start(&run.progress, stderr);
+        rc = copy_records(&run);
+        cli_progress_clear(&run.progress);
+        dv_status st = dv_store_sync(run.store);
+        if (st != DV_OK) {
+            fprintf(stderr, "deltavec ingest: %s: sync: %s\n", o->dir, dv_store_last_error(run.store));
+            rc = 1;
+        }
+        double s = (cli_now_us() - t0) / 1e6;
+        printf("%llu records written, %llu skipped, in %.2f s (%.0f/s); %s at sequence %llu\n",
+               (unsigned long long)run.written, (unsigned long long)run.skipped, s,
+               s > 0 ? (double)run.written / s : 0.0, o->dir,
+               (unsigned long long)dv_store_sequence(run.store));
+    }
+    ingest_batch_free(&run.batch);
+    ingest_close(run.reader);
+    dv_store_close(run.store);
+    return rc;
+}
+
+/* ---- arguments (minimal; the shared strict parser replaces this) ---- */
+
+static int usage_error(const char *fmt, const char *arg) {
+    fprintf(stderr, "deltavec ingest: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n%s", usage_text);
+    return 2;
+}
+
+static int parse_args(int argc, char **argv, ingest_opts *o) {
+    const char *pos[2];
+    int n_pos = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            fputs(usage_text, stdout);
+            return -1;
+        } else if (!strcmp(a, "--skip-bad")) {
+            o->skip_bad = 1;
+        } else if (!strcmp(a, "--format") || !strcmp(a, "--batch")) {
+            if (i + 1 == argc) return usage_error("%s needs a value", a);
+            const char *v = argv[++i];
+            if (!strcmp(a, "--format")) {
+                o->format = ingest_format_from_name(v);
+                if (o->format == INGEST_AUTO)
+                    return usage_error("unknown --format %s (fvecs|bvecs|npy|jsonl|csv)", v);
+            } else {
+                char *end;
+                errno = 0;
+                unsigned long long n = strtoull(v, &end, 10);
+                if (v[0] < '0' || v[0] > '9' || *end || errno || n < 1 || n > 1000000)
+                    return usage_error("--batch %s: expected a number in 1..1000000", v);
+                o->batch = (uint32_t)n;
+            }
+        } else if (a[0] == '-' && a[1] != '\0') {
+            return usage_error("unknown option %s", a);
+        } else {
+            if (n_pos == 2) return usage_error("unexpected argument %s", a);
+            pos[n_pos++] = a;
+        }
+    }
+    if (n_pos != 2) return usage_error("%s", "expected DIR and FILE");
+    o->dir = pos[0];
+    o->file = pos[1];
+    return 0;
+}
+
+int cli_ingest(int argc, char **argv) {
+    ingest_opts o = {.batch = 1024, .format = INGEST_AUTO};
+    int rc = parse_args(argc, argv, &o);
+    if (rc) return rc < 0 ? 0 : rc;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    return run_ingest(&o);
+}
