@@ -9,5 +9,7 @@
 int cli_demo(int argc, char **argv);
 int cli_dump(int argc, char **argv);
 int cli_ingest(int argc, char **argv);
+int cli_serve(int argc, char **argv);
+int cli_follow(int argc, char **argv);
 
 #endif

@@ -12,7 +12,6 @@
  * (truncated, framing lost) always stops it.
  */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +20,7 @@
 #include "batch.h"
 #include "cli.h"
 #include "common.h"
+#include "local_args.h"
 #include "progress.h"
 #include "reader.h"
 
@@ -189,57 +189,24 @@ static int run_ingest(const ingest_opts *o) {
     return rc;
 }
 
-/* ---- arguments (minimal; the shared strict parser replaces this) ---- */
-
-static int usage_error(const char *fmt, const char *arg) {
-    fprintf(stderr, "deltavec ingest: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\n%s", usage_text);
-    return 2;
-}
-
-static int parse_args(int argc, char **argv, ingest_opts *o) {
-    const char *pos[2];
-    int n_pos = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            fputs(usage_text, stdout);
-            return -1;
-        } else if (!strcmp(a, "--skip-bad")) {
-            o->skip_bad = 1;
-        } else if (!strcmp(a, "--format") || !strcmp(a, "--batch")) {
-            if (i + 1 == argc) return usage_error("%s needs a value", a);
-            const char *v = argv[++i];
-            if (!strcmp(a, "--format")) {
-                o->format = ingest_format_from_name(v);
-                if (o->format == INGEST_AUTO)
-                    return usage_error("unknown --format %s (fvecs|bvecs|npy|jsonl|csv)", v);
-            } else {
-                char *end;
-                errno = 0;
-                unsigned long long n = strtoull(v, &end, 10);
-                if (v[0] < '0' || v[0] > '9' || *end || errno || n < 1 || n > 1000000)
-                    return usage_error("--batch %s: expected a number in 1..1000000", v);
-                o->batch = (uint32_t)n;
-            }
-        } else if (a[0] == '-' && a[1] != '\0') {
-            return usage_error("unknown option %s", a);
-        } else {
-            if (n_pos == 2) return usage_error("unexpected argument %s", a);
-            pos[n_pos++] = a;
-        }
-    }
-    if (n_pos != 2) return usage_error("%s", "expected DIR and FILE");
-    o->dir = pos[0];
-    o->file = pos[1];
-    return 0;
-}
-
 int cli_ingest(int argc, char **argv) {
     ingest_opts o = {.batch = 1024, .format = INGEST_AUTO};
-    int rc = parse_args(argc, argv, &o);
-    if (rc) return rc < 0 ? 0 : rc;
+    const char *format = NULL, *pos[2] = {NULL, NULL};
+    uint32_t batch = 1024;
+    const local_opt opts[] = {{"--format", LOCAL_STR, &format, 0, 0},
+                              {"--batch", LOCAL_U32, &batch, 1, 1000000},
+                              {"--skip-bad", LOCAL_FLAG, &o.skip_bad, 0, 0},
+                              {NULL, LOCAL_FLAG, NULL, 0, 0}};
+    int rc = local_parse("ingest", usage_text, argc, argv, opts, pos, 2, 2);
+    if (rc) return rc == LOCAL_HELP ? 0 : rc;
+    if (format && (o.format = ingest_format_from_name(format)) == INGEST_AUTO) {
+        fprintf(stderr, "deltavec ingest: unknown --format %s (fvecs, bvecs, npy, jsonl or csv)\n%s", format,
+                usage_text);
+        return 2;
+    }
+    o.dir = pos[0];
+    o.file = pos[1];
+    o.batch = batch;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;

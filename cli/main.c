@@ -13,7 +13,9 @@
 #include "deltavec.h"
 
 static void usage(void) {
-    fprintf(stderr, "usage: deltavec demo [options] | dump FILE | ingest DIR FILE [options] | version\n"
+    fprintf(stderr, "usage: deltavec demo [options] | dump FILE | ingest DIR FILE [options] | serve DIR "
+                    "--nats URL [options] |\n"
+                    "       follow DIR --nats URL [options] | version\n"
                     "  demo options: --n N --dim D --updates U --queries Q --seed S --workers W --json FILE "
                     "--stream FILE\n");
 }
@@ -26,6 +28,8 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "demo")) return cli_demo(argc - 2, argv + 2);
     if (!strcmp(argv[1], "dump")) return cli_dump(argc - 2, argv + 2);
     if (!strcmp(argv[1], "ingest")) return cli_ingest(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "serve")) return cli_serve(argc - 2, argv + 2);
+    if (!strcmp(argv[1], "follow")) return cli_follow(argc - 2, argv + 2);
     if (!strcmp(argv[1], "version")) {
         printf("deltavec %s (SIMD: %s)\n", dv_version_string(), dv_simd_backend());
         return 0;
