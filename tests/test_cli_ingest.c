@@ -244,6 +244,15 @@ static void usage_and_setup_errors(void **state) {
     assert_non_null(strstr(err_text, "give --format"));
     assert_int_equal(run_cli("ingest", db_dir, noext, "--format", "jsonl", NULL), 0);
     assert_int_equal(db_count(), 1);
+    /* standard input, with --format */
+    const char *csv = write_text("in.csv", "s1,1,2,3,4\ns2,5,6,7,8\n");
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "'%s' ingest '%s' - --format csv < '%s' > '%s'", DV_DELTAVEC_BIN, db_dir, csv,
+             out_path);
+    assert_int_equal(system(cmd), 0);
+    read_text(out_path, out_text, sizeof out_text);
+    assert_non_null(strstr(out_text, "2 records written"));
+    assert_int_equal(db_count(), 3);
     /* no database */
     assert_int_equal(run_cli("ingest", path_of("nodb"), file, NULL), 1);
     assert_non_null(strstr(err_text, "no database here"));
