@@ -173,6 +173,29 @@ size_t dv_db_count(const dv_db *db);
  * DV_ENOMEM. A deleted id may be inserted again.
  */
 dv_status dv_db_insert(dv_db *db, const char *id, const float *vec, const dv_meta_kv *meta, size_t n_meta);
+/** One vector of dv_db_insert_batch: the arguments of one dv_db_insert. */
+typedef struct dv_insert_item {
+    const char *id;
+    const float *vec; /* dim floats */
+    const dv_meta_kv *meta;
+    size_t n_meta;
+} dv_insert_item;
+/**
+ * Inserts items[0..n) in order, each exactly as dv_db_insert would (same
+ * events, so a capture records n ordinary inserts, or groups them by its
+ * batching config, and replicas converge as for single inserts).
+ * Every item is checked first, and if any is bad nothing is inserted
+ * (*n_done = 0) and the status says why: the first item failing the checks
+ * of dv_db_insert (DV_EINVAL for a NULL vec, DV_EID, DV_ENONFINITE,
+ * DV_EMETA, DV_EEXIST for an id in the db), else DV_EEXIST for an id given
+ * twice in the batch. Room for all n is then
+ * reserved (DV_ENOMEM: nothing inserted). After that, only a refusal by
+ * the observer (a capture whose ring is full: DV_EFULL) or memory for an
+ * item's own copies can stop the batch: items [0, *n_done) stay inserted,
+ * the rest are not, and that status is returned. Not atomic, like
+ * dv_store_write_batch. n_done may be NULL; items may be NULL when n is 0.
+ */
+dv_status dv_db_insert_batch(dv_db *db, const dv_insert_item *items, size_t n, size_t *n_done);
 /** Replaces the whole vector of a live id and re-links it in the index. */
 dv_status dv_db_update(dv_db *db, const char *id, const float *vec);
 /** Sets vec[idx[i]] = values[i] for i < n (idx strictly increasing, < dim) and re-links. */
@@ -202,6 +225,33 @@ dv_status dv_db_iterate(const dv_db *db, dv_visit_fn visit, void *ctx);
  */
 dv_status dv_db_search(const dv_db *db, const float *query, size_t k, size_t ef, dv_hit *hits,
                        size_t *n_hits);
+/**
+ * A metadata filter: a vector matches when its metadata holds every pair of
+ * equal (key == value, compared bytewise; AND of all pairs). NULL or
+ * n_equal == 0: no filter, every vector matches. The pairs follow the rules
+ * of insert metadata: DV_EINVAL for equal == NULL with n_equal > 0;
+ * DV_EMETA for a NULL, empty, too long or non-UTF-8 key or value, a key
+ * given twice, or more than DV_MAX_META_PAIRS pairs.
+ */
+typedef struct dv_filter {
+    const dv_meta_kv *equal;
+    size_t n_equal;
+} dv_filter;
+
+/**
+ * As dv_db_search, among the vectors matching filter only. The filter acts
+ * inside the HNSW search: non-matching vectors are still traversed (they
+ * lead to matching ones) but never admitted to the results, and the search
+ * keeps expanding -- past ef, as far as needed -- until it holds ef matches
+ * (ef as in dv_db_search, raised to k), so k hits are returned whenever k
+ * vectors match. When few vectors match (estimated from a sample of the
+ * slots, or when the traversal grows past a share of the db) it scans the
+ * matching vectors exactly instead: one pass over the metadata, distances
+ * only for matches. *n_hits < k means fewer than k live vectors match
+ * (0 when none does). Errors: those of dv_db_search and of dv_filter.
+ */
+dv_status dv_db_search_filtered(const dv_db *db, const float *query, size_t k, size_t ef,
+                                const dv_filter *filter, dv_hit *hits, size_t *n_hits);
 /** Exact k-NN by brute force over live vectors (for recall measurement and small dbs). */
 dv_status dv_db_search_exact(const dv_db *db, const float *query, size_t k, dv_hit *hits, size_t *n_hits);
 /** Changes the default ef for searches. */
@@ -237,6 +287,9 @@ dv_status dv_searcher_open(const dv_db *db, const dv_searcher_config *cfg, dv_se
 /** As dv_db_search; hits[i].id points into the searcher (valid until its next call). */
 dv_status dv_searcher_search(dv_searcher *s, const float *query, size_t k, size_t ef, dv_hit *hits,
                              size_t *n_hits);
+/** As dv_db_search_filtered; hits[i].id points into the searcher (valid until its next call). */
+dv_status dv_searcher_search_filtered(dv_searcher *s, const float *query, size_t k, size_t ef,
+                                      const dv_filter *filter, dv_hit *hits, size_t *n_hits);
 /** As dv_db_get: copies the vector of a live id (dim floats). */
 dv_status dv_searcher_get(dv_searcher *s, const char *id, float *out);
 /** Number of live vectors, read under the lock. */

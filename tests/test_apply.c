@@ -10,22 +10,11 @@
 
 #include "deltavec.h"
 #include "delta/delta.h"
+#include "support/sanitized.h"
 #include "support/stream.h"
 #include "util/alloc.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1
-#endif
-#ifdef SANITIZED
-#define BIG_WORKLOAD 20000 /* the full 100k runs in the plain build */
-#else
-#define BIG_WORKLOAD 100000
-#endif
+#define BIG_WORKLOAD (TEST_SANITIZED ? 20000 : 100000)
 
 #define DIM 16
 

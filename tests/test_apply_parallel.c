@@ -19,22 +19,11 @@
 #include "deltavec.h"
 #include "apply/parallel.h"
 #include "delta/delta.h"
+#include "support/sanitized.h"
 #include "support/stream.h"
 #include "util/alloc.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1
-#endif
-#ifdef SANITIZED
-#define WORKLOAD 20000
-#else
-#define WORKLOAD 60000
-#endif
+#define WORKLOAD (TEST_SANITIZED ? 20000 : 60000)
 
 #define DIM 16
 #define CHUNK 700 /* deltas per dv_apply_batch call */

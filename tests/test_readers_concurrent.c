@@ -18,21 +18,10 @@
 #include <string.h>
 
 #include "deltavec.h"
+#include "support/sanitized.h"
 #include "support/stream.h"
 
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define SANITIZED 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED 1
-#endif
-#ifdef SANITIZED
-#define OPS 6000
-#else
-#define OPS 30000
-#endif
+#define OPS (TEST_SANITIZED ? 6000 : 30000)
 
 #define DIM 64
 #define READERS 3

@@ -221,6 +221,47 @@ dv_status dv_db_insert(dv_db *db, const char *id, const float *vec, const dv_met
     return guard_end(db, &g, DV_WRITE_INSERT, id);
 }
 
+/* The checks of dv_db_insert on one item, without the db's own ids. */
+static dv_status check_item(const dv_db *db, const dv_insert_item *it) {
+    size_t id_len;
+    if (!it->vec) return DV_EINVAL;
+    if (!dv_id_valid(it->id, &id_len)) return DV_EID;
+    dv_status st = dv_store_check_vector(it->vec, db->dim);
+    if (st != DV_OK) return st;
+    if ((st = dv_store_check_meta(it->meta, it->n_meta, NULL)) != DV_OK) return st;
+    return dv_ids_find(db, it->id, id_len) != DV_NO_SLOT ? DV_EEXIST : DV_OK;
+}
+
+/* Everything a batch needs before its first insert: each item valid, no id
+ * twice, room for n more slots, ids and scratch. */
+static dv_status prepare_batch(dv_db *db, const dv_insert_item *items, size_t n) {
+    if (n >= DV_NO_SLOT - 1 - (size_t)db->n_slots) return DV_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        dv_status st = check_item(db, &items[i]);
+        if (st != DV_OK) return st;
+    }
+    int nomem;
+    if (dv_ids_first_repeat(&db->mem, items, n, &nomem) < n) return DV_EEXIST;
+    if (nomem) return DV_ENOMEM;
+    uint32_t slots = db->n_slots + (uint32_t)n;
+    dv_status st = dv_store_reserve(db, slots);
+    if (st != DV_OK) return st;
+    if (!dv_ids_reserve(db, (uint32_t)n)) return DV_ENOMEM;
+    return dv_hnsw_scratch_reserve(db->scratch, slots, db->cfg.ef_construction);
+}
+
+dv_status dv_db_insert_batch(dv_db *db, const dv_insert_item *items, size_t n, size_t *n_done) {
+    if (n_done) *n_done = 0;
+    if (!db || (n > 0 && !items)) return DV_EINVAL;
+    dv_status st = prepare_batch(db, items, n);
+    for (size_t i = 0; i < n && st == DV_OK; i++) {
+        const dv_insert_item *it = &items[i];
+        st = dv_db_insert(db, it->id, it->vec, it->meta, it->n_meta);
+        if (st == DV_OK && n_done) *n_done = i + 1;
+    }
+    return st;
+}
+
 /* Squared distance the node moves, and squared distance to its nearest
  * layer-0 neighbour (both L2 on the stored vectors: a scale, not a ranking). */
 static int small_move(const dv_db *db, uint32_t slot, const float *vec, const uint32_t *idx,
@@ -402,6 +443,12 @@ dv_status dv_db_search(const dv_db *db, const float *query, size_t k, size_t ef,
                        size_t *n_hits) {
     if (!db) return DV_EINVAL;
     return dv_hnsw_search_with(db, db->scratch, query, k, ef, hits, n_hits);
+}
+
+dv_status dv_db_search_filtered(const dv_db *db, const float *query, size_t k, size_t ef,
+                                const dv_filter *filter, dv_hit *hits, size_t *n_hits) {
+    if (!db) return DV_EINVAL;
+    return dv_hnsw_search_filtered_with(db, db->scratch, query, k, ef, filter, hits, n_hits, NULL);
 }
 
 dv_status dv_db_search_exact(const dv_db *db, const float *query, size_t k, dv_hit *hits, size_t *n_hits) {

@@ -23,6 +23,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "db/heap.h"
 #include "db/hnsw.h"
 
 /* ---- scratch ------------------------------------------------------------ */
@@ -87,85 +88,18 @@ static void trim_heap(dv_search_scratch *s, dv_heap_item **p, uint32_t *cap) {
     *cap = 0;
 }
 
-static void scratch_trim(dv_search_scratch *s) {
+void dv_hnsw_scratch_trim(dv_search_scratch *s) {
     trim_heap(s, &s->cand, &s->cand_cap);
     trim_heap(s, &s->top, &s->top_cap);
     trim_heap(s, &s->sorted, &s->sorted_cap);
 }
 
-static uint16_t new_epoch(dv_search_scratch *s) {
+uint16_t dv_hnsw_new_epoch(dv_search_scratch *s) {
     if (++s->epoch == 0) {
         memset(s->visited, 0, (size_t)s->visited_cap * 2);
         s->epoch = 1;
     }
     return s->epoch;
-}
-
-/* ---- heaps -------------------------------------------------------------- */
-
-static inline void minheap_push(dv_heap_item *h, uint32_t *n, float d, uint32_t id) {
-    uint32_t i = (*n)++;
-    while (i > 0) {
-        uint32_t p = (i - 1) >> 1;
-        if (h[p].d <= d) break;
-        h[i] = h[p];
-        i = p;
-    }
-    h[i].d = d;
-    h[i].id = id;
-}
-
-static inline void minheap_pop(dv_heap_item *h, uint32_t *n) {
-    dv_heap_item last = h[--(*n)];
-    uint32_t i = 0, m = *n;
-    for (;;) {
-        uint32_t c = 2 * i + 1;
-        if (c >= m) break;
-        if (c + 1 < m && h[c + 1].d < h[c].d) c++;
-        if (last.d <= h[c].d) break;
-        h[i] = h[c];
-        i = c;
-    }
-    h[i] = last;
-}
-
-static inline void maxheap_push(dv_heap_item *h, uint32_t *n, float d, uint32_t id) {
-    uint32_t i = (*n)++;
-    while (i > 0) {
-        uint32_t p = (i - 1) >> 1;
-        if (h[p].d >= d) break;
-        h[i] = h[p];
-        i = p;
-    }
-    h[i].d = d;
-    h[i].id = id;
-}
-
-static inline void maxheap_pop(dv_heap_item *h, uint32_t *n) {
-    dv_heap_item last = h[--(*n)];
-    uint32_t i = 0, m = *n;
-    for (;;) {
-        uint32_t c = 2 * i + 1;
-        if (c >= m) break;
-        if (c + 1 < m && h[c + 1].d > h[c].d) c++;
-        if (last.d >= h[c].d) break;
-        h[i] = h[c];
-        i = c;
-    }
-    h[i] = last;
-}
-
-/* Sorts by (d, id); input is usually nearly sorted (insertion sort). */
-static void sort_items(dv_heap_item *a, uint32_t n) {
-    for (uint32_t i = 1; i < n; i++) {
-        dv_heap_item x = a[i];
-        uint32_t j = i;
-        while (j > 0 && (a[j - 1].d > x.d || (a[j - 1].d == x.d && a[j - 1].id > x.id))) {
-            a[j] = a[j - 1];
-            j--;
-        }
-        a[j] = x;
-    }
 }
 
 /* Drops candidates that can no longer be expanded (farther than the worst
@@ -215,7 +149,7 @@ static void greedy(const dv_db *db, const float *q, float qinv, uint32_t *cur, f
  * ascending (d, slot) order and returns their number (<= ef). */
 static uint32_t search_layer(const dv_db *db, dv_search_scratch *s, const float *q, float qinv, uint32_t ep,
                              float epd, uint32_t layer, uint32_t ef) {
-    uint16_t tag = new_epoch(s);
+    uint16_t tag = dv_hnsw_new_epoch(s);
     uint16_t *vis = s->visited;
     dv_heap_item *cand = s->cand, *top = s->top;
     uint32_t nc = 0, nt = 0, cap = s->cand_cap;
@@ -270,27 +204,48 @@ static uint32_t search_layer(const dv_db *db, dv_search_scratch *s, const float 
     return n;
 }
 
-static dv_status check_query(const dv_db *db, const float *q, size_t k, dv_hit *hits, size_t *n_hits) {
+void dv_hnsw_descend(const dv_db *db, const float *q, float qinv, uint32_t *ep, float *epd) {
+    uint32_t cur = db->entry;
+    float curd = dv_dist_q(db, q, qinv, cur);
+    for (uint32_t l = db->max_level; l > 0; l--) greedy(db, q, qinv, &cur, &curd, l);
+    *ep = cur;
+    *epd = curd;
+}
+
+dv_status dv_hnsw_check_query(const dv_db *db, const float *q, size_t k, dv_hit *hits, size_t *n_hits) {
     if (!db || !q || !n_hits || (k > 0 && !hits)) return DV_EINVAL;
     *n_hits = 0;
     return dv_store_check_vector(q, db->dim);
 }
 
-static float query_inv_norm(const dv_db *db, const float *q) { return dv_store_inv_norm(db, q); }
+void dv_hnsw_write_hits(const dv_db *db, const dv_heap_item *sorted, size_t n, dv_hit *hits, size_t *n_hits) {
+    for (size_t i = 0; i < n; i++) {
+        hits[i].id = db->info[sorted[i].id].id;
+        hits[i].distance = sorted[i].d;
+        hits[i].slot = sorted[i].id;
+    }
+    *n_hits = n;
+}
 
 dv_status dv_hnsw_exact_with(const dv_db *db, dv_search_scratch *s, const float *q, size_t k, dv_hit *hits,
                              size_t *n_hits) {
-    dv_status st = check_query(db, q, k, hits, n_hits);
+    dv_status st = dv_hnsw_check_query(db, q, k, hits, n_hits);
     if (st != DV_OK) return st;
+    return dv_hnsw_exact_scan(db, s, q, k, NULL, hits, n_hits);
+}
+
+dv_status dv_hnsw_exact_scan(const dv_db *db, dv_search_scratch *s, const float *q, size_t k,
+                             const dv_filter *filter, dv_hit *hits, size_t *n_hits) {
+    dv_status st;
     if (k > db->live) k = db->live;
     if (k == 0) return DV_OK;
     st = dv_hnsw_scratch_reserve(s, db->n_slots, (uint32_t)k);
     if (st != DV_OK) return st;
-    float qinv = query_inv_norm(db, q);
+    float qinv = dv_store_inv_norm(db, q);
     dv_heap_item *top = s->top;
     uint32_t nt = 0;
     for (uint32_t i = 0; i < db->n_slots; i++) {
-        if (!db->info[i].live) continue;
+        if (!db->info[i].live || (filter && !dv_filter_match(db, filter, i))) continue;
         float d = dv_dist_q(db, q, qinv, i);
         if (nt < k) {
             maxheap_push(top, &nt, d, i);
@@ -305,19 +260,14 @@ dv_status dv_hnsw_exact_with(const dv_db *db, dv_search_scratch *s, const float 
         maxheap_pop(top, &nt);
     }
     sort_items(s->sorted, n);
-    for (uint32_t i = 0; i < n; i++) {
-        hits[i].id = db->info[s->sorted[i].id].id;
-        hits[i].distance = s->sorted[i].d;
-        hits[i].slot = s->sorted[i].id;
-    }
-    *n_hits = n;
-    scratch_trim(s);
+    dv_hnsw_write_hits(db, s->sorted, n, hits, n_hits);
+    dv_hnsw_scratch_trim(s);
     return DV_OK;
 }
 
 dv_status dv_hnsw_search_with(const dv_db *db, dv_search_scratch *s, const float *q, size_t k, size_t ef,
                               dv_hit *hits, size_t *n_hits) {
-    dv_status st = check_query(db, q, k, hits, n_hits);
+    dv_status st = dv_hnsw_check_query(db, q, k, hits, n_hits);
     if (st != DV_OK) return st;
     if (k > db->live) k = db->live;
     if (k == 0 || db->entry == DV_NO_SLOT) return DV_OK;
@@ -327,20 +277,15 @@ dv_status dv_hnsw_search_with(const dv_db *db, dv_search_scratch *s, const float
     if (ef > db->n_slots) ef = db->n_slots; /* a larger beam finds nothing more: no node is left out */
     st = dv_hnsw_scratch_reserve(s, db->n_slots, (uint32_t)ef);
     if (st != DV_OK) return st;
-    float qinv = query_inv_norm(db, q);
-    uint32_t cur = db->entry;
-    float curd = dv_dist_q(db, q, qinv, cur);
-    for (uint32_t l = db->max_level; l > 0; l--) greedy(db, q, qinv, &cur, &curd, l);
+    float qinv = dv_store_inv_norm(db, q);
+    uint32_t cur;
+    float curd;
+    dv_hnsw_descend(db, q, qinv, &cur, &curd);
     uint32_t n = search_layer(db, s, q, qinv, cur, curd, 0, (uint32_t)ef);
     /* a graph split by deletions may not reach k nodes: fall back to exact */
-    if (n < k) return dv_hnsw_exact_with(db, s, q, k, hits, n_hits);
-    for (uint32_t i = 0; i < k; i++) {
-        hits[i].id = db->info[s->sorted[i].id].id;
-        hits[i].distance = s->sorted[i].d;
-        hits[i].slot = s->sorted[i].id;
-    }
-    *n_hits = k;
-    scratch_trim(s);
+    if (n < k) return dv_hnsw_exact_scan(db, s, q, k, NULL, hits, n_hits);
+    dv_hnsw_write_hits(db, s->sorted, k, hits, n_hits);
+    dv_hnsw_scratch_trim(s);
     return DV_OK;
 }
 
@@ -495,7 +440,7 @@ static long collect_in(dv_db *db, uint32_t x, uint32_t layer) {
     if (want == 0) return 0;
     uint32_t found = 0;
     dv_search_scratch *s = db->scratch;
-    uint16_t tag = new_epoch(s);
+    uint16_t tag = dv_hnsw_new_epoch(s);
     s->visited[x] = tag;
     const uint32_t *lx = dv_list(db, x, layer);
     for (uint32_t i = 0; i < lx[0] && found < want; i++) {
@@ -552,7 +497,7 @@ dv_status dv_hnsw_plan_unlink(dv_db *db, uint32_t x, int for_update, size_t *edg
             uint32_t a = db->inlist[i];
             const uint32_t *la = dv_list(db, a, l);
             dv_search_scratch *sc = db->scratch;
-            uint16_t t_old = new_epoch(sc), t_new = new_epoch(sc);
+            uint16_t t_old = dv_hnsw_new_epoch(sc), t_new = dv_hnsw_new_epoch(sc);
             uint16_t *vis = sc->visited;
             uint32_t n = 0;
             vis[a] = t_new;

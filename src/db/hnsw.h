@@ -22,6 +22,38 @@ dv_status dv_hnsw_search_with(const dv_db *db, dv_search_scratch *s, const float
 dv_status dv_hnsw_exact_with(const dv_db *db, dv_search_scratch *s, const float *q, size_t k, dv_hit *hits,
                              size_t *n_hits);
 
+/* How a filtered search found its hits (tests check that both ways run). */
+typedef enum dv_filter_path {
+    DV_FILTER_PATH_NONE = 0,  /* no filter: the plain search */
+    DV_FILTER_PATH_GRAPH = 1, /* the beam search admitting only matches */
+    DV_FILTER_PATH_SCAN = 2   /* the exact scan of the matching vectors */
+} dv_filter_path;
+
+/* k-NN among the live vectors matching filter (filtered.c); *path (may be
+ * NULL) says which way the hits were found. */
+dv_status dv_hnsw_search_filtered_with(const dv_db *db, dv_search_scratch *s, const float *q, size_t k,
+                                       size_t ef, const dv_filter *filter, dv_hit *hits, size_t *n_hits,
+                                       dv_filter_path *path);
+/* DV_OK for no filter or valid pairs; DV_EINVAL (pairs NULL), DV_EMETA (as insert metadata). */
+dv_status dv_filter_check(const dv_filter *filter);
+/* Non-zero when slot's metadata holds every pair of filter (filter valid and active). */
+int dv_filter_match(const dv_db *db, const dv_filter *filter, uint32_t slot);
+
+/* ---- shared by the searches of hnsw.c and filtered.c ---- */
+/* Arguments of a search: DV_EINVAL for NULLs, DV_ENONFINITE for the query; sets *n_hits = 0. */
+dv_status dv_hnsw_check_query(const dv_db *db, const float *q, size_t k, dv_hit *hits, size_t *n_hits);
+/* Greedy descent through the upper layers to the layer-0 entry *ep (distance *epd). */
+void dv_hnsw_descend(const dv_db *db, const float *q, float qinv, uint32_t *ep, float *epd);
+/* k nearest live vectors by brute force, only those matching filter when it is not NULL. */
+dv_status dv_hnsw_exact_scan(const dv_db *db, dv_search_scratch *s, const float *q, size_t k,
+                             const dv_filter *filter, dv_hit *hits, size_t *n_hits);
+/* Fills hits[0..n) from sorted (slot, distance) items; *n_hits = n. */
+void dv_hnsw_write_hits(const dv_db *db, const dv_heap_item *sorted, size_t n, dv_hit *hits, size_t *n_hits);
+/* A fresh visited tag (clears the tags when the 16-bit epoch wraps). */
+uint16_t dv_hnsw_new_epoch(dv_search_scratch *s);
+/* Frees heaps a huge search grew, so they are not kept for the db's lifetime. */
+void dv_hnsw_scratch_trim(dv_search_scratch *s);
+
 /* Upper bound of the edge events dv_hnsw_link() emits for a node at level. */
 size_t dv_hnsw_link_edge_bound(const dv_db *db, uint32_t level);
 /* Links an (unconnected) live node into the graph; sets the entry point if

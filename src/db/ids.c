@@ -107,3 +107,36 @@ void dv_ids_free(dv_db *db) {
     db->ids.b = NULL;
     db->ids.cap = db->ids.n = 0;
 }
+
+/* A set of item indices over a temporary table (load <= 1/2). */
+size_t dv_ids_first_repeat(dv_mem *mem, const dv_insert_item *items, size_t n, int *nomem) {
+    *nomem = 0;
+    if (n < 2) return n;
+    uint64_t cap = 16;
+    while (cap < (uint64_t)n * 2) cap *= 2;
+    if (cap > (1u << 31)) {
+        *nomem = 1;
+        return n;
+    }
+    uint32_t *b = dv_mem_alloc(mem, (size_t)cap * 4);
+    if (!b) {
+        *nomem = 1;
+        return n;
+    }
+    memset(b, 0xFF, (size_t)cap * 4);
+    uint32_t mask = (uint32_t)cap - 1;
+    size_t repeat = n;
+    for (size_t k = 0; k < n && repeat == n; k++) {
+        const char *id = items[k].id;
+        uint32_t i = id_hash(id, strlen(id)) & mask;
+        for (; b[i] != UINT32_MAX; i = (i + 1) & mask) {
+            if (strcmp(items[b[i]].id, id) == 0) {
+                repeat = k;
+                break;
+            }
+        }
+        b[i] = (uint32_t)k;
+    }
+    dv_mem_free(mem, b, (size_t)cap * 4);
+    return repeat;
+}

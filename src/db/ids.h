@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "deltavec.h"
 #include "util/alloc.h"
 
 typedef struct dv_ids {
@@ -37,5 +38,9 @@ void dv_ids_add(struct dv_db *db, uint32_t slot);
 int dv_ids_add_new(struct dv_db *db, uint32_t slot);
 void dv_ids_remove(struct dv_db *db, uint32_t slot);
 void dv_ids_free(struct dv_db *db);
+/* Index of the first item whose id (valid, see dv_id_valid) equals an
+ * earlier item's, or n when all differ; temporary memory from mem,
+ * *nomem = 1 if it failed. */
+size_t dv_ids_first_repeat(dv_mem *mem, const dv_insert_item *items, size_t n, int *nomem);
 
 #endif

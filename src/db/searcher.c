@@ -85,11 +85,18 @@ static dv_status copy_ids(dv_searcher *s, dv_hit *hits, size_t n) {
 
 dv_status dv_searcher_search(dv_searcher *s, const float *query, size_t k, size_t ef, dv_hit *hits,
                              size_t *n_hits) {
+    return dv_searcher_search_filtered(s, query, k, ef, NULL, hits, n_hits);
+}
+
+dv_status dv_searcher_search_filtered(dv_searcher *s, const float *query, size_t k, size_t ef,
+                                      const dv_filter *filter, dv_hit *hits, size_t *n_hits) {
     if (!s || !query || !n_hits || (k && !hits)) return DV_EINVAL;
     *n_hits = 0;
+    dv_status st = dv_filter_check(filter); /* the caller's strings: no lock needed */
+    if (st != DV_OK) return st;
     dv_db_read_lock(s->db, s->yield, s->yield_ctx);
     size_t n = 0;
-    dv_status st = dv_hnsw_search_with(s->db, s->scratch, query, k, ef, hits, &n);
+    st = dv_hnsw_search_filtered_with(s->db, s->scratch, query, k, ef, filter, hits, &n, NULL);
     if (st == DV_OK) st = copy_ids(s, hits, n);
     dv_db_read_unlock(s->db);
     if (st == DV_OK) *n_hits = n;
