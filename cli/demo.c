@@ -25,6 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+#include <errno.h>
+
+#include "args.h"
 #include "cli.h"
 #include "common.h"
 #include "deltavec.h"
@@ -113,6 +117,7 @@ typedef struct pipeline {
     uint64_t shipped_bytes, shipped_deltas, load_bytes;
     int stream_failed;
     FILE *stream;
+    FILE *json;               /* --json, opened before the run */
     dv_stream_writer *writer; /* into stream */
 } pipeline;
 
@@ -379,6 +384,58 @@ static void compare_search(pipeline *p, int *same_top10, double *recall) {
     free(q);
 }
 
+/* The figures of report() that the JSON file also carries. */
+typedef struct demo_figures {
+    uint64_t update_bytes, snapshot_bytes;
+    double recall;
+    int same_top10, converged;
+} demo_figures;
+
+static cJSON *latency_json(pipeline *p) {
+    cJSON *lat = cJSON_CreateObject();
+    for (int k = 0; lat && k < K_COUNT; k++) {
+        if (!p->lat[k].n) continue;
+        cJSON *one = cJSON_AddObjectToObject(lat, KIND_NAMES[k]);
+        if (!one || !cJSON_AddNumberToObject(one, "n", (double)p->lat[k].n) ||
+            !cJSON_AddNumberToObject(one, "median", pct(&p->lat[k], 0.5)) ||
+            !cJSON_AddNumberToObject(one, "p99", pct(&p->lat[k], 0.99))) {
+            cJSON_Delete(lat);
+            return NULL;
+        }
+    }
+    return lat;
+}
+
+/* Writes the figures to the --json file opened at start; 0, or -1 after saying why. */
+static int write_json(pipeline *p, const demo_figures *f) {
+    cJSON *o = cJSON_CreateObject();
+    double apply_rate = p->t_apply_b > 0 ? (double)p->applied_b / (p->t_apply_b / 1e6) : 0.0;
+    int ok = o && cJSON_AddNumberToObject(o, "n", p->o.n) && cJSON_AddNumberToObject(o, "dim", p->o.dim) &&
+             cJSON_AddNumberToObject(o, "updates", p->o.updates) &&
+             cJSON_AddNumberToObject(o, "writes_per_s", (double)p->writes / (p->t_total / 1e6)) &&
+             cJSON_AddNumberToObject(o, "deltas", (double)p->shipped_deltas) &&
+             cJSON_AddNumberToObject(o, "bytes_shipped", (double)p->shipped_bytes) &&
+             cJSON_AddNumberToObject(o, "edit_bytes", (double)f->update_bytes) &&
+             cJSON_AddNumberToObject(o, "snapshot_bytes", (double)f->snapshot_bytes);
+    cJSON *lat = ok ? latency_json(p) : NULL;
+    ok = lat && cJSON_AddItemToObject(o, "latency_us", lat);
+    if (!ok) cJSON_Delete(lat);
+    ok = ok && cJSON_AddBoolToObject(o, "same_top10", f->same_top10) &&
+         cJSON_AddNumberToObject(o, "recall", f->recall) &&
+         cJSON_AddNumberToObject(o, "workers_b", dv_apply_worker_count(p->ap_b)) &&
+         cJSON_AddNumberToObject(o, "apply_b_deltas_per_s", apply_rate) &&
+         cJSON_AddBoolToObject(o, "converged", f->converged);
+    char *text = ok ? cJSON_Print(o) : NULL;
+    cJSON_Delete(o);
+    int written = text && fprintf(p->json, "%s\n", text) >= 0;
+    cJSON_free(text);
+    if (fclose(p->json) != 0) written = 0;
+    p->json = NULL;
+    if (!written)
+        fprintf(stderr, "deltavec demo: %s: %s\n", p->o.json, text ? strerror(errno) : "out of memory");
+    return written ? 0 : -1;
+}
+
 static int report(pipeline *p) {
     uint64_t hp = dv_db_state_hash(p->primary), hr = dv_db_state_hash(p->replica);
     uint64_t hb = dv_db_state_hash(p->replica_b);
@@ -419,30 +476,9 @@ static int report(pipeline *p) {
            hb == hp ? "CONVERGED" : "DIVERGED");
     printf("  state hash primary %016llx replica %016llx: %s\n", (unsigned long long)hp,
            (unsigned long long)hr, hp == hr ? "CONVERGED" : "DIVERGED");
-    if (p->o.json) {
-        FILE *f = fopen(p->o.json, "w");
-        if (f) {
-            fprintf(f, "{\"n\":%u,\"dim\":%u,\"updates\":%u,\"writes_per_s\":%.1f,\"deltas\":%llu,", p->o.n,
-                    p->o.dim, p->o.updates, (double)p->writes / (p->t_total / 1e6),
-                    (unsigned long long)p->shipped_deltas);
-            fprintf(f, "\"bytes_shipped\":%llu,\"edit_bytes\":%llu,\"snapshot_bytes\":%llu,\"latency_us\":{",
-                    (unsigned long long)p->shipped_bytes, (unsigned long long)update_bytes,
-                    (unsigned long long)snap);
-            int first = 1;
-            for (int k = 0; k < K_COUNT; k++) {
-                if (!p->lat[k].n) continue;
-                fprintf(f, "%s\"%s\":{\"n\":%zu,\"median\":%.3f,\"p99\":%.3f}", first ? "" : ",",
-                        KIND_NAMES[k], p->lat[k].n, pct(&p->lat[k], 0.5), pct(&p->lat[k], 0.99));
-                first = 0;
-            }
-            fprintf(f,
-                    "},\"same_top10\":%s,\"recall\":%.4f,\"workers_b\":%u,\"apply_b_deltas_per_s\":%.1f,"
-                    "\"converged\":%s}\n",
-                    same ? "true" : "false", recall, dv_apply_worker_count(p->ap_b),
-                    p->t_apply_b > 0 ? (double)p->applied_b / (p->t_apply_b / 1e6) : 0.0,
-                    hp == hr && hb == hp ? "true" : "false");
-            fclose(f);
-        }
+    if (p->json) {
+        demo_figures fig = {update_bytes, snap, recall, same, hp == hr && hb == hp};
+        if (write_json(p, &fig)) return 0;
     }
     return hp == hr && hb == hp && same;
 }
@@ -461,50 +497,40 @@ static void teardown(pipeline *p) {
     for (int k = 0; k < K_COUNT; k++) free(p->lat[k].v);
 }
 
-int cli_demo(int argc, char **argv) {
+static int run_demo(const cli_command *self, int argc, char **argv) {
     pipeline p;
     memset(&p, 0, sizeof p);
     p.o = (demo_opts){20000, 128, 10000, 200, 7, NULL, NULL, 2};
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--n") && v)
-            p.o.n = (uint32_t)strtoul(argv[++i], NULL, 10);
-        else if (!strcmp(a, "--dim") && v)
-            p.o.dim = (uint32_t)strtoul(argv[++i], NULL, 10);
-        else if (!strcmp(a, "--updates") && v)
-            p.o.updates = (uint32_t)strtoul(argv[++i], NULL, 10);
-        else if (!strcmp(a, "--queries") && v)
-            p.o.queries = (uint32_t)strtoul(argv[++i], NULL, 10);
-        else if (!strcmp(a, "--seed") && v)
-            p.o.seed = strtoull(argv[++i], NULL, 10);
-        else if (!strcmp(a, "--json") && v)
-            p.o.json = argv[++i];
-        else if (!strcmp(a, "--stream") && v)
-            p.o.stream = argv[++i];
-        else if (!strcmp(a, "--workers") && v)
-            p.o.workers = (uint32_t)strtoul(argv[++i], NULL, 10);
-        else {
-            fprintf(stderr, "usage: deltavec demo [--n N] [--dim D] [--updates U] [--queries Q] [--seed S] "
-                            "[--json FILE] [--stream FILE] [--workers W]\n");
-            return 2;
-        }
+    cli_opt opts[] = {{"--n", NULL, CLI_U32, &p.o.n, 100, UINT32_MAX / 2, NULL, 0},
+                      {"--dim", NULL, CLI_U32, &p.o.dim, 1, DV_MAX_DIM, NULL, 0},
+                      {"--updates", NULL, CLI_U32, &p.o.updates, 0, UINT32_MAX / 2, NULL, 0},
+                      {"--queries", NULL, CLI_U32, &p.o.queries, 0, 1000000, NULL, 0},
+                      {"--seed", NULL, CLI_U64, &p.o.seed, 0, UINT64_MAX, NULL, 0},
+                      {"--json", NULL, CLI_STR, &p.o.json, 0, 0, NULL, 0},
+                      {"--stream", NULL, CLI_STR, &p.o.stream, 0, 0, NULL, 0},
+                      {"--workers", NULL, CLI_U32, &p.o.workers, 0, DV_APPLY_MAX_WORKERS, NULL, 0},
+                      CLI_OPT_END};
+    cli_list pos = {0};
+    int rc = cli_parse(self, argc, argv, opts, &pos, 0, 0);
+    cli_args_free(opts, &pos);
+    if (rc) return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
+    /* Output files are opened before the run: a path that cannot be written fails now, not after it. */
+    if (p.o.json && !(p.json = fopen(p.o.json, "w"))) {
+        fprintf(stderr, "deltavec demo: --json %s: %s\n", p.o.json, strerror(errno));
+        return CLI_EXIT_FAIL;
     }
-    if (p.o.n < 100 || p.o.dim == 0 || p.o.dim > DV_MAX_DIM || p.o.workers > DV_APPLY_MAX_WORKERS) {
-        fprintf(stderr, "demo: need --n >= 100, 1 <= --dim <= %d, --workers <= %d\n", DV_MAX_DIM,
-                DV_APPLY_MAX_WORKERS);
-        return 2;
+    if (p.o.stream && !(p.stream = fopen(p.o.stream, "wb"))) {
+        fprintf(stderr, "deltavec demo: --stream %s: %s\n", p.o.stream, strerror(errno));
+        if (p.json) fclose(p.json);
+        return CLI_EXIT_FAIL;
     }
     float *data = cli_dataset(p.o.n, p.o.dim, p.o.seed);
     p.data = data;
-    if (p.o.stream && !(p.stream = fopen(p.o.stream, "wb"))) {
-        perror(p.o.stream);
-        free(data);
-        return 1;
-    }
     if (!data || !setup(&p) || (p.stream && !open_stream_writer(&p))) {
         fprintf(stderr, "demo: setup failed\n");
         teardown(&p);
         if (p.stream) fclose(p.stream);
+        if (p.json) fclose(p.json);
         free(data);
         return 1;
     }
@@ -525,7 +551,24 @@ int cli_demo(int argc, char **argv) {
     ok = ok && report(&p);
     dv_stream_writer_free(p.writer);
     if (p.stream && (fclose(p.stream) != 0 || p.stream_failed)) ok = 0;
+    if (p.json) fclose(p.json); /* a run that failed before report() */
     teardown(&p);
     free(data);
     return ok ? 0 : 1;
 }
+
+const cli_command cli_cmd_demo = {
+    "demo", "end-to-end replication demo on a built-in dataset",
+    "usage: deltavec demo [--n 20000] [--dim 128] [--updates 10000] [--queries 200] [--seed 7]\n"
+    "                     [--workers 2] [--json FILE] [--stream FILE]\n"
+    "  A primary, a capture ring, a process stage and two replicas in one process (docs/CLI.md).\n"
+    "  --n        vectors in the built-in dataset (>= 100)\n"
+    "  --dim      dimension, 1..4096\n"
+    "  --updates  mixed writes after the load\n"
+    "  --queries  queries comparing the replica's top-10 with the primary's\n"
+    "  --seed     dataset and workload seed\n"
+    "  --workers  replica B's apply worker threads, 0..64 (0 or 1: inline)\n"
+    "  --json     also write the figures as JSON to FILE\n"
+    "  --stream   also write every delta as a stream file (deltavec dump reads it)\n"
+    "  Exit status 0 only if both replicas converge to the primary's state hash.\n",
+    run_demo};

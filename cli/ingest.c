@@ -17,10 +17,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "args.h"
 #include "batch.h"
 #include "cli.h"
 #include "common.h"
-#include "local_args.h"
+#include "dbdir.h"
 #include "progress.h"
 #include "reader.h"
 
@@ -45,9 +46,6 @@ typedef struct ingest_run {
 static volatile sig_atomic_t interrupted; /* the signal that asked us to stop, or 0 */
 
 static void on_signal(int sig) { interrupted = sig; }
-
-static const char usage_text[] =
-    "usage: deltavec ingest DIR FILE [--format fvecs|bvecs|npy|jsonl|csv] [--batch N] [--skip-bad]\n";
 
 /* "deltavec ingest: FILE line 7: REASON" (or row N). */
 static void print_problem(ingest_run *run, uint64_t pos, const char *reason, const char *suffix) {
@@ -141,25 +139,9 @@ static int copy_records(ingest_run *run) {
     }
 }
 
-static int open_store(const ingest_opts *o, dv_store **s) {
-    dv_store_config cfg;
-    dv_store_config_default(&cfg);
-    dv_recovery_report rep;
-    memset(&rep, 0, sizeof rep);
-    dv_status st = dv_store_open(o->dir, &cfg, s, &rep);
-    if (st == DV_OK) return 0;
-    if (st == DV_ENOTFOUND)
-        fprintf(stderr, "deltavec ingest: %s: no database here (create one: deltavec create %s --dim N)\n",
-                o->dir, o->dir);
-    else
-        fprintf(stderr, "deltavec ingest: %s: %s: %s\n", o->dir, dv_status_name(st),
-                rep.message[0] ? rep.message : dv_strerror(st));
-    return 1;
-}
-
 static int run_ingest(const ingest_opts *o) {
     ingest_run run = {.o = o};
-    if (open_store(o, &run.store)) return 1;
+    if (cli_store_open(o->dir, 1, &run.store)) return CLI_EXIT_FAIL; /* it said why */
     uint32_t dim = dv_db_dim(dv_store_db(run.store));
     ingest_error err;
     int rc = 1;
@@ -189,28 +171,41 @@ static int run_ingest(const ingest_opts *o) {
     return rc;
 }
 
-int cli_ingest(int argc, char **argv) {
+static const char *const FORMATS[] = {"fvecs", "bvecs", "npy", "jsonl", "csv", NULL}; /* ingest_format - 1 */
+
+static int run_ingest_cmd(const cli_command *self, int argc, char **argv) {
     ingest_opts o = {.batch = 1024, .format = INGEST_AUTO};
-    const char *format = NULL, *pos[2] = {NULL, NULL};
-    uint32_t batch = 1024;
-    const local_opt opts[] = {{"--format", LOCAL_STR, &format, 0, 0},
-                              {"--batch", LOCAL_U32, &batch, 1, 1000000},
-                              {"--skip-bad", LOCAL_FLAG, &o.skip_bad, 0, 0},
-                              {NULL, LOCAL_FLAG, NULL, 0, 0}};
-    int rc = local_parse("ingest", usage_text, argc, argv, opts, pos, 2, 2);
-    if (rc) return rc == LOCAL_HELP ? 0 : rc;
-    if (format && (o.format = ingest_format_from_name(format)) == INGEST_AUTO) {
-        fprintf(stderr, "deltavec ingest: unknown --format %s (fvecs, bvecs, npy, jsonl or csv)\n%s", format,
-                usage_text);
-        return 2;
+    int format = -1;
+    cli_list pos = {0};
+    cli_opt opts[] = {{"--format", NULL, CLI_CHOICE, &format, 0, 0, FORMATS, 0},
+                      {"--batch", NULL, CLI_U32, &o.batch, 1, 1000000, NULL, 0},
+                      {"--skip-bad", NULL, CLI_FLAG, &o.skip_bad, 0, 0, NULL, 0},
+                      CLI_OPT_END};
+    int rc = cli_parse(self, argc, argv, opts, &pos, 2, 2);
+    if (rc == 0) {
+        if (format >= 0) o.format = (ingest_format)(format + 1);
+        o.dir = pos.v[0];
+        o.file = pos.v[1];
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        rc = run_ingest(&o);
     }
-    o.dir = pos[0];
-    o.file = pos[1];
-    o.batch = batch;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    return run_ingest(&o);
+    cli_args_free(opts, &pos);
+    return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
 }
+
+const cli_command cli_cmd_ingest = {
+    "ingest", "add the vectors of a file (.fvecs .bvecs .npy .jsonl .csv)",
+    "usage: deltavec ingest DIR FILE [--format fvecs|bvecs|npy|jsonl|csv] [--batch N] [--skip-bad]\n"
+    "  Streams FILE into DIR (made by deltavec create), --batch records (default 1024, 1..1000000)\n"
+    "  per durable write. The format comes from FILE's extension unless --format is given (FILE -\n"
+    "  reads standard input). Ids: the row number (from 0) for .fvecs/.bvecs/.npy, the \"id\" field\n"
+    "  of JSONL ({\"id\": ..., \"vector\": [...], \"metadata\": {...}}), the first column of CSV.\n"
+    "  Each record is checked before it is written; the first bad one stops the command (exit 1)\n"
+    "  naming the file, the line (text) or row (binary) and the reason, after the records before it\n"
+    "  are durable. --skip-bad skips bad records instead, naming and counting them. A progress line\n"
+    "  (rate, ETA) is shown when stderr is a terminal. Needs the writer lock.\n",
+    run_ingest_cmd};

@@ -10,6 +10,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "args.h"
+#include "cli.h"
+
 volatile sig_atomic_t cli_stop_signal;
 
 static void on_stop(int sig) { cli_stop_signal = sig; }
@@ -54,26 +57,15 @@ const char *cli_nats_name_of_dir(const char *dir, char out[65]) {
     return cli_nats_name_ok(out) ? out : NULL;
 }
 
-int cli_nats_finish(const char *cmd, cli_nats_opts *o, dv_nats_config *cfg) {
-    if (!o->url) {
-        fprintf(stderr, "deltavec %s: --nats URL is required (e.g. nats://127.0.0.1:4222)\n", cmd);
-        return 2;
-    }
-    if (!o->name && !(o->name = cli_nats_name_of_dir(o->dir, o->default_name))) {
-        fprintf(stderr,
-                "deltavec %s: %s is not a valid database name: give --name (1..64 of A-Z a-z 0-9 _ -)\n", cmd,
-                o->dir);
-        return 2;
-    }
-    if (!cli_nats_name_ok(o->name)) {
-        fprintf(stderr, "deltavec %s: --name %s: use 1..64 of A-Z a-z 0-9 _ -\n", cmd, o->name);
-        return 2;
-    }
+int cli_nats_finish(const cli_command *cmd, cli_nats_opts *o, dv_nats_config *cfg) {
+    if (!o->url) return cli_usage_error(cmd, "--nats URL is required (e.g. nats://127.0.0.1:4222)");
+    if (!o->name && !(o->name = cli_nats_name_of_dir(o->dir, o->default_name)))
+        return cli_usage_error(
+            cmd, "'%s' is not a valid database name: give --name (1..64 of A-Z a-z 0-9 _ -)", o->dir);
+    if (!cli_nats_name_ok(o->name))
+        return cli_usage_error(cmd, "--name: '%s': use 1..64 of A-Z a-z 0-9 _ -", o->name);
     if (!o->password) o->password = getenv("DELTAVEC_NATS_PASSWORD");
-    if (o->password && !o->user) {
-        fprintf(stderr, "deltavec %s: a password needs --user\n", cmd);
-        return 2;
-    }
+    if (o->password && !o->user) return cli_usage_error(cmd, "a password needs --user");
     memset(cfg, 0, sizeof *cfg);
     cfg->servers = o->url;
     cfg->name = o->name;

@@ -24,9 +24,9 @@ typedef struct cli_nats_opts {
 int cli_nats_name_ok(const char *s);
 /* DIR's last path component when it is a valid name, else NULL. */
 const char *cli_nats_name_of_dir(const char *dir, char out[65]);
-/* Checks the options, fills the defaults and the config. 0, or 2 after printing why (cmd names the command).
- */
-int cli_nats_finish(const char *cmd, cli_nats_opts *o, dv_nats_config *cfg);
+struct cli_command;
+/* Checks the options, fills the defaults and the config. 0, or CLI_EXIT_USAGE after printing why. */
+int cli_nats_finish(const struct cli_command *cmd, cli_nats_opts *o, dv_nats_config *cfg);
 
 /* SIGINT and SIGTERM set cli_stop_signal (the loops poll it and end cleanly). */
 extern volatile sig_atomic_t cli_stop_signal;

@@ -17,16 +17,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "args.h"
 #include "cli.h"
 #include "common.h"
-#include "local_args.h"
 #include "nats_opts.h"
-
-static const char usage_text[] =
-    "usage: deltavec serve DIR --nats URL [--name NAME] [--user USER --password PASSWORD] [--tls-ca FILE]\n"
-    "                      [--timeout-ms MS] [--poll-ms MS] [--snapshot-every-s S] [--window N] [--replicas "
-    "R]\n"
-    "  the password may come from DELTAVEC_NATS_PASSWORD instead of --password\n";
 
 typedef struct serve_opts {
     cli_nats_opts nats;
@@ -80,53 +74,73 @@ static int serve_loop(dv_publisher *p, const serve_opts *o) {
     return 0;
 }
 
-int cli_serve(int argc, char **argv) {
-    serve_opts o = {.nats = {.timeout_ms = 5000},
-                    .poll_ms = 100,
-                    .snapshot_every_s = 30,
-                    .window = 256,
-                    .replicas = 1,
-                    .wait_s = 60};
-    const char *pos[1] = {NULL};
-    const local_opt opts[] = {{"--nats", LOCAL_STR, &o.nats.url, 0, 0},
-                              {"--name", LOCAL_STR, &o.nats.name, 0, 0},
-                              {"--user", LOCAL_STR, &o.nats.user, 0, 0},
-                              {"--password", LOCAL_STR, &o.nats.password, 0, 0},
-                              {"--tls-ca", LOCAL_STR, &o.nats.tls_ca, 0, 0},
-                              {"--timeout-ms", LOCAL_U32, &o.nats.timeout_ms, 1, 600000},
-                              {"--poll-ms", LOCAL_U32, &o.poll_ms, 1, 60000},
-                              {"--snapshot-every-s", LOCAL_U32, &o.snapshot_every_s, 0, 86400},
-                              {"--window", LOCAL_U32, &o.window, 1, 65536},
-                              {"--replicas", LOCAL_U32, &o.replicas, 1, 5},
-                              {"--wait-s", LOCAL_U32, &o.wait_s, 0, 86400},
-                              {NULL, LOCAL_FLAG, NULL, 0, 0}};
-    int rc = local_parse("serve", usage_text, argc, argv, opts, pos, 1, 1);
-    if (rc) return rc == LOCAL_HELP ? 0 : rc;
-    o.nats.dir = pos[0];
+static int serve(const cli_command *self, serve_opts *o) {
     dv_publisher_config pc;
     dv_publisher_config_default(&pc);
-    if ((rc = cli_nats_finish("serve", &o.nats, &pc.nats)) != 0) return rc;
-    pc.dir = o.nats.dir;
-    pc.window = o.window;
-    pc.replicas = (int)o.replicas;
+    int rc = cli_nats_finish(self, &o->nats, &pc.nats);
+    if (rc != 0) return rc;
+    pc.dir = o->nats.dir;
+    pc.window = o->window;
+    pc.replicas = (int)o->replicas;
     if (!dv_nats_available()) {
         fprintf(stderr, "deltavec serve: this build has no NATS transport (built without libnats)\n");
-        return 1;
+        return CLI_EXIT_FAIL;
     }
     dv_publisher *p = NULL;
     dv_status st = dv_publisher_open(&pc, &p);
     if (st != DV_OK) {
-        fprintf(stderr, "deltavec serve: %s: %s: %s\n", o.nats.dir, dv_status_name(st),
+        fprintf(stderr, "deltavec serve: %s: %s: %s\n", o->nats.dir, dv_status_name(st),
                 p ? dv_publisher_last_error(p) : dv_strerror(st));
         dv_publisher_close(p);
-        return 1;
+        return CLI_EXIT_FAIL;
     }
     cli_catch_stop_signals();
-    fprintf(stderr, "deltavec serve: publishing %s as %s on %s\n", o.nats.dir, o.nats.name, o.nats.url);
-    rc = serve_loop(p, &o);
+    fprintf(stderr, "deltavec serve: publishing %s as %s on %s\n", o->nats.dir, o->nats.name, o->nats.url);
+    rc = serve_loop(p, o);
     if (rc == 0)
         fprintf(stderr, "deltavec serve: stopped; the stream holds up to sequence %llu\n",
                 (unsigned long long)dv_publisher_acked(p));
     dv_publisher_close(p);
     return rc;
 }
+
+static int run_serve(const cli_command *self, int argc, char **argv) {
+    serve_opts o = {.nats = {.timeout_ms = 5000},
+                    .poll_ms = 100,
+                    .snapshot_every_s = 30,
+                    .window = 256,
+                    .replicas = 1,
+                    .wait_s = 60};
+    cli_list pos = {0};
+    cli_opt opts[] = {{"--nats", NULL, CLI_STR, &o.nats.url, 0, 0, NULL, 0},
+                      {"--name", NULL, CLI_STR, &o.nats.name, 0, 0, NULL, 0},
+                      {"--user", NULL, CLI_STR, &o.nats.user, 0, 0, NULL, 0},
+                      {"--password", NULL, CLI_STR, &o.nats.password, 0, 0, NULL, 0},
+                      {"--tls-ca", NULL, CLI_STR, &o.nats.tls_ca, 0, 0, NULL, 0},
+                      {"--timeout-ms", NULL, CLI_U32, &o.nats.timeout_ms, 1, 600000, NULL, 0},
+                      {"--poll-ms", NULL, CLI_U32, &o.poll_ms, 1, 60000, NULL, 0},
+                      {"--snapshot-every-s", NULL, CLI_U32, &o.snapshot_every_s, 0, 86400, NULL, 0},
+                      {"--window", NULL, CLI_U32, &o.window, 1, 65536, NULL, 0},
+                      {"--replicas", NULL, CLI_U32, &o.replicas, 1, 5, NULL, 0},
+                      {"--wait-s", NULL, CLI_U32, &o.wait_s, 0, 86400, NULL, 0},
+                      CLI_OPT_END};
+    int rc = cli_parse(self, argc, argv, opts, &pos, 1, 1);
+    if (rc == 0) {
+        o.nats.dir = pos.v[0];
+        rc = serve(self, &o);
+    }
+    cli_args_free(opts, &pos);
+    return rc == CLI_HELP_SHOWN ? CLI_EXIT_OK : rc;
+}
+
+const cli_command cli_cmd_serve = {
+    "serve", "publish a database directory over NATS JetStream",
+    "usage: deltavec serve DIR --nats URL [--name NAME] [--user USER --password PASSWORD]\n"
+    "         [--tls-ca FILE] [--timeout-ms MS] [--wait-s S] [--poll-ms MS] [--snapshot-every-s S]\n"
+    "         [--window N] [--replicas R]\n"
+    "  Publishes every record DIR's log gains (other processes write DIR) and its newest snapshot\n"
+    "  every --snapshot-every-s (default 30). --name defaults to DIR's last path component. The\n"
+    "  password may come from DELTAVEC_NATS_PASSWORD instead of --password. The first connection\n"
+    "  must succeed within --wait-s (default 60, 0: for ever); later outages are waited out.\n"
+    "  Exit 0 on SIGINT/SIGTERM, 1 when the server refuses for good (docs/CLI.md).\n",
+    run_serve};

@@ -1469,6 +1469,11 @@ typedef struct dv_store_config {
     const dv_db_config *create;    /* non-NULL: create the directory (its parent must exist) and a db
                                       with this config if it holds no database yet; an existing one
                                       must have this config (DV_ECONFIG). NULL: it must exist. */
+    dv_stream_mode mode;           /* with create, for a new directory: DV_STREAM_STRUCTURAL (default: every
+                                      record carries its graph changes) or DV_STREAM_LOGICAL (vector and
+                                      metadata changes only: smaller records, and opening rebuilds the graph
+                                      by replaying the writes, to the same state hash). An existing
+                                      directory keeps its own; create with another mode: DV_ECONFIG */
     int read_only;                 /* no lock, no write, no repair; sees what the files hold */
     dv_sync_policy sync;           /* default DV_SYNC_ALWAYS */
     uint32_t sync_interval_ms;     /* DV_SYNC_INTERVAL: default 100 */
@@ -1678,6 +1683,11 @@ typedef struct dv_publisher_config {
     uint32_t window;         /* asynchronous publishes in flight at most; default 256 */
     uint32_t keep_snapshots; /* snapshots kept in the object store; default 2 (>= 1) */
     int replicas;            /* JetStream replicas (R) of the streams it creates; default 1 */
+    uint32_t group_bytes;    /* records per message: consecutive records already in the log go out as
+                                one message of at most this many bytes (a larger record alone); default
+                                65536; 1: one record per message. Never waits for records to come */
+    int zstd_level;          /* a message is sent as a zstd frame (header Dv-Codec: zstd) when that saves
+                                >= 1/32 of its bytes; this level (1..19), default 1; -1: never */
 } dv_publisher_config;
 
 /** Defaults as documented field by field above (all pointers NULL). */

@@ -15,6 +15,9 @@
 #   deltavec.printed.wit     the component's WIT as jco prints it
 #   js/                      `jco transpile` output: an ES module (deltavec.js) for Node and browsers
 #
+# DV_JCO_GLUE=plain keeps jco's generated glue without the memory-access edits of
+# wit/tools/component.mjs (leanGlue), to measure what they save (docs/WIT.md).
+#
 # Usage: scripts/build-component.sh
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)

@@ -219,7 +219,10 @@ static inline uint64_t lu_replay_hash(const char *dir, uint64_t *last) {
                 dv_stream_info info;
                 dv_stream_reader_info(r, &info);
                 dv_db_open_from_stream(&info, NULL, &db);
-                dv_apply_init(db, NULL, &ap);
+                dv_apply_config ac; /* a logical log replays through the ordinary writes */
+                dv_apply_config_default(&ac);
+                ac.mode = info.mode == DV_STREAM_LOGICAL ? DV_APPLY_LOGICAL : DV_APPLY_STRUCTURAL;
+                dv_apply_init(db, &ac, &ap);
             }
             if (st == DV_EEMPTY) break;
             if (st != DV_OK) goto out;

@@ -236,6 +236,8 @@ static void usage_and_setup_errors(void **state) {
     assert_int_equal(run_cli("ingest", db_dir, file, "--format", "parquet", NULL), 2);
     assert_int_equal(run_cli("ingest", db_dir, file, "--bogus", NULL), 2);
     assert_non_null(strstr(err_text, "--bogus"));
+    assert_int_equal(run_cli("ingest", db_dir, file, "--batch", "99999999999999999999", NULL), 2);
+    assert_int_equal(run_cli("ingest", db_dir, file, "--skip-bad", "--skip-bad", NULL), 2);
     assert_int_equal(run_cli("ingest", "--help", NULL), 0);
     assert_non_null(strstr(out_text, "usage: deltavec ingest DIR FILE"));
     /* a file named without a known extension needs --format */
@@ -253,8 +255,12 @@ static void usage_and_setup_errors(void **state) {
     read_text(out_path, out_text, sizeof out_text);
     assert_non_null(strstr(out_text, "2 records written"));
     assert_int_equal(db_count(), 3);
-    /* no database */
-    assert_int_equal(run_cli("ingest", path_of("nodb"), file, NULL), 1);
+    /* no directory; a directory without a database */
+    assert_int_equal(run_cli("ingest", path_of("nodir"), file, NULL), 1);
+    assert_non_null(strstr(err_text, "no such directory"));
+    const char *empty = path_of("empty");
+    assert_int_equal(mkdir(empty, 0755), 0);
+    assert_int_equal(run_cli("ingest", empty, file, NULL), 1);
     assert_non_null(strstr(err_text, "no database here"));
     /* the writer lock is held by another process (this one) */
     dv_store_config sc;
@@ -262,7 +268,7 @@ static void usage_and_setup_errors(void **state) {
     dv_store *w = NULL;
     assert_int_equal(dv_store_open(db_dir, &sc, &w, NULL), DV_OK);
     assert_int_equal(run_cli("ingest", db_dir, file, NULL), 1);
-    assert_non_null(strstr(err_text, "DV_ELOCKED"));
+    assert_non_null(strstr(err_text, "another process is writing this database"));
     dv_store_close(w);
 }
 

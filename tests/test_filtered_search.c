@@ -19,6 +19,7 @@
 
 #include "deltavec.h"
 #include "db/hnsw.h"
+#include "db/replay.h"
 
 typedef struct rng {
     uint64_t s;
@@ -400,6 +401,80 @@ static void deleted_vectors_are_never_returned(void **state) {
     dv_db_close(db);
 }
 
+static int by_id(const void *a, const void *b) { return strcmp(a, b); }
+
+/* The ids of the vectors matching colour=value among the nearest 50 to the origin, sorted. */
+static size_t coloured(const dv_db *db, const char *value, char ids[][16]) {
+    float q[DIM] = {0};
+    dv_meta_kv pair = {"colour", value};
+    dv_filter f = {&pair, 1};
+    dv_hit h[50];
+    size_t n = 0;
+    assert_int_equal(dv_db_search_filtered(db, q, 50, 0, &f, h, &n), DV_OK);
+    for (size_t i = 0; i < n; i++) snprintf(ids[i], 16, "%s", h[i].id);
+    qsort(ids, n, 16, by_id);
+    return n;
+}
+
+/* Metadata written after insert (set, overwrite, remove) is what the filter
+ * sees, also in a clone and in a db loaded from a snapshot (the per-slot
+ * signature the search tests first is derived, so it must follow every
+ * change and be rebuilt on load; dv_db_check_invariants recomputes it). */
+static void metadata_changes_are_seen_by_the_filter(void **state) {
+    (void)state;
+    dv_db *db = open_db();
+    rng r = {77};
+    float v[DIM];
+    char id[16], got[50][16];
+    for (int i = 0; i < 300; i++) {
+        for (int j = 0; j < DIM; j++) v[j] = runif(&r) - 0.5f;
+        snprintf(id, sizeof id, "m%d", i);
+        assert_int_equal(dv_db_insert(db, id, v, NULL, 0), DV_OK);
+    }
+    assert_int_equal(coloured(db, "red", got), 0);
+    const char *red[] = {"m10", "m20", "m30", "m40", "m50"};
+    for (int i = 0; i < 5; i++) assert_int_equal(dv_db_set_meta(db, red[i], "colour", "red"), DV_OK);
+    assert_int_equal(dv_db_set_meta(db, "m20", "size", "large"), DV_OK); /* a second pair: the block grows */
+    assert_int_equal(coloured(db, "red", got), 5);
+    assert_string_equal(got[0], "m10");
+    assert_string_equal(got[4], "m50");
+    assert_int_equal(dv_db_set_meta(db, "m30", "colour", "blue"), DV_OK); /* overwrite */
+    assert_int_equal(dv_db_set_meta(db, "m40", "colour", NULL), DV_OK);   /* remove */
+    assert_int_equal(coloured(db, "red", got), 3);
+    assert_string_equal(got[0], "m10");
+    assert_string_equal(got[1], "m20");
+    assert_string_equal(got[2], "m50");
+    assert_int_equal(coloured(db, "blue", got), 1);
+    assert_string_equal(got[0], "m30");
+    dv_meta_kv both[2] = {{"size", "large"}, {"colour", "red"}};
+    dv_filter fb = {both, 2};
+    dv_hit h[5];
+    size_t n = 0;
+    float q[DIM] = {0};
+    assert_int_equal(dv_db_search_filtered(db, q, 5, 0, &fb, h, &n), DV_OK);
+    assert_int_equal(n, 1);
+    assert_string_equal(h[0].id, "m20");
+    assert_int_equal(dv_db_check_invariants(db), DV_OK);
+
+    dv_db *copy = NULL;
+    assert_int_equal(dv_db_clone(db, &copy), DV_OK);
+    assert_int_equal(dv_db_check_invariants(copy), DV_OK);
+    assert_int_equal(coloured(copy, "red", got), 3);
+    dv_db_close(copy);
+    uint64_t size = 0;
+    assert_int_equal(dv_db_snapshot_size(db, NULL, &size), DV_OK);
+    uint8_t *buf = malloc((size_t)size);
+    assert_int_equal(dv_db_snapshot_to_buffer(db, NULL, buf, (size_t)size, NULL), DV_OK);
+    dv_db *loaded = NULL;
+    assert_int_equal(dv_db_snapshot_read(buf, (size_t)size, NULL, &loaded, NULL, NULL, 0), DV_OK);
+    assert_int_equal(dv_db_check_invariants(loaded), DV_OK);
+    assert_int_equal(coloured(loaded, "red", got), 3);
+    assert_int_equal(coloured(loaded, "blue", got), 1);
+    dv_db_close(loaded);
+    free(buf);
+    dv_db_close(db);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(broad_filter_goes_through_the_graph_with_high_recall),
@@ -412,6 +487,7 @@ int main(void) {
         cmocka_unit_test(searcher_gives_the_same_hits),
         cmocka_unit_test(bad_filters_are_refused),
         cmocka_unit_test(deleted_vectors_are_never_returned),
+        cmocka_unit_test(metadata_changes_are_seen_by_the_filter),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

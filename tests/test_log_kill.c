@@ -11,7 +11,8 @@
  * replay of the segments. Then the next child continues the script.
  * DV_KILL_ROUNDS sets the number of kills (20 by default) and DV_KILL_SEED
  * the seed (fixed by default); the campaign in docs/STORAGE.md ran 10 seeds
- * x 100 kills.
+ * x 100 kills. The test runs for a structural and for a logical log
+ * (dv_store_config.mode).
  */
 #define _GNU_SOURCE
 #include <stdarg.h>
@@ -24,10 +25,13 @@
 
 #include "log_util.h"
 
+static dv_stream_mode log_mode; /* of the test running: structural, then logical */
+
 static dv_store_config cfg_of(const dv_db_config *c) {
     dv_store_config sc;
     dv_store_config_default(&sc);
     sc.create = c;
+    sc.mode = log_mode;
     sc.sync = DV_SYNC_ALWAYS;
     sc.segment_bytes = 64 * 1024;
     return sc;
@@ -108,9 +112,22 @@ static void kill_nine_keeps_every_acknowledged_write(void **state) {
     lu_rmdir(dir);
 }
 
+static int structural(void **state) {
+    (void)state;
+    log_mode = DV_STREAM_STRUCTURAL;
+    return 0;
+}
+
+static int logical(void **state) {
+    (void)state;
+    log_mode = DV_STREAM_LOGICAL;
+    return 0;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(kill_nine_keeps_every_acknowledged_write),
+        cmocka_unit_test_setup(kill_nine_keeps_every_acknowledged_write, structural),
+        cmocka_unit_test_setup(kill_nine_keeps_every_acknowledged_write, logical),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

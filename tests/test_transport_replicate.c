@@ -69,7 +69,8 @@ static uint64_t rng_next(uint64_t *s) {
     return *s;
 }
 
-static dv_store *primary_open(const char *name) {
+/* keep_log_from: never drop the log from this sequence on at a checkpoint (0: the store's retention). */
+static dv_store *primary_open_keep(const char *name, uint64_t keep_log_from) {
     char dir[400];
     path_of(dir, sizeof dir, name);
     dv_db_config c;
@@ -81,10 +82,13 @@ static dv_store *primary_open(const char *name) {
     sc.create = &c;
     sc.sync = DV_SYNC_NONE;
     sc.segment_bytes = 1 << 20;
+    sc.keep_log_from = keep_log_from;
     dv_store *s = NULL;
     assert_int_equal(dv_store_open(dir, &sc, &s, NULL), DV_OK);
     return s;
 }
+
+static dv_store *primary_open(const char *name) { return primary_open_keep(name, 0); }
 
 typedef struct workload {
     uint64_t rng;
@@ -139,7 +143,9 @@ static void assert_same(const dv_db *a, const dv_db *b) {
 
 /* ---- publisher and follower ----------------------------------------------- */
 
-static dv_publisher *pub_open(const char *name, const char *user, const char *pw) {
+/* group_bytes 0: the default (runs of records per message); 1: one record per message. */
+static dv_publisher *pub_open_grouped(const char *name, const char *user, const char *pw,
+                                      uint32_t group_bytes) {
     char dir[400];
     path_of(dir, sizeof dir, name);
     dv_publisher_config pc;
@@ -152,9 +158,14 @@ static dv_publisher *pub_open(const char *name, const char *user, const char *pw
     pc.dir = dir;
     pc.window = 64;
     pc.keep_snapshots = 1;
+    if (group_bytes) pc.group_bytes = group_bytes;
     dv_publisher *p = NULL;
     assert_int_equal(dv_publisher_open(&pc, &p), DV_OK);
     return p;
+}
+
+static dv_publisher *pub_open(const char *name, const char *user, const char *pw) {
+    return pub_open_grouped(name, user, pw, 0);
 }
 
 static dv_follower *fol_open(const char *name, const char *durable) {
@@ -251,7 +262,15 @@ static uint64_t replica_records_in_order(const char *name) {
             memcpy(names[n++], e->d_name, 25);
     closedir(d);
     qsort(names, (size_t)n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
+    /* a follower checkpoint drops the files before its snapshot: records continue from the newest one */
     uint64_t last = 0;
+    d = opendir(dir);
+    while ((e = readdir(d)) != NULL)
+        if (strlen(e->d_name) == 24 && strcmp(e->d_name + 20, ".dvp") == 0) {
+            uint64_t q = strtoull(e->d_name, NULL, 10);
+            if (q > last) last = q;
+        }
+    closedir(d);
     for (int i = 0; i < n; i++) {
         char path[2600];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
@@ -282,7 +301,7 @@ static uint64_t replica_records_in_order(const char *name) {
 static void test_follower_killed_mid_stream_converges(void **state) {
     (void)state;
     dv_store *s = primary_open("p2");
-    dv_publisher *p = pub_open("p2", "pub", "pubpw");
+    dv_publisher *p = pub_open_grouped("p2", "pub", "pubpw", 2048); /* runs of a few records */
     workload w = {777, 0};
     write_ops(s, &w, 4000);
     assert_int_equal(dv_publisher_pump(p, NULL), DV_OK);
@@ -387,6 +406,77 @@ static void test_late_follower_bootstraps_from_snapshot(void **state) {
     dv_store_close(s);
 }
 
+/*
+ * Messages hold runs of records: old single-record messages and runs mix in one stream; a follower
+ * whose position falls inside a run (bootstrap from a snapshot taken mid-run) applies only its tail.
+ */
+static void test_runs_and_partial_duplicates(void **state) {
+    (void)state;
+    dv_store *s = primary_open_keep("p8", 1); /* the publisher ships what the checkpoint covers */
+    workload w = {88, 0};
+    write_ops(s, &w, 100);
+    dv_publisher *p1 = pub_open_grouped("p8", "pub", "pubpw", 1); /* one record per message */
+    assert_int_equal(dv_publisher_pump(p1, NULL), DV_OK);
+    dv_publisher_close(p1);
+    uint64_t singles = dv_store_sequence(s);
+    write_ops(s, &w, 150);
+    assert_int_equal(dv_store_checkpoint(s, NULL), DV_OK); /* a snapshot in the middle of the next run */
+    uint64_t snap_seq = dv_store_sequence(s);
+    write_ops(s, &w, 150);
+    dv_publisher *p = pub_open("p8", "pub", "pubpw");
+    uint64_t n = 0;
+    assert_int_equal(dv_publisher_pump(p, &n), DV_OK);
+    assert_int_equal(n, dv_store_sequence(s) - singles);
+    /* a follower from the start reads single-record messages and runs alike */
+    dv_follower *f0 = fol_open("r8a", "r8a");
+    converge(p, f0, dv_store_sequence(s));
+    assert_same(dv_store_db(s), dv_follower_db(f0));
+    dv_follower_close(f0);
+    uint64_t snap = 0;
+    assert_int_equal(dv_publisher_put_snapshot(p, &snap), DV_OK);
+    assert_int_equal(snap, snap_seq);
+    /* the stream: 1 message per record up to `singles`, then a few runs; the trim kept the run holding
+     * the snapshot's next record */
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    natsOptions *o = NULL;
+    natsOptions_Create(&o);
+    natsOptions_SetURL(o, srv.url);
+    natsOptions_SetUserInfo(o, "adm", "admpw");
+    assert_int_equal(natsConnection_Connect(&nc, o), NATS_OK);
+    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    assert_int_equal(js_GetStreamInfo(&si, js, "DV_" DB, NULL, &jerr), NATS_OK);
+    uint64_t msgs = si->State.Msgs;
+    jsStreamInfo_Destroy(si);
+    assert_true(msgs >= 1 && msgs <= 5);
+    natsMsg *first = NULL;
+    assert_int_equal(js_GetMsg(&first, js, "DV_" DB, singles + 1, NULL, &jerr), NATS_OK); /* not purged */
+    const char *id = NULL;
+    assert_int_equal(natsMsgHeader_Get(first, "Nats-Msg-Id", &id), NATS_OK);
+    char want[32];
+    snprintf(want, sizeof want, ":%llu-", (unsigned long long)(singles + 1));
+    assert_non_null(strstr(id, want));
+    const char *codec = NULL; /* a run this size compresses: the follower below reads it decompressed */
+    assert_int_equal(natsMsgHeader_Get(first, "Dv-Codec", &codec), NATS_OK);
+    assert_string_equal(codec, "zstd");
+    natsMsg_Destroy(first);
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
+    natsOptions_Destroy(o);
+    /* a new follower: the snapshot, then the tail of the run that holds it */
+    dv_follower *f = fol_open("r8", "r8");
+    converge(p, f, dv_store_sequence(s));
+    dv_follower_lag lag;
+    dv_follower_lag_get(f, &lag);
+    assert_int_equal(lag.bootstraps, 1);
+    assert_same(dv_store_db(s), dv_follower_db(f));
+    dv_follower_close(f);
+    dv_publisher_close(p);
+    dv_store_close(s);
+}
+
 /* 6: a second primary for the same database is fenced; follower may not publish; no credentials refused. */
 static void test_fencing_and_permissions(void **state) {
     (void)state;
@@ -421,9 +511,16 @@ static void test_fencing_and_permissions(void **state) {
     dv_store_close(s);
 }
 
-/* Publishes data on the deltas subject as user (delete_seq != 0: deletes that stream message instead). */
+/*
+ * Publishes data on the deltas subject as user (delete_seq != 0: deletes that stream message instead).
+ * The message id: none when foreign; with exact_id the one the publisher would give the record; else this
+ * database's id with a sequence that names no record (a distinct one each time, or JetStream's dedupe
+ * would drop the message).
+ */
+static const char *raw_codec; /* a Dv-Codec header for the next raw_publish */
+
 static uint64_t raw_publish(const char *user, const char *pw, const void *data, int len, uint64_t delete_seq,
-                            int foreign) {
+                            int foreign, int exact_id) {
     natsConnection *nc = NULL;
     jsCtx *js = NULL;
     natsOptions *o = NULL;
@@ -448,9 +545,26 @@ static uint64_t raw_publish(const char *user, const char *pw, const void *data, 
             snprintf(prefix, sizeof prefix, "%.*s", (int)strcspn(id, ":"), id);
         natsMsg_Destroy(last);
         static int forgeries; /* distinct ids: JetStream would drop a repeated one as a duplicate */
+        dv_delta_header h;
         if (!foreign && prefix[0]) snprintf(forged, sizeof forged, "%s:%d", prefix, 999999000 + ++forgeries);
+        if (!foreign && prefix[0] && exact_id && len >= 64 && dv_delta_header_decode(data, &h) == DV_OK) {
+            /* the id a publisher gives a run of this many records starting there */
+            uint64_t count = 0;
+            for (size_t off = 0; off + 64 <= (size_t)len; count++) {
+                dv_delta_header hh;
+                dv_delta_header_decode((const uint8_t *)data + off, &hh);
+                off += 64 + hh.payload_size;
+            }
+            if (count == 1)
+                snprintf(forged, sizeof forged, "%s:%llu", prefix, (unsigned long long)h.sequence);
+            else
+                snprintf(forged, sizeof forged, "%s:%llu-%llu", prefix, (unsigned long long)h.sequence,
+                         (unsigned long long)(h.sequence + count - 1));
+        }
         assert_int_equal(natsMsg_Create(&m, "dv." DB ".deltas", NULL, data, len), NATS_OK);
         if (forged[0]) natsMsgHeader_Set(m, "Nats-Msg-Id", forged);
+        if (raw_codec) natsMsgHeader_Set(m, "Dv-Codec", raw_codec);
+        raw_codec = NULL;
         assert_int_equal(js_PublishMsg(&pa, js, m, NULL, &jerr), NATS_OK);
         natsMsg_Destroy(m);
         seq = pa->Sequence;
@@ -471,16 +585,19 @@ static void test_hostile_messages_refused(void **state) {
     write_ops(s, &w, 300);
     assert_int_equal(dv_publisher_pump(p, NULL), DV_OK);
     /* garbage; a next delta with a damaged checksum; one of a db with another dim; a valid next delta
-     * of this config published without this database's message id (another publisher) */
-    char dirs[4][8] = {"r7a", "r7b", "r7c", "r7d"};
-    for (int k = 0; k < 4; k++) {
+     * of this config published without this database's message id (another publisher); the same under
+     * this database's id naming other records; a run holding one record twice (not consecutive) */
+    /* and a message claiming to be a zstd frame that is none; one with a codec this build does not know */
+    char dirs[8][8] = {"r7a", "r7b", "r7c", "r7d", "r7e", "r7f", "r7g", "r7h"};
+    for (int k = 0; k < 8; k++) {
         dv_follower *f = fol_open(dirs[k], dirs[k]);
         converge(NULL, f, dv_store_sequence(s));
         uint64_t bad_seq = 0;
         uint64_t hash = dv_db_state_hash(dv_follower_db(f));
         uint64_t pos = dv_follower_position(f);
-        if (k == 0) {
-            bad_seq = raw_publish("pub", "pubpw", "garbage", 7, 0, 0);
+        if (k == 0 || k >= 6) {
+            raw_codec = k == 6 ? "zstd" : k == 7 ? "brotli" : NULL;
+            bad_seq = raw_publish("pub", "pubpw", "garbage", 7, 0, 0, 0);
         } else {
             /* the next delta of a db with another dim, or with its checksum damaged */
             dv_db_config c;
@@ -501,12 +618,17 @@ static void test_hostile_messages_refused(void **state) {
             const uint8_t *hb, *pl;
             size_t len;
             assert_int_equal(dv_capture_payload(cap, h.sequence, &hb, &pl, &len), DV_OK);
-            uint8_t buf[4096];
-            assert_true(64 + len <= sizeof buf);
+            uint8_t buf[8192];
+            assert_true(2 * (64 + len) <= sizeof buf);
             memcpy(buf, hb, 64);
             memcpy(buf + 64, pl, len);
             if (k == 1) buf[64] ^= 0x40;
-            bad_seq = raw_publish("pub", "pubpw", buf, (int)(64 + len), 0, k == 3);
+            int blen = (int)(64 + len);
+            if (k == 5) { /* the record twice in one message */
+                memcpy(buf + blen, buf, (size_t)blen);
+                blen *= 2;
+            }
+            bad_seq = raw_publish("pub", "pubpw", buf, blen, 0, k == 3, k == 2 || k == 5);
             dv_capture_free(cap);
             dv_db_close(other);
         }
@@ -517,15 +639,19 @@ static void test_hostile_messages_refused(void **state) {
         if (k == 2 && (st == DV_OK || st == DV_ENETWORK || st == DV_EFENCED))
             fail_msg("case 2: %s: %s", dv_status_name(st), dv_follower_last_error(f)); /* refused by apply */
         if (k == 3) assert_int_equal(st, DV_EFENCED);
+        if (k == 4) assert_non_null(strstr(dv_follower_last_error(f), "message id names"));
+        if (k == 5) assert_non_null(strstr(dv_follower_last_error(f), "not consecutive"));
+        if (k == 4 || k == 5 || k == 6) assert_int_equal(st, DV_ECORRUPT);
+        if (k == 7) assert_int_equal(st, DV_EUNSUPPORTED);
         assert_non_null(strstr(dv_follower_last_error(f), "stream sequence"));
         assert_int_equal(dv_db_state_hash(dv_follower_db(f)), hash);
         assert_int_equal(dv_follower_position(f), pos);
         assert_int_equal(dv_follower_pump(f, 10, NULL), st); /* stopped */
         dv_follower_close(f);
-        raw_publish("adm", "admpw", NULL, 0, bad_seq, 0); /* clean the stream for the next case */
+        raw_publish("adm", "admpw", NULL, 0, bad_seq, 0, 0); /* clean the stream for the next case */
     }
     /* the publisher saw another writer's message on its subject: fenced (it was the last one) */
-    raw_publish("pub", "pubpw", "garbage", 7, 0, 0);
+    raw_publish("pub", "pubpw", "garbage", 7, 0, 0, 0);
     write_ops(s, &w, 10);
     assert_int_equal(dv_publisher_pump(p, NULL), DV_EFENCED);
     assert_non_null(strstr(dv_publisher_last_error(p), "not from database"));
@@ -543,6 +669,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_follower_killed_mid_stream_converges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_restart_and_outage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_late_follower_bootstraps_from_snapshot, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_runs_and_partial_duplicates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fencing_and_permissions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_messages_refused, setup, teardown),
     };

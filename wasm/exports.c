@@ -87,6 +87,13 @@ DVW_EXPORT int32_t dvw_db_insert(dv_db *db, const char *id, const float *vec, co
                                  uint32_t n_meta) {
     return dv_db_insert(db, id, vec, meta, n_meta);
 }
+/* items: n dv_insert_item of 16 bytes (id, vec, meta, n_meta); *n_done: how many went in. */
+DVW_EXPORT int32_t dvw_db_insert_batch(dv_db *db, const dv_insert_item *items, uint32_t n, uint32_t *n_done) {
+    size_t done = 0;
+    dv_status st = dv_db_insert_batch(db, items, n, &done);
+    if (n_done) *n_done = (uint32_t)done;
+    return st;
+}
 DVW_EXPORT int32_t dvw_db_update(dv_db *db, const char *id, const float *vec) {
     return dv_db_update(db, id, vec);
 }
@@ -116,6 +123,17 @@ DVW_EXPORT int32_t dvw_db_search(const dv_db *db, const float *query, uint32_t k
                                  uint32_t *n_hits) {
     size_t n = 0;
     dv_status st = dv_db_search(db, query, k, ef, hits, &n);
+    if (n_hits) *n_hits = (uint32_t)n;
+    return st;
+}
+
+/* The filter as n_pairs dv_meta_kv (key, value) that must all hold; 0 pairs: no filter. */
+DVW_EXPORT int32_t dvw_db_search_filtered(const dv_db *db, const float *query, uint32_t k, uint32_t ef,
+                                          const dv_meta_kv *pairs, uint32_t n_pairs, dv_hit *hits,
+                                          uint32_t *n_hits) {
+    dv_filter filter = {pairs, n_pairs};
+    size_t n = 0;
+    dv_status st = dv_db_search_filtered(db, query, k, ef, &filter, hits, &n);
     if (n_hits) *n_hits = (uint32_t)n;
     return st;
 }

@@ -1,21 +1,29 @@
-// server.mjs -- a tiny static server for the browser example, on 127.0.0.1 only.
-// Sends COOP/COEP (cross-origin isolation, so SharedArrayBuffer and the worker
-// pool work) and serves only: /examples/browser/*, /js/src/*, /js/dist/* and
-// /vectors/* (the native tool's test vectors, from build-wasm/vectors/).
+// server.mjs -- the browser example in one command: `node examples/browser/server.mjs [port]`.
+// Started as a command it first makes sure the page has what it needs -- the wasm modules and the native
+// tool (scripts/build-wasm.sh builds them if they are missing) and the delta stream the page replays,
+// written now by the native tool (`dvw_vectors gen` into build-wasm/vectors/, or $DVW_VECTORS) -- then serves
+// on 127.0.0.1 only and prints the page's URL (port 0: any free port).
+// Sends COOP/COEP (cross-origin isolation, so SharedArrayBuffer and the worker pool work) and serves only:
+// /examples/browser/* (/ redirects there), /js/src/*, /js/dist/* and /vectors/*.
 // A page requested with ?coi=0 is served without COOP/COEP (not isolated: the fallback path).
-// Usage: node examples/browser/server.mjs [port]   (port 0: any free port; prints the URL)
+// Tests import startServer (no build, no generation: scripts/test-js.sh has done both).
 import { createServer } from 'node:http';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+export const PAGE = '/examples/browser/';
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-// Read when the server starts (not at import), so a caller may set DVW_VECTORS first.
+// Read when the server starts (not at import), so a caller may set DVW_BUILD / DVW_VECTORS first.
+const buildDir = () => process.env.DVW_BUILD || path.join(root, 'build-wasm');
+const vectorsDir = () => process.env.DVW_VECTORS || path.join(buildDir(), 'vectors');
 const mountsNow = () => [
   ['/examples/browser/', path.join(root, 'examples/browser')],
   ['/js/src/', path.join(root, 'js/src')],
   ['/js/dist/', path.join(root, 'js/dist')],
-  ['/vectors/', process.env.DVW_VECTORS || path.join(root, 'build-wasm/vectors')],
+  ['/vectors/', vectorsDir()],
 ];
 const types = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm',
   '.json': 'application/json', '.css': 'text/css', '.dvs': 'application/octet-stream', '.maxpages': 'text/plain' };
@@ -24,12 +32,19 @@ export function startServer(port = 0) {
   const mounts = mountsNow();
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, 'http://127.0.0.1');
-    let p = decodeURIComponent(url.pathname);
-    if (p === '/') p = '/examples/browser/index.html';
-    const m = mounts.find(([prefix]) => p.startsWith(prefix));
-    const file = m && path.resolve(m[1], '.' + p.slice(m[0].length - 1));
+    let p;
+    try { p = decodeURIComponent(url.pathname); } catch { res.writeHead(400); res.end('bad path'); return; }
     const headers = { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp',
       'Cross-Origin-Resource-Policy': 'same-origin', 'Cache-Control': 'no-store' };
+    // the page loads ./app.js relative to its own URL: it must be served from its folder, never from /
+    if (p === '/' || p === PAGE.slice(0, -1)) {
+      res.writeHead(302, { ...headers, Location: PAGE + url.search });
+      res.end();
+      return;
+    }
+    if (p.endsWith('/')) p += 'index.html';
+    const m = mounts.find(([prefix]) => p.startsWith(prefix));
+    const file = m && path.resolve(m[1], '.' + p.slice(m[0].length - 1));
     // ?coi=0 on a page: serve it WITHOUT cross-origin isolation (to check the one-thread fallback)
     if (url.searchParams.get('coi') === '0') {
       delete headers['Cross-Origin-Opener-Policy'];
@@ -48,7 +63,26 @@ export function startServer(port = 0) {
   return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve(server)));
 }
 
+/** The wasm modules, the native tool and a fresh stream for the page (see the header). */
+export function prepare() {
+  const build = buildDir(), tool = path.join(build, 'dvw_vectors');
+  if (!existsSync(path.join(root, 'js/dist/deltavec.wasm')) || !existsSync(tool)) {
+    console.log('server: the wasm modules or the native tool are missing: running scripts/build-wasm.sh');
+    execFileSync(path.join(root, 'scripts/build-wasm.sh'), { stdio: 'inherit', env: { ...process.env, DV_WASM_OUT: build } });
+  }
+  const dir = vectorsDir();
+  mkdirSync(dir, { recursive: true });
+  const out = execFileSync(tool, ['gen', path.join(dir, 'native.dvs'), path.join(dir, 'native.json')], { encoding: 'utf8' });
+  console.log(`server: ${dir}/native.dvs written by the native tool (${out.trim()})`);
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const s = await startServer(Number(process.argv[2] || 8080));
-  console.log(`http://127.0.0.1:${s.address().port}/`);
+  const port = Number(process.argv[2] ?? 8080);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`usage: node examples/browser/server.mjs [port]   (got port "${process.argv[2]}")`);
+    process.exit(2);
+  }
+  prepare();
+  const s = await startServer(port);
+  console.log(`http://127.0.0.1:${s.address().port}${PAGE}`);
 }

@@ -12,6 +12,10 @@ export interface ReplicaOptions extends DbOptions {
 }
 export interface LoadOptions { simd?: 'auto' | boolean; url?: string | URL; fresh?: boolean }
 export interface Hit { id: string; distance: number }
+/** search() options: ef (beam width, 0 = the db's efSearch) and a metadata filter (every pair must hold). */
+export interface SearchOptions { ef?: number; filter?: Record<string, string> }
+/** One vector of Db.insertBatch. */
+export interface InsertItem { id: string; vector: Float32Array | number[]; meta?: Record<string, string> }
 export interface CaptureOptions {
   slotCount?: number; payloadSize?: number; parts?: number; compress?: boolean; batchMaxDeltas?: number;
   firstSequence?: number | bigint;
@@ -45,13 +49,15 @@ export declare class Db {
   /** The whole db as bytes; openDb({ snapshot }) restores it (same state hash). */
   snapshot(): Uint8Array;
   insert(id: string, vec: Float32Array | number[], meta?: Record<string, string>): void;
+  /** Every item checked before the first goes in; returns the number inserted (items.length). */
+  insertBatch(items: InsertItem[]): number;
   update(id: string, vec: Float32Array | number[]): void;
   updateSparse(id: string, idx: Uint32Array | number[], values: Float32Array | number[]): void;
   delete(id: string): void;
   setMeta(id: string, key: string, value: string | null): void;
   get(id: string): Float32Array;
   meta(id: string): Record<string, string>;
-  search(query: Float32Array | number[], k: number, ef?: number): Hit[];
+  search(query: Float32Array | number[], k: number, opts?: number | SearchOptions): Hit[];
   searchExact(query: Float32Array | number[], k: number): Hit[];
   setEfSearch(ef: number): void;
   stateHash(): bigint;
@@ -80,7 +86,7 @@ export declare class Replica {
   seekCheckpoint(cp: Checkpoint): void;
   stats(): Record<'applied' | 'duplicates' | 'refused' | 'omitted' | 'replaced', number>;
   stateHash(): bigint;
-  search(query: Float32Array | number[], k: number, ef?: number): Hit[];
+  search(query: Float32Array | number[], k: number, opts?: number | SearchOptions): Hit[];
   /** The stream header accepted by beginStream / openReplicaFromStream, else null. */
   readonly streamInfo: StreamInfo | null;
   /** Throws DeltavecError DV_ECONFIG (config differs, message names the field) or DV_EGAP; changes nothing. */

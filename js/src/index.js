@@ -295,6 +295,55 @@ export async function writeStream(source, deltas, opts) {
   return dv.writeStream(source, deltas, opts);
 }
 
+/* ---- argument checks: a TypeError or RangeError naming the argument, before anything reaches wasm ---- */
+
+function kindOf(v) {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return `an object (${Object.prototype.toString.call(v).slice(8, -1)})`;
+  return typeof v === 'string' ? `the string "${v}"` : `${typeof v} ${String(v)}`;
+}
+
+function checkString(v, where, name) {
+  if (typeof v !== 'string') throw new TypeError(`${where}: ${name} must be a string, got ${kindOf(v)}`);
+  return v;
+}
+
+/** An integer count in [min, max] (k, ef, dim, ...). */
+function checkInt(v, where, name, min, max) {
+  if (typeof v !== 'number') throw new TypeError(`${where}: ${name} must be a number, got ${kindOf(v)}`);
+  if (!Number.isInteger(v) || v < min || v > max) {
+    throw new RangeError(`${where}: ${name} must be an integer in ${min}..${max}, got ${v}`);
+  }
+  return v;
+}
+
+/** An optional integer option: undefined/null/0 mean the default (0). */
+function optInt(v, where, name, max) { return v === undefined || v === null ? 0 : checkInt(v, where, name, 0, max); }
+
+function checkVector(v, where, name) {
+  if (!(Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView)))) {
+    throw new TypeError(`${where}: ${name} must be a Float32Array or an array of numbers, got ${kindOf(v)}`);
+  }
+  return v;
+}
+
+/** Metadata or a filter: a plain object of string values; undefined/null = none. Returns its entries. */
+function checkPairs(o, where, name) {
+  if (o === undefined || o === null) return [];
+  if (typeof o !== 'object' || Array.isArray(o) || ArrayBuffer.isView(o)) {
+    throw new TypeError(`${where}: ${name} must be an object of string values, got ${kindOf(o)}`);
+  }
+  const entries = Object.entries(o);
+  for (const [k, v] of entries) {
+    if (typeof v !== 'string') throw new TypeError(`${where}: ${name}.${k} must be a string, got ${kindOf(v)}`);
+  }
+  return entries;
+}
+
+const U32_MAX = 0xffffffff;
+const MAX_EF = 1 << 30; /* the core refuses ef > UINT32_MAX / 4 */
+
 function seedOf(s) {
   if (s === undefined || s === null) return 42n;
   return BigInt.asUintN(64, BigInt(s));
@@ -341,71 +390,152 @@ export class Db {
     if (this._table) { this.rt.x.dvw_free(this._table.p); this._table = null; }
   }
   static _open(rt, o) {
-    const dim = o.dim >>> 0;
+    if (typeof o !== 'object') throw new TypeError(`openDb: options must be an object, got ${kindOf(o)}`);
+    // dim 0 and other out-of-range values are the core's to refuse (DV_EINVAL); fractions and non-numbers never reach it
+    const dim = checkInt(o.dim, 'openDb', 'dim', 0, U32_MAX);
+    const M = optInt(o.M, 'openDb', 'M', U32_MAX), efc = optInt(o.efConstruction, 'openDb', 'efConstruction', U32_MAX);
+    const efs = optInt(o.efSearch, 'openDb', 'efSearch', U32_MAX);
     rt.reset(); rt.reserve(64);
     const out = rt.take(4);
     const metric = typeof o.metric === 'string' ? Metric[o.metric.toUpperCase()] : (o.metric || 0);
     if (metric === undefined) throw new DeltavecError(-1, 'DV_EINVAL', `unknown metric ${o.metric}`, 'openDb');
-    rt.check(rt.x.dvw_db_open(dim, metric, o.M || 0, o.efConstruction || 0, o.efSearch || 0, seedOf(o.seed), out),
-      'openDb');
+    rt.check(rt.x.dvw_db_open(dim, metric, M, efc, efs, seedOf(o.seed), out), 'openDb');
     return new Db(rt, rt.u32[out >>> 2], dim);
   }
   _live() {
     if (!this.h) throw new DeltavecError(-24, 'DV_ESTATE', 'db is closed', 'db');
     return this.h;
   }
-  _vec(v, where) {
-    if (!v || v.length !== this.dim) throw new DeltavecError(-5, 'DV_EDIM', `vector length ${v && v.length} != dim ${this.dim}`, where);
+  _vec(v, where, name = 'vec') {
+    checkVector(v, where, name);
+    if (v.length !== this.dim) throw new DeltavecError(-5, 'DV_EDIM', `${name} length ${v.length} != dim ${this.dim}`, where);
+  }
+  /** Writes n (key, value) pairs as dv_meta_kv into the scratch; returns the pointer (0 for none). */
+  _putPairs(entries) {
+    const rt = this.rt;
+    if (!entries.length) return 0;
+    const pm = rt.take(entries.length * 8);
+    entries.forEach(([k, v], i) => {
+      const kp = rt.putStr(k), vp = rt.putStr(v);
+      rt.u32[(pm >>> 2) + 2 * i] = kp;
+      rt.u32[(pm >>> 2) + 2 * i + 1] = vp;
+    });
+    return pm;
+  }
+  static _pairsBound(entries) {
+    let b = entries.length * 8 + 16;
+    for (const [k, v] of entries) b += Runtime.strBound(k) + Runtime.strBound(v);
+    return b;
   }
   get count() { return this.rt.x.dvw_db_count(this._live()); }
   get memoryUsage() { return this.rt.x.dvw_db_memory_usage(this._live()); }
 
   insert(id, vec, meta) {
     const rt = this.rt, h = this._live();
+    checkString(id, 'insert', 'id');
     this._vec(vec, 'insert');
-    const entries = meta ? Object.entries(meta) : [];
-    let bound = Runtime.strBound(id) + this.dim * 4 + 16 + entries.length * 8 + 16;
-    for (const [k, v] of entries) bound += Runtime.strBound(k) + Runtime.strBound(String(v));
-    rt.reset(); rt.reserve(bound);
-    const pid = rt.putStr(id), pv = rt.putF32(vec);
-    let pm = 0;
-    if (entries.length) {
-      pm = rt.take(entries.length * 8);
-      entries.forEach(([k, v], i) => {
-        const kp = rt.putStr(k), vp = rt.putStr(String(v));
-        rt.u32[(pm >>> 2) + 2 * i] = kp;
-        rt.u32[(pm >>> 2) + 2 * i + 1] = vp;
-      });
-    }
+    const entries = checkPairs(meta, 'insert', 'meta');
+    rt.reset(); rt.reserve(Runtime.strBound(id) + this.dim * 4 + 16 + Db._pairsBound(entries));
+    const pid = rt.putStr(id), pv = rt.putF32(vec), pm = this._putPairs(entries);
     rt.check(rt.x.dvw_db_insert(h, pid, pv, pm, entries.length), 'insert');
+  }
+  /**
+   * Inserts items [{id, vector, meta?}] in order. Every item is checked before the first goes in: a bad one
+   * throws (naming items[i]) with nothing inserted. Only a full capture ring can stop the batch part-way: the
+   * DeltavecError (DV_EFULL) then has .inserted, the number of leading items that went in. Returns items.length.
+   */
+  insertBatch(items) {
+    const rt = this.rt, h = this._live(), dim = this.dim;
+    if (!Array.isArray(items)) throw new TypeError(`insertBatch: items must be an array, got ${kindOf(items)}`);
+    const ITEM = 16, ids = new Set();
+    let bytes = items.length * ITEM + 16;
+    const pairs = items.map((it, i) => {
+      const name = `items[${i}]`;
+      if (typeof it !== 'object' || it === null) throw new TypeError(`insertBatch: ${name} must be an object {id, vector, meta?}, got ${kindOf(it)}`);
+      checkString(it.id, 'insertBatch', `${name}.id`);
+      this._vec(it.vector, 'insertBatch', `${name}.vector`);
+      if (ids.has(it.id)) throw new DeltavecError(-3, 'DV_EEXIST', `${name}.id "${it.id}" is given twice`, 'insertBatch');
+      ids.add(it.id);
+      const entries = checkPairs(it.meta, 'insertBatch', `${name}.meta`);
+      bytes += Runtime.strBound(it.id) + dim * 4 + 16 + Db._pairsBound(entries);
+      return entries;
+    });
+    if (!items.length) return 0;
+    // the batch goes in a buffer of its own: the scratch area would keep its size for the instance's lifetime
+    const base = rt.x.dvw_alloc(bytes);
+    if (!base) throw new DeltavecError(-2, 'DV_ENOMEM', 'out of wasm memory', 'insertBatch');
+    try {
+      let next = base;
+      const take = (n) => { const p = next; next += (n + 15) & ~15; return p; };
+      const putStr = (str) => {
+        const b = enc.encode(str), p = take(b.length + 1);
+        rt.u8.set(b, p); rt.u8[p + b.length] = 0;
+        return p;
+      };
+      const table = take(items.length * ITEM), done = take(4);
+      items.forEach((it, i) => {
+        const pv = take(dim * 4);
+        rt.f32.set(it.vector instanceof Float32Array ? it.vector : Float32Array.from(it.vector), pv >>> 2);
+        const entries = pairs[i];
+        let pm = 0;
+        if (entries.length) {
+          pm = take(entries.length * 8);
+          entries.forEach(([k, v], j) => {
+            rt.u32[(pm >>> 2) + 2 * j] = putStr(k);
+            rt.u32[(pm >>> 2) + 2 * j + 1] = putStr(v);
+          });
+        }
+        const w = (table >>> 2) + 4 * i;
+        rt.u32[w] = putStr(it.id);
+        rt.u32[w + 1] = pv;
+        rt.u32[w + 2] = pm;
+        rt.u32[w + 3] = entries.length;
+      });
+      const st = rt.x.dvw_db_insert_batch(h, table, items.length, done);
+      const inserted = rt.u32[done >>> 2];
+      try { rt.check(st, 'insertBatch'); } catch (e) { e.inserted = inserted; throw e; }
+      return inserted;
+    } finally {
+      rt.x.dvw_free(base);
+    }
   }
   update(id, vec) {
     const rt = this.rt, h = this._live();
+    checkString(id, 'update', 'id');
     this._vec(vec, 'update');
     rt.reset(); rt.reserve(Runtime.strBound(id) + this.dim * 4 + 16);
     rt.check(rt.x.dvw_db_update(h, rt.putStr(id), rt.putF32(vec)), 'update');
   }
   updateSparse(id, idx, values) {
     const rt = this.rt, h = this._live();
+    checkString(id, 'updateSparse', 'id');
+    checkVector(idx, 'updateSparse', 'idx');
+    checkVector(values, 'updateSparse', 'values');
     if (idx.length !== values.length) throw new DeltavecError(-1, 'DV_EINVAL', 'idx and values differ in length', 'updateSparse');
     rt.reset(); rt.reserve(Runtime.strBound(id) + idx.length * 8 + 32);
     rt.check(rt.x.dvw_db_update_sparse(h, rt.putStr(id), rt.putU32(idx), rt.putF32(values), idx.length), 'updateSparse');
   }
   delete(id) {
     const rt = this.rt, h = this._live();
+    checkString(id, 'delete', 'id');
     rt.reset(); rt.reserve(Runtime.strBound(id));
     rt.check(rt.x.dvw_db_delete(h, rt.putStr(id)), 'delete');
   }
   /** Sets (value a string) or removes (value null) one metadata pair. */
   setMeta(id, key, value) {
     const rt = this.rt, h = this._live();
-    rt.reset(); rt.reserve(Runtime.strBound(id) + Runtime.strBound(key) + (value == null ? 0 : Runtime.strBound(String(value))));
-    const pid = rt.putStr(id), pk = rt.putStr(key), pv = value == null ? 0 : rt.putStr(String(value));
+    checkString(id, 'setMeta', 'id');
+    checkString(key, 'setMeta', 'key');
+    const remove = value === null || value === undefined;
+    if (!remove) checkString(value, 'setMeta', 'value (a string, or null to remove)');
+    rt.reset(); rt.reserve(Runtime.strBound(id) + Runtime.strBound(key) + (remove ? 0 : Runtime.strBound(value)));
+    const pid = rt.putStr(id), pk = rt.putStr(key), pv = remove ? 0 : rt.putStr(value);
     rt.check(rt.x.dvw_db_set_meta(h, pid, pk, pv), 'setMeta');
   }
   /** The vector of a live id (a copy). Throws DV_ENOTFOUND when absent. */
   get(id) {
     const rt = this.rt, h = this._live();
+    checkString(id, 'get', 'id');
     rt.reset(); rt.reserve(Runtime.strBound(id) + this.dim * 4 + 16);
     const pid = rt.putStr(id), out = rt.take(this.dim * 4);
     rt.check(rt.x.dvw_db_get(h, pid, out), 'get');
@@ -414,6 +544,7 @@ export class Db {
   /** Metadata of a live id as a plain object. */
   meta(id) {
     const rt = this.rt, h = this._live();
+    checkString(id, 'meta', 'id');
     rt.reset(); rt.reserve(Runtime.strBound(id) + 16);
     const pid = rt.putStr(id), out = rt.take(8);
     rt.check(rt.x.dvw_db_meta(h, pid, out), 'meta');
@@ -422,28 +553,45 @@ export class Db {
     for (let i = 0; i < n; i++) o[rt.str(rt.u32[(pairs >>> 2) + 2 * i])] = rt.str(rt.u32[(pairs >>> 2) + 2 * i + 1]);
     return o;
   }
-  _hits(fn, query, k, ef, where) {
+  /* k: hits wanted (an integer >= 0; more than count gives count). The hit buffer is sized by what the
+   * core can return (min(k, count)), so a huge k costs nothing. */
+  _hits(fn, query, k, ef, entries, where) {
     const rt = this.rt, h = this._live();
-    this._vec(query, where);
-    k = k >>> 0;
-    rt.reset(); rt.reserve(this.dim * 4 + k * 12 + 48);
-    const pq = rt.putF32(query), ph = rt.take(k * 12), pn = rt.take(4);
-    rt.check(fn(h, pq, k, ef, ph, pn), where);
-    const n = rt.u32[pn >>> 2], res = new Array(n), dv = rt.dv;
-    for (let i = 0; i < n; i++) {
+    this._vec(query, where, 'query');
+    checkInt(k, where, 'k', 0, U32_MAX);
+    const n = Math.min(k, this.count);
+    rt.reset(); rt.reserve(this.dim * 4 + n * 12 + 48 + Db._pairsBound(entries));
+    const pq = rt.putF32(query), ph = rt.take(n * 12), pn = rt.take(4), pf = this._putPairs(entries);
+    rt.check(fn(h, pq, n, ef, pf, entries.length, ph, pn), where);
+    const got = rt.u32[pn >>> 2], res = new Array(got), dv = rt.dv;
+    for (let i = 0; i < got; i++) {
       const b = ph + 12 * i;
       res[i] = { id: rt.str(dv.getUint32(b, true)), distance: dv.getFloat32(b + 4, true) };
     }
     return res;
   }
-  /** k nearest neighbours through the HNSW index: [{id, distance}] sorted by distance. */
-  search(query, k, ef = 0) { return this._hits(this.rt.x.dvw_db_search, query, k, ef >>> 0, 'search'); }
+  /**
+   * k nearest neighbours through the HNSW index: [{id, distance}] sorted by distance. opts: a number (ef, as
+   * before) or {ef, filter}: filter {key: value, ...} keeps only vectors whose metadata holds every pair.
+   */
+  search(query, k, opts) {
+    let ef = 0, entries = [];
+    if (typeof opts === 'number') ef = checkInt(opts, 'search', 'ef', 0, MAX_EF);
+    else if (opts !== undefined && opts !== null) {
+      if (typeof opts !== 'object') throw new TypeError(`search: options must be a number (ef) or {ef, filter}, got ${kindOf(opts)}`);
+      ef = optInt(opts.ef, 'search', 'ef', MAX_EF);
+      entries = checkPairs(opts.filter, 'search', 'filter');
+    }
+    const x = this.rt.x;
+    if (!entries.length) return this._hits((h, q, kk, e, _pf, _nf, hp, np) => x.dvw_db_search(h, q, kk, e, hp, np), query, k, ef, entries, 'search');
+    return this._hits(x.dvw_db_search_filtered, query, k, ef, entries, 'search');
+  }
   /** Exact k nearest neighbours (brute force). */
   searchExact(query, k) {
     const x = this.rt.x;
-    return this._hits((h, q, kk, _ef, hp, np) => x.dvw_db_search_exact(h, q, kk, hp, np), query, k, 0, 'searchExact');
+    return this._hits((h, q, kk, _ef, _pf, _nf, hp, np) => x.dvw_db_search_exact(h, q, kk, hp, np), query, k, 0, [], 'searchExact');
   }
-  setEfSearch(ef) { this.rt.check(this.rt.x.dvw_db_set_ef_search(this._live(), ef >>> 0), 'setEfSearch'); }
+  setEfSearch(ef) { this.rt.check(this.rt.x.dvw_db_set_ef_search(this._live(), checkInt(ef, 'setEfSearch', 'ef', 0, U32_MAX)), 'setEfSearch'); }
   /** XXH3-64 of the whole state (vectors, metadata, graph) as a BigInt. */
   stateHash() {
     const rt = this.rt, h = this._live();
@@ -711,7 +859,7 @@ export class Replica {
     return o;
   }
   stateHash() { return this.db.stateHash(); }
-  search(q, k, ef) { return this.db.search(q, k, ef); }
+  search(q, k, opts) { return this.db.search(q, k, opts); }
   /** The replica's db as snapshot bytes, recording its position (see Db.snapshot). */
   snapshot() { this._live(); return this.db.snapshot(); }
   close() {

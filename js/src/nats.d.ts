@@ -11,17 +11,21 @@ export interface FollowNatsOptions {
   transport?: 'tcp' | 'ws';
   /** Durable consumer name (recreated at the replica's position); default: an ephemeral consumer. */
   durable?: string;
-  /** Messages per pull (default 256). */
+  /** Messages per pull (default 64; each message holds a run of records). */
   batch?: number;
+  /** false: never start from the snapshot bucket (the stream must then hold the log from its first record). */
+  snapshots?: boolean;
   efSearch?: number;
   load?: object;
-  /** Called after each applied record with the new position. */
+  /** Called after each message that applied records, with the new position. */
   onApply?: (follower: NatsFollower, position: bigint) => void;
 }
 
 export interface NatsFollower {
   readonly replica: Replica;
   readonly position: bigint;
+  /** 1 when the replica started from the newest snapshot of the object store bucket, else 0. */
+  readonly bootstraps: number;
   /** Records pending after the last one received, and its age in seconds when some are pending. */
   readonly lag: { sequences: number; seconds: number };
   /** Set once a record was refused (.sequence: the stream sequence); the follower has stopped. */

@@ -10,14 +10,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer } from '../../examples/browser/server.mjs';
+import { startServer, PAGE } from '../../examples/browser/server.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const build = process.env.DVW_BUILD || path.join(root, 'build-wasm');
 process.env.DVW_VECTORS ||= path.join(build, 'vectors');
 const expected = JSON.parse(readFileSync(path.join(build, 'vectors/native.json'), 'utf8'));
 const server = await startServer(0);
-const url = `http://127.0.0.1:${server.address().port}/examples/browser/index.html`;
+const url = `http://127.0.0.1:${server.address().port}${PAGE}`; // the URL the server command prints
 const profile = mkdtempSync(path.join(os.tmpdir(), 'dv-chromium-'));
 let ctx, failed = false;
 try {

@@ -1,6 +1,7 @@
 // browser.mjs -- a Chromium replica for the cross-language replication test (tests/test_transport_replicas.c):
 // serves examples/browser/nats.html, which follows DV_DB over WebSocket (DV_NATS_WS_URL) with followNats
-// until DV_TARGET, then prints the same JSON line as follow.mjs ({position, hash, top10}).
+// until DV_TARGET, then prints the same JSON line as follow.mjs ({position, hash, top10}); DV_EXPECT_BOOTSTRAP=1
+// as there.
 // Needs /usr/bin/chromium (or CHROMIUM), playwright-core and js/dist/nats-browser.js (npm run build:nats).
 import { chromium } from 'playwright-core';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -26,7 +27,8 @@ try {
   await page.goto(url);
   await page.waitForFunction(() => window.__dvnats && window.__dvnats.done, null, { timeout: 300000 });
   const s = await page.evaluate(() => ({ error: window.__dvnats.error, position: window.__dvnats.position,
-    hash: window.__dvnats.hash }));
+    hash: window.__dvnats.hash, bootstraps: window.__dvnats.bootstraps }));
+  if (!s.error && env.DV_EXPECT_BOOTSTRAP === '1' && s.bootstraps !== 1) s.error = 'no bootstrap from the snapshot';
   if (s.error) {
     console.log(JSON.stringify({ error: s.error }));
     code = 1;

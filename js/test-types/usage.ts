@@ -4,11 +4,13 @@
 import {
   load, openDb, openReplica, openReplicaFromStream, readStream, writeStream, DeltavecError, Metric, CaptureParts,
   hashHex, simdSupported, threadsSupported, type Hit, type Checkpoint, type StreamInfo, type StreamError,
+  type InsertItem, type SearchOptions,
 } from 'deltavec';
 import {
   openParallelReplica, openParallelReplicaFromStream, DEFAULT_FEED_BYTES, type StreamResult, type FeedStatus,
 } from 'deltavec/parallel';
 import { createPool, memoryPages, DEFAULT_MEMORY_BYTES } from 'deltavec/pool';
+import { followNats } from 'deltavec/nats';
 
 async function primaryToReplica(): Promise<string> {
   const dv = await load({ simd: 'auto' });
@@ -60,10 +62,20 @@ async function primaryToReplica(): Promise<string> {
   }
   // @ts-expect-error -- ids are strings
   db.insert(1, [0, 0, 0, 0]);
+  const batch: InsertItem[] = [{ id: 'b', vector: new Float32Array(4), meta: { tag: 'y' } }, { id: 'c', vector: [0, 0, 1, 0] }];
+  const inserted: number = db.insertBatch(batch);
+  const opts: SearchOptions = { ef: 64, filter: { tag: 'y' } };
+  const filtered: Hit[] = db.search([0, 0, 1, 0], 2, opts);
+  const withEf: Hit[] = db.search([0, 0, 1, 0], 2, 32);
+  const fromReplica: Hit[] = rep.search([0, 0, 1, 0], 2, { filter: { tag: 'y' } });
+  // @ts-expect-error -- metadata values are strings
+  db.insertBatch([{ id: 'd', vector: [0, 0, 0, 1], meta: { n: 1 } }]);
+  // @ts-expect-error -- filter values are strings
+  db.search([0, 0, 1, 0], 2, { filter: { n: 1 } });
   cap.close();
   rep.close();
   db.close();
-  return `${backend} ${results.length} ${one} ${hits[0]?.id} ${same} ${hashHex(cp.stateHash)} ${header.length} ${applied.failedOffset} ${rec.length} ${next} ${again.length} ${length} ${info.metric}`;
+  return `${backend} ${results.length} ${one} ${hits[0]?.id} ${same} ${hashHex(cp.stateHash)} ${header.length} ${applied.failedOffset} ${rec.length} ${next} ${again.length} ${length} ${info.metric} ${inserted} ${filtered.length} ${withEf.length} ${fromReplica.length}`;
 }
 
 async function parallel(): Promise<bigint> {
@@ -95,3 +107,18 @@ void primaryToReplica;
 void parallel;
 void simdSupported();
 void threadsSupported();
+
+async function natsReplica(): Promise<bigint> {
+  const f = await followNats({ servers: 'ws://127.0.0.1:8080', database: 'mydb', user: 'reader', pass: 'x',
+    transport: 'ws', batch: 64, snapshots: true, onApply: (fo, pos) => { void fo.lag.sequences; void pos; } });
+  const started: number = f.bootstraps;
+  await f.waitFor(10n);
+  const hits = f.replica.search(new Float32Array(4), 10);
+  void hits; void started;
+  if (f.error) void f.error.sequence;
+  // @ts-expect-error snapshots is a boolean
+  await followNats({ servers: 'x', database: 'y', snapshots: 'no' });
+  await f.stop();
+  return f.position;
+}
+void natsReplica;

@@ -51,6 +51,7 @@ dv_status dv_db_check_invariants(const dv_db *db) {
         if (db->info[i].level > top) top = db->info[i].level;
         size_t len = db->info[i].id_len;
         if (dv_ids_find(db, db->info[i].id, len) != i) return DV_ECORRUPT;
+        if (db->info[i].meta_sig != dv_store_meta_sig(db->info[i].meta)) return DV_ECORRUPT;
     }
     if (live != db->live || db->ids.n != live || db->n_free + live != db->n_slots) return DV_ECORRUPT;
     for (uint32_t k = 0; k < db->n_free; k++)

@@ -17,6 +17,7 @@ static dv_status clone_slot(dv_db *dst, const dv_db *src, uint32_t i) {
     d->id = p.id;
     d->id_len = s->id_len;
     d->meta = p.meta;
+    d->meta_sig = s->meta_sig;
     d->upper = p.upper;
     if (s->upper) memcpy(d->upper, s->upper, (size_t)s->level * (src->M + 2) * 4);
     d->inv_norm = s->inv_norm;

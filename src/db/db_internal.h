@@ -43,12 +43,15 @@ typedef struct dv_meta {
 } dv_meta;
 
 typedef struct dv_slot {
-    char *id;        /* NUL-terminated, owned; NULL when the slot is free */
-    uint32_t *upper; /* level lists of (M + 2) u32, NULL when level == 0 */
-    dv_meta *meta;   /* NULL when no metadata */
-    float inv_norm;  /* 1/|v| (0 for the zero vector); cosine only */
-    uint32_t indeg0; /* number of layer-0 lists holding this slot (parallel apply
-                        workers update in-degrees with __atomic builtins) */
+    char *id;          /* NUL-terminated, owned; NULL when the slot is free */
+    uint32_t *upper;   /* level lists of (M + 2) u32, NULL when level == 0 */
+    dv_meta *meta;     /* NULL when no metadata */
+    float inv_norm;    /* 1/|v| (0 for the zero vector); cosine only */
+    uint32_t indeg0;   /* number of layer-0 lists holding this slot (parallel apply
+                          workers update in-degrees with __atomic builtins) */
+    uint32_t meta_sig; /* Bloom bits of the metadata pairs (dv_store_meta_sig): lets a
+                          filtered search reject most non-matching slots without
+                          reading their metadata. Derived: not hashed, not stored */
     uint16_t id_len;
     uint8_t level;
     uint8_t live;
@@ -177,6 +180,10 @@ dv_status dv_store_reserve(dv_db *db, uint32_t n_slots); /* capacity for slots [
 uint32_t dv_store_next_slot(const dv_db *db);            /* the slot the next insert will take */
 dv_status dv_store_check_vector(const float *v, size_t n);
 dv_status dv_store_check_meta(const dv_meta_kv *meta, size_t n, size_t *bytes);
+/* Two bits per key=value pair (from its XXH3 hash) in 32: a slot holding a
+ * pair has that pair's bits in its meta_sig. */
+uint32_t dv_store_pair_sig(const char *key, const char *value);
+uint32_t dv_store_meta_sig(const dv_meta *m); /* OR over the pairs; 0 for none */
 dv_status dv_store_meta_copy(dv_db *db, const dv_meta_kv *meta, size_t n, dv_meta **out);
 void dv_store_meta_free(dv_db *db, dv_meta *m);
 

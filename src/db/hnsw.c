@@ -235,7 +235,7 @@ dv_status dv_hnsw_exact_with(const dv_db *db, dv_search_scratch *s, const float 
 }
 
 dv_status dv_hnsw_exact_scan(const dv_db *db, dv_search_scratch *s, const float *q, size_t k,
-                             const dv_filter *filter, dv_hit *hits, size_t *n_hits) {
+                             const dv_matcher *m, dv_hit *hits, size_t *n_hits) {
     dv_status st;
     if (k > db->live) k = db->live;
     if (k == 0) return DV_OK;
@@ -245,7 +245,7 @@ dv_status dv_hnsw_exact_scan(const dv_db *db, dv_search_scratch *s, const float 
     dv_heap_item *top = s->top;
     uint32_t nt = 0;
     for (uint32_t i = 0; i < db->n_slots; i++) {
-        if (!db->info[i].live || (filter && !dv_filter_match(db, filter, i))) continue;
+        if (!db->info[i].live || (m && !dv_matcher_match(db, m, i))) continue;
         float d = dv_dist_q(db, q, qinv, i);
         if (nt < k) {
             maxheap_push(top, &nt, d, i);

@@ -36,17 +36,29 @@ dv_status dv_hnsw_search_filtered_with(const dv_db *db, dv_search_scratch *s, co
                                        dv_filter_path *path);
 /* DV_OK for no filter or valid pairs; DV_EINVAL (pairs NULL), DV_EMETA (as insert metadata). */
 dv_status dv_filter_check(const dv_filter *filter);
-/* Non-zero when slot's metadata holds every pair of filter (filter valid and active). */
-int dv_filter_match(const dv_db *db, const dv_filter *filter, uint32_t slot);
+
+/* A valid, active filter ready to test slots: sig is the OR of its pairs'
+ * bits (dv_store_pair_sig), so a slot whose meta_sig lacks one of them
+ * cannot match and its metadata is never read. */
+typedef struct dv_matcher {
+    const dv_filter *filter;
+    uint32_t sig;
+} dv_matcher;
+void dv_matcher_init(dv_matcher *m, const dv_filter *filter);
+/* Reads the slot's metadata: every pair of the filter must be there. */
+int dv_matcher_match_pairs(const dv_db *db, const dv_matcher *m, uint32_t slot);
+static inline int dv_matcher_match(const dv_db *db, const dv_matcher *m, uint32_t slot) {
+    return (db->info[slot].meta_sig & m->sig) == m->sig && dv_matcher_match_pairs(db, m, slot);
+}
 
 /* ---- shared by the searches of hnsw.c and filtered.c ---- */
 /* Arguments of a search: DV_EINVAL for NULLs, DV_ENONFINITE for the query; sets *n_hits = 0. */
 dv_status dv_hnsw_check_query(const dv_db *db, const float *q, size_t k, dv_hit *hits, size_t *n_hits);
 /* Greedy descent through the upper layers to the layer-0 entry *ep (distance *epd). */
 void dv_hnsw_descend(const dv_db *db, const float *q, float qinv, uint32_t *ep, float *epd);
-/* k nearest live vectors by brute force, only those matching filter when it is not NULL. */
+/* k nearest live vectors by brute force, only those matching m when it is not NULL. */
 dv_status dv_hnsw_exact_scan(const dv_db *db, dv_search_scratch *s, const float *q, size_t k,
-                             const dv_filter *filter, dv_hit *hits, size_t *n_hits);
+                             const dv_matcher *m, dv_hit *hits, size_t *n_hits);
 /* Fills hits[0..n) from sorted (slot, distance) items; *n_hits = n. */
 void dv_hnsw_write_hits(const dv_db *db, const dv_heap_item *sorted, size_t n, dv_hit *hits, size_t *n_hits);
 /* A fresh visited tag (clears the tags when the 16-bit epoch wraps). */

@@ -592,6 +592,7 @@ static dv_status load_slots(reader *r, dv_db *db) {
         si->id = id;
         si->id_len = (uint16_t)idl;
         si->meta = m;
+        si->meta_sig = dv_store_meta_sig(m);
         si->upper = upper;
         si->level = (uint8_t)level;
         si->live = 1;               /* owns its memory now: close() frees it */

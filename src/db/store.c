@@ -10,6 +10,7 @@
  */
 #include <math.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "db/db_internal.h"
 #include "simd/simd.h"
@@ -93,6 +94,17 @@ dv_status dv_store_check_meta(const dv_meta_kv *meta, size_t n, size_t *bytes) {
     }
     if (bytes) *bytes = total;
     return DV_OK;
+}
+
+uint32_t dv_store_pair_sig(const char *key, const char *value) {
+    uint64_t h = XXH3_64bits_withSeed(value, strlen(value), XXH3_64bits(key, strlen(key)));
+    return (1u << (h & 31)) | (1u << ((h >> 5) & 31));
+}
+
+uint32_t dv_store_meta_sig(const dv_meta *m) {
+    uint32_t sig = 0;
+    for (uint32_t i = 0; m && i < m->n; i++) sig |= dv_store_pair_sig(m->kv[i].key, m->kv[i].value);
+    return sig;
 }
 
 static size_t meta_size(uint32_t cap) { return sizeof(dv_meta) + (size_t)cap * sizeof(dv_meta_kv); }
@@ -189,6 +201,7 @@ void dv_store_node_attach(dv_db *db, uint32_t slot, dv_node_prep *p, const float
     si->id = p->id;
     si->id_len = (uint16_t)p->id_len;
     si->meta = p->meta;
+    si->meta_sig = dv_store_meta_sig(p->meta);
     si->upper = p->upper;
     si->level = (uint8_t)p->level;
     si->live = 1;
@@ -351,5 +364,6 @@ void dv_store_meta_commit(dv_db *db, uint32_t slot, const char *key, dv_meta_pre
         m->kv[m->n].value = p->value;
         m->n++;
     }
+    db->info[slot].meta_sig = dv_store_meta_sig(m);
     memset(p, 0, sizeof *p);
 }

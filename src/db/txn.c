@@ -268,6 +268,7 @@ static void undo_meta(dv_db *db, const jrec *r) {
             db->info[r->slot].meta = r->p1;
         }
     }
+    db->info[r->slot].meta_sig = dv_store_meta_sig(db->info[r->slot].meta);
 }
 
 static void undo(dv_db *db, const jrec *r) {

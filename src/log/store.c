@@ -74,10 +74,11 @@ struct dv_store {
     uint8_t db_id[DV_STREAM_DB_ID_SIZE];
 
     dv_db *db;
-    dv_apply *ap;      /* replay (read-only stores keep it for refresh) */
-    dv_capture *cap;   /* writers */
-    tail t;            /* read-only stores: the segment being followed */
-    uint64_t position; /* last sequence in db */
+    dv_apply *ap;        /* replay (read-only stores keep it for refresh) */
+    dv_capture *cap;     /* writers */
+    tail t;              /* read-only stores: the segment being followed */
+    uint64_t position;   /* last sequence in db */
+    dv_stream_mode mode; /* the log's: from cfg.mode when created, else from the files */
 
     /* writer: the current segment */
     pthread_mutex_t wmu; /* db writes + appends */
@@ -455,6 +456,9 @@ static dv_status make_apply(dv_store *s, uint64_t start, const dv_snapshot_meta 
     dv_apply_config ac;
     dv_apply_config_default(&ac);
     ac.workers = 0;
+    /* a logical log has no graph parts: replay rebuilds the graph through the ordinary writes, which
+     * (same start state, same writes in the same order, same level seed) gives the same state */
+    ac.mode = s->mode == DV_STREAM_LOGICAL ? DV_APPLY_LOGICAL : DV_APPLY_STRUCTURAL;
     ac.start_position = start;
     ac.allocator = &s->mem.a;
     dv_status st = dv_apply_init(s->db, &ac, &s->ap);
@@ -495,6 +499,7 @@ static dv_status load_snapshot(dv_store *s, const name_list *snaps, uint64_t lim
         }
         memcpy(s->db_id, meta.db_id, sizeof s->db_id);
         s->position = meta.sequence;
+        s->mode = (dv_stream_mode)meta.mode;
         st = make_apply(s, meta.sequence, &meta);
         dv_snapshot_meta_release(&meta, &s->mem.a);
         if (st != DV_OK) return st;
@@ -638,6 +643,7 @@ static dv_status load(dv_store *s, name_list *segs, const name_list *snaps, uint
         if ((st = dv_db_open_from_stream(&info, &s->mem.a, &s->db)) != DV_OK) return st;
         memcpy(s->db_id, info.db_id, sizeof s->db_id);
         s->position = 0;
+        s->mode = (dv_stream_mode)info.mode;
         if ((st = make_apply(s, 0, NULL)) != DV_OK) return st;
     }
     *tail_end = NO_OFFSET;
@@ -743,7 +749,7 @@ static dv_status new_segment(dv_store *s, uint64_t first) {
     seq_name(name, first, ".dvs");
     join(s, name, p, sizeof p);
     dv_stream_info info;
-    dv_status st = dv_stream_info_from_db(s->db, DV_STREAM_STRUCTURAL, first, &info);
+    dv_status st = dv_stream_info_from_db(s->db, s->mode, first, &info);
     if (st != DV_OK) return st;
     memcpy(info.db_id, s->db_id, sizeof info.db_id);
     uint8_t head[DV_STREAM_HEADER_SIZE];
@@ -933,6 +939,8 @@ static dv_status start_capture(dv_store *s) {
     cc.ring.slot_count = 2;
     cc.ring.payload_size = dv_db_dim(s->db) > 1024 ? 1u << 20 : 256u << 10;
     cc.first_sequence = s->position + 1;
+    if (s->mode == DV_STREAM_LOGICAL)
+        cc.parts = DV_CAPTURE_VECTORS | DV_CAPTURE_METADATA; /* no graph parts */
     cc.compress = s->cfg.compress;
     cc.allocator = &s->mem.a;
     cc.clock = wall_ns;
@@ -1015,11 +1023,18 @@ static dv_status create_new(dv_store *s) {
     if (st != DV_OK) return st;
     make_db_id(s->db_id, s->path);
     s->position = 0;
+    s->mode = s->cfg.mode;
     return make_apply(s, 0, NULL);
 }
 
 static dv_status check_create_config(dv_store *s) {
     if (!s->cfg.create) return DV_OK;
+    if (s->mode != s->cfg.mode) {
+        static const char *const names[] = {"structural", "logical"};
+        snprintf(s->err, sizeof s->err, "directory log mode %s != requested %s", names[s->mode & 1],
+                 names[s->cfg.mode & 1]);
+        return DV_ECONFIG;
+    }
     dv_db_config dc = *s->cfg.create;
     dc.allocator = NULL;
     dv_db *tmp = NULL;
@@ -1075,7 +1090,7 @@ static dv_status store_new(const char *path, const dv_store_config *cfg, dv_stor
         cfg = &def;
     }
     if ((unsigned)cfg->sync > DV_SYNC_NONE || (cfg->sync == DV_SYNC_INTERVAL && cfg->sync_interval_ms == 0) ||
-        cfg->segment_bytes < 256)
+        cfg->segment_bytes < 256 || (unsigned)cfg->mode > DV_STREAM_LOGICAL)
         return DV_EINVAL;
     dv_mem mem;
     dv_mem_init(&mem, cfg->allocator);
@@ -1360,7 +1375,7 @@ static dv_status write_snapshot(dv_store *s, uint64_t seq) {
     memset(&meta, 0, sizeof meta);
     meta.sequence = seq;
     memcpy(meta.db_id, s->db_id, sizeof meta.db_id);
-    meta.mode = DV_STREAM_STRUCTURAL;
+    meta.mode = (uint8_t)s->mode;
     size_t n = 0;
     const uint64_t *tab = dv_capture_slot_sequences(s->cap, &n);
     meta.slot_sequences = (uint64_t *)tab;

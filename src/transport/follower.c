@@ -44,6 +44,8 @@ struct dv_follower {
     uint64_t since_ckpt;
     dv_status sticky;
     dv_follower_lag lag;
+    uint64_t stream_last_rec; /* the stream's last record as last read (for lag) */
+    int64_t stream_last_at;   /* when (ns) */
     char err[DVT_ERR_MAX];
 };
 
@@ -403,28 +405,10 @@ static dv_status check_meta(dv_follower *f) {
     return st;
 }
 
-/* Stream sequence of the record after the position (via the stream's last record). */
+/* Stream sequence of the message holding the record after the position. */
 static dv_status start_stream_seq(dv_follower *f, uint64_t *start) {
-    natsMsg *m = NULL;
-    jsErrCode jerr = 0;
-    *start = 1;
-    natsStatus s = js_GetLastMsg(&m, f->conn.js, f->names.stream, f->names.deltas, NULL, &jerr);
-    if (s == NATS_NOT_FOUND) return DV_OK;
-    if (s != NATS_OK) {
-        dvt_err(f->err, sizeof f->err, "read the stream's last record", s, jerr);
-        return DV_ENETWORK;
-    }
-    dv_delta_header h;
-    uint64_t ss = natsMsg_GetSequence(m);
-    int ok = natsMsg_GetDataLength(m) >= DV_DELTA_HEADER_SIZE &&
-             dv_delta_header_decode((const uint8_t *)natsMsg_GetData(m), &h) == DV_OK && h.sequence <= ss;
-    natsMsg_Destroy(m);
-    uint64_t pos = dv_apply_position(f->ap);
-    if (ok && pos + 1 <= h.sequence)
-        *start = ss - (h.sequence - pos - 1);
-    else if (ok)
-        *start = ss + 1;
-    return DV_OK;
+    return dvt_find_stream_seq(&f->conn, f->names.stream, dv_apply_position(f->ap) + 1, start, f->err,
+                               sizeof f->err);
 }
 
 /* Delta sequence of the stream's first record (0: none or unreadable). */
@@ -437,11 +421,10 @@ static uint64_t stream_first_delta(dv_follower *f) {
     for (uint64_t q = first; q && q <= last && q < first + 64; q++) { /* skip deleted/foreign messages */
         natsMsg *m = NULL;
         if (js_GetMsg(&m, f->conn.js, f->names.stream, q, NULL, &jerr) != NATS_OK) continue;
-        dv_delta_header h;
-        int ok = natsMsg_GetDataLength(m) >= DV_DELTA_HEADER_SIZE &&
-                 dv_delta_header_decode((const uint8_t *)natsMsg_GetData(m), &h) == DV_OK;
+        uint64_t rec_first = 0, rec_last = 0;
+        int ok = dvt_msg_run(m, &rec_first, &rec_last);
         natsMsg_Destroy(m);
-        if (ok) return h.sequence;
+        if (ok) return rec_first;
     }
     return 0;
 }
@@ -505,55 +488,117 @@ static dv_status connect_follow(dv_follower *f) {
     return st;
 }
 
-/* Checks and applies one message; DV_EDUPLICATE for a record at or below the position. */
-static dv_status apply_msg(dv_follower *f, natsMsg *m, uint64_t stream_seq) {
-    const uint8_t *d = (const uint8_t *)natsMsg_GetData(m);
-    size_t len = (size_t)natsMsg_GetDataLength(m);
-    uint64_t size = 0;
-    dv_status st = len >= DV_DELTA_HEADER_SIZE ? dv_stream_record_size(d, &size) : DV_ETRUNCATED;
-    if (st == DV_OK && size != len) st = size > len ? DV_ETRUNCATED : DV_ECORRUPT;
-    if (st == DV_OK) st = dv_delta_verify(d, d + DV_DELTA_HEADER_SIZE, len - DV_DELTA_HEADER_SIZE);
-    if (st != DV_OK) {
-        snprintf(f->err, sizeof f->err, "stream sequence %llu: not a valid record (%zu bytes): %s",
-                 (unsigned long long)stream_seq, len, dv_strerror(st));
-        return st;
-    }
-    /* A record from another database (another publisher) is refused even if it would apply. */
+/* A message of another database (another publisher) is refused even if its records would apply. */
+static dv_status check_origin(dv_follower *f, natsMsg *m, uint64_t stream_seq, const dvt_run *run) {
     static const uint8_t zero[DV_STREAM_DB_ID_SIZE];
-    if (memcmp(f->db_id, zero, sizeof zero) != 0) {
-        char hex[2 * DV_STREAM_DB_ID_SIZE + 1];
-        const char *id = NULL;
-        dvt_hex(hex, f->db_id, DV_STREAM_DB_ID_SIZE);
-        size_t hl = strlen(hex);
-        if (natsMsgHeader_Get(m, "Nats-Msg-Id", &id) != NATS_OK || !id || strncmp(id, hex, hl) != 0 ||
-            id[hl] != ':') {
-            snprintf(f->err, sizeof f->err,
-                     "stream sequence %llu: not published by database %s (message id %s)",
-                     (unsigned long long)stream_seq, hex, id ? id : "none");
-            return DV_EFENCED;
-        }
+    if (memcmp(f->db_id, zero, sizeof zero) == 0) return DV_OK; /* a replica of a db without id */
+    char hex[2 * DV_STREAM_DB_ID_SIZE + 1];
+    const char *id = NULL;
+    uint64_t first = 0, last = 0;
+    dvt_hex(hex, f->db_id, DV_STREAM_DB_ID_SIZE);
+    natsMsgHeader_Get(m, "Nats-Msg-Id", &id);
+    if (!dvt_msg_id_parse(id, hex, &first, &last)) {
+        snprintf(f->err, sizeof f->err, "stream sequence %llu: not published by database %s (message id %s)",
+                 (unsigned long long)stream_seq, hex, id ? id : "none");
+        return DV_EFENCED;
     }
-    dv_delta_header h;
-    dv_delta_header_decode(d, &h);
-    uint64_t pos = dv_apply_position(f->ap);
-    if (h.sequence <= pos) return DV_EDUPLICATE;
-    if (h.sequence > pos + 1) return DV_EGAP;
-    st = dv_apply_delta(f->ap, d, d + DV_DELTA_HEADER_SIZE, len - DV_DELTA_HEADER_SIZE);
-    if (st != DV_OK) {
-        snprintf(f->err, sizeof f->err, "stream sequence %llu (delta %llu) refused: %s: %s",
-                 (unsigned long long)stream_seq, (unsigned long long)h.sequence, dv_strerror(st),
-                 dv_apply_last_error(f->ap));
-        return st;
+    if (first != run->first || last != run->last) {
+        snprintf(f->err, sizeof f->err,
+                 "stream sequence %llu: message id names records %llu-%llu, it holds %llu-%llu",
+                 (unsigned long long)stream_seq, (unsigned long long)first, (unsigned long long)last,
+                 (unsigned long long)run->first, (unsigned long long)run->last);
+        return DV_ECORRUPT;
     }
-    st = dv_stream_writer_append(f->w, d, d + DV_DELTA_HEADER_SIZE, len - DV_DELTA_HEADER_SIZE);
-    if (st != DV_OK) {
-        /* applied in memory but not logged: stop; a restart replays the files and redelivers */
-        snprintf(f->err, sizeof f->err, "append delta %llu to the replica directory: %s",
-                 (unsigned long long)h.sequence, dv_strerror(st));
-        return st;
-    }
-    f->since_ckpt++;
     return DV_OK;
+}
+
+/*
+ * Checks one message (every record of its run, before applying any) and
+ * applies the records past the position; *applied counts them.
+ * DV_EDUPLICATE when all are at or below the position (a redelivery, or a
+ * snapshot that covers them); a message starting at or below the position
+ * and reaching past it (partial duplicate) applies its new tail.
+ */
+static dv_status apply_run(dv_follower *f, natsMsg *m, const uint8_t *d, size_t len, uint64_t stream_seq,
+                           uint64_t *applied);
+
+static dv_status apply_msg(dv_follower *f, natsMsg *m, uint64_t stream_seq, uint64_t *applied) {
+    const uint8_t *d = NULL;
+    uint8_t *owned = NULL;
+    size_t len = 0;
+    char why[256];
+    *applied = 0;
+    dv_status st = dvt_msg_records(m, &d, &len, &owned, why, sizeof why);
+    if (st != DV_OK) {
+        snprintf(f->err, sizeof f->err, "stream sequence %llu: %s", (unsigned long long)stream_seq, why);
+        return st;
+    }
+    st = apply_run(f, m, d, len, stream_seq, applied);
+    free(owned);
+    return st;
+}
+
+static dv_status apply_run(dv_follower *f, natsMsg *m, const uint8_t *d, size_t len, uint64_t stream_seq,
+                           uint64_t *applied) {
+    char why[256];
+    dvt_run run;
+    dv_status st = dvt_run_walk(d, len, &run, why, sizeof why);
+    if (st != DV_OK) {
+        snprintf(f->err, sizeof f->err, "stream sequence %llu: not a valid run of records (%zu bytes): %s",
+                 (unsigned long long)stream_seq, len, why);
+        return st;
+    }
+    st = check_origin(f, m, stream_seq, &run);
+    if (st != DV_OK) return st;
+    uint64_t pos = dv_apply_position(f->ap);
+    if (run.last <= pos) return DV_EDUPLICATE;
+    if (run.first > pos + 1) return DV_EGAP;
+    for (size_t off = 0; off < len;) {
+        dv_delta_header h;
+        dv_delta_header_decode(d + off, &h);
+        size_t size = DV_DELTA_HEADER_SIZE + h.payload_size;
+        if (h.sequence > pos) {
+            st = dv_apply_delta(f->ap, d + off, d + off + DV_DELTA_HEADER_SIZE, h.payload_size);
+            if (st != DV_OK) {
+                snprintf(f->err, sizeof f->err, "stream sequence %llu (delta %llu) refused: %s: %s",
+                         (unsigned long long)stream_seq, (unsigned long long)h.sequence, dv_strerror(st),
+                         dv_apply_last_error(f->ap));
+                return st;
+            }
+            st = dv_stream_writer_append(f->w, d + off, d + off + DV_DELTA_HEADER_SIZE, h.payload_size);
+            if (st != DV_OK) {
+                /* applied in memory but not logged: stop; a restart replays the files and redelivers */
+                snprintf(f->err, sizeof f->err, "append delta %llu to the replica directory: %s",
+                         (unsigned long long)h.sequence, dv_strerror(st));
+                return st;
+            }
+            f->since_ckpt++;
+            (*applied)++;
+        }
+        off += size;
+    }
+    return DV_OK;
+}
+
+/* Lag in records: pending counts messages (each a run), so read the stream's last record now and then. */
+static void update_lag(dv_follower *f, uint64_t pending_msgs) {
+    uint64_t pos = dv_apply_position(f->ap);
+    if (!pending_msgs) {
+        f->lag.sequences = 0;
+        return;
+    }
+    int64_t now = dvt_now_ns();
+    if (f->stream_last_rec <= pos || now - f->stream_last_at > 250000000) {
+        natsMsg *m = NULL;
+        jsErrCode jerr = 0;
+        uint64_t first = 0, last = 0;
+        if (js_GetLastMsg(&m, f->conn.js, f->names.stream, f->names.deltas, NULL, &jerr) == NATS_OK &&
+            dvt_msg_run(m, &first, &last))
+            f->stream_last_rec = last;
+        natsMsg_Destroy(m);
+        f->stream_last_at = now;
+    }
+    f->lag.sequences = f->stream_last_rec > pos ? f->stream_last_rec - pos : pending_msgs;
 }
 
 dv_status dv_follower_pump(dv_follower *f, uint32_t wait_ms, uint64_t *n_applied) {
@@ -583,17 +628,18 @@ dv_status dv_follower_pump(dv_follower *f, uint32_t wait_ms, uint64_t *n_applied
     }
     dv_status st = DV_OK;
     int done = 0, reset = 0; /* messages handled (to ack); consumer to restart */
-    uint64_t applied = 0;
+    uint64_t applied = 0, pending = 0;
     for (int i = 0; i < list.Count && st == DV_OK; i++) {
         jsMsgMetaData *md = NULL;
         uint64_t sseq = 0;
         if (natsMsg_GetMetaData(&md, list.Msgs[i]) == NATS_OK) {
             sseq = md->Sequence.Stream;
-            f->lag.sequences = md->NumPending;
+            pending = md->NumPending;
             f->lag.seconds = md->NumPending ? (double)(dvt_now_ns() - md->Timestamp) / 1e9 : 0;
             jsMsgMetaData_Destroy(md);
         }
-        st = apply_msg(f, list.Msgs[i], sseq);
+        uint64_t n = 0;
+        st = apply_msg(f, list.Msgs[i], sseq, &n);
         if (st == DV_EGAP && stream_first_delta(f) <= dv_apply_position(f->ap) + 1) {
             /* not trimmed: earlier messages are out for redelivery (fetched, never acknowledged,
              * e.g. across a reconnect). Restart the consumer after the position. */
@@ -606,13 +652,14 @@ dv_status dv_follower_pump(dv_follower *f, uint32_t wait_ms, uint64_t *n_applied
             uint64_t pos = dv_apply_position(f->ap);
             st = bootstrap(f);
             if (st == DV_OK && dv_apply_position(f->ap) <= pos) st = DV_EGAP;
-            if (st == DV_OK) st = apply_msg(f, list.Msgs[i], sseq);
+            if (st == DV_OK) st = apply_msg(f, list.Msgs[i], sseq, &n);
+            if (st == DV_EDUPLICATE) st = DV_OK; /* the snapshot covers the whole message */
             if (st == DV_EGAP)
                 snprintf(f->err, sizeof f->err,
                          "stream sequence %llu: records after %llu are gone and no snapshot covers them",
                          (unsigned long long)sseq, (unsigned long long)dv_apply_position(f->ap));
         }
-        if (st == DV_OK) applied++;
+        applied += n;
         if (st == DV_OK || st == DV_EDUPLICATE) {
             st = DV_OK;
             done = i + 1;
@@ -625,6 +672,7 @@ dv_status dv_follower_pump(dv_follower *f, uint32_t wait_ms, uint64_t *n_applied
     }
     for (int i = 0; i < done; i++) natsMsg_Ack(list.Msgs[i], NULL);
     natsMsgList_Destroy(&list);
+    update_lag(f, pending);
     if (n_applied) *n_applied = applied;
     if (st == DV_OK && reset) {
         natsSubscription_Destroy(f->sub);

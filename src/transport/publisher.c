@@ -3,18 +3,21 @@
  *
  * The publisher reads the directory's segment files (never the writer's
  * memory), so the writer never waits on the network: a record is shipped
- * once it is in a segment. Each record goes out as one message on
- * dv.N.deltas with:
- *   Nats-Msg-Id  "<db id hex>:<sequence>"  JetStream drops a resend (dedupe
- *                                          window of the stream);
+ * once it is in a segment. Consecutive records already in the log go out
+ * together as one message on dv.N.deltas (a run in stream-file framing, at
+ * most group_bytes; message.c), with:
+ *   Nats-Msg-Id  "<db id hex>:<first>-<last>"  JetStream drops a resend
+ *                                          (dedupe window of the stream);
  *   expected last stream sequence          the stream sequence the message
  *                                          must follow: a message from
  *                                          anyone else in between makes the
  *                                          server refuse ours (error 10071);
- * (the sequence is also the record's first 8 bytes; nothing else is added,
- * to keep the per-message overhead small).
- * The stream holds only this subject, so stream sequence = delta sequence +
- * a constant offset for the life of the stream.
+ *   expected last message id               (chained) the id of the message
+ *                                          before it, once one is acked.
+ * Grouping pays JetStream's per-message costs (these checks, headers,
+ * storage framing) once per run: the publisher never waits for records to
+ * arrive, a run is what the log already holds, so a caught-up publisher
+ * sends each record alone and at once.
  *
  * Invariants:
  *  - `acked` is the last delta sequence the server acknowledged and
@@ -58,6 +61,12 @@ struct dv_publisher {
     uint8_t *buf;       /* read-ahead window of the segment: bytes [buf_off, buf_off + buf_len) */
     size_t buf_cap, buf_len;
     uint64_t buf_off;
+    /* the run being gathered for the next message: records first..last */
+    uint8_t *grp;
+    size_t grp_len, grp_cap;
+    uint64_t grp_first, grp_last;
+    uint8_t *zbuf; /* the run compressed */
+    size_t zcap;
     /* asynchronous publish errors (libnats calls back from its thread) */
     pthread_mutex_t mu;
     int async_failed;
@@ -74,6 +83,8 @@ void dv_publisher_config_default(dv_publisher_config *cfg) {
     cfg->window = 256;
     cfg->keep_snapshots = 2;
     cfg->replicas = 1;
+    cfg->group_bytes = 64 * 1024;
+    cfg->zstd_level = 1;
 }
 
 static void on_async_err(jsCtx *js, jsPubAckErr *pae, void *closure) {
@@ -275,6 +286,8 @@ dv_status dv_publisher_open(const dv_publisher_config *cfg, dv_publisher **out) 
     if (!p->cfg.window) p->cfg.window = 256;
     if (!p->cfg.keep_snapshots) p->cfg.keep_snapshots = 2;
     if (p->cfg.replicas <= 0) p->cfg.replicas = 1;
+    if (!p->cfg.group_bytes) p->cfg.group_bytes = 64 * 1024;
+    if (!p->cfg.zstd_level) p->cfg.zstd_level = 1;
     dvt_names_init(&p->names, p->cfg.nats.name);
     uint64_t *segs = NULL;
     size_t n = 0;
@@ -297,6 +310,8 @@ void dv_publisher_close(dv_publisher *p) {
     dvt_disconnect(&p->conn);
     tail_close(p);
     free(p->buf);
+    free(p->grp);
+    free(p->zbuf);
     for (int i = 0; i < 6; i++) free(p->strs[i]);
     pthread_mutex_destroy(&p->mu);
     free(p);
@@ -401,26 +416,34 @@ static dv_status sync_stream(dv_publisher *p) {
         if (st != DV_OK) return st;
         st = tail_seek(p, start, NULL);
     } else if (s == NATS_OK) {
-        const uint8_t *d = (const uint8_t *)natsMsg_GetData(m);
-        size_t dl = (size_t)natsMsg_GetDataLength(m);
-        const char *db = NULL;
-        dv_delta_header h;
-        size_t hl = strlen(p->db_hex);
-        int ours = dl >= DV_DELTA_HEADER_SIZE && dv_delta_header_decode(d, &h) == DV_OK &&
-                   natsMsgHeader_Get(m, "Nats-Msg-Id", &db) == NATS_OK && db &&
-                   strncmp(db, p->db_hex, hl) == 0 && db[hl] == ':';
+        /* ours: our db id, a run of valid records as named; its last record tells where we are */
+        const uint8_t *d = NULL;
+        uint8_t *owned = NULL;
+        size_t dl = 0;
+        const char *id = NULL;
+        uint64_t first = 0, last = 0;
+        dvt_run run;
+        char why[256];
+        int ours = dvt_msg_records(m, &d, &dl, &owned, why, sizeof why) == DV_OK &&
+                   natsMsgHeader_Get(m, "Nats-Msg-Id", &id) == NATS_OK &&
+                   dvt_msg_id_parse(id, p->db_hex, &first, &last) &&
+                   dvt_run_walk(d, dl, &run, why, sizeof why) == DV_OK && run.first == first &&
+                   run.last == last;
         uint8_t sum[8];
-        if (ours) memcpy(sum, d + 32, 8);
+        size_t rl = 0;
+        const uint8_t *rec = ours ? dvt_run_find(d, dl, last, &rl) : NULL;
+        if (rec) memcpy(sum, rec + 32, 8);
+        free(owned);
         p->stream_last = natsMsg_GetSequence(m);
         natsMsg_Destroy(m);
-        if (!ours) {
+        if (!rec) {
             snprintf(p->err, sizeof p->err,
                      "the stream's last message (stream sequence %llu) is not from database %s",
                      (unsigned long long)p->stream_last, p->db_hex);
             return DV_EFENCED;
         }
-        p->acked = h.sequence;
-        st = tail_seek(p, h.sequence + 1, sum);
+        p->acked = last;
+        st = tail_seek(p, last + 1, sum);
     } else {
         dvt_err(p->err, sizeof p->err, "read the stream's last record", s, jerr);
         return DV_ENETWORK;
@@ -432,8 +455,8 @@ static dv_status sync_stream(dv_publisher *p) {
 
 static int fatal(dv_status st) { return st != DV_OK && st != DV_ENETWORK && st != DV_EEMPTY; }
 
-/* Waits for every in-flight publish; DV_ENETWORK on timeout or refusal. */
-static dv_status wait_acks(dv_publisher *p, uint64_t last_seq, uint64_t last_stream) {
+/* Waits for every in-flight publish; last_id: the id of the last one sent (NULL: none sent). */
+static dv_status wait_acks(dv_publisher *p, uint64_t last_seq, uint64_t last_stream, const char *last_id) {
     jsPubOptions po;
     jsPubOptions_Init(&po);
     po.MaxWait = p->conn.timeout_ms;
@@ -458,58 +481,93 @@ static dv_status wait_acks(dv_publisher *p, uint64_t last_seq, uint64_t last_str
     }
     p->acked = last_seq;
     p->stream_last = last_stream;
-    if (last_seq) {
-        snprintf(p->last_id, sizeof p->last_id, "%s:%llu", p->db_hex, (unsigned long long)last_seq);
+    if (last_seq && last_id) {
+        memcpy(p->last_id, last_id, sizeof p->last_id);
         p->chained = 1;
     }
     return DV_OK;
 }
 
+/* Sends the gathered run as one message after stream sequence *stream_seq (async). */
+static dv_status send_run(dv_publisher *p, uint64_t *stream_seq, char prev_id[80]) {
+    char id[80];
+    dvt_msg_id(id, sizeof id, p->db_hex, p->grp_first, p->grp_last);
+    natsMsg *m = NULL;
+    size_t zlen = dvt_run_compress(p->grp, p->grp_len, p->cfg.zstd_level, &p->zbuf, &p->zcap);
+    natsStatus s = zlen ? natsMsg_Create(&m, p->names.deltas, NULL, (const char *)p->zbuf, (int)zlen)
+                        : natsMsg_Create(&m, p->names.deltas, NULL, (const char *)p->grp, (int)p->grp_len);
+    if (s == NATS_OK && zlen) s = natsMsgHeader_Set(m, DVT_CODEC_HEADER, "zstd");
+    if (s != NATS_OK) {
+        natsMsg_Destroy(m);
+        return DV_ENOMEM;
+    }
+    jsPubOptions po;
+    jsPubOptions_Init(&po);
+    po.MsgId = id;
+    po.ExpectLastSubjectSeq = *stream_seq; /* 0 (an empty stream) sends no expectation */
+    /* Chain each message to the previous one's id: once one is refused, every later one in
+     * flight is refused too (the subject sequence alone would let a later one through after
+     * another writer's message). The first after a sync goes alone, on the sequence only. */
+    if (p->chained) po.ExpectLastMsgId = prev_id;
+    s = js_PublishMsgAsync(p->conn.js, &m, &po);
+    if (s != NATS_OK) {
+        natsMsg_Destroy(m);
+        dvt_err(p->err, sizeof p->err, "publish", s, 0);
+        p->synced = 0;
+        wait_acks(p, p->acked, p->stream_last, NULL);
+        return DV_ENETWORK;
+    }
+    (*stream_seq)++;
+    memcpy(prev_id, id, 80);
+    p->grp_len = 0;
+    return DV_OK;
+}
+
+/* Appends the record the tailer returned to the run being gathered. */
+static dv_status gather(dv_publisher *p, size_t len) {
+    if (p->grp_len + len > p->grp_cap) {
+        size_t cap = p->grp_cap ? p->grp_cap : 64 * 1024;
+        while (cap < p->grp_len + len) cap *= 2;
+        uint8_t *g = realloc(p->grp, cap);
+        if (!g) return DV_ENOMEM;
+        p->grp = g;
+        p->grp_cap = cap;
+    }
+    if (!p->grp_len) p->grp_first = p->next_seq - 1;
+    p->grp_last = p->next_seq - 1;
+    memcpy(p->grp + p->grp_len, p->rec, len);
+    p->grp_len += len;
+    return DV_OK;
+}
+
 static dv_status publish_some(dv_publisher *p, uint64_t *n_pub) {
-    uint64_t seq = p->acked, stream_seq = p->stream_last;
+    uint64_t stream_seq = p->stream_last, sent_last = p->acked;
     uint32_t inflight = 0;
     char prev_id[80];
     memcpy(prev_id, p->last_id, sizeof prev_id);
+    p->grp_len = 0;
     for (;;) {
         size_t len = 0;
         dv_status st = tail_next(p, &len);
+        if (st != DV_OK && st != DV_EEMPTY) return st;
+        /* the run goes out when the next record would not fit, or nothing more is in the log */
+        if (p->grp_len && (st == DV_EEMPTY || p->grp_len + len > p->cfg.group_bytes)) {
+            uint64_t first = p->grp_first, last = p->grp_last;
+            dv_status ss = send_run(p, &stream_seq, prev_id);
+            if (ss != DV_OK) return ss;
+            *n_pub += last - first + 1;
+            sent_last = last;
+            if (++inflight >= 16 * p->cfg.window || !p->chained) {
+                ss = wait_acks(p, sent_last, stream_seq, prev_id);
+                if (ss != DV_OK) return ss;
+                inflight = 0;
+            }
+        }
         if (st == DV_EEMPTY) break;
+        st = gather(p, len);
         if (st != DV_OK) return st;
-        seq = p->next_seq - 1;
-        char id[80];
-        snprintf(id, sizeof id, "%s:%llu", p->db_hex, (unsigned long long)seq);
-        natsMsg *m = NULL;
-        natsStatus s = natsMsg_Create(&m, p->names.deltas, NULL, (const char *)p->rec, (int)len);
-        if (s != NATS_OK) {
-            natsMsg_Destroy(m);
-            return DV_ENOMEM;
-        }
-        jsPubOptions po;
-        jsPubOptions_Init(&po);
-        po.MsgId = id;
-        po.ExpectLastSubjectSeq = stream_seq; /* 0 (an empty stream) sends no expectation */
-        /* Chain each message to the previous one's id: once one is refused, every later one in
-         * flight is refused too (the subject sequence alone would let a later one through after
-         * another writer's message). The first after a sync goes alone, on the sequence only. */
-        if (p->chained) po.ExpectLastMsgId = prev_id;
-        s = js_PublishMsgAsync(p->conn.js, &m, &po);
-        if (s != NATS_OK) {
-            natsMsg_Destroy(m);
-            dvt_err(p->err, sizeof p->err, "publish", s, 0);
-            p->synced = 0;
-            wait_acks(p, p->acked, p->stream_last);
-            return DV_ENETWORK;
-        }
-        stream_seq++;
-        (*n_pub)++;
-        memcpy(prev_id, id, sizeof prev_id);
-        if (++inflight >= 16 * p->cfg.window || !p->chained) {
-            st = wait_acks(p, seq, stream_seq);
-            if (st != DV_OK) return st;
-            inflight = 0;
-        }
     }
-    return inflight ? wait_acks(p, seq, stream_seq) : DV_OK;
+    return inflight ? wait_acks(p, sent_last, stream_seq, prev_id) : DV_OK;
 }
 
 dv_status dv_publisher_pump(dv_publisher *p, uint64_t *n_published) {
@@ -603,11 +661,14 @@ dv_status dv_publisher_put_snapshot(dv_publisher *p, uint64_t *sequence) {
     size_t kept = have.n < p->cfg.keep_snapshots ? have.n : p->cfg.keep_snapshots;
     uint64_t oldest = kept ? have.v[kept - 1] : 0;
     if (oldest > p->acked) oldest = p->acked;
-    if (oldest > 0 && p->stream_last >= p->acked) {
+    uint64_t keep_from = 0; /* the stream sequence of the message holding record `oldest` */
+    if (oldest > 0)
+        st = dvt_find_stream_seq(&p->conn, p->names.stream, oldest, &keep_from, p->err, sizeof p->err);
+    if (st != DV_OK) return st;
+    if (keep_from > 1) {
         jsOptions jo;
         jsOptions_Init(&jo);
-        /* keeps stream sequences >= that of delta `oldest` */
-        jo.Stream.Purge.Sequence = p->stream_last - (p->acked - oldest);
+        jo.Stream.Purge.Sequence = keep_from; /* keeps stream sequences >= keep_from */
         jsErrCode jerr = 0;
         natsStatus s = js_PurgeStream(p->conn.js, p->names.stream, &jo, &jerr);
         if (s != NATS_OK) {

@@ -6,7 +6,8 @@
  * file helpers both sides use.
  *
  * Names on the server for a database named N (see docs/REPLICATION.md):
- *   DV_N / dv.N.deltas           the records, one per message
+ *   DV_N / dv.N.deltas           the records, a run of consecutive ones per
+ *                                message (message.c)
  *   DV_N_META / dv.N.meta        the stream header (one message kept)
  *   OBJ_dv_N / $O.dv_N.{C,M}.>   the snapshot bucket dv_N
  *
@@ -74,6 +75,37 @@ dv_status dvt_obj_delete(dvt_conn *c, const dvt_names *n, const char *name, char
 /* "snap-<20 digits>" <-> sequence (0 when not a snapshot name). */
 void dvt_snap_name(char out[32], uint64_t seq);
 uint64_t dvt_snap_seq(const char *name);
+
+/* ---- messages on dv.N.deltas (message.c) ---- */
+
+#define DVT_CODEC_HEADER "Dv-Codec"     /* "zstd": the data is a zstd frame of the run */
+#define DVT_MAX_RUN ((size_t)128 << 20) /* bound on a decompressed run */
+
+/* The records of one message. */
+typedef struct dvt_run {
+    uint64_t first, last; /* sequences of its first and last record */
+    size_t count;
+} dvt_run;
+
+/* "<db_hex>:<first>" (one record) or "<db_hex>:<first>-<last>". */
+void dvt_msg_id(char *out, size_t cap, const char *db_hex, uint64_t first, uint64_t last);
+/* 1 when id has that form (db_hex NULL: any database), with first >= 1 and last >= first. */
+int dvt_msg_id_parse(const char *id, const char *db_hex, uint64_t *first, uint64_t *last);
+/* A message's run: its data, or its zstd frame decompressed into *owned (free it). */
+dv_status dvt_msg_records(natsMsg *m, const uint8_t **data, size_t *len, uint8_t **owned, char *err,
+                          size_t cap);
+/* zstd frame of a run into *buf (grown as needed) when it saves >= 1/32; its size, else 0 (send it plain). */
+size_t dvt_run_compress(const uint8_t *run, size_t len, int level, uint8_t **buf, size_t *cap);
+/* Checks a message's data: >= 1 records, each whole and verified (checksum), sequences consecutive. */
+dv_status dvt_run_walk(const uint8_t *d, size_t len, dvt_run *run, char *err, size_t cap);
+/* The record `seq` of a walked run (NULL if not there). */
+const uint8_t *dvt_run_find(const uint8_t *d, size_t len, uint64_t seq, size_t *rec_len);
+/* The run a message names (its id, else its first record's sequence); 0 when neither is readable. */
+int dvt_msg_run(natsMsg *m, uint64_t *first, uint64_t *last);
+/* Stream sequence of the message holding record seq (the first one past it if none; LastSeq + 1 when
+ * seq is past the stream's end). Binary search with direct gets: O(log messages) requests. */
+dv_status dvt_find_stream_seq(dvt_conn *c, const char *stream, uint64_t seq, uint64_t *stream_seq, char *err,
+                              size_t cap);
 
 /* Files. */
 dv_status dvt_read_file(const char *path, uint8_t **buf, size_t *len);

@@ -38,7 +38,7 @@ uint8_t *dvc_applier_default_config(void) {
     return a;
 }
 
-DVC_EXPORT(DVC_APPLY_IFACE "#[constructor]applier")
+DVC_EXPORT(DVC_APPLY_IFACE "#[static]applier.open")
 uint8_t *dvc_applier_open(dvc_db *db, uint32_t mode, uint32_t policy, uint32_t coherence,
                           uint64_t start_position, uint32_t max_payload) {
     dv_apply_config cfg;

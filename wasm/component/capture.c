@@ -50,7 +50,7 @@ uint8_t *dvc_capture_default_config(void) {
     return a;
 }
 
-DVC_EXPORT(DVC_CAPTURE_IFACE "#[constructor]capture")
+DVC_EXPORT(DVC_CAPTURE_IFACE "#[static]capture.open")
 uint8_t *dvc_capture_open(dvc_db *db, uint32_t slot_count, uint32_t payload_size, uint32_t parts,
                           uint64_t first_sequence, float sparse_max_fraction, float diff_epsilon,
                           uint32_t before_images, uint32_t compress, uint32_t shuffle, uint32_t lossy,

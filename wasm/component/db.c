@@ -54,7 +54,7 @@ static void dvc_put_db_config(uint8_t *a, const dv_db_config *c) {
     dvc_putf32(a, 32, c->relink_ratio);
 }
 
-DVC_EXPORT(DVC_DB_IFACE "#[constructor]database")
+DVC_EXPORT(DVC_DB_IFACE "#[static]database.open")
 uint8_t *dvc_database_open(uint32_t dim, uint32_t metric, uint32_t m, uint32_t efc, uint32_t efs,
                            uint64_t seed, float relink) {
     dv_db_config cfg;

@@ -99,7 +99,7 @@ test('runtime: version and SIMD backend of the npm build', () => {
 
 test('database: insert, get, metadata, search, exact search, update, delete, clone', () => {
   const { Database } = A.vectorDb;
-  const db = own(new Database({ ...Database.defaultConfig(4), metric: 'l2' }));
+  const db = own(Database.open({ ...Database.defaultConfig(4), metric: 'l2' }));
   db.insert('a', new Float32Array([0, 0, 0, 0]), [['color', 'red']]);
   db.insert('b', new Float32Array([1, 0, 0, 0]), []);
   db.insert('c', new Float32Array([5, 5, 5, 5]), []);
@@ -130,7 +130,7 @@ test('database: insert, get, metadata, search, exact search, update, delete, clo
 
 test('a component primary fed the native workload reaches the native primary\'s state hash', () => {
   const { exp } = nativeVectors();
-  const db = own(new A.vectorDb.Database(dbConfig(A, exp)));
+  const db = own(A.vectorDb.Database.open(dbConfig(A, exp)));
   runWorkload(workloadDb(db), exp.ops, exp.dim);
   assert.equal(db.count(), exp.count);
   assert.equal(hex(db.stateHash()), exp.final_hash);
@@ -139,8 +139,8 @@ test('a component primary fed the native workload reaches the native primary\'s 
 test('the native delta stream applies in the component with every checkpoint hash equal', () => {
   const { deltas, exp } = nativeVectors();
   const { Database } = B.vectorDb, { Applier } = B.deltaApply;
-  const db = own(new Database(dbConfig(B, exp)));
-  const ap = own(new Applier(db, Applier.defaultConfig()));
+  const db = own(Database.open(dbConfig(B, exp)));
+  const ap = own(Applier.open(db, Applier.defaultConfig()));
   const cps = new Map(exp.checkpoints.map((c) => [BigInt(c.seq), c.hash]));
   let checked = 0;
   for (const d of deltas) {
@@ -156,10 +156,10 @@ test('the native delta stream applies in the component with every checkpoint has
 for (const how of ['apply', 'applyBatch', 'applyEncoded']) {
   test(`capture in one instance, ${how} in another: the native final hash, checkpoints equal`, () => {
     const { exp } = nativeVectors();
-    const primary = own(new A.vectorDb.Database(dbConfig(A, exp)));
-    const cap = own(new A.deltaCapture.Capture(primary, { ...A.deltaCapture.Capture.defaultConfig(), slotCount: 256 }));
-    const replica = own(new B.vectorDb.Database(dbConfig(B, exp)));
-    const ap = own(new B.deltaApply.Applier(replica, B.deltaApply.Applier.defaultConfig()));
+    const primary = own(A.vectorDb.Database.open(dbConfig(A, exp)));
+    const cap = own(A.deltaCapture.Capture.open(primary, { ...A.deltaCapture.Capture.defaultConfig(), slotCount: 256 }));
+    const replica = own(B.vectorDb.Database.open(dbConfig(B, exp)));
+    const ap = own(B.deltaApply.Applier.open(replica, B.deltaApply.Applier.defaultConfig()));
     cap.start();
     let deltas = 0;
     const drain = () => {
@@ -193,8 +193,8 @@ for (const how of ['apply', 'applyBatch', 'applyEncoded']) {
 }
 
 test('headers carry every field of the 64-byte wire header', () => {
-  const db = own(new A.vectorDb.Database(A.vectorDb.Database.defaultConfig(8)));
-  const cap = own(new A.deltaCapture.Capture(db, A.deltaCapture.Capture.defaultConfig()));
+  const db = own(A.vectorDb.Database.open(A.vectorDb.Database.defaultConfig(8)));
+  const cap = own(A.deltaCapture.Capture.open(db, A.deltaCapture.Capture.defaultConfig()));
   cap.start();
   db.insert('x', new Float32Array(8).fill(1), [['k', 'v']]);
   db.updateSparse('x', new Uint32Array([3]), new Float32Array([2]));
@@ -227,8 +227,8 @@ test('headers carry every field of the 64-byte wire header', () => {
 
 test('snapshot bytes out and in: same state hash, peek, and the applier continues from them', () => {
   const { Database } = A.vectorDb;
-  const db = own(new Database(Database.defaultConfig(4)));
-  const cap = own(new A.deltaCapture.Capture(db, A.deltaCapture.Capture.defaultConfig()));
+  const db = own(Database.open(Database.defaultConfig(4)));
+  const cap = own(A.deltaCapture.Capture.open(db, A.deltaCapture.Capture.defaultConfig()));
   cap.start();
   for (let i = 0; i < 50; i++) db.insert(`v${i}`, new Float32Array([i, i % 3, i % 5, 1]), []);
   const snap = db.snapshot(cap.lastSequence());
@@ -243,7 +243,7 @@ test('snapshot bytes out and in: same state hash, peek, and the applier continue
   cap.poll(1000);
   cap.release(50n);
   db.insert('late', new Float32Array([9, 9, 9, 9]), []);
-  const ap = own(new B.deltaApply.Applier(loaded, { ...B.deltaApply.Applier.defaultConfig(), startPosition: info.sequence }));
+  const ap = own(B.deltaApply.Applier.open(loaded, { ...B.deltaApply.Applier.defaultConfig(), startPosition: info.sequence }));
   const [h] = cap.poll(10);
   assert.equal(h.sequence, 51n);
   assert.equal(ap.apply({ header: h, payload: cap.payload(51n) }), 'applied');
@@ -252,9 +252,9 @@ test('snapshot bytes out and in: same state hash, peek, and the applier continue
 
 test('every error comes back as its delta-error case, never a trap, and changes nothing', () => {
   const { Database } = A.vectorDb, { Capture } = A.deltaCapture, { Applier } = A.deltaApply;
-  expectError('invalid', () => new Database(Database.defaultConfig(0)));
-  expectError('invalid', () => new Database({ ...Database.defaultConfig(4), m: 1000 }));
-  const db = own(new Database(Database.defaultConfig(4)));
+  expectError('invalid', () => Database.open(Database.defaultConfig(0)));
+  expectError('invalid', () => Database.open({ ...Database.defaultConfig(4), m: 1000 }));
+  const db = own(Database.open(Database.defaultConfig(4)));
   const v = new Float32Array([1, 2, 3, 4]);
   db.insert('a', v, []);
   const h0 = db.stateHash();
@@ -291,18 +291,18 @@ test('every error comes back as its delta-error case, never a trap, and changes 
   expectError('not-snapshot', () => Database.peekSnapshot(new Uint8Array(64)));
 
   // capture
-  expectError('invalid', () => new Capture(db, { ...Capture.defaultConfig(), slotCount: 3 }));
+  expectError('invalid', () => Capture.open(db, { ...Capture.defaultConfig(), slotCount: 3 }));
   {
-    const tiny = new Database(Database.defaultConfig(4));
-    const c = new Capture(tiny, { ...Capture.defaultConfig(), payloadSize: 256 });
+    const tiny = Database.open(Database.defaultConfig(4));
+    const c = Capture.open(tiny, { ...Capture.defaultConfig(), payloadSize: 256 });
     c.start();
     expectError('too-big', () => tiny.insert('a', v, [])); // larger than half the ring
     assert.equal(tiny.count(), 0);
     c[Symbol.dispose]();
     tiny[Symbol.dispose]();
   }
-  const cap = own(new Capture(db, { ...Capture.defaultConfig(), slotCount: 2, payloadSize: 65536 }));
-  expectError('state', () => new Capture(db, Capture.defaultConfig()));
+  const cap = own(Capture.open(db, { ...Capture.defaultConfig(), slotCount: 2, payloadSize: 65536 }));
+  expectError('state', () => Capture.open(db, Capture.defaultConfig()));
   cap.start();
   db.insert('b', new Float32Array([4, 3, 2, 1]), []);
   db.insert('c', new Float32Array([4, 3, 2, 2]), []);
@@ -316,9 +316,9 @@ test('every error comes back as its delta-error case, never a trap, and changes 
   const wire = cap.encoded(hs[0].sequence);
 
   // apply: the replica holds "a"; deltas[0] inserts "b" (sequence 1), deltas[1] inserts "c" (sequence 2)
-  const rep = own(new Database(Database.defaultConfig(4)));
+  const rep = own(Database.open(Database.defaultConfig(4)));
   rep.insert('a', v, []);
-  const ap = own(new Applier(rep, { ...Applier.defaultConfig(), mode: 'logical' }));
+  const ap = own(Applier.open(rep, { ...Applier.defaultConfig(), mode: 'logical' }));
   const r0 = rep.stateHash();
   expectError('truncated', () => ap.applyEncoded(wire.subarray(0, 10)));
   expectError('truncated', () => ap.applyEncoded(wire.subarray(0, wire.length - 1)));
@@ -349,7 +349,7 @@ test('every error comes back as its delta-error case, never a trap, and changes 
   assert.equal(conflict.tag, 'conflict');
   assert.match(conflict.val, /sequence 2/);
   assert.equal(ap.lastError(), conflict.val);
-  const small = own(new Applier(rep, { ...Applier.defaultConfig(), mode: 'logical', startPosition: 1n, maxPayload: 8 }));
+  const small = own(Applier.open(rep, { ...Applier.defaultConfig(), mode: 'logical', startPosition: 1n, maxPayload: 8 }));
   expectError('too-big', () => small.apply(deltas[1]));
   const batch = ap.applyBatch([deltas[0], deltas[1], deltas[1]]);
   assert.equal(batch.applied, 0);
@@ -360,10 +360,40 @@ test('every error comes back as its delta-error case, never a trap, and changes 
   assert.ok(ap.stats().refused >= 3n);
 
   // a structural applier on a replica whose dimension differs
-  const other = own(new Database(Database.defaultConfig(5)));
-  const sap = own(new Applier(other, Applier.defaultConfig()));
+  const other = own(Database.open(Database.defaultConfig(5)));
+  const sap = own(Applier.open(other, Applier.defaultConfig()));
   const e = errorOf(() => sap.apply(deltas[0])); // sequence 1 would insert "b" with 4 dims
   assert.ok(['constraint', 'dim'].includes(e.tag), e.tag);
+});
+
+// The build keeps views of the instance's memory between calls (wit/tools/component.mjs
+// leanGlue); a memory.grow replaces the memory's buffer, and every call after it must
+// still write its arguments into, and read its results from, the live memory.
+test('arguments and results go through the live memory after the instance memory grows', async () => {
+  const G = await import(`${moduleUrl}?instance=grow`);
+  const { Database } = G.vectorDb, { Capture } = G.deltaCapture, { Applier } = G.deltaApply;
+  const cfg = Database.defaultConfig(1024);
+  const primary = Database.open(cfg), replica = Database.open(cfg);
+  const cap = Capture.open(primary, { ...Capture.defaultConfig(), payloadSize: 1 << 22 });
+  const ap = Applier.open(replica, Applier.defaultConfig());
+  cap.start();
+  const start = G.runtime.memorySize();
+  let grows = 0, last = start;
+  for (let i = 0; grows < 3; i++) {
+    assert.ok(i < 20000, 'the memory never grew');
+    const v = Float32Array.from({ length: 1024 }, (_, j) => i * 0.5 + j);
+    primary.insert(`id-${i}`, v, [['n', `${i}`]]);
+    // The first call after a grow: a list argument in, a list result out.
+    assert.deepEqual(primary.get(`id-${i}`), v);
+    for (const h of cap.poll(16)) {
+      assert.equal(ap.applyEncoded(cap.encoded(h.sequence)), 'applied');
+      cap.release(h.sequence);
+    }
+    if (G.runtime.memorySize() > last) { grows++; last = G.runtime.memorySize(); }
+  }
+  assert.ok(last > start);
+  assert.equal(replica.stateHash(), primary.stateHash());
+  for (const r of [ap, cap, replica, primary]) r[Symbol.dispose]();
 });
 
 test('resources free their memory: 10,000 create/drop cycles do not grow the instance', () => {
@@ -371,13 +401,13 @@ test('resources free their memory: 10,000 create/drop cycles do not grow the ins
   const cfg = Database.defaultConfig(16);
   const v = new Float32Array(16);
   const cycle = (i) => {
-    const db = new Database(cfg);
-    const cap = new Capture(db, { ...Capture.defaultConfig(), slotCount: 64, payloadSize: 65536 });
+    const db = Database.open(cfg);
+    const cap = Capture.open(db, { ...Capture.defaultConfig(), slotCount: 64, payloadSize: 65536 });
     cap.start();
     for (let j = 0; j < 4; j++) { v[j] = i + j; db.insert(`v${j}`, v, [['k', `${i}`]]); }
     db.search(v, 3, 0);
     const rep = db.clone();
-    const ap = new Applier(rep, { ...Applier.defaultConfig(), startPosition: 4n });
+    const ap = Applier.open(rep, { ...Applier.defaultConfig(), startPosition: 4n });
     ap.seek(4n);
     const snap = db.snapshot(4n);
     const copy = Database.fromSnapshot(snap);

@@ -60,15 +60,28 @@ export async function checkWit(witDir, component) {
   return printed;
 }
 
-// jco 1.35's generated glue reads process.env.JCO_DEBUG on every call and
-// every step of it (a slow property of Node's process.env): about half of
-// the cost of a call that does little work. Read it once at load instead;
-// JCO_DEBUG keeps working when set before the module is imported.
-const DEBUG_CHECK = 'const _debugLog = (...args) => {\n  if (!globalThis?.process?.env?.JCO_DEBUG) { return; }';
-export function cacheDebugFlag(js) {
-  if (!js.includes(DEBUG_CHECK)) return js; // another jco: leave its glue as it is
-  return js.replace(DEBUG_CHECK, 'const _jcoDebugOn = !!globalThis?.process?.env?.JCO_DEBUG;\n' +
-    'const _debugLog = (...args) => {\n  if (!_jcoDebugOn) { return; }');
+// jco's glue asks WebAssembly.Memory for its buffer (a slow getter) at every access and
+// copies each list argument through two new typed-array views (one of the argument, one of
+// the memory); making a view costs about as much as the copy of a small delta. On a call
+// that applies one small delta that was a quarter of the call (wit/bench/overhead.mjs).
+// Three edits of jco 1.12.0's output (pinned in package.json; the build fails if the text
+// is not there) keep one DataView and one Uint8Array of the memory instead, replaced when
+// a memory.grow detaches their buffer (its byteLength becomes 0), and copy a Uint8Array
+// argument as it is. Nothing else in the glue changes. DV_JCO_GLUE=plain keeps jco's glue as
+// it is (to measure the difference).
+const DATA_VIEW = 'const dataView = mem => dv.buffer === mem.buffer ? dv : dv = new DataView(mem.buffer);';
+const LIST_COPY = /\(new Uint8Array\(memory0\.buffer, (ptr\d+), [^)]*\)\)\.set\((src\d+)\);/g;
+const BYTES_VIEW = /var (src\d+) = new Uint8Array\((val\d+)\.buffer \|\| \2, \2\.byteOffset, (len\d+) \* 1\);/g;
+export function leanGlue(js) {
+  if (!js.includes(DATA_VIEW) || !js.match(LIST_COPY) || !js.match(BYTES_VIEW)) {
+    throw new Error('jco glue: the memory accesses to cache are not where expected (another jco version?)');
+  }
+  return js
+    .replace(DATA_VIEW, 'const dataView = mem => dv.buffer.byteLength !== 0 ? dv : dv = new DataView(mem.buffer);\n' +
+      'let memoryBytes = new Uint8Array(0);\n' +
+      'const memory0Bytes = () => memoryBytes.byteLength !== 0 ? memoryBytes : memoryBytes = new Uint8Array(memory0.buffer);')
+    .replace(LIST_COPY, 'memory0Bytes().set($2, $1);')
+    .replace(BYTES_VIEW, 'var $1 = $2 instanceof Uint8Array ? $2 : new Uint8Array($2.buffer || $2, $2.byteOffset, $3 * 1);');
 }
 
 async function build(witDir, corePath, outDir) {
@@ -84,7 +97,8 @@ async function build(witDir, corePath, outDir) {
   const { files } = await transpile(component, { name: WORLD, quiet: true });
   for (const [f, bytes] of Object.entries(files)) {
     mkdirSync(path.dirname(path.join(jsDir, f)), { recursive: true });
-    writeFileSync(path.join(jsDir, f), f === `${WORLD}.js` ? cacheDebugFlag(Buffer.from(bytes).toString('utf8')) : bytes);
+    const edit = f === `${WORLD}.js` && process.env.DV_JCO_GLUE !== 'plain';
+    writeFileSync(path.join(jsDir, f), edit ? leanGlue(Buffer.from(bytes).toString('utf8')) : bytes);
   }
   writeFileSync(path.join(jsDir, 'package.json'), '{ "type": "module" }\n');
   console.log(`component: ${component.length} bytes, core module ${embedded.length} bytes; WIT checked; ${Object.keys(files).length} files in ${jsDir}`);
