@@ -106,19 +106,24 @@ static void show_progress(ingest_run *run) {
                         ingest_bytes_read(run->reader), ingest_bytes_total(run->reader));
 }
 
+/* SIGINT/SIGTERM: the records read so far are written, then 128 + the signal. */
+static int stop_on_signal(ingest_run *run) {
+    int rc = flush(run);
+    cli_progress_clear(&run->progress);
+    fprintf(stderr, "deltavec ingest: stopped by signal %d; the records written so far are durable\n",
+            (int)interrupted);
+    return rc ? rc : 128 + interrupted;
+}
+
 /* Reads and writes until the end of the file: 0, or the exit status after printing why it stopped. */
 static int copy_records(ingest_run *run) {
     for (;;) {
-        if (interrupted) {
-            flush(run);
-            cli_progress_clear(&run->progress);
-            fprintf(stderr, "deltavec ingest: stopped by signal %d; the records written so far are durable\n",
-                    (int)interrupted);
-            return 128 + interrupted;
-        }
+        if (interrupted) return stop_on_signal(run);
         ingest_record rec;
         ingest_error err;
         ingest_result rc = ingest_next(run->reader, &rec, &err);
+        /* a read cut short by the signal (a pipe, a FIFO) is the signal, not a bad file */
+        if (rc != INGEST_RECORD && interrupted) return stop_on_signal(run);
         if (rc == INGEST_END) return flush(run);
         if (rc == INGEST_RECORD) {
             if (ingest_batch_add(&run->batch, &rec) != 0) {

@@ -15,7 +15,10 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
+#include <signal.h>
+#include <sys/ioctl.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #include "log_util.h"
 
@@ -328,6 +331,56 @@ static void progress_only_on_a_terminal(void **state) {
     assert_int_equal(db_count(), 2000);
 }
 
+/* SIGINT while the input (a FIFO that stays open) waits: what was read is written, exit 130. */
+static void sigint_writes_what_was_read(void **state) {
+    (void)state;
+    create_db();
+    const char *fifo = path_of("in.fifo");
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644),
+            e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (o < 0 || e < 0) _exit(127);
+        dup2(o, 1);
+        dup2(e, 2);
+        execl(DV_DELTAVEC_BIN, DV_DELTAVEC_BIN, "ingest", db_dir, fifo, "--format", "fvecs", (char *)NULL);
+        _exit(127);
+    }
+    int w = open(fifo, O_WRONLY); /* blocks until the command opened it */
+    assert_true(w >= 0);
+    for (uint32_t r = 0; r < 100; r++) {
+        int32_t d = DIM;
+        float v[DIM];
+        for (uint32_t j = 0; j < DIM; j++) v[j] = value_of(r, j);
+        assert_int_equal(write(w, &d, 4), 4);
+        assert_int_equal(write(w, v, sizeof v), (ssize_t)sizeof v);
+    }
+    /* wait until the command has read every byte from the pipe (FIONREAD on the write end), then a
+     * little more for it to parse them (they fit one batch: nothing is written yet) and wait again */
+    int pending = 1;
+    for (int i = 0; i < 3000 && pending > 0; i++) {
+        assert_int_equal(ioctl(w, FIONREAD, &pending), 0);
+        struct timespec ts = {0, 10 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(pending, 0);
+    struct timespec settle = {0, 500 * 1000000L};
+    nanosleep(&settle, NULL);
+    assert_int_equal(kill(pid, SIGINT), 0);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    close(w);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 130);
+    read_text(out_path, out_text, sizeof out_text);
+    read_text(err_path, err_text, sizeof err_text);
+    assert_non_null(strstr(err_text, "stopped by signal 2"));
+    assert_non_null(strstr(out_text, "100 records written"));
+    assert_int_equal(db_count(), 100);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fvecs_file_loads_with_row_ids),
@@ -336,6 +389,7 @@ int main(void) {
         cmocka_unit_test(truncated_fvecs_stops_even_with_skip_bad),
         cmocka_unit_test(usage_and_setup_errors),
         cmocka_unit_test(progress_only_on_a_terminal),
+        cmocka_unit_test(sigint_writes_what_was_read),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
