@@ -1644,9 +1644,11 @@ dv_status dv_stream_compact(const uint8_t *in, size_t len, dv_stream_sink_fn sin
  * DV_EUNSUPPORTED (dv_nats_available() says which build this is).
  *
  * On the server, for a database named N:
- *   stream DV_N        subject dv.N.deltas: one record (64-byte header +
- *                      payload) per message, header Nats-Msg-Id "<db id
- *                      hex>:<sequence>" (JetStream dedupe);
+ *   stream DV_N        subject dv.N.deltas: a run of consecutive records
+ *                      (64-byte header + payload each, back to back) per
+ *                      message, zstd-compressed when that pays (header
+ *                      Dv-Codec: zstd), header Nats-Msg-Id "<db id
+ *                      hex>:<first>-<last>" (JetStream dedupe);
  *   stream DV_N_META   subject dv.N.meta: the stream header (config, db id)
  *                      of the log, one message kept;
  *   object store dv_N  (stream OBJ_dv_N) snapshots named "snap-<20-digit
@@ -1716,9 +1718,9 @@ dv_status dv_publisher_pump(dv_publisher *p, uint64_t *n_published);
 /**
  * Uploads the directory's newest snapshot file (dv_store_checkpoint writes
  * them) to the object store unless it is already there, removes all but
- * the newest keep_snapshots, and purges the stream's records before the
- * oldest kept snapshot's sequence (that record itself stays), so a
- * follower can always catch up from a kept snapshot. *sequence (may be
+ * the newest keep_snapshots, and purges the stream's messages before the
+ * one holding the oldest kept snapshot's sequence (that message stays), so
+ * a follower can always catch up from a kept snapshot. *sequence (may be
  * NULL) gets the uploaded snapshot's sequence. DV_ENOTFOUND when the
  * directory has no snapshot; DV_ENETWORK as above.
  */

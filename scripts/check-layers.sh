@@ -7,7 +7,7 @@
 #   - private headers (a folder's internal layout) are included only inside their folder
 #     (tests/, bench/ and fuzz/ may include anything: they check internals on purpose);
 #   - cli/ includes only the public header and its own files; wasm/ only the public header,
-#     its own files and simd/simd.h.
+#     its own files, simd/simd.h and util/le.h (header-only byte order helpers).
 # Usage: scripts/check-layers.sh   (exit status 1 and one line per forbidden edge)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,9 +55,9 @@ for f in src/*/*.c src/*/*.h cli/*.c cli/*.h cli/*/*.c cli/*/*.h wasm/*.c wasm/*
             *" $inc "*) [ "$target" = "$folder" ] || report "$f includes $inc, private to src/$target" ;;
             esac
         elif [ "$top" = cli ]; then
-            report "$f includes $inc: cli/ uses the public API only"
+            [ -e "cli/$inc" ] || report "$f includes $inc: cli/ uses the public API (and its own files) only"
         else # wasm
-            [ "$inc" = simd/simd.h ] || report "$f includes $inc: wasm/ uses the public API (and simd/simd.h) only"
+            case "$inc" in simd/simd.h | util/le.h) ;; *) report "$f includes $inc: wasm/ uses the public API (and simd/simd.h, util/le.h) only" ;; esac
         fi
     done < <(sed -n 's/^[[:space:]]*#[[:space:]]*include[[:space:]]*"\([a-z0-9_]*\/[a-z0-9_]*\.h\)".*/\1/p' "$f")
 done

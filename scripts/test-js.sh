@@ -10,7 +10,8 @@
 #      WIT check, hashes against the native library, capture/apply across instances, errors, drops)
 #   7. the browser test: examples/browser/ served on 127.0.0.1 with COOP/COEP,
 #      driven in headless Debian Chromium by playwright-core (installs the
-#      chromium package with apt-get if it is missing)
+#      chromium package with apt-get if it is missing), then the replica kept in OPFS
+#      (examples/browser/opfs.html: after a reload only the new deltas are fetched)
 # Exits non-zero if any step fails. DV_JS_SKIP_BROWSER=1 skips step 7.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,5 +46,6 @@ if [ "${DV_JS_SKIP_BROWSER:-0}" != 1 ] && [ -f test-browser/browser.mjs ]; then
         apt-get install -y chromium >/dev/null || { apt-get update >/dev/null && apt-get install -y chromium >/dev/null; }
     fi
     node test-browser/browser.mjs
+    node test-browser/opfs.mjs
 fi
 echo "test-js: OK"

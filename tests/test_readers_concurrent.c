@@ -1,9 +1,10 @@
 /*
- * test_readers_concurrent.c -- dv_searcher readers search and get on other
- * threads while a replica applies a long stream (inline and with parallel
- * workers). Every vector the primary ever writes has all components equal,
- * so a torn read (half old, half new) shows as unequal components. Run under
- * TSan by scripts/test.sh (the name contains "concurrent"/"readers").
+ * test_readers_concurrent.c -- dv_searcher readers search (plain and
+ * filtered by metadata) and get on other threads while a replica applies a
+ * long stream (inline and with parallel workers). Every vector the primary
+ * ever writes has all components equal, so a torn read (half old, half new)
+ * shows as unequal components. Run under TSan by scripts/test.sh (the name
+ * contains "concurrent"/"readers").
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -88,10 +89,14 @@ static void *reader_main(void *arg) {
     float q[DIM], v[DIM];
     dv_hit hits[10];
     char id[32];
+    dv_meta_kv pair = {"k", "a"}; /* the workload's set_meta: every other search is filtered by it */
+    dv_filter only_a = {&pair, 1};
     while (!atomic_load(r->done) && !r->bad) {
         fill(q, test_randf(&r->seed) * 100.0f);
         size_t n = 0;
-        if (dv_searcher_search(s, q, 10, 32, hits, &n) != DV_OK || n > 10) r->bad = 2;
+        dv_status sst = r->searches % 2 ? dv_searcher_search_filtered(s, q, 10, 32, &only_a, hits, &n)
+                                        : dv_searcher_search(s, q, 10, 32, hits, &n);
+        if (sst != DV_OK || n > 10) r->bad = 2;
         for (size_t i = 0; i < n && !r->bad; i++) {
             if (!isfinite(hits[i].distance) || hits[i].distance < 0) r->bad = 3;
             if (i && hits[i].distance < hits[i - 1].distance) r->bad = 4;

@@ -491,6 +491,180 @@ static void hostile_counts_do_not_allocate(void **state) {
     free(m.b);
 }
 
+/* ---- each structural check, behind valid checksums --------------------------- */
+
+/* A snapshot of a db with upper layers and free slots, and where its
+ * sections are: kind k's payload at off[k], len[k] bytes. */
+typedef struct parsed {
+    membuf m;
+    size_t off[7], len[7];
+    uint32_t M, dim, n_slots;
+    size_t node_size;
+} parsed;
+
+static uint32_t rd32(const uint8_t *p) {
+    uint32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+static void wr32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); }
+
+static parsed list_snapshot(void) {
+    dv_db_config cfg;
+    dv_db_config_default(&cfg, 4);
+    cfg.M = 4;
+    dv_db *db;
+    assert_int_equal(dv_db_open(&cfg, &db), DV_OK);
+    uint64_t rng = 5;
+    char id[16];
+    for (int i = 0; i < 300; i++) {
+        float v[4];
+        for (int d = 0; d < 4; d++) v[d] = test_randf(&rng);
+        snprintf(id, sizeof id, "v%d", i);
+        assert_int_equal(dv_db_insert(db, id, v, NULL, 0), DV_OK);
+    }
+    for (int i = 0; i < 300; i += 7) {
+        snprintf(id, sizeof id, "v%d", i);
+        assert_int_equal(dv_db_delete(db, id), DV_OK);
+    }
+    parsed p;
+    memset(&p, 0, sizeof p);
+    p.m = snap(db, NULL);
+    dv_db_close(db);
+    p.M = rd32(p.m.b + 80);
+    p.dim = rd32(p.m.b + 72);
+    p.n_slots = rd32(p.m.b + 112);
+    p.node_size = (1 + 2 * (size_t)p.M) * 4 + (size_t)p.dim * 4;
+    size_t pos = DV_SNAPSHOT_HEADER_SIZE;
+    for (int k = 1; k <= 6; k++) {
+        uint64_t len;
+        memcpy(&len, p.m.b + pos + 8, 8);
+        p.off[k] = pos + 16;
+        p.len[k] = (size_t)len;
+        pos += 24 + (size_t)len;
+    }
+    return p;
+}
+
+static const uint8_t *slot_rec(const parsed *p, const uint8_t *b, uint32_t i) {
+    return b + p->off[1] + i * 8u;
+}
+static uint8_t *l0_of(const parsed *p, uint8_t *b, uint32_t i) { return b + p->off[3] + i * p->node_size; }
+
+/* The first slot that is live (want_live) with a level >= min_level and a
+ * layer-0 list of at least min_count. */
+static uint32_t find_slot(const parsed *p, int want_live, uint32_t min_level, uint32_t min_count) {
+    for (uint32_t i = 0; i < p->n_slots; i++) {
+        const uint8_t *r = slot_rec(p, p->m.b, i);
+        if (r[0] != want_live) continue;
+        if (want_live && (r[1] < min_level || rd32(l0_of(p, p->m.b, i)) < min_count)) continue;
+        return i;
+    }
+    fail_msg("no slot of that kind");
+    return 0;
+}
+
+/* Loads b after resealing it; the load must fail with DV_ECORRUPT and a
+ * message naming what. */
+static void refused_for(uint8_t *b, size_t n, const char *what) {
+    reseal(b, n);
+    dv_db *db = NULL;
+    char msg[200] = "";
+    dv_status st = dv_db_snapshot_read(b, n, NULL, &db, NULL, msg, sizeof msg);
+    if (st != DV_ECORRUPT || !strstr(msg, what))
+        fail_msg("expected DV_ECORRUPT (%s), got %s: %s", what, dv_status_name(st), msg);
+    assert_null(db);
+}
+
+static void every_list_and_free_stack_defect_is_named(void **state) {
+    (void)state;
+    parsed p = list_snapshot();
+    size_t n = p.m.n;
+    uint8_t *b = malloc(n);
+    uint32_t live = find_slot(&p, 1, 0, 2), upper = find_slot(&p, 1, 1, 0), freed = find_slot(&p, 0, 0, 0);
+    uint32_t flat = DV_NO_SLOT; /* a live slot of level 0 */
+    for (uint32_t i = 0; i < p.n_slots && flat == DV_NO_SLOT; i++)
+        if (slot_rec(&p, p.m.b, i)[0] && slot_rec(&p, p.m.b, i)[1] == 0) flat = i;
+    assert_true(flat != DV_NO_SLOT);
+
+    /* resealed but unchanged: loads (the cases below fail for their defect alone) */
+    memcpy(b, p.m.b, n);
+    reseal(b, n);
+    dv_db *db = NULL;
+    assert_int_equal(try_load(b, n, &db), DV_OK);
+    dv_db_close(db);
+
+    uint32_t bad_targets[] = {live, freed, p.n_slots, UINT32_MAX};
+    for (size_t k = 0; k < 4; k++) { /* self, free slot, out of range (twice) */
+        memcpy(b, p.m.b, n);
+        wr32(l0_of(&p, b, live) + 4, bad_targets[k]);
+        refused_for(b, n, "section 3 (nodes): neighbour list");
+    }
+    memcpy(b, p.m.b, n); /* duplicate */
+    wr32(l0_of(&p, b, live) + 8, rd32(l0_of(&p, b, live) + 4));
+    refused_for(b, n, "section 3 (nodes): neighbour list");
+    memcpy(b, p.m.b, n); /* more neighbours than 2M */
+    wr32(l0_of(&p, b, live), 2 * p.M + 1);
+    refused_for(b, n, "section 3 (nodes): neighbour list");
+    memcpy(b, p.m.b, n); /* a free slot with a list */
+    wr32(l0_of(&p, b, freed), 1);
+    wr32(l0_of(&p, b, freed) + 4, live);
+    refused_for(b, n, "list of a free slot");
+
+    /* upper layers: the first upper list in UPPER is layer 1 of the first
+     * live slot with a level; a level-0 slot may not be on it */
+    uint32_t first_upper = DV_NO_SLOT;
+    for (uint32_t i = 0; i < p.n_slots && first_upper == DV_NO_SLOT; i++)
+        if (slot_rec(&p, p.m.b, i)[0] && slot_rec(&p, p.m.b, i)[1] > 0) first_upper = i;
+    assert_int_equal(first_upper, upper);
+    uint32_t targets_up[] = {flat, upper, freed, p.n_slots};
+    for (size_t k = 0; k < 4; k++) {
+        memcpy(b, p.m.b, n);
+        wr32(b + p.off[4], 1);
+        wr32(b + p.off[4] + 4, targets_up[k]);
+        refused_for(b, n, "section 4 (upper): neighbour list");
+    }
+
+    /* two live slots with one id: the second one's id is named */
+    {
+        uint32_t a = find_slot(&p, 1, 0, 0), second = DV_NO_SLOT;
+        size_t pos = 0, at_a = 0, at_b = 0;
+        for (uint32_t i = 0; i < p.n_slots; i++) {
+            const uint8_t *r = slot_rec(&p, p.m.b, i);
+            if (!r[0]) continue;
+            uint16_t idl, pairs;
+            memcpy(&idl, r + 2, 2);
+            memcpy(&pairs, r + 4, 2);
+            assert_int_equal(pairs, 0);
+            if (i == a) at_a = pos;
+            if (i > a && second == DV_NO_SLOT && idl == slot_rec(&p, p.m.b, a)[2]) {
+                second = i;
+                at_b = pos;
+            }
+            pos += idl;
+        }
+        assert_true(second != DV_NO_SLOT);
+        memcpy(b, p.m.b, n);
+        memcpy(b + p.off[2] + at_b, b + p.off[2] + at_a, slot_rec(&p, p.m.b, a)[2]);
+        char want[64];
+        snprintf(want, sizeof want, "section 2 (strings): duplicate id at %zu", p.off[2] + at_b);
+        refused_for(b, n, want);
+    }
+
+    /* the free stack: a live slot, a repeated slot, out of range */
+    assert_true(p.len[5] >= 8);
+    uint32_t second_free = rd32(p.m.b + p.off[5] + 4);
+    uint32_t stack_bad[] = {live, second_free, p.n_slots};
+    for (size_t k = 0; k < 3; k++) {
+        memcpy(b, p.m.b, n);
+        wr32(b + p.off[5], stack_bad[k]);
+        refused_for(b, n, "section 5 (free): free slot");
+    }
+    free(b);
+    free(p.m.b);
+}
+
 /* ---- allocation failure ---------------------------------------------------- */
 
 typedef struct counting {
@@ -605,6 +779,7 @@ int main(void) {
         cmocka_unit_test(bit_flip_at_every_offset_is_refused),
         cmocka_unit_test(resealed_damage_never_loads_a_broken_db),
         cmocka_unit_test(hostile_counts_do_not_allocate),
+        cmocka_unit_test(every_list_and_free_stack_defect_is_named),
         cmocka_unit_test(allocation_failure_at_every_step_is_enomem_without_leak),
         cmocka_unit_test(sink_errors_and_small_buffers_are_reported),
         cmocka_unit_test(not_a_snapshot_is_named),

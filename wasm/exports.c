@@ -34,6 +34,7 @@
 #include "deltavec.h"
 #include "dvw.h"
 #include "simd/simd.h" /* dvw_kernel_bench only */
+#include "util/le.h"
 
 /* ---- apply statistics as a fixed list of u64 (shared with exports_mt.c) ---- */
 
@@ -402,52 +403,39 @@ DVW_EXPORT int32_t dvw_replica_stats(const dvw_replica *r, uint64_t *out) {
  *   56 u32 producer      60 u32 zero           64 u8[16] db_id
  */
 
-static void put32(uint8_t *p, uint32_t v) { memcpy(p, &v, 4); } /* wasm32 and x86 are little-endian */
-static void put64(uint8_t *p, uint64_t v) { memcpy(p, &v, 8); }
-static uint32_t get32(const uint8_t *p) {
-    uint32_t v;
-    memcpy(&v, p, 4);
-    return v;
-}
-static uint64_t get64(const uint8_t *p) {
-    uint64_t v;
-    memcpy(&v, p, 8);
-    return v;
-}
-
 void dvw_stream_info_put(const dv_stream_info *info, uint8_t *out) {
     memset(out, 0, DVW_STREAM_INFO_SIZE);
-    put32(out + 0, info->version);
-    put32(out + 4, info->header_size);
-    put32(out + 8, info->delta_version);
-    put32(out + 12, info->mode);
-    put32(out + 16, info->lossy);
-    put32(out + 20, info->dim);
-    put32(out + 24, info->metric);
-    put32(out + 28, info->M);
-    put32(out + 32, info->ef_construction);
+    dv_st32(out + 0, info->version);
+    dv_st32(out + 4, info->header_size);
+    dv_st32(out + 8, info->delta_version);
+    dv_st32(out + 12, info->mode);
+    dv_st32(out + 16, info->lossy);
+    dv_st32(out + 20, info->dim);
+    dv_st32(out + 24, info->metric);
+    dv_st32(out + 28, info->M);
+    dv_st32(out + 32, info->ef_construction);
     memcpy(out + 36, &info->relink_ratio, 4);
-    put64(out + 40, info->seed);
-    put64(out + 48, info->first_sequence);
-    put32(out + 56, info->producer_version);
+    dv_st64(out + 40, info->seed);
+    dv_st64(out + 48, info->first_sequence);
+    dv_st32(out + 56, info->producer_version);
     memcpy(out + 64, info->db_id, DV_STREAM_DB_ID_SIZE);
 }
 
 void dvw_stream_info_get(const uint8_t *in, dv_stream_info *info) {
     memset(info, 0, sizeof *info);
-    info->version = (uint16_t)get32(in + 0);
-    info->header_size = (uint16_t)get32(in + 4);
-    info->delta_version = (uint16_t)get32(in + 8);
-    info->mode = (uint8_t)get32(in + 12);
-    info->lossy = (uint8_t)get32(in + 16);
-    info->dim = get32(in + 20);
-    info->metric = get32(in + 24);
-    info->M = get32(in + 28);
-    info->ef_construction = get32(in + 32);
+    info->version = (uint16_t)dv_ld32(in + 0);
+    info->header_size = (uint16_t)dv_ld32(in + 4);
+    info->delta_version = (uint16_t)dv_ld32(in + 8);
+    info->mode = (uint8_t)dv_ld32(in + 12);
+    info->lossy = (uint8_t)dv_ld32(in + 16);
+    info->dim = dv_ld32(in + 20);
+    info->metric = dv_ld32(in + 24);
+    info->M = dv_ld32(in + 28);
+    info->ef_construction = dv_ld32(in + 32);
     memcpy(&info->relink_ratio, in + 36, 4);
-    info->seed = get64(in + 40);
-    info->first_sequence = get64(in + 48);
-    info->producer_version = get32(in + 56);
+    info->seed = dv_ld64(in + 40);
+    info->first_sequence = dv_ld64(in + 48);
+    info->producer_version = dv_ld32(in + 56);
     memcpy(info->db_id, in + 64, DV_STREAM_DB_ID_SIZE);
 }
 
@@ -526,12 +514,12 @@ DVW_EXPORT int32_t dvw_stream_reader_next(dv_stream_reader *r, const uint8_t *in
     dv_stream_record rec;
     memset(&rec, 0, sizeof rec);
     dv_status st = dv_stream_reader_next(r, in, len, &used, &rec);
-    put32(out + 0, (uint32_t)used);
-    put32(out + 4, (uint32_t)(uintptr_t)rec.header);
-    put32(out + 8, (uint32_t)(uintptr_t)rec.payload);
-    put32(out + 12, (uint32_t)rec.payload_len);
-    put64(out + 16, rec.offset);
-    put64(out + 24, rec.header ? rec.h.sequence : 0);
+    dv_st32(out + 0, (uint32_t)used);
+    dv_st32(out + 4, (uint32_t)(uintptr_t)rec.header);
+    dv_st32(out + 8, (uint32_t)(uintptr_t)rec.payload);
+    dv_st32(out + 12, (uint32_t)rec.payload_len);
+    dv_st64(out + 16, rec.offset);
+    dv_st64(out + 24, rec.header ? rec.h.sequence : 0);
     return st;
 }
 
@@ -735,7 +723,7 @@ int32_t dvw_apply_stream_buffer(dv_apply *ap, const uint8_t *buf, uint32_t len, 
         }
         prob = st;
         prob_off = rec.offset;
-        if (rec.header) prob_seq = get64(rec.header);
+        if (rec.header) prob_seq = dv_ld64(rec.header);
         break;
     }
     if (prob == DV_OK) prob = dv_stream_reader_finish(rd, &prob_off);
@@ -752,7 +740,7 @@ int32_t dvw_apply_stream_buffer(dv_apply *ap, const uint8_t *buf, uint32_t len, 
             dv_status r = g.results[i];
             if (r == DV_EDUPLICATE) res->duplicates++;
             if (r != DV_OK && r != DV_EDUPLICATE && res->failed_at == UINT32_MAX)
-                dvw_result_fail(res, (uint32_t)i, r, get64(g.hdrs[i]), (uint64_t)(g.hdrs[i] - buf),
+                dvw_result_fail(res, (uint32_t)i, r, dv_ld64(g.hdrs[i]), (uint64_t)(g.hdrs[i] - buf),
                                 dv_apply_last_error(ap));
         }
         if (st != DV_OK && res->status == DV_OK) dvw_result_fail(res, 0, st, 0, 0, dv_apply_last_error(ap));

@@ -17,14 +17,16 @@ export interface FollowNatsOptions {
   snapshots?: boolean;
   efSearch?: number;
   load?: object;
-  /** Called after each message that applied records, with the new position. */
-  onApply?: (follower: NatsFollower, position: bigint) => void;
+  /** Called after each message that applied records, with the new position; a returned promise is awaited
+   *  before the next message (backpressure). */
+  onApply?: (follower: NatsFollower, position: bigint) => void | Promise<void>;
 }
 
 export interface NatsFollower {
   readonly replica: Replica;
   readonly position: bigint;
-  /** 1 when the replica started from the newest snapshot of the object store bucket, else 0. */
+  /** Times the replica was (re)created from the newest snapshot of the object store bucket: at start, and
+   *  again when the stream was trimmed past a running replica (replica is then a new Replica). */
   readonly bootstraps: number;
   /** Records pending after the last one received, and its age in seconds when some are pending. */
   readonly lag: { sequences: number; seconds: number };

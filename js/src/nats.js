@@ -140,7 +140,7 @@ class NatsFollower {
     this.names = names;
     this.lag = { sequences: 0, seconds: 0 };
     this._lastRec = 0n;
-    /** 1 when the replica was created from a snapshot of the bucket. */
+    /** Times the replica was (re)created from a snapshot of the bucket. */
     this.bootstraps = 0;
     this.error = null;
     this._waiters = [];
@@ -271,7 +271,10 @@ async function openReplicaOn(dv, jsm, names, metaBytes, opts) {
  * user, pass, transport ('tcp' | 'ws'; default tcp in Node, ws in browsers), durable (a durable consumer
  * name, else an ephemeral consumer), batch (messages per pull, default 64), efSearch, load (load() options),
  * snapshots (false: never bootstrap from the bucket, the stream must hold the log from its start),
- * onApply(follower, sequence) (called after each message that applied records).
+ * onApply(follower, sequence) (called after each message that applied records; a promise it returns is
+ * awaited before the next message: backpressure).
+ * A stream trimmed past the running replica (it fell behind) makes it start again from the newest snapshot
+ * (follower.replica is then a new Replica; follower.bootstraps counts).
  * Resolves once connected and the replica exists; applying continues in the background.
  */
 export async function followNats(opts = {}) {
@@ -298,25 +301,30 @@ export async function followNats(opts = {}) {
     if (!meta) throw fail('DV_ENOTFOUND', -4, `no ${names.meta}: nothing published yet`, 0);
     const opened = await openReplicaOn(dv, jsm, names, meta.data, opts);
     replica = opened.replica;
-    const start = await findStreamSeq(jsm, names.stream, replica.position + 1n);
-    const batch = opts.batch || 64;
-    const cfg = { ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start,
-      filter_subject: names.deltas, max_ack_pending: batch * 4 };
-    if (opts.durable) {
-      await jsm.consumers.delete(names.stream, opts.durable).catch(() => {});
-      cfg.durable_name = opts.durable;
-    } else {
-      cfg.inactive_threshold = 30e9; // nanoseconds: the server drops an abandoned ephemeral consumer
-    }
-    const ci = await jsm.consumers.add(names.stream, cfg);
-    const js = jetstream(nc);
-    const consumer = await js.consumers.get(names.stream, ci.name);
     const f = new NatsFollower(nc, replica, names);
     f.dbId = opened.info.dbId;
     f.bootstraps = opened.snapshot ? 1 : 0;
     f._jsm = jsm;
-    f._msgs = await consumer.consume({ max_messages: batch });
     f._zstd = zstd;
+    // A consumer starting at the message that holds the record after the replica's position.
+    const batch = opts.batch || 64;
+    f._consume = async () => {
+      const start = await findStreamSeq(jsm, names.stream, f.replica.position + 1n);
+      const cfg = { ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: start,
+        filter_subject: names.deltas, max_ack_pending: batch * 4 };
+      if (opts.durable) {
+        await jsm.consumers.delete(names.stream, opts.durable).catch(() => {});
+        cfg.durable_name = opts.durable;
+      } else {
+        if (f._consumerName) await jsm.consumers.delete(names.stream, f._consumerName).catch(() => {});
+        cfg.inactive_threshold = 30e9; // nanoseconds: the server drops an abandoned ephemeral consumer
+      }
+      const ci = await jsm.consumers.add(names.stream, cfg);
+      f._consumerName = ci.name;
+      const consumer = await jetstream(nc).consumers.get(names.stream, ci.name);
+      return consumer.consume({ max_messages: batch });
+    };
+    f._msgs = await f._consume();
     f.done = run(f, dv, opts);
     return f;
   } catch (e) {
@@ -341,32 +349,64 @@ function applyMessage(f, dv, m) {
     throw fail('DV_ECORRUPT', -15, `message id names records ${named.first}-${named.last}, it holds ${first}-${last}`);
   }
   const pos = f.replica.position;
-  if (first > pos + 1n) throw fail('DV_EGAP', -17, `records ${first}-${last} after position ${pos}: the stream was trimmed past this replica (restart followNats: it bootstraps from the newest snapshot)`);
+  if (first > pos + 1n) throw fail('DV_EGAP', -17, `records ${first}-${last} after position ${pos}: the stream was trimmed past this replica and no newer snapshot covers the records in between`);
   let n = 0;
   for (const r of recs) if (r.seq > pos && f.replica.apply(r.bytes)) n++;
   return n;
 }
 
+/*
+ * The stream was trimmed past a running replica: start again from the newest snapshot, if it is newer than
+ * the position and of the same database, and consume from the message after it. false: no such snapshot.
+ */
+async function rebootstrap(f, dv, opts) {
+  const pos = f.position, jsm = f._jsm, names = f.names;
+  if (opts.snapshots === false || (await newestSnapshot(jsm, names)) <= pos) return false;
+  const meta = await jsm.streams.getMessage(names.metaStream, { last_by_subj: names.meta });
+  if (!meta) return false;
+  const opened = await openReplicaOn(dv, jsm, names, meta.data, opts);
+  if (opened.replica.position <= pos || opened.info.dbId !== f.dbId) {
+    opened.replica.close();
+    if (opened.info.dbId !== f.dbId) throw fail('DV_ECONFIG', -27, `this replica follows database ${f.dbId}, the server now holds ${opened.info.dbId}`);
+    return false;
+  }
+  const old = f.replica;
+  f.replica = opened.replica;
+  old.close();
+  f.bootstraps++;
+  f._msgs = await f._consume();
+  return true;
+}
+
 async function run(f, dv, opts) {
   try {
-    for await (const m of f._msgs) {
-      const sseq = m.seq;
-      let n = 0;
-      try {
-        n = applyMessage(f, dv, m);
-      } catch (e) {
-        const err = e instanceof DeltavecError ? e : fail('DV_ECORRUPT', -15, e.message);
-        err.sequence = sseq;
-        err.message = `stream sequence ${sseq}: ${err.detail || err.message}`;
-        f.error = err;
-        f._wake(err);
-        f._msgs.stop();
-        break;
+    for (let again = true; again;) {
+      again = false;
+      for await (const m of f._msgs) {
+        const sseq = m.seq;
+        let n = 0;
+        try {
+          n = applyMessage(f, dv, m);
+        } catch (e) {
+          let err = e;
+          if (e instanceof DeltavecError && e.code === 'DV_EGAP') {
+            f._msgs.stop();
+            try { again = await rebootstrap(f, dv, opts); } catch (e2) { err = e2; }
+            if (again) break;
+          }
+          if (!(err instanceof DeltavecError)) err = fail('DV_ECORRUPT', -15, err.message);
+          err.sequence = sseq;
+          err.message = `stream sequence ${sseq}: ${err.detail || err.message}`;
+          f.error = err;
+          f._wake(err);
+          f._msgs.stop();
+          break;
+        }
+        m.ack();
+        f._lag(m.info.pending, m.info.timestampNanos);
+        if (n && opts.onApply) await opts.onApply(f, f.replica.position);
+        f._wake(null);
       }
-      m.ack();
-      f._lag(m.info.pending, m.info.timestampNanos);
-      if (n && opts.onApply) opts.onApply(f, f.replica.position);
-      f._wake(null);
     }
   } finally {
     if (!f.nc.isClosed()) await f.nc.close().catch(() => {});

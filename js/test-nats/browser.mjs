@@ -28,7 +28,9 @@ try {
   await page.waitForFunction(() => window.__dvnats && window.__dvnats.done, null, { timeout: 300000 });
   const s = await page.evaluate(() => ({ error: window.__dvnats.error, position: window.__dvnats.position,
     hash: window.__dvnats.hash, bootstraps: window.__dvnats.bootstraps }));
-  if (!s.error && env.DV_EXPECT_BOOTSTRAP === '1' && s.bootstraps !== 1) s.error = 'no bootstrap from the snapshot';
+  if (!s.error && env.DV_EXPECT_BOOTSTRAP && s.bootstraps !== Number(env.DV_EXPECT_BOOTSTRAP)) {
+    s.error = `${s.bootstraps} bootstraps from the snapshot`;
+  }
   if (s.error) {
     console.log(JSON.stringify({ error: s.error }));
     code = 1;

@@ -24,6 +24,8 @@ int dv_id_valid(const char *id, size_t *len) { return id != NULL && dv_db_str_va
 
 static uint32_t id_hash(const char *id, size_t len) { return (uint32_t)XXH3_64bits(id, len); }
 
+uint32_t dv_ids_hash(const char *id, size_t len) { return id_hash(id, len); }
+
 uint32_t dv_ids_find(const dv_db *db, const char *id, size_t len) {
     const dv_ids *m = &db->ids;
     if (m->cap == 0) return DV_NO_SLOT;
@@ -66,18 +68,31 @@ void dv_ids_add(dv_db *db, uint32_t slot) {
     db->ids.n++;
 }
 
-int dv_ids_add_new(dv_db *db, uint32_t slot) {
+/* A bulk insert of ids known only to the caller's hash array: the bucket of
+ * the slot a few places ahead is prefetched (the table is larger than the
+ * caches for a big db: each insert would otherwise wait for one miss), and
+ * an occupied bucket is compared by hash before its id is read. */
+#define BUILD_AHEAD 16u
+
+uint32_t dv_ids_build(dv_db *db, const uint32_t *hash) {
     dv_ids *m = &db->ids;
-    const dv_slot *in = &db->info[slot];
+    if (m->cap == 0) return DV_NO_SLOT; /* no live slot: reserve(0) kept no table */
     uint32_t mask = m->cap - 1;
-    uint32_t i = id_hash(in->id, in->id_len) & mask;
-    for (; m->b[i] != DV_NO_SLOT; i = (i + 1) & mask) {
-        const dv_slot *si = &db->info[m->b[i]];
-        if (si->id_len == in->id_len && memcmp(si->id, in->id, in->id_len) == 0) return 0;
+    for (uint32_t s = 0; s < db->n_slots; s++) {
+        if (s + BUILD_AHEAD < db->n_slots) __builtin_prefetch(&m->b[hash[s + BUILD_AHEAD] & mask], 1);
+        const dv_slot *in = &db->info[s];
+        if (!in->live) continue;
+        uint32_t i = hash[s] & mask;
+        for (; m->b[i] != DV_NO_SLOT; i = (i + 1) & mask) {
+            uint32_t o = m->b[i];
+            const dv_slot *si = &db->info[o];
+            if (hash[o] == hash[s] && si->id_len == in->id_len && memcmp(si->id, in->id, in->id_len) == 0)
+                return s;
+        }
+        m->b[i] = s;
+        m->n++;
     }
-    m->b[i] = slot;
-    m->n++;
-    return 1;
+    return DV_NO_SLOT;
 }
 
 void dv_ids_remove(dv_db *db, uint32_t slot) {

@@ -33,9 +33,14 @@ uint32_t dv_ids_find(const struct dv_db *db, const char *id, size_t len);
 int dv_ids_reserve(struct dv_db *db, uint32_t extra);
 /* Adds id (the slot's id must already be set). Requires reserve. */
 void dv_ids_add(struct dv_db *db, uint32_t slot);
-/* Adds the slot's id unless an equal id is present (then returns 0 and
- * changes nothing): one probe for a lookup and an add. Requires reserve. */
-int dv_ids_add_new(struct dv_db *db, uint32_t slot);
+/* The map's hash of an id. */
+uint32_t dv_ids_hash(const char *id, size_t len);
+/* Fills an empty map with every live slot of a db whose ids are set (the
+ * snapshot loader), given hash[s] = dv_ids_hash of slot s's id for each
+ * live slot (any value for free ones). Requires reserve. Returns the first
+ * slot whose id is already in the map (the map then holds the slots
+ * before it), or DV_NO_SLOT. */
+uint32_t dv_ids_build(struct dv_db *db, const uint32_t *hash);
 void dv_ids_remove(struct dv_db *db, uint32_t slot);
 void dv_ids_free(struct dv_db *db);
 /* Index of the first item whose id (valid, see dv_id_valid) equals an

@@ -32,6 +32,7 @@
 
 #include "db/db_internal.h"
 #include "db/state_hash.h"
+#include "simd/simd.h"
 #include "util/text.h"
 #include "util/utf8.h"
 
@@ -122,7 +123,7 @@ static void w_flush(writer *w) {
 /* Appends bytes to the output and to the current section's hash. */
 static void w_put(writer *w, const void *p, size_t len) {
     if (w->st != DV_OK || len == 0) return;
-    XXH3_64bits_update(&w->h, p, len);
+    dv_xxh3_update(&w->h, p, len);
     if (len >= STAGE / 2) { /* large: pass through without copying */
         w_flush(w);
         if (w->st == DV_OK) w->st = w->sink(w->ctx, p, len);
@@ -417,6 +418,16 @@ static dv_status read_header(reader *r, int exact_size) {
     return DV_OK;
 }
 
+/* XXH3-64 of one section (through dv_xxh3_update when it is long enough
+ * for the vector loop to matter; the value is the same). */
+static uint64_t sum64(const uint8_t *p, size_t len) {
+    if (len < 4096) return XXH3_64bits(p, len);
+    XXH3_state_t st;
+    XXH3_64bits_reset(&st);
+    dv_xxh3_update(&st, p, len);
+    return XXH3_64bits_digest(&st);
+}
+
 /* Section framing and checksums, in order; nothing is allocated. */
 static dv_status read_sections(reader *r) {
     size_t pos = HDR;
@@ -428,7 +439,7 @@ static dv_status read_sections(reader *r) {
         if (ld32(s) != k || ld32(s + 4) != 0) return sec_fail(r, DV_ECORRUPT, k, "section kind", pos);
         if (len > left - SEC_HDR - SEC_TRAILER) return sec_fail(r, DV_ECORRUPT, k, "section length", pos + 8);
         /* NODES, the bulk, is verified while it is copied (load_nodes) */
-        if (k != SEC_NODES && XXH3_64bits(s, SEC_HDR + (size_t)len) != ld64(s + SEC_HDR + len))
+        if (k != SEC_NODES && sum64(s, SEC_HDR + (size_t)len) != ld64(s + SEC_HDR + len))
             return sec_fail(r, DV_ECHECKSUM, k, "checksum", pos);
         r->off[k] = pos + SEC_HDR;
         r->slen[k] = (size_t)len;
@@ -557,19 +568,20 @@ static dv_status read_meta(reader *r, dv_db *db, size_t *pos, uint32_t n, dv_met
     return DV_OK;
 }
 
-/* Ids, metadata and upper lists of every live slot. A slot is marked live
- * only once it owns all of its memory, so dv_db_close frees exactly what was
- * taken when a later slot fails. */
-static dv_status load_slots(reader *r, dv_db *db) {
+/* Ids, metadata and upper lists of every live slot, and the hash of each id
+ * in id_hash[slot] (the id map is filled after, by dv_ids_build). A slot is
+ * marked live only once it owns all of its memory, so dv_db_close frees
+ * exactly what was taken when a later slot fails. */
+static dv_status load_slots(reader *r, dv_db *db, uint32_t *id_hash) {
     const uint8_t *rec = r->buf + r->off[SEC_SLOTS];
     const uint8_t *str = r->buf + r->off[SEC_STRINGS];
     const uint8_t *up = r->buf + r->off[SEC_UPPER];
     size_t spos = 0, upos = 0, up_list = (1 + (size_t)db->M) * 4;
     for (uint32_t i = 0; i < r->n_slots; i++, rec += SLOT_REC) {
         if (!rec[0]) continue;
-        size_t idl = ld16(rec + 2), at = spos;
+        size_t idl = ld16(rec + 2);
         if (r->slen[SEC_STRINGS] - spos < idl || !dv_utf8_valid(str + spos, idl))
-            return sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "id", r->off[SEC_STRINGS] + at);
+            return sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "id", r->off[SEC_STRINGS] + spos);
         dv_slot *si = &db->info[i];
         char *id = copy_str(db, str + spos, idl);
         if (!id) return DV_ENOMEM;
@@ -595,13 +607,72 @@ static dv_status load_slots(reader *r, dv_db *db) {
         si->meta_sig = dv_store_meta_sig(m);
         si->upper = upper;
         si->level = (uint8_t)level;
-        si->live = 1;               /* owns its memory now: close() frees it */
-        if (!dv_ids_add_new(db, i)) /* capacity reserved for r->live ids */
-            return sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "duplicate id", r->off[SEC_STRINGS] + at);
+        si->live = 1; /* owns its memory now: close() frees it */
+        id_hash[i] = dv_ids_hash(id, idl);
     }
     if (spos != r->slen[SEC_STRINGS])
         return sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "unused bytes", r->off[SEC_STRINGS] + spos);
     return DV_OK;
+}
+
+/* Where slot's id starts in STRINGS (for the message about a duplicate id:
+ * the section was parsed whole by then). */
+static uint64_t id_offset(const reader *r, uint32_t slot) {
+    const uint8_t *rec = r->buf + r->off[SEC_SLOTS];
+    const uint8_t *str = r->buf + r->off[SEC_STRINGS];
+    size_t pos = 0;
+    for (uint32_t i = 0; i < slot; i++, rec += SLOT_REC) {
+        if (!rec[0]) continue;
+        pos += ld16(rec + 2);
+        for (uint32_t j = ld16(rec + 4); j > 0; j--) pos += 4 + (size_t)ld16(str + pos) + ld16(str + pos + 2);
+    }
+    return r->off[SEC_STRINGS] + pos;
+}
+
+/* The NODES pass state: the section checksum runs over the chunks as they
+ * are copied, and every slot of a chunk is checked and hashed right after
+ * its copy, while it is in cache (one pass over the bulk of the input). */
+typedef struct nodes_pass {
+    XXH3_state_t sum; /* NODES section checksum */
+    /* One word per slot, so that checking a neighbour and counting it is
+     * one random access (they are the cost of the check; info[] is 40 bytes
+     * a slot): WORD_DEG the layer-0 in-degree counted so far, WORD_LEVEL the
+     * level + 1 (0: free slot), WORD_SEEN set while the slot is in the list
+     * being checked. */
+    uint64_t *word;
+    uint32_t top; /* highest level of a live slot */
+    dv_state_hasher state;
+} nodes_pass;
+
+#define WORD_DEG UINT64_C(0xffffffff)
+#define WORD_LEVEL_SHIFT 32
+#define WORD_LEVEL (UINT64_C(0x7f) << WORD_LEVEL_SHIFT) /* levels are <= DV_MAX_LEVEL + 1 < 0x80 */
+#define WORD_SEEN (UINT64_C(1) << 39)
+
+/* One list of slot i at layer l: a count within the degree bound and
+ * neighbours that are in range (all of them first, in a loop the compiler
+ * vectorises, so the loops after it index word[] without a branch), other
+ * than i, live with a level >= l and distinct (each one marks its word; a
+ * mark already there is a duplicate; the marks are cleared after). Layer-0
+ * lists count their neighbours' in-degrees in the same access (when the
+ * list is bad the load fails, so what it counted does not matter). Returns
+ * 0 when the list is bad. */
+static int check_list(nodes_pass *np, uint32_t n_slots, uint32_t i, uint32_t l, const uint32_t *lst,
+                      uint32_t max_degree) {
+    uint32_t count = lst[0];
+    if (count > max_degree) return 0;
+    const uint32_t *nb = lst + 1;
+    uint32_t out = 0;
+    for (uint32_t j = 0; j < count; j++) out |= (uint32_t)(nb[j] >= n_slots);
+    if (out) return 0;
+    uint64_t *word = np->word, need = (uint64_t)(l + 1) << WORD_LEVEL_SHIFT, add = l == 0, bad = 0;
+    for (uint32_t j = 0; j < count; j++) {
+        uint64_t w = word[nb[j]];
+        bad |= (uint64_t)(nb[j] == i) | (w & WORD_SEEN) | (uint64_t)((w & WORD_LEVEL) < need);
+        word[nb[j]] = (w | WORD_SEEN) + add;
+    }
+    for (uint32_t j = 0; j < count; j++) word[nb[j]] &= ~WORD_SEEN;
+    return bad == 0;
 }
 
 static int finite_bits(const float *v, size_t n) {
@@ -614,36 +685,10 @@ static int finite_bits(const float *v, size_t n) {
     return bad == 0;
 }
 
-/* The NODES pass state: the section checksum runs over the chunks as they
- * are copied, and every slot of a chunk is checked and hashed right after
- * its copy, while it is in cache (one pass over the bulk of the input). */
-typedef struct nodes_pass {
-    XXH3_state_t sum;   /* NODES section checksum */
-    XXH3_state_t state; /* state hash */
-    /* compact per-slot arrays (one allocation, ~9 bytes per slot) so the
-     * random accesses of the neighbour checks stay in cache instead of
-     * striding through info[] (40 bytes per slot) */
-    uint32_t *mark; /* stamps: duplicate neighbours / free slots */
-    uint32_t *deg0; /* layer-0 in-degrees, copied into info[] at the end */
-    uint8_t *lv;    /* 0: free, else level + 1 */
-    uint32_t stamp;
-    uint32_t top; /* highest level of a live slot */
-} nodes_pass;
-
-static size_t aux_bytes(uint32_t n_slots) { return (size_t)n_slots * 9; }
-
-static uint32_t next_stamp(nodes_pass *np, uint32_t n_slots) {
-    if (++np->stamp == UINT32_MAX) {
-        memset(np->mark, 0, (size_t)n_slots * 4);
-        np->stamp = 1;
-    }
-    return np->stamp;
-}
-
 /* One slot after its NODES bytes were copied (upper lists, ids and metadata
- * are loaded): free slots have an empty list; live ones finite values, lists
- * within bounds whose neighbours are live, other, high enough and distinct.
- * Then in-degrees, norm and the slot's share of the state hash. */
+ * are loaded): free slots have an empty list; live ones finite values and
+ * valid lists (check_list). Then upper in-degrees, norm and the slot's share
+ * of the state hash. */
 static dv_status check_slot(reader *r, dv_db *db, nodes_pass *np, uint32_t i) {
     dv_slot *si = &db->info[i];
     uint64_t at = r->off[SEC_NODES] + (uint64_t)i * db->node_size;
@@ -655,22 +700,13 @@ static dv_status check_slot(reader *r, dv_db *db, nodes_pass *np, uint32_t i) {
     if (si->level > np->top) np->top = si->level;
     if (!finite_bits(dv_vec(db, i), db->dim))
         return sec_fail(r, DV_ECORRUPT, SEC_NODES, "non-finite value", at);
-    for (uint32_t l = 0; l <= si->level; l++) {
+    if (!check_list(np, db->n_slots, i, 0, dv_l0(db, i), db->M0))
+        return sec_fail(r, DV_ECORRUPT, SEC_NODES, "neighbour list", at);
+    for (uint32_t l = 1; l <= si->level; l++) {
         const uint32_t *lst = dv_list(db, i, l);
-        uint32_t stamp = next_stamp(np, db->n_slots);
-        int ok = lst[0] <= dv_maxdeg(db, l);
-        for (uint32_t j = 0; ok && j < lst[0]; j++) {
-            uint32_t t = lst[1 + j];
-            ok = t != i && t < db->n_slots && np->lv[t] > l && np->mark[t] != stamp;
-            if (ok) np->mark[t] = stamp;
-        }
-        if (!ok)
-            return l == 0 ? sec_fail(r, DV_ECORRUPT, SEC_NODES, "neighbour list", at)
-                          : sec_fail(r, DV_ECORRUPT, SEC_UPPER, "neighbour list", r->off[SEC_UPPER]);
-        if (l == 0)
-            for (uint32_t j = 0; j < lst[0]; j++) np->deg0[lst[1 + j]]++;
-        else
-            for (uint32_t j = 0; j < lst[0]; j++) (*dv_indeg(db, lst[1 + j], l))++;
+        if (!check_list(np, db->n_slots, i, l, lst, db->M))
+            return sec_fail(r, DV_ECORRUPT, SEC_UPPER, "neighbour list", r->off[SEC_UPPER]);
+        for (uint32_t j = 0; j < lst[0]; j++) (*dv_indeg(db, lst[1 + j], l))++;
     }
     si->inv_norm = dv_store_inv_norm(db, dv_vec(db, i));
     dv_state_hash_slot(&np->state, db, i);
@@ -678,6 +714,17 @@ static dv_status check_slot(reader *r, dv_db *db, nodes_pass *np, uint32_t i) {
 }
 
 #define CHUNK (256u * 1024u)
+#define PREFETCH_AHEAD 4u
+
+/* Asks for the words of a slot's layer-0 neighbours a few slots before
+ * check_list needs them, so their cache misses overlap the work on the
+ * slots in between (hashing, the vector check) instead of stalling it.
+ * The list is not checked yet: an index out of range prefetches word[0]. */
+static void prefetch_list(const nodes_pass *np, const dv_db *db, uint32_t slot) {
+    const uint32_t *lst = dv_l0(db, slot);
+    uint32_t count = lst[0] <= db->M0 ? lst[0] : 0;
+    for (uint32_t j = 1; j <= count; j++) __builtin_prefetch(&np->word[lst[j] < db->n_slots ? lst[j] : 0], 1);
+}
 
 /* Copies NODES into db->data chunk by chunk, checking each slot. A damaged
  * section is reported as DV_ECHECKSUM even when a slot check failed first:
@@ -692,10 +739,13 @@ static dv_status load_nodes(reader *r, dv_db *db, nodes_pass *np) {
     for (uint32_t i = 0; i < r->n_slots; i += per) {
         uint32_t n = r->n_slots - i < per ? r->n_slots - i : per;
         size_t off = (size_t)i * db->node_size, len = (size_t)n * db->node_size;
-        XXH3_64bits_update(&np->sum, src + off, len);
+        dv_xxh3_update(&np->sum, src + off, len);
         if (st != DV_OK) continue;
         memcpy(db->data + off, src + off, len);
-        for (uint32_t k = i; k < i + n && st == DV_OK; k++) st = check_slot(r, db, np, k);
+        for (uint32_t k = i; k < i + n && st == DV_OK; k++) {
+            if (k + PREFETCH_AHEAD < i + n) prefetch_list(np, db, k + PREFETCH_AHEAD);
+            st = check_slot(r, db, np, k);
+        }
     }
     if (XXH3_64bits_digest(&np->sum) != ld64(src + r->slen[SEC_NODES])) {
         r->msg.len = 0; /* the checksum explains it better than any slot check */
@@ -709,12 +759,11 @@ static dv_status load_nodes(reader *r, dv_db *db, nodes_pass *np) {
  * and entry point. */
 static dv_status check_rest(reader *r, dv_db *db, nodes_pass *np) {
     const uint8_t *fs = r->buf + r->off[SEC_FREE];
-    uint32_t stamp = next_stamp(np, db->n_slots);
     for (uint32_t k = 0; k < r->n_free; k++) {
         uint32_t s = ld32(fs + (size_t)k * 4);
-        if (s >= db->n_slots || db->info[s].live || np->mark[s] == stamp)
+        if (s >= db->n_slots || (np->word[s] & (WORD_LEVEL | WORD_SEEN))) /* live, or already on the stack */
             return sec_fail(r, DV_ECORRUPT, SEC_FREE, "free slot", r->off[SEC_FREE] + (uint64_t)k * 4);
-        np->mark[s] = stamp;
+        np->word[s] |= WORD_SEEN;
         db->free_slots[k] = s;
     }
     if (r->live &&
@@ -730,35 +779,40 @@ static dv_status build(reader *r, const dv_allocator *allocator, dv_db **out) {
     dv_status st = dv_db_open(&cfg, &db);
     if (st != DV_OK) return st;
     nodes_pass np;
-    uint8_t *aux = NULL;
-    np.stamp = 0;
+    np.word = NULL;
     np.top = 0;
+    uint32_t *id_hash = NULL;
+    size_t n = r->n_slots;
     if ((st = dv_store_reserve(db, r->n_slots)) != DV_OK) goto fail;
     if (!dv_ids_reserve(db, r->live)) {
         st = DV_ENOMEM;
         goto fail;
     }
-    if (r->n_slots && !(aux = dv_mem_calloc(&db->mem, aux_bytes(r->n_slots), 1))) {
+    if (n && !(id_hash = dv_mem_calloc(&db->mem, n, 4))) {
         st = DV_ENOMEM;
         goto fail;
     }
-    np.mark = np.deg0 = NULL;
-    np.lv = NULL;
-    if (aux) {
-        np.mark = (uint32_t *)aux;
-        np.deg0 = np.mark + r->n_slots;
-        np.lv = (uint8_t *)(np.deg0 + r->n_slots);
-    }
     db->n_slots = r->n_slots; /* info[] is zeroed: close() frees only slots marked live */
-    if ((st = load_slots(r, db)) != DV_OK) goto fail;
+    if ((st = load_slots(r, db, id_hash)) != DV_OK) goto fail;
+    uint32_t dup = dv_ids_build(db, id_hash);
+    if (dup != DV_NO_SLOT) {
+        st = sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "duplicate id", id_offset(r, dup));
+        goto fail;
+    }
+    dv_mem_free(&db->mem, id_hash, n * 4);
+    id_hash = NULL;
+    if (n && !(np.word = dv_mem_alloc(&db->mem, n * 8))) {
+        st = DV_ENOMEM;
+        goto fail;
+    }
     for (uint32_t i = 0; i < r->n_slots; i++)
-        np.lv[i] = db->info[i].live ? (uint8_t)(db->info[i].level + 1) : 0;
+        np.word[i] = db->info[i].live ? (uint64_t)(db->info[i].level + 1) << WORD_LEVEL_SHIFT : 0;
     dv_state_hash_begin(&np.state, db);
     if ((st = load_nodes(r, db, &np)) != DV_OK) goto fail;
     if ((st = check_rest(r, db, &np)) != DV_OK) goto fail;
-    for (uint32_t i = 0; i < r->n_slots; i++) db->info[i].indeg0 = np.deg0[i];
-    if (aux) dv_mem_free(&db->mem, aux, aux_bytes(r->n_slots));
-    aux = NULL;
+    for (uint32_t i = 0; i < r->n_slots; i++) db->info[i].indeg0 = (uint32_t)(np.word[i] & WORD_DEG);
+    dv_mem_free(&db->mem, np.word, n * 8);
+    np.word = NULL;
     db->n_free = r->n_free;
     db->live = r->live;
     db->entry = r->entry;
@@ -771,7 +825,8 @@ static dv_status build(reader *r, const dv_allocator *allocator, dv_db **out) {
     *out = db;
     return DV_OK;
 fail:
-    if (aux) dv_mem_free(&db->mem, aux, aux_bytes(r->n_slots));
+    if (id_hash) dv_mem_free(&db->mem, id_hash, n * 4);
+    if (np.word) dv_mem_free(&db->mem, np.word, n * 8);
     dv_db_close(db);
     return st;
 }

@@ -12,8 +12,19 @@
 
 #include "db/db_internal.h"
 
-void dv_state_hash_begin(XXH3_state_t *st, const dv_db *db);
-void dv_state_hash_slot(XXH3_state_t *st, const dv_db *db, uint32_t i);
-uint64_t dv_state_hash_end(XXH3_state_t *st, const dv_db *db);
+/* The hash state plus a staging buffer: the canonical byte stream is made
+ * of many small fields (flags, lengths, short lists), and XXH3's streaming
+ * update costs about as much per call as hashing a few hundred bytes, so
+ * fields are gathered here and hashed a few kilobytes at a time. The
+ * digest depends only on the concatenated bytes, never on the staging. */
+typedef struct dv_state_hasher {
+    XXH3_state_t st;
+    size_t n;
+    uint8_t stage[4096];
+} dv_state_hasher;
+
+void dv_state_hash_begin(dv_state_hasher *h, const dv_db *db);
+void dv_state_hash_slot(dv_state_hasher *h, const dv_db *db, uint32_t i);
+uint64_t dv_state_hash_end(dv_state_hasher *h, const dv_db *db);
 
 #endif

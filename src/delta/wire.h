@@ -1,5 +1,6 @@
 /*
- * wire.h -- little-endian loads/stores and LEB128 varints, bounds-checked.
+ * wire.h -- bounds-checked reads and writes of delta bytes: LEB128 varints
+ * and (through util/le.h) little-endian integers.
  *
  * Everything that reads delta bytes goes through dv_rd: a cursor that never
  * moves past its end. A failed read sets rd->err (first error wins) and
@@ -19,24 +20,7 @@
 #include <stdint.h>
 #include <string.h>
 #include "deltavec.h"
-
-static inline void dv_st16(uint8_t *p, uint16_t v) {
-    p[0] = (uint8_t)v;
-    p[1] = (uint8_t)(v >> 8);
-}
-static inline void dv_st32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline void dv_st64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static inline uint16_t dv_ld16(const uint8_t *p) { return (uint16_t)(p[0] | (p[1] << 8)); }
-static inline uint32_t dv_ld32(const uint8_t *p) {
-    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
-}
-static inline uint64_t dv_ld64(const uint8_t *p) {
-    return (uint64_t)dv_ld32(p) | ((uint64_t)dv_ld32(p + 4) << 32);
-}
+#include "util/le.h"
 
 static inline uint32_t dv_f32_bits(float f) {
     uint32_t u;

@@ -51,4 +51,12 @@ size_t dv_diff(const float *old_v, const float *new_v, size_t n, float eps, uint
 void dv_scatter(float *dst, const uint32_t *idx, const float *values, size_t n);
 void dv_gather(float *out, const float *src, const uint32_t *idx, size_t n);
 
+/* XXH3-64 streaming update: exactly xxhash's XXH3_64bits_update() on the
+ * XXH3_state_t at xxh3_state (reset and digest it with xxhash as usual),
+ * run with the widest vector unit this CPU has. The library is built for
+ * the baseline ISA (SSE2 on x86-64), where XXH3 runs at about half the
+ * speed of its AVX2 loop; the snapshot codec hashes every byte it reads or
+ * writes, so it takes this path (hash.c, hash_avx2.c). */
+void dv_xxh3_update(void *xxh3_state, const void *bytes, size_t len);
+
 #endif

@@ -549,7 +549,10 @@ static dv_status publish_some(dv_publisher *p, uint64_t *n_pub) {
     for (;;) {
         size_t len = 0;
         dv_status st = tail_next(p, &len);
-        if (st != DV_OK && st != DV_EEMPTY) return st;
+        if (st != DV_OK && st != DV_EEMPTY) {
+            p->synced = 0; /* records gathered but not sent: the next sync seeks the tailer back */
+            return st;
+        }
         /* the run goes out when the next record would not fit, or nothing more is in the log */
         if (p->grp_len && (st == DV_EEMPTY || p->grp_len + len > p->cfg.group_bytes)) {
             uint64_t first = p->grp_first, last = p->grp_last;
@@ -565,7 +568,10 @@ static dv_status publish_some(dv_publisher *p, uint64_t *n_pub) {
         }
         if (st == DV_EEMPTY) break;
         st = gather(p, len);
-        if (st != DV_OK) return st;
+        if (st != DV_OK) {
+            p->synced = 0;
+            return st;
+        }
     }
     return inflight ? wait_acks(p, sent_last, stream_seq, prev_id) : DV_OK;
 }
