@@ -275,9 +275,10 @@ static void failures_are_reported(void **state) {
                      1);
     assert_non_null(strstr(err_text, "deltavec serve: "));
     /* nothing listens there */
-    assert_int_equal(
-        run_wait(err, "serve", primary, "--nats", "nats://127.0.0.1:1", "--timeout-ms", "500", NULL), 1);
-    assert_non_null(strstr(err_text, "cannot publish to nats://127.0.0.1:1"));
+    assert_int_equal(run_wait(err, "serve", primary, "--nats", "nats://127.0.0.1:1", "--timeout-ms", "500",
+                              "--wait-s", "1", NULL),
+                     1);
+    assert_non_null(strstr(err_text, "cannot publish to nats://127.0.0.1:1 within 1 s"));
     /* usage */
     assert_int_equal(run_wait(err, "serve", primary, NULL), 2);
     assert_non_null(strstr(err_text, "--nats URL is required"));
