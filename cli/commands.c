@@ -7,9 +7,9 @@
 #include "cli.h"
 
 const cli_command *const cli_commands[] = {
-    &cli_cmd_create, &cli_cmd_insert,  &cli_cmd_update,   &cli_cmd_delete, &cli_cmd_get,
-    &cli_cmd_query,  &cli_cmd_stats,   &cli_cmd_snapshot, &cli_cmd_log,    &cli_cmd_dump,
-    &cli_cmd_demo,   &cli_cmd_version, &cli_cmd_help,
+    &cli_cmd_create, &cli_cmd_insert, &cli_cmd_ingest,   &cli_cmd_update, &cli_cmd_delete, &cli_cmd_get,
+    &cli_cmd_query,  &cli_cmd_stats,  &cli_cmd_snapshot, &cli_cmd_log,    &cli_cmd_serve,  &cli_cmd_follow,
+    &cli_cmd_dump,   &cli_cmd_demo,   &cli_cmd_version,  &cli_cmd_help,
 };
 const size_t cli_command_count = sizeof cli_commands / sizeof cli_commands[0];
 

@@ -1,0 +1,302 @@
+/*
+ * test_transport_cli.c -- `deltavec serve` and `deltavec follow` as
+ * processes against a real nats-server (tests/support/nats_server.c):
+ * serve publishes a primary directory while `deltavec ingest` writes it
+ * from other processes; follow keeps a replica directory in another
+ * process; the replica reaches the primary's state hash; both exit 0 on
+ * SIGTERM/SIGINT; a restarted follower resumes and converges again; wrong
+ * credentials, an unreachable server and bad arguments fail as documented.
+ */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <fcntl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "deltavec.h"
+#include "support/nats_server.h"
+
+#define DIM 8
+#define DB "clidb"
+
+static test_nats srv;
+static char work[256], primary[300], err_text[65536];
+static pid_t children[16]; /* started and not yet reaped: killed by teardown when a test fails midway */
+static int n_children;
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* work/name, in one of 4 rotating buffers (enough for the arguments of one call). */
+static const char *path_of(const char *name) {
+    static char p[4][400];
+    static int k;
+    k = (k + 1) % 4;
+    snprintf(p[k], sizeof p[k], "%s/%s", work, name);
+    return p[k];
+}
+
+static void read_text(const char *path, char *buf, size_t cap) {
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+    buf[n] = '\0';
+    if (f) fclose(f);
+}
+
+/* Starts `deltavec ARGS...` (NULL-terminated) with stdout to /dev/null and stderr to err_file. */
+static pid_t spawn(const char *err_file, const char *password_env, const char *first, ...) {
+    const char *argv[32] = {DV_DELTAVEC_BIN, first};
+    int argc = 2;
+    va_list ap;
+    va_start(ap, first);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL && argc < 31) argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        int o = open("/dev/null", O_WRONLY), e = open(err_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (o < 0 || e < 0) _exit(127);
+        dup2(o, 1);
+        dup2(e, 2);
+        if (password_env) setenv("DELTAVEC_NATS_PASSWORD", password_env, 1);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    if (n_children < 16) children[n_children++] = pid;
+    return pid;
+}
+
+static void forget_child(pid_t pid) {
+    for (int i = 0; i < n_children; i++)
+        if (children[i] == pid) children[i] = children[--n_children];
+}
+
+/* Waits up to seconds for pid; its exit status (or 128+signal); kills it and fails on time-out. */
+static int wait_exit(pid_t pid, int seconds) {
+    for (int i = 0; i < seconds * 20; i++) {
+        int status;
+        pid_t r = waitpid(pid, &status, WNOHANG);
+        assert_true(r >= 0);
+        if (r == pid) {
+            forget_child(pid);
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        sleep_ms(50);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    forget_child(pid);
+    fail_msg("process %d did not end within %d s", (int)pid, seconds); /* the caller's stderr file says why */
+    return -1;
+}
+
+static int run_wait(const char *err_file, const char *first, ...) {
+    const char *argv[16] = {first};
+    int argc = 1;
+    va_list ap;
+    va_start(ap, first);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) != NULL && argc < 15) argv[argc++] = a;
+    va_end(ap);
+    pid_t pid =
+        spawn(err_file, NULL, argv[0], argc > 1 ? argv[1] : NULL, argc > 2 ? argv[2] : NULL,
+              argc > 3 ? argv[3] : NULL, argc > 4 ? argv[4] : NULL, argc > 5 ? argv[5] : NULL,
+              argc > 6 ? argv[6] : NULL, argc > 7 ? argv[7] : NULL, argc > 8 ? argv[8] : NULL,
+              argc > 9 ? argv[9] : NULL, argc > 10 ? argv[10] : NULL, argc > 11 ? argv[11] : NULL,
+              argc > 12 ? argv[12] : NULL, argc > 13 ? argv[13] : NULL, argc > 14 ? argv[14] : NULL, NULL);
+    int rc = wait_exit(pid, 60);
+    read_text(err_file, err_text, sizeof err_text);
+    return rc;
+}
+
+static int setup(void **state) {
+    (void)state;
+    const char *t = getenv("TMPDIR");
+    snprintf(work, sizeof work, "%s/dv-transport-cli-XXXXXX", t && *t ? t : "/tmp");
+    if (!mkdtemp(work)) return -1;
+    snprintf(primary, sizeof primary, "%s/%s", work, DB); /* serve's default name: the directory's */
+    return test_nats_start(&srv, DB);
+}
+
+static int teardown(void **state) {
+    (void)state;
+    while (n_children > 0) {
+        pid_t pid = children[--n_children];
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    test_nats_stop(&srv);
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void create_primary(void) {
+    dv_db_config c;
+    dv_db_config_default(&c, DIM);
+    c.M = 8;
+    c.ef_construction = 32;
+    dv_store_config sc;
+    dv_store_config_default(&sc);
+    sc.create = &c;
+    dv_store *s = NULL;
+    assert_int_equal(dv_store_open(primary, &sc, &s, NULL), DV_OK);
+    dv_store_close(s);
+}
+
+/* A JSONL file of n records "<prefix><i>" with metadata. */
+static const char *write_jsonl(const char *name, const char *prefix, int n, uint64_t seed) {
+    const char *p = path_of(name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "{\"id\": \"%s%d\", \"vector\": [", prefix, i);
+        for (int d = 0; d < DIM; d++) {
+            seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+            fprintf(f, "%s%.4f", d ? ", " : "", (double)(seed >> 40) / (double)(1 << 24) - 0.5);
+        }
+        fprintf(f, "], \"metadata\": {\"part\": \"%s\"}}\n", prefix);
+    }
+    assert_int_equal(fclose(f), 0);
+    return p;
+}
+
+static void ingest(const char *file) {
+    int rc = run_wait(path_of("ingest.err"), "ingest", primary, file, "--batch", "64", NULL);
+    if (rc != 0) fail_msg("ingest %s: %s", file, err_text);
+}
+
+/* State hash and sequence of a directory as a read-only opener sees it; 0 when it cannot be opened yet. */
+static uint64_t hash_of(const char *dir, size_t *count) {
+    dv_store_config sc;
+    dv_store_config_default(&sc);
+    sc.read_only = 1;
+    dv_store *s = NULL;
+    if (dv_store_open(dir, &sc, &s, NULL) != DV_OK) return 0;
+    uint64_t h = dv_db_state_hash(dv_store_db(s));
+    if (count) *count = dv_db_count(dv_store_db(s));
+    dv_store_close(s);
+    return h;
+}
+
+static void wait_converged(const char *replica) {
+    size_t n_primary = 0, n_replica = 0;
+    uint64_t want = hash_of(primary, &n_primary), got = 0;
+    assert_true(want != 0);
+    for (int i = 0; i < 1200 && got != want; i++) {
+        got = hash_of(replica, &n_replica);
+        if (got != want) sleep_ms(100);
+    }
+    if (got != want) {
+        static char serve_err[8192], follow_err[8192];
+        read_text(path_of("serve.err"), serve_err, sizeof serve_err);
+        read_text(path_of("follow.err"), follow_err, sizeof follow_err);
+        fail_msg("replica %zu records, primary %zu: hashes differ\nserve: %s\nfollow: %s", n_replica,
+                 n_primary, serve_err, follow_err);
+    }
+}
+
+static pid_t start_serve(const char *err_file) {
+    return spawn(err_file, NULL, "serve", primary, "--nats", srv.url, "--user", "pub", "--password", "pubpw",
+                 "--poll-ms", "50", NULL);
+}
+
+/* The follower's password comes from the environment (kept off the command line). */
+static pid_t start_follow(const char *replica, const char *err_file) {
+    return spawn(err_file, "folpw", "follow", replica, "--nats", srv.url, "--name", DB, "--user", "fol",
+                 NULL);
+}
+
+static void stop(pid_t pid, int sig, const char *err_file, const char *want) {
+    assert_int_equal(kill(pid, sig), 0);
+    int rc = wait_exit(pid, 30);
+    read_text(err_file, err_text, sizeof err_text);
+    if (rc != 0) fail_msg("exit %d after signal %d: %s", rc, sig, err_text);
+    if (!strstr(err_text, want)) fail_msg("stderr lacks \"%s\": %s", want, err_text);
+}
+
+static void serve_and_follow_converge(void **state) {
+    (void)state;
+    create_primary();
+    ingest(write_jsonl("a.jsonl", "a", 300, 1));
+    char replica[400]; /* path_of's buffers are reused: keep a copy */
+    snprintf(replica, sizeof replica, "%s", path_of("replica1"));
+    pid_t serve = start_serve(path_of("serve.err"));
+    pid_t follow = start_follow(replica, path_of("follow.err"));
+    /* written while both run, by other processes */
+    ingest(write_jsonl("b.jsonl", "b", 200, 2));
+    ingest(write_jsonl("c.jsonl", "c", 100, 3));
+    wait_converged(replica);
+    char want[64];
+    snprintf(want, sizeof want, "stopped at sequence %d", 600);
+    stop(follow, SIGINT, path_of("follow.err"), want);
+    stop(serve, SIGTERM, path_of("serve.err"), "stopped; the stream holds up to sequence 600");
+
+    /* more writes while nothing runs; then both again: the follower resumes from its files */
+    ingest(write_jsonl("d.jsonl", "d", 150, 4));
+    serve = start_serve(path_of("serve2.err"));
+    follow = start_follow(replica, path_of("follow2.err"));
+    wait_converged(replica);
+    stop(follow, SIGTERM, path_of("follow2.err"), "stopped at sequence 750");
+    stop(serve, SIGINT, path_of("serve2.err"), "stopped; the stream holds up to sequence 750");
+    size_t n = 0;
+    hash_of(replica, &n);
+    assert_int_equal(n, 750);
+}
+
+static void failures_are_reported(void **state) {
+    (void)state;
+    char err[400];
+    snprintf(err, sizeof err, "%s", path_of("fail.err"));
+    /* no credentials: the server refuses the first connection */
+    assert_int_equal(
+        run_wait(err, "follow", path_of("r-nocreds"), "--nats", srv.url, "--name", DB, "--wait-s", "2", NULL),
+        1);
+    assert_non_null(strstr(err_text, "cannot follow " DB));
+    /* the follower's user may read the stream but not publish the record it lacks */
+    create_primary();
+    ingest(write_jsonl("e.jsonl", "e", 1, 5));
+    assert_int_equal(run_wait(err, "serve", primary, "--nats", srv.url, "--user", "fol", "--password",
+                              "folpw", "--timeout-ms", "2000", "--wait-s", "2", NULL),
+                     1);
+    assert_non_null(strstr(err_text, "deltavec serve: "));
+    /* nothing listens there */
+    assert_int_equal(run_wait(err, "serve", primary, "--nats", "nats://127.0.0.1:1", "--timeout-ms", "500",
+                              "--wait-s", "1", NULL),
+                     1);
+    assert_non_null(strstr(err_text, "cannot publish to nats://127.0.0.1:1 within 1 s"));
+    /* usage */
+    assert_int_equal(run_wait(err, "serve", primary, NULL), 2);
+    assert_non_null(strstr(err_text, "--nats URL is required"));
+    assert_int_equal(run_wait(err, "follow", path_of("r"), "--nats", srv.url, "--name", "bad name", NULL), 2);
+    assert_int_equal(run_wait(err, "serve", primary, "--nats", srv.url, "--window", "0", NULL), 2);
+    assert_int_equal(run_wait(err, "follow", "--help", NULL), 0);
+    /* a directory that holds no database */
+    assert_int_equal(run_wait(err, "serve", path_of("nothing"), "--nats", srv.url, NULL), 1);
+}
+
+int main(void) {
+    if (!test_nats_available()) {
+        printf("nats-server not available: skipped\n");
+        return 0;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(serve_and_follow_converge),
+        cmocka_unit_test(failures_are_reported),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
