@@ -47,8 +47,9 @@ static int follow_loop(dv_follower *f, const follow_opts *o) {
     double last_status = 0, start = cli_now_us();
     while (!cli_stop_signal) {
         dv_status st = dv_follower_pump(f, 500, NULL);
-        if (st == DV_ENETWORK) {
-            /* the server or the database (serve not started yet) may come: wait up to --wait-s for them */
+        /* the server or the database (serve not started, or not yet published) may come: wait up to
+         * --wait-s for them; once following, only outages are waited out */
+        if (st == DV_ENETWORK || (st == DV_ENOTFOUND && !connected)) {
             if (!connected && o->wait_s && cli_now_us() - start >= o->wait_s * 1e6) {
                 fprintf(stderr, "deltavec follow: cannot follow %s on %s within %u s: %s\n", o->nats.name,
                         o->nats.url, o->wait_s, dv_follower_last_error(f));

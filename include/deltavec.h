@@ -1822,7 +1822,9 @@ dv_status dv_follower_open(const dv_follower_config *cfg, dv_follower **out);
  * stops the follower: that status is returned now and by every later call,
  * dv_follower_last_error() names the stream sequence, and the replica stays
  * as it was (the message is not acknowledged). DV_ENETWORK: server
- * unreachable (call again). DV_OK with *n_applied 0 when nothing came.
+ * unreachable (call again). DV_ENOTFOUND before the replica exists: the
+ * database has published nothing yet (call again). DV_OK with *n_applied 0
+ * when nothing came.
  */
 dv_status dv_follower_pump(dv_follower *f, uint32_t wait_ms, uint64_t *n_applied);
 /** The replica (owned by the follower; NULL before the first successful pump creates it). */

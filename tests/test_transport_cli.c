@@ -235,8 +235,10 @@ static void serve_and_follow_converge(void **state) {
     ingest(write_jsonl("a.jsonl", "a", 300, 1));
     char replica[400]; /* path_of's buffers are reused: keep a copy */
     snprintf(replica, sizeof replica, "%s", path_of("replica1"));
-    pid_t serve = start_serve(path_of("serve.err"));
+    /* the follower starts first: it waits (--wait-s) until serve has published the database */
     pid_t follow = start_follow(replica, path_of("follow.err"));
+    sleep_ms(1500);
+    pid_t serve = start_serve(path_of("serve.err"));
     /* written while both run, by other processes */
     ingest(write_jsonl("b.jsonl", "b", 200, 2));
     ingest(write_jsonl("c.jsonl", "c", 100, 3));

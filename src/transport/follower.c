@@ -612,7 +612,9 @@ dv_status dv_follower_pump(dv_follower *f, uint32_t wait_ms, uint64_t *n_applied
     }
     if (!f->conn.nc) {
         dv_status st = connect_follow(f);
-        if (st != DV_OK) return st == DV_ENETWORK ? st : stop(f, st);
+        /* DV_ENOTFOUND without a replica: nothing is published yet (the publisher may still be
+         * starting), so it is not sticky: the next call looks again */
+        if (st != DV_OK) return st == DV_ENETWORK || (st == DV_ENOTFOUND && !f->db) ? st : stop(f, st);
     }
     natsMsgList list = {0};
     jsErrCode jerr = 0;
