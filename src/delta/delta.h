@@ -122,6 +122,7 @@ typedef struct dv_delta_arena {
     dv_mem *mem;
     dv_delta_arena_block *head;
     size_t bytes; /* total bytes held from mem */
+    void *lz4;    /* an encoder's LZ4 stream state, kept across resets (NULL until first used) */
 } dv_delta_arena;
 
 void dv_delta_arena_init(dv_delta_arena *a, dv_mem *mem);
@@ -129,6 +130,11 @@ void dv_delta_arena_reset(dv_delta_arena *a);
 void dv_delta_arena_free(dv_delta_arena *a);
 /* 16-byte aligned, uninitialised; NULL on overflow/ENOMEM. */
 void *dv_delta_arena_alloc(dv_delta_arena *a, size_t size);
+/* The arena's LZ4 stream state (allocated and initialised on first use,
+ * freed with the arena, untouched by reset): an encoder that compresses
+ * many small payloads then skips LZ4's 16 KiB table clear per call.
+ * NULL on ENOMEM. */
+void *dv_delta_arena_lz4(dv_delta_arena *a);
 
 /* ---- decode ----------------------------------------------------------- */
 
