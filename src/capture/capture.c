@@ -234,6 +234,13 @@ static dv_status on_begin(dv_capture *c, const dv_event *ev) {
  * +0.0 look equal to it; they must still travel to keep replicas exact. */
 static int same_bits(float a, float b) { return memcmp(&a, &b, sizeof a) == 0; }
 
+/* Dense updates as bits XOR the old values (kind 3): exact values only,
+ * since the replica must hold bit for bit what the primary held. */
+static int xor_dense(const dv_capture *c) {
+    return c->cfg.dense_xor && !c->cfg.before_images && c->cfg.lossy == DV_LOSSLESS &&
+           c->cfg.diff_epsilon == 0.0f;
+}
+
 static dv_status on_update(dv_capture *c, const dv_event *ev) {
     const float *old_v = ev->u.update.old_vec;
     float eps = c->cfg.diff_epsilon;
@@ -288,8 +295,10 @@ static dv_status on_update(dv_capture *c, const dv_event *ev) {
     }
     c->st.dense_updates++;
     c->op_has_content = 1;
-    return dv_delta_builder_set_dense(&c->b, ev->slot, id, c->dim, new_v,
-                                      c->cfg.before_images ? old_v : NULL);
+    dv_status st =
+        dv_delta_builder_set_dense(&c->b, ev->slot, id, c->dim, new_v, c->cfg.before_images ? old_v : NULL);
+    if (st == DV_OK && xor_dense(c)) st = dv_delta_builder_set_xor_base(&c->b, old_v);
+    return st;
 }
 
 static dv_status on_event_inner(dv_capture *c, const dv_event *ev) {

@@ -6,7 +6,6 @@
  * reset frees all but the largest block and rewinds it, so a consumer that
  * decodes similar deltas in a loop stops allocating after the first few.
  */
-#include <lz4.h>
 #include <string.h>
 
 #include "delta/delta.h"
@@ -25,7 +24,6 @@ void dv_delta_arena_init(dv_delta_arena *a, dv_mem *mem) {
     a->mem = mem;
     a->head = NULL;
     a->bytes = 0;
-    a->lz4 = NULL;
 }
 
 static void free_block(dv_delta_arena *a, dv_delta_arena_block *b) {
@@ -41,11 +39,6 @@ void dv_delta_arena_free(dv_delta_arena *a) {
         b = n;
     }
     a->head = NULL;
-    if (a->lz4) {
-        dv_mem_free(a->mem, a->lz4, sizeof(LZ4_stream_t));
-        a->bytes -= sizeof(LZ4_stream_t);
-        a->lz4 = NULL;
-    }
 }
 
 void dv_delta_arena_reset(dv_delta_arena *a) {
@@ -87,17 +80,4 @@ void *dv_delta_arena_alloc(dv_delta_arena *a, size_t size) {
     void *p = (uint8_t *)b + BLOCK_HDR + b->used;
     b->used += need;
     return p;
-}
-
-void *dv_delta_arena_lz4(dv_delta_arena *a) {
-    if (!a->lz4) {
-        void *p = dv_mem_alloc(a->mem, sizeof(LZ4_stream_t));
-        if (!p || !LZ4_initStream(p, sizeof(LZ4_stream_t))) {
-            dv_mem_free(a->mem, p, sizeof(LZ4_stream_t));
-            return NULL;
-        }
-        a->lz4 = p;
-        a->bytes += sizeof(LZ4_stream_t);
-    }
-    return a->lz4;
 }
