@@ -13,7 +13,8 @@
  * empty ring spins briefly, then yields (the machine may have few cores:
  * MPSC with 2 producers + 1 consumer oversubscribes 2 cores).
  *
- * Usage: bench_ring [out.json] [--quick]   (default out: bench-ring.json)
+ * Usage: bench_ring [out.json] [--quick] [--single]   (default out: bench-ring.json;
+ *        --single: only the one-thread table, which the machine's load barely moves)
  * Build (until bench/CMakeLists.txt has it):
  *   cc -O2 -Iinclude bench/bench_ring.c build/libdeltavec.a -llz4 -lm -lpthread -o bench_ring
  */
@@ -192,7 +193,7 @@ static uint64_t read_entries(const dv_ring_entry *e, size_t n) {
  * so what remains beside memcpy is the ring's own work per entry. Returns
  * thread CPU seconds. */
 #define ST_BURST 32
-static double run_ring_single(size_t size, uint64_t entries, const unsigned char *src) {
+static double run_ring_single(size_t size, uint64_t entries, const unsigned char *src, int read) {
     dv_ring_config cfg;
     dv_ring ring;
     dv_ring_config_default(&cfg, DV_RING_SPSC);
@@ -216,7 +217,7 @@ static double run_ring_single(size_t size, uint64_t entries, const unsigned char
         }
         size_t n = 0;
         if (dv_ring_poll(&ring, batch, ST_BURST, &n) != DV_OK || n != end - s) exit(1);
-        sink += read_entries(batch, n);
+        if (read) sink += read_entries(batch, n);
         dv_ring_release_read(&ring);
         s = end;
     }
@@ -237,7 +238,8 @@ static double run_memcpy_cpu(size_t size, uint64_t entries, const unsigned char 
 typedef struct single_result {
     size_t size;
     uint64_t entries;
-    double ring_mbps, memcpy_mbps, ratio; /* median over the repetitions */
+    double ring_mbps, memcpy_mbps, ratio;      /* consumer reads every byte; medians over the repetitions */
+    double bare_mbps, bare_memcpy, bare_ratio; /* consumer polls and releases only: the ring's own work */
 } single_result;
 
 static int cmp_double(const void *a, const void *b) {
@@ -248,18 +250,31 @@ static int cmp_double(const void *a, const void *b) {
 #define ST_REPS 7
 static void single_cell(size_t size, uint64_t total_bytes, const unsigned char *src, single_result *out) {
     uint64_t entries = total_bytes / (64 + size);
-    double ring_t[ST_REPS], mem_t[ST_REPS], ratio[ST_REPS];
+    double ring_t[ST_REPS], mem_t[ST_REPS], ratio[ST_REPS], bare_t[ST_REPS], mem2_t[ST_REPS], bare_r[ST_REPS];
     for (int rep = 0; rep < ST_REPS; rep++) { /* alternate, so both see the same machine */
-        ring_t[rep] = run_ring_single(size, entries, src);
+        ring_t[rep] = run_ring_single(size, entries, src, 1);
         mem_t[rep] = run_memcpy_cpu(size, entries, src);
         ratio[rep] = mem_t[rep] / ring_t[rep];
+        bare_t[rep] = run_ring_single(size, entries, src, 0);
+        mem2_t[rep] = run_memcpy_cpu(size, entries, src);
+        bare_r[rep] = mem2_t[rep] / bare_t[rep];
     }
     qsort(ring_t, ST_REPS, sizeof(double), cmp_double);
     qsort(mem_t, ST_REPS, sizeof(double), cmp_double);
     qsort(ratio, ST_REPS, sizeof(double), cmp_double);
+    qsort(bare_t, ST_REPS, sizeof(double), cmp_double);
+    qsort(mem2_t, ST_REPS, sizeof(double), cmp_double);
+    qsort(bare_r, ST_REPS, sizeof(double), cmp_double);
     double bytes = (double)entries * (double)(64 + size);
-    *out = (single_result){size, entries, bytes / ring_t[ST_REPS / 2] / 1e6, bytes / mem_t[ST_REPS / 2] / 1e6,
-                           ratio[ST_REPS / 2]};
+    int m = ST_REPS / 2;
+    *out = (single_result){size,
+                           entries,
+                           bytes / ring_t[m] / 1e6,
+                           bytes / mem_t[m] / 1e6,
+                           ratio[m],
+                           bytes / bare_t[m] / 1e6,
+                           bytes / mem2_t[m] / 1e6,
+                           bare_r[m]};
 }
 
 static void bench_cell(dv_ring_mode mode, uint32_t producers, size_t size, uint64_t total_bytes,
@@ -293,10 +308,12 @@ static void bench_cell(dv_ring_mode mode, uint32_t producers, size_t size, uint6
 
 int main(int argc, char **argv) {
     const char *path = "bench-ring.json";
-    int quick = 0;
+    int quick = 0, single_only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             quick = 1;
+        else if (strcmp(argv[i], "--single") == 0)
+            single_only = 1;
         else
             path = argv[i];
     }
@@ -313,8 +330,10 @@ int main(int argc, char **argv) {
 
     result res[8];
     size_t nres = 0;
-    for (size_t i = 0; i < 4; i++) bench_cell(DV_RING_SPSC, 1, sizes[i], total_bytes, src, &res[nres++]);
-    for (size_t i = 0; i < 4; i++) bench_cell(DV_RING_MPSC, 2, sizes[i], total_bytes, src, &res[nres++]);
+    for (size_t i = 0; i < 4 && !single_only; i++)
+        bench_cell(DV_RING_SPSC, 1, sizes[i], total_bytes, src, &res[nres++]);
+    for (size_t i = 0; i < 4 && !single_only; i++)
+        bench_cell(DV_RING_MPSC, 2, sizes[i], total_bytes, src, &res[nres++]);
 
     printf("ring throughput, %ld online cores, default ring (4096 slots, 1 MiB payload), %llu MiB per cell, "
            "best of %d\n",
@@ -333,10 +352,14 @@ int main(int argc, char **argv) {
         "\nSPSC, one thread, in cache (push %d entries, poll + read + release them; thread CPU time, median "
         "of %d,\nalternating with memcpy of the same pieces): the ring's own cost per entry\n\n",
         ST_BURST, ST_REPS);
-    printf("%8s %10s %10s %12s %7s\n", "payload", "entries", "MB/s", "memcpy MB/s", "ratio");
+    printf("%8s %10s | %-32s | %-32s\n", "", "", "  consumer polls + releases",
+           "  consumer also reads (XXH3)");
+    printf("%8s %10s | %9s %12s %7s | %9s %12s %7s\n", "payload", "entries", "MB/s", "memcpy MB/s", "ratio",
+           "MB/s", "memcpy MB/s", "ratio");
     for (size_t i = 0; i < 4; i++)
-        printf("%8zu %10llu %10.0f %12.0f %7.2f\n", single[i].size, (unsigned long long)single[i].entries,
-               single[i].ring_mbps, single[i].memcpy_mbps, single[i].ratio);
+        printf("%8zu %10llu | %9.0f %12.0f %7.2f | %9.0f %12.0f %7.2f\n", single[i].size,
+               (unsigned long long)single[i].entries, single[i].bare_mbps, single[i].bare_memcpy,
+               single[i].bare_ratio, single[i].ring_mbps, single[i].memcpy_mbps, single[i].ratio);
 
     FILE *f = fopen(path, "w");
     if (!f) {
@@ -363,10 +386,12 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < 4; i++)
         fprintf(f,
                 "    {\"mode\": \"spsc\", \"payload_bytes\": %zu, \"entries\": %llu, \"burst\": %d, "
-                "\"time\": \"thread CPU, median of %d\", \"mb_per_s\": %.1f, \"memcpy_mb_per_s\": %.1f, "
-                "\"ratio_vs_memcpy\": %.3f}%s\n",
-                single[i].size, (unsigned long long)single[i].entries, ST_BURST, ST_REPS, single[i].ring_mbps,
-                single[i].memcpy_mbps, single[i].ratio, i + 1 < 4 ? "," : "");
+                "\"time\": \"thread CPU, median of %d\", \"transport_mb_per_s\": %.1f, "
+                "\"transport_memcpy_mb_per_s\": %.1f, \"transport_ratio_vs_memcpy\": %.3f, "
+                "\"mb_per_s\": %.1f, \"memcpy_mb_per_s\": %.1f, \"ratio_vs_memcpy\": %.3f}%s\n",
+                single[i].size, (unsigned long long)single[i].entries, ST_BURST, ST_REPS, single[i].bare_mbps,
+                single[i].bare_memcpy, single[i].bare_ratio, single[i].ring_mbps, single[i].memcpy_mbps,
+                single[i].ratio, i + 1 < 4 ? "," : "");
     fprintf(f, "  ]\n}\n");
     fclose(f);
     printf("\nwrote %s (sink %llu)\n", path, (unsigned long long)(g_sink & 1));
