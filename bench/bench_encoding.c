@@ -358,9 +358,9 @@ static void print_encoding(const enc_result *e) {
     printf("\n   lossless dense drift (issue 15 row; ratio = naive %.0f B / mean bytes per delta incl. "
            "header):\n",
            naive);
-    printf("     earlier best lossless: %-36s %7.0f B  %5.2f:1\n", ENC_CFGS[C_DEFAULT].name, mean_b(best),
-           naive / mean_b(best));
-    printf("     now (capture dense_xor = 1):    %-36s %7.0f B  %5.2f:1  (%.2fx fewer bytes)\n",
+    printf("     earlier best lossless:        %-38s %7.0f B  %5.2f:1\n", ENC_CFGS[C_DEFAULT].name,
+           mean_b(best), naive / mean_b(best));
+    printf("     now (capture dense_xor = 1):  %-38s %7.0f B  %5.2f:1  (%.2fx fewer bytes)\n",
            ENC_CFGS[C_XOR].name, mean_b(x), naive / mean_b(x), mean_b(best) / mean_b(x));
     /* header, kind, target and dim of the plain form; + 9 (hash, coding) around a kind 3 values array */
     double rest = mean_b(best) - 4.0 * e->dim - 1.0;
