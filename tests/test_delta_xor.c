@@ -358,6 +358,88 @@ static void decoder_refuses_malformed_kind3(void **state) {
     fixture_close(&f);
 }
 
+/* The blobs [from, n) as one stream (logical, from sequence from + 1). */
+typedef struct membuf {
+    uint8_t *b;
+    size_t n, cap;
+} membuf;
+
+static dv_status to_mem(void *ctx, const uint8_t *p, size_t n) {
+    membuf *m = ctx;
+    if (m->n + n > m->cap) {
+        m->cap = (m->n + n) * 2;
+        m->b = realloc(m->b, m->cap);
+        if (!m->b) return DV_ENOMEM;
+    }
+    memcpy(m->b + m->n, p, n);
+    m->n += n;
+    return DV_OK;
+}
+
+static membuf as_stream(const blobs *s, size_t from, dv_db *like) {
+    dv_stream_info info;
+    assert_int_equal(dv_stream_info_from_db(like, DV_STREAM_LOGICAL, from + 1, &info), DV_OK);
+    membuf m = {0};
+    dv_stream_writer *w = NULL;
+    assert_int_equal(dv_stream_writer_open(&info, to_mem, &m, NULL, &w), DV_OK);
+    for (size_t i = from; i < s->n; i++)
+        assert_int_equal(dv_stream_writer_append(w, s->b[i], s->b[i] + DV_DELTA_HEADER_SIZE, s->len[i]),
+                         DV_OK);
+    dv_stream_writer_free(w);
+    return m;
+}
+
+static void compaction_resolves_kind3_against_a_vector_it_holds(void **state) {
+    (void)state;
+    dv_capture_config cfg;
+    dv_capture_config_default(&cfg);
+    cfg.dense_xor = 1;
+    cfg.parts = DV_CAPTURE_VECTORS | DV_CAPTURE_METADATA;
+    blobs s;
+    memset(&s, 0, sizeof s);
+    uint64_t h;
+    capture_run(&cfg, &s, &h);
+    assert_true(s.kind3 > 0);
+    dv_db *like = open_db();
+    membuf whole = as_stream(&s, 0, like), packed = {0};
+    dv_compact_stats cs;
+    assert_int_equal(dv_stream_compact(whole.b, whole.n, to_mem, &packed, NULL, &cs), DV_OK);
+    assert_int_equal(cs.records_out, N_VEC); /* one insert per id, with its final vector */
+    /* the compacted stream gives a logical replica the vectors of the full one */
+    dv_db *full = replay(&s, DV_APPLY_LOGICAL), *comp = open_db();
+    dv_apply_config ac;
+    dv_apply_config_default(&ac);
+    ac.mode = DV_APPLY_LOGICAL;
+    dv_apply *ap = NULL;
+    assert_int_equal(dv_apply_init(comp, &ac, &ap), DV_OK);
+    for (size_t off = DV_STREAM_HEADER_SIZE; off < packed.n;) { /* records after the stream header */
+        uint64_t size = 0;
+        assert_int_equal(dv_stream_record_size(packed.b + off, &size), DV_OK);
+        assert_int_equal(dv_apply_buffer(ap, packed.b + off, (size_t)size), DV_OK);
+        off += (size_t)size;
+    }
+    float a[DIM], b[DIM];
+    for (int i = 0; i < N_VEC; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "v%d", i);
+        assert_int_equal(dv_db_get(full, id, a), DV_OK);
+        assert_int_equal(dv_db_get(comp, id, b), DV_OK);
+        assert_memory_equal(a, b, sizeof a);
+    }
+    /* a run whose first kind 3 update has its base before the run cannot be resolved */
+    membuf tail = as_stream(&s, N_VEC, like), out = {0};
+    assert_int_equal(dv_stream_compact(tail.b, tail.n, to_mem, &out, NULL, &cs), DV_EUNSUPPORTED);
+    dv_apply_free(ap);
+    dv_db_close(full);
+    dv_db_close(comp);
+    dv_db_close(like);
+    free(whole.b);
+    free(packed.b);
+    free(tail.b);
+    free(out.b);
+    blobs_free(&s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(drift_travels_xor_smaller_and_replicas_converge),
@@ -365,6 +447,7 @@ int main(void) {
         cmocka_unit_test(kind3_applies_on_its_base_only),
         cmocka_unit_test(kind3_resolving_to_nan_is_refused_unchanged),
         cmocka_unit_test(decoder_refuses_malformed_kind3),
+        cmocka_unit_test(compaction_resolves_kind3_against_a_vector_it_holds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
