@@ -4,7 +4,8 @@
  *
  * Not a test and not part of the HNSW comparison: it shows what the
  * runtime dispatch buys (ns per call of l2sq/dot, diff at 1% and 50% of
- * the floats changed, scatter/gather of 5% and 50% of the indices) and
+ * the floats changed, scatter/gather of 5% and 50% of the indices, l2sq
+ * and dot again on 64-byte aligned copies of the inputs) and
  * how the chosen set compares with hnswlib's L2Space / InnerProductSpace
  * functions at the same dimensions (hnswlib_distance.cpp, compiled with
  * the benchmarks' -march flags, so hnswlib takes its AVX-512 code where
@@ -49,9 +50,22 @@ static volatile float sink_f;
 static volatile size_t sink_z;
 
 /* The operations timed per set, in table and JSON order. */
-enum op { OP_L2, OP_DOT, OP_DIFF1, OP_DIFF50, OP_SCATTER5, OP_GATHER5, OP_SCATTER50, OP_GATHER50, N_OPS };
-static const char *const op_key[N_OPS] = {"l2sq",         "dot",         "diff_1pct",     "diff_50pct",
-                                          "scatter_5pct", "gather_5pct", "scatter_50pct", "gather_50pct"};
+enum op {
+    OP_L2,
+    OP_DOT,
+    OP_DIFF1,
+    OP_DIFF50,
+    OP_SCATTER5,
+    OP_GATHER5,
+    OP_SCATTER50,
+    OP_GATHER50,
+    OP_L2_A64,
+    OP_DOT_A64,
+    N_OPS
+};
+static const char *const op_key[N_OPS] = {"l2sq",           "dot",          "diff_1pct",     "diff_50pct",
+                                          "scatter_5pct",   "gather_5pct",  "scatter_50pct", "gather_50pct",
+                                          "l2sq_aligned64", "dot_aligned64"};
 enum hop { H_L2, H_IP, N_HOPS };
 static const char *const hop_key[N_HOPS] = {"l2sq", "ip"};
 
@@ -59,6 +73,7 @@ static const char *const hop_key[N_HOPS] = {"l2sq", "ip"};
 typedef struct inputs {
     size_t n;
     float *a, *b, *c1, *c50, *dst, *vals, *out;
+    float *a64, *b64; /* copies of a and b on 64-byte boundaries */
     uint32_t *idx, *idx5, *idx50;
     size_t m5, m50;
 } inputs;
@@ -98,11 +113,19 @@ static void make_inputs(inputs *in, size_t n) {
         if (i % 2 == 0) in->idx50[in->m50++] = (uint32_t)i;
     }
     memcpy(in->dst, in->a, n * sizeof(float));
+    size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
+    in->a64 = aligned_alloc(64, bytes), in->b64 = aligned_alloc(64, bytes);
+    if (!in->a64 || !in->b64) {
+        fprintf(stderr, "bench_kernels: out of memory\n");
+        exit(2);
+    }
+    memcpy(in->a64, in->a, n * sizeof(float));
+    memcpy(in->b64, in->b, n * sizeof(float));
 }
 
 static void free_inputs(inputs *in) {
     free(in->a), free(in->b), free(in->c1), free(in->c50), free(in->dst), free(in->vals), free(in->out);
-    free(in->idx), free(in->idx5), free(in->idx50);
+    free(in->idx), free(in->idx5), free(in->idx50), free(in->a64), free(in->b64);
 }
 
 /* ns per call of one deltavec kernel over `calls` calls (one timing). */
@@ -132,11 +155,18 @@ static double time_set(const dv_kernels *k, enum op op, const inputs *in, size_t
         case OP_SCATTER50:
             k->scatter(in->dst, in->idx50, in->vals, in->m50);
             break;
-        default:
+        case OP_GATHER50:
             k->gather(in->out, in->a, in->idx50, in->m50);
             break;
+        case OP_L2_A64:
+            sink_f = k->l2sq(in->a64, in->b64, n);
+            break;
+        default:
+            sink_f = k->dot(in->a64, in->b64, n);
+            break;
         }
-        if (op >= OP_SCATTER5) sink_f = op == OP_SCATTER5 || op == OP_SCATTER50 ? in->dst[0] : in->out[0];
+        if (op >= OP_SCATTER5 && op <= OP_GATHER50)
+            sink_f = op == OP_SCATTER5 || op == OP_SCATTER50 ? in->dst[0] : in->out[0];
     }
     return (cpu_now() - t) * 1e9 / (double)calls;
 }
@@ -182,13 +212,14 @@ static int set_index(const dv_kernels *const *sets, size_t ns, const char *name)
 
 static void print_tables(const cell *cells, const size_t *dims, size_t nd, const dv_kernels *const *sets,
                          size_t ns, int best) {
-    printf("%-8s %6s %10s %10s %12s %12s %12s %12s %13s %13s\n", "set", "dim", "l2sq ns", "dot ns",
-           "diff 1% ns", "diff 50% ns", "scatter 5%", "gather 5%", "scatter 50%", "gather 50%");
+    printf("%-8s %6s %10s %10s %12s %12s %12s %12s %13s %13s %11s %11s\n", "set", "dim", "l2sq ns", "dot ns",
+           "diff 1% ns", "diff 50% ns", "scatter 5%", "gather 5%", "scatter 50%", "gather 50%", "l2sq al64",
+           "dot al64");
     for (size_t d = 0; d < nd; d++)
         for (size_t s = 0; s < ns; s++) {
             const double *v = cells[d].ns[s];
-            printf("%-8s %6zu %10.1f %10.1f %12.1f %12.1f %12.1f %12.1f %13.1f %13.1f\n", sets[s]->name,
-                   dims[d], v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]);
+            printf("%-8s %6zu %10.1f %10.1f %12.1f %12.1f %12.1f %12.1f %13.1f %13.1f %11.1f %11.1f\n",
+                   sets[s]->name, dims[d], v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9]);
         }
     printf("\nagainst hnswlib (%s code, %s): ns per distance; ratio > 1 = deltavec faster\n",
            bench_hnswlib_isa(), DV_BENCH_FLAGS);

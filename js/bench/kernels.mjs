@@ -53,7 +53,7 @@ function nativeKernels(dims) {
   const cells = {};
   for (const line of out.split('\n')) {
     const m = line.trim().split(/\s+/);
-    if (m.length !== 6 || !/^\d+$/.test(m[1]) || m[0] !== best) continue;
+    if (m.length < 6 || !/^\d+$/.test(m[1]) || m[0] !== best) continue; // set, dim, l2sq, dot, diff 1%, diff 50%, ...
     cells[m[1]] = { l2sq: +m[2], dot: +m[3], diff_1pct: +m[4], diff_50pct: +m[5] };
   }
   return { ran: true, backend: best, method: 'best of 5, thread CPU time', ns: cells };

@@ -9,6 +9,9 @@ extern const dv_kernels dv_kernels_scalar;
 extern const dv_kernels dv_kernels_sse;
 extern const dv_kernels dv_kernels_avx2;
 extern const dv_kernels dv_kernels_avx512;
+/* The AVX2 reductions, which the AVX-512 set calls for unaligned inputs. */
+float dv_avx2_l2sq(const float *a, const float *b, size_t n);
+float dv_avx2_dot(const float *a, const float *b, size_t n);
 #endif
 #if defined(__wasm_simd128__)
 extern const dv_kernels dv_kernels_simd128;

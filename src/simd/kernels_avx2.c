@@ -6,7 +6,8 @@
  * (gcc and clang both let -mavx2 imply POPCNT, which diff uses; every
  * AVX2 CPU has it, the check just makes the assumption explicit).
  *
- * Reductions (l2sq, dot) keep four independent 8-wide accumulators over a
+ * Reductions (l2sq, dot; also called by the AVX-512 set, which shares
+ * their summation order) keep four independent 8-wide accumulators over a
  * 32-float unrolled body so the FMA latency (4-5 cycles) is hidden, then
  * an 8-wide loop, then one masked load for the last 1..7 floats (maskload
  * never touches the masked-off lanes, so nothing past n is read). Their
@@ -49,7 +50,7 @@ static inline __m256i tail_mask(size_t r) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)r), iota);
 }
 
-static float avx2_l2sq(const float *a, const float *b, size_t n) {
+float dv_avx2_l2sq(const float *a, const float *b, size_t n) {
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
     __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
     size_t i = 0;
@@ -75,7 +76,7 @@ static float avx2_l2sq(const float *a, const float *b, size_t n) {
     return hsum256(_mm256_add_ps(_mm256_add_ps(s0, s1), _mm256_add_ps(s2, s3)));
 }
 
-static float avx2_dot(const float *a, const float *b, size_t n) {
+float dv_avx2_dot(const float *a, const float *b, size_t n) {
     __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
     __m256 s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
     size_t i = 0;
@@ -206,7 +207,7 @@ static void avx2_gather(float *out, const float *src, const uint32_t *idx, size_
 }
 
 const dv_kernels dv_kernels_avx2 = {
-    "avx2", avx2_l2sq, avx2_dot, avx2_diff, avx2_scatter, avx2_gather,
+    "avx2", dv_avx2_l2sq, dv_avx2_dot, avx2_diff, avx2_scatter, avx2_gather,
 };
 
 #endif /* x86-64 */

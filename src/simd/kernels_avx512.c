@@ -21,8 +21,12 @@
  * is the same float; with this set an AVX-512 machine and an AVX2 machine
  * (and a directory written before this set existed) still agree. The
  * price: each lane's running sum is one FMA chain, so the loop is bound by
- * the FMA latency exactly as the AVX2 one (docs/BENCH.md has the figures);
- * the gain is half the instructions and loads.
+ * the FMA latency exactly as the AVX2 one, and the gain is only half the
+ * instructions and loads. That pays when both vectors sit on 64-byte
+ * boundaries; otherwise nearly every 64-byte load straddles two cache
+ * lines and the zmm loop measured slower than the AVX2 one (docs/BENCH.md,
+ * bench_kernels). Since both loops give the same floats, each call takes
+ * the zmm loop for aligned inputs and the AVX2 one for the others.
  *
  * diff is exact (the scalar subtraction, |.| and ordered greater-than);
  * set lanes are compressed in a register (vpcompressd) and stored whole
@@ -72,7 +76,7 @@ static inline __mmask16 lanes_mask(size_t from, size_t to) {
     return (__mmask16)(((1u << (to - from)) - 1u) << from);
 }
 
-static float avx512_l2sq(const float *a, const float *b, size_t n) {
+static float zmm_l2sq(const float *a, const float *b, size_t n) {
     __m512 s01 = _mm512_setzero_ps(), s23 = _mm512_setzero_ps(); /* AVX2's s0|s1 and s2|s3 */
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
@@ -94,7 +98,7 @@ static float avx512_l2sq(const float *a, const float *b, size_t n) {
     return finish(s01, s23);
 }
 
-static float avx512_dot(const float *a, const float *b, size_t n) {
+static float zmm_dot(const float *a, const float *b, size_t n) {
     __m512 s01 = _mm512_setzero_ps(), s23 = _mm512_setzero_ps();
     size_t i = 0;
     for (; i + 32 <= n; i += 32) {
@@ -110,6 +114,19 @@ static float avx512_dot(const float *a, const float *b, size_t n) {
                                     _mm512_maskz_expandloadu_ps(m, b + i), s01, m);
     }
     return finish(s01, s23);
+}
+
+/* Both vectors on 64-byte boundaries: no zmm load crosses a cache line. */
+static inline int both_aligned64(const float *a, const float *b) {
+    return (((uintptr_t)a | (uintptr_t)b) & 63u) == 0;
+}
+
+static float avx512_l2sq(const float *a, const float *b, size_t n) {
+    return both_aligned64(a, b) ? zmm_l2sq(a, b, n) : dv_avx2_l2sq(a, b, n);
+}
+
+static float avx512_dot(const float *a, const float *b, size_t n) {
+    return both_aligned64(a, b) ? zmm_dot(a, b, n) : dv_avx2_dot(a, b, n);
 }
 
 static size_t avx512_diff(const float *old_v, const float *new_v, size_t n, float eps, uint32_t *idx_out) {
