@@ -5,7 +5,8 @@
  * Not a test and not part of the HNSW comparison: it shows what the
  * runtime dispatch buys (ns per call of l2sq/dot, diff at 1% and 50% of
  * the floats changed, scatter/gather of 5% and 50% of the indices, l2sq
- * and dot again on 64-byte aligned copies of the inputs) and
+ * and dot again on 64-byte aligned copies of the inputs; XXH3's streaming
+ * update in its SSE2, AVX2 and AVX-512 builds) and
  * how the chosen set compares with hnswlib's L2Space / InnerProductSpace
  * functions at the same dimensions (hnswlib_distance.cpp, compiled with
  * the benchmarks' -march flags, so hnswlib takes its AVX-512 code where
@@ -30,8 +31,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <xxhash.h>
+
 #include "hnswlib_distance.h"
-#include "simd/simd.h"
+#include "simd/kernels.h"
 
 #ifndef DV_BENCH_FLAGS
 #define DV_BENCH_FLAGS "?"
@@ -204,6 +207,46 @@ static void measure(cell *c, const inputs *in, const dv_kernels *const *sets, si
     }
 }
 
+/* XXH3 streaming update (dv_xxh3_update's builds), GB/s over 1 MiB fed in
+ * 4 KiB pieces as the snapshot codec and the state hash feed it; best of
+ * reps, interleaved. [0] is xxhash as this file is compiled (baseline
+ * x86-64: SSE2), [1] AVX2, [2] AVX-512; 0 where the CPU lacks the set. */
+#define XXH3_BUILDS 3
+static const char *const xxh3_key[XXH3_BUILDS] = {"sse2", "avx2", "avx512"};
+
+static void baseline_xxh3_update(void *st, const void *p, size_t len) {
+    XXH3_64bits_update((XXH3_state_t *)st, p, len);
+}
+
+static void measure_xxh3(double *gbps, int reps) {
+    typedef void (*update_fn)(void *, const void *, size_t);
+    update_fn fns[XXH3_BUILDS] = {baseline_xxh3_update, NULL, NULL};
+#if defined(__x86_64__)
+    if (dv_kernels_named("avx2")) fns[1] = dv_xxh3_update_avx2;
+    if (dv_kernels_named("avx512")) fns[2] = dv_xxh3_update_avx512;
+#endif
+    enum { BYTES = 1 << 20, PIECE = 4096, ROUNDS = 64 };
+    unsigned char *buf = xmalloc(BYTES);
+    for (size_t i = 0; i < BYTES; i++) buf[i] = (unsigned char)(i * 2654435761u >> 13);
+    double best[XXH3_BUILDS] = {1e30, 1e30, 1e30};
+    for (int rep = 0; rep < reps; rep++) {
+        for (int f = 0; f < XXH3_BUILDS; f++) {
+            if (!fns[f]) continue;
+            double t = cpu_now();
+            for (int r = 0; r < ROUNDS; r++) {
+                XXH3_state_t st;
+                XXH3_64bits_reset(&st);
+                for (size_t off = 0; off < BYTES; off += PIECE) fns[f](&st, buf + off, PIECE);
+                sink_z = (size_t)XXH3_64bits_digest(&st);
+            }
+            double e = (cpu_now() - t) / ROUNDS;
+            if (e < best[f]) best[f] = e;
+        }
+    }
+    for (int f = 0; f < XXH3_BUILDS; f++) gbps[f] = fns[f] ? (double)BYTES / best[f] / 1e9 : 0.0;
+    free(buf);
+}
+
 static int set_index(const dv_kernels *const *sets, size_t ns, const char *name) {
     for (size_t s = 0; s < ns; s++)
         if (strcmp(sets[s]->name, name) == 0) return (int)s;
@@ -211,7 +254,7 @@ static int set_index(const dv_kernels *const *sets, size_t ns, const char *name)
 }
 
 static void print_tables(const cell *cells, const size_t *dims, size_t nd, const dv_kernels *const *sets,
-                         size_t ns, int best) {
+                         size_t ns, int best, const double *xxh3) {
     printf("%-8s %6s %10s %10s %12s %12s %12s %12s %13s %13s %11s %11s\n", "set", "dim", "l2sq ns", "dot ns",
            "diff 1% ns", "diff 50% ns", "scatter 5%", "gather 5%", "scatter 50%", "gather 50%", "l2sq al64",
            "dot al64");
@@ -237,10 +280,15 @@ static void print_tables(const cell *cells, const size_t *dims, size_t nd, const
                    ours, hn / ours, r25, rh2);
         }
     }
+    printf("\nXXH3 streaming update, 1 MiB in 4 KiB pieces, GB/s:");
+    for (int f = 0; f < XXH3_BUILDS; f++)
+        if (xxh3[f] > 0) printf(" %s %.2f", xxh3_key[f], xxh3[f]);
+    if (xxh3[1] > 0 && xxh3[2] > 0) printf(" (avx512/avx2 %.2fx)", xxh3[2] / xxh3[1]);
+    printf("\n");
 }
 
 static int write_json(const char *dir, const cell *cells, const size_t *dims, size_t nd,
-                      const dv_kernels *const *sets, size_t ns, int best, int reps) {
+                      const dv_kernels *const *sets, size_t ns, int best, int reps, const double *xxh3) {
     char path[4096];
     snprintf(path, sizeof path, "%s/kernels.json", dir);
     FILE *f = fopen(path, "w");
@@ -290,7 +338,10 @@ static int write_json(const char *dir, const cell *cells, const size_t *dims, si
         }
         fprintf(f, "}");
     }
-    fprintf(f, "\n  }\n}\n");
+    fprintf(f, "\n  },\n  \"xxh3_gbps\": {");
+    for (int x = 0, first = 1; x < XXH3_BUILDS; x++)
+        if (xxh3[x] > 0) fprintf(f, "%s\"%s\": %.3f", first ? "" : ", ", xxh3_key[x], xxh3[x]), first = 0;
+    fprintf(f, "}\n}\n");
     if (fclose(f) != 0) {
         perror(path);
         return 1;
@@ -334,8 +385,10 @@ int main(int argc, char **argv) {
         measure(&cells[d], &in, sets, ns, reps);
         free_inputs(&in);
     }
-    print_tables(cells, dims, nd, sets, ns, best);
-    int rc = out ? write_json(out, cells, dims, nd, sets, ns, best, reps) : 0;
+    double xxh3[XXH3_BUILDS];
+    measure_xxh3(xxh3, reps);
+    print_tables(cells, dims, nd, sets, ns, best, xxh3);
+    int rc = out ? write_json(out, cells, dims, nd, sets, ns, best, reps, xxh3) : 0;
     free(cells);
     return rc;
 }

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include <stdio.h>
+#include <xxhash.h>
 
 #include "db/db_internal.h"
 #include "simd/kernels.h"
@@ -496,6 +497,38 @@ static void test_scatter_with_repeated_index_keeps_the_later_value(void **state)
     }
 }
 
+/* ---- XXH3 ------------------------------------------------------------------ */
+
+/* dv_xxh3_update and each ISA build of it: XXH3_64bits of the whole input, fed in uneven pieces. */
+static void test_xxh3_update_equals_xxhash_in_every_build(void **state) {
+    (void)state;
+    typedef void (*update_fn)(void *, const void *, size_t);
+    update_fn fns[3] = {dv_xxh3_update, NULL, NULL};
+#if defined(__x86_64__)
+    if (dv_kernels_named("avx2")) fns[1] = dv_xxh3_update_avx2;
+    if (dv_kernels_named("avx512")) fns[2] = dv_xxh3_update_avx512;
+#endif
+    static const size_t lens[] = {0, 1, 17, 129, 240, 241, 1024, 4096, 100003};
+    unsigned char *buf = malloc(100003);
+    assert_non_null(buf);
+    rng_state = 7;
+    for (size_t i = 0; i < 100003; i++) buf[i] = (unsigned char)rng_next();
+    for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
+        uint64_t want = XXH3_64bits(buf, lens[l]);
+        for (size_t f = 0; f < 3; f++) {
+            if (!fns[f]) continue;
+            XXH3_state_t st;
+            XXH3_64bits_reset(&st);
+            for (size_t off = 0, piece = 1; off < lens[l]; off += piece, piece = piece * 3 + 1) {
+                if (piece > lens[l] - off) piece = lens[l] - off;
+                fns[f](&st, buf + off, piece);
+            }
+            if (XXH3_64bits_digest(&st) != want) fail_msg("xxh3 build %zu, length %zu", f, lens[l]);
+        }
+    }
+    free(buf);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scalar_is_listed_first_and_best_is_usable),
@@ -511,6 +544,7 @@ int main(void) {
         cmocka_unit_test(test_diff_edge_cases_equal_eps_signed_zero_nan),
         cmocka_unit_test(test_scatter_and_gather_equal_scalar_exactly),
         cmocka_unit_test(test_scatter_with_repeated_index_keeps_the_later_value),
+        cmocka_unit_test(test_xxh3_update_equals_xxhash_in_every_build),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
