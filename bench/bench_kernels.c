@@ -15,7 +15,7 @@
  *
  * Method: thread CPU time (CLOCK_THREAD_CPUTIME_ID, robust on a shared
  * machine), 20e6/dim + 1 calls per timing, best of --reps repetitions
- * (default 7). The repetitions are interleaved: each repetition times
+ * (default 11). The repetitions are interleaved: each repetition times
  * every cell once, so a burst of load from elsewhere hits all cells alike
  * and the ratios of one run stay comparable. Inputs come from a fixed LCG
  * (js/bench/kernels.mjs rebuilds the same ones for its wasm column) in
@@ -353,7 +353,7 @@ static int write_json(const char *dir, const cell *cells, const size_t *dims, si
 int main(int argc, char **argv) {
     size_t dims[MAX_DIMS] = {128, 384, 768, 784, 1536};
     size_t nd = 5, given = 0;
-    int reps = 7;
+    int reps = 11;
     const char *out = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--reps") == 0 && i + 1 < argc)

@@ -9,9 +9,6 @@ extern const dv_kernels dv_kernels_scalar;
 extern const dv_kernels dv_kernels_sse;
 extern const dv_kernels dv_kernels_avx2;
 extern const dv_kernels dv_kernels_avx512;
-/* The AVX2 reductions, which the AVX-512 set calls for unaligned inputs. */
-float dv_avx2_l2sq(const float *a, const float *b, size_t n);
-float dv_avx2_dot(const float *a, const float *b, size_t n);
 /* XXH3_64bits_update built for AVX2 / AVX-512 (hash_avx2.c, hash_avx512.c; hash.c picks). */
 void dv_xxh3_update_avx2(void *xxh3_state, const void *bytes, size_t len);
 void dv_xxh3_update_avx512(void *xxh3_state, const void *bytes, size_t len);

@@ -45,17 +45,7 @@
 
 #include <immintrin.h>
 
-/* Horizontal sum of 8 floats: the AVX2 set's hsum256, instruction for instruction. */
-static inline float hsum256(__m256 v) {
-    __m128 lo = _mm256_castps256_ps128(v);
-    __m128 hi = _mm256_extractf128_ps(v, 1);
-    lo = _mm_add_ps(lo, hi);
-    __m128 sh = _mm_movehdup_ps(lo);
-    __m128 s = _mm_add_ps(lo, sh);
-    sh = _mm_movehl_ps(sh, s);
-    s = _mm_add_ss(s, sh);
-    return _mm_cvtss_f32(s);
-}
+#include "simd/reduce_avx2.h" /* the AVX2 loops and their hsum256 */
 
 /* Lanes 8..15 (vextractf32x8 would need AVX512DQ; the 64-bit form is AVX512F). */
 static inline __m256 high_half(__m512 v) {
@@ -122,11 +112,11 @@ static inline int both_aligned64(const float *a, const float *b) {
 }
 
 static float avx512_l2sq(const float *a, const float *b, size_t n) {
-    return both_aligned64(a, b) ? zmm_l2sq(a, b, n) : dv_avx2_l2sq(a, b, n);
+    return both_aligned64(a, b) ? zmm_l2sq(a, b, n) : avx2_l2sq_loop(a, b, n);
 }
 
 static float avx512_dot(const float *a, const float *b, size_t n) {
-    return both_aligned64(a, b) ? zmm_dot(a, b, n) : dv_avx2_dot(a, b, n);
+    return both_aligned64(a, b) ? zmm_dot(a, b, n) : avx2_dot_loop(a, b, n);
 }
 
 static size_t avx512_diff(const float *old_v, const float *new_v, size_t n, float eps, uint32_t *idx_out) {
