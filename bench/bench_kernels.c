@@ -16,8 +16,9 @@
  * Method: thread CPU time (CLOCK_THREAD_CPUTIME_ID, robust on a shared
  * machine), 20e6/dim + 1 calls per timing, best of --reps repetitions
  * (default 11). The repetitions are interleaved: each repetition times
- * every cell once, so a burst of load from elsewhere hits all cells alike
- * and the ratios of one run stay comparable. Inputs come from a fixed LCG
+ * every cell of every dimension once, so a burst of load from elsewhere
+ * spoils one repetition of many cells rather than every repetition of a
+ * few, and the ratios of one run stay comparable. Inputs come from a fixed LCG
  * (js/bench/kernels.mjs rebuilds the same ones for its wasm column) in
  * malloc'd buffers (16-byte alignment, so wide loads are unaligned, as in
  * a database whose vectors follow their neighbour lists).
@@ -73,12 +74,21 @@ enum hop { H_L2, H_IP, N_HOPS };
 static const char *const hop_key[N_HOPS] = {"l2sq", "ip"};
 
 /* Inputs of one dimension. */
+#define N_BUFFERS 12
+
+/* Inputs of one dimension. Every buffer starts at its own offset within a
+ * 4 KiB page (16 + 320 * k bytes: 16-byte but not 64-byte aligned, as
+ * vectors in a database): buffers at equal page offsets would make loads
+ * of one and stores to another falsely alias (4K aliasing), which made
+ * one dimension's diff 2-3x slower depending on where malloc put things. */
 typedef struct inputs {
     size_t n;
     float *a, *b, *c1, *c50, *dst, *vals, *out;
     float *a64, *b64; /* copies of a and b on 64-byte boundaries */
     uint32_t *idx, *idx5, *idx50;
     size_t m5, m50;
+    void *base[N_BUFFERS];
+    int n_base;
 } inputs;
 
 static void *xmalloc(size_t bytes) {
@@ -90,17 +100,35 @@ static void *xmalloc(size_t bytes) {
     return p;
 }
 
+/* bytes at page offset off (< 4096) of a fresh page-aligned block, remembered for free_inputs. */
+static void *page_offset_buffer(inputs *in, size_t bytes, size_t off) {
+    size_t total = (bytes + off + 4095) / 4096 * 4096;
+    unsigned char *p = aligned_alloc(4096, total);
+    if (!p || in->n_base == N_BUFFERS) {
+        fprintf(stderr, "bench_kernels: out of memory\n");
+        exit(2);
+    }
+    in->base[in->n_base++] = p;
+    return p + off;
+}
+
+/* The k-th buffer of a dimension: 16-byte aligned at its own page offset. */
+static void *staggered(inputs *in, size_t bytes) {
+    return page_offset_buffer(in, bytes, 16 + 320 * (size_t)in->n_base);
+}
+
 /* a = (r >> 40) / 2^24, b = a / 2, c1/c50 = a + 1 on 1%/50% of the floats
  * (the LCG and formulas js/bench/kernels.mjs reproduces); idx5/idx50 take
  * every 20th / every 2nd index. */
 static void make_inputs(inputs *in, size_t n) {
     in->n = n;
-    in->a = xmalloc((n + 1) * sizeof(float)), in->b = xmalloc((n + 1) * sizeof(float));
-    in->c1 = xmalloc((n + 1) * sizeof(float)), in->c50 = xmalloc((n + 1) * sizeof(float));
-    in->dst = xmalloc(n * sizeof(float)), in->vals = xmalloc(n * sizeof(float)),
-    in->out = xmalloc(n * sizeof(float));
-    in->idx = xmalloc(n * sizeof(uint32_t)), in->idx5 = xmalloc(n * sizeof(uint32_t));
-    in->idx50 = xmalloc(n * sizeof(uint32_t));
+    in->n_base = 0;
+    in->a = staggered(in, (n + 1) * sizeof(float)), in->b = staggered(in, (n + 1) * sizeof(float));
+    in->c1 = staggered(in, (n + 1) * sizeof(float)), in->c50 = staggered(in, (n + 1) * sizeof(float));
+    in->dst = staggered(in, n * sizeof(float)), in->vals = staggered(in, n * sizeof(float));
+    in->out = staggered(in, n * sizeof(float));
+    in->idx = staggered(in, n * sizeof(uint32_t)), in->idx5 = staggered(in, n * sizeof(uint32_t));
+    in->idx50 = staggered(in, n * sizeof(uint32_t));
     uint64_t r = 1;
     for (size_t i = 0; i <= n; i++) {
         r = r * 6364136223846793005ull + 1442695040888963407ull;
@@ -116,19 +144,14 @@ static void make_inputs(inputs *in, size_t n) {
         if (i % 2 == 0) in->idx50[in->m50++] = (uint32_t)i;
     }
     memcpy(in->dst, in->a, n * sizeof(float));
-    size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-    in->a64 = aligned_alloc(64, bytes), in->b64 = aligned_alloc(64, bytes);
-    if (!in->a64 || !in->b64) {
-        fprintf(stderr, "bench_kernels: out of memory\n");
-        exit(2);
-    }
+    in->a64 = page_offset_buffer(in, n * sizeof(float), 64 * 50); /* 64-byte aligned, own page offsets */
+    in->b64 = page_offset_buffer(in, n * sizeof(float), 64 * 55);
     memcpy(in->a64, in->a, n * sizeof(float));
     memcpy(in->b64, in->b, n * sizeof(float));
 }
 
 static void free_inputs(inputs *in) {
-    free(in->a), free(in->b), free(in->c1), free(in->c50), free(in->dst), free(in->vals), free(in->out);
-    free(in->idx), free(in->idx5), free(in->idx50), free(in->a64), free(in->b64);
+    for (int i = 0; i < in->n_base; i++) free(in->base[i]);
 }
 
 /* ns per call of one deltavec kernel over `calls` calls (one timing). */
@@ -187,23 +210,25 @@ typedef struct cell {
     double hns[N_HOPS];
 } cell;
 
-static void measure(cell *c, const inputs *in, const dv_kernels *const *sets, size_t ns, int reps) {
-    size_t calls = 20000000 / in->n + 1;
-    bench_hnswlib_dist hf[N_HOPS] = {bench_hnswlib_l2(in->n), bench_hnswlib_ip(in->n)};
-    for (size_t s = 0; s < ns; s++)
+static void reset_cell(cell *c) {
+    for (size_t s = 0; s < MAX_SETS; s++)
         for (int o = 0; o < N_OPS; o++) c->ns[s][o] = 1e30;
     for (int h = 0; h < N_HOPS; h++) c->hns[h] = 1e30;
-    for (int rep = 0; rep < reps; rep++) { /* interleaved: every cell once per repetition */
-        for (size_t s = 0; s < ns; s++) {
-            for (int o = 0; o < N_OPS; o++) {
-                double e = time_set(sets[s], (enum op)o, in, calls);
-                if (e < c->ns[s][o]) c->ns[s][o] = e;
-            }
+}
+
+/* One repetition of one dimension: every cell timed once, its best kept. */
+static void measure_once(cell *c, const inputs *in, const dv_kernels *const *sets, size_t ns) {
+    size_t calls = 20000000 / in->n + 1;
+    bench_hnswlib_dist hf[N_HOPS] = {bench_hnswlib_l2(in->n), bench_hnswlib_ip(in->n)};
+    for (size_t s = 0; s < ns; s++) {
+        for (int o = 0; o < N_OPS; o++) {
+            double e = time_set(sets[s], (enum op)o, in, calls);
+            if (e < c->ns[s][o]) c->ns[s][o] = e;
         }
-        for (int h = 0; h < N_HOPS; h++) {
-            double e = time_hnswlib(hf[h], in, calls);
-            if (e < c->hns[h]) c->hns[h] = e;
-        }
+    }
+    for (int h = 0; h < N_HOPS; h++) {
+        double e = time_hnswlib(hf[h], in, calls);
+        if (e < c->hns[h]) c->hns[h] = e;
     }
 }
 
@@ -379,12 +404,12 @@ int main(int argc, char **argv) {
     printf(" (dispatch picks %s)\n", dv_kernels_best()->name);
     printf("ns per call, thread CPU time, best of %d interleaved repetitions\n\n", reps);
     cell *cells = xmalloc(nd * sizeof *cells);
-    for (size_t d = 0; d < nd; d++) {
-        inputs in;
-        make_inputs(&in, dims[d]);
-        measure(&cells[d], &in, sets, ns, reps);
-        free_inputs(&in);
-    }
+    inputs *in = xmalloc(nd * sizeof *in);
+    for (size_t d = 0; d < nd; d++) make_inputs(&in[d], dims[d]), reset_cell(&cells[d]);
+    for (int rep = 0; rep < reps; rep++) /* interleaved: each repetition times every cell of every dim */
+        for (size_t d = 0; d < nd; d++) measure_once(&cells[d], &in[d], sets, ns);
+    for (size_t d = 0; d < nd; d++) free_inputs(&in[d]);
+    free(in);
     double xxh3[XXH3_BUILDS];
     measure_xxh3(xxh3, reps);
     print_tables(cells, dims, nd, sets, ns, best, xxh3);
