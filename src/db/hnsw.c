@@ -118,13 +118,49 @@ static void cand_compact(dv_heap_item *h, uint32_t *n, float bound, int strict) 
 
 /* ---- search ------------------------------------------------------------- */
 
-static inline void prefetch_node(const dv_db *db, uint32_t slot) {
+/* How many neighbours ahead of the distance being computed the whole vector
+ * is prefetched. The search is bound by memory latency (perf: the stalls are
+ * on the kernel's loads and on the visited tags), so the lines of the next
+ * vectors are requested while the current one is compared. */
+#define PREFETCH_AHEAD 3
+
+/* Prefetches every cache line of slot's vector (the first line alone left
+ * the kernel waiting for the other seven at dim 128). */
+static inline void prefetch_vector(const dv_db *db, uint32_t slot) {
 #if defined(__GNUC__) || defined(__clang__)
-    __builtin_prefetch(dv_vec(db, slot));
+    const char *p = (const char *)dv_vec(db, slot);
+    size_t bytes = (size_t)db->dim * 4;
+    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o);
+    __builtin_prefetch(p + bytes - 1); /* the vector need not start on a line */
 #else
     (void)db;
     (void)slot;
 #endif
+}
+
+static inline void prefetch_tag(const uint16_t *vis, uint32_t slot) {
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(vis + slot);
+#else
+    (void)vis;
+    (void)slot;
+#endif
+}
+
+/* Marks the not yet visited neighbours in lst as visited and writes them to
+ * out in list order; returns their number. Marking them all before any
+ * distance is computed changes nothing (a list holds no slot twice) but
+ * lets their vectors be fetched together. */
+static inline uint32_t take_unvisited(const uint32_t *lst, uint16_t *vis, uint16_t tag, uint32_t *out) {
+    uint32_t n = lst[0], m = 0;
+    for (uint32_t j = 0; j < n; j++) prefetch_tag(vis, lst[1 + j]);
+    for (uint32_t j = 0; j < n; j++) {
+        uint32_t nb = lst[1 + j];
+        if (vis[nb] == tag) continue;
+        vis[nb] = tag;
+        out[m++] = nb;
+    }
+    return m;
 }
 
 static void greedy(const dv_db *db, const float *q, float qinv, uint32_t *cur, float *curd, uint32_t layer) {
@@ -173,22 +209,12 @@ static uint32_t search_layer(const dv_db *db, dv_search_scratch *s, const float 
             cand_compact(cand, &nc, bound, 0);
             if (nc + n > cap) cand_compact(cand, &nc, bound, 1);
         }
-#if defined(__GNUC__) || defined(__clang__)
-        if (n) {
-            __builtin_prefetch(vis + lst[1]);
-            prefetch_node(db, lst[1]);
-        }
-#endif
-        for (uint32_t j = 0; j < n; j++) {
-            uint32_t nb = lst[1 + j];
-#if defined(__GNUC__) || defined(__clang__)
-            if (j + 1 < n) {
-                __builtin_prefetch(vis + lst[2 + j]);
-                prefetch_node(db, lst[2 + j]);
-            }
-#endif
-            if (vis[nb] == tag) continue;
-            vis[nb] = tag;
+        uint32_t fresh[2 * DV_MAX_M];
+        uint32_t m = take_unvisited(lst, vis, tag, fresh);
+        for (uint32_t j = 0; j < m && j < PREFETCH_AHEAD; j++) prefetch_vector(db, fresh[j]);
+        for (uint32_t j = 0; j < m; j++) {
+            uint32_t nb = fresh[j];
+            if (j + PREFETCH_AHEAD < m) prefetch_vector(db, fresh[j + PREFETCH_AHEAD]);
             float d = dv_dist_q(db, q, qinv, nb);
             if (nt < ef || d < bound) {
                 if (nc < cap) minheap_push(cand, &nc, d, nb);
