@@ -397,7 +397,8 @@ static uint32_t heuristic(const dv_db *db, const dv_heap_item *c, uint32_t n, ui
     for (uint32_t i = 0; i < n && k < m; i++) {
         int good = 1;
         const float *v = dv_vec(db, c[i].id);
-        float vinv = db->info[c[i].id].inv_norm;
+        /* the cached norm only for cosine: info[] is a separate array */
+        float vinv = db->cfg.metric == DV_METRIC_COSINE ? db->info[c[i].id].inv_norm : 1.0f;
         for (uint32_t j = 0; j < k; j++) {
             if (dv_dist_q(db, v, vinv, out[j].id) < c[i].d) {
                 good = 0;
@@ -436,7 +437,9 @@ static void connect_back(dv_db *db, uint32_t nb, uint32_t layer, uint32_t x, flo
     uint32_t old[2 * DV_MAX_M], n = lst[0], nc = 0;
     memcpy(old, lst + 1, (size_t)n * 4);
     for (uint32_t j = 0; j < n; j++) {
-        if (db->info[old[j]].tomb) continue; /* a full list sheds its tombstones first */
+        /* a full list sheds its tombstones first (the flag is read only
+         * while there are any: info[] is a cache miss per neighbour) */
+        if (db->n_tomb > 0 && db->info[old[j]].tomb) continue;
         c[nc++].id = old[j];
     }
     uint32_t ids[2 * DV_MAX_M];
