@@ -209,12 +209,12 @@ static void greedy(const dv_db *db, const float *q, float qinv, uint32_t *cur, f
         changed = 0;
         const uint32_t *lst = dv_list(db, *cur, layer);
         uint32_t n = lst[0];
+        float dist[2 * DV_MAX_M];
+        fresh_distances(db, q, qinv, lst + 1, n, dist); /* prefetched, as in search_layer */
         for (uint32_t j = 0; j < n; j++) {
-            uint32_t nb = lst[1 + j];
-            float d = dv_dist_q(db, q, qinv, nb);
-            if (d < *curd) {
-                *curd = d;
-                *cur = nb;
+            if (dist[j] < *curd) {
+                *curd = dist[j];
+                *cur = lst[1 + j];
                 changed = 1;
             }
         }
