@@ -24,13 +24,14 @@
 #include <cmocka.h>
 
 #include "deltavec.h"
-#include "support/nats_server.h"
+#include "support/transport_checks.h"
+#include "support/transport_rig.h"
 
 #define DIM 8
 #define DB "clidb"
 
-static test_nats srv;
-static char work[256], primary[300], err_text[65536];
+static transport_rig rig = {.tag = "dv-transport-cli", .db = DB};
+static char primary[300], err_text[65536];
 static pid_t children[16]; /* started and not yet reaped: killed by teardown when a test fails midway */
 static int n_children;
 
@@ -44,7 +45,7 @@ static const char *path_of(const char *name) {
     static char p[4][400];
     static int k;
     k = (k + 1) % 4;
-    snprintf(p[k], sizeof p[k], "%s/%s", work, name);
+    rig_path(&rig, name, p[k], sizeof p[k]);
     return p[k];
 }
 
@@ -125,11 +126,9 @@ static int run_wait(const char *err_file, const char *first, ...) {
 
 static int setup(void **state) {
     (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(work, sizeof work, "%s/dv-transport-cli-XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(work)) return -1;
-    snprintf(primary, sizeof primary, "%s/%s", work, DB); /* serve's default name: the directory's */
-    return test_nats_start(&srv, DB);
+    int rc = rig_start(&rig);
+    rig_path(&rig, DB, primary, sizeof primary); /* serve's default name: the directory's */
+    return rc;
 }
 
 static int teardown(void **state) {
@@ -139,23 +138,12 @@ static int teardown(void **state) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
     }
-    test_nats_stop(&srv);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
-    return system(cmd) == 0 ? 0 : -1;
+    return rig_stop(&rig);
 }
 
 static void create_primary(void) {
-    dv_db_config c;
-    dv_db_config_default(&c, DIM);
-    c.M = 8;
-    c.ef_construction = 32;
-    dv_store_config sc;
-    dv_store_config_default(&sc);
-    sc.create = &c;
-    dv_store *s = NULL;
-    assert_int_equal(dv_store_open(primary, &sc, &s, NULL), DV_OK);
-    dv_store_close(s);
+    const rig_primary cfg = {.dim = DIM, .M = 8, .ef_construction = 32};
+    dv_store_close(check_primary_open(primary, &cfg));
 }
 
 /* A JSONL file of n records "<prefix><i>" with metadata. */
@@ -211,13 +199,13 @@ static void wait_converged(const char *replica) {
 }
 
 static pid_t start_serve(const char *err_file) {
-    return spawn(err_file, NULL, "serve", primary, "--nats", srv.url, "--user", "pub", "--password", "pubpw",
-                 "--poll-ms", "50", NULL);
+    return spawn(err_file, NULL, "serve", primary, "--nats", rig.srv.url, "--user", "pub", "--password",
+                 "pubpw", "--poll-ms", "50", NULL);
 }
 
 /* The follower's password comes from the environment (kept off the command line). */
 static pid_t start_follow(const char *replica, const char *err_file) {
-    return spawn(err_file, "folpw", "follow", replica, "--nats", srv.url, "--name", DB, "--user", "fol",
+    return spawn(err_file, "folpw", "follow", replica, "--nats", rig.srv.url, "--name", DB, "--user", "fol",
                  NULL);
 }
 
@@ -265,14 +253,14 @@ static void failures_are_reported(void **state) {
     char err[400];
     snprintf(err, sizeof err, "%s", path_of("fail.err"));
     /* no credentials: the server refuses the first connection */
-    assert_int_equal(
-        run_wait(err, "follow", path_of("r-nocreds"), "--nats", srv.url, "--name", DB, "--wait-s", "2", NULL),
-        1);
+    assert_int_equal(run_wait(err, "follow", path_of("r-nocreds"), "--nats", rig.srv.url, "--name", DB,
+                              "--wait-s", "2", NULL),
+                     1);
     assert_non_null(strstr(err_text, "cannot follow " DB));
     /* the follower's user may read the stream but not publish the record it lacks */
     create_primary();
     ingest(write_jsonl("e.jsonl", "e", 1, 5));
-    assert_int_equal(run_wait(err, "serve", primary, "--nats", srv.url, "--user", "fol", "--password",
+    assert_int_equal(run_wait(err, "serve", primary, "--nats", rig.srv.url, "--user", "fol", "--password",
                               "folpw", "--timeout-ms", "2000", "--wait-s", "2", NULL),
                      1);
     assert_non_null(strstr(err_text, "deltavec serve: "));
@@ -284,11 +272,12 @@ static void failures_are_reported(void **state) {
     /* usage */
     assert_int_equal(run_wait(err, "serve", primary, NULL), 2);
     assert_non_null(strstr(err_text, "--nats URL is required"));
-    assert_int_equal(run_wait(err, "follow", path_of("r"), "--nats", srv.url, "--name", "bad name", NULL), 2);
-    assert_int_equal(run_wait(err, "serve", primary, "--nats", srv.url, "--window", "0", NULL), 2);
+    assert_int_equal(run_wait(err, "follow", path_of("r"), "--nats", rig.srv.url, "--name", "bad name", NULL),
+                     2);
+    assert_int_equal(run_wait(err, "serve", primary, "--nats", rig.srv.url, "--window", "0", NULL), 2);
     assert_int_equal(run_wait(err, "follow", "--help", NULL), 0);
     /* a directory that holds no database */
-    assert_int_equal(run_wait(err, "serve", path_of("nothing"), "--nats", srv.url, NULL), 1);
+    assert_int_equal(run_wait(err, "serve", path_of("nothing"), "--nats", rig.srv.url, NULL), 1);
 }
 
 int main(void) {
