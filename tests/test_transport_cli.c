@@ -17,13 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "deltavec.h"
+#include "support/cli_process.h"
+#include "support/store_view.h"
 #include "support/transport_checks.h"
 #include "support/transport_rig.h"
 
@@ -41,86 +42,44 @@ static void sleep_ms(int ms) {
 }
 
 /* work/name, in one of 4 rotating buffers (enough for the arguments of one call). */
-static const char *path_of(const char *name) {
-    static char p[4][400];
-    static int k;
-    k = (k + 1) % 4;
-    rig_path(&rig, name, p[k], sizeof p[k]);
-    return p[k];
-}
+static const char *path_of(const char *name) { return test_path(rig.work, name); }
 
-static void read_text(const char *path, char *buf, size_t cap) {
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = '\0';
-    if (f) fclose(f);
-}
-
-/* Starts `deltavec ARGS...` (NULL-terminated) with stdout to /dev/null and stderr to err_file. */
-static pid_t spawn(const char *err_file, const char *password_env, const char *first, ...) {
-    const char *argv[32] = {DV_DELTAVEC_BIN, first};
-    int argc = 2;
-    va_list ap;
-    va_start(ap, first);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && argc < 31) argv[argc++] = a;
-    va_end(ap);
-    argv[argc] = NULL;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int o = open("/dev/null", O_WRONLY), e = open(err_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (o < 0 || e < 0) _exit(127);
-        dup2(o, 1);
-        dup2(e, 2);
-        if (password_env) setenv("DELTAVEC_NATS_PASSWORD", password_env, 1);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
+/* Starts `deltavec ARGS...` (NULL-terminated) with stdout to /dev/null and stderr to err_file; env: an
+ * environment variable for it ("NAME=value", NULL: none). Remembered until reaped. */
+static pid_t spawnv(const char *err_file, const char *env, const char *first, va_list rest) {
+    const test_proc_io io = {NULL, err_file, env};
+    pid_t pid = test_proc_startv(DV_DELTAVEC_BIN, &io, first, rest);
+    assert_true(pid > 0);
     if (n_children < 16) children[n_children++] = pid;
     return pid;
 }
 
-static void forget_child(pid_t pid) {
-    for (int i = 0; i < n_children; i++)
-        if (children[i] == pid) children[i] = children[--n_children];
+static pid_t spawn(const char *err_file, const char *env, const char *first, ...) {
+    va_list ap;
+    va_start(ap, first);
+    pid_t pid = spawnv(err_file, env, first, ap);
+    va_end(ap);
+    return pid;
 }
 
-/* Waits up to seconds for pid; its exit status (or 128+signal); kills it and fails on time-out. */
+/* Waits up to seconds for pid; its exit status (or 256 + signal); fails when it did not end in time. */
 static int wait_exit(pid_t pid, int seconds) {
-    for (int i = 0; i < seconds * 20; i++) {
-        int status;
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        assert_true(r >= 0);
-        if (r == pid) {
-            forget_child(pid);
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        }
-        sleep_ms(50);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    forget_child(pid);
-    fail_msg("process %d did not end within %d s", (int)pid, seconds); /* the caller's stderr file says why */
-    return -1;
+    int rc = test_proc_wait(pid, seconds);
+    for (int i = 0; i < n_children; i++)
+        if (children[i] == pid) children[i] = children[--n_children];
+    if (rc < 0)
+        fail_msg("process %d did not end within %d s", (int)pid,
+                 seconds); /* the caller's stderr file says why */
+    return rc;
 }
 
 static int run_wait(const char *err_file, const char *first, ...) {
-    const char *argv[16] = {first};
-    int argc = 1;
     va_list ap;
     va_start(ap, first);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && argc < 15) argv[argc++] = a;
+    pid_t pid = spawnv(err_file, NULL, first, ap);
     va_end(ap);
-    pid_t pid =
-        spawn(err_file, NULL, argv[0], argc > 1 ? argv[1] : NULL, argc > 2 ? argv[2] : NULL,
-              argc > 3 ? argv[3] : NULL, argc > 4 ? argv[4] : NULL, argc > 5 ? argv[5] : NULL,
-              argc > 6 ? argv[6] : NULL, argc > 7 ? argv[7] : NULL, argc > 8 ? argv[8] : NULL,
-              argc > 9 ? argv[9] : NULL, argc > 10 ? argv[10] : NULL, argc > 11 ? argv[11] : NULL,
-              argc > 12 ? argv[12] : NULL, argc > 13 ? argv[13] : NULL, argc > 14 ? argv[14] : NULL, NULL);
     int rc = wait_exit(pid, 60);
-    read_text(err_file, err_text, sizeof err_text);
+    test_read_text(err_file, err_text, sizeof err_text);
     return rc;
 }
 
@@ -170,11 +129,8 @@ static void ingest(const char *file) {
 
 /* State hash and sequence of a directory as a read-only opener sees it; 0 when it cannot be opened yet. */
 static uint64_t hash_of(const char *dir, size_t *count) {
-    dv_store_config sc;
-    dv_store_config_default(&sc);
-    sc.read_only = 1;
-    dv_store *s = NULL;
-    if (dv_store_open(dir, &sc, &s, NULL) != DV_OK) return 0;
+    dv_store *s = test_store_read_only(dir);
+    if (!s) return 0;
     uint64_t h = dv_db_state_hash(dv_store_db(s));
     if (count) *count = dv_db_count(dv_store_db(s));
     dv_store_close(s);
@@ -191,8 +147,8 @@ static void wait_converged(const char *replica) {
     }
     if (got != want) {
         static char serve_err[8192], follow_err[8192];
-        read_text(path_of("serve.err"), serve_err, sizeof serve_err);
-        read_text(path_of("follow.err"), follow_err, sizeof follow_err);
+        test_read_text(path_of("serve.err"), serve_err, sizeof serve_err);
+        test_read_text(path_of("follow.err"), follow_err, sizeof follow_err);
         fail_msg("replica %zu records, primary %zu: hashes differ\nserve: %s\nfollow: %s", n_replica,
                  n_primary, serve_err, follow_err);
     }
@@ -205,14 +161,14 @@ static pid_t start_serve(const char *err_file) {
 
 /* The follower's password comes from the environment (kept off the command line). */
 static pid_t start_follow(const char *replica, const char *err_file) {
-    return spawn(err_file, "folpw", "follow", replica, "--nats", rig.srv.url, "--name", DB, "--user", "fol",
-                 NULL);
+    return spawn(err_file, "DELTAVEC_NATS_PASSWORD=folpw", "follow", replica, "--nats", rig.srv.url, "--name",
+                 DB, "--user", "fol", NULL);
 }
 
 static void stop(pid_t pid, int sig, const char *err_file, const char *want) {
     assert_int_equal(kill(pid, sig), 0);
     int rc = wait_exit(pid, 30);
-    read_text(err_file, err_text, sizeof err_text);
+    test_read_text(err_file, err_text, sizeof err_text);
     if (rc != 0) fail_msg("exit %d after signal %d: %s", rc, sig, err_text);
     if (!strstr(err_text, want)) fail_msg("stderr lacks \"%s\": %s", want, err_text);
 }

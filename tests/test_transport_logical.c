@@ -27,6 +27,7 @@
 
 #include "deltavec.h"
 #include "log_util.h"
+#include "support/store_view.h"
 #include "support/transport_checks.h"
 #include "support/transport_rig.h"
 
@@ -158,7 +159,8 @@ static void test_logical_primary_c_and_node_replicas_converge(void **state) {
     js_expected_line(dv_store_db(s), target, q, NQ, DIM, want, sizeof want);
     assert_line(dv_follower_db(f), target, q, want);
     dv_follower_close(f);
-    dv_store *ro = check_open_read_only(r1);
+    dv_store *ro = test_store_read_only(r1);
+    assert_non_null(ro);
     assert_line(dv_store_db(ro), target, q, want);
     dv_store_close(ro);
     dv_publisher_close(p);

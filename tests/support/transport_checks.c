@@ -48,15 +48,6 @@ void check_converge(dv_publisher *p, dv_follower *f, uint64_t target) {
     assert_int_equal(dv_follower_position(f), target);
 }
 
-dv_store *check_open_read_only(const char *dir) {
-    dv_store_config rc;
-    dv_store_config_default(&rc);
-    rc.read_only = 1;
-    dv_store *ro = NULL;
-    assert_int_equal(dv_store_open(dir, &rc, &ro, NULL), DV_OK);
-    return ro;
-}
-
 static const uint32_t SPARSE_0_7_19[3] = {0, 7, 19};
 const mixed_profile MIXED_TAGGED = {40, 25, 20, 10, 50, 10000, SPARSE_0_7_19, 3, {"tag", "a"}, {"tag", "b"}};
 const mixed_profile MIXED_UNTAGGED = {40, 25,           20,          10, 50, 10000, SPARSE_0_7_19,

@@ -26,8 +26,6 @@ dv_follower *check_follower_open(const dv_follower_config *fc);
 
 /* rig_converge, failing the test with both sides' last errors; then f must hold target. */
 void check_converge(dv_publisher *p, dv_follower *f, uint64_t target);
-/* The replica directory dir as a read-only store opens it (the test closes it). */
-dv_store *check_open_read_only(const char *dir);
 
 /* The shape of a mixed workload: percentages of inserts, dense updates, sparse updates and deletes (the
  * rest sets metadata); updates and deletes name an id inserted before (which may be deleted by now). */
