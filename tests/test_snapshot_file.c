@@ -21,26 +21,10 @@
 #include "db/replay.h"
 #include "log/io.h"
 #include "log_util.h"
+#include "support/membuf.h"
 
 #define DIM 64
 #define COUNT 1500 /* NODES spans several of the loader's read chunks */
-
-typedef struct membuf {
-    uint8_t *b;
-    size_t n, cap;
-} membuf;
-
-static dv_status sink_mem(void *ctx, const uint8_t *p, size_t n) {
-    membuf *m = ctx;
-    if (m->n + n > m->cap) {
-        m->cap = (m->n + n) * 2;
-        m->b = realloc(m->b, m->cap);
-        assert_non_null(m->b);
-    }
-    memcpy(m->b + m->n, p, n);
-    m->n += n;
-    return DV_OK;
-}
 
 /* A db with live and free slots, upper layers, metadata; its snapshot with a
  * per-slot sequence table. */
@@ -78,7 +62,7 @@ static dv_db *make_db(membuf *m, dv_snapshot_meta *meta) {
     meta->slot_sequences = seqs;
     meta->n_slot_sequences = COUNT;
     memset(m, 0, sizeof *m);
-    assert_int_equal(dv_db_snapshot_write(db, meta, sink_mem, m), DV_OK);
+    assert_int_equal(dv_db_snapshot_write(db, meta, membuf_sink, m), DV_OK);
     return db;
 }
 
@@ -174,7 +158,7 @@ static void file_load_equals_buffer_load(void **state) {
     assert_memory_equal(got.slot_sequences, fx.meta.slot_sequences, COUNT * 8);
     /* it saves to the same bytes */
     membuf again = {0};
-    assert_int_equal(dv_db_snapshot_write(db, &fx.meta, sink_mem, &again), DV_OK);
+    assert_int_equal(dv_db_snapshot_write(db, &fx.meta, membuf_sink, &again), DV_OK);
     assert_int_equal(again.n, fx.m.n);
     assert_memory_equal(again.b, fx.m.b, fx.m.n);
     dv_snapshot_meta_release(&got, NULL);
