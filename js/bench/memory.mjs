@@ -8,7 +8,8 @@
 //   deltavec, capacity n up front (openDb({capacity}) = dv_db_reserve; what hnswlib's initIndex(n) does)
 //   deltavec, no capacity: the store grows by 1/8 as inserts arrive (the default for unknown counts)
 //   hnswlib-wasm 0.8.2, initIndex(n)
-// For the grown build, checkpoints every n/5 inserts show when the memory jumps.
+// For the grown build, checkpoints every n/5 inserts show when the memory jumps. A fourth row opens the first
+// build's snapshot (Db.snapshot() bytes) in a fresh instance.
 import { clustered, loadModule, table, fmt } from './common.mjs';
 import { loadHnswlibWasm } from './hnsw.mjs';
 
@@ -24,6 +25,7 @@ async function deltavecBuild(base, n, dim, o, capacity, checkpoints) {
     if (checkpoints && (i + 1) % Math.ceil(n / 5) === 0) marks.push({ inserts: i + 1, wasm_bytes: dv.memoryBytes, own_bytes: db.memoryUsage });
   }
   const r = { wasm_bytes: dv.memoryBytes, own_bytes: db.memoryUsage, instance_start_bytes: start };
+  if (capacity) r.snapshot = db.snapshot(); // for the snapshot-open row (removed from the result below)
   r.ratio_wasm_over_own = +(r.wasm_bytes / r.own_bytes).toFixed(3);
   r.ratio_growth_over_own = +((r.wasm_bytes - start) / r.own_bytes).toFixed(3); // without the empty instance
   if (checkpoints) r.checkpoints = marks;
@@ -42,7 +44,15 @@ export async function benchMemory({ n = 100000, dim = 128, clusters = 1000, spre
     method: 'wasm_bytes = WebAssembly.Memory buffer.byteLength after the build (memory never shrinks, so this is the peak); own_bytes = dv_db_memory_usage',
   };
   res.deltavec_capacity = await deltavecBuild(base, n, dim, o, true, false);
+  const snap = res.deltavec_capacity.snapshot;
+  delete res.deltavec_capacity.snapshot;
   res.deltavec_grown = await deltavecBuild(base, n, dim, o, false, true);
+  { // open the capacity build's snapshot in a fresh instance: the bytes are copied in, loaded, then freed
+    const dv = await loadModule(true), start = dv.memoryBytes, db = dv.openDb({ snapshot: snap });
+    res.deltavec_snapshot_open = { wasm_bytes: dv.memoryBytes, own_bytes: db.memoryUsage, instance_start_bytes: start, snapshot_bytes: snap.length };
+    res.deltavec_snapshot_open.ratio_wasm_over_own = +(dv.memoryBytes / db.memoryUsage).toFixed(3);
+    db.close();
+  }
   const h = await loadHnswlibWasm();
   if (h.error) res.hnswlib_wasm = { ran: false, error: h.error };
   else {
@@ -54,7 +64,7 @@ export async function benchMemory({ n = 100000, dim = 128, clusters = 1000, spre
   }
   const c = res.deltavec_capacity, g = res.deltavec_grown, hb = res.hnswlib_wasm.wasm_bytes;
   const rows = [['build', 'wasm MiB', 'own count MiB', 'wasm / own', 'vs hnswlib-wasm']];
-  for (const [label, r] of [['deltavec, capacity n', c], ['deltavec, grown', g]]) {
+  for (const [label, r] of [['deltavec, capacity n', c], ['deltavec, grown', g], ['deltavec, snapshot opened', res.deltavec_snapshot_open]]) {
     rows.push([label, fmt(r.wasm_bytes / MiB), fmt(r.own_bytes / MiB), `${r.ratio_wasm_over_own.toFixed(2)}x`, hb ? `${(r.wasm_bytes / hb).toFixed(2)}x` : '-']);
   }
   if (hb) rows.push([`hnswlib-wasm ${res.hnswlib_wasm.version}`, fmt(hb / MiB), '-', '-', '1.00x']);
@@ -63,6 +73,7 @@ export async function benchMemory({ n = 100000, dim = 128, clusters = 1000, spre
   res.ratios = {
     capacity_wasm_over_own: c.ratio_wasm_over_own,
     grown_wasm_over_own: g.ratio_wasm_over_own,
+    snapshot_open_wasm_over_own: res.deltavec_snapshot_open.ratio_wasm_over_own,
     capacity_over_hnswlib_wasm: hb ? +(c.wasm_bytes / hb).toFixed(3) : null,
     grown_over_hnswlib_wasm: hb ? +(g.wasm_bytes / hb).toFixed(3) : null,
   };
