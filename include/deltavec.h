@@ -336,6 +336,16 @@ uint64_t dv_db_state_hash(const dv_db *db);
 
 /** Bytes of memory the db currently holds from its allocator. */
 size_t dv_db_memory_usage(const dv_db *db);
+/**
+ * Makes room for n vectors in all (slots, id map, search scratch) at once, so
+ * that inserts up to that count grow nothing. Growing a large array later
+ * copies it into a new block; where memory cannot be handed back (wasm linear
+ * memory) the old block stays behind as a hole, so a caller that knows the
+ * count (a bulk load) should reserve it first. Changes no state (same state
+ * hash, nothing emitted to an observer); n at or below the current room does
+ * nothing. DV_ENOMEM: the allocator refused (the db is unchanged).
+ */
+dv_status dv_db_reserve(dv_db *db, size_t n);
 
 /** Name of the SIMD kernel set in use ("avx2", "sse", "simd128", "scalar"). */
 const char *dv_simd_backend(void);

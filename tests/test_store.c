@@ -471,6 +471,70 @@ static void *budget_realloc(void *ctx, void *p, size_t old, size_t n) {
     return realloc(p, n);
 }
 
+/* Counts resizes of live blocks (old_size > 0, new_size > 0): what dv_db_reserve must make unneeded. */
+typedef struct resize_count {
+    long resizes;
+    long fail_above; /* refuse requests of more bytes than this (0: none) */
+} resize_count;
+static void *counting_realloc(void *ctx, void *p, size_t old, size_t n) {
+    resize_count *c = ctx;
+    if (n == 0) {
+        free(p);
+        return NULL;
+    }
+    if (c->fail_above && n > (size_t)c->fail_above) return NULL;
+    if (p && old) c->resizes++;
+    return realloc(p, n);
+}
+
+static void reserve_takes_room_once_and_changes_no_state(void **state) {
+    (void)state;
+    enum { N = 3000 };
+    resize_count c = {0, 0};
+    dv_allocator a = {counting_realloc, &c};
+    dv_db_config cfg;
+    dv_db_config_default(&cfg, DIM);
+    cfg.M = 4;
+    cfg.ef_construction = 16;
+    cfg.allocator = &a;
+    dv_db *reserved, *grown;
+    assert_int_equal(dv_db_open(&cfg, &reserved), DV_OK);
+    cfg.allocator = NULL;
+    assert_int_equal(dv_db_open(&cfg, &grown), DV_OK);
+    assert_int_equal(dv_db_reserve(NULL, 10), DV_EINVAL);
+    assert_int_equal(dv_db_reserve(reserved, (size_t)UINT32_MAX), DV_ENOMEM);
+    uint64_t h0 = dv_db_state_hash(reserved);
+    size_t before = dv_db_memory_usage(reserved);
+    assert_int_equal(dv_db_reserve(reserved, N), DV_OK);
+    assert_true(dv_db_state_hash(reserved) == h0); /* capacity is not state */
+    assert_true(dv_db_memory_usage(reserved) >= before + (size_t)N * DIM * sizeof(float));
+    size_t after = dv_db_memory_usage(reserved);
+    assert_int_equal(dv_db_reserve(reserved, N / 2), DV_OK); /* less than the room: nothing */
+    assert_int_equal(dv_db_memory_usage(reserved), after);
+    c.resizes = 0;
+    float v[DIM];
+    char id[16];
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "r%d", i);
+        fill(v, (float)(i % 23));
+        v[1] = (float)i * 0.01f;
+        assert_int_equal(dv_db_insert(reserved, id, v, NULL, 0), DV_OK);
+        assert_int_equal(dv_db_insert(grown, id, v, NULL, 0), DV_OK);
+    }
+    assert_int_equal(c.resizes, 0); /* no array was grown (copied) on the way */
+    assert_true(dv_db_state_hash(reserved) == dv_db_state_hash(grown));
+    assert_int_equal(dv_db_check_invariants(reserved), DV_OK);
+    /* a refused reserve leaves the db as it was */
+    c.fail_above = 1 << 20;
+    uint64_t h = dv_db_state_hash(reserved);
+    assert_int_equal(dv_db_reserve(reserved, 200000), DV_ENOMEM);
+    assert_true(dv_db_state_hash(reserved) == h);
+    assert_int_equal(dv_db_count(reserved), N);
+    c.fail_above = 0;
+    dv_db_close(reserved);
+    dv_db_close(grown);
+}
+
 static void allocation_failures_leave_db_unchanged(void **state) {
     (void)state;
     budget b = {1000000};
@@ -532,6 +596,7 @@ int main(void) {
         cmocka_unit_test(iterate_visits_live_in_slot_order),
         cmocka_unit_test(random_ops_match_shadow_model),
         cmocka_unit_test(allocation_failures_leave_db_unchanged),
+        cmocka_unit_test(reserve_takes_room_once_and_changes_no_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

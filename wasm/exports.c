@@ -83,6 +83,7 @@ DVW_EXPORT int32_t dvw_db_clone(const dv_db *db, dv_db **out) { return dv_db_clo
 DVW_EXPORT uint32_t dvw_db_dim(const dv_db *db) { return dv_db_dim(db); }
 DVW_EXPORT uint32_t dvw_db_count(const dv_db *db) { return (uint32_t)dv_db_count(db); }
 DVW_EXPORT uint32_t dvw_db_memory_usage(const dv_db *db) { return (uint32_t)dv_db_memory_usage(db); }
+DVW_EXPORT int32_t dvw_db_reserve(dv_db *db, uint32_t n) { return dv_db_reserve(db, n); }
 
 DVW_EXPORT int32_t dvw_db_insert(dv_db *db, const char *id, const float *vec, const dv_meta_kv *meta,
                                  uint32_t n_meta) {

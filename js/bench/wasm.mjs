@@ -4,6 +4,9 @@
 //   2. hnsw      build + search: deltavec wasm vs npm hnswlib-wasm, same data              (hnsw.mjs)
 //   3. apply     apply latency per delta kind: wasm SIMD vs scalar vs native                (apply.mjs)
 //   4. parallel  parallel apply throughput with 1, 2, 4 workers                             (parallel.mjs)
+//   5. synth100k QPS at recall 0.95 vs hnswlib-wasm, 100,000 x 128 clustered (issue 15's set)   (hnsw.mjs)
+//   6. fashion   the same on 9,000 x 784 Fashion-MNIST (Debian dataset-fashion-mnist)        (hnsw.mjs)
+//   7. memory    wasm memory after a 100,000 x 128 build vs the library's own count          (memory.mjs)
 //
 // Usage (from js/): npm run bench:wasm [-- --quick] [-- --only=kernels,hnsw]
 //   --quick    small sizes, few rounds: a smoke run; writes bench/results/wasm_bench-quick.json (git-ignored)
@@ -18,14 +21,15 @@ import os from 'node:os';
 import path from 'node:path';
 import { repoRoot, distDir, buildDir } from './common.mjs';
 import { benchKernels } from './kernels.mjs';
-import { benchHnsw } from './hnsw.mjs';
+import { benchHnsw, benchFashion } from './hnsw.mjs';
+import { benchMemory } from './memory.mjs';
 import { benchApply } from './apply.mjs';
 import { benchParallel } from './parallel.mjs';
 
 const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const onlyArg = args.find((a) => a.startsWith('--only='));
-const only = new Set(onlyArg ? onlyArg.slice(7).split(',') : ['kernels', 'hnsw', 'apply', 'parallel']);
+const only = new Set(onlyArg ? onlyArg.slice(7).split(',') : ['kernels', 'hnsw', 'apply', 'parallel', 'synth100k', 'fashion', 'memory']);
 
 const sh = (cmd, a) => { try { return execFileSync(cmd, a, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { return null; } };
 const size = (f) => { try { return statSync(path.join(distDir, f)).size; } catch { return null; } };
@@ -49,6 +53,16 @@ if (only.has('kernels')) out.kernels = await benchKernels(quick ? { dims: [128, 
 if (only.has('hnsw')) {
   out.hnsw = await benchHnsw(quick ? { n: 4000, nq: 200, buildRounds: 1, searchRounds: 3 } : { buildRounds: 3, searchRounds: 5 });
 }
+// The issue-15 sets: deltavec simd128 and hnswlib-wasm only (the scalar module is compared on the 20k set), one build.
+if (only.has('synth100k')) {
+  out.hnsw_synth100k = await benchHnsw(quick ? { n: 10000, nq: 200, clusters: 100, buildRounds: 1, searchRounds: 3, scalar: false }
+    : { n: 100000, nq: 1000, clusters: 1000, buildRounds: 1, searchRounds: 5, scalar: false });
+}
+if (only.has('fashion')) {
+  out.hnsw_fashion = await benchFashion(quick ? { nBase: 3000, nq: 200, buildRounds: 1, searchRounds: 3, scalar: false }
+    : { nBase: 9000, nq: 1000, buildRounds: 1, searchRounds: 5, scalar: false });
+}
+if (only.has('memory')) out.memory = await benchMemory(quick ? { n: 20000 } : { n: 100000 });
 if (only.has('apply')) out.apply = await benchApply(quick ? { ops: 5000, rounds: 1 } : { ops: 20000, rounds: 5 });
 if (only.has('parallel')) out.parallel = await benchParallel(quick ? { quick: true } : {});
 
@@ -63,6 +77,16 @@ if (out.hnsw && out.hnsw.ratios_deltavec_simd_over_hnswlib_wasm) {
   const q = out.hnsw.ratios_deltavec_simd_over_hnswlib_wasm;
   goals['hnsw inserts/s > hnswlib-wasm'] = `${q.inserts_per_s > 1 ? 'met' : 'missed'} (${q.inserts_per_s}x)`;
   goals['hnsw QPS@0.95 > hnswlib-wasm'] = q.qps_at_target === null ? 'not measured' : `${q.qps_at_target > 1 ? 'met' : 'missed'} (${q.qps_at_target}x)`;
+}
+for (const key of ['hnsw_synth100k', 'hnsw_fashion']) {
+  const q = out[key] && out[key].ratios_deltavec_simd_over_hnswlib_wasm;
+  if (q) goals[`${key}: QPS@0.95 (interpolated) >= 3x hnswlib-wasm`] = q.qps_at_target_interpolated === null ? 'not measured'
+    : `${q.qps_at_target_interpolated >= 3 ? 'met' : 'missed'} (${q.qps_at_target_interpolated}x)`;
+}
+if (out.memory) {
+  const r = out.memory.ratios;
+  goals['wasm memory <= 1.1x own count (capacity n)'] = `${r.capacity_wasm_over_own <= 1.1 ? 'met' : 'missed'} (${r.capacity_wasm_over_own}x)`;
+  goals['wasm memory <= 1.1x own count (grown)'] = `${r.grown_wasm_over_own <= 1.1 ? 'met' : 'missed'} (${r.grown_wasm_over_own}x)`;
 }
 if (out.apply && out.apply.ran) {
   for (const [k, r] of Object.entries(out.apply.simd_over_native)) goals[`apply wasm simd within 2x native: ${k}`] = r === null ? '-' : `${r <= 2 ? 'met' : 'missed'} (${r}x)`;

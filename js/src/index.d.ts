@@ -3,6 +3,8 @@ export type MetricName = 'l2' | 'ip' | 'cosine';
 export interface DbOptions {
   dim: number; metric?: MetricName | 0 | 1 | 2; M?: number; efConstruction?: number; efSearch?: number;
   seed?: number | bigint; load?: LoadOptions;
+  /** Room for this many vectors taken at once (Db.reserve): a bulk load that knows its count grows nothing. */
+  capacity?: number;
   /** Bytes of Db.snapshot(): open that db (its config; the other fields are ignored). */
   snapshot?: Uint8Array | ArrayBuffer;
 }
@@ -44,6 +46,8 @@ export declare class Deltavec {
 }
 export declare class Db {
   readonly dim: number; readonly count: number; readonly memoryUsage: number;
+  /** Room for n vectors in all at once (dv_db_reserve); no state change. */
+  reserve(n: number): void;
   /** Set when the db was opened from a snapshot. */
   readonly snapshotMeta: SnapshotMeta | null;
   /** The whole db as bytes; openDb({ snapshot }) restores it (same state hash). */

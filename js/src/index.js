@@ -71,6 +71,7 @@ export class Runtime {
     this.memory = memory || instance.exports.memory;
     this.flavor = flavor;
     this._buf = null;
+    this._shared = typeof SharedArrayBuffer !== 'undefined' && this.memory.buffer instanceof SharedArrayBuffer;
     this._scratch = 0;
     this._scratchCap = 0;
     this._scratchUsed = 0;
@@ -78,7 +79,11 @@ export class Runtime {
     this.version = this.str(this.x.dvw_version_string());
   }
   get u8() {
-    if (!this._buf || this._buf.buffer !== this.memory.buffer) {
+    // A grown non-shared memory detaches the old ArrayBuffer (views read length 0), so checking the view is
+    // enough and skips the Memory.buffer getter, a measurable part of a small call (Replica.apply of a
+    // sparse delta). A shared memory's old buffer stays valid but short: ask the Memory.
+    const b = this._buf;
+    if (!b || (this._shared ? b.buffer !== this.memory.buffer : b.length === 0)) {
       const b = this.memory.buffer;
       this._buf = new Uint8Array(b);
       this._dv = new DataView(b);
@@ -98,6 +103,17 @@ export class Runtime {
   statusName(st) { return this.str(this.x.dvw_status_name(st)); }
   str(p) {
     if (!p) return null;
+    const u8 = this.u8;
+    // Short ASCII (ids such as "12345": every search hit) is built char by char: 3-4x cheaper than the
+    // copy + TextDecoder call, which was ~7 us of a 10-hit search. Anything else goes through TextDecoder.
+    let e = p, s = '';
+    for (let c = u8[e]; c !== 0; c = u8[++e]) {
+      if (c >= 0x80 || e - p >= 64) return this._strUtf8(p);
+      s += String.fromCharCode(c);
+    }
+    return s;
+  }
+  _strUtf8(p) {
     const u8 = this.u8;
     let e = p;
     while (u8[e] !== 0) e++;
@@ -395,12 +411,17 @@ export class Db {
     const dim = checkInt(o.dim, 'openDb', 'dim', 0, U32_MAX);
     const M = optInt(o.M, 'openDb', 'M', U32_MAX), efc = optInt(o.efConstruction, 'openDb', 'efConstruction', U32_MAX);
     const efs = optInt(o.efSearch, 'openDb', 'efSearch', U32_MAX);
+    const capacity = optInt(o.capacity, 'openDb', 'capacity', U32_MAX);
     rt.reset(); rt.reserve(64);
     const out = rt.take(4);
     const metric = typeof o.metric === 'string' ? Metric[o.metric.toUpperCase()] : (o.metric || 0);
     if (metric === undefined) throw new DeltavecError(-1, 'DV_EINVAL', `unknown metric ${o.metric}`, 'openDb');
     rt.check(rt.x.dvw_db_open(dim, metric, M, efc, efs, seedOf(o.seed), out), 'openDb');
-    return new Db(rt, rt.u32[out >>> 2], dim);
+    const db = new Db(rt, rt.u32[out >>> 2], dim);
+    if (capacity) {
+      try { db.reserve(capacity); } catch (e) { db.close(); throw e; }
+    }
+    return db;
   }
   _live() {
     if (!this.h) throw new DeltavecError(-24, 'DV_ESTATE', 'db is closed', 'db');
@@ -429,6 +450,12 @@ export class Db {
   }
   get count() { return this.rt.x.dvw_db_count(this._live()); }
   get memoryUsage() { return this.rt.x.dvw_db_memory_usage(this._live()); }
+  /**
+   * Room for n vectors in all, taken at once (dv_db_reserve): inserts up to n grow nothing. Wasm memory
+   * never shrinks, so every array grown later leaves its old block behind as a hole; a bulk load that
+   * knows its count keeps the memory near memoryUsage this way (docs/BENCH.md, wasm memory).
+   */
+  reserve(n) { this.rt.check(this.rt.x.dvw_db_reserve(this._live(), checkInt(n, 'reserve', 'n', 0, U32_MAX)), 'reserve'); }
 
   insert(id, vec, meta) {
     const rt = this.rt, h = this._live();
@@ -563,11 +590,8 @@ export class Db {
     rt.reset(); rt.reserve(this.dim * 4 + n * 12 + 48 + Db._pairsBound(entries));
     const pq = rt.putF32(query), ph = rt.take(n * 12), pn = rt.take(4), pf = this._putPairs(entries);
     rt.check(fn(h, pq, n, ef, pf, entries.length, ph, pn), where);
-    const got = rt.u32[pn >>> 2], res = new Array(got), dv = rt.dv;
-    for (let i = 0; i < got; i++) {
-      const b = ph + 12 * i;
-      res[i] = { id: rt.str(dv.getUint32(b, true)), distance: dv.getFloat32(b + 4, true) };
-    }
+    const u32 = rt.u32, f32 = rt.f32, got = u32[pn >>> 2], res = new Array(got);
+    for (let i = 0, w = ph >>> 2; i < got; i++, w += 3) res[i] = { id: rt.str(u32[w]), distance: f32[w + 1] };
     return res;
   }
   /**

@@ -27,6 +27,31 @@ for (const simd of [true, false]) {
     db.close();
   });
 
+  test(`${label}: capacity / reserve take the room at once, change no state, and keep memory near the own count`, async () => {
+    const dv = await load({ simd, fresh: true });
+    const n = 3000, dim = 64, opts = { dim, metric: 'l2', M: 8, efConstruction: 24, seed: 11 };
+    const sized = dv.openDb({ ...opts, capacity: n }), plain = dv.openDb(opts);
+    assert.ok(sized.memoryUsage >= n * dim * 4, `memoryUsage ${sized.memoryUsage} after capacity ${n}`);
+    assert.equal(sized.stateHash(), plain.stateHash());
+    const wasmBefore = dv.memoryBytes, ownBefore = sized.memoryUsage;
+    const v = new Float32Array(dim);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < dim; j++) v[j] = Math.sin(i * 0.37 + j * 1.3);
+      sized.insert(`v${i}`, v);
+      plain.insert(`v${i}`, v);
+    }
+    assert.equal(sized.stateHash(), plain.stateHash());
+    // the node arrays were taken up front: what the inserts add (ids, upper layers) is small beside them
+    assert.ok(sized.memoryUsage - ownBefore < ownBefore / 4, `own count grew ${ownBefore} -> ${sized.memoryUsage}`);
+    sized.reserve(10); // below the room: nothing
+    assert.throws(() => sized.reserve(-1), RangeError);
+    assert.throws(() => dv.openDb({ ...opts, capacity: 1.5 }), RangeError);
+    assert.throws(() => dv.openDb({ ...opts, capacity: 2 ** 32 - 1 }), (e) => e instanceof DeltavecError && e.code === 'DV_ENOMEM');
+    assert.ok(dv.memoryBytes >= wasmBefore);
+    sized.close();
+    plain.close();
+  });
+
   test(`${label}: errors carry the C status name`, async () => {
     const dv = await load({ simd });
     const db = dv.openDb({ dim: 3 });

@@ -140,6 +140,16 @@ size_t dv_db_memory_usage(const dv_db *db) {
     return db ? db->mem.live_bytes + db->scratch->mem.live_bytes : 0;
 }
 
+dv_status dv_db_reserve(dv_db *db, size_t n) {
+    if (!db) return DV_EINVAL;
+    if (n >= DV_NO_SLOT - 1) return DV_ENOMEM;
+    if (n <= db->n_slots) return DV_OK;
+    dv_status st = dv_store_reserve(db, (uint32_t)n);
+    if (st != DV_OK) return st;
+    if (!dv_ids_reserve(db, (uint32_t)n - db->ids.n)) return DV_ENOMEM;
+    return dv_hnsw_scratch_reserve(db->scratch, (uint32_t)n, db->cfg.ef_construction);
+}
+
 /* Resolves a live id to its slot. */
 static dv_status lookup(const dv_db *db, const char *id, size_t *len, uint32_t *slot) {
     if (!dv_id_valid(id, len)) return DV_EID;

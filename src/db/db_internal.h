@@ -157,12 +157,27 @@ static inline int dv_is_vector(const dv_db *db, uint32_t slot) {
     return slot < db->n_slots && db->info[slot].live && !db->info[slot].tomb;
 }
 
+/* The wasm SIMD build has one kernel set, so dv_kernels_best() is always
+ * simd128 there: calling it directly (not through db->l2sq) saves a
+ * call_indirect per distance and lets the optimizer inline the kernel
+ * into the search loops (DV_KERNEL_CALL: for loops that hold the kernel
+ * pointer in a local). Same function, so the same results. */
+#if defined(__wasm_simd128__)
+float dv_simd128_l2sq(const float *a, const float *b, size_t n);
+#define DV_DB_L2SQ(db, a, b) dv_simd128_l2sq((a), (b), (db)->dim)
+#define DV_KERNEL_CALL(kernel, metric, a, b, n)                                                              \
+    ((metric) == DV_METRIC_L2 ? dv_simd128_l2sq((a), (b), (n)) : (kernel)((a), (b), (n)))
+#else
+#define DV_DB_L2SQ(db, a, b) (db)->l2sq((a), (b), (db)->dim)
+#define DV_KERNEL_CALL(kernel, metric, a, b, n) (kernel)((a), (b), (n))
+#endif
+
 /* Distance from query q (with inverse norm qinv, cosine only) to a slot. */
 static inline float dv_dist_q(const dv_db *db, const float *q, float qinv, uint32_t slot) {
     const float *v = dv_vec(db, slot);
     switch (db->cfg.metric) {
     case DV_METRIC_L2:
-        return db->l2sq(q, v, db->dim);
+        return DV_DB_L2SQ(db, q, v);
     case DV_METRIC_IP:
         return 1.0f - db->dot(q, v, db->dim);
     default:

@@ -192,7 +192,7 @@ static void fresh_distances(const dv_db *db, const float *q, float qinv, const u
     for (uint32_t j = 0; j < m && j < PREFETCH_AHEAD; j++) prefetch_vector(db, ids[j]);
     for (uint32_t j = 0; j < m; j++) {
         if (j + PREFETCH_AHEAD < m) prefetch_vector(db, ids[j + PREFETCH_AHEAD]);
-        float r = kernel(q, (const float *)(vec0 + (size_t)ids[j] * stride), dim);
+        float r = DV_KERNEL_CALL(kernel, metric, q, (const float *)(vec0 + (size_t)ids[j] * stride), dim);
         /* the same expressions as dv_dist_q: bit-identical distances */
         if (metric == DV_METRIC_L2)
             dist[j] = r;

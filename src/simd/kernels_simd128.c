@@ -25,7 +25,9 @@ static inline float hsum_f32x4(v128_t v) {
            (wasm_f32x4_extract_lane(v, 2) + wasm_f32x4_extract_lane(v, 3));
 }
 
-static float simd128_l2sq(const float *a, const float *b, size_t n) {
+/* Not static: the wasm SIMD build's search calls it directly (db_internal.h). */
+float dv_simd128_l2sq(const float *a, const float *b, size_t n);
+float dv_simd128_l2sq(const float *a, const float *b, size_t n) {
     v128_t s0 = wasm_f32x4_splat(0.0f), s1 = s0, s2 = s0, s3 = s0;
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
@@ -182,7 +184,7 @@ static void simd128_gather(float *out, const float *src, const uint32_t *idx, si
 }
 
 const dv_kernels dv_kernels_simd128 = {
-    "simd128", simd128_l2sq, simd128_dot, simd128_diff, simd128_scatter, simd128_gather,
+    "simd128", dv_simd128_l2sq, simd128_dot, simd128_diff, simd128_scatter, simd128_gather,
 };
 
 #endif /* __wasm_simd128__ */
