@@ -7,7 +7,7 @@
 set -euo pipefail
 
 RUN_PKGS=(cmake make gcc g++ pkg-config liblz4-dev libxxhash-dev libcjson-dev libcsv-dev)
-TEST_PKGS=(clang-14 libclang-rt-14-dev lld-14 libcmocka-dev libhnswlib-dev python3-sklearn nats-server libnats-dev libzstd-dev
+TEST_PKGS=(clang-14 libclang-rt-14-dev lld-14 libcmocka-dev libhnswlib-dev python3-sklearn dataset-fashion-mnist nats-server libnats-dev libzstd-dev
            wasi-libc libclang-rt-14-dev-wasm32 clang-format-14 nodejs)
 
 pkgs=("${RUN_PKGS[@]}")

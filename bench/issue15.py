@@ -1,0 +1,646 @@
+#!/usr/bin/env python3
+"""issue15.py -- issue 15's performance table in one command.
+
+Runs the benchmarks of bench/ (and the wasm benchmark in Node) with the sizes each row of issue 15 needs,
+reads the JSON files they write, and prints one table
+
+    measure | today's figure | reference in the same run | ratio | goal | met?
+
+with exactly the issue's rows, then writes it (with the machine, the commands and every step's exit
+status) to <out>/issue15.json (--quick: issue15-quick.json, git-ignored). Nothing here measures anything
+itself: every figure comes from a bench's JSON or output of this run; a figure that is not there is
+printed as "not measured" with the reason, never guessed.
+
+    python3 bench/issue15.py                # full: synth 100k x 128, Fashion-MNIST 60k x 784, digits; long
+    python3 bench/issue15.py --quick        # smoke: small sizes, a minute or two
+    python3 bench/issue15.py --report-only  # no run: the table from the JSON files already in <out>
+
+Options: --build DIR (CMake build folder with DV_BUILD_BENCH=ON, default build; configured and its bench
+targets built unless --no-build; the wasm modules and js/node_modules are made when missing), --out DIR
+(default bench/results), --data DIR (data cache, default bench/data), --only/--skip STEP,... (steps below),
+--check (exit 1 if a step failed or a row is not measured for any reason other than a skipped step or an
+absent optional data set: the smoke test's condition).
+
+Where each row's figures come from is the ROWS table below (file and keys); when a bench's JSON changes,
+that table is the one place to adjust.
+"""
+import argparse
+import datetime
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FASHION_IDX = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
+
+
+class Missing(Exception):
+    """A figure that is not in this run's output; the message says why."""
+
+
+# ---- the steps: which bench runs with which sizes ------------------------------------------------------
+
+def steps(mode, build, out, data_dir):
+    """Each step: name, command, optional stdout file (in out), env, a file it needs, whether it is the wasm one."""
+    q = mode == "quick"
+    sfx = "-quick" if q else ""
+    b = lambda exe: os.path.join(build, "bench", exe)
+    data = ["--data", data_dir]
+    hnsw_size = ["--quick", "--rounds", "1", "--n", "2000", "--queries", "100"] if q else ["--rounds", "3"]
+    return [
+        # SIMD dispatch: the kernel sets and ns per call (stdout, parsed below).
+        dict(name="kernels", cmd=[b("bench_kernels"), "128", "784"], stdout_file="issue15_kernels%s.txt" % sfx),
+        # HNSW build, QPS at equal recall, memory: one data set per run, so one failure costs one set.
+        dict(name="hnsw_synth", cmd=[b("bench_hnsw"), "--dataset", "synth", "--out", out] + data + hnsw_size),
+        dict(name="hnsw_fashion", cmd=[b("bench_hnsw"), "--dataset", "fashion", "--out", out] + data + hnsw_size,
+             needs_file=FASHION_IDX),
+        dict(name="hnsw_digits", cmd=[b("bench_hnsw"), "--dataset", "digits", "--out", out] + data
+             + (["--quick", "--rounds", "1"] if q else ["--rounds", "3"])),
+        # Delete: synthetic sizes for "flat from 20k to 500k", Fashion-MNIST for the 784-dim real row.
+        dict(name="delete_synth", cmd=[b("bench_delete"), "--dataset", "synth", "--dim", "128"]
+             + (["--sizes", "2000,4000", "--deletes", "200", "--recall-n", "0"] if q else
+                ["--sizes", "20000,60000,200000,500000", "--deletes", "2000", "--recall-n", "20000",
+                 "--queries", "500"])
+             + ["--out", os.path.join(out, "delete%s.json" % sfx)]),
+        dict(name="delete_fashion", cmd=[b("bench_delete"), "--dataset", "fashion"] + data
+             + (["--sizes", "2000", "--deletes", "200", "--recall-n", "0"] if q else
+                ["--sizes", "20000,60000", "--deletes", "2000", "--recall-n", "10000", "--queries", "200"])
+             + ["--out", os.path.join(out, "delete_fashion%s.json" % sfx)], needs_file=FASHION_IDX),
+        # The demo's replica apply latency per delta kind (its DELETE is the demo row).
+        dict(name="demo", cmd=[os.path.join(build, "cli", "deltavec"), "demo"]
+             + (["--n", "2000", "--dim", "128", "--updates", "1000", "--queries", "20"] if q else
+                ["--n", "20000", "--dim", "128", "--updates", "10000", "--queries", "200"])
+             + ["--json", os.path.join(out, "demo%s.json" % sfx)]),
+        # Capture rate and apply latency at dim 384; encoded sizes; parallel apply; ring.
+        dict(name="capture_apply", cmd=[b("bench_capture_apply"), "--dims", "384", "--out", out]
+             + (["--quick"] if q else [])),
+        dict(name="encoding", cmd=[b("bench_encoding"), "--out", out] + (["--quick"] if q else [])),
+        dict(name="apply_parallel", cmd=[b("bench_apply_parallel")]
+             + (["--inserts", "3000", "--updates", "1000", "--rounds", "1"] if q else [])
+             + ["--out", os.path.join(out, "apply_parallel%s.json" % sfx)]),
+        dict(name="apply_parallel_deletes", cmd=[b("bench_apply_parallel"), "--deletes", "10"]
+             + (["--inserts", "2000", "--updates", "1000", "--rounds", "1"] if q else
+                ["--inserts", "30000", "--updates", "30000"])
+             + ["--out", os.path.join(out, "apply_parallel_deletes%s.json" % sfx)]),
+        dict(name="ring", cmd=[b("bench_ring"), os.path.join(out, "ring%s.json" % sfx)] + (["--quick"] if q else [])),
+        # wasm against hnswlib-wasm in Node; it writes into the repository's bench/results.
+        dict(name="wasm", cmd=["node", os.path.join(ROOT, "js", "bench", "wasm.mjs")] + (["--quick"] if q else []),
+             env={"DV_BENCH_KERNELS": b("bench_kernels")}, wasm=True),
+    ]
+
+
+CMAKE_TARGETS = ["bench_kernels", "bench_hnsw", "bench_delete", "bench_capture_apply", "bench_encoding",
+                 "bench_apply_parallel", "bench_ring", "deltavec"]
+
+
+def prepare_native(build):
+    if not os.path.exists(os.path.join(build, "CMakeCache.txt")):
+        run_logged(["cmake", "-S", ROOT, "-B", build, "-DCMAKE_BUILD_TYPE=Release", "-DDV_BUILD_BENCH=ON"])
+    run_logged(["cmake", "--build", build, "-j2", "--target"] + CMAKE_TARGETS)
+
+
+def prepare_wasm():
+    """The wasm modules and hnswlib-wasm; returns None when ready, else why not."""
+    if not shutil.which("node"):
+        return "node is not installed"
+    if not os.path.exists(os.path.join(ROOT, "js", "dist", "deltavec.wasm")) or \
+            not os.path.exists(os.path.join(ROOT, "build-wasm", "dvw_vectors")):
+        if run_logged([os.path.join(ROOT, "scripts", "build-wasm.sh")]) != 0:
+            return "scripts/build-wasm.sh failed"
+    if not os.path.isdir(os.path.join(ROOT, "js", "node_modules", "hnswlib-wasm")):
+        if run_logged(["npm", "ci", "--no-audit", "--no-fund"], cwd=os.path.join(ROOT, "js")) != 0:
+            return "npm ci in js/ failed (hnswlib-wasm is a dev dependency)"
+    return None
+
+
+def run_logged(cmd, cwd=ROOT, env=None, stdout_path=None):
+    """Runs cmd, its output shown (and kept in stdout_path); its exit status, 127 if it cannot start."""
+    print("$ " + " ".join(cmd), flush=True)
+    full_env = dict(os.environ, **(env or {}))
+    try:
+        if not stdout_path:
+            return subprocess.run(cmd, cwd=cwd, env=full_env).returncode
+        p = subprocess.run(cmd, cwd=cwd, env=full_env, stdout=subprocess.PIPE, text=True)
+    except OSError as e:
+        print("%s: %s" % (cmd[0], e), file=sys.stderr)
+        return 127
+    with open(stdout_path, "w") as f:
+        f.write(p.stdout)
+    sys.stdout.write(p.stdout)
+    return p.returncode
+
+
+# ---- reading the JSON files defensively ------------------------------------------------------------------
+
+class Run:
+    """The outputs of this run: JSON files by name, step status, the parsed kernel table."""
+
+    def __init__(self, out, sfx, status):
+        self.out, self.sfx, self.status = out, sfx, status
+
+    def json(self, name, step):
+        st = self.status.get(step)
+        if st and st["state"] != "ran":
+            raise Missing("%s: %s" % (step, st["why"]))
+        path = os.path.join(self.out, name + self.sfx + ".json")
+        if step == "wasm":
+            path = os.path.join(ROOT, "bench", "results", "wasm_bench" + self.sfx + ".json")
+        try:
+            with open(path) as f:
+                return json.load(f)
+        except FileNotFoundError:
+            raise Missing("%s not written (step %s)" % (os.path.relpath(path, ROOT), step))
+        except ValueError as e:
+            raise Missing("%s is not valid JSON: %s" % (os.path.relpath(path, ROOT), e))
+
+    def text(self, name, step):
+        st = self.status.get(step)
+        if st and st["state"] != "ran":
+            raise Missing("%s: %s" % (step, st["why"]))
+        try:
+            with open(os.path.join(self.out, "issue15_" + name + self.sfx + ".txt")) as f:
+                return f.read()
+        except FileNotFoundError:
+            raise Missing("%s output not kept (step %s)" % (name, step))
+
+
+def get(obj, *path):
+    """obj[path[0]][path[1]]..., or Missing naming the first key that is not there."""
+    cur = obj
+    for i, k in enumerate(path):
+        try:
+            cur = cur[k]
+        except (KeyError, IndexError, TypeError):
+            raise Missing("no key %s" % ".".join(str(p) for p in path[:i + 1]))
+    if cur is None:
+        raise Missing("%s is null (not reached in this run)" % ".".join(str(p) for p in path))
+    return cur
+
+
+def first(obj, *paths):
+    """The first of several key paths that exists (bench JSONs are being reworked in parallel)."""
+    reasons = []
+    for p in paths:
+        try:
+            return get(obj, *p)
+        except Missing as e:
+            reasons.append(str(e))
+    raise Missing("; ".join(reasons))
+
+
+def num(x, nd=2):
+    if x is None:
+        return "-"
+    if abs(x) >= 1000:
+        return "{:,.0f}".format(x)
+    return ("{:.%df}" % nd).format(x)
+
+
+def row(figure, reference, ratio, met, note=""):
+    return dict(figure=figure, reference=reference, ratio=ratio, met=met, note=note)
+
+
+# ---- the rows: issue 15's table, each with where its figures come from -----------------------------------
+
+def r_delete_real(run):
+    fa = run.json("delete_fashion", "delete_fashion")
+    lat = [x for x in get(fa, "latency")]
+    at = max(lat, key=lambda x: x["n"])  # 60k in the full run
+    ours, ref = get(at, "delete_median_us"), get(at, "hnswlib_mark_delete_median_us")
+    syn = run.json("delete", "delete_synth")
+    meds = [(get(x, "n"), get(x, "delete_median_us")) for x in get(syn, "latency")]
+    spread = max(m for _, m in meds) / max(1e-9, min(m for _, m in meds))
+    flat_ok = max(m for _, m in meds) <= 20 and spread <= 2.0
+    rep = get(at, "repair_us_per_delete")
+    fig = "%s us median at %dk x %d (Fashion-MNIST); synth %s: %s us; repair afterwards %s us per delete" % (
+        num(ours), at["n"] // 1000, get(fa, "dim"), "/".join("%dk" % (n // 1000) for n, _ in meds),
+        "/".join(num(m) for _, m in meds), num(rep, 0))
+    note = "delete = tombstone; graph repair deferred to dv_db_repair (bounded steps), timed apart"
+    rec = fa.get("recall", {}).get("runs") or []
+    if rec:
+        note += "; recall@10 repaired vs fresh build (Fashion, %d): %s" % (fa["recall"]["n"], ", ".join(
+            "%d%% deleted %+.4f" % (r["deleted_fraction"] * 100, r["recall_repaired"] - r["recall_fresh_build"])
+            for r in rec))
+    return row(fig, "hnswlib markDelete %s us" % num(ref), "%.2fx" % (ours / ref),
+               ours <= 20 and flat_ok, note + "; flat = max median <= 20 us and max/min <= 2 (%.2f)" % spread)
+
+
+def r_demo_delete(run):
+    d = run.json("demo", "demo")
+    lat = get(d, "latency_us")
+    keys = [k for k in lat if k.startswith("delete")]
+    if not keys:
+        raise Missing("no delete kind in demo latency_us (%s)" % ", ".join(lat))
+    med = get(lat, keys[0], "median")
+    return row("%s us median (%s, %d x %d)" % (num(med), keys[0], get(d, "n"), get(d, "dim")),
+               "none (absolute goal)", "-", med <= 2, "replicas converged: %s" % d.get("converged"))
+
+
+HNSW_SETS = [("synth", "synth"), ("fashion", "fashion"), ("digits", "digits")]
+
+
+def hnsw_sets(run):
+    got, why = [], []
+    for name, step in HNSW_SETS:
+        try:
+            got.append((name, run.json("hnsw_" + name, "hnsw_" + step)))
+        except Missing as e:
+            why.append("%s: %s" % (name, e))
+    if not got:
+        raise Missing("; ".join(why))
+    return got, why
+
+
+def set_label(name, h):
+    return "%s %s x %s" % (name, "{:,}".format(h.get("n", 0)), h.get("dim", "?"))
+
+
+def r_build_rate(run):
+    sets, why = hnsw_sets(run)
+    parts, refs, ratios = [], [], []
+    for name, h in sets:
+        ours, ref = get(h, "deltavec", "inserts_per_cpu_s"), get(h, "hnswlib", "inserts_per_cpu_s")
+        parts.append("%s: %s/s" % (set_label(name, h), num(ours)))
+        refs.append("%s/s" % num(ref))
+        ratios.append(ours / ref)
+    return row("; ".join(parts), "hnswlib " + "; ".join(refs), " / ".join("%.2fx" % r for r in ratios),
+               min(ratios) >= 1.3, "inserts per thread-CPU second, build interleaved in chunks" +
+               ("; not measured: " + "; ".join(why) if why else ""))
+
+
+def r_qps(run):
+    sets, why = hnsw_sets(run)
+    parts, refs, ratios, unreached = [], [], [], []
+    for name, h in sets:
+        cells, rcells = [], []
+        for t in ("0.90", "0.95", "0.99"):
+            hq = h.get("hnswlib", {}).get("qps_at_recall", {}).get(t)
+            oq = h.get("deltavec", {}).get("qps_at_recall", {}).get(t)
+            if hq is None and oq is None:
+                cells.append("-"), rcells.append("-")
+                unreached.append("%s@%s: neither reaches it" % (name, t))
+                continue
+            if oq is None:
+                cells.append("not reached"), rcells.append(num(hq))
+                ratios.append(0.0)
+                continue
+            if hq is None:
+                cells.append(num(oq)), rcells.append("not reached")
+                continue
+            cells.append(num(oq)), rcells.append(num(hq))
+            ratios.append(oq / hq)
+        parts.append("%s: %s" % (name, " / ".join(cells)))
+        refs.append("%s: %s" % (name, " / ".join(rcells)))
+    if not ratios:
+        raise Missing("no recall target reached by both sides")
+    return row("; ".join(parts), "hnswlib " + "; ".join(refs),
+               "min %.2fx, max %.2fx" % (min(ratios), max(ratios)), min(ratios) >= 1.3,
+               "QPS per thread-CPU second, interpolated at recall@10 0.90/0.95/0.99" +
+               ("; " + "; ".join(unreached) if unreached else "") +
+               ("; not measured: " + "; ".join(why) if why else ""))
+
+
+def r_memory(run):
+    sets, why = hnsw_sets(run)
+    parts, refs, ratios = [], [], []
+    for name, h in sets:
+        ours, ref = get(h, "deltavec", "mem_per_vector"), get(h, "hnswlib", "mem_per_vector")
+        parts.append("%s: %s B" % (name, num(ours, 0)))
+        refs.append("%s B" % num(ref, 0))
+        ratios.append(ours / ref)
+    return row("; ".join(parts), "hnswlib " + "; ".join(refs), " / ".join("%.2fx" % r for r in ratios),
+               max(ratios) <= 1.0, "heap growth (mallinfo2) during the build / n, same method both sides" +
+               ("; not measured: " + "; ".join(why) if why else ""))
+
+
+def parse_kernels(text):
+    m = re.search(r"kernel sets usable here:\s*(.*?)\s*\(dispatch picks (\S+?)\)", text)
+    if not m:
+        raise Missing("bench_kernels printed no 'kernel sets usable here' line")
+    ns = {}
+    for line in text.splitlines():
+        f = line.split()
+        if len(f) == 6 and re.fullmatch(r"\d+", f[1]):
+            try:
+                ns[(f[0], int(f[1]))] = [float(x) for x in f[2:]]
+            except ValueError:
+                pass
+    return m.group(1).split(), m.group(2), ns
+
+
+def cpu_flags():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def r_simd(run):
+    sets, picked, ns = parse_kernels(run.text("kernels", "kernels"))
+    has512 = "avx512f" in cpu_flags()
+    wide = [s for s in sets if "avx512" in s]
+    kept = all(any(s.startswith(k) for s in sets) for k in ("scalar", "sse", "avx2"))
+    ratio = "-"
+    if wide and ("avx2", 784) in ns and (wide[-1], 784) in ns:
+        ratio = "l2sq at 784: %s %.1f ns vs avx2 %.1f ns = %.2fx" % (
+            wide[-1], ns[(wide[-1], 784)][0], ns[("avx2", 784)][0], ns[("avx2", 784)][0] / ns[(wide[-1], 784)][0])
+    elif ("avx2", 784) in ns:
+        ratio = "l2sq at 784: avx2 %.1f ns" % ns[("avx2", 784)][0]
+    met = bool(wide) and "avx512" in picked and kept if has512 else kept
+    return row("sets %s; dispatch picks %s" % (" ".join(sets), picked),
+               "CPU flags: avx512f %s" % ("yes" if has512 else "no"), ratio, met,
+               "bench_kernels 128 784 (thread CPU time, best of 5)")
+
+
+def dim_entry(ca, dim):
+    for d in get(ca, "dims"):
+        if d.get("dim") == dim:
+            return d
+    raise Missing("capture_apply has no dim %d" % dim)
+
+
+def r_capture(run):
+    d = dim_entry(run.json("capture_apply", "capture_apply"), 384)
+    c = get(d, "capture", "sparse_5pct")
+    rate = get(c, "capture_only_per_s")
+    plain = get(c, "plain", "median_us")
+    return row("%s deltas/s (capture only: 1 / (median overhead + median drain))" % num(rate),
+               "sparse write without capture: %s writes/s" % num(1e6 / plain), "-", rate >= 1e6,
+               "one thread, dim 384, 5%% of the dims; end to end with capture: %s writes/s" %
+               num(get(c, "writes_per_s")))
+
+
+def r_encoding(run):
+    e = get(run.json("encoding", "encoding"), "encoding")
+    cfgs = get(e, "configs")
+    lossless = [c for c in cfgs if c.get("lossy") == 0 and "dense_drift" in c]
+    if not lossless:
+        raise Missing("encoding.json has no lossless config with a dense_drift entry")
+    best = max(lossless, key=lambda c: c["dense_drift"]["ratio_vs_naive"])
+    default = [c for c in lossless if "default" in c.get("name", "")]
+    plain = [c for c in lossless if not c.get("compress") and not c.get("before_images")]
+    br = get(best, "dense_drift", "ratio_vs_naive")
+    fig = "best lossless: %.2f:1 (%s)" % (br, best.get("name"))
+    if default:
+        fig += "; default config: %.2f:1" % get(default[0], "dense_drift", "ratio_vs_naive")
+    ref = "f32 uncompressed: %.2f:1" % get(plain[0], "dense_drift", "ratio_vs_naive") if plain else "-"
+    return row(fig, ref, "%.2f:1" % br, br >= 1.61,
+               "dense drift updates, dim %s, bytes incl. header vs the naive 64 + 4 x dim" % e.get("dim"))
+
+
+APPLY_KINDS = [("insert", "insert"), ("dense_drift", "dense drift"), ("dense_relink", "dense re-link"),
+               ("sparse_5pct", "sparse 5%"), ("delete", "delete"), ("edge_add", "edge add"),
+               ("edge_remove", "edge remove"), ("batch100_insert", "batch of 100 inserts"),
+               ("batch100_update", "batch of 100 updates")]
+
+
+def r_apply(run):
+    a = get(dim_entry(run.json("capture_apply", "capture_apply"), 384), "apply")
+    under, missing = [], []
+    for key, label in APPLY_KINDS:
+        try:
+            t, med = get(a, key, "target_us"), get(a, key, "structural", "median_us")
+            if t > 0:
+                under.append((t / med, label, med, t))
+        except Missing:
+            missing.append(label)
+    if not under:
+        raise Missing("capture_apply.json has none of the apply kinds")
+    under.sort()
+    worst = under[0][0]
+    fig = "; ".join("%s %s us (%.1fx)" % (l, num(m), r) for r, l, m, _ in under[:4])
+    return row("laggards: " + fig, "seed's table: " + ", ".join("%s < %g us" % (l, t) for _, l, _, t in under[:4]),
+               "min %.1fx under" % worst, worst >= 10,
+               "structural replica, median per delta, dim 384; all %d kinds: %s" % (
+                   len(under), ", ".join("%s %.1fx" % (l, r) for r, l, _, _ in sorted(under, key=lambda x: x[1]))) +
+               ("; not measured: " + ", ".join(missing) if missing else ""))
+
+
+def speedup(results, workers):
+    for r in results:
+        if r.get("workers") == workers:
+            return get(r, "speedup_vs_inline"), get(r, "deltas_per_s")
+    raise Missing("no workers = %d result" % workers)
+
+
+def r_parallel(run):
+    p = run.json("apply_parallel", "apply_parallel")
+    s2, rate2 = speedup(get(p, "results"), 2)
+    _, rate0 = speedup(get(p, "results"), 0)
+    note = "%s inserts + %s updates, dim %s, best of %s" % (p.get("inserts"), p.get("updates"), p.get("dim"),
+                                                              p.get("rounds"))
+    try:
+        pd = run.json("apply_parallel_deletes", "apply_parallel_deletes")
+        sd, _ = speedup(get(pd, "results"), 2)
+        w2 = [r for r in pd["results"] if r.get("workers") == 2][0]
+        note += "; with %s%% deletes: %.2fx (%s barriers: a delete is applied inline after a drain)" % (
+            pd.get("delete_pct"), sd, w2.get("barriers"))
+    except (Missing, IndexError) as e:
+        note += "; deletes run not measured: %s" % e
+    return row("%.2fx (%s deltas/s with 2 workers)" % (s2, num(rate2)), "inline apply: %s deltas/s" % num(rate0),
+               "%.2fx" % s2, s2 >= 1.7, note)
+
+
+def r_ring(run):
+    r = run.json("ring", "ring")
+    spsc = [x for x in get(r, "results") if x.get("mode") == "spsc"]
+    if not spsc:
+        raise Missing("ring.json has no spsc result")
+    ratios = [get(x, "ratio_vs_memcpy") for x in spsc]
+    sizes = "/".join(str(x.get("payload_bytes")) for x in spsc)
+    return row("%s MB/s at %s B payloads" % ("/".join(num(get(x, "mb_per_s"), 0) for x in spsc), sizes),
+               "memcpy of the same bytes: %s MB/s" % "/".join(num(get(x, "memcpy_mb_per_s"), 0) for x in spsc),
+               "/".join("%.2fx" % x for x in ratios), min(ratios) >= 0.5,
+               "one producer, one consumer reading every byte; wall clock, best of %s" % r.get("repetitions"))
+
+
+def wasm_qps_ratios(w):
+    """(label, ratio) of every HNSW set of the wasm bench: its JSON held one set and may hold several."""
+    h = get(w, "hnsw")
+    blocks = h if isinstance(h, list) else h.get("sets", [h]) if isinstance(h, dict) else []
+    if isinstance(blocks, dict):
+        blocks = list(blocks.values())
+    out = []
+    for b in blocks:
+        r = first(b, ("ratios_deltavec_simd_over_hnswlib_wasm", "qps_at_target"),
+                  ("ratios", "qps_at_target"))
+        ds = b.get("dataset", {})
+        out.append(("%s x %s" % ("{:,}".format(ds.get("n", 0)), ds.get("dim", "?")), r))
+    if not out:
+        raise Missing("wasm_bench.json hnsw holds no set")
+    return out
+
+
+def r_wasm(run):
+    w = run.json("wasm_bench", "wasm")
+    sets = wasm_qps_ratios(w)
+    sparse = first(w, ("apply", "simd_over_native", "sparse_update"), ("apply", "simd_over_native", "sparse"))
+    wanted = ["100,000 x 128", "x 784"]
+    absent = [s for s in wanted if not any(s in lbl for lbl, _ in sets)]
+    met = min(r for _, r in sets) >= 3 and sparse <= 2 and not absent
+    return row("QPS@0.95 %s; sparse apply wasm/native %.2fx" % (
+        ", ".join("%s: %.2fx" % (l, r) for l, r in sets), sparse),
+        "hnswlib-wasm and native apply, same run", " / ".join("%.2fx" % r for _, r in sets), met,
+        "sets the issue names that the wasm bench did not run: %s" % ", ".join(absent) if absent else
+        "every set the issue names was run")
+
+
+def r_wasm_memory(run):
+    w = run.json("wasm_bench", "wasm")
+    m = first(w, ("memory",), ("hnsw", "memory"))
+    ratio = first(m, ("ratio_to_own_count",), ("over_own_count",), ("ratio",))
+    size = lambda *keys: next((m[k] for k in keys if isinstance(m.get(k), (int, float))), None)
+    return row("%s MiB of wasm memory" % num(size("wasm_mib", "memory_mib")),
+               "the library's own count (dv_db_memory_usage): %s MiB" % num(size("own_mib", "library_mib")),
+               "%.2fx" % ratio, ratio <= 1.1, "set: %s" % m.get("set", m.get("dataset", "?")))
+
+
+ROWS = [
+    ("delete with graph repair, 60k x 784 real data", "<= 20 us median, flat from 20k to 500k vectors",
+     r_delete_real),
+    ("demo delete median, 20k x 128", "<= 2 us", r_demo_delete),
+    ("HNSW build rate vs hnswlib (same M, efc, data)", ">= 1.3x", r_build_rate),
+    ("QPS at recall@10 0.90 / 0.95 / 0.99 vs hnswlib", ">= 1.3x at each", r_qps),
+    ("memory per vector vs hnswlib", "<= 1.0x", r_memory),
+    ("SIMD dispatch", "AVX-512 kernels, runtime dispatch, scalar/SSE/AVX2 kept", r_simd),
+    ("capture, sparse 5% of 384 dims", ">= 1M/s on one core", r_capture),
+    ("lossless dense-drift encoding", ">= 1.61:1", r_encoding),
+    ("apply latency vs the seed's table (dim 384)", ">= 10x under every row", r_apply),
+    ("parallel apply, 2 workers vs inline", ">= 1.7x on independent vectors", r_parallel),
+    ("ring SPSC vs memcpy in cache, same run", ">= 0.5x", r_ring),
+    ("wasm: QPS@0.95 vs hnswlib-wasm; sparse apply wasm/native", ">= 3x on every set; <= 2x", r_wasm),
+    ("wasm memory, 100k x 128", "<= 1.1x its own count", r_wasm_memory),
+]
+
+
+# ---- machine, table, JSON ----------------------------------------------------------------------------------
+
+def machine():
+    model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"model name\s*:\s*(.*)", f.read())
+            model = m.group(1).strip() if m else model
+    except OSError:
+        pass
+    simd = sorted(f for f in cpu_flags() if f.startswith(("avx", "sse4", "fma", "amx")))
+
+    def sh(*cmd):
+        try:
+            return subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                  text=True).stdout.strip()
+        except OSError:
+            return ""
+    return dict(cpu=model, cpus=os.cpu_count(), simd_flags=simd, loadavg=list(os.getloadavg()),
+                commit=sh("git", "rev-parse", "--short", "HEAD"),
+                dirty=bool(sh("git", "status", "--porcelain", "--", "src", "include", "bench", "js", "wasm")),
+                date_utc=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"))
+
+
+def evaluate(run):
+    rows = []
+    for measure, goal, fn in ROWS:
+        try:
+            r = fn(run)
+            r["met"] = "yes" if r["met"] else "no"
+        except Missing as e:
+            r = row("not measured", "-", "-", "not measured", str(e))
+        r.update(measure=measure, goal=goal)
+        rows.append(r)
+    return rows
+
+
+def print_table(rows):
+    print("\n| measure | today's figure | reference in the same run | ratio | goal | met? |")
+    print("|---|---|---|---|---|---|")
+    for r in rows:
+        print("| %s | %s | %s | %s | %s | %s |" % (r["measure"], r["figure"], r["reference"], r["ratio"],
+                                                   r["goal"], r["met"]))
+    print("\nNotes:")
+    for r in rows:
+        if r["note"]:
+            print("- %s: %s" % (r["measure"], r["note"]))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results"))
+    ap.add_argument("--data", default=os.path.join(ROOT, "bench", "data"), help="data set cache (TEXMEX files)")
+    ap.add_argument("--no-build", action="store_true")
+    ap.add_argument("--only", default="")
+    ap.add_argument("--skip", default="")
+    ap.add_argument("--report-only", action="store_true")
+    ap.add_argument("--check", action="store_true")
+    a = ap.parse_args()
+    build, out = os.path.abspath(a.build), os.path.abspath(a.out)
+    os.makedirs(out, exist_ok=True)
+    mode = "quick" if a.quick else "full"
+    sfx = "-quick" if a.quick else ""
+    only = set(filter(None, a.only.split(",")))
+    skip = set(filter(None, a.skip.split(",")))
+    plan = steps(mode, build, out, os.path.abspath(a.data))
+    unknown = (only | skip) - {s["name"] for s in plan}
+    if unknown:
+        ap.error("unknown step(s) %s; steps: %s" % (",".join(sorted(unknown)), ",".join(s["name"] for s in plan)))
+
+    status = {}
+    t_start = time.time()
+    if not a.report_only:
+        chosen = [s for s in plan if (not only or s["name"] in only) and s["name"] not in skip]
+        for s in plan:
+            if s not in chosen:
+                status[s["name"]] = dict(state="skipped", why="skipped (--only/--skip)")
+        if not a.no_build and any(not s.get("wasm") for s in chosen):
+            prepare_native(build)
+        for s in chosen:
+            if s.get("needs_file") and not os.path.exists(s["needs_file"]):
+                status[s["name"]] = dict(state="absent", why="%s not found (apt-get install dataset-fashion-mnist)"
+                                         % s["needs_file"])
+                continue
+            if s.get("wasm"):
+                why = prepare_wasm()
+                if why:
+                    status[s["name"]] = dict(state="failed", why=why)
+                    continue
+            t0 = time.time()
+            stdout_path = os.path.join(out, s["stdout_file"]) if s.get("stdout_file") else None
+            rc = run_logged(s["cmd"], env=s.get("env"), stdout_path=stdout_path)
+            status[s["name"]] = dict(state="ran" if rc == 0 else "failed", rc=rc, seconds=round(time.time() - t0, 1),
+                                     cmd=" ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c
+                                                  for c in s["cmd"]),
+                                     why="exit status %d" % rc)
+    rows = evaluate(Run(out, sfx, status))
+    print_table(rows)
+    report = dict(issue=15, mode=mode, command="python3 bench/issue15.py" + (" --quick" if a.quick else ""),
+                  machine=machine(), seconds=round(time.time() - t_start, 1), steps=status, rows=rows,
+                  shared_machine_note="2-core VM shared with builds and other benchmarks: ratios within this "
+                  "run are the figures, absolute times are not")
+    path = os.path.join(out, "issue15%s.json" % sfx)
+    with open(path, "w") as f:
+        json.dump(report, f, indent=1)
+        f.write("\n")
+    print("\nwrote %s" % (os.path.relpath(path, ROOT) if path.startswith(ROOT + os.sep) else path))
+    if a.check:
+        bad = ["step %s: %s" % (n, s["why"]) for n, s in status.items() if s["state"] == "failed"]
+        bad += ["row %r: %s" % (r["measure"], r["note"]) for r in rows if r["met"] == "not measured"
+                and not re.search(r"skipped|not found \(apt-get", r["note"])]
+        if len(rows) != len(ROWS):
+            bad.append("%d rows, expected %d" % (len(rows), len(ROWS)))
+        for b in bad:
+            print("check: " + b, file=sys.stderr)
+        return 1 if bad else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
