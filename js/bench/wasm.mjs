@@ -7,6 +7,8 @@
 //
 // Usage (from js/): npm run bench:wasm [-- --quick] [-- --only=kernels,hnsw]
 //   --quick    small sizes, few rounds: a smoke run; writes bench/results/wasm_bench-quick.json (git-ignored)
+//   --hnsw-sets=100000x128,9000x784   the HNSW part on these n x dim sets (JSON: hnsw = the first, hnsw_sets = all;
+//              bench/issue15.py passes the issue's sets)
 //   full run   writes bench/results/wasm_bench.json
 // Env: DVW_DIST (wasm modules, default js/dist), DVW_BUILD (dvw_vectors, default build-wasm/),
 //      DV_BENCH_KERNELS (native kernel bench, default build-bench/bench/bench_kernels).
@@ -26,6 +28,9 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const onlyArg = args.find((a) => a.startsWith('--only='));
 const only = new Set(onlyArg ? onlyArg.slice(7).split(',') : ['kernels', 'hnsw', 'apply', 'parallel']);
+const setsArg = args.find((a) => a.startsWith('--hnsw-sets='));
+const hnswSets = setsArg ? setsArg.slice(12).split(',').map((s) => s.split('x').map(Number)) : null;
+if (hnswSets && hnswSets.some(([n, dim]) => !(n > 0 && dim > 0))) throw new Error(`bad ${setsArg}: want NxD,NxD`);
 
 const sh = (cmd, a) => { try { return execFileSync(cmd, a, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { return null; } };
 const size = (f) => { try { return statSync(path.join(distDir, f)).size; } catch { return null; } };
@@ -47,7 +52,12 @@ console.log(`deltavec wasm benchmark ${out.date} node ${out.node}, ${out.cpus} x
 
 if (only.has('kernels')) out.kernels = await benchKernels(quick ? { dims: [128, 1024], rounds: 3 } : { rounds: 9 });
 if (only.has('hnsw')) {
-  out.hnsw = await benchHnsw(quick ? { n: 4000, nq: 200, buildRounds: 1, searchRounds: 3 } : { buildRounds: 3, searchRounds: 5 });
+  const rounds = quick ? { nq: 200, buildRounds: 1, searchRounds: 3 } : { buildRounds: 3, searchRounds: 5 };
+  if (hnswSets) {
+    out.hnsw_sets = [];
+    for (const [n, dim] of hnswSets) out.hnsw_sets.push(await benchHnsw({ ...rounds, n, dim }));
+    out.hnsw = out.hnsw_sets[0];
+  } else out.hnsw = await benchHnsw(quick ? { ...rounds, n: 4000 } : rounds);
 }
 if (only.has('apply')) out.apply = await benchApply(quick ? { ops: 5000, rounds: 1 } : { ops: 20000, rounds: 5 });
 if (only.has('parallel')) out.parallel = await benchParallel(quick ? { quick: true } : {});
