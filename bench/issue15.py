@@ -96,7 +96,8 @@ def steps(mode, build, out, data_dir):
         dict(name="ring", cmd=[b("bench_ring"), os.path.join(out, "ring%s.json" % sfx)] + (["--quick"] if q else [])),
         # wasm against hnswlib-wasm in Node; it writes into the repository's bench/results.
         dict(name="wasm", cmd=["node", os.path.join(ROOT, "js", "bench", "wasm.mjs"),
-                               "--hnsw-sets=" + ("2000x128,1000x784" if q else "100000x128,9000x784")]
+                               "--hnsw-sets=" + ("2000x128,1000x784" if q else "100000x128,9000x784"),
+                               "--hnsw-build-rounds=1"]
              + (["--quick"] if q else []),
              env={"DV_BENCH_KERNELS": b("bench_kernels")}, wasm=True),
     ]
@@ -566,7 +567,7 @@ def machine():
     return dict(cpu=model, cpus=os.cpu_count(), simd_flags=simd, loadavg=list(os.getloadavg()),
                 commit=sh("git", "rev-parse", "--short", "HEAD"),
                 dirty=bool(sh("git", "status", "--porcelain", "--", "src", "include", "bench", "js", "wasm")),
-                date_utc=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"))
+                date_utc=utc_now())
 
 
 def evaluate(run):
@@ -594,6 +595,26 @@ def print_table(rows):
             print("- %s: %s" % (r["measure"], r["note"]))
 
 
+def utc_now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def load_steps(path):
+    try:
+        with open(path) as f:
+            st = json.load(f)
+        return st if isinstance(st, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def save_steps(path, status):
+    """Keeps the steps that ran (or tried to), not the ones this invocation skipped."""
+    with open(path, "w") as f:
+        json.dump({k: v for k, v in status.items() if v["state"] != "skipped"}, f, indent=1)
+        f.write("\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
@@ -618,13 +639,17 @@ def main():
     if unknown:
         ap.error("unknown step(s) %s; steps: %s" % (",".join(sorted(unknown)), ",".join(s["name"] for s in plan)))
 
-    status = {}
+    # Each step's last run, kept across invocations: `--only wasm` reruns one step and the table still has
+    # every row, each from its step's last run (the step's date is in the JSON).
+    steps_path = os.path.join(out, "issue15_steps%s.json" % sfx)
+    status = load_steps(steps_path)
     t_start = time.time()
     if not a.report_only:
         chosen = [s for s in plan if (not only or s["name"] in only) and s["name"] not in skip]
         for s in plan:
-            if s not in chosen:
-                status[s["name"]] = dict(state="skipped", why="skipped (--only/--skip)")
+            if s not in chosen and s["name"] not in status:
+                status[s["name"]] = dict(state="skipped", why="skipped (--only/--skip) and not run before in "
+                                         + os.path.relpath(out, ROOT))
         if not a.no_build and any(not s.get("wasm") for s in chosen):
             prepare_native(build)
         for s in chosen:
@@ -644,9 +669,11 @@ def main():
             else:
                 rc = run_logged(s["cmd"], env=s.get("env"), stdout_path=stdout_path)
             status[s["name"]] = dict(state="ran" if rc == 0 else "failed", rc=rc, seconds=round(time.time() - t0, 1),
+                                     date_utc=utc_now(), why="exit status %d" % rc,
                                      cmd=" ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c
-                                                  for c in s["cmd"]),
-                                     why="exit status %d" % rc)
+                                                  for c in s["cmd"]))
+            save_steps(steps_path, status)
+        save_steps(steps_path, status)
     rows = evaluate(Run(out, sfx, status))
     print_table(rows)
     report = dict(issue=15, mode=mode, command="python3 bench/issue15.py" + (" --quick" if a.quick else ""),
