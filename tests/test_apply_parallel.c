@@ -4,6 +4,7 @@
  * apply refuses, leaving the same state behind. Run under TSan by
  * scripts/test.sh (the name contains "parallel").
  */
+#define _POSIX_C_SOURCE 200809L /* nanosleep, in support/backoff.h */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,11 +20,13 @@
 #include "deltavec.h"
 #include "apply/parallel.h"
 #include "delta/delta.h"
+#include "support/backoff.h"
 #include "support/sanitized.h"
 #include "support/stream.h"
 #include "util/alloc.h"
 
-#define WORKLOAD (TEST_SANITIZED ? 20000 : 60000)
+/* TSan runs the smallest size: it is the build looped 200 times (docs/CONCURRENCY.md). */
+#define WORKLOAD (TEST_TSAN ? 8000 : TEST_SANITIZED ? 20000 : 60000)
 
 #define DIM 16
 #define CHUNK 700 /* deltas per dv_apply_batch call */
@@ -220,11 +223,11 @@ static void late_stop_hook(void *ctx, dv_par_point point, uint32_t index) {
         atomic_fetch_add(&s->requests, 1);
         if (!is_late_stopper) return;
         atomic_store(&s->stopper_waiting, 1);
-        while (atomic_load(&s->left) < s->loops) sched_yield();
+        for (uint64_t w = 0; atomic_load(&s->left) < s->loops; w++) test_backoff(w);
         return;
     case DV_PAR_LOOP_LEAVING: /* no loop leaves before the late request is under way */
         if (atomic_load(&s->requests) == 0) atomic_store(&s->stale, 1);
-        while (!atomic_load(&s->stopper_waiting)) sched_yield();
+        for (uint64_t w = 0; !atomic_load(&s->stopper_waiting); w++) test_backoff(w);
         return;
     case DV_PAR_LOOP_LEFT:
         atomic_fetch_add(&s->left, 1);
@@ -502,8 +505,8 @@ static void duplicate_edge_found_by_a_worker_rolls_back_that_delta_and_the_later
     test_primary p;
     insert_primary(&p, 206, 1500);
     size_t from = 1000, n = 300;
-    dv_edge_add add;
-    uint32_t layer;
+    dv_edge_add add = {0, 0, 0.0f};
+    uint32_t layer = 0;
     size_t bad = find_insert(&p.stream, from + 100, &add, &layer);
     test_delta corrupt = recode(&p.stream, bad, &add, layer, 0); /* the same edge twice */
     refusal_matches_inline(&p, from, n, bad, &corrupt, DV_EINCOHERENT);
@@ -516,8 +519,8 @@ static void edge_to_a_free_slot_found_by_the_dispatcher_rolls_back_that_delta(vo
     test_primary p;
     insert_primary(&p, 207, 1500);
     size_t from = 1000, n = 300;
-    dv_edge_add add;
-    uint32_t layer;
+    dv_edge_add add = {0, 0, 0.0f};
+    uint32_t layer = 0;
     size_t bad = find_insert(&p.stream, from + 150, &add, &layer);
     add.to = 5000; /* never used: not live */
     test_delta corrupt = recode(&p.stream, bad, &add, layer, 0);
