@@ -18,7 +18,7 @@ printed as "not measured" with the reason, never guessed.
 
 Options: --build DIR (CMake build folder with DV_BUILD_BENCH=ON, default build; configured and its bench
 targets built unless --no-build; the wasm modules and js/node_modules are made when missing), --out DIR
-(the benches' JSON, default bench/results/issue15), --json FILE (the table, default
+(the benches' JSON, default bench/results/issue15, --quick: issue15-quick), --json FILE (the table, default
 bench/results/issue15.json), --data DIR (data cache, default bench/data), --only/--skip STEP,... (steps below),
 --check (exit 1 if a step failed or a row is not measured for any reason other than a skipped step or an
 absent optional data set: the smoke test's condition).
@@ -40,6 +40,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FASHION_IDX = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz"
 
 
+# Benches whose JSON name does not change with --quick (the quick run has its own folder).
+UNSUFFIXED = {"kernels"}
+
+
 class Missing(Exception):
     """A figure that is not in this run's output; the message says why."""
 
@@ -59,8 +63,8 @@ def steps(mode, build, out, data_dir):
     data = ["--data", data_dir]
     hnsw_size = ["--quick", "--rounds", "1", "--n", "2000", "--queries", "100"] if q else ["--rounds", "3"]
     plan = [
-        # SIMD dispatch: the kernel sets and ns per call (stdout, parsed below).
-        dict(name="kernels", cmd=[b("bench_kernels"), "128", "784"], stdout_file="issue15_kernels%s.txt" % sfx),
+        # SIMD dispatch: the kernel sets, the one dispatch picks, ns per call beside hnswlib's own kernels.
+        dict(name="kernels", cmd=[b("bench_kernels"), "--out", out] + (["--reps", "3"] if q else []) + ["128", "784"]),
         # HNSW build, QPS at equal recall, memory: one data set per run, so one failure costs one set.
         dict(name="hnsw_synth", cmd=[b("bench_hnsw"), "--dataset", "synth", "--out", out] + data + hnsw_size),
         dict(name="hnsw_fashion", cmd=[b("bench_hnsw"), "--dataset", "fashion", "--out", out] + data + hnsw_size,
@@ -176,7 +180,7 @@ class Run:
         st = self.status.get(step)
         if st and st["state"] != "ran":
             raise Missing("%s: %s" % (step, st["why"]))
-        path = os.path.join(self.out, name + self.sfx + ".json")
+        path = os.path.join(self.out, name + ("" if name in UNSUFFIXED else self.sfx) + ".json")
         try:
             with open(path) as f:
                 return json.load(f)
@@ -184,16 +188,6 @@ class Run:
             raise Missing("%s not written (step %s)" % (os.path.relpath(path, ROOT), step))
         except ValueError as e:
             raise Missing("%s is not valid JSON: %s" % (os.path.relpath(path, ROOT), e))
-
-    def text(self, name, step):
-        st = self.status.get(step)
-        if st and st["state"] != "ran":
-            raise Missing("%s: %s" % (step, st["why"]))
-        try:
-            with open(os.path.join(self.out, "issue15_" + name + self.sfx + ".txt")) as f:
-                return f.read()
-        except FileNotFoundError:
-            raise Missing("%s output not kept (step %s)" % (name, step))
 
 
 def get(obj, *path):
@@ -345,21 +339,6 @@ def r_memory(run):
                ("; not measured: " + "; ".join(why) if why else ""))
 
 
-def parse_kernels(text):
-    m = re.search(r"kernel sets usable here:\s*(.*?)\s*\(dispatch picks (\S+?)\)", text)
-    if not m:
-        raise Missing("bench_kernels printed no 'kernel sets usable here' line")
-    ns = {}
-    for line in text.splitlines():
-        f = line.split()
-        if len(f) == 6 and re.fullmatch(r"\d+", f[1]):
-            try:
-                ns[(f[0], int(f[1]))] = [float(x) for x in f[2:]]
-            except ValueError:
-                pass
-    return m.group(1).split(), m.group(2), ns
-
-
 def cpu_flags():
     try:
         with open("/proc/cpuinfo") as f:
@@ -372,20 +351,23 @@ def cpu_flags():
 
 
 def r_simd(run):
-    sets, picked, ns = parse_kernels(run.text("kernels", "kernels"))
+    k = run.json("kernels", "kernels")
+    sets, picked = get(k, "sets"), get(k, "dispatch")
     has512 = "avx512f" in cpu_flags()
-    wide = [s for s in sets if "avx512" in s]
-    kept = all(any(s.startswith(k) for s in sets) for k in ("scalar", "sse", "avx2"))
-    ratio = "-"
-    if wide and ("avx2", 784) in ns and (wide[-1], 784) in ns:
-        ratio = "l2sq at 784: %s %.1f ns vs avx2 %.1f ns = %.2fx" % (
-            wide[-1], ns[(wide[-1], 784)][0], ns[("avx2", 784)][0], ns[("avx2", 784)][0] / ns[(wide[-1], 784)][0])
-    elif ("avx2", 784) in ns:
-        ratio = "l2sq at 784: avx2 %.1f ns" % ns[("avx2", 784)][0]
-    met = bool(wide) and "avx512" in picked and kept if has512 else kept
-    return row("sets %s; dispatch picks %s" % (" ".join(sets), picked),
-               "CPU flags: avx512f %s" % ("yes" if has512 else "no"), ratio, met,
-               "bench_kernels 128 784 (thread CPU time, best of 5)")
+    kept = all(any(s.startswith(x) for s in sets) for x in ("scalar", "sse", "avx2"))
+    wide = any("avx512" in s for s in sets)
+    r784 = get(k, "ratios", "784")
+    hn = get(k, "ns", "784", "hnswlib", "l2sq")
+    ours = get(k, "ns", "784", picked, "l2sq")
+    gain = r784.get("avx2_over_avx512", {})
+    met = (wide and "avx512" in picked and kept) if has512 else kept
+    return row("sets %s; dispatch picks %s; l2sq at 784: %.1f ns" % (" ".join(sets), picked, ours),
+               "hnswlib (%s code) l2sq at 784: %.1f ns; CPU avx512f: %s" % (
+                   get(k, "hnswlib", "isa"), hn, "yes" if has512 else "no"),
+               "hnswlib/ours %.2fx" % get(r784, "hnswlib_over_dispatch_l2sq"), met,
+               "thread CPU time, %s; avx2/avx512 at 784: %s" % (k.get("method", "?"), ", ".join(
+                   "%s %.2fx" % (op, v) for op, v in gain.items() if op in ("l2sq", "dot", "diff_1pct", "diff_50pct"))
+                   or "-"))
 
 
 def dim_entry(ca, dim):
@@ -397,17 +379,29 @@ def dim_entry(ca, dim):
 
 def r_capture(run):
     d = dim_entry(run.json("capture_apply", "capture_apply"), 384)
-    c = get(d, "capture", "sparse_5pct")
-    rate = get(c, "capture_only_per_s")
-    plain = get(c, "plain", "median_us")
-    return row("%s deltas/s (capture only: 1 / (median overhead + median drain))" % num(rate),
-               "sparse write without capture: %s writes/s" % num(1e6 / plain), "-", rate >= 1e6,
-               "one thread, dim 384, 5%% of the dims; end to end with capture: %s writes/s" %
-               num(get(c, "writes_per_s")))
+    try:  # rounds of 1,000 writes with and without capture, thread CPU time (section 1b of docs/BENCH.md)
+        t = get(d, "capture_throughput", "sparse_5pct")
+        rate, plain = get(t, "deltas_per_s"), get(t, "plain_us_per_write")
+        how = "capture cost per write = median over rounds of (captured - plain) / writes, thread CPU"
+    except Missing:  # the per-write medians of section 1
+        c = get(d, "capture", "sparse_5pct")
+        rate, plain = get(c, "capture_only_per_s"), get(c, "plain", "median_us")
+        how = "1 / (median paired overhead + median drain), wall clock per write"
+    return row("%s deltas/s" % num(rate), "the same sparse write without capture: %s writes/s" % num(1e6 / plain),
+               "-", rate >= 1e6, "one thread, dim 384, 5%% of the dims; %s" % how)
 
 
 def r_encoding(run):
     e = get(run.json("encoding", "encoding"), "encoding")
+    ld = e.get("lossless_dense_drift")
+    if isinstance(ld, dict) and "xor_ratio" in ld:
+        xr = get(ld, "xor_ratio")
+        return row("%.2f:1 (%s B per delta, %s)" % (xr, num(get(ld, "xor_bytes"), 0), ld.get("xor_config")),
+                   "%s: %.2f:1 (%s B)" % (ld.get("earlier_best"), get(ld, "earlier_best_ratio"),
+                                          num(get(ld, "earlier_best_bytes"), 0)),
+                   "%.2fx smaller" % (get(ld, "earlier_best_bytes") / get(ld, "xor_bytes")), xr >= 1.61,
+                   "dense drift, dim %s, vs the naive 64 + 4 x dim bytes; bound for any lossless coder on this "
+                   "drift: %.2f:1" % (e.get("dim"), ld.get("information_bound_ratio", float("nan"))))
     cfgs = get(e, "configs")
     lossless = [c for c in cfgs if c.get("lossy") == 0 and "dense_drift" in c]
     if not lossless:
@@ -479,6 +473,17 @@ def r_parallel(run):
 
 def r_ring(run):
     r = run.json("ring", "ring")
+    one = [x for x in r.get("single_thread_in_cache", []) if x.get("mode") == "spsc"]
+    if one:  # one thread, in cache, thread CPU: the ring's own work beside memcpy of the same bytes
+        tr = [get(x, "transport_ratio_vs_memcpy") for x in one]
+        rd = [get(x, "ratio_vs_memcpy") for x in one]
+        sizes = "/".join(str(x.get("payload_bytes")) for x in one)
+        return row("%s MB/s at %s B payloads" % ("/".join(num(get(x, "transport_mb_per_s"), 0) for x in one), sizes),
+                   "memcpy of the same bytes: %s MB/s" % "/".join(num(get(x, "transport_memcpy_mb_per_s"), 0)
+                                                                 for x in one),
+                   "/".join("%.2fx" % x for x in tr), min(tr) >= 0.5,
+                   "one thread, in cache, thread CPU (%s); with the consumer reading every byte: %s" % (
+                       one[0].get("time", "?"), "/".join("%.2fx" % x for x in rd)))
     spsc = [x for x in get(r, "results") if x.get("mode") == "spsc"]
     if not spsc:
         raise Missing("ring.json has no spsc result")
@@ -619,7 +624,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
-    ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "issue15"))
+    ap.add_argument("--out", default=None, help="the benches' JSON (default bench/results/issue15[-quick])")
     ap.add_argument("--json", default=None, help="the table as JSON (default bench/results/issue15.json)")
     ap.add_argument("--data", default=os.path.join(ROOT, "bench", "data"), help="data set cache (TEXMEX files)")
     ap.add_argument("--no-build", action="store_true")
@@ -628,7 +633,8 @@ def main():
     ap.add_argument("--report-only", action="store_true")
     ap.add_argument("--check", action="store_true")
     a = ap.parse_args()
-    build, out = os.path.abspath(a.build), os.path.abspath(a.out)
+    build = os.path.abspath(a.build)
+    out = os.path.abspath(a.out or os.path.join(ROOT, "bench", "results", "issue15-quick" if a.quick else "issue15"))
     os.makedirs(out, exist_ok=True)
     mode = "quick" if a.quick else "full"
     sfx = "-quick" if a.quick else ""
@@ -669,7 +675,7 @@ def main():
             else:
                 rc = run_logged(s["cmd"], env=s.get("env"), stdout_path=stdout_path)
             status[s["name"]] = dict(state="ran" if rc == 0 else "failed", rc=rc, seconds=round(time.time() - t0, 1),
-                                     date_utc=utc_now(), why="exit status %d" % rc,
+                                     date_utc=utc_now(), commit=machine()["commit"], why="exit status %d" % rc,
                                      cmd=" ".join(os.path.relpath(c, ROOT) if c.startswith(ROOT) else c
                                                   for c in s["cmd"]))
             save_steps(steps_path, status)
