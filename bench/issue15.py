@@ -365,7 +365,7 @@ def r_simd(run):
                "hnswlib (%s code) l2sq at 784: %.1f ns; CPU avx512f: %s" % (
                    get(k, "hnswlib", "isa"), hn, "yes" if has512 else "no"),
                "hnswlib/ours %.2fx" % get(r784, "hnswlib_over_dispatch_l2sq"), met,
-               "thread CPU time, %s; avx2/avx512 at 784: %s" % (k.get("method", "?"), ", ".join(
+               "%s; avx2/avx512 at 784: %s" % (k.get("method", "?"), ", ".join(
                    "%s %.2fx" % (op, v) for op, v in gain.items() if op in ("l2sq", "dot", "diff_1pct", "diff_50pct"))
                    or "-"))
 
@@ -481,7 +481,7 @@ def r_ring(run):
         return row("%s MB/s at %s B payloads" % ("/".join(num(get(x, "transport_mb_per_s"), 0) for x in one), sizes),
                    "memcpy of the same bytes: %s MB/s" % "/".join(num(get(x, "transport_memcpy_mb_per_s"), 0)
                                                                  for x in one),
-                   "/".join("%.2fx" % x for x in tr), min(tr) >= 0.5,
+                   "/".join("%.3fx" % x for x in tr), min(tr) >= 0.5,
                    "one thread, in cache, thread CPU (%s); with the consumer reading every byte: %s" % (
                        one[0].get("time", "?"), "/".join("%.2fx" % x for x in rd)))
     spsc = [x for x in get(r, "results") if x.get("mode") == "spsc"]
