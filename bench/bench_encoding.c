@@ -67,7 +67,9 @@ typedef struct enc_result {
     double lz4_random_ratio;      /* LZ4 on uniform random bytes, same sizes */
     /* dense drift, the XOR planes of one delta's values (shuffled), mean bytes per array */
     double xor_lz4_bytes, xor_zstd_bytes; /* zstd level 1: NAN without libzstd */
-    double drift_info_bytes;              /* information in the drift itself (see noise_bits) */
+    /* other transforms tried, LZ4: zigzag integer difference of the bits, byte planes / bit planes */
+    double sub_lz4_bytes, sub_bitplanes_lz4_bytes;
+    double drift_info_bytes; /* information in the drift itself (see noise_bits) */
 } enc_result;
 
 static uint32_t read_varint(const uint8_t *p, size_t len) {
@@ -160,6 +162,26 @@ static void xor_planes_measure(enc_result *r, const float *nv, const float *old,
     size_t z = ZSTD_compress(dst, (size_t)LZ4_compressBound((int)sz) + 64, pl, sz, 1);
     r->xor_zstd_bytes += ZSTD_isError(z) || z > sz ? (double)sz : (double)z;
 #endif
+    /* the alternatives: d = zigzag(bits(new) - bits(old)), byte planes and bit planes */
+    uint32_t *zz = pl_xmalloc((size_t)n * sizeof *zz);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t a, b;
+        memcpy(&a, &nv[i], 4);
+        memcpy(&b, &old[i], 4);
+        uint32_t d = a - b; /* modulo 2^32; as int32: the signed difference */
+        zz[i] = (d << 1) ^ (0u - (d >> 31));
+        for (int k = 0; k < 4; k++) pl[(size_t)k * n + i] = (unsigned char)(zz[i] >> (8 * k));
+    }
+    c = LZ4_compress_default((const char *)pl, (char *)dst, (int)sz, LZ4_compressBound((int)sz));
+    r->sub_lz4_bytes += c > 0 && (size_t)c < sz ? (double)c : (double)sz;
+    memset(pl, 0, sz); /* bit plane j: bit j of every value, 8 values per byte */
+    for (uint32_t j = 0; j < 32; j++)
+        for (uint32_t i = 0; i < n; i++)
+            if ((zz[i] >> j) & 1u) pl[(size_t)j * ((n + 7) / 8) + i / 8] |= (unsigned char)(1u << (i % 8));
+    size_t bsz = (size_t)32 * ((n + 7) / 8);
+    c = LZ4_compress_default((const char *)pl, (char *)dst, (int)bsz, LZ4_compressBound((int)sz));
+    r->sub_bitplanes_lz4_bytes += c > 0 && (size_t)c < bsz ? (double)c : (double)bsz;
+    free(zz);
     free(pl);
     free(dst);
 }
@@ -273,6 +295,8 @@ static void run_encoding(const pl_opts *o, uint32_t dim, enc_result *r) {
     }
     for (int k = 0; k < 4; k++) r->xor_plane_h[k] = plane_entropy(px.hist[k]);
     r->xor_lz4_bytes /= o->enc_n;
+    r->sub_lz4_bytes /= o->enc_n;
+    r->sub_bitplanes_lz4_bytes /= o->enc_n;
     r->drift_info_bytes /= o->enc_n;
 #ifdef DV_BENCH_ZSTD
     r->xor_zstd_bytes /= o->enc_n;
@@ -369,6 +393,9 @@ static void print_encoding(const enc_result *e) {
     if (e->xor_zstd_bytes == e->xor_zstd_bytes)
         printf(", zstd -1 %.0f B (%.2f:1; whole delta would be %.2f:1)", e->xor_zstd_bytes,
                4.0 * e->dim / e->xor_zstd_bytes, naive / (rest + 9.0 + e->xor_zstd_bytes));
+    printf("\n     other transforms, LZ4 on the values: integer difference (zigzag) in byte planes %.0f B, "
+           "in bit planes %.0f B (whole delta %.2f:1)",
+           e->sub_lz4_bytes, e->sub_bitplanes_lz4_bytes, naive / (rest + 9.0 + e->sub_bitplanes_lz4_bytes));
     printf(
         "\n     information in the drift itself (N(0, 0.01) noise in units of each old value's ulp): %.0f B "
         "per delta,\n     so no lossless coding beats %.2f:1 on the whole delta (%.2f:1 on the values)\n",
@@ -416,10 +443,12 @@ static void write_json(const pl_opts *o, const enc_result *e, double total_s) {
             "    \"lossless_dense_drift\": {\"earlier_best\": \"%s\", \"earlier_best_bytes\": %.1f, "
             "\"earlier_best_ratio\": %.3f, \"xor_config\": \"%s\", \"xor_bytes\": %.1f, \"xor_ratio\": %.3f, "
             "\"values_xor_lz4_bytes\": %.1f, \"values_xor_zstd1_bytes\": %.1f, "
+            "\"values_sub_lz4_bytes\": %.1f, \"values_sub_bitplanes_lz4_bytes\": %.1f, "
             "\"drift_information_bytes\": %.1f, \"information_bound_ratio\": %.3f}}\n}\n",
             ENC_CFGS[C_DEFAULT].name, mean_b(best), (64.0 + 4.0 * e->dim) / mean_b(best),
             ENC_CFGS[C_XOR].name, mean_b(x), (64.0 + 4.0 * e->dim) / mean_b(x), e->xor_lz4_bytes,
-            e->xor_zstd_bytes == e->xor_zstd_bytes ? e->xor_zstd_bytes : -1.0, e->drift_info_bytes,
+            e->xor_zstd_bytes == e->xor_zstd_bytes ? e->xor_zstd_bytes : -1.0, e->sub_lz4_bytes,
+            e->sub_bitplanes_lz4_bytes, e->drift_info_bytes,
             (64.0 + 4.0 * e->dim) / (rest + 9.0 + e->drift_info_bytes));
     fclose(f);
     printf("\nwrote %s\n", path);

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "deltavec.h"
+#include "support/membuf.h"
 #include "support/stream.h"
 #include "delta/delta.h"
 #include "delta/floats.h"
@@ -359,29 +360,12 @@ static void decoder_refuses_malformed_kind3(void **state) {
 }
 
 /* The blobs [from, n) as one stream (logical, from sequence from + 1). */
-typedef struct membuf {
-    uint8_t *b;
-    size_t n, cap;
-} membuf;
-
-static dv_status to_mem(void *ctx, const uint8_t *p, size_t n) {
-    membuf *m = ctx;
-    if (m->n + n > m->cap) {
-        m->cap = (m->n + n) * 2;
-        m->b = realloc(m->b, m->cap);
-        if (!m->b) return DV_ENOMEM;
-    }
-    memcpy(m->b + m->n, p, n);
-    m->n += n;
-    return DV_OK;
-}
-
 static membuf as_stream(const blobs *s, size_t from, dv_db *like) {
     dv_stream_info info;
     assert_int_equal(dv_stream_info_from_db(like, DV_STREAM_LOGICAL, from + 1, &info), DV_OK);
     membuf m = {0};
     dv_stream_writer *w = NULL;
-    assert_int_equal(dv_stream_writer_open(&info, to_mem, &m, NULL, &w), DV_OK);
+    assert_int_equal(dv_stream_writer_open(&info, membuf_sink, &m, NULL, &w), DV_OK);
     for (size_t i = from; i < s->n; i++)
         assert_int_equal(dv_stream_writer_append(w, s->b[i], s->b[i] + DV_DELTA_HEADER_SIZE, s->len[i]),
                          DV_OK);
@@ -403,7 +387,7 @@ static void compaction_resolves_kind3_against_a_vector_it_holds(void **state) {
     dv_db *like = open_db();
     membuf whole = as_stream(&s, 0, like), packed = {0};
     dv_compact_stats cs;
-    assert_int_equal(dv_stream_compact(whole.b, whole.n, to_mem, &packed, NULL, &cs), DV_OK);
+    assert_int_equal(dv_stream_compact(whole.b, whole.n, membuf_sink, &packed, NULL, &cs), DV_OK);
     assert_int_equal(cs.records_out, N_VEC); /* one insert per id, with its final vector */
     /* the compacted stream gives a logical replica the vectors of the full one */
     dv_db *full = replay(&s, DV_APPLY_LOGICAL), *comp = open_db();
@@ -428,7 +412,7 @@ static void compaction_resolves_kind3_against_a_vector_it_holds(void **state) {
     }
     /* a run whose first kind 3 update has its base before the run cannot be resolved */
     membuf tail = as_stream(&s, N_VEC, like), out = {0};
-    assert_int_equal(dv_stream_compact(tail.b, tail.n, to_mem, &out, NULL, &cs), DV_EUNSUPPORTED);
+    assert_int_equal(dv_stream_compact(tail.b, tail.n, membuf_sink, &out, NULL, &cs), DV_EUNSUPPORTED);
     dv_apply_free(ap);
     dv_db_close(full);
     dv_db_close(comp);
