@@ -8,21 +8,24 @@
  * pays for it is timed apart and reported per deleted vector.
  *
  * Latency, per size n (--sizes): the synthetic clustered set of dataset.h
- * (n x --dim, 1,000 clusters), inserted into deltavec and into hnswlib
- * (M 16, ef_construction 100, same order); then --deletes ids in a fixed
- * random order are deleted from each, every call timed: median, mean and
- * p99 per side. Then dv_db_repair() is timed once (its cost / deletes is
- * the amortized repair per delete); hnswlib has no counterpart (its marked
- * elements stay in the graph until replaced).
+ * (n x --dim, 1,000 clusters) or, with --dataset fashion, the first n
+ * Fashion-MNIST training images (784 dims, real data; --dim is ignored), inserted into deltavec and into
+ * hnswlib (M 16, ef_construction 100, same order); then --deletes ids in a fixed random order are deleted
+ * from each, every call timed: median, mean and p99 per side. Then dv_db_repair() is timed once (its cost /
+ * deletes is the amortized repair per delete); hnswlib has no counterpart (its marked elements stay in the
+ * graph until replaced).
  *
  * Recall, at --recall-n vectors: delete 10% and 50% (random ids, the
  * default repair_fraction doing what it does on the way), measure
  * recall@10 at ef --ef against exact search over the survivors with the
  * tombstones still in place and after dv_db_repair(), and the same for a
  * fresh db built from the survivors alone (same config, same order).
+ * With --dataset fashion the queries are the first Fashion-MNIST test
+ * images; --recall-n 0 skips the recall part.
  *
  * Usage: bench_delete [--sizes 20000,60000,200000,500000] [--dim 128]
  *        [--deletes 2000] [--recall-n 20000] [--queries 300] [--ef 50] [--out FILE]
+ *        [--dataset synth|fashion] [--data DIR] [--fashion DIR]
  */
 #include <hnswlib/hnswlib.h>
 
@@ -85,6 +88,32 @@ std::vector<size_t> shuffled(size_t n, uint64_t seed) {
     return p;
 }
 
+/* Where the vectors come from: the synthetic generator or Fashion-MNIST. */
+struct source {
+    bool fashion = false;
+    unsigned dim = 128; /* synthetic only */
+    std::string data_dir = "bench/data", fashion_dir = BENCH_FASHION_DIR;
+};
+
+/* n base rows and n_query queries; seed picks the synthetic stream. */
+void load_rows(const source &src, size_t n, size_t n_query, uint64_t seed, bench_matrix *base,
+               bench_matrix *query) {
+    if (!src.fashion) {
+        bench_synth_generate(n, n_query, src.dim, 1000, 0.5f, seed, base, query);
+        return;
+    }
+    if (bench_fashion_load(src.data_dir.c_str(), src.fashion_dir.c_str(), n, n_query, base, query) != 0) {
+        std::fprintf(stderr, "bench_delete: cannot read Fashion-MNIST\n");
+        std::exit(1);
+    }
+    if (base->n < n || query->n < n_query) {
+        std::fprintf(stderr,
+                     "bench_delete: Fashion-MNIST has %zu base and %zu query vectors, not %zu and %zu\n",
+                     base->n, query->n, n, n_query);
+        std::exit(1);
+    }
+}
+
 std::string id_of(size_t i) { return "v" + std::to_string(i); }
 
 dv_db *open_db(unsigned dim) {
@@ -115,11 +144,12 @@ struct size_result {
     uint64_t hash;
 };
 
-size_result run_size(size_t n, unsigned dim, size_t deletes) {
+size_result run_size(const source &src, size_t n, size_t deletes) {
     size_result r = {};
     r.n = n;
     bench_matrix base, query;
-    bench_synth_generate(n, 1, dim, 1000, 0.5f, 42, &base, &query);
+    load_rows(src, n, 1, 42, &base, &query);
+    unsigned dim = (unsigned)base.dim;
     std::vector<size_t> order(n);
     for (size_t i = 0; i < n; i++) order[i] = i;
     dv_db *db = open_db(dim);
@@ -191,11 +221,12 @@ struct recall_result {
     double with_tombstones, repaired, fresh, repair_s;
 };
 
-recall_result run_recall(size_t n, unsigned dim, double fraction, size_t n_query, size_t ef) {
+recall_result run_recall(const source &src, size_t n, double fraction, size_t n_query, size_t ef) {
     recall_result r = {};
     r.fraction = fraction;
     bench_matrix base, query;
-    bench_synth_generate(n, n_query, dim, 1000, 0.5f, 43, &base, &query);
+    load_rows(src, n, n_query, 43, &base, &query);
+    unsigned dim = (unsigned)base.dim;
     std::vector<size_t> order(n);
     for (size_t i = 0; i < n; i++) order[i] = i;
     dv_db *db = open_db(dim);
@@ -233,7 +264,7 @@ recall_result run_recall(size_t n, unsigned dim, double fraction, size_t n_query
 int main(int argc, char **argv) {
     std::vector<size_t> sizes = {20000, 60000, 200000, 500000};
     size_t deletes = 2000, recall_n = 20000, n_query = 300, ef = 50;
-    unsigned dim = 128;
+    source src;
     std::string out = "bench/results/delete.json";
     for (int i = 1; i + 1 < argc; i += 2) {
         std::string a = argv[i];
@@ -246,7 +277,17 @@ int main(int argc, char **argv) {
         } else if (a == "--deletes") {
             deletes = std::strtoul(argv[i + 1], NULL, 10);
         } else if (a == "--dim") {
-            dim = (unsigned)std::strtoul(argv[i + 1], NULL, 10);
+            src.dim = (unsigned)std::strtoul(argv[i + 1], NULL, 10);
+        } else if (a == "--dataset") {
+            src.fashion = std::strcmp(argv[i + 1], "fashion") == 0;
+            if (!src.fashion && std::strcmp(argv[i + 1], "synth") != 0) {
+                std::fprintf(stderr, "bench_delete: --dataset synth|fashion\n");
+                return 2;
+            }
+        } else if (a == "--data") {
+            src.data_dir = argv[i + 1];
+        } else if (a == "--fashion") {
+            src.fashion_dir = argv[i + 1];
         } else if (a == "--recall-n") {
             recall_n = std::strtoul(argv[i + 1], NULL, 10);
         } else if (a == "--queries") {
@@ -257,13 +298,15 @@ int main(int argc, char **argv) {
             out = argv[i + 1];
         }
     }
-    std::printf("delete latency, synthetic clustered %u dims, M %u, ef_construction %u, %s kernels\n", dim, M,
-                EFC, dv_simd_backend());
+    const unsigned dim = src.fashion ? 28 * 28 : src.dim; /* Fashion-MNIST: 28 x 28 pixels */
+    const char *set = src.fashion ? "fashion-mnist" : "synthetic clustered";
+    std::printf("delete latency, %s %u dims, M %u, ef_construction %u, %s kernels\n", set, dim, M, EFC,
+                dv_simd_backend());
     std::printf("%8s %7s | %9s %9s %9s | %9s %9s %9s | %11s %11s | %s\n", "n", "deletes", "dv med", "dv mean",
                 "dv p99", "hnsw med", "hnsw mean", "hnsw p99", "repair ms", "repair/del", "state hash");
     std::vector<size_result> lat;
     for (size_t n : sizes) {
-        size_result r = run_size(n, dim, deletes);
+        size_result r = run_size(src, n, deletes);
         lat.push_back(r);
         std::printf(
             "%8zu %7zu | %7.2fus %7.2fus %7.2fus | %7.2fus %7.2fus %7.2fus | %11.1f %9.1fus | %016llx\n", r.n,
@@ -279,7 +322,8 @@ int main(int argc, char **argv) {
                 "fresh", "fresh-rep.", "repair ms");
     std::vector<recall_result> rec;
     for (double f : {0.10, 0.50}) {
-        recall_result r = run_recall(recall_n, dim, f, n_query, ef);
+        if (recall_n == 0) break; /* --recall-n 0: latency only */
+        recall_result r = run_recall(src, recall_n, f, n_query, ef);
         rec.push_back(r);
         std::printf("%7.0f%% %9zu | %11.4f %9.4f %9.4f | %+11.4f | %9.1f\n", f * 100, r.survivors,
                     r.with_tombstones, r.repaired, r.fresh, r.fresh - r.repaired, r.repair_s * 1e3);
@@ -290,8 +334,10 @@ int main(int argc, char **argv) {
         std::fprintf(stderr, "bench_delete: cannot write %s\n", out.c_str());
         return 1;
     }
-    std::fprintf(f, "{\n  \"bench\": \"delete\",\n  \"dim\": %u,\n  \"M\": %u,\n  \"ef_construction\": %u,\n",
-                 dim, M, EFC);
+    std::fprintf(f,
+                 "{\n  \"bench\": \"delete\",\n  \"dataset\": \"%s\",\n  \"dim\": %u,\n  \"M\": %u,\n  "
+                 "\"ef_construction\": %u,\n",
+                 src.fashion ? "fashion-mnist" : "synth", dim, M, EFC);
     std::fprintf(f, "  \"simd\": \"%s\",\n  \"latency\": [\n", dv_simd_backend());
     for (size_t i = 0; i < lat.size(); i++) {
         const size_result &r = lat[i];

@@ -24,6 +24,10 @@
  *          queries, 1,000 clusters with spread comparable to the distance
  *          between centres; --quick uses 10,000 base vectors, 200 queries.
  *   digits: scikit-learn's digits, 1,597 base + 200 queries, 64 dims.
+ *   fashion: Fashion-MNIST (Debian dataset-fashion-mnist), 60,000 x 784
+ *          base (the training images), the first 1,000 test images as
+ *          queries; --quick: 5,000 base, 100 queries.
+ * --n / --queries override the base and query counts of synth and fashion.
  * Each is written as <name>_base.fvecs, <name>_query.fvecs and
  * <name>_gt.ivecs (exact top 10) the first time and read back afterwards.
  * Results: a table on stdout and <out>/hnsw_<name>.json (default
@@ -60,11 +64,13 @@ const double TARGETS[] = {0.90, 0.95, 0.99};
 
 struct Options {
     bool quick = false;
-    std::string which = "all"; /* synth, digits, all */
+    std::string which = "all"; /* synth, digits, fashion, all */
     std::string side = "both"; /* ours, hnswlib, both */
     std::string data_dir = "bench/data";
     std::string out_dir = "bench/results";
     std::string digits_csv = "/usr/lib/python3/dist-packages/sklearn/datasets/data/digits.csv.gz";
+    std::string fashion_dir = BENCH_FASHION_DIR;
+    size_t n = 0, queries = 0; /* 0: the data set's default */
     int rounds = 3;
     size_t M = 16, ef_construction = 200;
     size_t clusters = 1000;
@@ -133,6 +139,18 @@ bool file_exists(const std::string &p) {
     return stat(p.c_str(), &st) == 0;
 }
 
+/* Reads the exact top K of ds's queries from the cache, or computes and writes it. */
+void load_or_make_gt(Dataset &ds, const std::string &dir) {
+    std::string g = dir + "/" + ds.name + "_gt.ivecs";
+    if (bench_ivecs_read(g.c_str(), &ds.gt) != 0 || ds.gt.n != ds.query.n || ds.gt.k != K) {
+        bench_gt_free(&ds.gt);
+        double t = now_s();
+        bench_ground_truth(&ds.base, &ds.query, K, &ds.gt);
+        fprintf(stderr, "bench_hnsw: %s: exact ground truth in %.1f s\n", ds.name.c_str(), now_s() - t);
+        bench_ivecs_write(g.c_str(), &ds.gt);
+    }
+}
+
 /* Reads base/query/gt from the cache, or makes them with gen() and writes them. */
 template <class Gen> void load_or_make(Dataset &ds, const std::string &dir, Gen gen) {
     std::string b = dir + "/" + ds.name + "_base.fvecs", q = dir + "/" + ds.name + "_query.fvecs",
@@ -147,18 +165,18 @@ template <class Gen> void load_or_make(Dataset &ds, const std::string &dir, Gen 
                     dir.c_str());
         remove(g.c_str()); /* a ground truth for other data is stale */
     }
-    if (bench_ivecs_read(g.c_str(), &ds.gt) != 0 || ds.gt.n != ds.query.n || ds.gt.k != K) {
-        bench_gt_free(&ds.gt);
-        double t = now_s();
-        bench_ground_truth(&ds.base, &ds.query, K, &ds.gt);
-        fprintf(stderr, "bench_hnsw: %s: exact ground truth in %.1f s\n", ds.name.c_str(), now_s() - t);
-        bench_ivecs_write(g.c_str(), &ds.gt);
-    }
+    load_or_make_gt(ds, dir);
 }
 
 Dataset make_synth(const Options &o) {
     Dataset ds;
-    size_t n = o.quick ? 10000 : 100000, nq = o.quick ? 200 : 1000, dim = 128;
+    size_t n = o.n       ? o.n
+               : o.quick ? 10000
+                         : 100000,
+           nq = o.queries ? o.queries
+                : o.quick ? 200
+                          : 1000,
+           dim = 128;
     char name[128], desc[256];
     snprintf(name, sizeof name, "synth-n%zu-q%zu-d%zu-c%zu-s%g-seed%llu", n, nq, dim, o.clusters,
              (double)o.spread, (unsigned long long)o.seed);
@@ -184,6 +202,25 @@ Dataset make_digits(const Options &o) {
         if (bench_digits_load(o.digits_csv.c_str(), 1597, &d.base, &d.query) != 0)
             die("cannot read digits.csv.gz");
     });
+    return ds;
+}
+
+/* The base and query files are cached once for every size (dataset.c); the
+ * ground truth per size, under the name that holds both counts. */
+Dataset make_fashion(const Options &o) {
+    Dataset ds;
+    size_t n = o.n ? o.n : o.quick ? 5000 : 60000, nq = o.queries ? o.queries : o.quick ? 100 : 1000;
+    if (bench_fashion_load(o.data_dir.c_str(), o.fashion_dir.c_str(), n, nq, &ds.base, &ds.query) != 0)
+        die("cannot read Fashion-MNIST");
+    char name[128], desc[256];
+    snprintf(name, sizeof name, "fashion-mnist-n%zu-q%zu", ds.base.n, ds.query.n);
+    snprintf(
+        desc, sizeof desc,
+        "Fashion-MNIST (dataset-fashion-mnist): first %zu training images as base, first %zu test images "
+        "as queries, %zu dims, pixels 0-255",
+        ds.base.n, ds.query.n, ds.base.dim);
+    ds.name = name, ds.description = desc;
+    load_or_make_gt(ds, o.data_dir);
     return ds;
 }
 
@@ -378,8 +415,10 @@ void report(const Dataset &ds, const Options &o, const SideResult &us, const Sid
 
     /* JSON */
     mkdir(o.out_dir.c_str(), 0777);
-    /* hnsw_synth.json / hnsw_digits.json; a --quick run never overwrites them */
-    std::string base = ds.name.rfind("synth", 0) == 0 ? "synth" : ds.name;
+    /* hnsw_synth.json / hnsw_digits.json / hnsw_fashion.json; a --quick run never overwrites them */
+    std::string base = ds.name.rfind("synth", 0) == 0     ? "synth"
+                       : ds.name.rfind("fashion", 0) == 0 ? "fashion"
+                                                          : ds.name;
     std::string path = o.out_dir + "/hnsw_" + base + (o.quick ? "-quick" : "") + ".json";
     FILE *f = fopen(path.c_str(), "w");
     if (!f) {
@@ -505,9 +544,9 @@ void run(Dataset &ds, const Options &o) {
 
 void usage() {
     fprintf(stderr,
-            "usage: bench_hnsw [--quick] [--dataset synth|digits|all] [--side both|ours|hnswlib]\n"
+            "usage: bench_hnsw [--quick] [--dataset synth|digits|fashion|all] [--side both|ours|hnswlib]\n"
             "                  [--data DIR] [--out DIR] [--rounds N] [--clusters N] [--spread S] [--seed N]\n"
-            "                  [--digits PATH] [--db-seed N]\n");
+            "                  [--digits PATH] [--fashion DIR] [--n N] [--queries N] [--db-seed N]\n");
     exit(2);
 }
 
@@ -541,19 +580,37 @@ int main(int argc, char **argv) {
             o.seed = strtoull(next(), nullptr, 10);
         else if (a == "--digits")
             o.digits_csv = next();
+        else if (a == "--fashion")
+            o.fashion_dir = next();
+        else if (a == "--n")
+            o.n = strtoull(next(), nullptr, 10);
+        else if (a == "--queries")
+            o.queries = strtoull(next(), nullptr, 10);
         else if (a == "--db-seed")
             o.db_seed = strtoull(next(), nullptr, 10);
         else
             usage();
     }
-    if (o.which != "all" && o.which != "synth" && o.which != "digits") usage();
+    if (o.which != "all" && o.which != "synth" && o.which != "digits" && o.which != "fashion") usage();
     if (o.side != "both" && o.side != "ours" && o.side != "hnswlib") usage();
-    if (o.which != "digits") {
+    if (o.which == "all" || o.which == "synth") {
         Dataset ds = make_synth(o);
         run(ds, o);
         bench_matrix_free(&ds.base), bench_matrix_free(&ds.query), bench_gt_free(&ds.gt);
     }
-    if (o.which != "synth") {
+    if (o.which == "all" || o.which == "fashion") {
+        if (!file_exists(o.fashion_dir + "/train-images-idx3-ubyte.gz")) {
+            fprintf(stderr,
+                    "bench_hnsw: %s not found (apt-get install dataset-fashion-mnist); fashion skipped\n",
+                    o.fashion_dir.c_str());
+            if (o.which == "fashion") return 1;
+        } else {
+            Dataset ds = make_fashion(o);
+            run(ds, o);
+            bench_matrix_free(&ds.base), bench_matrix_free(&ds.query), bench_gt_free(&ds.gt);
+        }
+    }
+    if (o.which == "all" || o.which == "digits") {
         if (!file_exists(o.digits_csv)) {
             fprintf(stderr, "bench_hnsw: %s not found (apt-get install python3-sklearn); digits skipped\n",
                     o.digits_csv.c_str());

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static void *xmalloc(size_t n) {
     void *p = malloc(n ? n : 1);
@@ -189,6 +190,82 @@ int bench_digits_load(const char *csv_gz, size_t n_base, bench_matrix *base, ben
     query->data = xmalloc(query->n * DIM * sizeof(float));
     memcpy(query->data, rows + n_base * DIM, query->n * DIM * sizeof(float));
     free(rows);
+    return 0;
+}
+
+/* ---- Fashion-MNIST --------------------------------------------------------------- */
+
+static uint32_t be32(const unsigned char *b) {
+    return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+/* One gzip'd IDX image file (magic 0x00000803, big-endian counts, then one
+ * byte per pixel, row-major) into an n x (rows * cols) float matrix. */
+static int idx_images_read(const char *path_gz, bench_matrix *m) {
+    char cmd[4200];
+    FILE *probe = fopen(path_gz, "rb");
+    if (!probe) {
+        fprintf(stderr, "bench: %s not found (apt-get install dataset-fashion-mnist)\n", path_gz);
+        return -1;
+    }
+    fclose(probe);
+    if (strchr(path_gz, '\'') || snprintf(cmd, sizeof cmd, "gzip -dc '%s'", path_gz) >= (int)sizeof cmd)
+        return -1;
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    unsigned char h[16];
+    int ok = fread(h, 1, sizeof h, p) == sizeof h;
+    uint32_t magic = ok ? be32(h) : 0, n = ok ? be32(h + 4) : 0, rows = ok ? be32(h + 8) : 0,
+             cols = ok ? be32(h + 12) : 0;
+    ok = ok && magic == 0x803 && n > 0 && n <= 1u << 24 && rows > 0 && cols > 0 && rows <= 1024 &&
+         cols <= 1024;
+    size_t dim = (size_t)rows * cols;
+    unsigned char *px = ok ? xmalloc(dim) : NULL;
+    float *data = ok ? xmalloc((size_t)n * dim * sizeof(float)) : NULL;
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = fread(px, 1, dim, p) == dim;
+        for (size_t j = 0; ok && j < dim; j++) data[i * dim + j] = (float)px[j];
+    }
+    free(px);
+    int rc = pclose(p);
+    if (!ok || rc != 0) {
+        fprintf(stderr, "bench: %s: not a whole IDX image file (gzip status %d)\n", path_gz, rc);
+        free(data);
+        return -1;
+    }
+    m->n = n, m->dim = dim, m->data = data;
+    return 0;
+}
+
+int bench_fashion_load(const char *data_dir, const char *idx_dir, size_t n_base, size_t n_query,
+                       bench_matrix *base, bench_matrix *query) {
+    char b[4096], q[4096], train[4096], test[4096];
+    if (snprintf(b, sizeof b, "%s/fashion-mnist_base.fvecs", data_dir) >= (int)sizeof b ||
+        snprintf(q, sizeof q, "%s/fashion-mnist_query.fvecs", data_dir) >= (int)sizeof q ||
+        snprintf(train, sizeof train, "%s/train-images-idx3-ubyte.gz", idx_dir) >= (int)sizeof train ||
+        snprintf(test, sizeof test, "%s/t10k-images-idx3-ubyte.gz", idx_dir) >= (int)sizeof test)
+        return -1;
+    memset(base, 0, sizeof *base);
+    memset(query, 0, sizeof *query);
+    if (bench_fvecs_read(b, base) != 0 || bench_fvecs_read(q, query) != 0) {
+        bench_matrix_free(base);
+        bench_matrix_free(query);
+        if (idx_images_read(train, base) != 0 || idx_images_read(test, query) != 0) {
+            bench_matrix_free(base);
+            return -1;
+        }
+        mkdir(data_dir, 0777);
+        if (bench_fvecs_write(b, base) != 0 || bench_fvecs_write(q, query) != 0)
+            fprintf(stderr, "bench: warning: could not cache Fashion-MNIST under %s\n", data_dir);
+    }
+    if (base->dim != query->dim) {
+        fprintf(stderr, "bench: cached Fashion-MNIST base and queries differ in dimension\n");
+        bench_matrix_free(base);
+        bench_matrix_free(query);
+        return -1;
+    }
+    if (n_base && n_base < base->n) base->n = n_base; /* the first rows: the arrays stay as allocated */
+    if (n_query && n_query < query->n) query->n = n_query;
     return 0;
 }
 

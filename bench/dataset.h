@@ -1,6 +1,7 @@
 /*
  * dataset.h -- benchmark data sets: TEXMEX .fvecs/.ivecs I/O, the synthetic
- * clustered generator, scikit-learn's digits, exact ground truth.
+ * clustered generator, scikit-learn's digits, Fashion-MNIST, exact ground
+ * truth.
  *
  * .fvecs: per vector, a little-endian int32 dimension d followed by d
  * float32. .ivecs: the same with int32 payload (ground truth: the ids of
@@ -52,6 +53,18 @@ void bench_synth_generate(size_t n_base, size_t n_query, size_t dim, size_t n_cl
  * read with `gzip -dc` through popen: the first n_base rows are the base,
  * the remaining rows the queries. Returns 0 on success. */
 int bench_digits_load(const char *csv_gz, size_t n_base, bench_matrix *base, bench_matrix *query);
+
+/* Fashion-MNIST (Debian dataset-fashion-mnist: 28 x 28 grey images of
+ * clothing, gzip'd IDX files under idx_dir): the 60,000 training images are
+ * the base, the 10,000 test images the queries, 784 dims, pixel values 0-255
+ * as floats (as ann-benchmarks' fashion-mnist-784-euclidean). The first
+ * call decodes the IDX files with `gzip -dc` and caches them as
+ * <data_dir>/fashion-mnist_base.fvecs and _query.fvecs; later calls read
+ * the cache. n_base / n_query (0 = all) keep only the first rows. Returns
+ * 0, or -1 after saying why on stderr (absent files included). */
+#define BENCH_FASHION_DIR "/usr/share/datasets/fashion-mnist"
+int bench_fashion_load(const char *data_dir, const char *idx_dir, size_t n_base, size_t n_query,
+                       bench_matrix *base, bench_matrix *query);
 
 /* Exact k nearest base vectors (squared L2, ties by lower id) of every
  * query, by brute force. */

@@ -10,6 +10,9 @@
 //
 // Usage (from js/): npm run bench:wasm [-- --quick] [-- --only=kernels,hnsw]
 //   --quick    small sizes, few rounds: a smoke run; writes bench/results/wasm_bench-quick.json (git-ignored)
+//   --hnsw-sets=100000x128,9000x784   the HNSW part on these n x dim sets (JSON: hnsw = the first, hnsw_sets = all;
+//              bench/issue15.py passes the issue's sets)
+//   --hnsw-build-rounds=N   interleaved builds per index (default 3; a 100k x 128 build takes minutes in wasm)
 //   full run   writes bench/results/wasm_bench.json
 // Env: DVW_DIST (wasm modules, default js/dist), DVW_BUILD (dvw_vectors, default build-wasm/),
 //      DV_BENCH_KERNELS (native kernel bench, default build-bench/bench/bench_kernels).
@@ -30,6 +33,11 @@ const args = process.argv.slice(2);
 const quick = args.includes('--quick');
 const onlyArg = args.find((a) => a.startsWith('--only='));
 const only = new Set(onlyArg ? onlyArg.slice(7).split(',') : ['kernels', 'hnsw', 'apply', 'parallel', 'synth100k', 'fashion', 'memory']);
+const setsArg = args.find((a) => a.startsWith('--hnsw-sets='));
+const hnswSets = setsArg ? setsArg.slice(12).split(',').map((s) => s.split('x').map(Number)) : null;
+if (hnswSets && hnswSets.some(([n, dim]) => !(n > 0 && dim > 0))) throw new Error(`bad ${setsArg}: want NxD,NxD`);
+const buildRoundsArg = args.find((a) => a.startsWith('--hnsw-build-rounds='));
+const buildRounds = buildRoundsArg ? Math.max(1, parseInt(buildRoundsArg.slice(20), 10) || 1) : null;
 
 const sh = (cmd, a) => { try { return execFileSync(cmd, a, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim(); } catch { return null; } };
 const size = (f) => { try { return statSync(path.join(distDir, f)).size; } catch { return null; } };
@@ -51,7 +59,13 @@ console.log(`deltavec wasm benchmark ${out.date} node ${out.node}, ${out.cpus} x
 
 if (only.has('kernels')) out.kernels = await benchKernels(quick ? { dims: [128, 1024], rounds: 3 } : { rounds: 9 });
 if (only.has('hnsw')) {
-  out.hnsw = await benchHnsw(quick ? { n: 4000, nq: 200, buildRounds: 1, searchRounds: 3 } : { buildRounds: 3, searchRounds: 5 });
+  const rounds = quick ? { nq: 200, buildRounds: 1, searchRounds: 3 } : { buildRounds: 3, searchRounds: 5 };
+  if (buildRounds) rounds.buildRounds = buildRounds;
+  if (hnswSets) {
+    out.hnsw_sets = [];
+    for (const [n, dim] of hnswSets) out.hnsw_sets.push(await benchHnsw({ ...rounds, n, dim }));
+    out.hnsw = out.hnsw_sets[0];
+  } else out.hnsw = await benchHnsw(quick ? { ...rounds, n: 4000 } : rounds);
 }
 // The issue-15 sets: deltavec simd128 and hnswlib-wasm only (the scalar module is compared on the 20k set), one build.
 if (only.has('synth100k')) {
