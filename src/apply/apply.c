@@ -282,13 +282,30 @@ dv_conflict_action dv_apply_decide(dv_apply *ap, dv_conflict_kind k, const dv_de
 
 typedef struct replay_ctx {
     dv_apply *ap;
-    const dv_event *failed;
+    dv_event_kind failed; /* 0 = none yet */
 } replay_ctx;
 
 static dv_status replay_one(void *ctx, const dv_event *ev) {
     replay_ctx *r = ctx;
     dv_status st = dv_db_replay(r->ap->db, ev);
-    if (st != DV_OK) r->failed = ev;
+    if (st != DV_OK) r->failed = ev->kind;
+    return st;
+}
+
+/* A section's removes then adds, each array in one call that reads ahead
+ * (edges are most of a structural delta's work: docs/BENCH.md). */
+static dv_status replay_section(void *ctx, const dv_hnsw_section *sec) {
+    replay_ctx *r = ctx;
+    size_t failed = 0;
+    dv_status st = dv_db_replay_edges(r->ap->db, DV_EV_EDGE_REMOVE, sec->layer, sec->removes,
+                                      sizeof *sec->removes, sec->n_remove, &failed);
+    if (st != DV_OK) {
+        r->failed = DV_EV_EDGE_REMOVE;
+        return st;
+    }
+    st = dv_db_replay_edges(r->ap->db, DV_EV_EDGE_ADD, sec->layer, sec->adds, sizeof *sec->adds, sec->n_add,
+                            &failed);
+    if (st != DV_OK) r->failed = DV_EV_EDGE_ADD;
     return st;
 }
 
@@ -305,13 +322,12 @@ static dv_status reserve_journal(dv_apply *ap, const dv_delta *d) {
 static dv_status apply_structural(dv_apply *ap, const dv_delta *d) {
     dv_status st = reserve_journal(ap, d);
     if (st != DV_OK) return dv_apply_fail(ap, d->h.sequence, "journal", st);
-    replay_ctx r = {ap, NULL};
-    st = dv_delta_to_events(d, replay_one, &r);
+    replay_ctx r = {ap, 0};
+    st = dv_delta_to_events_sections(d, replay_one, replay_section, &r);
     if (st != DV_OK) {
-        const char *what = r.failed ? dv_apply_event_name(r.failed->kind) : "replay";
+        const char *what = r.failed ? dv_apply_event_name(r.failed) : "replay";
         /* an entry point off its node's level is well-formed bytes the replica refuses (FORMAT.md 7) */
-        if (st == DV_ECONFLICT || (st == DV_EINCOHERENT && r.failed && r.failed->kind == DV_EV_ENTRY))
-            st = DV_ECONSTRAINT;
+        if (st == DV_ECONFLICT || (st == DV_EINCOHERENT && r.failed == DV_EV_ENTRY)) st = DV_ECONSTRAINT;
         return dv_apply_fail(ap, d->h.sequence, what, st);
     }
     return DV_OK;
