@@ -65,6 +65,7 @@
 #define SPINS 512u         /* idle polls before parking */
 #define NO_TAG UINT32_MAX
 #define EARLY_END_MIN 16u /* readers waiting: end the epoch after at least this many deltas */
+#define PREFETCH_AHEAD 8u /* edges read ahead by the dispatcher and the workers (dv_db_edge_prefetch) */
 
 /* One edge operation: tag = index of its delta in the epoch; kind = DV_EV_EDGE_ADD or DV_EV_EDGE_REMOVE. */
 typedef struct par_op {
@@ -338,7 +339,13 @@ dv_status dv_apply_worker_run(dv_apply *ap, uint32_t index) {
             continue;
         }
         uint64_t end = t - h > CHUNK ? h + CHUNK : t;
-        for (; h < end; h++) run_op(ap, w, &w->q[h & QMASK]);
+        for (; h < end; h++) {
+            if (h + PREFETCH_AHEAD < t) { /* overlap the next lists' cache misses with this one */
+                const par_op *next = &w->q[(h + PREFETCH_AHEAD) & QMASK];
+                dv_db_edge_prefetch_checked(ap->db, next->from, next->layer, next->to);
+            }
+            run_op(ap, w, &w->q[h & QMASK]);
+        }
         atomic_store_explicit(&w->head, h, memory_order_release);
         atomic_thread_fence(memory_order_seq_cst);
         if (atomic_load_explicit(&p->disp_parked, memory_order_relaxed)) ring(ap, &p->disp_bell);
@@ -544,7 +551,7 @@ static dv_status epoch_end(dv_apply *ap, dv_status *results, size_t last, size_t
 typedef struct disp_ctx {
     dv_apply *ap;
     uint32_t tag;
-    const dv_event *failed;
+    dv_event_kind failed_kind; /* 0 = nothing refused */
 } disp_ctx;
 
 static dv_status disp_event(void *ctx, const dv_event *ev) {
@@ -569,8 +576,46 @@ static dv_status disp_event(void *ctx, const dv_event *ev) {
         st = dv_db_replay(ap->db, ev);
         break;
     }
-    if (st != DV_OK) c->failed = ev;
+    if (st != DV_OK) c->failed_kind = ev->kind;
     return st;
+}
+
+/* A whole HNSW section (removes, then adds): the ends' records are read a
+ * few edges ahead, since checking them is most of the dispatcher's work. */
+static dv_status disp_edges(disp_ctx *c, dv_event_kind kind, uint32_t layer, const void *edges, size_t stride,
+                            size_t n) {
+    dv_apply *ap = c->ap;
+    const unsigned char *e = edges;
+    for (size_t i = 0; i < n && i < PREFETCH_AHEAD; i++) {
+        uint32_t ft[2];
+        memcpy(ft, e + i * stride, 8);
+        dv_db_edge_prefetch(ap->db, ft[0], layer, ft[1]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t ft[2];
+        if (i + PREFETCH_AHEAD < n) {
+            memcpy(ft, e + (i + PREFETCH_AHEAD) * stride, 8);
+            dv_db_edge_prefetch(ap->db, ft[0], layer, ft[1]);
+        }
+        memcpy(ft, e + i * stride, 8);
+        dv_status st = dv_db_edge_check_ends(ap->db, ft[0], layer, ft[1]);
+        if (st != DV_OK) {
+            c->failed_kind = kind;
+            return st;
+        }
+        par_op op = {c->tag, ft[0], ft[1], (uint16_t)layer, (uint16_t)kind};
+        enqueue(ap, &op);
+        ap->st.edge_ops++;
+    }
+    return DV_OK;
+}
+
+static dv_status disp_section(void *ctx, const dv_hnsw_section *sec) {
+    disp_ctx *c = ctx;
+    dv_status st =
+        disp_edges(c, DV_EV_EDGE_REMOVE, sec->layer, sec->removes, sizeof *sec->removes, sec->n_remove);
+    if (st != DV_OK) return st;
+    return disp_edges(c, DV_EV_EDGE_ADD, sec->layer, sec->adds, sizeof *sec->adds, sec->n_add);
 }
 
 static dv_status pend_push(dv_apply *ap, const dv_delta *d, size_t index) {
@@ -631,11 +676,11 @@ static dv_status dispatch(dv_apply *ap, const dv_delta *d) {
     if (st != DV_OK) return dv_apply_fail(ap, seq, "journal", st);
     if (d->vkind == DV_VEC_INSERT && dv_db_insert_moves_lists(db, d->slot))
         drain(ap); /* lists workers write */
-    disp_ctx c = {ap, p->n_pend - 1, NULL};
-    st = dv_delta_to_events(d, disp_event, &c);
+    disp_ctx c = {ap, p->n_pend - 1, 0};
+    st = dv_delta_to_events_sections(d, disp_event, disp_section, &c);
     publish_all(ap);
     if (st != DV_OK) {
-        const char *what = c.failed ? dv_apply_event_name(c.failed->kind) : "replay";
+        const char *what = c.failed_kind ? dv_apply_event_name(c.failed_kind) : "replay";
         return dv_apply_fail(ap, seq, what, st == DV_ECONFLICT ? DV_ECONSTRAINT : st);
     }
     if (ap->cfg.coherence_check && !entry_coherent(db))

@@ -188,21 +188,35 @@ static dv_status replay_insert(dv_db *db, const dv_event *ev) {
 
 /* The node records of both ends and, on layer 0 (inline in the node's
  * block, 1 + 2M words: up to 3 lines), from's list. An upper list's
- * address is in from's record, itself being fetched: not chased.
+ * address is in from's record, itself being fetched: not chased. Reads
+ * only what does not change while parallel apply's workers run (info,
+ * data, node_size), so a worker may call it on edges the dispatcher checked.
  * always_inline: a function made only of prefetches has no side effect,
  * so gcc would mark it const and drop the calls. */
+static inline __attribute__((always_inline)) void prefetch_ends(const dv_db *db, uint32_t from,
+                                                                uint32_t layer, uint32_t to) {
+    __builtin_prefetch(&db->info[from]);
+    __builtin_prefetch(&db->info[to]);
+    if (layer == 0) {
+        const char *l = (const char *)dv_l0(db, from);
+        size_t bytes = db->links0_words * 4;
+        for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(l + o);
+        __builtin_prefetch(l + bytes - 1);
+    }
+}
+
+/* The same for unchecked (wire) slots: nothing outside the store. */
 static inline __attribute__((always_inline)) void prefetch_edge(const dv_db *db, uint32_t from,
                                                                 uint32_t layer, uint32_t to) {
-    if (from < db->n_slots) {
-        __builtin_prefetch(&db->info[from]);
-        if (layer == 0) {
-            const char *l = (const char *)dv_l0(db, from);
-            size_t bytes = db->links0_words * 4;
-            for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(l + o);
-            __builtin_prefetch(l + bytes - 1);
-        }
-    }
-    if (to < db->n_slots) __builtin_prefetch(&db->info[to]);
+    if (from < db->n_slots && to < db->n_slots) prefetch_ends(db, from, layer, to);
+}
+
+void dv_db_edge_prefetch(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to) {
+    prefetch_edge(db, from, layer, to);
+}
+
+void dv_db_edge_prefetch_checked(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to) {
+    prefetch_ends(db, from, layer, to);
 }
 
 static void edge_at(const void *edges, size_t stride, size_t i, uint32_t *from, uint32_t *to) {

@@ -67,6 +67,14 @@ uint32_t dv_db_highest_level(const dv_db *db);
  * nothing: the worker keeps its own undo record. Lists still change only in
  * graph.c. */
 
+/* Starts reading what replaying the edge will touch (both node records,
+ * from's layer-0 list); no effect on the state. Parallel apply's dispatcher
+ * and workers call it a few edges ahead, as dv_db_replay_edges does. */
+void dv_db_edge_prefetch(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to);
+/* The same for an edge whose ends passed dv_db_edge_check_ends: it reads
+ * nothing the dispatcher changes during an epoch (not the slot count), so a
+ * worker may call it. */
+void dv_db_edge_prefetch_checked(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to);
 /* Both ends live, layer within both levels, no self loop: DV_OK or DV_EINCOHERENT. */
 dv_status dv_db_edge_check_ends(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to);
 /* The list part of replaying an edge event (kind DV_EV_EDGE_ADD or

@@ -309,7 +309,12 @@ void dv_store_node_set_vector(dv_db *db, uint32_t slot, const float *vec, const 
         ev.u.update.n = db->dim;
     }
     dv_db_emit(db, &ev);
-    if (dv_txn_active(db)) dv_txn_log_vector(db, slot);
+    if (dv_txn_active(db)) {
+        if (idx)
+            dv_txn_log_sparse(db, slot, idx, n);
+        else
+            dv_txn_log_vector(db, slot);
+    }
     if (idx) {
         dv_scatter(v, idx, values, n); /* SIMD kernel (src/simd) */
     } else if (vec != v) {
