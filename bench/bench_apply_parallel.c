@@ -246,8 +246,8 @@ int main(int argc, char **argv) {
             }
         }
     }
-    printf("\n%-22s %12s %12s %8s %10s %9s %8s %9s %9s %9s\n", "apply", "seconds", "deltas/s", "vs inline",
-           "parallel", "barriers", "epochs", "disp cpu", "all cpu", "ceiling");
+    printf("\n%-22s %12s %12s %8s %10s %9s %8s %9s %9s %9s %9s\n", "apply", "seconds", "deltas/s",
+           "vs inline", "parallel", "barriers", "epochs", "disp cpu", "all cpu", "ceiling", "dec ahead");
     for (int c = 0; c < 4; c++) {
         const result *r = &res[c];
         char name[32];
@@ -255,10 +255,10 @@ int main(int argc, char **argv) {
             snprintf(name, sizeof name, "inline (workers 0)");
         else
             snprintf(name, sizeof name, "%u worker%s", r->workers, r->workers > 1 ? "s" : " (= inline)");
-        printf("%-22s %12.3f %12.0f %8.2fx %10llu %9llu %8llu %9.3f %9.3f %8.2fx\n", name, r->best_s,
+        printf("%-22s %12.3f %12.0f %8.2fx %10llu %9llu %8llu %9.3f %9.3f %8.2fx %9llu\n", name, r->best_s,
                n_stream / r->best_s, res[0].best_s / r->best_s, (unsigned long long)r->st.parallel_deltas,
                (unsigned long long)r->st.barriers, (unsigned long long)r->st.epochs, r->disp_cpu_s,
-               r->total_cpu_s, ceiling(&res[0], r));
+               r->total_cpu_s, ceiling(&res[0], r), (unsigned long long)r->st.decoded_ahead);
     }
     printf(
         "(best of %d rounds, wall clock; every replica's state hash equals the primary's. disp cpu = CPU\n"
@@ -285,11 +285,13 @@ int main(int argc, char **argv) {
             f,
             "    {\"workers\": %u, \"seconds\": %.6f, \"deltas_per_s\": %.0f, \"speedup_vs_inline\": %.3f, "
             "\"parallel_deltas\": %llu, \"barriers\": %llu, \"epochs\": %llu, \"edge_ops\": %llu,\n"
-            "     \"dispatcher_cpu_s\": %.6f, \"process_cpu_s\": %.6f, \"cpu_ceiling_vs_inline\": %.3f}%s\n",
+            "     \"decoded_ahead\": %llu, \"dispatcher_cpu_s\": %.6f, \"process_cpu_s\": %.6f, "
+            "\"cpu_ceiling_vs_inline\": %.3f}%s\n",
             r->workers, r->best_s, n_stream / r->best_s, res[0].best_s / r->best_s,
             (unsigned long long)r->st.parallel_deltas, (unsigned long long)r->st.barriers,
-            (unsigned long long)r->st.epochs, (unsigned long long)r->st.edge_ops, r->disp_cpu_s,
-            r->total_cpu_s, ceiling(&res[0], r), c < 3 ? "," : "");
+            (unsigned long long)r->st.epochs, (unsigned long long)r->st.edge_ops,
+            (unsigned long long)r->st.decoded_ahead, r->disp_cpu_s, r->total_cpu_s, ceiling(&res[0], r),
+            c < 3 ? "," : "");
     }
     fprintf(f, "  ]\n}\n");
     fclose(f);

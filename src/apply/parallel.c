@@ -66,6 +66,19 @@
 #define NO_TAG UINT32_MAX
 #define EARLY_END_MIN 16u /* readers waiting: end the epoch after at least this many deltas */
 #define PREFETCH_AHEAD 8u /* edges read ahead by the dispatcher and the workers (dv_db_edge_prefetch) */
+#define DEC_WINDOW 32u    /* deltas of a batch idle loops may decode ahead of the dispatcher */
+#define DEC_CLOSED UINT32_MAX
+
+/* A delta decoded ahead by a loop: the slot of batch index i is dec[i % DEC_WINDOW]. */
+enum { DEC_FREE = 0, DEC_BUSY, DEC_DONE };
+typedef struct par_dec {
+    _Atomic uint32_t state; /* FREE -> BUSY (a loop claimed it) -> DONE (release) -> FREE (dispatcher) */
+    dv_status st;           /* dv_delta_decode's status */
+    dv_delta d;             /* points into arena */
+    dv_mem mem;             /* the arena's: used by one thread at a time, handed over by `state` */
+    dv_delta_arena arena;
+    char pad[64];
+} par_dec;
 
 /* One edge operation: tag = index of its delta in the epoch; kind = DV_EV_EDGE_ADD or DV_EV_EDGE_REMOVE. */
 typedef struct par_op {
@@ -134,6 +147,19 @@ struct dv_par {
     uint32_t inline_n; /* inline deltas under it */
     dv_par_test_hook test_hook;
     void *test_ctx;
+    /* decode-ahead of the running dv_apply_batch (see claim_decode) */
+    par_dec *dec;
+    char pad2[64];
+    _Atomic uint64_t
+        dec_next; /* (batch generation << 32) | next batch index to decode; index DEC_CLOSED: none */
+    _Atomic uint64_t dec_limit; /* (generation << 32) | indices below it may be claimed */
+    char pad3[64];
+    const uint8_t *const *dec_headers; /* the batch's arrays, published by the release store of dec_next */
+    const uint8_t *const *dec_payloads;
+    const size_t *dec_lens;
+    uint32_t dec_n, dec_gen;
+    uint32_t dec_held; /* dispatcher-private: index whose slot it uses, DEC_CLOSED if none */
+    size_t dec_pos;    /* dispatcher-private: deltas of the batch it has taken */
 };
 
 /* ---- small helpers ------------------------------------------------------------ */
@@ -177,6 +203,18 @@ dv_status dv_par_init(dv_apply *ap) {
         dv_mem_init(&p->w[i].mem, ap->cfg.allocator);
         p->w[i].fail_tag = NO_TAG;
     }
+    p->dec = dv_mem_calloc(&ap->mem, DEC_WINDOW, sizeof *p->dec);
+    if (!p->dec) {
+        dv_mem_free(&ap->mem, p->w, (size_t)p->n * sizeof *p->w);
+        dv_mem_free(&ap->mem, p, sizeof *p);
+        return DV_ENOMEM;
+    }
+    for (uint32_t i = 0; i < DEC_WINDOW; i++) {
+        dv_mem_init(&p->dec[i].mem, ap->cfg.allocator);
+        dv_delta_arena_init(&p->dec[i].arena, &p->dec[i].mem);
+    }
+    atomic_store(&p->dec_next, (uint64_t)DEC_CLOSED);
+    p->dec_held = DEC_CLOSED;
     atomic_store(&p->fail_tag, NO_TAG);
     p->disp_tag = NO_TAG;
     ap->par = p;
@@ -191,6 +229,8 @@ void dv_par_free(dv_apply *ap) {
         dv_mem_free(&w->mem, w->q, (size_t)QSIZE * sizeof *w->q);
         dv_mem_free(&w->mem, w->j, w->jcap * sizeof *w->j);
     }
+    for (uint32_t i = 0; i < DEC_WINDOW; i++) dv_delta_arena_free(&p->dec[i].arena);
+    dv_mem_free(&ap->mem, p->dec, (size_t)DEC_WINDOW * sizeof *p->dec);
     dv_mem_free(&ap->mem, p->pend, (size_t)p->pend_cap * sizeof *p->pend);
     dv_mem_free(&ap->mem, p->w, (size_t)p->n * sizeof *p->w);
     dv_mem_free(&ap->mem, p, sizeof *p);
@@ -298,6 +338,60 @@ static void run_op(dv_apply *ap, par_worker *w, const par_op *op) {
     r->kind = op->kind;
 }
 
+/* ---- decode-ahead ------------------------------------------------------------------ *
+ * A loop with no edge operation queued decodes a later delta of the running
+ * batch (checksum, decompression, parsing: pure functions of the bytes), so
+ * the dispatcher finds it decoded. Indices are claimed in order with a CAS
+ * on dec_next, by loops and by the dispatcher alike, so each delta is
+ * decoded exactly once; the generation in the high half keeps a claim read
+ * in one batch from succeeding in the next. A claim needs index < limit,
+ * which the dispatcher raises only after freeing the slot the index reuses.
+ * The result is what the dispatcher's own decode would have been: where it
+ * happens does not change what is applied. */
+
+/* Claims the next index to decode (any index when `any`, else only below the limit), or DEC_CLOSED. */
+static uint32_t claim_decode(dv_par *p, int any) {
+    uint64_t cur = atomic_load_explicit(&p->dec_next, memory_order_acquire);
+    for (;;) {
+        uint32_t i = (uint32_t)cur;
+        if (i == DEC_CLOSED) return DEC_CLOSED;
+        if (!any) {
+            uint64_t lim = atomic_load_explicit(&p->dec_limit, memory_order_acquire);
+            if ((lim >> 32) != (cur >> 32) || i >= (uint32_t)lim) return DEC_CLOSED;
+        }
+        if (atomic_compare_exchange_weak_explicit(&p->dec_next, &cur, cur + 1, memory_order_acq_rel,
+                                                  memory_order_acquire))
+            return i;
+    }
+}
+
+static int decode_pending(const dv_par *p) {
+    uint64_t cur = atomic_load_explicit(&p->dec_next, memory_order_acquire);
+    uint64_t lim = atomic_load_explicit(&p->dec_limit, memory_order_acquire);
+    return (uint32_t)cur != DEC_CLOSED && (lim >> 32) == (cur >> 32) && (uint32_t)cur < (uint32_t)lim;
+}
+
+static dv_status decode_into(const dv_apply *ap, const uint8_t *hdr, const uint8_t *pay, size_t len,
+                             dv_delta_arena *arena, dv_delta *d) {
+    if (!hdr || (!pay && len)) return DV_EINVAL;
+    dv_delta_arena_reset(arena);
+    return dv_delta_decode(hdr, pay, len, &ap->lim, arena, d);
+}
+
+/* One decode job for a loop with nothing queued; 0 when there was none. */
+static int decode_ahead(dv_apply *ap) {
+    dv_par *p = ap->par;
+    uint32_t i = claim_decode(p, 0);
+    if (i == DEC_CLOSED) return 0;
+    par_dec *x = &p->dec[i % DEC_WINDOW];
+    atomic_store_explicit(&x->state, DEC_BUSY, memory_order_relaxed);
+    x->st = decode_into(ap, p->dec_headers[i], p->dec_payloads[i], p->dec_lens[i], &x->arena, &x->d);
+    atomic_store_explicit(&x->state, DEC_DONE, memory_order_release);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&p->disp_parked, memory_order_relaxed)) ring(ap, &p->disp_bell);
+    return 1;
+}
+
 typedef struct worker_arg {
     const par_worker *w;
     uint64_t h;
@@ -310,7 +404,8 @@ static int stop_requested(const dv_par *p, uint32_t gen) {
 
 static int worker_ready(const dv_apply *ap, const void *arg) {
     const worker_arg *a = arg;
-    return atomic_load_explicit(&a->w->tail, memory_order_acquire) != a->h || stop_requested(ap->par, a->gen);
+    return atomic_load_explicit(&a->w->tail, memory_order_acquire) != a->h ||
+           stop_requested(ap->par, a->gen) || decode_pending(ap->par);
 }
 
 dv_status dv_apply_worker_run(dv_apply *ap, uint32_t index) {
@@ -334,6 +429,7 @@ dv_status dv_apply_worker_run(dv_apply *ap, uint32_t index) {
         uint64_t t = atomic_load_explicit(&w->tail, memory_order_acquire);
         if (h == t) {
             if (stop_requested(p, gen)) break;
+            if (decode_ahead(ap)) continue; /* edge operations first: they hold the epoch open */
             worker_arg a = {w, h, gen};
             park(ap, &w->parked, &w->bell, worker_ready, &a);
             continue;
@@ -752,18 +848,100 @@ static int close_epoch(dv_apply *ap, batch_state *b, size_t i, int include_i) {
     return 1;
 }
 
+/* ---- dispatcher: decode-ahead ---------------------------------------------------------- */
+
+/* Opens decode-ahead for a batch of n deltas (the loops may decode its first DEC_WINDOW). */
+static void decode_open(dv_apply *ap, const uint8_t *const *headers, const uint8_t *const *payloads,
+                        const size_t *lens, size_t n) {
+    dv_par *p = ap->par;
+    p->dec_pos = 0;
+    if (n < 2 || n >= DEC_CLOSED) return; /* stays closed: the dispatcher decodes */
+    p->dec_gen++;
+    uint64_t g = (uint64_t)p->dec_gen << 32;
+    p->dec_headers = headers;
+    p->dec_payloads = payloads;
+    p->dec_lens = lens;
+    p->dec_n = (uint32_t)n;
+    atomic_store_explicit(&p->dec_limit, g | (n < DEC_WINDOW ? n : DEC_WINDOW), memory_order_release);
+    atomic_store_explicit(&p->dec_next, g, memory_order_release);
+    atomic_thread_fence(memory_order_seq_cst);
+    for (uint32_t k = 0; k < p->n; k++)
+        if (atomic_load_explicit(&p->w[k].parked, memory_order_relaxed)) ring(ap, &p->w[k].bell);
+}
+
+static int slot_done(const dv_apply *ap, const void *arg) {
+    (void)ap;
+    const par_dec *x = arg;
+    return atomic_load_explicit(&x->state, memory_order_acquire) == DEC_DONE;
+}
+
+/* Waits for the loop decoding index j, then frees its slot (and returns it). */
+static par_dec *slot_wait(dv_apply *ap, uint32_t j) {
+    dv_par *p = ap->par;
+    par_dec *x = &p->dec[j % DEC_WINDOW];
+    while (!slot_done(ap, x)) park(ap, &p->disp_parked, &p->disp_bell, slot_done, x);
+    return x;
+}
+
+/* The slot the dispatcher used for its previous delta goes back to the loops. */
+static void release_held(dv_apply *ap) {
+    dv_par *p = ap->par;
+    if (p->dec_held == DEC_CLOSED) return;
+    atomic_store_explicit(&p->dec[p->dec_held % DEC_WINDOW].state, DEC_FREE, memory_order_relaxed);
+    p->dec_held = DEC_CLOSED;
+}
+
+/* Delta i of the batch, decoded: by a loop ahead of time, or now. */
+static dv_status next_decoded(dv_apply *ap, size_t i, const uint8_t *hdr, const uint8_t *payload, size_t len,
+                              dv_delta *d) {
+    dv_par *p = ap->par;
+    release_held(ap);
+    p->dec_pos = i + 1;
+    uint64_t cur = atomic_load_explicit(&p->dec_next, memory_order_acquire);
+    if ((uint32_t)cur != DEC_CLOSED) {
+        uint64_t g = (uint64_t)p->dec_gen << 32;
+        uint64_t lim = i + DEC_WINDOW < p->dec_n ? i + DEC_WINDOW : p->dec_n; /* slots of < i are free */
+        atomic_store_explicit(&p->dec_limit, g | lim, memory_order_release);
+        /* claim i unless a loop did; claims go in order, so cur never trails i */
+        while ((uint32_t)cur == i &&
+               !atomic_compare_exchange_weak_explicit(&p->dec_next, &cur, cur + 1, memory_order_acq_rel,
+                                                      memory_order_acquire)) {
+        }
+        if ((uint32_t)cur != i) {
+            par_dec *x = slot_wait(ap, (uint32_t)i);
+            p->dec_held = (uint32_t)i;
+            ap->st.decoded_ahead++;
+            *d = x->d;
+            return x->st;
+        }
+    }
+    return decode_into(ap, hdr, payload, len, &ap->arena, d);
+}
+
+/* Ends decode-ahead: no new claim, and every claimed delta decoded, before
+ * the batch's arrays go back to the caller. */
+static void decode_close(dv_apply *ap) {
+    dv_par *p = ap->par;
+    release_held(ap);
+    uint64_t cur = atomic_exchange_explicit(&p->dec_next, (uint64_t)DEC_CLOSED, memory_order_acq_rel);
+    if ((uint32_t)cur == DEC_CLOSED) return;
+    for (uint32_t j = (uint32_t)p->dec_pos; j < (uint32_t)cur; j++) { /* claimed by loops, not used */
+        par_dec *x = slot_wait(ap, j);
+        atomic_store_explicit(&x->state, DEC_FREE, memory_order_relaxed);
+    }
+}
+
 static void one_delta(dv_apply *ap, batch_state *b, size_t i, const uint8_t *hdr, const uint8_t *payload,
                       size_t len) {
     dv_par *p = ap->par;
     ap->cur = NULL;
+    dv_delta d;
+    dv_status st = next_decoded(ap, i, hdr, payload, len, &d);
     if (!hdr || (!payload && len)) {
         if (close_epoch(ap, b, i, 0)) return;
         set_result(b, i, DV_EINVAL);
         return;
     }
-    dv_delta d;
-    dv_delta_arena_reset(&ap->arena);
-    dv_status st = dv_delta_decode(hdr, payload, len, &ap->lim, &ap->arena, &d);
     if (st != DV_OK) {
         if (close_epoch(ap, b, i, 0)) return;
         dv_delta_header h;
@@ -826,8 +1004,10 @@ dv_status dv_par_batch(dv_apply *ap, const uint8_t *const *headers, const uint8_
                        const size_t *payload_lens, size_t n, dv_status *results, size_t *n_applied) {
     batch_state b = {headers, n, results, 0, DV_OK};
     size_t i = 0;
+    decode_open(ap, headers, payloads, payload_lens, n);
     for (; i < n && b.first == DV_OK; i++) one_delta(ap, &b, i, headers[i], payloads[i], payload_lens[i]);
     if (b.first == DV_OK && n) close_epoch(ap, &b, n - 1, 1);
+    decode_close(ap);
     inline_unlock(ap);
     if (results)
         for (; i < n; i++) results[i] = DV_EGAP;
