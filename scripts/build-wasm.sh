@@ -84,6 +84,12 @@ while read -r dir; do
     case "$dir" in '' | '#'*) continue ;; esac
     for f in "$src_root"/src/$dir/*.c; do [ -e "$f" ] && core+=("$f"); done
 done <"$src_root/src/core-sources.txt"
+# The x86-64 kernel files (*_sse.c, *_avx2.c, *_avx512.c) never enter a wasm module; only the
+# native interop tool below builds them.
+wasm_core=()
+for f in "${core[@]}"; do
+    case "$f" in *_sse.c | *_avx2.c | *_avx512.c) ;; *) wasm_core+=("$f") ;; esac
+done
 exports=$(grep -v '^#' "$root/wasm/exports.list" | grep -v '^$' | sed 's/^/-Wl,--export=/' | tr '\n' ' ')
 common=(-std=c11 -O3 -Wall -Wextra -Werror -Wno-unused-parameter -I"$src_root/include" -I"$src_root/src" -I"$inc"
     -DXXH_INLINE_ALL -fvisibility=hidden)
@@ -91,7 +97,7 @@ common=(-std=c11 -O3 -Wall -Wextra -Werror -Wno-unused-parameter -I"$src_root/in
 # Compiles every source into $2 with flags ${@:3}; runs in parallel (2 jobs).
 compile_all() {
     local objdir=$1; shift
-    local srcs=("${core[@]}" "$lz4dir/lib/lz4.c" "$root/wasm/exports.c")
+    local srcs=("${wasm_core[@]}" "$lz4dir/lib/lz4.c" "$root/wasm/exports.c")
     rm -rf "$objdir" && mkdir -p "$objdir"
     local pids=() f o
     for f in "${srcs[@]}" "${extra_srcs[@]}"; do
@@ -172,7 +178,7 @@ pids=()
 for f in "${nsrc[@]}" "$root/wasm/tools/dvw_vectors.c"; do
     o=$out/native/$(basename "$(dirname "$f")")_$(basename "$f").o
     extra=()
-    case "$f" in *_avx2.c) extra=(-mavx2 -mfma) ;; *_sse.c) extra=(-msse4.1) ;; esac
+    case "$f" in *_avx512.c) extra=(-mavx512f -mavx2 -mfma) ;; *_avx2.c) extra=(-mavx2 -mfma) ;; *_sse.c) extra=(-msse4.1) ;; esac
     gcc -std=c11 -O2 -Wall -Wextra -Werror -Wno-unused-parameter -I"$src_root/include" -I"$src_root/src" -DXXH_INLINE_ALL \
         "${extra[@]}" -c "$f" -o "$o" &
     pids+=($!)

@@ -8,7 +8,12 @@
  * and gather must be bit-identical to scalar. Lengths cover 0..67 (every
  * tail of every vector width, several unrolled bodies), and 128, 384, 1000,
  * 4096; pointers are also offset by one float so nothing relies on
- * alignment. Data come from a fixed-seed generator.
+ * alignment. Data come from a fixed-seed generator. avx512 must also give
+ * avx2's reductions bit for bit (it sums in their order). The CPU feature
+ * reading (util/cpu.h) is checked against the compiler runtime's, and its
+ * XCR0 rule (no AVX-512 unless the OS saves zmm state) on made-up
+ * registers. ctest runs this file once more per kernel set with DV_SIMD
+ * (tests/CMakeLists.txt), so dispatch is also checked when forced.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,8 +25,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdio.h>
+#include <xxhash.h>
+
+#include "db/db_internal.h"
 #include "simd/kernels.h"
 #include "deltavec.h"
+#include "util/cpu.h"
 
 #define MAX_SETS 8
 #define SCALAR (&dv_kernels_scalar)
@@ -85,19 +95,88 @@ static void test_named_returns_usable_sets_only(void **state) {
     assert_non_null(dv_kernels_named("scalar"));
 }
 
+/* The set dispatch must pick: DV_SIMD's if it names a usable set, else the
+ * widest one the CPU (and OS, which libgcc's own XCR0 check behind
+ * __builtin_cpu_supports covers) supports. */
 static void test_best_set_on_x86_matches_cpu_features(void **state) {
     (void)state;
 #if defined(__x86_64__)
     __builtin_cpu_init();
     const char *want = "scalar";
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("popcnt"))
+    int avx2 =
+        __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("popcnt");
+    if (avx2 && __builtin_cpu_supports("avx512f"))
+        want = "avx512";
+    else if (avx2)
         want = "avx2";
     else if (__builtin_cpu_supports("sse4.1"))
         want = "sse";
+    const char *forced = getenv("DV_SIMD");
+    if (forced && *forced && dv_kernels_named(forced)) want = forced;
     assert_string_equal(dv_kernels_best()->name, want);
 #else
     skip();
 #endif
+}
+
+/* dv_cpu_features() (CPUID + XGETBV of our own) against the compiler runtime's reading. */
+static void test_cpu_features_agree_with_the_compiler_runtime(void **state) {
+    (void)state;
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    unsigned f = dv_cpu_features();
+    assert_int_equal(!!(f & DV_CPU_SSE41), !!__builtin_cpu_supports("sse4.1"));
+    assert_int_equal(!!(f & DV_CPU_POPCNT), !!__builtin_cpu_supports("popcnt"));
+    assert_int_equal(!!(f & DV_CPU_AVX2), !!__builtin_cpu_supports("avx2"));
+    assert_int_equal(!!(f & DV_CPU_FMA), !!__builtin_cpu_supports("fma"));
+    assert_int_equal(!!(f & DV_CPU_AVX512F), !!__builtin_cpu_supports("avx512f"));
+    assert_int_equal(!!(f & DV_CPU_AVX512DQ), !!__builtin_cpu_supports("avx512dq"));
+    assert_int_equal(!!(f & DV_CPU_AVX512BW), !!__builtin_cpu_supports("avx512bw"));
+    assert_int_equal(!!(f & DV_CPU_AVX512VL), !!__builtin_cpu_supports("avx512vl"));
+    assert_int_equal(!!(f & DV_CPU_AVX512VNNI), !!__builtin_cpu_supports("avx512vnni"));
+    assert_int_equal(dv_cpu_features(), f); /* cached, stable */
+#else
+    assert_int_equal(dv_cpu_features(), 0);
+#endif
+}
+
+/* A CPU with every flag: leaf 1 SSE4.1, FMA, POPCNT, OSXSAVE, AVX; leaf 7 AVX2,
+ * AVX512F/DQ/BW/VL, VNNI, FP16; leaf 7.1 BF16; XCR0 x87|SSE|AVX|opmask|ZMM_Hi256|Hi16_ZMM. */
+static dv_cpuid_regs full_cpu(void) {
+    dv_cpuid_regs r = {0};
+    r.leaf1_ecx = (1u << 19) | (1u << 12) | (1u << 23) | (1u << 27) | (1u << 28);
+    r.leaf7_ebx = (1u << 5) | (1u << 16) | (1u << 17) | (1u << 30) | (1u << 31);
+    r.leaf7_ecx = 1u << 11;
+    r.leaf7_edx = 1u << 23;
+    r.leaf7_1_eax = 1u << 5;
+    r.xcr0 = 0xe7;
+    return r;
+}
+
+#define AVX512_ALL                                                                                           \
+    (DV_CPU_AVX512F | DV_CPU_AVX512DQ | DV_CPU_AVX512BW | DV_CPU_AVX512VL | DV_CPU_AVX512VNNI |              \
+     DV_CPU_AVX512BF16 | DV_CPU_AVX512FP16)
+
+static void test_avx512_needs_the_os_to_save_zmm_state(void **state) {
+    (void)state;
+    dv_cpuid_regs r = full_cpu();
+    const unsigned base = DV_CPU_SSE41 | DV_CPU_POPCNT, avx = DV_CPU_AVX2 | DV_CPU_FMA;
+    assert_int_equal(dv_cpu_features_from(&r), base | avx | AVX512_ALL);
+    /* the OS saves xmm/ymm but not one of opmask, ZMM_Hi256, Hi16_ZMM: no AVX-512 at all */
+    for (unsigned bit = 5; bit <= 7; bit++) {
+        r.xcr0 = 0xe7 & ~(1u << bit);
+        assert_int_equal(dv_cpu_features_from(&r), base | avx);
+    }
+    r.xcr0 = 0xe3; /* no ymm state: neither AVX2 nor AVX-512 */
+    assert_int_equal(dv_cpu_features_from(&r), base);
+    r = full_cpu();
+    r.leaf1_ecx &= ~(1u << 27); /* no OSXSAVE: XCR0 cannot be read, whatever it says */
+    assert_int_equal(dv_cpu_features_from(&r), base);
+    r = full_cpu();
+    r.leaf7_ebx &= ~(1u << 16); /* no AVX512F: the other AVX-512 flags do not count */
+    assert_int_equal(dv_cpu_features_from(&r), base | avx);
+    dv_cpuid_regs none = {0};
+    assert_int_equal(dv_cpu_features_from(&none), 0);
 }
 
 /* ---- reductions ------------------------------------------------------------ */
@@ -171,6 +250,87 @@ static void test_reductions_count_every_index_once(void **state) {
     for (size_t n = 0; n <= 67; n++) check_one_hot(n, n & 1);
     check_one_hot(128, 1);
     check_one_hot(1000, 0);
+}
+
+/* avx512 sums in the avx2 order: the same floats, bit for bit (kernels_avx512.c). */
+static void check_avx512_reductions_equal_avx2(size_t n, size_t off) {
+    const dv_kernels *k2 = dv_kernels_named("avx2"), *k5 = dv_kernels_named("avx512");
+    /* 64-byte aligned at off 0 (avx512 takes its zmm loop), not at off 1 (its AVX2 one) */
+    size_t bytes = ((n + 1) * sizeof(float) + 63) / 64 * 64;
+    float *abuf = aligned_alloc(64, bytes), *bbuf = aligned_alloc(64, bytes);
+    assert_non_null(abuf);
+    assert_non_null(bbuf);
+    float *a = abuf + off, *b = bbuf + off;
+    for (int round = 0; round < 4; round++) {
+        float scale = round == 3 ? 1e30f : round == 2 ? 1e-20f : 1.0f; /* overflow to inf, underflow */
+        for (size_t i = 0; i < n; i++) a[i] = rng_float() * scale, b[i] = rng_float() * scale;
+        float l2 = k2->l2sq(a, b, n), l5 = k5->l2sq(a, b, n), d2 = k2->dot(a, b, n), d5 = k5->dot(a, b, n);
+        if (memcmp(&l2, &l5, sizeof l2) != 0)
+            fail_msg("l2sq n=%zu: avx2 %a, avx512 %a", n, (double)l2, (double)l5);
+        if (memcmp(&d2, &d5, sizeof d2) != 0)
+            fail_msg("dot n=%zu: avx2 %a, avx512 %a", n, (double)d2, (double)d5);
+    }
+    free(abuf);
+    free(bbuf);
+}
+
+static void test_avx512_reductions_equal_avx2_bit_for_bit(void **state) {
+    (void)state;
+    if (!dv_kernels_named("avx512") || !dv_kernels_named("avx2")) skip(); /* needs both on this CPU */
+    rng_state = 5;
+    for_each_size(check_avx512_reductions_equal_avx2);
+    for (size_t n = 68; n <= 300; n++) check_avx512_reductions_equal_avx2(n, n & 1);
+}
+
+/* The same writes build the same database -- graph, state hash -- with the
+ * avx2 and the avx512 distances: what a logical replica or a logical log
+ * replayed on the other kind of CPU relies on. dim 100 leaves a tail after
+ * the 32-float bodies; cosine also goes through dot for the norms. The
+ * data are made so that rounding decides the graph: the scalar order
+ * (another summation order) builds a different one. */
+static uint64_t build_with(const dv_kernels *k, dv_metric metric) {
+    enum { DIM = 100, N = 1200 };
+    dv_db_config cfg;
+    dv_db_config_default(&cfg, DIM);
+    cfg.metric = metric;
+    dv_db *db = NULL;
+    assert_int_equal(dv_db_open(&cfg, &db), DV_OK);
+    db->l2sq = k->l2sq, db->dot = k->dot; /* the kernels the db caches at open */
+    float w[DIM], v[DIM];
+    char id[32];
+    rng_state = 6;
+    for (int j = 0; j < DIM; j++) w[j] = rng_float() * (float)(1 + (j % 5) * 1000);
+    for (int i = 0; i < N + N / 4; i++) {
+        memcpy(v, w, sizeof v);       /* w with three pairs swapped: distances are sums of few terms of */
+        for (int s = 0; s < 3; s++) { /* mixed magnitudes, full of near-ties the summation order breaks */
+            size_t x = rng_next() % DIM, y = rng_next() % DIM;
+            float t = v[x];
+            v[x] = v[y], v[y] = t;
+        }
+        snprintf(id, sizeof id, "v%d", i < N ? i : (i * 7) % N);
+        assert_int_equal(i < N ? dv_db_insert(db, id, v, NULL, 0) : dv_db_update(db, id, v), DV_OK);
+    }
+    for (int i = 0; i < N / 10; i++) {
+        snprintf(id, sizeof id, "v%d", (i * 13) % N);
+        assert_int_equal(dv_db_delete(db, id), DV_OK);
+    }
+    uint64_t h = dv_db_state_hash(db);
+    dv_db_close(db);
+    return h;
+}
+
+static void test_avx512_and_avx2_build_the_same_graph(void **state) {
+    (void)state;
+    const dv_kernels *k2 = dv_kernels_named("avx2"), *k5 = dv_kernels_named("avx512");
+    if (!k2 || !k5) skip(); /* needs both on this CPU */
+    static const dv_metric metrics[] = {DV_METRIC_L2, DV_METRIC_IP, DV_METRIC_COSINE};
+    int scalar_differs = 0;
+    for (size_t m = 0; m < 3; m++) {
+        uint64_t h2 = build_with(k2, metrics[m]);
+        assert_true(build_with(k5, metrics[m]) == h2);
+        scalar_differs |= build_with(SCALAR, metrics[m]) != h2;
+    }
+    assert_true(scalar_differs); /* the data do tell summation orders apart, so the check above can fail */
 }
 
 /* ---- diff ------------------------------------------------------------------ */
@@ -337,17 +497,54 @@ static void test_scatter_with_repeated_index_keeps_the_later_value(void **state)
     }
 }
 
+/* ---- XXH3 ------------------------------------------------------------------ */
+
+/* dv_xxh3_update and each ISA build of it: XXH3_64bits of the whole input, fed in uneven pieces. */
+static void test_xxh3_update_equals_xxhash_in_every_build(void **state) {
+    (void)state;
+    typedef void (*update_fn)(void *, const void *, size_t);
+    update_fn fns[3] = {dv_xxh3_update, NULL, NULL};
+#if defined(__x86_64__)
+    if (dv_kernels_named("avx2")) fns[1] = dv_xxh3_update_avx2;
+    if (dv_kernels_named("avx512")) fns[2] = dv_xxh3_update_avx512;
+#endif
+    static const size_t lens[] = {0, 1, 17, 129, 240, 241, 1024, 4096, 100003};
+    unsigned char *buf = malloc(100003);
+    assert_non_null(buf);
+    rng_state = 7;
+    for (size_t i = 0; i < 100003; i++) buf[i] = (unsigned char)rng_next();
+    for (size_t l = 0; l < sizeof lens / sizeof lens[0]; l++) {
+        uint64_t want = XXH3_64bits(buf, lens[l]);
+        for (size_t f = 0; f < 3; f++) {
+            if (!fns[f]) continue;
+            XXH3_state_t st;
+            XXH3_64bits_reset(&st);
+            for (size_t off = 0, piece = 1; off < lens[l]; off += piece, piece = piece * 3 + 1) {
+                if (piece > lens[l] - off) piece = lens[l] - off;
+                fns[f](&st, buf + off, piece);
+            }
+            if (XXH3_64bits_digest(&st) != want) fail_msg("xxh3 build %zu, length %zu", f, lens[l]);
+        }
+    }
+    free(buf);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scalar_is_listed_first_and_best_is_usable),
         cmocka_unit_test(test_named_returns_usable_sets_only),
         cmocka_unit_test(test_best_set_on_x86_matches_cpu_features),
+        cmocka_unit_test(test_cpu_features_agree_with_the_compiler_runtime),
+        cmocka_unit_test(test_avx512_needs_the_os_to_save_zmm_state),
         cmocka_unit_test(test_reductions_agree_with_scalar_within_rounding),
         cmocka_unit_test(test_reductions_count_every_index_once),
+        cmocka_unit_test(test_avx512_reductions_equal_avx2_bit_for_bit),
+        cmocka_unit_test(test_avx512_and_avx2_build_the_same_graph),
         cmocka_unit_test(test_diff_indices_equal_scalar_exactly),
         cmocka_unit_test(test_diff_edge_cases_equal_eps_signed_zero_nan),
         cmocka_unit_test(test_scatter_and_gather_equal_scalar_exactly),
         cmocka_unit_test(test_scatter_with_repeated_index_keeps_the_later_value),
+        cmocka_unit_test(test_xxh3_update_equals_xxhash_in_every_build),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,31 +1,42 @@
 /*
- * dispatch.c -- picks the best kernel set for this CPU, once.
+ * dispatch.c -- picks the kernel set, once.
  *
- * x86-64: AVX2+FMA(+POPCNT) if the CPU (and OS, via libgcc's XCR0 check
- * behind __builtin_cpu_supports) has them, else SSE4.1, else scalar. wasm32: the
- * SIMD128 set if the module was compiled with -msimd128 (a wasm engine
- * that lacks SIMD refuses the module at load, so there is nothing to ask
- * at run time), else scalar. Other targets: scalar.
+ * x86-64: AVX-512F if the CPU has it (with AVX2, FMA and POPCNT) and the
+ * OS saves zmm and opmask state, else AVX2+FMA(+POPCNT) if the OS saves
+ * ymm state, else SSE4.1, else scalar. The features come from CPUID and
+ * XGETBV (util/cpu.h, which explains the XCR0 check). wasm32: the SIMD128
+ * set if the module was compiled with -msimd128 (a wasm engine that lacks
+ * SIMD refuses the module at load, so there is nothing to ask at run
+ * time), else scalar. Other targets: scalar.
+ *
+ * The native library (CMake defines DV_SIMD_FROM_ENV) lets the environment
+ * variable DV_SIMD name the set instead: scalar, sse, avx2, avx512 (or
+ * simd128 in wasm, where it is never read). A name that is not compiled in
+ * or that this CPU cannot run is ignored -- dv_simd_backend() tells what
+ * runs. It is read at first use, so it must be set before the process
+ * opens its first database. The freestanding core builds (wasm) have no
+ * getenv: there, tests and benchmarks pick a set with dv_kernels_named().
  *
  * The choice is made lazily at first use and cached in an atomic pointer.
  * Two threads racing on the first call both compute the same answer and
  * store the same pointer, so no compare-and-swap is needed: a release
- * store / acquire load pair is enough and is TSan-clean. There is no
- * environment override in the core (no getenv here; the core must build
- * freestanding): tests and benchmarks pick a set with dv_kernels_named().
+ * store / acquire load pair is enough and is TSan-clean.
  */
 #include "simd/kernels.h"
 #include "deltavec.h"
+#include "util/cpu.h"
 
 #include <stdatomic.h>
 #include <string.h>
+#if defined(DV_SIMD_FROM_ENV)
+#include <stdlib.h>
+#endif
 
 /* Every set compiled into this build, scalar first, best last. */
 static const dv_kernels *const compiled[] = {
     &dv_kernels_scalar,
 #if defined(__x86_64__) || defined(_M_X64)
-    &dv_kernels_sse,
-    &dv_kernels_avx2,
+    &dv_kernels_sse,     &dv_kernels_avx2, &dv_kernels_avx512,
 #endif
 #if defined(__wasm_simd128__)
     &dv_kernels_simd128,
@@ -36,16 +47,31 @@ static const dv_kernels *const compiled[] = {
 /* Can this CPU run set k? */
 static int supported(const dv_kernels *k) {
 #if defined(__x86_64__) || defined(_M_X64)
-    if (k == &dv_kernels_avx2 || k == &dv_kernels_sse) {
-        __builtin_cpu_init(); /* idempotent; needed if we run before constructors */
-        if (k == &dv_kernels_avx2)
-            return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                   __builtin_cpu_supports("popcnt");
-        return __builtin_cpu_supports("sse4.1");
-    }
-#endif
+    const unsigned avx2 = DV_CPU_AVX2 | DV_CPU_FMA | DV_CPU_POPCNT;
+    unsigned need = k == &dv_kernels_avx512 ? avx2 | DV_CPU_AVX512F
+                    : k == &dv_kernels_avx2 ? avx2
+                    : k == &dv_kernels_sse  ? DV_CPU_SSE41
+                                            : 0;
+    return (dv_cpu_features() & need) == need;
+#else
     (void)k;
     return 1;
+#endif
+}
+
+static const dv_kernels *find_usable(const char *name) {
+    for (size_t i = 0; i < N_COMPILED; i++)
+        if (strcmp(compiled[i]->name, name) == 0) return supported(compiled[i]) ? compiled[i] : NULL;
+    return NULL;
+}
+
+/* The set DV_SIMD names, if usable; NULL when unset or not usable. */
+static const dv_kernels *forced_set(void) {
+#if defined(DV_SIMD_FROM_ENV)
+    const char *name = getenv("DV_SIMD");
+    if (name && *name) return find_usable(name);
+#endif
+    return NULL;
 }
 
 static _Atomic(const dv_kernels *) best_kernels;
@@ -53,23 +79,14 @@ static _Atomic(const dv_kernels *) best_kernels;
 const dv_kernels *dv_kernels_best(void) {
     const dv_kernels *k = atomic_load_explicit(&best_kernels, memory_order_acquire);
     if (k) return k;
-    k = &dv_kernels_scalar;
-    for (size_t i = N_COMPILED; i-- > 0;) {
-        if (supported(compiled[i])) {
-            k = compiled[i];
-            break;
-        }
-    }
+    k = forced_set();
+    for (size_t i = N_COMPILED; !k && i-- > 0;)
+        if (supported(compiled[i])) k = compiled[i];
     atomic_store_explicit(&best_kernels, k, memory_order_release);
     return k;
 }
 
-const dv_kernels *dv_kernels_named(const char *name) {
-    if (!name) return NULL;
-    for (size_t i = 0; i < N_COMPILED; i++)
-        if (strcmp(compiled[i]->name, name) == 0) return supported(compiled[i]) ? compiled[i] : NULL;
-    return NULL;
-}
+const dv_kernels *dv_kernels_named(const char *name) { return name ? find_usable(name) : NULL; }
 
 size_t dv_kernels_all(const dv_kernels **out, size_t max) {
     size_t n = 0;

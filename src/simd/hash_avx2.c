@@ -6,11 +6,11 @@
  */
 #include <stddef.h>
 
+#include "simd/kernels.h"
+
 #if defined(__x86_64__) || defined(_M_X64)
 
 #include <xxhash.h>
-
-void dv_xxh3_update_avx2(void *xxh3_state, const void *bytes, size_t len);
 
 void dv_xxh3_update_avx2(void *xxh3_state, const void *bytes, size_t len) {
     XXH3_64bits_update((XXH3_state_t *)xxh3_state, bytes, len);

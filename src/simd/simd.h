@@ -2,12 +2,18 @@
  * simd.h -- every SIMD kernel of deltavec, behind plain functions.
  *
  * Nothing outside src/simd/ sees an intrinsic. Each ISA has its own file
- * (kernels_scalar.c, kernels_sse.c, kernels_avx2.c, kernels_simd128.c); the
- * build compiles the ones the target can run (per-file flags chosen by
- * suffix in CMakeLists.txt) and dispatch.c picks the best one the CPU
- * supports at first use. Every variant must give the same answers as the
- * scalar one (bit-identical for diff/scatter; within float rounding of a
- * different summation order for the reductions).
+ * (kernels_scalar.c, kernels_sse.c, kernels_avx2.c, kernels_avx512.c,
+ * kernels_simd128.c); the build compiles the ones the target can run
+ * (per-file flags chosen by suffix in CMakeLists.txt) and dispatch.c picks
+ * the best one the CPU supports at first use (or the one DV_SIMD names).
+ * Every variant must give the same answers as the scalar one:
+ * bit-identical for diff, scatter and gather (they feed deltas, state and
+ * hashes); within float rounding of a different summation order for the
+ * reductions, except that avx512 sums in exactly the avx2 order and so
+ * returns the same floats as avx2 (kernels_avx512.c says why: a logical
+ * replica rebuilds the graph from distances). A structural replica
+ * computes no distance at all -- the graph edits are shipped -- so its
+ * state never depends on the kernel set.
  *
  * Vector lengths are arbitrary: kernels handle tails that are not a
  * multiple of the vector width (the seed's compute_diff did not).
@@ -19,7 +25,7 @@
 #include <stdint.h>
 
 typedef struct dv_kernels {
-    const char *name; /* "scalar", "sse", "avx2", "simd128" */
+    const char *name; /* "scalar", "sse", "avx2", "avx512", "simd128" */
     /* sum_i (a[i]-b[i])^2 */
     float (*l2sq)(const float *a, const float *b, size_t n);
     /* sum_i a[i]*b[i] */
@@ -37,7 +43,8 @@ typedef struct dv_kernels {
     void (*gather)(float *out, const float *src, const uint32_t *idx, size_t n);
 } dv_kernels;
 
-/* The best kernel set for this CPU (chosen once, thread-safe). */
+/* The best kernel set for this CPU, or the usable one the environment
+ * variable DV_SIMD names in the native library (chosen once, thread-safe). */
 const dv_kernels *dv_kernels_best(void);
 /* A named kernel set, or NULL if not compiled in or not supported by this CPU. */
 const dv_kernels *dv_kernels_named(const char *name);
