@@ -118,9 +118,21 @@ typedef struct capture_row {
     uint64_t bytes;                     /* header + payload bytes committed */
 } capture_row;
 
+/* Capture throughput on one core: thread CPU time of rounds of the same
+ * writes on T and on P (with its consumer draining every 64 writes). */
+typedef struct thru_row {
+    uint32_t rounds, per_round;
+    pl_lat plain, captured, diff; /* thread CPU us per write, one sample per round */
+} thru_row;
+
+enum { T_SPARSE, T_DRIFT, T_COUNT };
+static const int THRU_KIND[T_COUNT] = {K_SPARSE, K_DRIFT};
+static const char *const THRU_KEY[T_COUNT] = {"sparse_5pct", "dense_drift"};
+
 typedef struct dim_result {
     uint32_t dim, n;
     capture_row cap[K_COUNT];
+    thru_row thru[T_COUNT];
     pl_lat apply[K_COUNT];     /* per delta */
     pl_lat apply_cpu[K_COUNT]; /* the same deltas in thread CPU time (what a busy machine disturbs least) */
     pl_lat apply_nc[K_COUNT];  /* the same deltas on a twin replica with coherence_check = 0 */
@@ -373,6 +385,54 @@ static void edge_pairs(dim_ctx *c, dv_db *R, dv_apply *ap, dv_apply *ap_nc) {
     dv_delta_arena_free(&scratch);
 }
 
+/* Thread CPU time of the writes on db; with cap, its consumer polls, reads
+ * and releases every 64 writes (and at the end), in batches as a real one does. */
+static double timed_writes(dv_db *db, dv_capture *cap, const write_op *w, uint32_t n) {
+    double t0 = thread_cpu_us();
+    for (uint32_t i = 0; i < n; i++) {
+        dv_status st = do_write(db, &w[i]);
+        if (st != DV_OK) pl_die(KIND_NAME[w[i].kind], st);
+        if (cap && (i % 64 == 63 || i + 1 == n)) pl_drain(cap, NULL, 0);
+    }
+    return thread_cpu_us() - t0;
+}
+
+/* Rounds of per_round writes of one kind (built against P, so P and T stay
+ * twins), alternating which db goes first; cap is a capture of P whose
+ * stream is read and dropped. */
+static void throughput(dim_ctx *c, dv_capture *cap, int t, uint32_t rounds, uint32_t per_round) {
+    thru_row *row = &c->res->thru[t];
+    row->rounds = rounds;
+    row->per_round = per_round;
+    write_op *w = pl_xmalloc(per_round * sizeof *w);
+    float *vecs = pl_xmalloc((size_t)per_round * c->dim * sizeof *vecs);
+    uint32_t *idx = pl_xmalloc((size_t)per_round * c->dim * sizeof *idx);
+    float *vals = pl_xmalloc((size_t)per_round * c->dim * sizeof *vals);
+    for (uint32_t r = 0; r < rounds; r++) {
+        for (uint32_t i = 0; i < per_round; i++) {
+            memset(&w[i], 0, sizeof w[i]);
+            w[i].idx = idx + (size_t)i * c->dim;
+            w[i].vals = vals + (size_t)i * c->dim;
+            make_write(c, THRU_KIND[t], &w[i], vecs + (size_t)i * c->dim);
+        }
+        double tp, tt;
+        if (r % 2) {
+            tp = timed_writes(c->P, cap, w, per_round);
+            tt = timed_writes(c->T, NULL, w, per_round);
+        } else {
+            tt = timed_writes(c->T, NULL, w, per_round);
+            tp = timed_writes(c->P, cap, w, per_round);
+        }
+        pl_lat_add(&row->plain, tt / per_round);
+        pl_lat_add(&row->captured, tp / per_round);
+        pl_lat_add(&row->diff, (tp - tt) / per_round);
+    }
+    free(w);
+    free(vecs);
+    free(idx);
+    free(vals);
+}
+
 static void run_dim(const pl_opts *o, uint32_t dim, dim_result *res) {
     memset(res, 0, sizeof *res);
     res->dim = dim;
@@ -447,6 +507,15 @@ static void run_dim(const pl_opts *o, uint32_t dim, dim_result *res) {
     res->converged = res->hash_r == hash_ckpt && dv_db_state_hash(R2) == hash_ckpt;
     res->hash_p = dv_db_state_hash(c.P);
     res->converged_batches = res->hash_p == dv_db_state_hash(Rb) && res->hash_p == dv_db_state_hash(Rb2);
+
+    /* throughput: a third capture (default config) on P, its stream dropped */
+    if ((st = dv_capture_stop(c.cap)) != DV_OK) pl_die("dv_capture_stop", st);
+    uint64_t next = dv_capture_last_sequence(c.cap) + 1;
+    dv_capture_free(c.cap);
+    c.cap = pl_start_capture(c.P, NULL, next);
+    printf("  dim %u: capture throughput (thread CPU time)...\n", dim);
+    fflush(stdout);
+    for (int t = 0; t < T_COUNT; t++) throughput(&c, c.cap, t, o->quick ? 5 : 21, 1000);
     dv_apply_free(ap);
     dv_apply_free(ap2);
     dv_apply_free(apb2);
@@ -503,6 +572,27 @@ static void print_capture(const dim_result *r) {
         "   (target floor: 50,000 deltas/s captured; writes/s = writes / (capture-side write time + consumer "
         "time);\n    capt-only/s = 1 / (median overhead + median consumer time): what capture itself "
         "allows)\n");
+}
+
+static double thru_rate(const thru_row *t) {
+    double d = pl_lat_pct(&t->diff, 0.5);
+    return d > 0 ? 1e6 / d : NAN;
+}
+
+static void print_throughput(const dim_result *r) {
+    printf(
+        "\n== 1b. capture throughput on one core, dim %u (thread CPU us per write, median of %u rounds of %u "
+        "writes;\n    the same writes on T and on P, whose consumer polls, reads and releases every 64 "
+        "writes)\n",
+        r->dim, r->thru[0].rounds, r->thru[0].per_round);
+    printf("   %-20s %10s %12s %12s %14s\n", "write", "plain", "captured", "capture", "deltas/s");
+    for (int t = 0; t < T_COUNT; t++) {
+        const thru_row *x = &r->thru[t];
+        if (!x->rounds) continue;
+        printf("   %-20s %10.3f %12.3f %12.3f %14.0f\n", KIND_NAME[THRU_KIND[t]], pl_lat_pct(&x->plain, 0.5),
+               pl_lat_pct(&x->captured, 0.5), pl_lat_pct(&x->diff, 0.5), thru_rate(x));
+    }
+    printf("   (deltas/s = 1 / median capture CPU time per write: capture + consumer, one core)\n");
 }
 
 static void print_apply(const dim_result *r) {
@@ -571,6 +661,16 @@ static void write_json(const pl_opts *o, const dim_result *dr, size_t nd, double
             fprintf(f, "}");
             first = 0;
         }
+        fprintf(f, "},\n     \"capture_throughput\": {");
+        for (int t = 0; t < T_COUNT; t++) {
+            const thru_row *x = &r->thru[t];
+            fprintf(f,
+                    "%s\n       \"%s\": {\"rounds\": %u, \"writes_per_round\": %u, \"time\": \"thread CPU\", "
+                    "\"plain_us_per_write\": %.4f, \"captured_us_per_write\": %.4f, "
+                    "\"capture_us_per_write\": %.4f, \"deltas_per_s\": %.0f}",
+                    t ? "," : "", THRU_KEY[t], x->rounds, x->per_round, pl_lat_pct(&x->plain, 0.5),
+                    pl_lat_pct(&x->captured, 0.5), pl_lat_pct(&x->diff, 0.5), thru_rate(x));
+        }
         fprintf(f, "},\n     \"apply\": {");
         first = 1;
         for (int k = 0; k < K_COUNT; k++) {
@@ -606,6 +706,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < o.n_dims; i++) run_dim(&o, o.dims[i], &dr[i]);
     double total = (pl_now_us() - t0) / 1e6;
     for (size_t i = 0; i < o.n_dims; i++) print_capture(&dr[i]);
+    for (size_t i = 0; i < o.n_dims; i++) print_throughput(&dr[i]);
     for (size_t i = 0; i < o.n_dims; i++) print_apply(&dr[i]);
     printf("\ntotal %.1f s\n", total);
     write_json(&o, dr, o.n_dims, total);
@@ -621,6 +722,11 @@ int main(int argc, char **argv) {
             pl_lat_free(&dr[i].apply_cpu[k]);
             pl_lat_free(&dr[i].apply_nc[k]);
             pl_lat_free(&dr[i].logical[k]);
+        }
+        for (int t = 0; t < T_COUNT; t++) {
+            pl_lat_free(&dr[i].thru[t].plain);
+            pl_lat_free(&dr[i].thru[t].captured);
+            pl_lat_free(&dr[i].thru[t].diff);
         }
     }
     if (!ok) fprintf(stderr, "bench_capture_apply: a replica did not converge\n");

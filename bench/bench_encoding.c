@@ -11,6 +11,9 @@
 #define _POSIX_C_SOURCE 200809L
 #include <lz4.h>
 #include <math.h>
+#ifdef DV_BENCH_ZSTD
+#include <zstd.h>
+#endif
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,21 +32,25 @@ typedef struct enc_cfg {
     int compress, shuffle, before;
     dv_lossy_mode lossy;
     uint32_t parts;
+    int dense_xor;
 } enc_cfg;
 
 #define VM (DV_CAPTURE_VECTORS | DV_CAPTURE_METADATA)
 static const enc_cfg ENC_CFGS[] = {
-    {"f32, no compression", 0, 0, 0, DV_LOSSLESS, VM},
-    {"f32 + LZ4", 1, 0, 0, DV_LOSSLESS, VM},
-    {"f32 + LZ4 + shuffle (default)", 1, 1, 0, DV_LOSSLESS, VM},
-    {"f32 + LZ4 + shuffle + before-image", 1, 1, 1, DV_LOSSLESS, VM},
-    {"f16, no compression", 0, 0, 0, DV_LOSSY_F16, VM},
-    {"f16 + LZ4 + shuffle", 1, 1, 0, DV_LOSSY_F16, VM},
-    {"i8, no compression", 0, 0, 0, DV_LOSSY_I8, VM},
-    {"i8 + LZ4", 1, 1, 0, DV_LOSSY_I8, VM},
-    {"f32, no compression, with graph", 0, 0, 0, DV_LOSSLESS, DV_CAPTURE_ALL},
-    {"f32 + LZ4 + shuffle, with graph", 1, 1, 0, DV_LOSSLESS, DV_CAPTURE_ALL},
+    {"f32, no compression", 0, 0, 0, DV_LOSSLESS, VM, 0},
+    {"f32 + LZ4", 1, 0, 0, DV_LOSSLESS, VM, 0},
+    {"f32 + LZ4 + shuffle (default)", 1, 1, 0, DV_LOSSLESS, VM, 0},
+    {"f32 + LZ4 + shuffle + before-image", 1, 1, 1, DV_LOSSLESS, VM, 0},
+    {"f16, no compression", 0, 0, 0, DV_LOSSY_F16, VM, 0},
+    {"f16 + LZ4 + shuffle", 1, 1, 0, DV_LOSSY_F16, VM, 0},
+    {"i8, no compression", 0, 0, 0, DV_LOSSY_I8, VM, 0},
+    {"i8 + LZ4", 1, 1, 0, DV_LOSSY_I8, VM, 0},
+    {"f32, no compression, with graph", 0, 0, 0, DV_LOSSLESS, DV_CAPTURE_ALL, 0},
+    {"f32 + LZ4 + shuffle, with graph", 1, 1, 0, DV_LOSSLESS, DV_CAPTURE_ALL, 0},
+    {"f32 + XOR vs replica + shuffle + LZ4", 1, 1, 0, DV_LOSSLESS, VM, 1},
 };
+#define C_DEFAULT 2 /* the earlier best lossless config for dense drift */
+#define C_XOR 10    /* dense_xor: UPDATE kind 3 */
 #define N_ENC (sizeof ENC_CFGS / sizeof ENC_CFGS[0])
 
 typedef struct enc_cell {
@@ -58,6 +65,11 @@ typedef struct enc_result {
     double xor_plane_h[4];        /* same for bits(new) ^ bits(old), dense drift */
     double lz4_ratio[W_COUNT][2]; /* LZ4 on each delta's values: plain, shuffled (raw/compressed) */
     double lz4_random_ratio;      /* LZ4 on uniform random bytes, same sizes */
+    /* dense drift, the XOR planes of one delta's values (shuffled), mean bytes per array */
+    double xor_lz4_bytes, xor_zstd_bytes; /* zstd level 1: NAN without libzstd */
+    /* other transforms tried, LZ4: zigzag integer difference of the bits, byte planes / bit planes */
+    double sub_lz4_bytes, sub_bitplanes_lz4_bytes;
+    double drift_info_bytes; /* information in the drift itself (see noise_bits) */
 } enc_result;
 
 static uint32_t read_varint(const uint8_t *p, size_t len) {
@@ -133,6 +145,58 @@ static void lz4_measure(lz4acc *a, const float *v, uint32_t n) {
     free(dst);
 }
 
+/* Shuffled XOR planes of one drift update's values, compressed: LZ4 (what
+ * kind 3 ships) and, for reference, zstd level 1 (an entropy coder). */
+static void xor_planes_measure(enc_result *r, const float *nv, const float *old, uint32_t n) {
+    size_t sz = (size_t)n * 4;
+    unsigned char *pl = pl_xmalloc(sz), *dst = pl_xmalloc((size_t)LZ4_compressBound((int)sz) + 64);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t a, b;
+        memcpy(&a, &nv[i], 4);
+        memcpy(&b, &old[i], 4);
+        for (int k = 0; k < 4; k++) pl[(size_t)k * n + i] = (unsigned char)((a ^ b) >> (8 * k));
+    }
+    int c = LZ4_compress_default((const char *)pl, (char *)dst, (int)sz, LZ4_compressBound((int)sz));
+    r->xor_lz4_bytes += c > 0 && (size_t)c < sz ? (double)c : (double)sz;
+#ifdef DV_BENCH_ZSTD
+    size_t z = ZSTD_compress(dst, (size_t)LZ4_compressBound((int)sz) + 64, pl, sz, 1);
+    r->xor_zstd_bytes += ZSTD_isError(z) || z > sz ? (double)sz : (double)z;
+#endif
+    /* the alternatives: d = zigzag(bits(new) - bits(old)), byte planes and bit planes */
+    uint32_t *zz = pl_xmalloc((size_t)n * sizeof *zz);
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t a, b;
+        memcpy(&a, &nv[i], 4);
+        memcpy(&b, &old[i], 4);
+        uint32_t d = a - b; /* modulo 2^32; as int32: the signed difference */
+        zz[i] = (d << 1) ^ (0u - (d >> 31));
+        for (int k = 0; k < 4; k++) pl[(size_t)k * n + i] = (unsigned char)(zz[i] >> (8 * k));
+    }
+    c = LZ4_compress_default((const char *)pl, (char *)dst, (int)sz, LZ4_compressBound((int)sz));
+    r->sub_lz4_bytes += c > 0 && (size_t)c < sz ? (double)c : (double)sz;
+    memset(pl, 0, sz); /* bit plane j: bit j of every value, 8 values per byte */
+    for (uint32_t j = 0; j < 32; j++)
+        for (uint32_t i = 0; i < n; i++)
+            if ((zz[i] >> j) & 1u) pl[(size_t)j * ((n + 7) / 8) + i / 8] |= (unsigned char)(1u << (i % 8));
+    size_t bsz = (size_t)32 * ((n + 7) / 8);
+    c = LZ4_compress_default((const char *)pl, (char *)dst, (int)bsz, LZ4_compressBound((int)sz));
+    r->sub_bitplanes_lz4_bytes += c > 0 && (size_t)c < bsz ? (double)c : (double)bsz;
+    free(zz);
+    free(pl);
+    free(dst);
+}
+
+/* Bits a lossless coder needs at least, on average, for new = old + N(0,
+ * sigma) rounded to f32, given old: the noise's differential entropy in
+ * units of old's ulp, log2(sigma / ulp) + log2(sqrt(2 pi e)). */
+static double noise_bits(float old, float sigma) {
+    int e;
+    frexpf(old, &e); /* old = m 2^e, 0.5 <= |m| < 1: ulp = 2^(e - 24) */
+    double ulp = ldexp(1.0, e - 24);
+    double b = log2((double)sigma / ulp) + 2.0471;
+    return b > 0 ? b : 0;
+}
+
 static void run_encoding(const pl_opts *o, uint32_t dim, enc_result *r) {
     memset(r, 0, sizeof *r);
     r->dim = dim;
@@ -169,6 +233,7 @@ static void run_encoding(const pl_opts *o, uint32_t dim, enc_result *r) {
         cc.before_images = ec->before;
         cc.lossy = ec->lossy;
         cc.parts = ec->parts;
+        cc.dense_xor = ec->dense_xor;
         dv_capture *cap = pl_start_capture(D, &cc, 1);
         uint64_t rng = 99; /* the same writes for every config */
         for (int w = 0; w < W_COUNT; w++) {
@@ -199,6 +264,9 @@ static void run_encoding(const pl_opts *o, uint32_t dim, enc_result *r) {
                                 memcpy(&x[d], &a, 4);
                             }
                             planes_add(&px, x, dim);
+                            xor_planes_measure(r, v, old, dim);
+                            for (uint32_t d = 0; d < dim; d++)
+                                r->drift_info_bytes += noise_bits(old[d], 0.01f) / 8;
                         }
                     } else {
                         uint32_t k = dim / 20 ? dim / 20 : 1, stride = dim / k;
@@ -226,6 +294,15 @@ static void run_encoding(const pl_opts *o, uint32_t dim, enc_result *r) {
         r->lz4_ratio[w][1] = la[w].shuf > 0 ? la[w].raw / la[w].shuf : NAN;
     }
     for (int k = 0; k < 4; k++) r->xor_plane_h[k] = plane_entropy(px.hist[k]);
+    r->xor_lz4_bytes /= o->enc_n;
+    r->sub_lz4_bytes /= o->enc_n;
+    r->sub_bitplanes_lz4_bytes /= o->enc_n;
+    r->drift_info_bytes /= o->enc_n;
+#ifdef DV_BENCH_ZSTD
+    r->xor_zstd_bytes /= o->enc_n;
+#else
+    r->xor_zstd_bytes = NAN;
+#endif
     /* LZ4 on uniform random bytes of one dense delta's size */
     {
         uint64_t s = 5;
@@ -301,6 +378,28 @@ static void print_encoding(const enc_result *e) {
            "dense drift", e->xor_plane_h[0], e->xor_plane_h[1], e->xor_plane_h[2], e->xor_plane_h[3], sx,
            32.0 / sx);
     printf("     LZ4 on uniform random bytes of the same size: %.3f:1\n", e->lz4_random_ratio);
+    const enc_cell *best = &e->cell[C_DEFAULT][W_DRIFT], *x = &e->cell[C_XOR][W_DRIFT];
+    printf("\n   lossless dense drift (issue 15 row; ratio = naive %.0f B / mean bytes per delta incl. "
+           "header):\n",
+           naive);
+    printf("     earlier best lossless:        %-38s %7.0f B  %5.2f:1\n", ENC_CFGS[C_DEFAULT].name,
+           mean_b(best), naive / mean_b(best));
+    printf("     now (capture dense_xor = 1):  %-38s %7.0f B  %5.2f:1  (%.2fx fewer bytes)\n",
+           ENC_CFGS[C_XOR].name, mean_b(x), naive / mean_b(x), mean_b(best) / mean_b(x));
+    /* header, kind, target and dim of the plain form; + 9 (hash, coding) around a kind 3 values array */
+    double rest = mean_b(best) - 4.0 * e->dim - 1.0;
+    printf("     the values array alone, XOR planes: LZ4 %.0f B (%.2f:1 on %u B)", e->xor_lz4_bytes,
+           4.0 * e->dim / e->xor_lz4_bytes, 4 * e->dim);
+    if (e->xor_zstd_bytes == e->xor_zstd_bytes)
+        printf(", zstd -1 %.0f B (%.2f:1; whole delta would be %.2f:1)", e->xor_zstd_bytes,
+               4.0 * e->dim / e->xor_zstd_bytes, naive / (rest + 9.0 + e->xor_zstd_bytes));
+    printf("\n     other transforms, LZ4 on the values: integer difference (zigzag) in byte planes %.0f B, "
+           "in bit planes %.0f B (whole delta %.2f:1)",
+           e->sub_lz4_bytes, e->sub_bitplanes_lz4_bytes, naive / (rest + 9.0 + e->sub_bitplanes_lz4_bytes));
+    printf(
+        "\n     information in the drift itself (N(0, 0.01) noise in units of each old value's ulp): %.0f B "
+        "per delta,\n     so no lossless coding beats %.2f:1 on the whole delta (%.2f:1 on the values)\n",
+        e->drift_info_bytes, naive / (rest + 9.0 + e->drift_info_bytes), 4.0 * e->dim / e->drift_info_bytes);
 }
 
 static void write_json(const pl_opts *o, const enc_result *e, double total_s) {
@@ -337,7 +436,20 @@ static void write_json(const pl_opts *o, const enc_result *e, double total_s) {
     for (int w = 0; w < W_COUNT; w++)
         fprintf(f, "\"%s\": {\"plain\": %.4f, \"shuffled\": %.4f}, ", W_KEY[w], e->lz4_ratio[w][0],
                 e->lz4_ratio[w][1]);
-    fprintf(f, "\"uniform_random\": %.4f}}\n}\n", e->lz4_random_ratio);
+    fprintf(f, "\"uniform_random\": %.4f},\n", e->lz4_random_ratio);
+    const enc_cell *best = &e->cell[C_DEFAULT][W_DRIFT], *x = &e->cell[C_XOR][W_DRIFT];
+    double rest = mean_b(best) - 4.0 * e->dim - 1.0;
+    fprintf(f,
+            "    \"lossless_dense_drift\": {\"earlier_best\": \"%s\", \"earlier_best_bytes\": %.1f, "
+            "\"earlier_best_ratio\": %.3f, \"xor_config\": \"%s\", \"xor_bytes\": %.1f, \"xor_ratio\": %.3f, "
+            "\"values_xor_lz4_bytes\": %.1f, \"values_xor_zstd1_bytes\": %.1f, "
+            "\"values_sub_lz4_bytes\": %.1f, \"values_sub_bitplanes_lz4_bytes\": %.1f, "
+            "\"drift_information_bytes\": %.1f, \"information_bound_ratio\": %.3f}}\n}\n",
+            ENC_CFGS[C_DEFAULT].name, mean_b(best), (64.0 + 4.0 * e->dim) / mean_b(best),
+            ENC_CFGS[C_XOR].name, mean_b(x), (64.0 + 4.0 * e->dim) / mean_b(x), e->xor_lz4_bytes,
+            e->xor_zstd_bytes == e->xor_zstd_bytes ? e->xor_zstd_bytes : -1.0, e->sub_lz4_bytes,
+            e->sub_bitplanes_lz4_bytes, e->drift_info_bytes,
+            (64.0 + 4.0 * e->dim) / (rest + 9.0 + e->drift_info_bytes));
     fclose(f);
     printf("\nwrote %s\n", path);
 }

@@ -422,12 +422,18 @@ void report(const Dataset &ds, const Options &o, const SideResult &us, const Sid
                     num(qps_at_recall(r, TARGETS[t])).c_str());
         fprintf(f, "}},\n");
     }
+    /* the rows of issue 15: build rate (inserts per CPU second, so hnswlib's
+     * time over ours), QPS at each recall, memory per vector */
     fprintf(f,
-            "  \"ratios_ours_over_hnswlib\": {\"build_cpu_time\": %s, \"mem_per_vector\": %s, "
-            "\"qps_at_recall_0.95\": %s}\n}\n",
+            "  \"ratios_ours_over_hnswlib\": {\"build_cpu_time\": %s, \"build_rate\": %s, "
+            "\"mem_per_vector\": %s, \"qps_at_recall_0.90\": %s, \"qps_at_recall_0.95\": %s, "
+            "\"qps_at_recall_0.99\": %s}\n}\n",
             num(ratio(us, hn, us.build_s, hn.build_s)).c_str(),
+            num(ratio(us, hn, hn.build_s, us.build_s)).c_str(),
             num(ratio(us, hn, us.mem_per_vec, hn.mem_per_vec)).c_str(),
-            num(qps_at_recall(us, 0.95) / qps_at_recall(hn, 0.95)).c_str());
+            num(qps_at_recall(us, 0.90) / qps_at_recall(hn, 0.90)).c_str(),
+            num(qps_at_recall(us, 0.95) / qps_at_recall(hn, 0.95)).c_str(),
+            num(qps_at_recall(us, 0.99) / qps_at_recall(hn, 0.99)).c_str());
     fclose(f);
     printf("   results: %s\n", path.c_str());
 }

@@ -4,8 +4,8 @@
  *
  * What is measured: producers copy each entry in with dv_ring_push (64-byte
  * header + payload of a fixed size); the consumer thread polls batches,
- * checks each producer's sequence, reads every payload byte (XOR of 8-byte
- * words, as a consumer that checksums it would) and releases what it has read,
+ * checks each producer's sequence, reads every payload byte (XXH3-64 of it,
+ * as a consumer that verifies delta checksums does) and releases what it has read,
  * so every payload cache line really crosses from producer to consumer. MB/s counts header + payload bytes
  * (1 MB = 1e6 bytes); the memcpy column copies the same number of bytes in
  * the same entry-sized pieces, single-threaded, through a buffer of the
@@ -13,7 +13,8 @@
  * empty ring spins briefly, then yields (the machine may have few cores:
  * MPSC with 2 producers + 1 consumer oversubscribes 2 cores).
  *
- * Usage: bench_ring [out.json] [--quick]   (default out: bench-ring.json)
+ * Usage: bench_ring [out.json] [--quick] [--single]   (default out: bench-ring.json;
+ *        --single: only the one-thread table, which the machine's load barely moves)
  * Build (until bench/CMakeLists.txt has it):
  *   cc -O2 -Iinclude bench/bench_ring.c build/libdeltavec.a -llz4 -lm -lpthread -o bench_ring
  */
@@ -27,6 +28,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 #include "bench_util.h"
 #include "deltavec.h"
@@ -93,13 +97,8 @@ static uint64_t consume(const dv_ring *r, uint32_t producers, uint64_t count) {
                 exit(1);
             }
             next[id]++;
-            /* Read every payload byte, as a consumer that checksums or copies it would. */
-            const unsigned char *pl = batch[i].payload;
-            for (uint32_t off = 0; off + 8 <= batch[i].len; off += 8) {
-                uint64_t w;
-                memcpy(&w, pl + off, 8);
-                a ^= w;
-            }
+            /* Read every payload byte, as a consumer that verifies a delta's XXH3 checksum does. */
+            a = XXH3_64bits(batch[i].payload, batch[i].len);
             sink += a;
         }
         total += n;
@@ -174,6 +173,110 @@ static double run_memcpy(size_t size, uint64_t entries, const unsigned char *src
     return t;
 }
 
+/* ---- one thread, in cache: the ring's own per-entry cost -------------------------------------- */
+
+static double thread_cpu_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Reads every payload byte of the polled entries (as the threaded consumer does). */
+static uint64_t read_entries(const dv_ring_entry *e, size_t n) {
+    uint64_t a = 0;
+    for (size_t i = 0; i < n; i++) a += XXH3_64bits(e[i].payload, e[i].len);
+    return a;
+}
+
+/* One thread pushes ST_BURST entries, then polls, reads and releases them,
+ * until `entries`: every byte is written and read in the same core's cache,
+ * so what remains beside memcpy is the ring's own work per entry. Returns
+ * thread CPU seconds. */
+#define ST_BURST 32
+static double run_ring_single(size_t size, uint64_t entries, const unsigned char *src, int read) {
+    dv_ring_config cfg;
+    dv_ring ring;
+    dv_ring_config_default(&cfg, DV_RING_SPSC);
+    size_t bytes = dv_ring_required_size(&cfg);
+    void *mem = aligned_alloc(DV_RING_PAGE, bytes);
+    if (!mem) exit(1);
+    memset(mem, 0, bytes); /* fault the pages in before timing, as run_memcpy does for its buffers */
+    if (dv_ring_init(mem, bytes, &cfg, &ring) != DV_OK) {
+        fprintf(stderr, "ring init failed\n");
+        exit(1);
+    }
+    unsigned char hdr[64] = {0};
+    dv_ring_entry batch[ST_BURST];
+    uint64_t sink = 0;
+    double t0 = thread_cpu_s();
+    for (uint64_t s = 0; s < entries;) {
+        uint64_t end = s + ST_BURST < entries ? s + ST_BURST : entries;
+        for (uint64_t k = s; k < end; k++) {
+            memcpy(hdr + 8, &k, 8);
+            if (dv_ring_push(&ring, hdr, src + (k & 1023) * 16, size) != DV_OK) exit(1);
+        }
+        size_t n = 0;
+        if (dv_ring_poll(&ring, batch, ST_BURST, &n) != DV_OK || n != end - s) exit(1);
+        if (read) sink += read_entries(batch, n);
+        dv_ring_release_read(&ring);
+        s = end;
+    }
+    double t = thread_cpu_s() - t0;
+    g_sink += sink;
+    free(mem);
+    return t;
+}
+
+/* memcpy of the same pieces, timed in thread CPU seconds. */
+static double run_memcpy_cpu(size_t size, uint64_t entries, const unsigned char *src) {
+    double t0 = thread_cpu_s();
+    double wall = run_memcpy(size, entries, src);
+    (void)wall;
+    return thread_cpu_s() - t0;
+}
+
+typedef struct single_result {
+    size_t size;
+    uint64_t entries;
+    double ring_mbps, memcpy_mbps, ratio;      /* consumer reads every byte; medians over the repetitions */
+    double bare_mbps, bare_memcpy, bare_ratio; /* consumer polls and releases only: the ring's own work */
+} single_result;
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+#define ST_REPS 7
+static void single_cell(size_t size, uint64_t total_bytes, const unsigned char *src, single_result *out) {
+    uint64_t entries = total_bytes / (64 + size);
+    double ring_t[ST_REPS], mem_t[ST_REPS], ratio[ST_REPS], bare_t[ST_REPS], mem2_t[ST_REPS], bare_r[ST_REPS];
+    for (int rep = 0; rep < ST_REPS; rep++) { /* alternate, so both see the same machine */
+        ring_t[rep] = run_ring_single(size, entries, src, 1);
+        mem_t[rep] = run_memcpy_cpu(size, entries, src);
+        ratio[rep] = mem_t[rep] / ring_t[rep];
+        bare_t[rep] = run_ring_single(size, entries, src, 0);
+        mem2_t[rep] = run_memcpy_cpu(size, entries, src);
+        bare_r[rep] = mem2_t[rep] / bare_t[rep];
+    }
+    qsort(ring_t, ST_REPS, sizeof(double), cmp_double);
+    qsort(mem_t, ST_REPS, sizeof(double), cmp_double);
+    qsort(ratio, ST_REPS, sizeof(double), cmp_double);
+    qsort(bare_t, ST_REPS, sizeof(double), cmp_double);
+    qsort(mem2_t, ST_REPS, sizeof(double), cmp_double);
+    qsort(bare_r, ST_REPS, sizeof(double), cmp_double);
+    double bytes = (double)entries * (double)(64 + size);
+    int m = ST_REPS / 2;
+    *out = (single_result){size,
+                           entries,
+                           bytes / ring_t[m] / 1e6,
+                           bytes / mem_t[m] / 1e6,
+                           ratio[m],
+                           bytes / bare_t[m] / 1e6,
+                           bytes / mem2_t[m] / 1e6,
+                           bare_r[m]};
+}
+
 static void bench_cell(dv_ring_mode mode, uint32_t producers, size_t size, uint64_t total_bytes,
                        const unsigned char *src, result *out) {
     uint64_t per = total_bytes / (64 + size) / producers;
@@ -205,10 +308,12 @@ static void bench_cell(dv_ring_mode mode, uint32_t producers, size_t size, uint6
 
 int main(int argc, char **argv) {
     const char *path = "bench-ring.json";
-    int quick = 0;
+    int quick = 0, single_only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
             quick = 1;
+        else if (strcmp(argv[i], "--single") == 0)
+            single_only = 1;
         else
             path = argv[i];
     }
@@ -219,10 +324,16 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < 1024 * 16 + 4096; i++) src[i] = (unsigned char)(i * 131 + 7);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
 
+    single_result single[4];
+    const uint64_t single_bytes = quick ? (64ull << 20) : (256ull << 20);
+    for (size_t i = 0; i < 4; i++) single_cell(sizes[i], single_bytes, src, &single[i]);
+
     result res[8];
     size_t nres = 0;
-    for (size_t i = 0; i < 4; i++) bench_cell(DV_RING_SPSC, 1, sizes[i], total_bytes, src, &res[nres++]);
-    for (size_t i = 0; i < 4; i++) bench_cell(DV_RING_MPSC, 2, sizes[i], total_bytes, src, &res[nres++]);
+    for (size_t i = 0; i < 4 && !single_only; i++)
+        bench_cell(DV_RING_SPSC, 1, sizes[i], total_bytes, src, &res[nres++]);
+    for (size_t i = 0; i < 4 && !single_only; i++)
+        bench_cell(DV_RING_MPSC, 2, sizes[i], total_bytes, src, &res[nres++]);
 
     printf("ring throughput, %ld online cores, default ring (4096 slots, 1 MiB payload), %llu MiB per cell, "
            "best of %d\n",
@@ -236,6 +347,19 @@ int main(int argc, char **argv) {
                (unsigned long long)r->entries, r->mbps, r->eps, r->memcpy_mbps, r->mbps / r->memcpy_mbps,
                (unsigned long long)r->full_events);
     }
+
+    printf(
+        "\nSPSC, one thread, in cache (push %d entries, poll + read + release them; thread CPU time, median "
+        "of %d,\nalternating with memcpy of the same pieces): the ring's own cost per entry\n\n",
+        ST_BURST, ST_REPS);
+    printf("%8s %10s | %-32s | %-32s\n", "", "", "  consumer polls + releases",
+           "  consumer also reads (XXH3)");
+    printf("%8s %10s | %9s %12s %7s | %9s %12s %7s\n", "payload", "entries", "MB/s", "memcpy MB/s", "ratio",
+           "MB/s", "memcpy MB/s", "ratio");
+    for (size_t i = 0; i < 4; i++)
+        printf("%8zu %10llu | %9.0f %12.0f %7.2f | %9.0f %12.0f %7.2f\n", single[i].size,
+               (unsigned long long)single[i].entries, single[i].bare_mbps, single[i].bare_memcpy,
+               single[i].bare_ratio, single[i].ring_mbps, single[i].memcpy_mbps, single[i].ratio);
 
     FILE *f = fopen(path, "w");
     if (!f) {
@@ -258,6 +382,16 @@ int main(int argc, char **argv) {
                 r->memcpy_mbps, r->mbps / r->memcpy_mbps, (unsigned long long)r->full_events,
                 (unsigned long long)r->high_water, i + 1 < nres ? "," : "");
     }
+    fprintf(f, "  ],\n  \"single_thread_in_cache\": [\n");
+    for (size_t i = 0; i < 4; i++)
+        fprintf(f,
+                "    {\"mode\": \"spsc\", \"payload_bytes\": %zu, \"entries\": %llu, \"burst\": %d, "
+                "\"time\": \"thread CPU, median of %d\", \"transport_mb_per_s\": %.1f, "
+                "\"transport_memcpy_mb_per_s\": %.1f, \"transport_ratio_vs_memcpy\": %.3f, "
+                "\"mb_per_s\": %.1f, \"memcpy_mb_per_s\": %.1f, \"ratio_vs_memcpy\": %.3f}%s\n",
+                single[i].size, (unsigned long long)single[i].entries, ST_BURST, ST_REPS, single[i].bare_mbps,
+                single[i].bare_memcpy, single[i].bare_ratio, single[i].ring_mbps, single[i].memcpy_mbps,
+                single[i].ratio, i + 1 < 4 ? "," : "");
     fprintf(f, "  ]\n}\n");
     fclose(f);
     printf("\nwrote %s (sink %llu)\n", path, (unsigned long long)(g_sink & 1));

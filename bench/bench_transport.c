@@ -35,21 +35,13 @@
 
 #include "bench_util.h"
 #include "deltavec.h"
-#include "support/nats_server.h"
+#include "support/transport_rig.h"
 
 #define DB "bench"
 static const char *PROG = "bench_transport";
-static test_nats srv;
-static char work[256];
+static transport_rig rig = {.tag = "dv-bench-transport", .db = DB};
 
-static uint64_t rng_next(uint64_t *s) {
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
-static float uniform(uint64_t *rng) { return (float)((double)(rng_next(rng) >> 11) * 0x1.0p-52 - 1.0); }
+static float uniform(uint64_t *rng) { return (float)((double)(rig_rand(rng) >> 11) * 0x1.0p-52 - 1.0); }
 
 static void fill(float *v, uint32_t dim, uint64_t *rng) {
     for (uint32_t d = 0; d < dim; d++) v[d] = uniform(rng);
@@ -65,13 +57,12 @@ static int zstd_level; /* --zstd: the runs publisher's level (0: the default; -1
  * DB "1" (the admin user may). name: the database (NULL: DB, or DB "1" for group_bytes 1). */
 static dv_publisher *open_pub_as(const char *dir, uint32_t group_bytes, const char *name) {
     dv_publisher_config pc;
-    dv_publisher_config_default(&pc);
-    pc.nats.servers = srv.url;
-    int adm = group_bytes == 1 || name;
-    pc.nats.user = adm ? "adm" : "pub";
-    pc.nats.password = adm ? "admpw" : "pubpw";
+    rig_publisher_config(&rig, dir, &pc);
+    if (group_bytes == 1 || name) {
+        pc.nats.user = "adm";
+        pc.nats.password = "admpw";
+    }
     pc.nats.name = name ? name : group_bytes == 1 ? DB "1" : DB;
-    pc.dir = dir;
     if (group_bytes) pc.group_bytes = group_bytes;
     pc.zstd_level = group_bytes == 1 ? -1 : zstd_level;
     dv_publisher *p = NULL;
@@ -85,13 +76,8 @@ static dv_publisher *open_pub(const char *dir, uint32_t group_bytes) {
 
 static dv_follower *open_fol_of(const char *dir, const char *durable, const char *name) {
     dv_follower_config fc;
-    dv_follower_config_default(&fc);
-    fc.nats.servers = srv.url;
-    fc.nats.user = "fol";
-    fc.nats.password = "folpw";
+    rig_follower_config(&rig, dir, durable, &fc);
     fc.nats.name = name;
-    fc.dir = dir;
-    fc.durable = durable;
     fc.batch = 512;
     fc.checkpoint_every = UINT64_MAX;
     dv_follower *f = NULL;
@@ -109,49 +95,19 @@ typedef struct rec_list {
     uint64_t bytes;
 } rec_list;
 
-static dv_status on_bytes(rec_list *l, const uint8_t *buf, size_t len) {
-    dv_stream_reader *r = NULL;
-    dv_status st = dv_stream_reader_open(NULL, &r);
-    size_t pos = 0;
-    while (st == DV_OK) {
-        size_t used = 0;
-        dv_stream_record rec;
-        dv_status rs = dv_stream_reader_next(r, buf + pos, len - pos, &used, &rec);
-        pos += used;
-        if (rs != DV_OK) break;
-        if (l->n == l->cap) {
-            l->cap = l->cap ? 2 * l->cap : 1024;
-            l->sizes = realloc(l->sizes, l->cap * sizeof *l->sizes);
-        }
-        l->sizes[l->n++] = (uint32_t)(64 + rec.payload_len);
-        l->bytes += 64 + rec.payload_len;
+static void add_size(const dv_stream_record *rec, void *arg) {
+    rec_list *l = arg;
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 1024;
+        l->sizes = realloc(l->sizes, l->cap * sizeof *l->sizes);
     }
-    dv_stream_reader_free(r);
-    return st;
+    l->sizes[l->n++] = (uint32_t)(64 + rec->payload_len);
+    l->bytes += 64 + rec->payload_len;
 }
 
 /* Record sizes of every segment of dir (read with the stream reader). */
 static void log_sizes(const char *dir, rec_list *l) {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "ls '%s' | grep '\\.dvs$' | sort", dir);
-    FILE *ls = popen(cmd, "r");
-    char name[128];
-    while (ls && fgets(name, sizeof name, ls)) {
-        name[strcspn(name, "\n")] = 0;
-        char path[800];
-        snprintf(path, sizeof path, "%s/%s", dir, name);
-        FILE *f = fopen(path, "rb");
-        if (!f) continue;
-        fseek(f, 0, SEEK_END);
-        long sz = ftell(f);
-        fseek(f, 0, SEEK_SET);
-        uint8_t *buf = malloc((size_t)sz + 1);
-        size_t got = fread(buf, 1, (size_t)sz, f);
-        fclose(f);
-        on_bytes(l, buf, got);
-        free(buf);
-    }
-    if (ls) pclose(ls);
+    check(rig_each_log_record(dir, add_size, l), "read the log");
 }
 
 /* The message sizes the publisher sends for these records: runs of at most group_bytes (a larger one alone).
@@ -173,17 +129,12 @@ static rec_list run_sizes(const rec_list *l, uint32_t group_bytes) {
 }
 
 static double raw_publish(const rec_list *l, int window, const char *name) {
-    natsConnection *nc = NULL;
-    natsOptions *o = NULL;
-    jsCtx *js = NULL;
-    natsOptions_Create(&o);
-    natsOptions_SetURL(o, srv.url);
-    natsOptions_SetUserInfo(o, "adm", "admpw");
-    if (natsConnection_Connect(&nc, o) != NATS_OK) bench_die(PROG, "raw connect", DV_ENETWORK);
     jsOptions jo;
     jsOptions_Init(&jo);
     jo.PublishAsync.MaxPending = window;
-    natsConnection_JetStream(&js, nc, &jo);
+    rig_js c;
+    if (rig_js_connect(&rig, "adm", "admpw", &jo, &c) != NATS_OK) bench_die(PROG, "raw connect", DV_ENETWORK);
+    jsCtx *js = c.js;
     jsStreamConfig sc;
     jsStreamConfig_Init(&sc);
     char subject[64];
@@ -210,31 +161,22 @@ static double raw_publish(const rec_list *l, int window, const char *name) {
     if (js_PublishAsyncComplete(js, &po) != NATS_OK) bench_die(PROG, "raw acks", DV_ENETWORK);
     double dt = bench_now() - t0;
     free(payload);
-    jsCtx_Destroy(js);
-    natsConnection_Destroy(nc);
-    natsOptions_Destroy(o);
+    rig_js_close(&c);
     return dt;
 }
 
 /* Bytes (or messages, msgs != 0) JetStream stores in a stream. */
 static uint64_t stream_state(const char *stream, int msgs) {
-    natsConnection *nc = NULL;
-    natsOptions *o = NULL;
-    jsCtx *js = NULL;
-    natsOptions_Create(&o);
-    natsOptions_SetURL(o, srv.url);
-    natsOptions_SetUserInfo(o, "adm", "admpw");
+    rig_js c;
     uint64_t b = 0;
-    if (natsConnection_Connect(&nc, o) == NATS_OK && natsConnection_JetStream(&js, nc, NULL) == NATS_OK) {
+    if (rig_js_connect(&rig, "adm", "admpw", NULL, &c) == NATS_OK) {
         jsStreamInfo *si = NULL;
         jsErrCode jerr = 0;
-        if (js_GetStreamInfo(&si, js, stream, NULL, &jerr) == NATS_OK)
+        if (js_GetStreamInfo(&si, c.js, stream, NULL, &jerr) == NATS_OK)
             b = msgs ? si->State.Msgs : si->State.Bytes;
         jsStreamInfo_Destroy(si);
     }
-    jsCtx_Destroy(js);
-    natsConnection_Destroy(nc);
-    natsOptions_Destroy(o);
+    rig_js_close(&c);
     return b;
 }
 
@@ -300,7 +242,7 @@ static void update_1pct(dv_store *s, uint32_t n, uint32_t dim, int k, uint64_t *
     uint32_t nsp = dim / 10 ? dim / 10 : 1;
     uint32_t *idx = malloc(nsp * sizeof *idx);
     for (uint32_t i = 0; i < n / 100; i++) {
-        snprintf(id, sizeof id, "v%u", (uint32_t)(rng_next(rng) % n));
+        snprintf(id, sizeof id, "v%u", (uint32_t)(rig_rand(rng) % n));
         if (k == 0) {
             fill(v, dim, rng);
             check(dv_store_update(s, id, v), "update");
@@ -310,7 +252,7 @@ static void update_1pct(dv_store *s, uint32_t n, uint32_t dim, int k, uint64_t *
             check(dv_store_update(s, id, v), "update");
         } else {
             for (uint32_t j = 0; j < nsp; j++) { /* nsp distinct indices, ascending */
-                idx[j] = (uint32_t)((uint64_t)j * dim / nsp + rng_next(rng) % (dim / nsp ? dim / nsp : 1));
+                idx[j] = (uint32_t)((uint64_t)j * dim / nsp + rig_rand(rng) % (dim / nsp ? dim / nsp : 1));
                 v[j] = uniform(rng);
             }
             check(dv_store_update_sparse(s, id, idx, v, nsp), "sparse update");
@@ -354,8 +296,7 @@ static void measure_updates(dv_store *s, const char *pdir, dv_publisher *p, dv_p
         m->nmsg[k] = stream_state(stream, 1) - m0;
         m->rec_b[k] = log_bytes_after(pdir, seq0, dv_store_sequence(s));
         double t0 = bench_now();
-        while (dv_follower_position(f) < dv_store_sequence(s))
-            check(dv_follower_pump(f, 100, NULL), "follow");
+        check(rig_converge(NULL, f, dv_store_sequence(s)), "follow");
         m->apply_s[k] = bench_now() - t0;
     }
     if (dv_db_state_hash(dv_follower_db(f)) != dv_db_state_hash(dv_store_db(s))) {
@@ -370,17 +311,10 @@ static void measure_updates(dv_store *s, const char *pdir, dv_publisher *p, dv_p
 
 /* Opens (creates) a primary database directory of log mode `mode`. */
 static dv_store *open_primary(const char *dir, dv_stream_mode mode, uint32_t dim) {
-    dv_db_config c;
-    dv_db_config_default(&c, dim);
-    c.ef_construction = 100;
-    dv_store_config sc;
-    dv_store_config_default(&sc);
-    sc.create = &c;
-    sc.mode = mode;
-    sc.sync = DV_SYNC_NONE;
-    sc.keep_log_from = 1; /* the checkpoint keeps the log (to look at it with DV_BENCH_KEEP) */
+    /* keep_log_from 1: the checkpoint keeps the log (to look at it with DV_BENCH_KEEP) */
+    const rig_primary cfg = {.dim = dim, .ef_construction = 100, .mode = mode, .keep_log_from = 1};
     dv_store *s = NULL;
-    check(dv_store_open(dir, &sc, &s, NULL), "store open");
+    check(rig_primary_open(dir, &cfg, &s), "store open");
     return s;
 }
 
@@ -404,15 +338,15 @@ static double build(dv_store *s, const char *mode, uint32_t n, uint32_t dim, flo
  * that re-links every write (the end-to-end apply rate), then the same three 1% updates. */
 static void measure_logical(uint32_t n, uint32_t dim, uint64_t urng, float *v, mode_figures *m) {
     char pdir[400], rdir[400];
-    snprintf(pdir, sizeof pdir, "%s/primary-logical", work);
-    snprintf(rdir, sizeof rdir, "%s/replica-logical", work);
+    rig_path(&rig, "primary-logical", pdir, sizeof pdir);
+    rig_path(&rig, "replica-logical", rdir, sizeof rdir);
     dv_store *s = open_primary(pdir, DV_STREAM_LOGICAL, dim);
     m->build_s = build(s, "logical", n, dim, v);
     dv_publisher *p = open_pub_as(pdir, 0, DB "L");
     check(dv_publisher_pump(p, &m->deltas), "publish (logical)");
     dv_follower *f = open_fol_of(rdir, "bench_logical", DB "L");
     double t0 = bench_now();
-    while (dv_follower_position(f) < dv_store_sequence(s)) check(dv_follower_pump(f, 100, NULL), "follow");
+    check(rig_converge(NULL, f, dv_store_sequence(s)), "follow");
     m->follow_s = bench_now() - t0;
     measure_updates(s, pdir, p, NULL, f, DB "L", n, dim, urng, v, m);
     dv_follower_close(f);
@@ -492,16 +426,14 @@ int main(int argc, char **argv) {
         }
     }
     if (n < 100 || dim == 0 || group == 1) return 2;
-    const char *t = getenv("TMPDIR");
-    snprintf(work, sizeof work, "%s/dv-bench-transport-XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(work) || test_nats_start(&srv, DB) != 0) {
+    if (rig_start(&rig) != 0) {
         fprintf(stderr, "%s: cannot start nats-server\n", PROG);
         return 1;
     }
     char pdir[400], rdir[400], ldir[400];
-    snprintf(pdir, sizeof pdir, "%s/primary", work);
-    snprintf(rdir, sizeof rdir, "%s/replica", work);
-    snprintf(ldir, sizeof ldir, "%s/replica-lat", work);
+    rig_path(&rig, "primary", pdir, sizeof pdir);
+    rig_path(&rig, "replica", rdir, sizeof rdir);
+    rig_path(&rig, "replica-lat", ldir, sizeof ldir);
 
     /* 1. build the primary (its log: one delta per insert), then ship it */
     float *v = malloc(dim * sizeof *v);
@@ -538,7 +470,7 @@ int main(int argc, char **argv) {
     uint64_t msgs = stream_state("DV_" DB, 1);
     dv_follower *f = open_fol(rdir, "bench_replica");
     t0 = bench_now();
-    while (dv_follower_position(f) < dv_store_sequence(s)) check(dv_follower_pump(f, 100, NULL), "follow");
+    check(rig_converge(NULL, f, dv_store_sequence(s)), "follow");
     double t_fol = bench_now() - t0;
     int equal = dv_db_state_hash(dv_follower_db(f)) == dv_db_state_hash(dv_store_db(s));
     double mb = (double)recs.bytes / 1e6;
@@ -585,8 +517,7 @@ int main(int argc, char **argv) {
     lat_ctx lc = {0};
     lc.p = p;
     lc.f = open_fol(ldir, "bench_lat");
-    while (dv_follower_position(lc.f) < dv_store_sequence(s))
-        check(dv_follower_pump(lc.f, 100, NULL), "catch up");
+    check(rig_converge(NULL, lc.f, dv_store_sequence(s)), "catch up");
     lc.base = dv_store_sequence(s);
     atomic_store(&lc.fpos, lc.base);
     lc.n = nlat;
@@ -597,7 +528,7 @@ int main(int argc, char **argv) {
     pthread_create(&tf, NULL, fol_main, &lc);
     for (uint32_t i = 0; i < nlat; i++) {
         fill(v, dim, &rng);
-        snprintf(id, sizeof id, "v%u", (uint32_t)(rng_next(&rng) % n));
+        snprintf(id, sizeof id, "v%u", (uint32_t)(rig_rand(&rng) % n));
         uint64_t seq_before = dv_store_sequence(s);
         check(dv_store_update(s, id, v), "update");
         double now = bench_now();
@@ -661,12 +592,11 @@ int main(int argc, char **argv) {
     free(runs.sizes);
     free(lc.t_write);
     free(lc.lat);
-    test_nats_stop(&srv);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
-    if (getenv("DV_BENCH_KEEP")) /* keep the directories to look at the log */
-        printf("kept %s\n", work);
-    else if (system(cmd) != 0)
+    if (getenv("DV_BENCH_KEEP")) { /* keep the directories to look at the log */
+        test_nats_stop(&rig.srv);
+        printf("kept %s\n", rig.work);
+    } else if (rig_stop(&rig) != 0) {
         return 1;
+    }
     return equal ? 0 : 1;
 }

@@ -64,7 +64,7 @@ static int run_dump(const cli_command *self, int argc, char **argv) {
     int rc = cli_parse(self, argc, argv, opts, &pos, 1, 1);
     if (rc == 0) {
         dump_ctx d = {pos.v[0]};
-        cli_scan_cb cb = {print_header, print_record, print_problem, &d};
+        cli_scan_cb cb = {print_header, print_record, print_problem, &d, 0};
         cli_scan_result res;
         uint64_t problems = cli_scan_file(d.path, &cb, &res);
         fprintf(stderr, "%llu records, %llu problem%s\n", (unsigned long long)res.records,

@@ -84,9 +84,16 @@ static int dump_all(const cli_log_files *lf, dump_ctx *d) {
         char path[4200];
         cli_log_file_path(lf, i, path, sizeof path, &d->name);
         d->last_file = lf->is_dir && i + 1 == lf->n;
-        cli_scan_cb cb = {NULL, on_record, on_problem, d};
+        cli_scan_cb cb = {NULL, on_record, on_problem, d, lf->is_dir && !d->last_file};
         cli_scan_result res;
         cli_scan_file(path, &cb, &res);
+        if (res.missing && cb.missing_ok) { /* retention of a writer removed it after we listed it */
+            fprintf(stderr,
+                    "deltavec log dump: note: %s was removed by the writer (retention) while the dump ran\n",
+                    d->name);
+            last = 0; /* the next segment is not a gap after the removed one */
+            continue;
+        }
         if (lf->is_dir && res.has_info && last && res.info.first_sequence != last + 1)
             on_problem(d, DV_EGAP, 0, "segment does not follow the previous one");
         if (res.last_sequence)

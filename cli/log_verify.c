@@ -43,7 +43,7 @@ static void verify_segment(verify_ctx *v, const cli_log_files *lf, size_t i, uin
                            uint64_t *records) {
     char path[4200], msg[160];
     cli_log_file_path(lf, i, path, sizeof path, &v->name);
-    cli_scan_cb cb = {NULL, NULL, on_problem, v};
+    cli_scan_cb cb = {NULL, NULL, on_problem, v, 0};
     cli_scan_result res;
     cli_scan_file(path, &cb, &res);
     *records += res.records;

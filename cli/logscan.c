@@ -78,6 +78,8 @@ uint64_t cli_scan_file(const char *path, const cli_scan_cb *cb, cli_scan_result 
     scan s = {cb, res, NULL, 0};
     FILE *f = fopen(path, "rb");
     if (!f) {
+        res->missing = errno == ENOENT;
+        if (res->missing && cb->missing_ok) return 0;
         problem(&s, DV_EIO, 0, strerror(errno));
         return res->problems;
     }

@@ -30,6 +30,9 @@ typedef struct cli_scan_cb {
     /* A problem at a byte offset of the file. Return non-zero to stop. */
     int (*problem)(void *ctx, dv_status st, uint64_t offset, const char *msg);
     void *ctx;
+    /* A file that does not exist is not a problem, only res->missing: a segment a reader listed
+     * can be removed by the writer's retention before the reader opens it. */
+    int missing_ok;
 } cli_scan_cb;
 
 typedef struct cli_scan_result {
@@ -38,6 +41,7 @@ typedef struct cli_scan_result {
     uint64_t last_sequence; /* highest sequence among intact records (0: none) */
     uint64_t bytes;         /* bytes read */
     int has_info;
+    int missing; /* the file does not exist (ENOENT) */
     dv_stream_info info;
 } cli_scan_result;
 

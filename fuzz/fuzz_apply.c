@@ -40,7 +40,7 @@ typedef struct seed {
     size_t n;
 } seed;
 
-static seed SEEDS[2]; /* single deltas, batched */
+static seed SEEDS[3]; /* single deltas, batched, batched with kind 3 (dense XOR the replica) */
 
 static void fail(void) { abort(); }
 
@@ -74,13 +74,14 @@ static void drain(dv_capture *c, seed *s) {
     }
 }
 
-static void make_seed(seed *s, uint32_t batch) {
+static void make_seed(seed *s, uint32_t batch, int dense_xor) {
     dv_db *db = open_db();
     dv_capture_config cc;
     dv_capture_config_default(&cc);
     cc.ring.payload_size = 1u << 20;
     cc.batch_max_deltas = batch;
-    cc.before_images = 1;
+    cc.before_images = !dense_xor; /* kind 3 carries a base hash in place of before-images */
+    cc.dense_xor = dense_xor;
     dv_capture *c = NULL;
     if (dv_capture_init(db, &cc, &c) != DV_OK || dv_capture_start(c) != DV_OK) fail();
     uint64_t rng = 12345;
@@ -148,10 +149,11 @@ static void reseal(uint8_t *p, size_t len) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1 || size > 4096) return 0;
     if (!SEEDS[0].n) {
-        make_seed(&SEEDS[0], 0);
-        make_seed(&SEEDS[1], 4);
+        make_seed(&SEEDS[0], 0, 0);
+        make_seed(&SEEDS[1], 4, 0);
+        make_seed(&SEEDS[2], 4, 1); /* inside batches dense updates are always kind 3 */
     }
-    const seed *sd = &SEEDS[(data[0] >> 4) & 1];
+    const seed *sd = &SEEDS[((data[0] >> 4) & 3) % 3];
     blob s[MAX_DELTAS];
     size_t n = sd->n;
     for (size_t i = 0; i < n; i++) {

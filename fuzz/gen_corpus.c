@@ -52,6 +52,37 @@ static int write_snapshot(const char *dir, int k, int metric, int n) {
     return rc || write_file(dir, "snapshot", k, metric, buf, len);
 }
 
+/* An UPDATE of kind 3 (FORMAT.md 3.2): bits that flip low mantissa bits of a
+ * DV_SAMPLE_DIM vector, shuffled; compress: LZ4 over the body. */
+static size_t kind3_encode(int compress, uint8_t *buf, size_t cap) {
+    uint32_t bits[DV_SAMPLE_DIM];
+    for (uint32_t i = 0; i < DV_SAMPLE_DIM; i++) bits[i] = i * 3u;
+    dv_delta d;
+    memset(&d, 0, sizeof d);
+    d.h.operation = DV_OP_UPDATE;
+    d.h.sequence = 42;
+    d.h.prev_sequence = 41;
+    d.vkind = DV_VEC_DENSE_XOR;
+    d.slot = 7;
+    d.id = "doc-7";
+    d.id_len = 5;
+    d.dim = d.n = DV_SAMPLE_DIM;
+    d.xor_bits = bits;
+    d.base_hash = 0x0123456789abcdefull;
+    dv_encode_opts o;
+    dv_encode_opts_default(&o);
+    o.compress = compress;
+    dv_mem mem;
+    dv_mem_init(&mem, NULL);
+    dv_delta_arena scratch;
+    dv_delta_arena_init(&scratch, &mem);
+    size_t plen = 0;
+    dv_status st =
+        dv_delta_encode(&d, &o, &scratch, buf, buf + DV_DELTA_HEADER_SIZE, cap - DV_DELTA_HEADER_SIZE, &plen);
+    dv_delta_arena_free(&scratch);
+    return st == DV_OK ? DV_DELTA_HEADER_SIZE + plen : 0;
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s DIR (with subfolders header/ payload/ batch/ stream/ snapshot/)\n",
@@ -100,6 +131,12 @@ int main(int argc, char **argv) {
                 rc |= write_file(argv[1], "batch", k, v, batch, n - DV_DELTA_HEADER_SIZE + 1);
             }
         }
+    }
+    for (int v = 0; v < 2; v++) { /* UPDATE kind 3 (dense XOR the replica's values), plain and LZ4 */
+        size_t n = kind3_encode(v, buf, sizeof buf);
+        if (n == 0) return 1;
+        rc |= write_file(argv[1], "header", DV_SAMPLE_COUNT, v, buf, n);
+        rc |= write_file(argv[1], "payload", DV_SAMPLE_COUNT, v, buf, n);
     }
     for (int v = 0; v < 6; v++) rc |= write_file(argv[1], "stream", 0, v, stream[v], stream_len[v]);
     rc |= write_file(argv[1], "stream", 1, 0, stream[0], stream_len[0] - 5); /* torn tail */

@@ -1082,6 +1082,10 @@ typedef struct dv_capture_config {
     const dv_allocator *allocator; /* NULL: malloc */
     dv_capture_sink_fn sink;       /* NULL: deltas go to the ring. Else see dv_capture_sink_fn */
     void *sink_ctx;                /* passed to sink */
+    int dense_xor; /* lossless dense updates travel as their bits XOR the replica's current values (an
+                      UPDATE of kind 3, docs/FORMAT.md 3.2) when that is smaller after LZ4; inside batches
+                      always. Needs before_images = 0, DV_LOSSLESS and diff_epsilon = 0 (else ignored).
+                      Readers built before kind 3 existed refuse it (DV_ECORRUPT): default 0 */
 } dv_capture_config;
 
 /** A point in the stream: everything up to `sequence` is in the ring, and the db's hash then was state_hash.

@@ -505,8 +505,8 @@ static void duplicate_edge_found_by_a_worker_rolls_back_that_delta_and_the_later
     test_primary p;
     insert_primary(&p, 206, 1500);
     size_t from = 1000, n = 300;
-    dv_edge_add add;
-    uint32_t layer;
+    dv_edge_add add = {0, 0, 0.0f};
+    uint32_t layer = 0;
     size_t bad = find_insert(&p.stream, from + 100, &add, &layer);
     test_delta corrupt = recode(&p.stream, bad, &add, layer, 0); /* the same edge twice */
     refusal_matches_inline(&p, from, n, bad, &corrupt, DV_EINCOHERENT);
@@ -519,8 +519,8 @@ static void edge_to_a_free_slot_found_by_the_dispatcher_rolls_back_that_delta(vo
     test_primary p;
     insert_primary(&p, 207, 1500);
     size_t from = 1000, n = 300;
-    dv_edge_add add;
-    uint32_t layer;
+    dv_edge_add add = {0, 0, 0.0f};
+    uint32_t layer = 0;
     size_t bad = find_insert(&p.stream, from + 150, &add, &layer);
     add.to = 5000; /* never used: not live */
     test_delta corrupt = recode(&p.stream, bad, &add, layer, 0);

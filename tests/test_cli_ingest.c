@@ -21,45 +21,28 @@
 #include <time.h>
 
 #include "log_util.h"
+#include "support/cli_process.h"
+#include "support/store_view.h"
 
 #define DIM 4
 
 static char scratch[256], db_dir[300], out_path[300], err_path[300];
 static char out_text[65536], err_text[65536];
 
-static void read_text(const char *path, char *buf, size_t cap) {
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = '\0';
-    if (f) fclose(f);
-}
-
-/* Runs `deltavec ARGS...` with stdout/stderr to files (pipes, not terminals); returns its exit status. */
+/* Runs `deltavec ARGS...` with stdout/stderr to files (pipes, not terminals); returns its exit status
+ * (256 + signal when a signal ended it). */
 static int run_cli(const char *first, ...) {
-    const char *argv[32] = {DV_DELTAVEC_BIN, first};
-    int argc = 2;
+    const test_proc_io io = {out_path, err_path, NULL};
     va_list ap;
     va_start(ap, first);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && argc < 31) argv[argc++] = a;
+    pid_t pid = test_proc_startv(DV_DELTAVEC_BIN, &io, first, ap);
     va_end(ap);
-    argv[argc] = NULL;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644),
-            e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (o < 0 || e < 0) _exit(127);
-        dup2(o, 1);
-        dup2(e, 2);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    read_text(out_path, out_text, sizeof out_text);
-    read_text(err_path, err_text, sizeof err_text);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    assert_true(pid > 0);
+    int rc = test_proc_wait(pid, 0);
+    assert_true(rc >= 0);
+    test_read_text(out_path, out_text, sizeof out_text);
+    test_read_text(err_path, err_text, sizeof err_text);
+    return rc;
 }
 
 static void create_db(void) {
@@ -77,11 +60,8 @@ static void create_db(void) {
 
 /* The directory as the next process would see it. */
 static dv_store *open_read_only(void) {
-    dv_store_config sc;
-    dv_store_config_default(&sc);
-    sc.read_only = 1;
-    dv_store *s = NULL;
-    assert_int_equal(dv_store_open(db_dir, &sc, &s, NULL), DV_OK);
+    dv_store *s = test_store_read_only(db_dir);
+    assert_non_null(s);
     return s;
 }
 
@@ -92,13 +72,7 @@ static size_t db_count(void) {
     return n;
 }
 
-static const char *path_of(const char *name) {
-    static char p[4][400];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof p[k], "%s/%s", scratch, name);
-    return p[k];
-}
+static const char *path_of(const char *name) { return test_path(scratch, name); }
 
 static const char *write_text(const char *name, const char *text) {
     const char *p = path_of(name);
@@ -255,7 +229,7 @@ static void usage_and_setup_errors(void **state) {
     snprintf(cmd, sizeof cmd, "'%s' ingest '%s' - --format csv < '%s' > '%s'", DV_DELTAVEC_BIN, db_dir, csv,
              out_path);
     assert_int_equal(system(cmd), 0);
-    read_text(out_path, out_text, sizeof out_text);
+    test_read_text(out_path, out_text, sizeof out_text);
     assert_non_null(strstr(out_text, "2 records written"));
     assert_int_equal(db_count(), 3);
     /* no directory; a directory without a database */
@@ -286,16 +260,10 @@ static void progress_only_on_a_terminal(void **state) {
     assert_int_equal(unlockpt(master), 0);
     const char *slave_name = ptsname(master);
     assert_non_null(slave_name);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int slave = open(slave_name, O_RDWR), o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (slave < 0 || o < 0) _exit(127);
-        dup2(o, 1);
-        dup2(slave, 2);
-        execl(DV_DELTAVEC_BIN, DV_DELTAVEC_BIN, "ingest", db_dir, file, "--batch", "100", (char *)NULL);
-        _exit(127);
-    }
+    const test_proc_io on_terminal = {out_path, slave_name, NULL};
+    pid_t pid =
+        test_proc_start(DV_DELTAVEC_BIN, &on_terminal, "ingest", db_dir, file, "--batch", "100", NULL);
+    assert_true(pid > 0);
     char screen[65536];
     size_t got = 0;
     for (;;) { /* read until the child closes the terminal (EIO) and has exited */
@@ -326,7 +294,7 @@ static void progress_only_on_a_terminal(void **state) {
     assert_non_null(strstr(screen, "/2000 records"));
     assert_non_null(strstr(screen, "/s"));
     assert_non_null(strstr(screen, "ETA"));
-    read_text(out_path, out_text, sizeof out_text);
+    test_read_text(out_path, out_text, sizeof out_text);
     assert_non_null(strstr(out_text, "2000 records written"));
     assert_int_equal(db_count(), 2000);
 }
@@ -337,17 +305,9 @@ static void sigint_writes_what_was_read(void **state) {
     create_db();
     const char *fifo = path_of("in.fifo");
     assert_int_equal(mkfifo(fifo, 0600), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644),
-            e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (o < 0 || e < 0) _exit(127);
-        dup2(o, 1);
-        dup2(e, 2);
-        execl(DV_DELTAVEC_BIN, DV_DELTAVEC_BIN, "ingest", db_dir, fifo, "--format", "fvecs", (char *)NULL);
-        _exit(127);
-    }
+    const test_proc_io io = {out_path, err_path, NULL};
+    pid_t pid = test_proc_start(DV_DELTAVEC_BIN, &io, "ingest", db_dir, fifo, "--format", "fvecs", NULL);
+    assert_true(pid > 0);
     int w = open(fifo, O_WRONLY); /* blocks until the command opened it */
     assert_true(w >= 0);
     for (uint32_t r = 0; r < 100; r++) {
@@ -369,13 +329,11 @@ static void sigint_writes_what_was_read(void **state) {
     struct timespec settle = {0, 500 * 1000000L};
     nanosleep(&settle, NULL);
     assert_int_equal(kill(pid, SIGINT), 0);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
+    int rc = test_proc_wait(pid, 0);
     close(w);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 130);
-    read_text(out_path, out_text, sizeof out_text);
-    read_text(err_path, err_text, sizeof err_text);
+    assert_int_equal(rc, 130); /* exited with 130: not 256 + SIGINT (killed by the signal) */
+    test_read_text(out_path, out_text, sizeof out_text);
+    test_read_text(err_path, err_text, sizeof err_text);
     assert_non_null(strstr(err_text, "stopped by signal 2"));
     assert_non_null(strstr(out_text, "100 records written"));
     assert_int_equal(db_count(), 100);

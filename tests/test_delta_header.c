@@ -12,6 +12,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <xxhash.h>
+
 #include "delta/delta.h"
 #include "delta/floats.h"
 #include "delta/wire.h"
@@ -188,6 +190,27 @@ static void header_with_nonzero_padding_or_huge_payload_is_refused(void **state)
     assert_int_equal(dv_delta_header_decode(b, &g), DV_OK);
 }
 
+/* The wire definition (FORMAT.md section 1): XXH3-64 streamed over header bytes 0..23, 28..31,
+ * 40..63, then the payload. The one-shot path for small deltas must give the same value. */
+static void checksum_equals_the_streamed_definition_at_every_size(void **state) {
+    (void)state;
+    static uint8_t payload[5000];
+    for (size_t i = 0; i < sizeof payload; i++) payload[i] = (uint8_t)(i * 131u + 7u);
+    uint8_t hdr[DV_DELTA_HEADER_SIZE];
+    for (int i = 0; i < DV_DELTA_HEADER_SIZE; i++) hdr[i] = (uint8_t)(i * 29 + 3);
+    static const size_t sizes[] = {0, 1, 17, 100, 128, 188, 240, 459, 460, 461, 1000, 5000};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        XXH3_state_t st;
+        XXH3_INITSTATE(&st);
+        XXH3_64bits_reset(&st);
+        XXH3_64bits_update(&st, hdr, 24);
+        XXH3_64bits_update(&st, hdr + 28, 4);
+        XXH3_64bits_update(&st, hdr + 40, 24);
+        XXH3_64bits_update(&st, payload, sizes[k]);
+        assert_true(dv_delta_checksum(hdr, payload, sizes[k]) == XXH3_64bits_digest(&st));
+    }
+}
+
 static void checksum_covers_every_byte_but_itself_and_payload_offset(void **state) {
     (void)state;
     dv_delta_header h = sample_header();
@@ -332,6 +355,7 @@ int main(void) {
         cmocka_unit_test(header_with_unknown_op_or_flag_is_refused),
         cmocka_unit_test(header_with_nonzero_padding_or_huge_payload_is_refused),
         cmocka_unit_test(checksum_covers_every_byte_but_itself_and_payload_offset),
+        cmocka_unit_test(checksum_equals_the_streamed_definition_at_every_size),
         cmocka_unit_test(varints_refuse_overlong_and_overflowing_encodings),
         cmocka_unit_test(utf8_validator_accepts_well_formed_and_refuses_the_rest),
         cmocka_unit_test(f16_round_trips_every_half_and_rounds_to_nearest_even),

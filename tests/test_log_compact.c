@@ -15,22 +15,7 @@
 #include <xxhash.h>
 
 #include "log_util.h"
-
-typedef struct buf {
-    uint8_t *b;
-    size_t n, cap;
-} buf;
-
-static dv_status to_buf(void *ctx, const uint8_t *p, size_t n) {
-    buf *m = ctx;
-    if (m->n + n > m->cap) {
-        m->cap = (m->n + n) * 2;
-        m->b = realloc(m->b, m->cap);
-    }
-    memcpy(m->b + m->n, p, n);
-    m->n += n;
-    return DV_OK;
-}
+#include "support/membuf.h"
 
 /* Records of a stream in memory. */
 typedef struct recs {
@@ -56,12 +41,12 @@ static void split(const uint8_t *b, size_t len, recs *r) {
 }
 
 /* A stream of records [from, to) of r, starting at sequence from + 1. */
-static buf substream(const recs *r, size_t from, size_t to) {
+static membuf substream(const recs *r, size_t from, size_t to) {
     dv_stream_info info = r->info;
     info.first_sequence = from + 1;
-    buf out = {0};
+    membuf out = {0};
     dv_stream_writer *w;
-    assert_int_equal(dv_stream_writer_open(&info, to_buf, &out, NULL, &w), DV_OK);
+    assert_int_equal(dv_stream_writer_open(&info, membuf_sink, &out, NULL, &w), DV_OK);
     for (size_t i = from; i < to; i++)
         assert_int_equal(dv_stream_writer_append(w, r->hdr[i], r->pay[i], r->len[i]), DV_OK);
     dv_stream_writer_free(w);
@@ -122,7 +107,7 @@ static dv_db *logical_replica(const dv_stream_info *info, dv_apply **ap) {
     return db;
 }
 
-static void apply_stream(dv_apply *ap, const buf *s) {
+static void apply_stream(dv_apply *ap, const membuf *s) {
     recs *r = malloc(sizeof *r);
     split(s->b, s->n, r);
     assert_int_equal(dv_apply_begin_stream(ap, &r->info), DV_OK);
@@ -187,10 +172,10 @@ static void compacted_run_gives_the_same_content(void **state) {
         recs *r = malloc(sizeof *r);
         split(b, len, r);
         size_t start = (size_t)(seed * 7) % (r->n / 2); /* the run starts somewhere in the first half */
-        buf prefix = substream(r, 0, start), run = substream(r, start, r->n);
-        buf packed = {0};
+        membuf prefix = substream(r, 0, start), run = substream(r, start, r->n);
+        membuf packed = {0};
         dv_compact_stats cs;
-        assert_int_equal(dv_stream_compact(run.b, run.n, to_buf, &packed, NULL, &cs), DV_OK);
+        assert_int_equal(dv_stream_compact(run.b, run.n, membuf_sink, &packed, NULL, &cs), DV_OK);
         assert_int_equal(cs.records_in, r->n - start);
         assert_true(cs.records_out < cs.records_in / 3);
         assert_int_equal(cs.bytes_out, packed.n);
@@ -246,9 +231,9 @@ static void merge_rules(void **state) {
     snprintf(p, sizeof p, "%s/%020u.dvs", dir, 1u);
     size_t len = 0;
     uint8_t *b = lu_read(p, &len);
-    buf packed = {0};
+    membuf packed = {0};
     dv_compact_stats cs;
-    assert_int_equal(dv_stream_compact(b, len, to_buf, &packed, NULL, &cs), DV_OK);
+    assert_int_equal(dv_stream_compact(b, len, membuf_sink, &packed, NULL, &cs), DV_OK);
     assert_int_equal(cs.records_in, 7);
     assert_int_equal(cs.records_out, 1);
     recs *r = malloc(sizeof *r);
@@ -273,8 +258,8 @@ static void merge_rules(void **state) {
     free(r);
     free(packed.b);
     /* not a stream: refused */
-    packed = (buf){0};
-    assert_int_equal(dv_stream_compact((const uint8_t *)"hello", 5, to_buf, &packed, NULL, NULL),
+    packed = (membuf){0};
+    assert_int_equal(dv_stream_compact((const uint8_t *)"hello", 5, membuf_sink, &packed, NULL, NULL),
                      DV_ENOTSTREAM);
     free(packed.b);
     free(b);

@@ -323,6 +323,35 @@ static void quantized_stream_stays_within_the_f16_bound(void **state) {
     teardown(&f);
 }
 
+/* UPDATE kind 3 bits are taken against exact values: a quantizing stage refuses them. */
+static void quantizing_stage_refuses_kind3(void **state) {
+    (void)state;
+    rng_state = 16;
+    fixture f;
+    setup(&f, 1, 4096, 1u << 22);
+    dv_capture_free(f.cap);
+    dv_capture_config cc;
+    dv_capture_config_default(&cc);
+    cc.dense_xor = 1;
+    cc.batch_max_deltas = 4; /* inside batches every dense update is kind 3 */
+    assert_int_equal(dv_capture_init(f.primary, &cc, &f.cap), DV_OK);
+    assert_int_equal(dv_capture_start(f.cap), DV_OK);
+    float v[DIM];
+    for (int d = 0; d < DIM; d++) v[d] = rndf();
+    assert_int_equal(dv_db_insert(f.primary, "x", v, NULL, 0), DV_OK);
+    for (int d = 0; d < DIM; d++) v[d] += 0.01f; /* every dim: a dense update */
+    assert_int_equal(dv_db_update(f.primary, "x", v), DV_OK);
+    assert_int_equal(dv_capture_flush(f.cap), DV_OK);
+    dv_process_config cfg;
+    dv_process_config_default(&cfg);
+    cfg.quantize = DV_LOSSY_F16;
+    dv_process *p = make_stage(&f, &cfg);
+    size_t n = 0;
+    assert_int_equal(dv_process_run(p, dv_capture_ring(f.cap), 10, &n), DV_EUNSUPPORTED);
+    dv_process_free(p);
+    teardown(&f);
+}
+
 /* Drains a rewritten output logically, continuing its numbering in *got. */
 static void drain_continuing(const dv_ring *r, dv_db *replica, uint64_t *got) {
     dv_mem mem;
@@ -416,6 +445,7 @@ int main(void) {
         cmocka_unit_test(partitions_by_id_hash_are_disjoint_and_gap_free),
         cmocka_unit_test(filters_select_by_prefix_metadata_op_and_callback),
         cmocka_unit_test(quantized_stream_stays_within_the_f16_bound),
+        cmocka_unit_test(quantizing_stage_refuses_kind3),
         cmocka_unit_test(full_output_stops_the_stage_without_duplicates),
         cmocka_unit_test(corrupt_input_stops_a_rewriting_stage_until_skipped),
     };

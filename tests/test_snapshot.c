@@ -15,37 +15,17 @@
 
 #include "deltavec.h"
 #include "db/replay.h"
+#include "support/membuf.h"
 #include "support/stream.h"
 
 #define DIM 8
 
 /* ---- helpers ------------------------------------------------------------ */
 
-typedef struct membuf {
-    uint8_t *b;
-    size_t n, cap;
-    size_t fail_at; /* the sink refuses once n would pass this (0: never) */
-    size_t calls;
-} membuf;
-
-static dv_status sink_mem(void *ctx, const uint8_t *p, size_t n) {
-    membuf *m = ctx;
-    m->calls++;
-    if (m->fail_at && m->n + n > m->fail_at) return DV_EFULL;
-    if (m->n + n > m->cap) {
-        m->cap = (m->n + n) * 2;
-        m->b = realloc(m->b, m->cap);
-        assert_non_null(m->b);
-    }
-    memcpy(m->b + m->n, p, n);
-    m->n += n;
-    return DV_OK;
-}
-
 /* Snapshot of db through the sink, checked against size and to_buffer. */
 static membuf snap(const dv_db *db, const dv_snapshot_meta *meta) {
     membuf m = {0};
-    assert_int_equal(dv_db_snapshot_write(db, meta, sink_mem, &m), DV_OK);
+    assert_int_equal(dv_db_snapshot_write(db, meta, membuf_sink, &m), DV_OK);
     uint64_t size = 0;
     assert_int_equal(dv_db_snapshot_size(db, meta, &size), DV_OK);
     assert_int_equal(size, m.n);
@@ -731,7 +711,7 @@ static void sink_errors_and_small_buffers_are_reported(void **state) {
     for (size_t cut = 1; cut < ok.n; cut += 97) {
         membuf m = {0};
         m.fail_at = cut;
-        assert_int_equal(dv_db_snapshot_write(p.db, NULL, sink_mem, &m), DV_EFULL);
+        assert_int_equal(dv_db_snapshot_write(p.db, NULL, membuf_sink, &m), DV_EFULL);
         free(m.b);
     }
     uint8_t *b = malloc(ok.n);
@@ -741,7 +721,7 @@ static void sink_errors_and_small_buffers_are_reported(void **state) {
     dv_snapshot_meta bad = {0};
     bad.mode = 9;
     assert_int_equal(dv_db_snapshot_to_buffer(p.db, &bad, b, ok.n, &w), DV_EINVAL);
-    assert_int_equal(dv_db_snapshot_write(NULL, NULL, sink_mem, &ok), DV_EINVAL);
+    assert_int_equal(dv_db_snapshot_write(NULL, NULL, membuf_sink, &ok), DV_EINVAL);
     dv_db *db = (dv_db *)1;
     assert_int_equal(dv_db_snapshot_read(NULL, 5, NULL, &db, NULL, NULL, 0), DV_EINVAL);
     assert_null(db);

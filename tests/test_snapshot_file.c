@@ -21,26 +21,10 @@
 #include "db/replay.h"
 #include "log/io.h"
 #include "log_util.h"
+#include "support/membuf.h"
 
 #define DIM 64
 #define COUNT 1500 /* NODES spans several of the loader's read chunks */
-
-typedef struct membuf {
-    uint8_t *b;
-    size_t n, cap;
-} membuf;
-
-static dv_status sink_mem(void *ctx, const uint8_t *p, size_t n) {
-    membuf *m = ctx;
-    if (m->n + n > m->cap) {
-        m->cap = (m->n + n) * 2;
-        m->b = realloc(m->b, m->cap);
-        assert_non_null(m->b);
-    }
-    memcpy(m->b + m->n, p, n);
-    m->n += n;
-    return DV_OK;
-}
 
 /* A db with live and free slots, upper layers, metadata; its snapshot with a
  * per-slot sequence table. */
@@ -78,7 +62,7 @@ static dv_db *make_db(membuf *m, dv_snapshot_meta *meta) {
     meta->slot_sequences = seqs;
     meta->n_slot_sequences = COUNT;
     memset(m, 0, sizeof *m);
-    assert_int_equal(dv_db_snapshot_write(db, meta, sink_mem, m), DV_OK);
+    assert_int_equal(dv_db_snapshot_write(db, meta, membuf_sink, m), DV_OK);
     return db;
 }
 
@@ -127,78 +111,85 @@ static size_t boundaries(const membuf *m, size_t *at, size_t cap) {
     return n;
 }
 
-static void file_load_equals_buffer_load(void **state) {
-    (void)state;
+/* What every test starts from: a scratch directory, the db of make_db and its snapshot in memory (made
+ * once: the tests only read them); fx.path is where a test writes the file it loads. */
+typedef struct fixture {
     char dir[256], path[300];
-    lu_tempdir(dir, sizeof dir, "snapfile");
-    snprintf(path, sizeof path, "%s/a.dvp", dir);
     membuf m;
     dv_snapshot_meta meta;
-    dv_db *src = make_db(&m, &meta);
-    write_file(path, m.b, m.n);
+    dv_db *src;
+} fixture;
+
+static fixture fx;
+
+static int setup(void **state) {
+    (void)state;
+    lu_tempdir(fx.dir, sizeof fx.dir, "snapfile");
+    snprintf(fx.path, sizeof fx.path, "%s/snap.dvp", fx.dir);
+    fx.src = make_db(&fx.m, &fx.meta);
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    dv_db_close(fx.src);
+    free(fx.m.b);
+    unlink(fx.path);
+    lu_rmdir(fx.dir);
+    return 0;
+}
+
+/* fx.path holds the whole snapshot. */
+static void intact_file(void) { write_file(fx.path, fx.m.b, fx.m.n); }
+
+static void file_load_equals_buffer_load(void **state) {
+    (void)state;
+    intact_file();
     dv_db *db = NULL;
     dv_snapshot_meta got;
     char msg[200] = "";
-    dv_status st = dv_snapshot_load_file(path, NULL, NULL, &db, &got, msg, sizeof msg);
+    dv_status st = dv_snapshot_load_file(fx.path, NULL, NULL, &db, &got, msg, sizeof msg);
     if (st != DV_OK) fail_msg("%s: %s", dv_status_name(st), msg);
     assert_int_equal(dv_db_check_invariants(db), DV_OK);
-    assert_true(dv_db_state_hash(db) == dv_db_state_hash(src));
+    assert_true(dv_db_state_hash(db) == dv_db_state_hash(fx.src));
     assert_int_equal(got.sequence, 77);
-    assert_int_equal(got.size, m.n);
+    assert_int_equal(got.size, fx.m.n);
     assert_int_equal(got.n_slot_sequences, COUNT);
-    assert_memory_equal(got.slot_sequences, meta.slot_sequences, COUNT * 8);
+    assert_memory_equal(got.slot_sequences, fx.meta.slot_sequences, COUNT * 8);
     /* it saves to the same bytes */
     membuf again = {0};
-    assert_int_equal(dv_db_snapshot_write(db, &meta, sink_mem, &again), DV_OK);
-    assert_int_equal(again.n, m.n);
-    assert_memory_equal(again.b, m.b, m.n);
+    assert_int_equal(dv_db_snapshot_write(db, &fx.meta, membuf_sink, &again), DV_OK);
+    assert_int_equal(again.n, fx.m.n);
+    assert_memory_equal(again.b, fx.m.b, fx.m.n);
     dv_snapshot_meta_release(&got, NULL);
     dv_db_close(db);
-    dv_db_close(src);
     free(again.b);
-    free(m.b);
-    unlink(path);
-    lu_rmdir(dir);
 }
 
 static void truncation_at_every_section_boundary_is_truncated(void **state) {
     (void)state;
-    char dir[256], path[300];
-    lu_tempdir(dir, sizeof dir, "snapfile");
-    snprintf(path, sizeof path, "%s/t.dvp", dir);
-    membuf m;
-    dv_snapshot_meta meta;
-    dv_db *src = make_db(&m, &meta);
+    const membuf *m = &fx.m;
     size_t at[64];
-    size_t n = boundaries(&m, at, 64);
+    size_t n = boundaries(m, at, 64);
     assert_int_equal(n, 2 + 3 * 6);
-    assert_int_equal(at[n - 1], m.n);
+    assert_int_equal(at[n - 1], m->n);
     for (size_t i = 0; i < n; i++) {
         for (int d = -1; d <= 1; d++) {
-            if ((d < 0 && at[i] == 0) || at[i] + (size_t)(d + 1) > m.n) continue;
+            if ((d < 0 && at[i] == 0) || at[i] + (size_t)(d + 1) > m->n) continue;
             size_t len = at[i] + (size_t)(d + 1) - 1;
-            if (len == m.n) continue;
-            dv_status st = both_agree(path, m.b, len);
+            if (len == m->n) continue;
+            dv_status st = both_agree(fx.path, m->b, len);
             assert_int_equal(st, len == 0 ? DV_EEMPTY : DV_ETRUNCATED);
         }
     }
-    dv_db_close(src);
-    free(m.b);
-    unlink(path);
-    lu_rmdir(dir);
 }
 
 static void damage_in_every_section_is_reported_alike(void **state) {
     (void)state;
-    char dir[256], path[300];
-    lu_tempdir(dir, sizeof dir, "snapfile");
-    snprintf(path, sizeof path, "%s/d.dvp", dir);
-    membuf m;
-    dv_snapshot_meta meta;
-    dv_db *src = make_db(&m, &meta);
+    const membuf *m = &fx.m;
     size_t at[64];
-    size_t n = boundaries(&m, at, 64);
-    uint8_t *b = malloc(m.n);
+    size_t n = boundaries(m, at, 64);
+    uint8_t *b = malloc(m->n);
     assert_non_null(b);
     unsigned failures = 0;
     /* a flip in each section header, payload (start, middle, end) and checksum */
@@ -206,70 +197,20 @@ static void damage_in_every_section_is_reported_alike(void **state) {
         size_t lo = at[i], hi = at[i + 1];
         size_t offs[] = {lo, lo + (hi - lo) / 2, hi ? hi - 1 : 0};
         for (size_t k = 0; k < 3; k++) {
-            if (offs[k] >= m.n || hi <= lo) continue;
-            memcpy(b, m.b, m.n);
+            if (offs[k] >= m->n || hi <= lo) continue;
+            memcpy(b, m->b, m->n);
             b[offs[k]] ^= 0x10;
-            failures += both_agree(path, b, m.n) != DV_OK;
+            failures += both_agree(fx.path, b, m->n) != DV_OK;
         }
     }
     assert_true(failures > 3 * 6);
     /* bytes after the snapshot */
-    uint8_t *longer = malloc(m.n + 1);
-    memcpy(longer, m.b, m.n);
-    longer[m.n] = 0;
-    assert_int_equal(both_agree(path, longer, m.n + 1), DV_ECORRUPT);
+    uint8_t *longer = malloc(m->n + 1);
+    memcpy(longer, m->b, m->n);
+    longer[m->n] = 0;
+    assert_int_equal(both_agree(fx.path, longer, m->n + 1), DV_ECORRUPT);
     free(longer);
     free(b);
-    dv_db_close(src);
-    free(m.b);
-    unlink(path);
-    lu_rmdir(dir);
-}
-
-static void eio_at_every_read_is_reported_with_nothing_kept(void **state) {
-    (void)state;
-    char dir[256], path[300];
-    lu_tempdir(dir, sizeof dir, "snapfile");
-    snprintf(path, sizeof path, "%s/e.dvp", dir);
-    membuf m;
-    dv_snapshot_meta meta;
-    dv_db *src = make_db(&m, &meta);
-    write_file(path, m.b, m.n);
-    uint64_t n = 1;
-    for (;; n++) {
-        dv_io_fault f;
-        dv_io_fault_init(&f, NULL, n, DV_FAULT_EIO);
-        f.only = 1u << DV_IOCALL_PREAD;
-        dv_db *db = NULL;
-        dv_snapshot_meta got;
-        char msg[200] = "";
-        dv_status st = dv_snapshot_load_file(path, &f.io, NULL, &db, &got, msg, sizeof msg);
-        if (f.failures == 0) { /* n passed the reads a load makes */
-            assert_int_equal(st, DV_OK);
-            assert_true(dv_db_state_hash(db) == dv_db_state_hash(src));
-            dv_snapshot_meta_release(&got, NULL);
-            dv_db_close(db);
-            break;
-        }
-        if (st != DV_EIO || !strstr(msg, "reading at"))
-            fail_msg("read %llu: %s \"%s\"", (unsigned long long)n, dv_status_name(st), msg);
-        assert_null(db);
-        assert_null(got.slot_sequences);
-    }
-    /* header, 6 section headers, 5 small sections, the NODES checksum, NODES in several chunks */
-    assert_true(n > 1 + 6 + 5 + 1 + 2);
-    /* opening a missing file */
-    dv_db *db = NULL;
-    char msg[200] = "";
-    snprintf(path, sizeof path, "%s/missing.dvp", dir);
-    assert_int_equal(dv_snapshot_load_file(path, NULL, NULL, &db, NULL, msg, sizeof msg), DV_ENOTFOUND);
-    assert_null(db);
-    assert_non_null(strstr(msg, "opening"));
-    dv_db_close(src);
-    free(m.b);
-    snprintf(path, sizeof path, "%s/e.dvp", dir);
-    unlink(path);
-    lu_rmdir(dir);
 }
 
 /* A table over POSIX whose Nth read first cuts the file at that read's
@@ -286,40 +227,79 @@ static int shrink_pread(void *ctx, int fd, void *buf, size_t len, uint64_t off, 
     return dv_io_posix()->pread(dv_io_posix()->ctx, fd, buf, len, off, got);
 }
 
-static void file_shrinking_while_read_is_truncated(void **state) {
-    (void)state;
-    char dir[256], path[300];
-    lu_tempdir(dir, sizeof dir, "snapfile");
-    snprintf(path, sizeof path, "%s/s.dvp", dir);
-    membuf m;
-    dv_snapshot_meta meta;
-    dv_db *src = make_db(&m, &meta);
+/* Loads the fixture's file with its nth read failing with EIO; whether a read failed. */
+static int load_eio_at(uint64_t nth, dv_status *st, dv_db **db, dv_snapshot_meta *got, char *msg,
+                       size_t cap) {
+    dv_io_fault f;
+    dv_io_fault_init(&f, NULL, nth, DV_FAULT_EIO);
+    f.only = 1u << DV_IOCALL_PREAD;
+    *st = dv_snapshot_load_file(fx.path, &f.io, NULL, db, got, msg, cap);
+    return f.failures != 0;
+}
+
+/* Loads a fresh copy of the fixture's file cut short at its nth read; whether a read was cut. */
+static int load_shrinking_at(uint64_t nth, dv_status *st, dv_db **db, dv_snapshot_meta *got, char *msg,
+                             size_t cap) {
+    intact_file();
+    shrinking s = {*dv_io_posix(), fx.path, 0, nth};
+    s.io.ctx = &s;
+    s.io.pread = shrink_pread;
+    *st = dv_snapshot_load_file(fx.path, &s.io, NULL, db, got, msg, cap);
+    return s.reads >= nth;
+}
+
+/* A way for the loader's reads to fail, the status a load whose read failed must return, and how many
+ * reads a whole load makes at least. */
+typedef struct read_failure {
+    int (*load_failing_at)(uint64_t nth, dv_status *st, dv_db **db, dv_snapshot_meta *got, char *msg,
+                           size_t cap);
+    dv_status expected;
+    uint64_t min_reads;
+} read_failure;
+
+/* header, 6 section headers, 5 small sections, the NODES checksum, NODES in several chunks */
+static const read_failure EIO_READS = {load_eio_at, DV_EIO, 1 + 6 + 5 + 1 + 2};
+static const read_failure SHRINKING_READS = {load_shrinking_at, DV_ETRUNCATED, 10};
+
+/* The failure at the 1st, 2nd, ... read until a load makes no more reads than that: each one gives the
+ * expected status with "reading at" and keeps nothing; then the load succeeds. */
+static void each_read_failing(const read_failure *rf) {
     for (uint64_t n = 1;; n++) {
-        write_file(path, m.b, m.n);
-        shrinking s;
-        s.io = *dv_io_posix();
-        s.io.ctx = &s;
-        s.io.pread = shrink_pread;
-        s.path = path;
-        s.reads = 0;
-        s.cut_at = n;
         dv_db *db = NULL;
+        dv_snapshot_meta got;
         char msg[200] = "";
-        dv_status st = dv_snapshot_load_file(path, &s.io, NULL, &db, NULL, msg, sizeof msg);
-        if (s.reads < n) { /* no read was cut */
+        dv_status st;
+        if (!rf->load_failing_at(n, &st, &db, &got, msg, sizeof msg)) { /* n passed the reads a load makes */
             assert_int_equal(st, DV_OK);
+            assert_true(dv_db_state_hash(db) == dv_db_state_hash(fx.src));
+            dv_snapshot_meta_release(&got, NULL);
             dv_db_close(db);
-            assert_true(n > 10);
-            break;
+            assert_true(n > rf->min_reads);
+            return;
         }
-        if (st != DV_ETRUNCATED || !strstr(msg, "reading at"))
+        if (st != rf->expected || !strstr(msg, "reading at"))
             fail_msg("read %llu: %s \"%s\"", (unsigned long long)n, dv_status_name(st), msg);
         assert_null(db);
+        assert_null(got.slot_sequences);
     }
-    dv_db_close(src);
-    free(m.b);
-    unlink(path);
-    lu_rmdir(dir);
+}
+
+static void eio_at_every_read_is_reported_with_nothing_kept(void **state) {
+    (void)state;
+    intact_file();
+    each_read_failing(&EIO_READS);
+    /* opening a missing file */
+    dv_db *db = NULL;
+    char msg[200] = "", missing[300];
+    snprintf(missing, sizeof missing, "%s/missing.dvp", fx.dir);
+    assert_int_equal(dv_snapshot_load_file(missing, NULL, NULL, &db, NULL, msg, sizeof msg), DV_ENOTFOUND);
+    assert_null(db);
+    assert_non_null(strstr(msg, "opening"));
+}
+
+static void file_shrinking_while_read_is_truncated(void **state) {
+    (void)state;
+    each_read_failing(&SHRINKING_READS);
 }
 
 /* An allocator that fails its Nth allocation and counts what is held. */
@@ -343,18 +323,12 @@ static void *failing_realloc(void *ctx, void *ptr, size_t old_size, size_t new_s
 
 static void allocation_failure_at_every_step_is_enomem_without_leak(void **state) {
     (void)state;
-    char dir[256], path[300];
-    lu_tempdir(dir, sizeof dir, "snapfile");
-    snprintf(path, sizeof path, "%s/m.dvp", dir);
-    membuf m;
-    dv_snapshot_meta meta;
-    dv_db *src = make_db(&m, &meta);
-    write_file(path, m.b, m.n);
+    intact_file();
     failing count = {0, 0, 0};
     dv_allocator a = {failing_realloc, &count};
     dv_db *db = NULL;
     dv_snapshot_meta got;
-    assert_int_equal(dv_snapshot_load_file(path, NULL, &a, &db, &got, NULL, 0), DV_OK);
+    assert_int_equal(dv_snapshot_load_file(fx.path, NULL, &a, &db, &got, NULL, 0), DV_OK);
     dv_snapshot_meta_release(&got, &a);
     dv_db_close(db);
     assert_int_equal(count.held, 0);
@@ -366,16 +340,12 @@ static void allocation_failure_at_every_step_is_enomem_without_leak(void **state
         dv_allocator fa = {failing_realloc, &f};
         char msg[200] = "";
         db = NULL;
-        dv_status st = dv_snapshot_load_file(path, NULL, &fa, &db, &got, msg, sizeof msg);
+        dv_status st = dv_snapshot_load_file(fx.path, NULL, &fa, &db, &got, msg, sizeof msg);
         if (st != DV_ENOMEM)
             fail_msg("allocation %llu: %s \"%s\"", (unsigned long long)n, dv_status_name(st), msg);
         assert_null(db);
         assert_int_equal(f.held, 0);
     }
-    dv_db_close(src);
-    free(m.b);
-    unlink(path);
-    lu_rmdir(dir);
 }
 
 int main(void) {
@@ -387,5 +357,5 @@ int main(void) {
         cmocka_unit_test(file_shrinking_while_read_is_truncated),
         cmocka_unit_test(allocation_failure_at_every_step_is_enomem_without_leak),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, setup, teardown);
 }

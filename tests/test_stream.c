@@ -15,32 +15,14 @@
 #include <xxhash.h>
 
 #include "deltavec.h"
+#include "support/membuf.h"
 #include "support/stream.h"
 
 #define DIM 8
 
 /* ---- helpers ------------------------------------------------------------ */
 
-typedef struct membuf {
-    uint8_t *b;
-    size_t n, cap;
-    size_t fail_at; /* the sink refuses once n would pass this (0: never) */
-} membuf;
-
-static dv_status sink_mem(void *ctx, const uint8_t *p, size_t n) {
-    membuf *m = ctx;
-    if (m->fail_at && m->n + n > m->fail_at) return DV_EFULL;
-    if (m->n + n > m->cap) {
-        m->cap = (m->n + n) * 2;
-        m->b = realloc(m->b, m->cap);
-        assert_non_null(m->b);
-    }
-    memcpy(m->b + m->n, p, n);
-    m->n += n;
-    return DV_OK;
-}
-
-static void membuf_put(membuf *m, const void *p, size_t n) { assert_int_equal(sink_mem(m, p, n), DV_OK); }
+static void membuf_put(membuf *m, const void *p, size_t n) { assert_int_equal(membuf_sink(m, p, n), DV_OK); }
 
 /* A primary with a mixed workload, its deltas in p->stream. */
 static void make_primary(test_primary *p, size_t writes) {
@@ -58,7 +40,7 @@ static membuf write_stream(const test_primary *p, dv_stream_info *info_out) {
     for (int i = 0; i < DV_STREAM_DB_ID_SIZE; i++) info.db_id[i] = (uint8_t)(0xA0 + i);
     membuf m = {0};
     dv_stream_writer *w;
-    assert_int_equal(dv_stream_writer_open(&info, sink_mem, &m, NULL, &w), DV_OK);
+    assert_int_equal(dv_stream_writer_open(&info, membuf_sink, &m, NULL, &w), DV_OK);
     for (size_t i = 0; i < p->stream.n; i++) {
         const test_delta *d = &p->stream.d[i];
         assert_int_equal(dv_stream_writer_append(w, d->bytes, d->bytes + DV_DELTA_HEADER_SIZE,
@@ -726,7 +708,7 @@ static void writer_refuses_bad_records_and_writes_nothing(void **state) {
     assert_int_equal(dv_stream_info_from_db(p.db, DV_STREAM_STRUCTURAL, 1, &info), DV_OK);
     membuf m = {0};
     dv_stream_writer *w;
-    assert_int_equal(dv_stream_writer_open(&info, sink_mem, &m, NULL, &w), DV_OK);
+    assert_int_equal(dv_stream_writer_open(&info, membuf_sink, &m, NULL, &w), DV_OK);
     assert_int_equal(m.n, DV_STREAM_HEADER_SIZE);
     const test_delta *d1 = &p.stream.d[0], *d2 = &p.stream.d[1];
     size_t pl1 = d1->len - DV_DELTA_HEADER_SIZE, pl2 = d2->len - DV_DELTA_HEADER_SIZE;
@@ -751,7 +733,7 @@ static void writer_refuses_bad_records_and_writes_nothing(void **state) {
     /* a header the sink cannot take: no writer */
     membuf full = {0};
     full.fail_at = 10;
-    assert_int_equal(dv_stream_writer_open(&info, sink_mem, &full, NULL, &w), DV_EFULL);
+    assert_int_equal(dv_stream_writer_open(&info, membuf_sink, &full, NULL, &w), DV_EFULL);
     assert_null(w);
     free(bad);
     free(m.b);
@@ -982,7 +964,7 @@ static void segment_starting_mid_stream_continues_a_replica(void **state) {
         dv_stream_info info;
         assert_int_equal(dv_stream_info_from_db(p.db, DV_STREAM_STRUCTURAL, s ? half + 1 : 1, &info), DV_OK);
         dv_stream_writer *w;
-        assert_int_equal(dv_stream_writer_open(&info, sink_mem, &seg[s], NULL, &w), DV_OK);
+        assert_int_equal(dv_stream_writer_open(&info, membuf_sink, &seg[s], NULL, &w), DV_OK);
         for (size_t i = s ? half : 0; i < (s ? p.stream.n : half); i++) {
             const test_delta *d = &p.stream.d[i];
             assert_int_equal(dv_stream_writer_append(w, d->bytes, d->bytes + 64, d->len - 64), DV_OK);

@@ -17,20 +17,22 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "deltavec.h"
-#include "support/nats_server.h"
+#include "support/cli_process.h"
+#include "support/store_view.h"
+#include "support/transport_checks.h"
+#include "support/transport_rig.h"
 
 #define DIM 8
 #define DB "clidb"
 
-static test_nats srv;
-static char work[256], primary[300], err_text[65536];
+static transport_rig rig = {.tag = "dv-transport-cli", .db = DB};
+static char primary[300], err_text[65536];
 static pid_t children[16]; /* started and not yet reaped: killed by teardown when a test fails midway */
 static int n_children;
 
@@ -40,96 +42,52 @@ static void sleep_ms(int ms) {
 }
 
 /* work/name, in one of 4 rotating buffers (enough for the arguments of one call). */
-static const char *path_of(const char *name) {
-    static char p[4][400];
-    static int k;
-    k = (k + 1) % 4;
-    snprintf(p[k], sizeof p[k], "%s/%s", work, name);
-    return p[k];
-}
+static const char *path_of(const char *name) { return test_path(rig.work, name); }
 
-static void read_text(const char *path, char *buf, size_t cap) {
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = '\0';
-    if (f) fclose(f);
-}
-
-/* Starts `deltavec ARGS...` (NULL-terminated) with stdout to /dev/null and stderr to err_file. */
-static pid_t spawn(const char *err_file, const char *password_env, const char *first, ...) {
-    const char *argv[32] = {DV_DELTAVEC_BIN, first};
-    int argc = 2;
-    va_list ap;
-    va_start(ap, first);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && argc < 31) argv[argc++] = a;
-    va_end(ap);
-    argv[argc] = NULL;
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int o = open("/dev/null", O_WRONLY), e = open(err_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (o < 0 || e < 0) _exit(127);
-        dup2(o, 1);
-        dup2(e, 2);
-        if (password_env) setenv("DELTAVEC_NATS_PASSWORD", password_env, 1);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
+/* Starts `deltavec ARGS...` (NULL-terminated) with stdout to /dev/null and stderr to err_file; env: an
+ * environment variable for it ("NAME=value", NULL: none). Remembered until reaped. */
+static pid_t spawnv(const char *err_file, const char *env, const char *first, va_list rest) {
+    const test_proc_io io = {NULL, err_file, env};
+    pid_t pid = test_proc_startv(DV_DELTAVEC_BIN, &io, first, rest);
+    assert_true(pid > 0);
     if (n_children < 16) children[n_children++] = pid;
     return pid;
 }
 
-static void forget_child(pid_t pid) {
-    for (int i = 0; i < n_children; i++)
-        if (children[i] == pid) children[i] = children[--n_children];
+static pid_t spawn(const char *err_file, const char *env, const char *first, ...) {
+    va_list ap;
+    va_start(ap, first);
+    pid_t pid = spawnv(err_file, env, first, ap);
+    va_end(ap);
+    return pid;
 }
 
-/* Waits up to seconds for pid; its exit status (or 128+signal); kills it and fails on time-out. */
+/* Waits up to seconds for pid; its exit status (or 256 + signal); fails when it did not end in time. */
 static int wait_exit(pid_t pid, int seconds) {
-    for (int i = 0; i < seconds * 20; i++) {
-        int status;
-        pid_t r = waitpid(pid, &status, WNOHANG);
-        assert_true(r >= 0);
-        if (r == pid) {
-            forget_child(pid);
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        }
-        sleep_ms(50);
-    }
-    kill(pid, SIGKILL);
-    waitpid(pid, NULL, 0);
-    forget_child(pid);
-    fail_msg("process %d did not end within %d s", (int)pid, seconds); /* the caller's stderr file says why */
-    return -1;
+    int rc = test_proc_wait(pid, seconds);
+    for (int i = 0; i < n_children; i++)
+        if (children[i] == pid) children[i] = children[--n_children];
+    if (rc < 0)
+        fail_msg("process %d did not end within %d s", (int)pid,
+                 seconds); /* the caller's stderr file says why */
+    return rc;
 }
 
 static int run_wait(const char *err_file, const char *first, ...) {
-    const char *argv[16] = {first};
-    int argc = 1;
     va_list ap;
     va_start(ap, first);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) != NULL && argc < 15) argv[argc++] = a;
+    pid_t pid = spawnv(err_file, NULL, first, ap);
     va_end(ap);
-    pid_t pid =
-        spawn(err_file, NULL, argv[0], argc > 1 ? argv[1] : NULL, argc > 2 ? argv[2] : NULL,
-              argc > 3 ? argv[3] : NULL, argc > 4 ? argv[4] : NULL, argc > 5 ? argv[5] : NULL,
-              argc > 6 ? argv[6] : NULL, argc > 7 ? argv[7] : NULL, argc > 8 ? argv[8] : NULL,
-              argc > 9 ? argv[9] : NULL, argc > 10 ? argv[10] : NULL, argc > 11 ? argv[11] : NULL,
-              argc > 12 ? argv[12] : NULL, argc > 13 ? argv[13] : NULL, argc > 14 ? argv[14] : NULL, NULL);
     int rc = wait_exit(pid, 60);
-    read_text(err_file, err_text, sizeof err_text);
+    test_read_text(err_file, err_text, sizeof err_text);
     return rc;
 }
 
 static int setup(void **state) {
     (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(work, sizeof work, "%s/dv-transport-cli-XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(work)) return -1;
-    snprintf(primary, sizeof primary, "%s/%s", work, DB); /* serve's default name: the directory's */
-    return test_nats_start(&srv, DB);
+    int rc = rig_start(&rig);
+    rig_path(&rig, DB, primary, sizeof primary); /* serve's default name: the directory's */
+    return rc;
 }
 
 static int teardown(void **state) {
@@ -139,23 +97,12 @@ static int teardown(void **state) {
         kill(pid, SIGKILL);
         waitpid(pid, NULL, 0);
     }
-    test_nats_stop(&srv);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
-    return system(cmd) == 0 ? 0 : -1;
+    return rig_stop(&rig);
 }
 
 static void create_primary(void) {
-    dv_db_config c;
-    dv_db_config_default(&c, DIM);
-    c.M = 8;
-    c.ef_construction = 32;
-    dv_store_config sc;
-    dv_store_config_default(&sc);
-    sc.create = &c;
-    dv_store *s = NULL;
-    assert_int_equal(dv_store_open(primary, &sc, &s, NULL), DV_OK);
-    dv_store_close(s);
+    const rig_primary cfg = {.dim = DIM, .M = 8, .ef_construction = 32};
+    dv_store_close(check_primary_open(primary, &cfg));
 }
 
 /* A JSONL file of n records "<prefix><i>" with metadata. */
@@ -182,11 +129,8 @@ static void ingest(const char *file) {
 
 /* State hash and sequence of a directory as a read-only opener sees it; 0 when it cannot be opened yet. */
 static uint64_t hash_of(const char *dir, size_t *count) {
-    dv_store_config sc;
-    dv_store_config_default(&sc);
-    sc.read_only = 1;
-    dv_store *s = NULL;
-    if (dv_store_open(dir, &sc, &s, NULL) != DV_OK) return 0;
+    dv_store *s = test_store_read_only(dir);
+    if (!s) return 0;
     uint64_t h = dv_db_state_hash(dv_store_db(s));
     if (count) *count = dv_db_count(dv_store_db(s));
     dv_store_close(s);
@@ -203,28 +147,28 @@ static void wait_converged(const char *replica) {
     }
     if (got != want) {
         static char serve_err[8192], follow_err[8192];
-        read_text(path_of("serve.err"), serve_err, sizeof serve_err);
-        read_text(path_of("follow.err"), follow_err, sizeof follow_err);
+        test_read_text(path_of("serve.err"), serve_err, sizeof serve_err);
+        test_read_text(path_of("follow.err"), follow_err, sizeof follow_err);
         fail_msg("replica %zu records, primary %zu: hashes differ\nserve: %s\nfollow: %s", n_replica,
                  n_primary, serve_err, follow_err);
     }
 }
 
 static pid_t start_serve(const char *err_file) {
-    return spawn(err_file, NULL, "serve", primary, "--nats", srv.url, "--user", "pub", "--password", "pubpw",
-                 "--poll-ms", "50", NULL);
+    return spawn(err_file, NULL, "serve", primary, "--nats", rig.srv.url, "--user", "pub", "--password",
+                 "pubpw", "--poll-ms", "50", NULL);
 }
 
 /* The follower's password comes from the environment (kept off the command line). */
 static pid_t start_follow(const char *replica, const char *err_file) {
-    return spawn(err_file, "folpw", "follow", replica, "--nats", srv.url, "--name", DB, "--user", "fol",
-                 NULL);
+    return spawn(err_file, "DELTAVEC_NATS_PASSWORD=folpw", "follow", replica, "--nats", rig.srv.url, "--name",
+                 DB, "--user", "fol", NULL);
 }
 
 static void stop(pid_t pid, int sig, const char *err_file, const char *want) {
     assert_int_equal(kill(pid, sig), 0);
     int rc = wait_exit(pid, 30);
-    read_text(err_file, err_text, sizeof err_text);
+    test_read_text(err_file, err_text, sizeof err_text);
     if (rc != 0) fail_msg("exit %d after signal %d: %s", rc, sig, err_text);
     if (!strstr(err_text, want)) fail_msg("stderr lacks \"%s\": %s", want, err_text);
 }
@@ -265,14 +209,14 @@ static void failures_are_reported(void **state) {
     char err[400];
     snprintf(err, sizeof err, "%s", path_of("fail.err"));
     /* no credentials: the server refuses the first connection */
-    assert_int_equal(
-        run_wait(err, "follow", path_of("r-nocreds"), "--nats", srv.url, "--name", DB, "--wait-s", "2", NULL),
-        1);
+    assert_int_equal(run_wait(err, "follow", path_of("r-nocreds"), "--nats", rig.srv.url, "--name", DB,
+                              "--wait-s", "2", NULL),
+                     1);
     assert_non_null(strstr(err_text, "cannot follow " DB));
     /* the follower's user may read the stream but not publish the record it lacks */
     create_primary();
     ingest(write_jsonl("e.jsonl", "e", 1, 5));
-    assert_int_equal(run_wait(err, "serve", primary, "--nats", srv.url, "--user", "fol", "--password",
+    assert_int_equal(run_wait(err, "serve", primary, "--nats", rig.srv.url, "--user", "fol", "--password",
                               "folpw", "--timeout-ms", "2000", "--wait-s", "2", NULL),
                      1);
     assert_non_null(strstr(err_text, "deltavec serve: "));
@@ -284,11 +228,12 @@ static void failures_are_reported(void **state) {
     /* usage */
     assert_int_equal(run_wait(err, "serve", primary, NULL), 2);
     assert_non_null(strstr(err_text, "--nats URL is required"));
-    assert_int_equal(run_wait(err, "follow", path_of("r"), "--nats", srv.url, "--name", "bad name", NULL), 2);
-    assert_int_equal(run_wait(err, "serve", primary, "--nats", srv.url, "--window", "0", NULL), 2);
+    assert_int_equal(run_wait(err, "follow", path_of("r"), "--nats", rig.srv.url, "--name", "bad name", NULL),
+                     2);
+    assert_int_equal(run_wait(err, "serve", primary, "--nats", rig.srv.url, "--window", "0", NULL), 2);
     assert_int_equal(run_wait(err, "follow", "--help", NULL), 0);
     /* a directory that holds no database */
-    assert_int_equal(run_wait(err, "serve", path_of("nothing"), "--nats", srv.url, NULL), 1);
+    assert_int_equal(run_wait(err, "serve", path_of("nothing"), "--nats", rig.srv.url, NULL), 1);
 }
 
 int main(void) {

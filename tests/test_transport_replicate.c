@@ -29,100 +29,40 @@
 #include <nats/nats.h>
 
 #include "deltavec.h"
-#include "support/nats_server.h"
+#include "support/store_view.h"
+#include "support/transport_checks.h"
+#include "support/transport_rig.h"
 
 #define DIM 16
 #define DB "t1"
 
-static test_nats srv;
-static char work[256];
+static transport_rig rig = {.tag = "dv-transport", .db = DB};
 
 static void sleep_ms(int ms) {
     struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
-static void path_of(char *out, size_t cap, const char *name) { snprintf(out, cap, "%s/%s", work, name); }
-
-static int setup(void **state) {
-    (void)state;
-    const char *t = getenv("TMPDIR");
-    snprintf(work, sizeof work, "%s/dv-transport-XXXXXX", t && *t ? t : "/tmp");
-    if (!mkdtemp(work)) return -1;
-    return test_nats_start(&srv, DB);
-}
-
-static int teardown(void **state) {
-    (void)state;
-    test_nats_stop(&srv);
-    char cmd[400];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", work);
-    return system(cmd) == 0 ? 0 : -1;
-}
+static void path_of(char *out, size_t cap, const char *name) { rig_path(&rig, name, out, cap); }
 
 /* ---- primary and workload ----------------------------------------------- */
-
-static uint64_t rng_next(uint64_t *s) {
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
 
 /* keep_log_from: never drop the log from this sequence on at a checkpoint (0: the store's retention). */
 static dv_store *primary_open_keep(const char *name, uint64_t keep_log_from) {
     char dir[400];
     path_of(dir, sizeof dir, name);
-    dv_db_config c;
-    dv_db_config_default(&c, DIM);
-    c.M = 8;
-    c.ef_construction = 32;
-    dv_store_config sc;
-    dv_store_config_default(&sc);
-    sc.create = &c;
-    sc.sync = DV_SYNC_NONE;
-    sc.segment_bytes = 1 << 20;
-    sc.keep_log_from = keep_log_from;
-    dv_store *s = NULL;
-    assert_int_equal(dv_store_open(dir, &sc, &s, NULL), DV_OK);
-    return s;
+    const rig_primary cfg = {
+        .dim = DIM, .M = 8, .ef_construction = 32, .keep_log_from = keep_log_from, .segment_bytes = 1 << 20};
+    return check_primary_open(dir, &cfg);
 }
 
 static dv_store *primary_open(const char *name) { return primary_open_keep(name, 0); }
 
-typedef struct workload {
-    uint64_t rng;
-    uint32_t next_id;
-} workload;
+/* Mixed writes: 45% inserts (20 first) with k=x, dense and sparse updates, deletes, metadata k=y. */
+static const uint32_t SPARSE_1_5[2] = {1, 5};
+static const mixed_profile MIX = {45, 25, 15, 10, 20, 1000, SPARSE_1_5, 2, {"k", "x"}, {"k", "y"}};
 
-/* n mixed writes: inserts, dense and sparse updates, deletes, metadata. */
-static void write_ops(dv_store *s, workload *w, int n) {
-    float v[DIM];
-    char id[32];
-    for (int i = 0; i < n; i++) {
-        for (int d = 0; d < DIM; d++) v[d] = (float)(rng_next(&w->rng) % 2000) / 1000.0f - 1.0f;
-        uint32_t r = (uint32_t)(rng_next(&w->rng) % 100);
-        uint32_t live = w->next_id;
-        if (r < 45 || live < 20) {
-            snprintf(id, sizeof id, "v%u", w->next_id++);
-            dv_meta_kv kv = {"k", "x"};
-            assert_int_equal(dv_store_insert(s, id, v, &kv, 1), DV_OK);
-            continue;
-        }
-        snprintf(id, sizeof id, "v%u", (uint32_t)(rng_next(&w->rng) % live));
-        dv_status st;
-        if (r < 70)
-            st = dv_store_update(s, id, v);
-        else if (r < 85) {
-            uint32_t idx[2] = {1, 5};
-            st = dv_store_update_sparse(s, id, idx, v, 2);
-        } else if (r < 95)
-            st = dv_store_delete(s, id);
-        else
-            st = dv_store_set_meta(s, id, "k", "y");
-        assert_true(st == DV_OK || st == DV_ENOTFOUND);
-    }
-}
+static mixed_workload workload(uint64_t seed) { return (mixed_workload){&MIX, DIM, seed, 0}; }
 
 static void assert_same(const dv_db *a, const dv_db *b) {
     assert_non_null(b);
@@ -131,7 +71,7 @@ static void assert_same(const dv_db *a, const dv_db *b) {
     uint64_t rng = 99;
     for (int q = 0; q < 5; q++) {
         float v[DIM];
-        for (int d = 0; d < DIM; d++) v[d] = (float)(rng_next(&rng) % 2000) / 1000.0f - 1.0f;
+        for (int d = 0; d < DIM; d++) v[d] = rig_rand_unit(&rng, 1000);
         dv_hit ha[10], hb[10];
         size_t na = 0, nb = 0;
         assert_int_equal(dv_db_search(a, v, 10, 64, ha, &na), DV_OK);
@@ -149,19 +89,14 @@ static dv_publisher *pub_open_grouped(const char *name, const char *user, const 
     char dir[400];
     path_of(dir, sizeof dir, name);
     dv_publisher_config pc;
-    dv_publisher_config_default(&pc);
-    pc.nats.servers = srv.url;
+    rig_publisher_config(&rig, dir, &pc);
     pc.nats.user = user;
     pc.nats.password = pw;
-    pc.nats.name = DB;
     pc.nats.timeout_ms = 2000;
-    pc.dir = dir;
     pc.window = 64;
     pc.keep_snapshots = 1;
     if (group_bytes) pc.group_bytes = group_bytes;
-    dv_publisher *p = NULL;
-    assert_int_equal(dv_publisher_open(&pc, &p), DV_OK);
-    return p;
+    return check_publisher_open(&pc);
 }
 
 static dv_publisher *pub_open(const char *name, const char *user, const char *pw) {
@@ -172,32 +107,10 @@ static dv_follower *fol_open(const char *name, const char *durable) {
     char dir[400];
     path_of(dir, sizeof dir, name);
     dv_follower_config fc;
-    dv_follower_config_default(&fc);
-    fc.nats.servers = srv.url;
-    fc.nats.user = "fol";
-    fc.nats.password = "folpw";
-    fc.nats.name = DB;
+    rig_follower_config(&rig, dir, durable, &fc);
     fc.nats.timeout_ms = 2000;
-    fc.dir = dir;
-    fc.durable = durable;
     fc.checkpoint_every = 3000;
-    dv_follower *f = NULL;
-    assert_int_equal(dv_follower_open(&fc, &f), DV_OK);
-    return f;
-}
-
-/* Pumps both sides until the follower holds target (bounded: ~60 s of idle rounds). */
-static void converge(dv_publisher *p, dv_follower *f, uint64_t target) {
-    int idle = 0;
-    while (dv_follower_position(f) < target && idle < 600) {
-        dv_status ps = p ? dv_publisher_pump(p, NULL) : DV_OK;
-        assert_true(ps == DV_OK || ps == DV_ENETWORK);
-        uint64_t n = 0;
-        dv_status fs = dv_follower_pump(f, 100, &n);
-        if (fs != DV_OK && fs != DV_ENETWORK) fail_msg("follower: %s", dv_follower_last_error(f));
-        idle = n ? 0 : idle + 1;
-    }
-    assert_int_equal(dv_follower_position(f), target);
+    return check_follower_open(&fc);
 }
 
 static int ops(void) {
@@ -212,15 +125,15 @@ static void test_replica_follows_mixed_workload(void **state) {
     dv_store *s = primary_open("p1");
     dv_publisher *p = pub_open("p1", "pub", "pubpw");
     dv_follower *f = fol_open("r1", "r1");
-    workload w = {12345, 0};
+    mixed_workload w = workload(12345);
     int total = ops();
     for (int done = 0; done < total; done += 1000) {
-        write_ops(s, &w, 1000);
+        mixed_writes(s, &w, 1000);
         uint64_t n = 0;
         assert_int_equal(dv_publisher_pump(p, &n), DV_OK);
         dv_follower_pump(f, 10, NULL);
     }
-    converge(p, f, dv_store_sequence(s));
+    check_converge(p, f, dv_store_sequence(s));
     assert_int_equal(dv_publisher_acked(p), dv_store_sequence(s));
     assert_same(dv_store_db(s), dv_follower_db(f));
     dv_follower_lag lag;
@@ -230,18 +143,15 @@ static void test_replica_follows_mixed_workload(void **state) {
     dv_follower_close(f);
     f = fol_open("r1", "r1");
     assert_int_equal(dv_follower_position(f), dv_store_sequence(s));
-    write_ops(s, &w, 200);
-    converge(p, f, dv_store_sequence(s));
+    mixed_writes(s, &w, 200);
+    check_converge(p, f, dv_store_sequence(s));
     assert_same(dv_store_db(s), dv_follower_db(f));
     dv_follower_close(f);
     /* the replica directory is a database directory: a read-only store opens it */
     char rdir[400];
     path_of(rdir, sizeof rdir, "r1");
-    dv_store_config rc;
-    dv_store_config_default(&rc);
-    rc.read_only = 1;
-    dv_store *ro = NULL;
-    assert_int_equal(dv_store_open(rdir, &rc, &ro, NULL), DV_OK);
+    dv_store *ro = test_store_read_only(rdir);
+    assert_non_null(ro);
     assert_same(dv_store_db(s), dv_store_db(ro));
     dv_store_close(ro);
     dv_publisher_close(p);
@@ -249,51 +159,28 @@ static void test_replica_follows_mixed_workload(void **state) {
 }
 
 /* Reads every segment of a replica directory: returns the last sequence, failing on a repeat or gap. */
+/* Each record's sequence follows the one before (the first: any). */
+static void follows_last(const dv_stream_record *rec, void *arg) {
+    uint64_t *last = arg;
+    if (*last) assert_int_equal(rec->h.sequence, *last + 1);
+    *last = rec->h.sequence;
+}
+
 static uint64_t replica_records_in_order(const char *name) {
     char dir[400];
     path_of(dir, sizeof dir, name);
-    DIR *d = opendir(dir);
-    assert_non_null(d);
-    char names[64][32];
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strlen(e->d_name) == 24 && strcmp(e->d_name + 20, ".dvs") == 0 && n < 64)
-            memcpy(names[n++], e->d_name, 25);
-    closedir(d);
-    qsort(names, (size_t)n, sizeof names[0], (int (*)(const void *, const void *))strcmp);
     /* a follower checkpoint drops the files before its snapshot: records continue from the newest one */
     uint64_t last = 0;
-    d = opendir(dir);
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    struct dirent *e;
     while ((e = readdir(d)) != NULL)
         if (strlen(e->d_name) == 24 && strcmp(e->d_name + 20, ".dvp") == 0) {
             uint64_t q = strtoull(e->d_name, NULL, 10);
             if (q > last) last = q;
         }
     closedir(d);
-    for (int i = 0; i < n; i++) {
-        char path[2600];
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        FILE *f = fopen(path, "rb");
-        assert_non_null(f);
-        static uint8_t buf[1 << 22];
-        size_t len = fread(buf, 1, sizeof buf, f);
-        fclose(f);
-        dv_stream_reader *r = NULL;
-        assert_int_equal(dv_stream_reader_open(NULL, &r), DV_OK);
-        size_t pos = 0;
-        for (;;) {
-            size_t used = 0;
-            dv_stream_record rec;
-            dv_status st = dv_stream_reader_next(r, buf + pos, len - pos, &used, &rec);
-            pos += used;
-            if (st == DV_EEMPTY) break;
-            assert_int_equal(st, DV_OK);
-            if (last) assert_int_equal(rec.h.sequence, last + 1);
-            last = rec.h.sequence;
-        }
-        dv_stream_reader_free(r);
-    }
+    assert_int_equal(rig_each_log_record(dir, follows_last, &last), DV_OK);
     return last;
 }
 
@@ -302,8 +189,8 @@ static void test_follower_killed_mid_stream_converges(void **state) {
     (void)state;
     dv_store *s = primary_open("p2");
     dv_publisher *p = pub_open_grouped("p2", "pub", "pubpw", 2048); /* runs of a few records */
-    workload w = {777, 0};
-    write_ops(s, &w, 4000);
+    mixed_workload w = workload(777);
+    mixed_writes(s, &w, 4000);
     assert_int_equal(dv_publisher_pump(p, NULL), DV_OK);
     /* a child follows (small batches) and is killed while applying */
     pid_t pid = fork();
@@ -312,13 +199,7 @@ static void test_follower_killed_mid_stream_converges(void **state) {
         char dir[400];
         path_of(dir, sizeof dir, "r2");
         dv_follower_config fc;
-        dv_follower_config_default(&fc);
-        fc.nats.servers = srv.url;
-        fc.nats.user = "fol";
-        fc.nats.password = "folpw";
-        fc.nats.name = DB;
-        fc.dir = dir;
-        fc.durable = "r2";
+        rig_follower_config(&rig, dir, "r2", &fc);
         fc.batch = 16;
         dv_follower *f = NULL;
         if (dv_follower_open(&fc, &f) != DV_OK) _exit(3);
@@ -335,10 +216,10 @@ static void test_follower_killed_mid_stream_converges(void **state) {
     kill(pid, SIGKILL);
     int status;
     waitpid(pid, &status, 0);
-    write_ops(s, &w, 1000);
+    mixed_writes(s, &w, 1000);
     dv_follower *f = fol_open("r2", "r2");
     uint64_t before = dv_follower_position(f);
-    converge(p, f, dv_store_sequence(s));
+    check_converge(p, f, dv_store_sequence(s));
     assert_true(before <= dv_store_sequence(s));
     assert_same(dv_store_db(s), dv_follower_db(f));
     dv_follower_close(f);
@@ -354,19 +235,19 @@ static void test_server_restart_and_outage(void **state) {
     dv_store *s = primary_open("p3");
     dv_publisher *p = pub_open("p3", "pub", "pubpw");
     dv_follower *f = fol_open("r3", "r3");
-    workload w = {4242, 0};
-    write_ops(s, &w, 2000);
+    mixed_workload w = workload(4242);
+    mixed_writes(s, &w, 2000);
     assert_int_equal(dv_publisher_pump(p, NULL), DV_OK);
     uint64_t acked = dv_publisher_acked(p);
     dv_follower_pump(f, 100, NULL);
     /* hard kill and restart on the same store: everything acknowledged is still there */
-    test_nats_kill(&srv, 1);
-    assert_int_equal(test_nats_restart(&srv), 0);
-    converge(p, f, acked);
+    test_nats_kill(&rig.srv, 1);
+    assert_int_equal(test_nats_restart(&rig.srv), 0);
+    check_converge(p, f, acked);
     /* outage: writes go on into the local log; the publisher reports the network */
-    test_nats_kill(&srv, 0);
+    test_nats_kill(&rig.srv, 0);
     for (int i = 0; i < 10; i++) {
-        write_ops(s, &w, 200);
+        mixed_writes(s, &w, 200);
         dv_status ps = dv_publisher_pump(p, NULL);
         assert_true(ps == DV_ENETWORK || ps == DV_OK);
         dv_status fs = dv_follower_pump(f, 10, NULL);
@@ -374,12 +255,23 @@ static void test_server_restart_and_outage(void **state) {
         sleep_ms(1000);
     }
     assert_true(dv_publisher_acked(p) < dv_store_sequence(s));
-    assert_int_equal(test_nats_restart(&srv), 0);
-    converge(p, f, dv_store_sequence(s));
+    assert_int_equal(test_nats_restart(&rig.srv), 0);
+    check_converge(p, f, dv_store_sequence(s));
     assert_same(dv_store_db(s), dv_follower_db(f));
     dv_follower_close(f);
     dv_publisher_close(p);
     dv_store_close(s);
+}
+
+/* A new follower in work/name: one bootstrap from the object store, then equal to the primary. */
+static void new_follower_bootstraps(dv_store *s, dv_publisher *p, const char *name) {
+    dv_follower *f = fol_open(name, name);
+    check_converge(p, f, dv_store_sequence(s));
+    dv_follower_lag lag;
+    dv_follower_lag_get(f, &lag);
+    assert_int_equal(lag.bootstraps, 1);
+    assert_same(dv_store_db(s), dv_follower_db(f));
+    dv_follower_close(f);
 }
 
 /* 5: a follower joining after the stream was trimmed bootstraps from the object store. */
@@ -387,21 +279,15 @@ static void test_late_follower_bootstraps_from_snapshot(void **state) {
     (void)state;
     dv_store *s = primary_open("p5");
     dv_publisher *p = pub_open("p5", "pub", "pubpw");
-    workload w = {55, 0};
-    write_ops(s, &w, 3000);
+    mixed_workload w = workload(55);
+    mixed_writes(s, &w, 3000);
     uint64_t snap = 0;
     assert_int_equal(dv_store_checkpoint(s, NULL), DV_OK);
     assert_int_equal(dv_publisher_put_snapshot(p, &snap), DV_OK);
     assert_int_equal(snap, dv_store_sequence(s));
-    write_ops(s, &w, 500);
+    mixed_writes(s, &w, 500);
     assert_int_equal(dv_publisher_pump(p, NULL), DV_OK);
-    dv_follower *f = fol_open("r5", "r5");
-    converge(p, f, dv_store_sequence(s));
-    dv_follower_lag lag;
-    dv_follower_lag_get(f, &lag);
-    assert_int_equal(lag.bootstraps, 1);
-    assert_same(dv_store_db(s), dv_follower_db(f));
-    dv_follower_close(f);
+    new_follower_bootstraps(s, p, "r5");
     dv_publisher_close(p);
     dv_store_close(s);
 }
@@ -413,23 +299,23 @@ static void test_late_follower_bootstraps_from_snapshot(void **state) {
 static void test_runs_and_partial_duplicates(void **state) {
     (void)state;
     dv_store *s = primary_open_keep("p8", 1); /* the publisher ships what the checkpoint covers */
-    workload w = {88, 0};
-    write_ops(s, &w, 100);
+    mixed_workload w = workload(88);
+    mixed_writes(s, &w, 100);
     dv_publisher *p1 = pub_open_grouped("p8", "pub", "pubpw", 1); /* one record per message */
     assert_int_equal(dv_publisher_pump(p1, NULL), DV_OK);
     dv_publisher_close(p1);
     uint64_t singles = dv_store_sequence(s);
-    write_ops(s, &w, 150);
+    mixed_writes(s, &w, 150);
     assert_int_equal(dv_store_checkpoint(s, NULL), DV_OK); /* a snapshot in the middle of the next run */
     uint64_t snap_seq = dv_store_sequence(s);
-    write_ops(s, &w, 150);
+    mixed_writes(s, &w, 150);
     dv_publisher *p = pub_open("p8", "pub", "pubpw");
     uint64_t n = 0;
     assert_int_equal(dv_publisher_pump(p, &n), DV_OK);
     assert_int_equal(n, dv_store_sequence(s) - singles);
     /* a follower from the start reads single-record messages and runs alike */
     dv_follower *f0 = fol_open("r8a", "r8a");
-    converge(p, f0, dv_store_sequence(s));
+    check_converge(p, f0, dv_store_sequence(s));
     assert_same(dv_store_db(s), dv_follower_db(f0));
     dv_follower_close(f0);
     uint64_t snap = 0;
@@ -437,22 +323,16 @@ static void test_runs_and_partial_duplicates(void **state) {
     assert_int_equal(snap, snap_seq);
     /* the stream: 1 message per record up to `singles`, then a few runs; the trim kept the run holding
      * the snapshot's next record */
-    natsConnection *nc = NULL;
-    jsCtx *js = NULL;
-    natsOptions *o = NULL;
-    natsOptions_Create(&o);
-    natsOptions_SetURL(o, srv.url);
-    natsOptions_SetUserInfo(o, "adm", "admpw");
-    assert_int_equal(natsConnection_Connect(&nc, o), NATS_OK);
-    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    rig_js c;
+    assert_int_equal(rig_js_connect(&rig, "adm", "admpw", NULL, &c), NATS_OK);
     jsStreamInfo *si = NULL;
     jsErrCode jerr = 0;
-    assert_int_equal(js_GetStreamInfo(&si, js, "DV_" DB, NULL, &jerr), NATS_OK);
+    assert_int_equal(js_GetStreamInfo(&si, c.js, "DV_" DB, NULL, &jerr), NATS_OK);
     uint64_t msgs = si->State.Msgs;
     jsStreamInfo_Destroy(si);
     assert_true(msgs >= 1 && msgs <= 5);
     natsMsg *first = NULL;
-    assert_int_equal(js_GetMsg(&first, js, "DV_" DB, singles + 1, NULL, &jerr), NATS_OK); /* not purged */
+    assert_int_equal(js_GetMsg(&first, c.js, "DV_" DB, singles + 1, NULL, &jerr), NATS_OK); /* not purged */
     const char *id = NULL;
     assert_int_equal(natsMsgHeader_Get(first, "Nats-Msg-Id", &id), NATS_OK);
     char want[32];
@@ -462,17 +342,9 @@ static void test_runs_and_partial_duplicates(void **state) {
     assert_int_equal(natsMsgHeader_Get(first, "Dv-Codec", &codec), NATS_OK);
     assert_string_equal(codec, "zstd");
     natsMsg_Destroy(first);
-    jsCtx_Destroy(js);
-    natsConnection_Destroy(nc);
-    natsOptions_Destroy(o);
+    rig_js_close(&c);
     /* a new follower: the snapshot, then the tail of the run that holds it */
-    dv_follower *f = fol_open("r8", "r8");
-    converge(p, f, dv_store_sequence(s));
-    dv_follower_lag lag;
-    dv_follower_lag_get(f, &lag);
-    assert_int_equal(lag.bootstraps, 1);
-    assert_same(dv_store_db(s), dv_follower_db(f));
-    dv_follower_close(f);
+    new_follower_bootstraps(s, p, "r8");
     dv_publisher_close(p);
     dv_store_close(s);
 }
@@ -482,12 +354,12 @@ static void test_fencing_and_permissions(void **state) {
     (void)state;
     dv_store *s = primary_open("p6");
     dv_publisher *p = pub_open("p6", "pub", "pubpw");
-    workload w = {66, 0};
-    write_ops(s, &w, 100);
+    mixed_workload w = workload(66);
+    mixed_writes(s, &w, 100);
     assert_int_equal(dv_publisher_pump(p, NULL), DV_OK);
     dv_store *s2 = primary_open("p6b"); /* another database, same name on the server */
-    workload w2 = {67, 0};
-    write_ops(s2, &w2, 100);
+    mixed_workload w2 = workload(67);
+    mixed_writes(s2, &w2, 100);
     dv_publisher *p2 = pub_open("p6b", "pub", "pubpw");
     assert_int_equal(dv_publisher_pump(p2, NULL), DV_EFENCED);
     assert_non_null(strstr(dv_publisher_last_error(p2), "belongs to database"));
@@ -495,7 +367,7 @@ static void test_fencing_and_permissions(void **state) {
     dv_publisher_close(p2);
     /* the follower user cannot publish */
     dv_publisher *pf = pub_open("p6", "fol", "folpw");
-    write_ops(s, &w, 10);
+    mixed_writes(s, &w, 10);
     assert_int_equal(dv_publisher_pump(pf, NULL), DV_ENETWORK);
     dv_publisher_close(pf);
     /* no credentials: refused at connect */
@@ -511,68 +383,61 @@ static void test_fencing_and_permissions(void **state) {
     dv_store_close(s);
 }
 
+/* The db id this database's messages carry (the prefix of their Nats-Msg-Id), read as user from the newest
+ * message the first time (deleted records hide the last one later); "" when the stream holds none. */
+static const char *publisher_id_prefix(const char *user, const char *pw) {
+    static char prefix[80];
+    if (prefix[0]) return prefix;
+    rig_js c;
+    assert_int_equal(rig_js_connect(&rig, user, pw, NULL, &c), NATS_OK);
+    natsMsg *last = NULL;
+    const char *id = NULL;
+    jsErrCode jerr = 0;
+    if (js_GetLastMsg(&last, c.js, "DV_" DB, "dv." DB ".deltas", NULL, &jerr) == NATS_OK &&
+        natsMsgHeader_Get(last, "Nats-Msg-Id", &id) == NATS_OK && id)
+        snprintf(prefix, sizeof prefix, "%.*s", (int)strcspn(id, ":"), id);
+    natsMsg_Destroy(last);
+    rig_js_close(&c);
+    return prefix;
+}
+
+/* The id a publisher gives the run of records in data (prefix:first or prefix:first-last) into out. */
+static void run_id(const char *prefix, const void *data, int len, char *out, size_t cap) {
+    dv_delta_header h;
+    if (len < 64 || dv_delta_header_decode(data, &h) != DV_OK) return;
+    uint64_t count = 0;
+    for (size_t off = 0; off + 64 <= (size_t)len; count++) {
+        dv_delta_header hh;
+        dv_delta_header_decode((const uint8_t *)data + off, &hh);
+        off += 64 + hh.payload_size;
+    }
+    if (count == 1)
+        snprintf(out, cap, "%s:%llu", prefix, (unsigned long long)h.sequence);
+    else
+        snprintf(out, cap, "%s:%llu-%llu", prefix, (unsigned long long)h.sequence,
+                 (unsigned long long)(h.sequence + count - 1));
+}
+
 /*
- * Publishes data on the deltas subject as user (delete_seq != 0: deletes that stream message instead).
- * The message id: none when foreign; with exact_id the one the publisher would give the record; else this
- * database's id with a sequence that names no record (a distinct one each time, or JetStream's dedupe
- * would drop the message).
+ * Publishes data on the deltas subject as user; returns its stream sequence. The message id: none when
+ * foreign; with exact_id the one the publisher would give the records; else this database's id with a
+ * sequence that names no record (a distinct one each time, or JetStream's dedupe would drop the message).
  */
 static const char *raw_codec; /* a Dv-Codec header for the next raw_publish */
 
-static uint64_t raw_publish(const char *user, const char *pw, const void *data, int len, uint64_t delete_seq,
-                            int foreign, int exact_id) {
-    natsConnection *nc = NULL;
-    jsCtx *js = NULL;
-    natsOptions *o = NULL;
-    assert_int_equal(natsOptions_Create(&o), NATS_OK);
-    natsOptions_SetURL(o, srv.url);
-    natsOptions_SetUserInfo(o, user, pw);
-    assert_int_equal(natsConnection_Connect(&nc, o), NATS_OK);
-    assert_int_equal(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
-    jsPubAck *pa = NULL;
-    jsErrCode jerr = 0;
+static uint64_t raw_publish(const char *user, const char *pw, const void *data, int len, int foreign,
+                            int exact_id) {
+    /* with the real publisher's message id prefix (db id) unless foreign, so only the record is wrong */
+    const char *prefix = publisher_id_prefix(user, pw);
+    static int forgeries; /* distinct ids: JetStream would drop a repeated one as a duplicate */
+    char forged[96] = "";
+    if (!foreign && prefix[0]) snprintf(forged, sizeof forged, "%s:%d", prefix, 999999000 + ++forgeries);
+    if (!foreign && prefix[0] && exact_id) run_id(prefix, data, len, forged, sizeof forged);
     uint64_t seq = 0;
-    if (delete_seq) {
-        assert_int_equal(js_DeleteMsg(js, "DV_" DB, delete_seq, NULL, &jerr), NATS_OK);
-    } else {
-        /* with the real publisher's message id prefix (db id) unless foreign, so only the record is wrong */
-        natsMsg *last = NULL, *m = NULL;
-        const char *id = NULL;
-        static char prefix[80]; /* the db id of the first record seen (deleted records hide the last one) */
-        char forged[96] = "";
-        if (!prefix[0] && js_GetLastMsg(&last, js, "DV_" DB, "dv." DB ".deltas", NULL, &jerr) == NATS_OK &&
-            natsMsgHeader_Get(last, "Nats-Msg-Id", &id) == NATS_OK && id)
-            snprintf(prefix, sizeof prefix, "%.*s", (int)strcspn(id, ":"), id);
-        natsMsg_Destroy(last);
-        static int forgeries; /* distinct ids: JetStream would drop a repeated one as a duplicate */
-        dv_delta_header h;
-        if (!foreign && prefix[0]) snprintf(forged, sizeof forged, "%s:%d", prefix, 999999000 + ++forgeries);
-        if (!foreign && prefix[0] && exact_id && len >= 64 && dv_delta_header_decode(data, &h) == DV_OK) {
-            /* the id a publisher gives a run of this many records starting there */
-            uint64_t count = 0;
-            for (size_t off = 0; off + 64 <= (size_t)len; count++) {
-                dv_delta_header hh;
-                dv_delta_header_decode((const uint8_t *)data + off, &hh);
-                off += 64 + hh.payload_size;
-            }
-            if (count == 1)
-                snprintf(forged, sizeof forged, "%s:%llu", prefix, (unsigned long long)h.sequence);
-            else
-                snprintf(forged, sizeof forged, "%s:%llu-%llu", prefix, (unsigned long long)h.sequence,
-                         (unsigned long long)(h.sequence + count - 1));
-        }
-        assert_int_equal(natsMsg_Create(&m, "dv." DB ".deltas", NULL, data, len), NATS_OK);
-        if (forged[0]) natsMsgHeader_Set(m, "Nats-Msg-Id", forged);
-        if (raw_codec) natsMsgHeader_Set(m, "Dv-Codec", raw_codec);
-        raw_codec = NULL;
-        assert_int_equal(js_PublishMsg(&pa, js, m, NULL, &jerr), NATS_OK);
-        natsMsg_Destroy(m);
-        seq = pa->Sequence;
-    }
-    jsPubAck_Destroy(pa);
-    jsCtx_Destroy(js);
-    natsConnection_Destroy(nc);
-    natsOptions_Destroy(o);
+    assert_int_equal(
+        rig_publish_raw(&rig, user, pw, data, len, forged[0] ? forged : NULL, raw_codec, &seq, NULL),
+        NATS_OK);
+    raw_codec = NULL;
     return seq;
 }
 
@@ -581,8 +446,8 @@ static void test_hostile_messages_refused(void **state) {
     (void)state;
     dv_store *s = primary_open("p7");
     dv_publisher *p = pub_open("p7", "pub", "pubpw");
-    workload w = {77, 0};
-    write_ops(s, &w, 300);
+    mixed_workload w = workload(77);
+    mixed_writes(s, &w, 300);
     assert_int_equal(dv_publisher_pump(p, NULL), DV_OK);
     /* garbage; a next delta with a damaged checksum; one of a db with another dim; a valid next delta
      * of this config published without this database's message id (another publisher); the same under
@@ -591,13 +456,13 @@ static void test_hostile_messages_refused(void **state) {
     char dirs[8][8] = {"r7a", "r7b", "r7c", "r7d", "r7e", "r7f", "r7g", "r7h"};
     for (int k = 0; k < 8; k++) {
         dv_follower *f = fol_open(dirs[k], dirs[k]);
-        converge(NULL, f, dv_store_sequence(s));
+        check_converge(NULL, f, dv_store_sequence(s));
         uint64_t bad_seq = 0;
         uint64_t hash = dv_db_state_hash(dv_follower_db(f));
         uint64_t pos = dv_follower_position(f);
         if (k == 0 || k >= 6) {
             raw_codec = k == 6 ? "zstd" : k == 7 ? "brotli" : NULL;
-            bad_seq = raw_publish("pub", "pubpw", "garbage", 7, 0, 0, 0);
+            bad_seq = raw_publish("pub", "pubpw", "garbage", 7, 0, 0);
         } else {
             /* the next delta of a db with another dim, or with its checksum damaged */
             dv_db_config c;
@@ -628,7 +493,7 @@ static void test_hostile_messages_refused(void **state) {
                 memcpy(buf + blen, buf, (size_t)blen);
                 blen *= 2;
             }
-            bad_seq = raw_publish("pub", "pubpw", buf, blen, 0, k == 3, k == 2 || k == 5);
+            bad_seq = raw_publish("pub", "pubpw", buf, blen, k == 3, k == 2 || k == 5);
             dv_capture_free(cap);
             dv_db_close(other);
         }
@@ -648,11 +513,11 @@ static void test_hostile_messages_refused(void **state) {
         assert_int_equal(dv_follower_position(f), pos);
         assert_int_equal(dv_follower_pump(f, 10, NULL), st); /* stopped */
         dv_follower_close(f);
-        raw_publish("adm", "admpw", NULL, 0, bad_seq, 0, 0); /* clean the stream for the next case */
+        assert_int_equal(rig_delete_raw(&rig, bad_seq), NATS_OK); /* clean the stream for the next case */
     }
     /* the publisher saw another writer's message on its subject: fenced (it was the last one) */
-    raw_publish("pub", "pubpw", "garbage", 7, 0, 0, 0);
-    write_ops(s, &w, 10);
+    raw_publish("pub", "pubpw", "garbage", 7, 0, 0);
+    mixed_writes(s, &w, 10);
     assert_int_equal(dv_publisher_pump(p, NULL), DV_EFENCED);
     assert_non_null(strstr(dv_publisher_last_error(p), "not from database"));
     dv_publisher_close(p);
@@ -665,13 +530,20 @@ int main(void) {
         return 0;
     }
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_replica_follows_mixed_workload, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_follower_killed_mid_stream_converges, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_server_restart_and_outage, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_late_follower_bootstraps_from_snapshot, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_runs_and_partial_duplicates, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fencing_and_permissions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hostile_messages_refused, setup, teardown),
+        cmocka_unit_test_prestate_setup_teardown(test_replica_follows_mixed_workload, check_rig_setup,
+                                                 check_rig_teardown, &rig),
+        cmocka_unit_test_prestate_setup_teardown(test_follower_killed_mid_stream_converges, check_rig_setup,
+                                                 check_rig_teardown, &rig),
+        cmocka_unit_test_prestate_setup_teardown(test_server_restart_and_outage, check_rig_setup,
+                                                 check_rig_teardown, &rig),
+        cmocka_unit_test_prestate_setup_teardown(test_late_follower_bootstraps_from_snapshot, check_rig_setup,
+                                                 check_rig_teardown, &rig),
+        cmocka_unit_test_prestate_setup_teardown(test_runs_and_partial_duplicates, check_rig_setup,
+                                                 check_rig_teardown, &rig),
+        cmocka_unit_test_prestate_setup_teardown(test_fencing_and_permissions, check_rig_setup,
+                                                 check_rig_teardown, &rig),
+        cmocka_unit_test_prestate_setup_teardown(test_hostile_messages_refused, check_rig_setup,
+                                                 check_rig_teardown, &rig),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,8 +21,31 @@ async function vectors(dv) {
   return { bytes, info, deltas, exp: JSON.parse(readFileSync(json, 'utf8')) };
 }
 
+// UPDATE kind 3 (dense values XOR the replica's current ones, docs/FORMAT.md 3.2): batches of 8 from a native
+// capture with dense_xor, every dense update of the workload in that form. No checkpoints (a batch holds
+// several ops): the final hash. The native replica applies the same file to the same hash.
+function xorVectors() {
+  const stream = path.join(vectorsDir, 'native-xor.dvs'), json = path.join(vectorsDir, 'native-xor.json');
+  mkdirSync(vectorsDir, { recursive: true });
+  execFileSync(tool, ['gen', stream, json, '3000', '32', 'xor']);
+  return { bytes: new Uint8Array(readFileSync(stream)), exp: JSON.parse(readFileSync(json, 'utf8')), stream };
+}
+
 for (const simd of [true, false]) {
   const label = simd ? 'simd' : 'scalar';
+  test(`${label}: a native stream of kind 3 updates applies in wasm to the native hash`, { skip: !haveTool && 'native tool not built' }, async () => {
+    const dv = await load({ simd });
+    const { bytes, exp, stream } = xorVectors();
+    const { deltas } = dv.readStream(bytes);
+    const r = dv.openReplicaFromStream(bytes);
+    for (const d of deltas) assert.equal(r.apply(d), true);
+    assert.equal(Number(r.position), exp.deltas);
+    assert.equal(r.db.count, exp.count);
+    assert.equal(hashHex(r.stateHash()), exp.final_hash);
+    r.close();
+    assert.match(execFileSync(tool, ['apply', stream]).toString(), new RegExp(`hash=${exp.final_hash}`));
+  });
+
   test(`${label}: native stream applies in wasm with every checkpoint hash equal`, { skip: !haveTool && 'native tool not built' }, async () => {
     const dv = await load({ simd });
     const { bytes, info, deltas, exp } = await vectors(dv);

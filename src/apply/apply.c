@@ -31,6 +31,7 @@
 #include <string.h>
 
 #include "apply/apply_internal.h"
+#include "delta/floats.h"
 #include "db/rwlock.h"
 #include "util/text.h"
 
@@ -210,6 +211,11 @@ static int before_matches(const dv_delta *d, const float *cur) {
     return same_bits(d->before, cur, d->vkind == DV_VEC_DELETE ? d->dim : d->n);
 }
 
+/* Were a kind 3 update's bits taken against the replica's current values? */
+static int xor_base_matches(const dv_delta *d, const float *cur, uint32_t dim) {
+    return cur && d->dim == dim && dv_delta_xor_base_hash(cur, dim) == d->base_hash;
+}
+
 /* The replica-side slot holding the delta's vector, or DV_NO_SLOT. */
 static uint32_t local_slot(const dv_apply *ap, const dv_delta *d) {
     if (!d->id) return DV_NO_SLOT;
@@ -235,6 +241,8 @@ dv_conflict_kind dv_apply_detect(dv_apply *ap, const dv_delta *d) {
         if (s == DV_NO_SLOT) return DV_CONFLICT_NOTFOUND;
         if (!known) return DV_CONFLICT_CONSTRAINT;
         if (!before_matches(d, dv_db_vector_of(ap->db, s))) return DV_CONFLICT_DATA;
+        if (d->vkind == DV_VEC_DENSE_XOR && !xor_base_matches(d, dv_db_vector_of(ap->db, s), dim))
+            return DV_CONFLICT_DATA;
     }
     uint64_t last = ap->last_seq[d->slot];
     if (last != UNKNOWN_SEQ && last != d->h.prev_sequence) return DV_CONFLICT_DATA;
@@ -314,7 +322,7 @@ static dv_status reserve_journal(dv_apply *ap, const dv_delta *d) {
     size_t records = 4 + d->n_meta;
     for (uint32_t i = 0; i < d->n_sections; i++)
         records += (size_t)d->sections[i].n_add + d->sections[i].n_remove;
-    int vec = d->vkind == DV_VEC_DENSE || d->vkind == DV_VEC_SPARSE;
+    int vec = d->vkind == DV_VEC_DENSE || d->vkind == DV_VEC_SPARSE || d->vkind == DV_VEC_DENSE_XOR;
     records += d->n_purge;
     return dv_txn_reserve(ap->db, records, vec ? 1 : 0, (d->vkind == DV_VEC_DELETE ? 1 : 0) + d->n_purge);
 }
@@ -370,6 +378,29 @@ static dv_status apply_logical(dv_apply *ap, const dv_delta *d, int replace) {
     return DV_OK;
 }
 
+/* A kind 3 update whose base matched (dv_apply_detect): *out is the same
+ * delta as a DENSE update, its values (current XOR stored bits) in the
+ * apply arena. Values that are not finite are refused like any others. */
+static dv_status resolve_xor(dv_apply *ap, const dv_delta *d, int replace, dv_delta *out) {
+    const float *cur = dv_db_vector_of(ap->db, local_slot(ap, d));
+    if (replace || !cur) /* REPLACE of a DATA conflict: the bits mean nothing on other values */
+        return dv_apply_fail(ap, d->h.sequence, dv_apply_conflict_name(DV_CONFLICT_DATA), DV_EDATA);
+    float *v = dv_delta_arena_alloc(&ap->arena, (size_t)d->n * sizeof *v);
+    if (!v) return dv_apply_fail(ap, d->h.sequence, "xor values", DV_ENOMEM);
+    for (uint32_t i = 0; i < d->n; i++) {
+        uint32_t u;
+        memcpy(&u, &cur[i], 4);
+        u ^= d->xor_bits[i];
+        memcpy(&v[i], &u, 4);
+    }
+    if (!dv_all_finite(v, d->n)) return dv_apply_fail(ap, d->h.sequence, "xor values", DV_ENONFINITE);
+    *out = *d;
+    out->vkind = DV_VEC_DENSE;
+    out->values = v;
+    out->xor_bits = NULL;
+    return DV_OK;
+}
+
 /* One vector change: conflicts, then the change. */
 static dv_status apply_one(dv_apply *ap, const dv_delta *d) {
     ap->cur = d;
@@ -388,6 +419,12 @@ static dv_status apply_one(dv_apply *ap, const dv_delta *d) {
         }
         replace = 1;
         ap->st.replaced++;
+    }
+    dv_delta resolved;
+    if (d->vkind == DV_VEC_DENSE_XOR) {
+        dv_status rs = resolve_xor(ap, d, replace, &resolved);
+        if (rs != DV_OK) return rs;
+        d = &resolved;
     }
     dv_status st =
         ap->cfg.mode == DV_APPLY_STRUCTURAL ? apply_structural(ap, d) : apply_logical(ap, d, replace);

@@ -789,9 +789,11 @@ static dv_status dispatch(dv_apply *ap, const dv_delta *d) {
     return DV_OK;
 }
 
-/* Deltas applied inline, after a drain. */
+/* Deltas applied inline, after a drain. A kind 3 update reads the vector it
+ * changes (its base) before it can be dispatched: inline too. */
 static int is_barrier(const dv_delta *d) {
-    return d->h.operation == DV_OP_BATCH || d->has_entry || d->vkind == DV_VEC_DELETE || d->n_purge;
+    return d->h.operation == DV_OP_BATCH || d->has_entry || d->vkind == DV_VEC_DELETE || d->n_purge ||
+           d->vkind == DV_VEC_DENSE_XOR;
 }
 
 /* ---- dv_apply_batch with workers -------------------------------------------------------- */

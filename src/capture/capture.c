@@ -234,6 +234,13 @@ static dv_status on_begin(dv_capture *c, const dv_event *ev) {
  * +0.0 look equal to it; they must still travel to keep replicas exact. */
 static int same_bits(float a, float b) { return memcmp(&a, &b, sizeof a) == 0; }
 
+/* Dense updates as bits XOR the old values (kind 3): exact values only,
+ * since the replica must hold bit for bit what the primary held. */
+static int xor_dense(const dv_capture *c) {
+    return c->cfg.dense_xor && !c->cfg.before_images && c->cfg.lossy == DV_LOSSLESS &&
+           c->cfg.diff_epsilon == 0.0f;
+}
+
 static dv_status on_update(dv_capture *c, const dv_event *ev) {
     const float *old_v = ev->u.update.old_vec;
     float eps = c->cfg.diff_epsilon;
@@ -257,20 +264,20 @@ static dv_status on_update(dv_capture *c, const dv_event *ev) {
             }
         }
     } else { /* sparse write: keep only the entries that change something */
-        memcpy(c->tmp_b, old_v, (size_t)c->dim * sizeof(float));
-        dv_scatter(c->tmp_b, ev->u.update.idx, ev->u.update.values, ev->u.update.n);
-        new_v = c->tmp_b;
         for (size_t i = 0; i < ev->u.update.n; i++) {
             uint32_t d = ev->u.update.idx[i];
             float o = old_v[d], v = ev->u.update.values[i];
             int changed = eps == 0.0f ? !same_bits(o, v) : (v - o > eps || o - v > eps);
-            if (changed) c->diff_idx[k++] = d;
+            if (changed) { /* the new values are gathered in passing */
+                c->tmp_a[k] = v;
+                c->diff_idx[k++] = d;
+            }
         }
     }
     if (k == 0) return DV_OK; /* the vector did not change */
     const char *id = dv_db_id_of(c->db, ev->slot);
     if ((float)k <= c->cfg.sparse_max_fraction * (float)c->dim) {
-        dv_gather(c->tmp_a, new_v, c->diff_idx, k);
+        if (new_v) dv_gather(c->tmp_a, new_v, c->diff_idx, k);
         const float *before = NULL;
         if (c->cfg.before_images) { /* tmp_a holds 2*dim floats: new values, then old ones */
             dv_gather(c->tmp_a + c->dim, old_v, c->diff_idx, k);
@@ -281,10 +288,17 @@ static dv_status on_update(dv_capture *c, const dv_event *ev) {
         return dv_delta_builder_set_sparse(&c->b, ev->slot, id, c->dim, c->diff_idx, c->tmp_a, before,
                                            (uint32_t)k);
     }
+    if (!new_v) { /* a sparse write that changes most dims: ship it dense */
+        memcpy(c->tmp_b, old_v, (size_t)c->dim * sizeof(float));
+        dv_scatter(c->tmp_b, ev->u.update.idx, ev->u.update.values, ev->u.update.n);
+        new_v = c->tmp_b;
+    }
     c->st.dense_updates++;
     c->op_has_content = 1;
-    return dv_delta_builder_set_dense(&c->b, ev->slot, id, c->dim, new_v,
-                                      c->cfg.before_images ? old_v : NULL);
+    dv_status st =
+        dv_delta_builder_set_dense(&c->b, ev->slot, id, c->dim, new_v, c->cfg.before_images ? old_v : NULL);
+    if (st == DV_OK && xor_dense(c)) st = dv_delta_builder_set_xor_base(&c->b, old_v);
+    return st;
 }
 
 static dv_status on_event_inner(dv_capture *c, const dv_event *ev) {
@@ -336,6 +350,19 @@ static dv_status on_event_inner(dv_capture *c, const dv_event *ev) {
     }
 }
 
+/* The body size of a payload we just encoded (for the stats): our own
+ * header needs no validation, only its COMPRESSED bit and the varint. */
+static size_t raw_body_size(const void *hdr, const void *payload, size_t len) {
+    if (!(((const uint8_t *)hdr)[9] & DV_FLAG_COMPRESSED)) return len;
+    const uint8_t *p = payload;
+    size_t v = 0;
+    for (unsigned i = 0; i < 5 && i < len; i++) {
+        v |= (size_t)(p[i] & 0x7Fu) << (7 * i);
+        if (!(p[i] & 0x80u)) break;
+    }
+    return v;
+}
+
 /* Encodes the finished op into the held reservation (or the open batch). */
 static dv_status finish_op(dv_capture *c) {
     dv_delta *d = &c->b.d;
@@ -359,8 +386,7 @@ static dv_status finish_op(dv_capture *c) {
         st = dv_delta_encode(d, &c->enc, &c->scratch, (uint8_t *)c->res.header, (uint8_t *)c->res.payload,
                              c->res.capacity, &len);
         if (st != DV_OK) return st; /* nothing committed: the db undoes the write */
-        st = commit_entry(
-            c, len, dv_delta_body_size((const uint8_t *)c->res.header, (const uint8_t *)c->res.payload, len));
+        st = commit_entry(c, len, raw_body_size(c->res.header, c->res.payload, len));
         if (st != DV_OK) return st; /* the sink refused: nothing published, the db undoes the write */
         c->next_seq = seq + 1;
     }

@@ -118,13 +118,89 @@ static void cand_compact(dv_heap_item *h, uint32_t *n, float bound, int strict) 
 
 /* ---- search ------------------------------------------------------------- */
 
-static inline void prefetch_node(const dv_db *db, uint32_t slot) {
+/* How many neighbours ahead of the distance being computed the whole vector
+ * is prefetched. The search is bound by memory latency (perf: the stalls are
+ * on the kernel's loads and on the visited tags), so the lines of the next
+ * vectors are requested while the current one is compared. */
+#define PREFETCH_AHEAD 3
+
+/* Prefetches every cache line of slot's vector (the first line alone left
+ * the kernel waiting for the other seven at dim 128). */
+static inline void prefetch_vector(const dv_db *db, uint32_t slot) {
 #if defined(__GNUC__) || defined(__clang__)
-    __builtin_prefetch(dv_vec(db, slot));
+    const char *p = (const char *)dv_vec(db, slot);
+    size_t bytes = (size_t)db->dim * 4;
+    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o);
+    __builtin_prefetch(p + bytes - 1); /* the vector need not start on a line */
 #else
     (void)db;
     (void)slot;
 #endif
+}
+
+static inline void prefetch_tag(const uint16_t *vis, uint32_t slot) {
+#if defined(__GNUC__) || defined(__clang__)
+    __builtin_prefetch(vis + slot);
+#else
+    (void)vis;
+    (void)slot;
+#endif
+}
+
+/* Marks the not yet visited neighbours in lst as visited and writes them to
+ * out in list order; returns their number. Marking them all before any
+ * distance is computed changes nothing (a list holds no slot twice) but
+ * lets their vectors be fetched together. */
+static inline uint32_t take_unvisited(const uint32_t *lst, uint16_t *vis, uint16_t tag, uint32_t *out) {
+    uint32_t n = lst[0], m = 0;
+    for (uint32_t j = 0; j < n; j++) prefetch_tag(vis, lst[1 + j]);
+    for (uint32_t j = 0; j < n; j++) {
+        uint32_t nb = lst[1 + j];
+        if (vis[nb] == tag) continue;
+        vis[nb] = tag;
+        out[m++] = nb;
+    }
+    return m;
+}
+
+/* Prefetches the lines of slot's list on layer (count and the full degree). */
+static inline void prefetch_list(const dv_db *db, uint32_t slot, uint32_t layer) {
+#if defined(__GNUC__) || defined(__clang__)
+    const char *p = (const char *)dv_list(db, slot, layer);
+    size_t bytes = (size_t)(1 + dv_maxdeg(db, layer)) * 4;
+    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o);
+    __builtin_prefetch(p + bytes - 1);
+#else
+    (void)db;
+    (void)slot;
+    (void)layer;
+#endif
+}
+
+/* dist[j] = distance from q to ids[j], j < m, the vectors prefetched
+ * PREFETCH_AHEAD ahead. One tight loop, apart from the heap updates that
+ * use the distances, so the loads of the next vectors overlap the
+ * arithmetic of the current one. */
+static void fresh_distances(const dv_db *db, const float *q, float qinv, const uint32_t *ids, uint32_t m,
+                            float *dist) {
+    /* the db's fields read once: the kernel is an opaque call, after which
+     * the compiler would reload them for every distance */
+    const char *vec0 = db->data + db->links0_words * 4;
+    const size_t stride = db->node_size, dim = db->dim;
+    const dv_metric metric = db->cfg.metric;
+    const dv_dist2_fn kernel = metric == DV_METRIC_L2 ? db->l2sq : db->dot;
+    for (uint32_t j = 0; j < m && j < PREFETCH_AHEAD; j++) prefetch_vector(db, ids[j]);
+    for (uint32_t j = 0; j < m; j++) {
+        if (j + PREFETCH_AHEAD < m) prefetch_vector(db, ids[j + PREFETCH_AHEAD]);
+        float r = kernel(q, (const float *)(vec0 + (size_t)ids[j] * stride), dim);
+        /* the same expressions as dv_dist_q: bit-identical distances */
+        if (metric == DV_METRIC_L2)
+            dist[j] = r;
+        else if (metric == DV_METRIC_IP)
+            dist[j] = 1.0f - r;
+        else
+            dist[j] = 1.0f - r * qinv * db->info[ids[j]].inv_norm;
+    }
 }
 
 static void greedy(const dv_db *db, const float *q, float qinv, uint32_t *cur, float *curd, uint32_t layer) {
@@ -133,12 +209,12 @@ static void greedy(const dv_db *db, const float *q, float qinv, uint32_t *cur, f
         changed = 0;
         const uint32_t *lst = dv_list(db, *cur, layer);
         uint32_t n = lst[0];
+        float dist[2 * DV_MAX_M];
+        fresh_distances(db, q, qinv, lst + 1, n, dist); /* prefetched, as in search_layer */
         for (uint32_t j = 0; j < n; j++) {
-            uint32_t nb = lst[1 + j];
-            float d = dv_dist_q(db, q, qinv, nb);
-            if (d < *curd) {
-                *curd = d;
-                *cur = nb;
+            if (dist[j] < *curd) {
+                *curd = dist[j];
+                *cur = lst[1 + j];
                 changed = 1;
             }
         }
@@ -159,6 +235,7 @@ static uint32_t search_layer(const dv_db *db, dv_search_scratch *s, const float 
     const dv_slot *info = db->info;
     dv_heap_item *cand = s->cand, *top = s->top;
     uint32_t nc = 0, nt = 0, cap = s->cand_cap;
+    const int any_tomb = db->n_tomb > 0;
     vis[ep] = tag;
     minheap_push(cand, &nc, epd, ep);
     if (!info[ep].tomb) maxheap_push(top, &nt, epd, ep);
@@ -173,29 +250,23 @@ static uint32_t search_layer(const dv_db *db, dv_search_scratch *s, const float 
             cand_compact(cand, &nc, bound, 0);
             if (nc + n > cap) cand_compact(cand, &nc, bound, 1);
         }
-#if defined(__GNUC__) || defined(__clang__)
-        if (n) {
-            __builtin_prefetch(vis + lst[1]);
-            prefetch_node(db, lst[1]);
-        }
-#endif
-        for (uint32_t j = 0; j < n; j++) {
-            uint32_t nb = lst[1 + j];
-#if defined(__GNUC__) || defined(__clang__)
-            if (j + 1 < n) {
-                __builtin_prefetch(vis + lst[2 + j]);
-                prefetch_node(db, lst[2 + j]);
-            }
-#endif
-            if (vis[nb] == tag) continue;
-            vis[nb] = tag;
-            float d = dv_dist_q(db, q, qinv, nb);
+        uint32_t fresh[2 * DV_MAX_M];
+        float dist[2 * DV_MAX_M];
+        uint32_t m = take_unvisited(lst, vis, tag, fresh);
+        fresh_distances(db, q, qinv, fresh, m, dist);
+        for (uint32_t j = 0; j < m; j++) {
+            uint32_t nb = fresh[j];
+            float d = dist[j];
             if (nt < ef || d < bound) {
                 if (nc < cap) minheap_push(cand, &nc, d, nb);
-#if defined(__GNUC__) || defined(__clang__)
-                __builtin_prefetch(dv_l0(db, cand[0].id)); /* the next list to expand */
-#endif
-                if (info[nb].tomb) continue;
+                /* its list, long before it is expanded (prefetching only the
+                 * heap's top, just before its turn, left the expansion waiting
+                 * for the list: 14% of search_layer's samples) */
+                prefetch_list(db, nb, layer);
+                /* info[] is a separate array: reading the tomb flag cost a
+                 * cache miss per accepted neighbour (26% of search_layer's
+                 * samples), so it is read only while tombstones exist */
+                if (any_tomb && info[nb].tomb) continue;
                 maxheap_push(top, &nt, d, nb);
                 if (nt > ef) maxheap_pop(top, &nt);
                 bound = top[0].d;
@@ -326,7 +397,8 @@ static uint32_t heuristic(const dv_db *db, const dv_heap_item *c, uint32_t n, ui
     for (uint32_t i = 0; i < n && k < m; i++) {
         int good = 1;
         const float *v = dv_vec(db, c[i].id);
-        float vinv = db->info[c[i].id].inv_norm;
+        /* the cached norm only for cosine: info[] is a separate array */
+        float vinv = db->cfg.metric == DV_METRIC_COSINE ? db->info[c[i].id].inv_norm : 1.0f;
         for (uint32_t j = 0; j < k; j++) {
             if (dv_dist_q(db, v, vinv, out[j].id) < c[i].d) {
                 good = 0;
@@ -365,10 +437,16 @@ static void connect_back(dv_db *db, uint32_t nb, uint32_t layer, uint32_t x, flo
     uint32_t old[2 * DV_MAX_M], n = lst[0], nc = 0;
     memcpy(old, lst + 1, (size_t)n * 4);
     for (uint32_t j = 0; j < n; j++) {
-        if (db->info[old[j]].tomb) continue; /* a full list sheds its tombstones first */
-        c[nc].id = old[j];
-        c[nc++].d = dv_dist_nodes(db, nb, old[j]);
+        /* a full list sheds its tombstones first (the flag is read only
+         * while there are any: info[] is a cache miss per neighbour) */
+        if (db->n_tomb > 0 && db->info[old[j]].tomb) continue;
+        c[nc++].id = old[j];
     }
+    uint32_t ids[2 * DV_MAX_M];
+    float dist[2 * DV_MAX_M];
+    for (uint32_t j = 0; j < nc; j++) ids[j] = c[j].id;
+    fresh_distances(db, dv_vec(db, nb), db->info[nb].inv_norm, ids, nc, dist);
+    for (uint32_t j = 0; j < nc; j++) c[j].d = dist[j];
     c[nc].id = x;
     c[nc].d = dx;
     sort_items(c, nc + 1);

@@ -102,6 +102,11 @@ dv_status dv_delta_builder_set_dense(dv_delta_builder *b, uint32_t slot, const c
     return before ? set_floats(b, before, dim, &b->d.before) : DV_OK;
 }
 
+dv_status dv_delta_builder_set_xor_base(dv_delta_builder *b, const float *current) {
+    if (b->d.vkind != DV_VEC_DENSE || !current) return DV_EINVAL;
+    return set_floats(b, current, b->d.n, &b->d.xor_base);
+}
+
 dv_status dv_delta_builder_set_sparse(dv_delta_builder *b, uint32_t slot, const char *id, uint32_t dim,
                                       const uint32_t *idx, const float *values, const float *before,
                                       uint32_t n) {

@@ -202,9 +202,33 @@ static dv_status dec_sparse_idx(dec *c, dv_delta *d) {
     return DV_OK;
 }
 
+/* UPDATE kind 3: dense values XOR the replica's current ones. The stored
+ * bits are kept as bits (they need not be finite numbers); apply checks the
+ * base hash against its own values and the resolved values for finiteness. */
+static dv_status dec_dense_xor(dec *c, dv_delta *d, uint8_t flags) {
+    if (flags & (DV_FLAG_SPARSE | DV_FLAG_HAS_BEFORE)) return DV_ECORRUPT;
+    dv_status s;
+    d->vkind = DV_VEC_DENSE_XOR;
+    if ((s = dec_target(c, d)) || (s = dec_dim(c, &d->dim))) return s;
+    d->n = d->dim;
+    const uint8_t *h = dv_rd_bytes(&c->r, 8);
+    if (!h) return c->r.err;
+    d->base_hash = dv_ld64(h);
+    float *v = NULL;
+    uint8_t coding = 0;
+    if ((s = dec_floats(c, d->n, &v, &coding))) return s;
+    if ((coding & (DV_FA_TYPE_MASK | DV_FA_XOR)) != (DV_FA_F32 | DV_FA_XOR)) return DV_ECORRUPT;
+    uint32_t *bits = dec_alloc(c, d->n, sizeof *bits);
+    if (!bits) return DV_ENOMEM;
+    memcpy(bits, v, (size_t)d->n * sizeof *bits); /* the f32 reader stored the bit patterns */
+    d->xor_bits = bits;
+    return DV_OK;
+}
+
 static dv_status dec_vector_update(dec *c, dv_delta *d, uint8_t flags) {
     uint8_t kind = dv_rd_u8(&c->r);
     if (c->r.err) return c->r.err;
+    if (kind == 3) return dec_dense_xor(c, d, flags);
     dv_status s;
     if (kind == 0) {
         if (flags & (DV_FLAG_SPARSE | DV_FLAG_HAS_BEFORE)) return DV_ECORRUPT;

@@ -48,11 +48,13 @@
 /* ---- decoded form ---------------------------------------------------- */
 
 typedef enum dv_vec_kind {
-    DV_VEC_NONE = 0,   /* no vector part (metadata-only UPDATE, REINDEX, BATCH) */
-    DV_VEC_INSERT = 1, /* new node: id, slot, level, dim values, metadata pairs */
-    DV_VEC_DENSE = 2,  /* update: all dim values (+ optional dim before-values) */
-    DV_VEC_SPARSE = 3, /* update: n (idx, value) pairs (+ optional n before-values) */
-    DV_VEC_DELETE = 4  /* delete: id, slot (+ optional dim before-values) */
+    DV_VEC_NONE = 0,     /* no vector part (metadata-only UPDATE, REINDEX, BATCH) */
+    DV_VEC_INSERT = 1,   /* new node: id, slot, level, dim values, metadata pairs */
+    DV_VEC_DENSE = 2,    /* update: all dim values (+ optional dim before-values) */
+    DV_VEC_SPARSE = 3,   /* update: n (idx, value) pairs (+ optional n before-values) */
+    DV_VEC_DELETE = 4,   /* delete: id, slot (+ optional dim before-values) */
+    DV_VEC_DENSE_XOR = 5 /* update: dim values as bits XOR the replica's current values (xor_bits,
+                            base_hash); apply resolves it into a DENSE update (FORMAT.md 3.2, kind 3) */
 } dv_vec_kind;
 
 typedef struct dv_edge_rm {
@@ -89,6 +91,13 @@ struct dv_delta {
     const float *values; /* INSERT/DENSE/SPARSE: n new values (finite); else NULL */
     const uint32_t *idx; /* SPARSE: n strictly increasing indices < dim; else NULL */
     const float *before; /* optional before-image: n floats (DELETE: dim floats); else NULL */
+    /* DENSE_XOR: dim stored bit patterns (new XOR current, not numbers) and the XXH3-64 of the
+     * current values they were taken against (dv_delta_xor_base_hash) */
+    const uint32_t *xor_bits;
+    uint64_t base_hash;
+    /* encode side, DENSE only: the current values; the encoder then writes kind 3 (values XOR
+     * xor_base) when that is smaller than the plain form, or always inside a batch. NULL: plain */
+    const float *xor_base;
 
     /* metadata: INSERT: n_meta pairs (value != NULL);
      * UPDATE: n_meta ordered operations, value NULL = remove the key */
@@ -194,6 +203,9 @@ typedef struct dv_encode_opts {
     uint32_t max_payload; /* refuse (DV_ETOOBIG) larger bodies; 0 = DV_DELTA_MAX_PAYLOAD */
 } dv_encode_opts;
 
+/* The base_hash of a DENSE_XOR delta: XXH3-64 (seed 0) of the dim values as little-endian f32. */
+uint64_t dv_delta_xor_base_hash(const float *v, uint32_t dim);
+
 /* Default: lossless, compress + shuffle on, xor off. */
 void dv_encode_opts_default(dv_encode_opts *o);
 
@@ -255,6 +267,8 @@ dv_status dv_delta_builder_set_dense(dv_delta_builder *b, uint32_t slot, const c
 dv_status dv_delta_builder_set_sparse(dv_delta_builder *b, uint32_t slot, const char *id, uint32_t dim,
                                       const uint32_t *idx, const float *values,
                                       const float *before /* NULL: none */, uint32_t n);
+/* A dense update set_dense() made may travel XOR these current values (copied; lossless only). */
+dv_status dv_delta_builder_set_xor_base(dv_delta_builder *b, const float *current);
 /* Metadata-only UPDATE: sets the id/slot without a vector part. */
 dv_status dv_delta_builder_set_meta_target(dv_delta_builder *b, uint32_t slot, const char *id);
 dv_status dv_delta_builder_set_delete(dv_delta_builder *b, uint32_t slot, const char *id, uint32_t dim,

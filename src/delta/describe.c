@@ -34,7 +34,7 @@ static void put_flags(out *o, uint8_t f) {
 }
 
 static void put_payload(out *o, const dv_delta *d) {
-    static const char *kinds[] = {"none", "insert", "dense", "sparse", "delete"};
+    static const char *kinds[] = {"none", "insert", "dense", "sparse", "delete", "dense-xor"};
     if (d->h.operation == DV_OP_BATCH) {
         put_kv(o, "subs", d->n_sub);
         return;
@@ -46,7 +46,7 @@ static void put_payload(out *o, const dv_delta *d) {
         put_kv(o, "slot", d->slot);
     }
     put(o, " vec=");
-    put(o, kinds[d->vkind <= DV_VEC_DELETE ? d->vkind : 0]);
+    put(o, kinds[d->vkind <= DV_VEC_DENSE_XOR ? d->vkind : 0]);
     if (d->dim) put_kv(o, "dim", d->dim);
     if (d->vkind == DV_VEC_SPARSE) put_kv(o, "n", d->n);
     if (d->vkind == DV_VEC_INSERT) put_kv(o, "level", d->level);

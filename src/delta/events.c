@@ -18,7 +18,7 @@ static dv_op_kind write_kind(const dv_delta *d) {
     default:
         break;
     }
-    if (d->vkind == DV_VEC_DENSE) return DV_WRITE_UPDATE;
+    if (d->vkind == DV_VEC_DENSE || d->vkind == DV_VEC_DENSE_XOR) return DV_WRITE_UPDATE;
     if (d->vkind == DV_VEC_SPARSE) return DV_WRITE_UPDATE_SPARSE;
     return DV_WRITE_SET_META;
 }
@@ -101,6 +101,8 @@ static dv_status emit_vector(const dv_delta *d, dv_event_fn fn, void *ctx) {
         ev.kind = DV_EV_VECTOR_DELETE;
         ev.u.del.id = d->id;
         return fn(ctx, &ev);
+    case DV_VEC_DENSE_XOR: /* needs the replica's values: apply resolves it into DENSE first */
+        return DV_EINVAL;
     default:
         return DV_OK;
     }

@@ -10,6 +10,8 @@
  */
 #include "delta/floats.h"
 
+#include <xxhash.h>
+
 /* No libm: the core must build freestanding for wasm32. */
 static int finite_f32(float f) { return (dv_f32_bits(f) & 0x7F800000u) != 0x7F800000u; }
 
@@ -131,6 +133,20 @@ uint8_t dv_fa_write(dv_wr *w, const float *v, uint32_t n, dv_value_mode mode, in
     return coding;
 }
 
+uint8_t dv_fa_write_xor_bits(dv_wr *w, const uint32_t *bits, uint32_t n, int shuffle) {
+    uint8_t coding = (uint8_t)(DV_FA_F32 | DV_FA_XOR | (shuffle ? DV_FA_SHUFFLED : 0u));
+    dv_wr_u8(w, coding);
+    uint8_t *q = dv_wr_reserve(w, (size_t)n * 4u);
+    if (!q) return coding;
+    if (!shuffle) {
+        for (uint32_t i = 0; i < n; i++) dv_st32(q + 4 * (size_t)i, bits[i]);
+        return coding;
+    }
+    for (unsigned k = 0; k < 4; k++)
+        for (uint32_t i = 0; i < n; i++) q[(size_t)k * n + i] = (uint8_t)(bits[i] >> (8u * k));
+    return coding;
+}
+
 void dv_fa_read(dv_rd *r, uint32_t n, float *out, uint8_t *coding) {
     uint8_t c = dv_rd_u8(r);
     *coding = c;
@@ -176,3 +192,7 @@ void dv_fa_read(dv_rd *r, uint32_t n, float *out, uint8_t *coding) {
         for (uint32_t i = 0; i < n; i++) out[i] = lo + scale * (float)q[i];
     }
 }
+
+/* The hosts deltavec supports are little-endian (wire.h), so the values'
+ * memory is their little-endian f32 bytes. */
+uint64_t dv_delta_xor_base_hash(const float *v, uint32_t dim) { return XXH3_64bits(v, (size_t)dim * 4u); }

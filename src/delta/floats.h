@@ -41,6 +41,10 @@ size_t dv_fa_bound(uint32_t n);
 uint8_t dv_fa_write(dv_wr *w, const float *v, uint32_t n, dv_value_mode mode, int shuffle,
                     const float *xor_base);
 
+/* Writes n raw bit patterns as an f32 array with the XOR bit (already XORed:
+ * re-encoding a decoded DENSE_XOR delta). Returns the coding byte. */
+uint8_t dv_fa_write_xor_bits(dv_wr *w, const uint32_t *bits, uint32_t n, int shuffle);
+
 /* Reads an array of n floats into out; *coding receives the coding byte.
  * XOR is NOT resolved here (the caller owns the before-image). Errors are
  * left in r->err (DV_ECORRUPT for a bad coding byte or short input). */

@@ -266,6 +266,17 @@ static dv_status fold(cstate *c, const dv_delta *d) {
         memcpy(e->vec, d->values, (size_t)c->dim * sizeof(float));
         e->vec_full = 1;
         break;
+    case DV_VEC_DENSE_XOR: /* resolvable only against a whole vector this run already holds */
+        if (!e->live) return DV_ECORRUPT;
+        if (!e->vec_full) return DV_EUNSUPPORTED;
+        if (dv_delta_xor_base_hash(e->vec, c->dim) != d->base_hash) return DV_ECORRUPT;
+        for (uint32_t i = 0; i < c->dim; i++) {
+            uint32_t u;
+            memcpy(&u, &e->vec[i], 4);
+            u ^= d->xor_bits[i];
+            memcpy(&e->vec[i], &u, 4);
+        }
+        break;
     case DV_VEC_SPARSE:
         if (!e->live) return DV_ECORRUPT;
         if ((st = ensure_vec(c, e, !e->vec_full)) != DV_OK) return st;

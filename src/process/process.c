@@ -183,6 +183,8 @@ static int meta_matches(const dv_process *p, const dv_delta *d) {
 /* Decides whether a (sub-)delta is kept; may record the metadata decision. */
 static dv_status keep_delta(dv_process *p, const dv_delta *d, int *keep) {
     *keep = 0;
+    /* kind 3 bits are taken against exact values: a quantized replica holds others */
+    if (d->vkind == DV_VEC_DENSE_XOR && p->cfg.quantize != DV_LOSSLESS) return DV_EUNSUPPORTED;
     if (p->cfg.keep_ops && !(p->cfg.keep_ops & (1u << d->h.operation))) return DV_OK;
     if (p->logical && !has_slot(d)) return DV_OK; /* graph-only: nothing left */
     if (p->id_prefix &&

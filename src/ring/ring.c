@@ -196,22 +196,31 @@ static void fill_reservation(const dv_ring *r, dv_ring_reservation *res, uint32_
     res->span_ = span;
 }
 
-static dv_status reserve_spsc(const dv_ring *r, size_t cap, uint32_t span, dv_ring_reservation *res) {
+/* SPSC: where the next entry of `span` bytes goes (its slot and payload
+ * start), or DV_EFULL. Reads the consumer's position only when the cached
+ * one says full. */
+static dv_status place_spsc(const dv_ring *r, uint32_t span, uint32_t *slot, uint32_t *start) {
     dv_ring_ctrl *c = ring_ctrl(r);
     uint64_t p = atomic_load_explicit(&c->prod, memory_order_relaxed); /* ours alone */
-    uint32_t slot = dv_ring_slot(p);
-    uint32_t start = place(r, dv_ring_pay(p), span);
-    if (!fits(r, slot, start + span, c->cons_cache)) {
+    *slot = dv_ring_slot(p);
+    *start = place(r, dv_ring_pay(p), span);
+    if (!fits(r, *slot, *start + span, c->cons_cache)) {
         uint64_t rel = atomic_load_explicit(&c->released, memory_order_acquire);
         c->cons_cache = rel;
-        if (!fits(r, slot, start + span, rel)) {
+        if (!fits(r, *slot, *start + span, rel)) {
             atomic_fetch_add_explicit(&c->full_events, 1, memory_order_relaxed);
             ring_note_usage(c, (uint32_t)(dv_ring_pay(p) - dv_ring_pay(rel)));
             return DV_EFULL;
         }
     }
-    fill_reservation(r, res, slot, start, span, cap);
     return DV_OK;
+}
+
+static dv_status reserve_spsc(const dv_ring *r, size_t cap, uint32_t span, dv_ring_reservation *res) {
+    uint32_t slot, start;
+    dv_status st = place_spsc(r, span, &slot, &start);
+    if (st == DV_OK) fill_reservation(r, res, slot, start, span, cap);
+    return st;
 }
 
 static dv_status reserve_mpsc(const dv_ring *r, size_t cap, uint32_t span, dv_ring_reservation *res) {
@@ -288,9 +297,26 @@ dv_status dv_ring_abort(const dv_ring *ring, dv_ring_reservation *res) {
     return DV_OK;
 }
 
+/* SPSC push in one step: place, copy, describe, publish. The same work as
+ * reserve + commit without handing a reservation out and checking it back. */
+static dv_status push_spsc(const dv_ring *r, const void *header, const void *payload, uint32_t len) {
+    uint32_t span = align16(len), slot, start;
+    dv_status st = place_spsc(r, span, &slot, &start);
+    if (st != DV_OK) return st;
+    memcpy(r->hdr_ + (size_t)(slot & r->slot_mask_) * DV_RING_HEADER_SIZE, header, DV_RING_HEADER_SIZE);
+    if (len > 0) memcpy(r->pay_ + (start & r->pay_mask_), payload, len);
+    write_desc(ring_desc(r, slot), start, len, span);
+    atomic_store_explicit(&ring_ctrl(r)->prod, dv_ring_pack(slot + 1, start + span), memory_order_release);
+    return DV_OK;
+}
+
 dv_status dv_ring_push(const dv_ring *ring, const void *header, const void *payload, size_t len) {
     dv_ring_reservation res;
     if (!header || (len > 0 && !payload)) return DV_EINVAL;
+    if (ring && ring->base_ && ring->mode_ == DV_RING_SPSC) {
+        if (len > (ring->pay_mask_ + 1) / 2) return DV_ETOOBIG;
+        return push_spsc(ring, header, payload, (uint32_t)len);
+    }
     dv_status st = dv_ring_reserve(ring, len, &res);
     if (st != DV_OK) return st;
     memcpy(res.header, header, DV_RING_HEADER_SIZE);

@@ -1,10 +1,13 @@
 /*
  * dvw_vectors.c -- native side of the wasm/JS interoperability tests.
  *
- *   dvw_vectors gen STREAM JSON [ops] [dim]
+ *   dvw_vectors gen STREAM JSON [ops] [dim] [xor]
  *       Runs the fixed workload below on a native primary with capture on,
  *       writes every delta to the stream file STREAM and the config, final
  *       state hash and a checkpoint hash every 100 sequences to JSON.
+ *       With "xor": batches of 8 with dense_xor, so every dense update is an
+ *       UPDATE of kind 3 (docs/FORMAT.md 3.2); no checkpoints (a batch holds
+ *       several ops), the final hash only.
  *   dvw_vectors apply STREAM
  *       Applies a stream file (e.g. one written in wasm) to a fresh native
  *       replica created from the stream header; prints "count=N position=S
@@ -131,6 +134,7 @@ typedef struct gen_ctx {
     FILE *json;
     uint64_t n;
     int first_cp;
+    int batched; /* no checkpoints: the db is ahead of the open batch */
 } gen_ctx;
 
 static void drain(void *p) {
@@ -145,7 +149,7 @@ static void drain(void *p) {
             if (st) die("payload", st);
             if ((st = dv_stream_writer_append(g->writer, hb, pb, len))) die("stream append", st);
             g->n++;
-            if (g->n % 100 == 0) {
+            if (g->n % 100 == 0 && !g->batched) {
                 /* The db state right now includes exactly the deltas up to here:
                  * capture emits one delta per op and we drain after each op. */
                 fprintf(g->json, "%s\n    {\"seq\": %" PRIu64 ", \"hash\": \"%016" PRIx64 "\"}",
@@ -174,6 +178,11 @@ static int cmd_gen(int argc, char **argv) {
     g.db = open_db(&c);
     dv_capture_config cc;
     dv_capture_config_default(&cc);
+    if (argc > 6 && strcmp(argv[6], "xor") == 0) {
+        cc.dense_xor = 1;
+        cc.batch_max_deltas = 8;
+        g.batched = 1;
+    }
     int st = dv_capture_init(g.db, &cc, &g.cap);
     if (st) die("capture init", st);
     if ((st = dv_capture_start(g.cap))) die("capture start", st);
@@ -193,6 +202,7 @@ static int cmd_gen(int argc, char **argv) {
             c.seed, c.ops, dv_simd_backend());
     g.first_cp = 1;
     run_workload(g.db, &c, drain, &g);
+    if ((st = dv_capture_flush(g.cap))) die("capture flush", st);
     drain(&g);
     uint64_t bytes = dv_stream_writer_offset(g.writer);
     dv_stream_writer_free(g.writer);
@@ -349,7 +359,7 @@ int main(int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[1], "apply") == 0) return cmd_apply(argc, argv, 0);
     if (argc >= 3 && strcmp(argv[1], "bench") == 0) return cmd_apply(argc, argv, 1);
     if (argc >= 2 && strcmp(argv[1], "primary") == 0) return cmd_primary(argc, argv);
-    fprintf(stderr, "usage: dvw_vectors gen STREAM JSON [ops] [dim] | apply STREAM |"
+    fprintf(stderr, "usage: dvw_vectors gen STREAM JSON [ops] [dim] [xor] | apply STREAM |"
                     " primary [ops] [dim] | bench STREAM\n");
     return 2;
 }
