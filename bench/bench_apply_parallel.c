@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench_util.h"
 #include "deltavec.h"
@@ -137,10 +138,23 @@ static uint64_t build_primary(size_t inserts, size_t updates, unsigned delete_pc
 typedef struct result {
     uint32_t workers;
     double best_s;
+    double disp_cpu_s, total_cpu_s; /* of the best round: the calling thread's and the process's CPU time */
     dv_apply_stats st;
 } result;
 
-static double apply_once(uint32_t workers, uint64_t want, dv_apply_stats *stats) {
+static double cpu_s(clockid_t clk) {
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* CPU seconds one apply_once took: on the dispatcher (the calling thread)
+ * and in the whole process (dispatcher + worker threads). */
+typedef struct cpu_use {
+    double disp, total;
+} cpu_use;
+
+static double apply_once(uint32_t workers, uint64_t want, dv_apply_stats *stats, cpu_use *cpu) {
     dv_db_config c;
     db_config(&c);
     dv_db *r;
@@ -154,7 +168,7 @@ static double apply_once(uint32_t workers, uint64_t want, dv_apply_stats *stats)
     if ((st = dv_apply_start_threads(ap)) != DV_OK) die("start threads", st);
     const uint8_t *h[PER_CALL], *p[PER_CALL];
     size_t lens[PER_CALL];
-    double t0 = bench_now();
+    double t0 = bench_now(), c0 = cpu_s(CLOCK_THREAD_CPUTIME_ID), p0 = cpu_s(CLOCK_PROCESS_CPUTIME_ID);
     for (size_t i = 0; i < n_stream; i += PER_CALL) {
         size_t n = n_stream - i < PER_CALL ? n_stream - i : PER_CALL;
         for (size_t k = 0; k < n; k++) {
@@ -165,12 +179,27 @@ static double apply_once(uint32_t workers, uint64_t want, dv_apply_stats *stats)
         if ((st = dv_apply_batch(ap, h, p, lens, n, NULL, NULL)) != DV_OK) die(dv_apply_last_error(ap), st);
     }
     double dt = bench_now() - t0;
+    cpu->disp = cpu_s(CLOCK_THREAD_CPUTIME_ID) - c0;
+    cpu->total = cpu_s(CLOCK_PROCESS_CPUTIME_ID) - p0; /* idle loops that spin count too */
     dv_apply_stop_threads(ap);
     dv_apply_stats_get(ap, stats);
     if (dv_db_state_hash(r) != want) die("replica hash differs from the primary", DV_EDATA);
     dv_apply_free(ap);
     dv_db_close(r);
     return dt;
+}
+
+static long cores(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? n : 1;
+}
+
+/* Upper bound of the speedup on idle cores: the dispatcher's CPU time is a
+ * sequential part, and all the CPU time spread over every core another. */
+static double ceiling(const result *inl, const result *r) {
+    double per_core = r->total_cpu_s / (double)cores();
+    double t = r->disp_cpu_s > per_core ? r->disp_cpu_s : per_core;
+    return t > 0 ? inl->total_cpu_s / t : 0;
 }
 
 int main(int argc, char **argv) {
@@ -205,15 +234,20 @@ int main(int argc, char **argv) {
         res[c].workers = configs[c];
         res[c].best_s = 1e30;
     }
-    apply_once(0, want, &res[0].st); /* warm-up: first-touch page faults would count against config 0 */
+    cpu_use cu;
+    apply_once(0, want, &res[0].st, &cu); /* warm-up: first-touch page faults would count against config 0 */
     for (int r = 0; r < rounds; r++) {
         for (int c = 0; c < 4; c++) {
-            double dt = apply_once(configs[c], want, &res[c].st);
-            if (dt < res[c].best_s) res[c].best_s = dt;
+            double dt = apply_once(configs[c], want, &res[c].st, &cu);
+            if (dt < res[c].best_s) {
+                res[c].best_s = dt;
+                res[c].disp_cpu_s = cu.disp;
+                res[c].total_cpu_s = cu.total;
+            }
         }
     }
-    printf("\n%-22s %12s %12s %8s %10s %9s %8s\n", "apply", "seconds", "deltas/s", "vs inline", "parallel",
-           "barriers", "epochs");
+    printf("\n%-22s %12s %12s %8s %10s %9s %8s %9s %9s %9s %9s\n", "apply", "seconds", "deltas/s",
+           "vs inline", "parallel", "barriers", "epochs", "disp cpu", "all cpu", "ceiling", "dec ahead");
     for (int c = 0; c < 4; c++) {
         const result *r = &res[c];
         char name[32];
@@ -221,11 +255,18 @@ int main(int argc, char **argv) {
             snprintf(name, sizeof name, "inline (workers 0)");
         else
             snprintf(name, sizeof name, "%u worker%s", r->workers, r->workers > 1 ? "s" : " (= inline)");
-        printf("%-22s %12.3f %12.0f %8.2fx %10llu %9llu %8llu\n", name, r->best_s, n_stream / r->best_s,
-               res[0].best_s / r->best_s, (unsigned long long)r->st.parallel_deltas,
-               (unsigned long long)r->st.barriers, (unsigned long long)r->st.epochs);
+        printf("%-22s %12.3f %12.0f %8.2fx %10llu %9llu %8llu %9.3f %9.3f %8.2fx %9llu\n", name, r->best_s,
+               n_stream / r->best_s, res[0].best_s / r->best_s, (unsigned long long)r->st.parallel_deltas,
+               (unsigned long long)r->st.barriers, (unsigned long long)r->st.epochs, r->disp_cpu_s,
+               r->total_cpu_s, ceiling(&res[0], r), (unsigned long long)r->st.decoded_ahead);
     }
-    printf("(best of %d rounds, wall clock; every replica's state hash equals the primary's)\n", rounds);
+    printf(
+        "(best of %d rounds, wall clock; every replica's state hash equals the primary's. disp cpu = CPU\n"
+        " seconds of the dispatcher (the calling thread), all cpu = of the process (dispatcher + workers,\n"
+        " spinning included), both in the best round. ceiling = inline CPU / max(disp cpu, all cpu / "
+        "cores):\n"
+        " the most this configuration could gain on %ld idle cores with the work it did here)\n",
+        rounds, cores());
     FILE *f = fopen(out, "w");
     if (!f) {
         fprintf(stderr, "cannot write %s\n", out);
@@ -243,10 +284,14 @@ int main(int argc, char **argv) {
         fprintf(
             f,
             "    {\"workers\": %u, \"seconds\": %.6f, \"deltas_per_s\": %.0f, \"speedup_vs_inline\": %.3f, "
-            "\"parallel_deltas\": %llu, \"barriers\": %llu, \"epochs\": %llu, \"edge_ops\": %llu}%s\n",
+            "\"parallel_deltas\": %llu, \"barriers\": %llu, \"epochs\": %llu, \"edge_ops\": %llu,\n"
+            "     \"decoded_ahead\": %llu, \"dispatcher_cpu_s\": %.6f, \"process_cpu_s\": %.6f, "
+            "\"cpu_ceiling_vs_inline\": %.3f}%s\n",
             r->workers, r->best_s, n_stream / r->best_s, res[0].best_s / r->best_s,
             (unsigned long long)r->st.parallel_deltas, (unsigned long long)r->st.barriers,
-            (unsigned long long)r->st.epochs, (unsigned long long)r->st.edge_ops, c < 3 ? "," : "");
+            (unsigned long long)r->st.epochs, (unsigned long long)r->st.edge_ops,
+            (unsigned long long)r->st.decoded_ahead, r->disp_cpu_s, r->total_cpu_s, ceiling(&res[0], r),
+            c < 3 ? "," : "");
     }
     fprintf(f, "  ]\n}\n");
     fclose(f);

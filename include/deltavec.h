@@ -1377,6 +1377,8 @@ typedef struct dv_apply_stats {
     uint64_t epochs;          /* parallel epochs committed (fully or up to a refusal) */
     uint64_t edge_ops;        /* edge operations handed to workers */
     uint64_t short_runs;      /* deltas applied inline because their run was shorter than min_run */
+    uint64_t decoded_ahead;   /* deltas of a parallel batch a worker loop decoded before the dispatcher
+                                 reached them (the dispatcher decodes the others itself) */
 } dv_apply_stats;
 
 void dv_apply_config_default(dv_apply_config *cfg);

@@ -299,6 +299,93 @@ static void replayed_events_reproduce_state_after_every_op(void **state) {
     rec_free(&rb);
 }
 
+/* Replays r's events [from, r->n) onto db, each run of edge events of one
+ * kind on one layer through dv_db_replay_edges (as apply does per section). */
+typedef struct edge_pair {
+    uint32_t from, to;
+    float dist;
+} edge_pair;
+
+static void replay_all_edge_arrays(dv_db *db, const rec *r, size_t from) {
+    edge_pair run[256];
+    size_t i = from;
+    while (i < r->n) {
+        const dv_event *e = &r->ev[i];
+        if (e->kind != DV_EV_EDGE_ADD && e->kind != DV_EV_EDGE_REMOVE) {
+            assert_int_equal(dv_db_replay(db, e), DV_OK);
+            i++;
+            continue;
+        }
+        size_t n = 0;
+        while (i + n < r->n && n < 256 && r->ev[i + n].kind == e->kind &&
+               r->ev[i + n].u.edge.layer == e->u.edge.layer) {
+            run[n] = (edge_pair){r->ev[i + n].slot, r->ev[i + n].u.edge.to, r->ev[i + n].u.edge.distance};
+            n++;
+        }
+        size_t failed = 99999;
+        assert_int_equal(dv_db_replay_edges(db, e->kind, e->u.edge.layer, run, sizeof run[0], n, &failed),
+                         DV_OK);
+        assert_int_equal(failed, 99999);
+        i += n;
+    }
+}
+
+static void edge_arrays_replay_like_single_events(void **state) {
+    (void)state;
+    rng r = {4242};
+    rec ra = {.dim = DIM};
+    dv_db *a = open_db(5), *b = open_db(5), *c = open_db(5);
+    dv_observer oa = {on_event, &ra, NULL};
+    dv_db_set_observer(a, &oa);
+    for (int op = 0; op < 1500; op++) {
+        size_t fa = ra.n;
+        random_op(a, &r);
+        replay_all(b, &ra, fa);
+        replay_all_edge_arrays(c, &ra, fa);
+        assert_true(dv_db_state_hash(b) == dv_db_state_hash(c));
+    }
+    assert_int_equal(dv_db_check_invariants(c), DV_OK);
+
+    /* a refused edge stops the array there: the ones before it are applied, the db stays coherent */
+    uint32_t s = 0;
+    const uint32_t *lst = NULL;
+    uint32_t n = 0;
+    while (s < dv_db_slot_capacity(c) && (!dv_db_slot_live(c, s) || dv_db_neighbours(c, s, 0, &lst, &n) ||
+                                          n < 2 || n >= dv_db_max_degree(c, 0)))
+        s++;
+    assert_true(s < dv_db_slot_capacity(c));
+    uint32_t t = 0; /* a live node not yet in s's list */
+    for (;; t++) {
+        int in = t == s || !dv_db_slot_live(c, t);
+        for (uint32_t j = 0; j < n && !in; j++) in = lst[j] == t;
+        if (!in) break;
+    }
+    edge_pair rm[3] = {{s, lst[0], 0}, {s, t, 0}, {s, lst[1], 0}}; /* the second is absent */
+    uint32_t keep1 = lst[1];
+    uint64_t h_before = dv_db_state_hash(c);
+    size_t failed = 99999;
+    assert_int_equal(dv_db_replay_edges(c, DV_EV_EDGE_REMOVE, 0, rm, sizeof rm[0], 3, &failed),
+                     DV_EINCOHERENT);
+    assert_int_equal(failed, 1);
+    assert_true(dv_db_state_hash(c) != h_before); /* the first removal happened */
+    dv_event ev = {0};
+    ev.kind = DV_EV_EDGE_REMOVE;
+    ev.slot = s;
+    ev.u.edge.to = rm[0].to;
+    ev.u.edge.layer = 0;
+    assert_int_equal(dv_db_replay(b, &ev), DV_OK);
+    assert_true(dv_db_state_hash(b) == dv_db_state_hash(c));
+    assert_int_equal(dv_db_neighbours(c, s, 0, &lst, &n), DV_OK);
+    int still = 0;
+    for (uint32_t j = 0; j < n; j++) still |= lst[j] == keep1;
+    assert_true(still); /* the third was not tried */
+    assert_int_equal(dv_db_check_invariants(c), DV_OK);
+    dv_db_close(a);
+    dv_db_close(b);
+    dv_db_close(c);
+    rec_free(&ra);
+}
+
 static void replay_from_recorded_log_converges_at_checkpoints(void **state) {
     (void)state;
     rng r = {78};
@@ -466,6 +553,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(replayed_events_reproduce_state_after_every_op),
         cmocka_unit_test(replay_from_recorded_log_converges_at_checkpoints),
+        cmocka_unit_test(edge_arrays_replay_like_single_events),
         cmocka_unit_test(replay_check_rejects_incoherent_events),
         cmocka_unit_test(refused_op_begin_leaves_db_unchanged),
     };

@@ -290,13 +290,30 @@ dv_conflict_action dv_apply_decide(dv_apply *ap, dv_conflict_kind k, const dv_de
 
 typedef struct replay_ctx {
     dv_apply *ap;
-    const dv_event *failed;
+    dv_event_kind failed; /* 0 = none yet */
 } replay_ctx;
 
 static dv_status replay_one(void *ctx, const dv_event *ev) {
     replay_ctx *r = ctx;
     dv_status st = dv_db_replay(r->ap->db, ev);
-    if (st != DV_OK) r->failed = ev;
+    if (st != DV_OK) r->failed = ev->kind;
+    return st;
+}
+
+/* A section's removes then adds, each array in one call that reads ahead
+ * (edges are most of a structural delta's work: docs/BENCH.md). */
+static dv_status replay_section(void *ctx, const dv_hnsw_section *sec) {
+    replay_ctx *r = ctx;
+    size_t failed = 0;
+    dv_status st = dv_db_replay_edges(r->ap->db, DV_EV_EDGE_REMOVE, sec->layer, sec->removes,
+                                      sizeof *sec->removes, sec->n_remove, &failed);
+    if (st != DV_OK) {
+        r->failed = DV_EV_EDGE_REMOVE;
+        return st;
+    }
+    st = dv_db_replay_edges(r->ap->db, DV_EV_EDGE_ADD, sec->layer, sec->adds, sizeof *sec->adds, sec->n_add,
+                            &failed);
+    if (st != DV_OK) r->failed = DV_EV_EDGE_ADD;
     return st;
 }
 
@@ -313,13 +330,12 @@ static dv_status reserve_journal(dv_apply *ap, const dv_delta *d) {
 static dv_status apply_structural(dv_apply *ap, const dv_delta *d) {
     dv_status st = reserve_journal(ap, d);
     if (st != DV_OK) return dv_apply_fail(ap, d->h.sequence, "journal", st);
-    replay_ctx r = {ap, NULL};
-    st = dv_delta_to_events(d, replay_one, &r);
+    replay_ctx r = {ap, 0};
+    st = dv_delta_to_events_sections(d, replay_one, replay_section, &r);
     if (st != DV_OK) {
-        const char *what = r.failed ? dv_apply_event_name(r.failed->kind) : "replay";
+        const char *what = r.failed ? dv_apply_event_name(r.failed) : "replay";
         /* an entry point off its node's level is well-formed bytes the replica refuses (FORMAT.md 7) */
-        if (st == DV_ECONFLICT || (st == DV_EINCOHERENT && r.failed && r.failed->kind == DV_EV_ENTRY))
-            st = DV_ECONSTRAINT;
+        if (st == DV_ECONFLICT || (st == DV_EINCOHERENT && r.failed == DV_EV_ENTRY)) st = DV_ECONSTRAINT;
         return dv_apply_fail(ap, d->h.sequence, what, st);
     }
     return DV_OK;
@@ -417,15 +433,28 @@ static dv_status apply_one(dv_apply *ap, const dv_delta *d) {
     return DV_OK;
 }
 
-/* After the change: the entry point and every touched node are coherent. */
-static dv_status check_coherence(dv_apply *ap, uint64_t seq) {
+/* Does the delta (or a member of the batch) change any neighbour list? */
+static int changes_edges(const dv_delta *d) {
+    if (d->n_sections) return 1;
+    for (uint32_t i = 0; i < d->n_sub; i++)
+        if (d->subs[i].n_sections) return 1;
+    return 0;
+}
+
+/* After the change: the entry point and every touched node are coherent.
+ * The per-node part re-reads the touched nodes' lists (a random read per
+ * neighbour): a delta that changes no list cannot have made one
+ * incoherent (nodes appear and vanish only with their own edge events
+ * checked), so vector-only updates skip it. */
+static dv_status check_coherence(dv_apply *ap, const dv_delta *d) {
+    uint64_t seq = d->h.sequence;
     uint32_t entry, max_level;
     dv_db_entry(ap->db, &entry, &max_level);
     if (dv_db_count(ap->db) == 0 ? entry != DV_NO_SLOT
                                  : entry == DV_NO_SLOT || !dv_db_slot_live(ap->db, entry) ||
                                        dv_db_level_of(ap->db, entry) != max_level)
         return dv_apply_fail(ap, seq, "entry point not live on the top level", DV_EINCOHERENT);
-    if (ap->cfg.mode != DV_APPLY_STRUCTURAL) return DV_OK;
+    if (ap->cfg.mode != DV_APPLY_STRUCTURAL || !changes_edges(d)) return DV_OK;
     for (size_t i = 0; i < ap->n_touched; i++) {
         uint32_t s = ap->touched[i].slot;
         if (!dv_db_slot_live(ap->db, s)) continue;
@@ -502,7 +531,7 @@ dv_status dv_apply_decoded_locked(dv_apply *ap, const dv_delta *d) {
         st = apply_one(ap, d);
     }
     if (st == DV_OK) st = check_entry(ap, d);
-    if (st == DV_OK && ap->cfg.coherence_check) st = check_coherence(ap, d->h.sequence);
+    if (st == DV_OK && ap->cfg.coherence_check) st = check_coherence(ap, d);
     if (st != DV_OK) {
         dv_txn_rollback(ap->db);
         undo_touched(ap);

@@ -65,6 +65,20 @@
 #define SPINS 512u         /* idle polls before parking */
 #define NO_TAG UINT32_MAX
 #define EARLY_END_MIN 16u /* readers waiting: end the epoch after at least this many deltas */
+#define PREFETCH_AHEAD 8u /* edges read ahead by the dispatcher and the workers (dv_db_edge_prefetch) */
+#define DEC_WINDOW 32u    /* deltas of a batch idle loops may decode ahead of the dispatcher */
+#define DEC_CLOSED UINT32_MAX
+
+/* A delta decoded ahead by a loop: the slot of batch index i is dec[i % DEC_WINDOW]. */
+enum { DEC_FREE = 0, DEC_BUSY, DEC_DONE };
+typedef struct par_dec {
+    _Atomic uint32_t state; /* FREE -> BUSY (a loop claimed it) -> DONE (release) -> FREE (dispatcher) */
+    dv_status st;           /* dv_delta_decode's status */
+    dv_delta d;             /* points into arena */
+    dv_mem mem;             /* the arena's: used by one thread at a time, handed over by `state` */
+    dv_delta_arena arena;
+    char pad[64];
+} par_dec;
 
 /* One edge operation: tag = index of its delta in the epoch; kind = DV_EV_EDGE_ADD or DV_EV_EDGE_REMOVE. */
 typedef struct par_op {
@@ -133,6 +147,19 @@ struct dv_par {
     uint32_t inline_n; /* inline deltas under it */
     dv_par_test_hook test_hook;
     void *test_ctx;
+    /* decode-ahead of the running dv_apply_batch (see claim_decode) */
+    par_dec *dec;
+    char pad2[64];
+    _Atomic uint64_t
+        dec_next; /* (batch generation << 32) | next batch index to decode; index DEC_CLOSED: none */
+    _Atomic uint64_t dec_limit; /* (generation << 32) | indices below it may be claimed */
+    char pad3[64];
+    const uint8_t *const *dec_headers; /* the batch's arrays, published by the release store of dec_next */
+    const uint8_t *const *dec_payloads;
+    const size_t *dec_lens;
+    uint32_t dec_n, dec_gen;
+    uint32_t dec_held; /* dispatcher-private: index whose slot it uses, DEC_CLOSED if none */
+    size_t dec_pos;    /* dispatcher-private: deltas of the batch it has taken */
 };
 
 /* ---- small helpers ------------------------------------------------------------ */
@@ -176,6 +203,18 @@ dv_status dv_par_init(dv_apply *ap) {
         dv_mem_init(&p->w[i].mem, ap->cfg.allocator);
         p->w[i].fail_tag = NO_TAG;
     }
+    p->dec = dv_mem_calloc(&ap->mem, DEC_WINDOW, sizeof *p->dec);
+    if (!p->dec) {
+        dv_mem_free(&ap->mem, p->w, (size_t)p->n * sizeof *p->w);
+        dv_mem_free(&ap->mem, p, sizeof *p);
+        return DV_ENOMEM;
+    }
+    for (uint32_t i = 0; i < DEC_WINDOW; i++) {
+        dv_mem_init(&p->dec[i].mem, ap->cfg.allocator);
+        dv_delta_arena_init(&p->dec[i].arena, &p->dec[i].mem);
+    }
+    atomic_store(&p->dec_next, (uint64_t)DEC_CLOSED);
+    p->dec_held = DEC_CLOSED;
     atomic_store(&p->fail_tag, NO_TAG);
     p->disp_tag = NO_TAG;
     ap->par = p;
@@ -190,6 +229,8 @@ void dv_par_free(dv_apply *ap) {
         dv_mem_free(&w->mem, w->q, (size_t)QSIZE * sizeof *w->q);
         dv_mem_free(&w->mem, w->j, w->jcap * sizeof *w->j);
     }
+    for (uint32_t i = 0; i < DEC_WINDOW; i++) dv_delta_arena_free(&p->dec[i].arena);
+    dv_mem_free(&ap->mem, p->dec, (size_t)DEC_WINDOW * sizeof *p->dec);
     dv_mem_free(&ap->mem, p->pend, (size_t)p->pend_cap * sizeof *p->pend);
     dv_mem_free(&ap->mem, p->w, (size_t)p->n * sizeof *p->w);
     dv_mem_free(&ap->mem, p, sizeof *p);
@@ -297,6 +338,60 @@ static void run_op(dv_apply *ap, par_worker *w, const par_op *op) {
     r->kind = op->kind;
 }
 
+/* ---- decode-ahead ------------------------------------------------------------------ *
+ * A loop with no edge operation queued decodes a later delta of the running
+ * batch (checksum, decompression, parsing: pure functions of the bytes), so
+ * the dispatcher finds it decoded. Indices are claimed in order with a CAS
+ * on dec_next, by loops and by the dispatcher alike, so each delta is
+ * decoded exactly once; the generation in the high half keeps a claim read
+ * in one batch from succeeding in the next. A claim needs index < limit,
+ * which the dispatcher raises only after freeing the slot the index reuses.
+ * The result is what the dispatcher's own decode would have been: where it
+ * happens does not change what is applied. */
+
+/* Claims the next index to decode (any index when `any`, else only below the limit), or DEC_CLOSED. */
+static uint32_t claim_decode(dv_par *p, int any) {
+    uint64_t cur = atomic_load_explicit(&p->dec_next, memory_order_acquire);
+    for (;;) {
+        uint32_t i = (uint32_t)cur;
+        if (i == DEC_CLOSED) return DEC_CLOSED;
+        if (!any) {
+            uint64_t lim = atomic_load_explicit(&p->dec_limit, memory_order_acquire);
+            if ((lim >> 32) != (cur >> 32) || i >= (uint32_t)lim) return DEC_CLOSED;
+        }
+        if (atomic_compare_exchange_weak_explicit(&p->dec_next, &cur, cur + 1, memory_order_acq_rel,
+                                                  memory_order_acquire))
+            return i;
+    }
+}
+
+static int decode_pending(const dv_par *p) {
+    uint64_t cur = atomic_load_explicit(&p->dec_next, memory_order_acquire);
+    uint64_t lim = atomic_load_explicit(&p->dec_limit, memory_order_acquire);
+    return (uint32_t)cur != DEC_CLOSED && (lim >> 32) == (cur >> 32) && (uint32_t)cur < (uint32_t)lim;
+}
+
+static dv_status decode_into(const dv_apply *ap, const uint8_t *hdr, const uint8_t *pay, size_t len,
+                             dv_delta_arena *arena, dv_delta *d) {
+    if (!hdr || (!pay && len)) return DV_EINVAL;
+    dv_delta_arena_reset(arena);
+    return dv_delta_decode(hdr, pay, len, &ap->lim, arena, d);
+}
+
+/* One decode job for a loop with nothing queued; 0 when there was none. */
+static int decode_ahead(dv_apply *ap) {
+    dv_par *p = ap->par;
+    uint32_t i = claim_decode(p, 0);
+    if (i == DEC_CLOSED) return 0;
+    par_dec *x = &p->dec[i % DEC_WINDOW];
+    atomic_store_explicit(&x->state, DEC_BUSY, memory_order_relaxed);
+    x->st = decode_into(ap, p->dec_headers[i], p->dec_payloads[i], p->dec_lens[i], &x->arena, &x->d);
+    atomic_store_explicit(&x->state, DEC_DONE, memory_order_release);
+    atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit(&p->disp_parked, memory_order_relaxed)) ring(ap, &p->disp_bell);
+    return 1;
+}
+
 typedef struct worker_arg {
     const par_worker *w;
     uint64_t h;
@@ -309,7 +404,8 @@ static int stop_requested(const dv_par *p, uint32_t gen) {
 
 static int worker_ready(const dv_apply *ap, const void *arg) {
     const worker_arg *a = arg;
-    return atomic_load_explicit(&a->w->tail, memory_order_acquire) != a->h || stop_requested(ap->par, a->gen);
+    return atomic_load_explicit(&a->w->tail, memory_order_acquire) != a->h ||
+           stop_requested(ap->par, a->gen) || decode_pending(ap->par);
 }
 
 dv_status dv_apply_worker_run(dv_apply *ap, uint32_t index) {
@@ -333,12 +429,19 @@ dv_status dv_apply_worker_run(dv_apply *ap, uint32_t index) {
         uint64_t t = atomic_load_explicit(&w->tail, memory_order_acquire);
         if (h == t) {
             if (stop_requested(p, gen)) break;
+            if (decode_ahead(ap)) continue; /* edge operations first: they hold the epoch open */
             worker_arg a = {w, h, gen};
             park(ap, &w->parked, &w->bell, worker_ready, &a);
             continue;
         }
         uint64_t end = t - h > CHUNK ? h + CHUNK : t;
-        for (; h < end; h++) run_op(ap, w, &w->q[h & QMASK]);
+        for (; h < end; h++) {
+            if (h + PREFETCH_AHEAD < t) { /* overlap the next lists' cache misses with this one */
+                const par_op *next = &w->q[(h + PREFETCH_AHEAD) & QMASK];
+                dv_db_edge_prefetch_checked(ap->db, next->from, next->layer, next->to);
+            }
+            run_op(ap, w, &w->q[h & QMASK]);
+        }
         atomic_store_explicit(&w->head, h, memory_order_release);
         atomic_thread_fence(memory_order_seq_cst);
         if (atomic_load_explicit(&p->disp_parked, memory_order_relaxed)) ring(ap, &p->disp_bell);
@@ -544,7 +647,7 @@ static dv_status epoch_end(dv_apply *ap, dv_status *results, size_t last, size_t
 typedef struct disp_ctx {
     dv_apply *ap;
     uint32_t tag;
-    const dv_event *failed;
+    dv_event_kind failed_kind; /* 0 = nothing refused */
 } disp_ctx;
 
 static dv_status disp_event(void *ctx, const dv_event *ev) {
@@ -569,8 +672,46 @@ static dv_status disp_event(void *ctx, const dv_event *ev) {
         st = dv_db_replay(ap->db, ev);
         break;
     }
-    if (st != DV_OK) c->failed = ev;
+    if (st != DV_OK) c->failed_kind = ev->kind;
     return st;
+}
+
+/* A whole HNSW section (removes, then adds): the ends' records are read a
+ * few edges ahead, since checking them is most of the dispatcher's work. */
+static dv_status disp_edges(disp_ctx *c, dv_event_kind kind, uint32_t layer, const void *edges, size_t stride,
+                            size_t n) {
+    dv_apply *ap = c->ap;
+    const unsigned char *e = edges;
+    for (size_t i = 0; i < n && i < PREFETCH_AHEAD; i++) {
+        uint32_t ft[2];
+        memcpy(ft, e + i * stride, 8);
+        dv_db_edge_prefetch(ap->db, ft[0], layer, ft[1]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint32_t ft[2];
+        if (i + PREFETCH_AHEAD < n) {
+            memcpy(ft, e + (i + PREFETCH_AHEAD) * stride, 8);
+            dv_db_edge_prefetch(ap->db, ft[0], layer, ft[1]);
+        }
+        memcpy(ft, e + i * stride, 8);
+        dv_status st = dv_db_edge_check_ends(ap->db, ft[0], layer, ft[1]);
+        if (st != DV_OK) {
+            c->failed_kind = kind;
+            return st;
+        }
+        par_op op = {c->tag, ft[0], ft[1], (uint16_t)layer, (uint16_t)kind};
+        enqueue(ap, &op);
+        ap->st.edge_ops++;
+    }
+    return DV_OK;
+}
+
+static dv_status disp_section(void *ctx, const dv_hnsw_section *sec) {
+    disp_ctx *c = ctx;
+    dv_status st =
+        disp_edges(c, DV_EV_EDGE_REMOVE, sec->layer, sec->removes, sizeof *sec->removes, sec->n_remove);
+    if (st != DV_OK) return st;
+    return disp_edges(c, DV_EV_EDGE_ADD, sec->layer, sec->adds, sizeof *sec->adds, sec->n_add);
 }
 
 static dv_status pend_push(dv_apply *ap, const dv_delta *d, size_t index) {
@@ -631,11 +772,11 @@ static dv_status dispatch(dv_apply *ap, const dv_delta *d) {
     if (st != DV_OK) return dv_apply_fail(ap, seq, "journal", st);
     if (d->vkind == DV_VEC_INSERT && dv_db_insert_moves_lists(db, d->slot))
         drain(ap); /* lists workers write */
-    disp_ctx c = {ap, p->n_pend - 1, NULL};
-    st = dv_delta_to_events(d, disp_event, &c);
+    disp_ctx c = {ap, p->n_pend - 1, 0};
+    st = dv_delta_to_events_sections(d, disp_event, disp_section, &c);
     publish_all(ap);
     if (st != DV_OK) {
-        const char *what = c.failed ? dv_apply_event_name(c.failed->kind) : "replay";
+        const char *what = c.failed_kind ? dv_apply_event_name(c.failed_kind) : "replay";
         return dv_apply_fail(ap, seq, what, st == DV_ECONFLICT ? DV_ECONSTRAINT : st);
     }
     if (ap->cfg.coherence_check && !entry_coherent(db))
@@ -709,18 +850,100 @@ static int close_epoch(dv_apply *ap, batch_state *b, size_t i, int include_i) {
     return 1;
 }
 
+/* ---- dispatcher: decode-ahead ---------------------------------------------------------- */
+
+/* Opens decode-ahead for a batch of n deltas (the loops may decode its first DEC_WINDOW). */
+static void decode_open(dv_apply *ap, const uint8_t *const *headers, const uint8_t *const *payloads,
+                        const size_t *lens, size_t n) {
+    dv_par *p = ap->par;
+    p->dec_pos = 0;
+    if (n < 2 || n >= DEC_CLOSED) return; /* stays closed: the dispatcher decodes */
+    p->dec_gen++;
+    uint64_t g = (uint64_t)p->dec_gen << 32;
+    p->dec_headers = headers;
+    p->dec_payloads = payloads;
+    p->dec_lens = lens;
+    p->dec_n = (uint32_t)n;
+    atomic_store_explicit(&p->dec_limit, g | (n < DEC_WINDOW ? n : DEC_WINDOW), memory_order_release);
+    atomic_store_explicit(&p->dec_next, g, memory_order_release);
+    atomic_thread_fence(memory_order_seq_cst);
+    for (uint32_t k = 0; k < p->n; k++)
+        if (atomic_load_explicit(&p->w[k].parked, memory_order_relaxed)) ring(ap, &p->w[k].bell);
+}
+
+static int slot_done(const dv_apply *ap, const void *arg) {
+    (void)ap;
+    const par_dec *x = arg;
+    return atomic_load_explicit(&x->state, memory_order_acquire) == DEC_DONE;
+}
+
+/* Waits for the loop decoding index j, then frees its slot (and returns it). */
+static par_dec *slot_wait(dv_apply *ap, uint32_t j) {
+    dv_par *p = ap->par;
+    par_dec *x = &p->dec[j % DEC_WINDOW];
+    while (!slot_done(ap, x)) park(ap, &p->disp_parked, &p->disp_bell, slot_done, x);
+    return x;
+}
+
+/* The slot the dispatcher used for its previous delta goes back to the loops. */
+static void release_held(dv_apply *ap) {
+    dv_par *p = ap->par;
+    if (p->dec_held == DEC_CLOSED) return;
+    atomic_store_explicit(&p->dec[p->dec_held % DEC_WINDOW].state, DEC_FREE, memory_order_relaxed);
+    p->dec_held = DEC_CLOSED;
+}
+
+/* Delta i of the batch, decoded: by a loop ahead of time, or now. */
+static dv_status next_decoded(dv_apply *ap, size_t i, const uint8_t *hdr, const uint8_t *payload, size_t len,
+                              dv_delta *d) {
+    dv_par *p = ap->par;
+    release_held(ap);
+    p->dec_pos = i + 1;
+    uint64_t cur = atomic_load_explicit(&p->dec_next, memory_order_acquire);
+    if ((uint32_t)cur != DEC_CLOSED) {
+        uint64_t g = (uint64_t)p->dec_gen << 32;
+        uint64_t lim = i + DEC_WINDOW < p->dec_n ? i + DEC_WINDOW : p->dec_n; /* slots of < i are free */
+        atomic_store_explicit(&p->dec_limit, g | lim, memory_order_release);
+        /* claim i unless a loop did; claims go in order, so cur never trails i */
+        while ((uint32_t)cur == i &&
+               !atomic_compare_exchange_weak_explicit(&p->dec_next, &cur, cur + 1, memory_order_acq_rel,
+                                                      memory_order_acquire)) {
+        }
+        if ((uint32_t)cur != i) {
+            par_dec *x = slot_wait(ap, (uint32_t)i);
+            p->dec_held = (uint32_t)i;
+            ap->st.decoded_ahead++;
+            *d = x->d;
+            return x->st;
+        }
+    }
+    return decode_into(ap, hdr, payload, len, &ap->arena, d);
+}
+
+/* Ends decode-ahead: no new claim, and every claimed delta decoded, before
+ * the batch's arrays go back to the caller. */
+static void decode_close(dv_apply *ap) {
+    dv_par *p = ap->par;
+    release_held(ap);
+    uint64_t cur = atomic_exchange_explicit(&p->dec_next, (uint64_t)DEC_CLOSED, memory_order_acq_rel);
+    if ((uint32_t)cur == DEC_CLOSED) return;
+    for (uint32_t j = (uint32_t)p->dec_pos; j < (uint32_t)cur; j++) { /* claimed by loops, not used */
+        par_dec *x = slot_wait(ap, j);
+        atomic_store_explicit(&x->state, DEC_FREE, memory_order_relaxed);
+    }
+}
+
 static void one_delta(dv_apply *ap, batch_state *b, size_t i, const uint8_t *hdr, const uint8_t *payload,
                       size_t len) {
     dv_par *p = ap->par;
     ap->cur = NULL;
+    dv_delta d;
+    dv_status st = next_decoded(ap, i, hdr, payload, len, &d);
     if (!hdr || (!payload && len)) {
         if (close_epoch(ap, b, i, 0)) return;
         set_result(b, i, DV_EINVAL);
         return;
     }
-    dv_delta d;
-    dv_delta_arena_reset(&ap->arena);
-    dv_status st = dv_delta_decode(hdr, payload, len, &ap->lim, &ap->arena, &d);
     if (st != DV_OK) {
         if (close_epoch(ap, b, i, 0)) return;
         dv_delta_header h;
@@ -783,8 +1006,10 @@ dv_status dv_par_batch(dv_apply *ap, const uint8_t *const *headers, const uint8_
                        const size_t *payload_lens, size_t n, dv_status *results, size_t *n_applied) {
     batch_state b = {headers, n, results, 0, DV_OK};
     size_t i = 0;
+    decode_open(ap, headers, payloads, payload_lens, n);
     for (; i < n && b.first == DV_OK; i++) one_delta(ap, &b, i, headers[i], payloads[i], payload_lens[i]);
     if (b.first == DV_OK && n) close_epoch(ap, &b, n - 1, 1);
+    decode_close(ap);
     inline_unlock(ap);
     if (results)
         for (; i < n; i++) results[i] = DV_EGAP;

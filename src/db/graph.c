@@ -73,6 +73,7 @@ void dv_graph_add_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to, fl
     (*dv_indeg(db, to, layer))++;
     if (dv_txn_active(db)) dv_txn_log_edge_add(db, from, layer, to);
     db->op_edges++;
+    if (!db->has_obs) return; /* a replica without chained capture: no event to build */
     dv_event ev = event_of(DV_EV_EDGE_ADD, from);
     ev.u.edge.layer = layer;
     ev.u.edge.to = to;
@@ -90,6 +91,7 @@ void dv_graph_remove_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to)
     (*dv_indeg(db, to, layer))--;
     if (dv_txn_active(db)) dv_txn_log_edge_remove(db, from, layer, to, j);
     db->op_edges++;
+    if (!db->has_obs) return;
     dv_event ev = event_of(DV_EV_EDGE_REMOVE, from);
     ev.u.edge.layer = layer;
     ev.u.edge.to = to;

@@ -182,6 +182,83 @@ static dv_status replay_insert(dv_db *db, const dv_event *ev) {
     return DV_OK;
 }
 
+/* How many edges ahead dv_db_replay_edges reads: enough misses in flight
+ * to hide memory latency, few enough that the lines are still in L1. */
+#define EDGE_PREFETCH_AHEAD 8
+
+/* The node records of both ends and, on layer 0 (inline in the node's
+ * block, 1 + 2M words: up to 3 lines), from's list. An upper list's
+ * address is in from's record, itself being fetched: not chased. Reads
+ * only what does not change while parallel apply's workers run (info,
+ * data, node_size), so a worker may call it on edges the dispatcher checked.
+ * always_inline: a function made only of prefetches has no side effect,
+ * so gcc would mark it const and drop the calls. */
+static inline __attribute__((always_inline)) void prefetch_ends(const dv_db *db, uint32_t from,
+                                                                uint32_t layer, uint32_t to) {
+    __builtin_prefetch(&db->info[from]);
+    __builtin_prefetch(&db->info[to]);
+    if (layer == 0) {
+        const char *l = (const char *)dv_l0(db, from);
+        size_t bytes = db->links0_words * 4;
+        for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(l + o);
+        __builtin_prefetch(l + bytes - 1);
+    }
+}
+
+/* The same for unchecked (wire) slots: nothing outside the store. */
+static inline __attribute__((always_inline)) void prefetch_edge(const dv_db *db, uint32_t from,
+                                                                uint32_t layer, uint32_t to) {
+    if (from < db->n_slots && to < db->n_slots) prefetch_ends(db, from, layer, to);
+}
+
+void dv_db_edge_prefetch(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to) {
+    prefetch_edge(db, from, layer, to);
+}
+
+void dv_db_edge_prefetch_checked(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to) {
+    prefetch_ends(db, from, layer, to);
+}
+
+static void edge_at(const void *edges, size_t stride, size_t i, uint32_t *from, uint32_t *to) {
+    const unsigned char *p = (const unsigned char *)edges + i * stride;
+    memcpy(from, p, 4);
+    memcpy(to, p + 4, 4);
+}
+
+dv_status dv_db_replay_edges(dv_db *db, dv_event_kind kind, uint32_t layer, const void *edges, size_t stride,
+                             size_t n, size_t *failed) {
+    if (!db || (n && !edges) || (kind != DV_EV_EDGE_ADD && kind != DV_EV_EDGE_REMOVE)) return DV_EINVAL;
+    uint32_t from, to;
+    for (size_t i = 0; i < n && i < EDGE_PREFETCH_AHEAD; i++) {
+        edge_at(edges, stride, i, &from, &to);
+        prefetch_edge(db, from, layer, to);
+    }
+    dv_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = kind;
+    ev.u.edge.layer = layer;
+    for (size_t i = 0; i < n; i++) {
+        if (i + EDGE_PREFETCH_AHEAD < n) {
+            edge_at(edges, stride, i + EDGE_PREFETCH_AHEAD, &from, &to);
+            prefetch_edge(db, from, layer, to);
+        }
+        edge_at(edges, stride, i, &ev.slot, &ev.u.edge.to);
+        dv_status st = check_edge(db, &ev);
+        if (st != DV_OK) {
+            *failed = i;
+            return st;
+        }
+        if (kind == DV_EV_EDGE_ADD) {
+            float dist;
+            memcpy(&dist, (const unsigned char *)edges + i * stride + 8, 4);
+            dv_graph_add_edge(db, ev.slot, layer, ev.u.edge.to, dist);
+        } else {
+            dv_graph_remove_edge(db, ev.slot, layer, ev.u.edge.to);
+        }
+    }
+    return DV_OK;
+}
+
 dv_status dv_db_replay(dv_db *db, const dv_event *ev) {
     dv_status st = dv_db_replay_check(db, ev);
     if (st != DV_OK) return st;

@@ -22,6 +22,18 @@
 dv_status dv_db_replay_check(const dv_db *db, const dv_event *ev);
 dv_status dv_db_replay(dv_db *db, const dv_event *ev);
 
+/* n edge events of one kind (DV_EV_EDGE_ADD or DV_EV_EDGE_REMOVE) on one
+ * layer, replayed in order exactly as n calls of dv_db_replay would (same
+ * checks, changes, journal and observer events). Edge i's (from, to) pair
+ * is the two u32 at `edges + i * stride` and, for adds, its distance the
+ * float 8 bytes further (the layout of the decoder's dv_edge_rm /
+ * dv_edge_add arrays). Each edge touches lists and node records at random
+ * places in a large db: reading them a few edges ahead overlaps those
+ * cache misses, which dominate an edge's cost. On a refusal returns its
+ * status and sets *failed to the edge's index (edges before it applied). */
+dv_status dv_db_replay_edges(dv_db *db, dv_event_kind kind, uint32_t layer, const void *edges, size_t stride,
+                             size_t n, size_t *failed);
+
 /* Makes sure a VECTOR_INSERT at `slot` with `level` will not need to grow
  * the store, the id map or the scratch (it still allocates the id, metadata
  * and upper lists, failure-safe). */
@@ -55,6 +67,14 @@ uint32_t dv_db_highest_level(const dv_db *db);
  * nothing: the worker keeps its own undo record. Lists still change only in
  * graph.c. */
 
+/* Starts reading what replaying the edge will touch (both node records,
+ * from's layer-0 list); no effect on the state. Parallel apply's dispatcher
+ * and workers call it a few edges ahead, as dv_db_replay_edges does. */
+void dv_db_edge_prefetch(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to);
+/* The same for an edge whose ends passed dv_db_edge_check_ends: it reads
+ * nothing the dispatcher changes during an epoch (not the slot count), so a
+ * worker may call it. */
+void dv_db_edge_prefetch_checked(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to);
 /* Both ends live, layer within both levels, no self loop: DV_OK or DV_EINCOHERENT. */
 dv_status dv_db_edge_check_ends(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to);
 /* The list part of replaying an edge event (kind DV_EV_EDGE_ADD or

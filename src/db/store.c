@@ -53,10 +53,16 @@ uint32_t dv_store_next_slot(const dv_db *db) {
     return db->n_free ? db->free_slots[db->n_free - 1] : db->n_slots;
 }
 
+/* Branch-free over the bits (exponent all ones = Inf or NaN), so it
+ * vectorizes: every insert and dense update on a replica runs it. */
 dv_status dv_store_check_vector(const float *v, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(v[i])) return DV_ENONFINITE;
-    return DV_OK;
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t b;
+        memcpy(&b, &v[i], 4);
+        bad |= (uint32_t)((b & 0x7f800000u) == 0x7f800000u);
+    }
+    return bad ? DV_ENONFINITE : DV_OK;
 }
 
 dv_status dv_store_check_sparse(const dv_db *db, const uint32_t *idx, const float *values, size_t n) {
@@ -303,7 +309,12 @@ void dv_store_node_set_vector(dv_db *db, uint32_t slot, const float *vec, const 
         ev.u.update.n = db->dim;
     }
     dv_db_emit(db, &ev);
-    if (dv_txn_active(db)) dv_txn_log_vector(db, slot);
+    if (dv_txn_active(db)) {
+        if (idx)
+            dv_txn_log_sparse(db, slot, idx, n);
+        else
+            dv_txn_log_vector(db, slot);
+    }
     if (idx) {
         dv_scatter(v, idx, values, n); /* SIMD kernel (src/simd) */
     } else if (vec != v) {

@@ -22,7 +22,8 @@ typedef enum jkind {
     J_META_REMOVE,
     J_META_OVERWRITE,
     J_META_APPEND,
-    J_TOMB
+    J_TOMB,
+    J_SPARSE
 } jkind;
 
 typedef struct jrec {
@@ -129,6 +130,26 @@ void dv_txn_log_vector(dv_db *db, uint32_t slot) {
     jrec *r = push(db, J_VECTOR, slot);
     r->off = pool_take(db, vector_bytes(db));
     memcpy(db->txn->pool + r->off, dv_vec(db, slot), vector_bytes(db));
+    r->f = db->info[slot].inv_norm;
+}
+
+/* A sparse update saves only the entries it overwrites, (index, old bits)
+ * pairs, when that is smaller than the vector: a 5% update of a 384-dim
+ * vector then journals 152 bytes instead of 1,536 (it is most of its cost). */
+void dv_txn_log_sparse(dv_db *db, uint32_t slot, const uint32_t *idx, size_t n) {
+    if (n * 8 >= vector_bytes(db)) {
+        dv_txn_log_vector(db, slot);
+        return;
+    }
+    jrec *r = push(db, J_SPARSE, slot);
+    r->a = (uint32_t)n;
+    r->off = pool_take(db, n * 8);
+    unsigned char *p = db->txn->pool + r->off;
+    const float *v = dv_vec(db, slot);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(p + i * 8, &idx[i], 4);
+        memcpy(p + i * 8 + 4, &v[idx[i]], 4);
+    }
     r->f = db->info[slot].inv_norm;
 }
 
@@ -297,6 +318,17 @@ static void undo(dv_db *db, const jrec *r) {
         memcpy(dv_vec(db, r->slot), db->txn->pool + r->off, vector_bytes(db));
         db->info[r->slot].inv_norm = r->f;
         break;
+    case J_SPARSE: {
+        const unsigned char *p = db->txn->pool + r->off;
+        float *v = dv_vec(db, r->slot);
+        for (uint32_t i = 0; i < r->a; i++) {
+            uint32_t at;
+            memcpy(&at, p + (size_t)i * 8, 4);
+            memcpy(&v[at], p + (size_t)i * 8 + 4, 4);
+        }
+        db->info[r->slot].inv_norm = r->f;
+        break;
+    }
     case J_ATTACH:
         undo_attach(db, r);
         break;

@@ -48,6 +48,10 @@ void dv_txn_log_edge_add(dv_db *db, uint32_t from, uint32_t layer, uint32_t to);
 void dv_txn_log_edge_remove(dv_db *db, uint32_t from, uint32_t layer, uint32_t to, uint32_t pos);
 void dv_txn_log_entry(dv_db *db, uint32_t old_entry, uint32_t old_max_level);
 void dv_txn_log_vector(dv_db *db, uint32_t slot);
+/* Before a sparse update of entries idx[0..n) (distinct, < dim): the old
+ * values of just those entries (or the whole vector when that is smaller).
+ * Uses at most the pool bytes reserved for one vector. */
+void dv_txn_log_sparse(dv_db *db, uint32_t slot, const uint32_t *idx, size_t n);
 /* from_free_index: where the slot was on the free stack, or UINT32_MAX when
  * the store grew from old_n_slots to take it. */
 void dv_txn_log_attach(dv_db *db, uint32_t slot, uint32_t from_free_index, uint32_t old_n_slots);

@@ -180,6 +180,13 @@ size_t dv_delta_body_size(const uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8_t
  */
 dv_status dv_delta_to_events(const dv_delta *d, dv_event_fn fn, void *ctx);
 
+/* The same walk, except that each HNSW section is handed whole to sec_fn
+ * (at the point where its EDGE_REMOVE then EDGE_ADD events would come)
+ * instead of one event per edge: a replayer can then work through an edge
+ * array, prefetching ahead (src/apply/apply.c). */
+typedef dv_status (*dv_section_fn)(void *ctx, const dv_hnsw_section *sec);
+dv_status dv_delta_to_events_sections(const dv_delta *d, dv_event_fn fn, dv_section_fn sec_fn, void *ctx);
+
 /* ---- encode ----------------------------------------------------------- */
 
 typedef enum dv_value_mode {

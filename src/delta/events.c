@@ -34,11 +34,24 @@ static dv_status emit_op(const dv_delta *d, dv_event_kind k, dv_event_fn fn, voi
     return fn(ctx, &ev);
 }
 
-static dv_status emit_hnsw(const dv_delta *d, dv_event_fn fn, void *ctx) {
+/* The per-event or per-section consumer of one walk over a delta. */
+typedef struct sink {
+    dv_event_fn fn;
+    dv_section_fn sec_fn; /* NULL: sections are expanded into edge events */
+    void *ctx;
+} sink;
+
+static dv_status emit_hnsw(const dv_delta *d, const sink *out) {
+    dv_event_fn fn = out->fn;
+    void *ctx = out->ctx;
     dv_status s;
     dv_event ev;
     for (uint32_t i = 0; i < d->n_sections; i++) {
         const dv_hnsw_section *sec = &d->sections[i];
+        if (out->sec_fn) {
+            if ((s = out->sec_fn(ctx, sec))) return s;
+            continue;
+        }
         for (uint32_t k = 0; k < sec->n_remove; k++) {
             memset(&ev, 0, sizeof ev);
             ev.kind = DV_EV_EDGE_REMOVE;
@@ -134,23 +147,35 @@ static dv_status emit_entry(const dv_delta *d, dv_event_fn fn, void *ctx) {
     return fn(ctx, &ev);
 }
 
-dv_status dv_delta_to_events(const dv_delta *d, dv_event_fn fn, void *ctx) {
-    if (!d || !fn) return DV_EINVAL;
+static dv_status walk(const dv_delta *d, const sink *k) {
+    dv_event_fn fn = k->fn;
+    void *ctx = k->ctx;
     dv_status s;
     if (d->h.operation == DV_OP_BATCH) {
         for (uint32_t i = 0; i < d->n_sub; i++)
-            if ((s = dv_delta_to_events(&d->subs[i], fn, ctx))) return s;
+            if ((s = walk(&d->subs[i], k))) return s;
         return DV_OK;
     }
     if ((s = emit_op(d, DV_EV_OP_BEGIN, fn, ctx))) return s;
     if (d->vkind == DV_VEC_DELETE) {
         /* The primary moves the entry point off a node before detaching it. */
-        if ((s = emit_hnsw(d, fn, ctx)) || (s = emit_entry(d, fn, ctx)) || (s = emit_vector(d, fn, ctx)))
-            return s;
+        if ((s = emit_hnsw(d, k)) || (s = emit_entry(d, fn, ctx)) || (s = emit_vector(d, fn, ctx))) return s;
     } else {
-        if ((s = emit_vector(d, fn, ctx)) || (s = emit_meta(d, fn, ctx)) || (s = emit_hnsw(d, fn, ctx)) ||
+        if ((s = emit_vector(d, fn, ctx)) || (s = emit_meta(d, fn, ctx)) || (s = emit_hnsw(d, k)) ||
             (s = emit_entry(d, fn, ctx)) || (s = emit_purge(d, fn, ctx)))
             return s;
     }
     return emit_op(d, DV_EV_OP_END, fn, ctx);
+}
+
+dv_status dv_delta_to_events(const dv_delta *d, dv_event_fn fn, void *ctx) {
+    if (!d || !fn) return DV_EINVAL;
+    sink k = {fn, NULL, ctx};
+    return walk(d, &k);
+}
+
+dv_status dv_delta_to_events_sections(const dv_delta *d, dv_event_fn fn, dv_section_fn sec_fn, void *ctx) {
+    if (!d || !fn || !sec_fn) return DV_EINVAL;
+    sink k = {fn, sec_fn, ctx};
+    return walk(d, &k);
 }
