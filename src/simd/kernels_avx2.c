@@ -30,6 +30,7 @@
 #include <immintrin.h>
 
 #include "simd/reduce_avx2.h"
+#include "simd/scatter_stores.h"
 
 static float avx2_l2sq(const float *a, const float *b, size_t n) { return avx2_l2sq_loop(a, b, n); }
 static float avx2_dot(const float *a, const float *b, size_t n) { return avx2_dot_loop(a, b, n); }
@@ -122,17 +123,6 @@ static size_t avx2_diff(const float *old_v, const float *new_v, size_t n, float 
     return k;
 }
 
-static void avx2_scatter(float *dst, const uint32_t *idx, const float *values, size_t n) {
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        dst[idx[i]] = values[i];
-        dst[idx[i + 1]] = values[i + 1];
-        dst[idx[i + 2]] = values[i + 2];
-        dst[idx[i + 3]] = values[i + 3];
-    }
-    for (; i < n; i++) dst[idx[i]] = values[i];
-}
-
 static void avx2_gather(float *out, const float *src, const uint32_t *idx, size_t n) {
     size_t i = 0;
     for (; i + 8 <= n; i += 8) {
@@ -147,7 +137,7 @@ static void avx2_gather(float *out, const float *src, const uint32_t *idx, size_
 }
 
 const dv_kernels dv_kernels_avx2 = {
-    "avx2", avx2_l2sq, avx2_dot, avx2_diff, avx2_scatter, avx2_gather,
+    "avx2", avx2_l2sq, avx2_dot, avx2_diff, dv_scatter_stores, avx2_gather,
 };
 
 #endif /* x86-64 */

@@ -46,6 +46,7 @@
 #include <immintrin.h>
 
 #include "simd/reduce_avx2.h" /* the AVX2 loops and their hsum256 */
+#include "simd/scatter_stores.h"
 
 /* Lanes 8..15 (vextractf32x8 would need AVX512DQ; the 64-bit form is AVX512F). */
 static inline __m256 high_half(__m512 v) {
@@ -146,19 +147,6 @@ static inline int any_index_past_int32(__m512i vi) {
     return _mm512_cmplt_epi32_mask(vi, _mm512_setzero_si512()) != 0;
 }
 
-/* vscatterdps measured slower than plain stores here (docs/BENCH.md), so
- * scatter is the AVX2 set's unrolled stores, in index order. */
-static void avx512_scatter(float *dst, const uint32_t *idx, const float *values, size_t n) {
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        dst[idx[i]] = values[i];
-        dst[idx[i + 1]] = values[i + 1];
-        dst[idx[i + 2]] = values[i + 2];
-        dst[idx[i + 3]] = values[i + 3];
-    }
-    for (; i < n; i++) dst[idx[i]] = values[i];
-}
-
 static void avx512_gather(float *out, const float *src, const uint32_t *idx, size_t n) {
     size_t i = 0;
     for (; i + 16 <= n; i += 16) {
@@ -173,7 +161,7 @@ static void avx512_gather(float *out, const float *src, const uint32_t *idx, siz
 }
 
 const dv_kernels dv_kernels_avx512 = {
-    "avx512", avx512_l2sq, avx512_dot, avx512_diff, avx512_scatter, avx512_gather,
+    "avx512", avx512_l2sq, avx512_dot, avx512_diff, dv_scatter_stores, avx512_gather,
 };
 
 #endif /* x86-64 */

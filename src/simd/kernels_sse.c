@@ -16,6 +16,7 @@
  * loads/stores in index order (later duplicate wins, as in scalar).
  */
 #include "simd/kernels.h"
+#include "simd/scatter_stores.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 
@@ -112,17 +113,6 @@ static size_t sse_diff(const float *old_v, const float *new_v, size_t n, float e
     return k;
 }
 
-static void sse_scatter(float *dst, const uint32_t *idx, const float *values, size_t n) {
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        dst[idx[i]] = values[i];
-        dst[idx[i + 1]] = values[i + 1];
-        dst[idx[i + 2]] = values[i + 2];
-        dst[idx[i + 3]] = values[i + 3];
-    }
-    for (; i < n; i++) dst[idx[i]] = values[i];
-}
-
 static void sse_gather(float *out, const float *src, const uint32_t *idx, size_t n) {
     size_t i = 0;
     for (; i + 4 <= n; i += 4) {
@@ -133,7 +123,7 @@ static void sse_gather(float *out, const float *src, const uint32_t *idx, size_t
 }
 
 const dv_kernels dv_kernels_sse = {
-    "sse", sse_l2sq, sse_dot, sse_diff, sse_scatter, sse_gather,
+    "sse", sse_l2sq, sse_dot, sse_diff, dv_scatter_stores, sse_gather,
 };
 
 #endif /* x86-64 */
