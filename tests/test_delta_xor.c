@@ -119,6 +119,17 @@ static void capture_run(const dv_capture_config *cfg, blobs *out, uint64_t *hash
     dv_db_close(db);
 }
 
+/* The workload captured with kind 3 on, vectors and metadata only (no graph sections). */
+static void capture_kind3_run(blobs *out, uint64_t *hash) {
+    dv_capture_config cfg;
+    dv_capture_config_default(&cfg);
+    cfg.dense_xor = 1;
+    cfg.parts = DV_CAPTURE_VECTORS | DV_CAPTURE_METADATA;
+    memset(out, 0, sizeof *out);
+    capture_run(&cfg, out, hash);
+    assert_true(out->kind3 > 0);
+}
+
 static dv_db *replay(const blobs *s, dv_apply_mode mode) {
     dv_db *r = open_db();
     dv_apply_config ac;
@@ -161,15 +172,9 @@ static void drift_travels_xor_smaller_and_replicas_converge(void **state) {
 
 static void logical_and_batched_replicas_converge(void **state) {
     (void)state;
-    dv_capture_config cfg;
-    dv_capture_config_default(&cfg);
-    cfg.dense_xor = 1;
-    cfg.parts = DV_CAPTURE_VECTORS | DV_CAPTURE_METADATA;
     blobs s;
-    memset(&s, 0, sizeof s);
     uint64_t h;
-    capture_run(&cfg, &s, &h);
-    assert_true(s.kind3 > 0);
+    capture_kind3_run(&s, &h);
     dv_db *r = replay(&s, DV_APPLY_LOGICAL);
     float a[DIM], b[DIM];
     dv_db *p = replay(&s, DV_APPLY_LOGICAL); /* two logical replicas agree on every vector */
@@ -185,6 +190,7 @@ static void logical_and_batched_replicas_converge(void **state) {
     blobs_free(&s);
 
     /* batches of 10: sub-deltas are always kind 3, a vector may change twice in one batch */
+    dv_capture_config cfg;
     dv_capture_config_default(&cfg);
     cfg.dense_xor = 1;
     cfg.batch_max_deltas = 10;
@@ -375,15 +381,9 @@ static membuf as_stream(const blobs *s, size_t from, dv_db *like) {
 
 static void compaction_resolves_kind3_against_a_vector_it_holds(void **state) {
     (void)state;
-    dv_capture_config cfg;
-    dv_capture_config_default(&cfg);
-    cfg.dense_xor = 1;
-    cfg.parts = DV_CAPTURE_VECTORS | DV_CAPTURE_METADATA;
     blobs s;
-    memset(&s, 0, sizeof s);
     uint64_t h;
-    capture_run(&cfg, &s, &h);
-    assert_true(s.kind3 > 0);
+    capture_kind3_run(&s, &h);
     dv_db *like = open_db();
     membuf whole = as_stream(&s, 0, like), packed = {0};
     dv_compact_stats cs;
