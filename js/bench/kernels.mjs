@@ -13,7 +13,8 @@
 // rounds interleaved across sets so a noisy moment hits all of them; native is best of its own 5 repetitions.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { loadModule, nativeKernelsPath, median, min, fmt, table } from './common.mjs';
+import path from 'node:path';
+import { loadModule, nativeKernelsPath, repoRoot, median, min, fmt, table } from './common.mjs';
 
 const OPS = [['l2sq', 0, 'b'], ['dot', 1, 'b'], ['diff_1pct', 2, 'c1'], ['diff_50pct', 2, 'c50']];
 
@@ -46,7 +47,8 @@ function place(dv, data, n) {
 
 function nativeKernels(dims) {
   if (!existsSync(nativeKernelsPath)) {
-    return { ran: false, reason: `${nativeKernelsPath} not built (cmake -S . -B build-bench -DDV_BUILD_TESTS=OFF && cmake --build build-bench --target bench_kernels)` };
+    // the path relative to the repository: results files are committed and must not name this machine's folders
+    return { ran: false, reason: `${path.relative(repoRoot, nativeKernelsPath)} not built (cmake -S . -B build-bench -DDV_BUILD_TESTS=OFF && cmake --build build-bench --target bench_kernels)` };
   }
   const out = execFileSync(nativeKernelsPath, dims.map(String)).toString();
   const best = (out.match(/dispatch picks (\w+)/) || [])[1];
