@@ -6,7 +6,8 @@
  * run at ef = 10, 20, 50, 100, 200 (k = 10). Measured:
  *   - build: wall time of the insert loop -> inserts/s;
  *   - memory per vector: glibc mallinfo2() heap in use (uordblks + hblkhd)
- *     after minus before the build, / n -- the same method for both sides;
+ *     after minus before the build, / n -- the same method for both sides,
+ *     both sized for n up front (hnswlib's max_elements, dv_db_reserve);
  *     deltavec's own dv_db_memory_usage() / n is printed beside it;
  *   - search: wall time of a pass over all queries -> QPS (best of --rounds
  *     passes, the two libraries' passes interleaved so a noisy neighbour on
@@ -290,6 +291,7 @@ struct Ours {
         cfg.ef_construction = (uint32_t)o.ef_construction;
         if (o.db_seed) cfg.seed = o.db_seed;
         dv_status st = dv_db_open(&cfg, &db);
+        if (st == DV_OK) st = dv_db_reserve(db, ds.base.n); /* sized up front, as hnswlib's max_elements */
         if (st != DV_OK) die(dv_strerror(st));
     }
     void insert(const Dataset &ds, size_t from, size_t to) {

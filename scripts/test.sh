@@ -66,7 +66,7 @@ else failed=$((failed + 1)); failed_steps+=("native build"); fi
 
 echo "=== 2. ASan+UBSan (clang-14)"
 if build build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang-14 -DCMAKE_CXX_COMPILER=clang++-14 \
-    -DDV_SANITIZE=address,undefined -DDV_BUILD_BENCH=OFF; then
+    -DDV_SANITIZE=address,undefined -DDV_NODE_SEGMENT_SHIFT=4 -DDV_BUILD_BENCH=OFF; then
     ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 count_ctest build-asan
 else failed=$((failed + 1)); failed_steps+=("asan build"); fi
 

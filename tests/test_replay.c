@@ -426,7 +426,7 @@ static void replay_check_rejects_incoherent_events(void **state) {
     assert_int_equal(dv_db_repair(db), DV_OK); /* slot 3 is free */
     assert_int_equal(dv_db_delete(db, "n9"), DV_OK);
     assert_int_equal(dv_db_tombstones(db), 1); /* slot 9: a tombstone, still pointed to */
-    assert_true(db->info[9].tomb && db->info[9].indeg0 > 0);
+    assert_true(dv_info(db, 9)->tomb && dv_info(db, 9)->indeg0 > 0);
     uint64_t h = dv_db_state_hash(db);
     uint32_t cap = dv_db_slot_capacity(db);
     /* a node with a full layer-0 list, and a live node not in it */

@@ -21,7 +21,7 @@ dv_status dv_db_check_invariants(const dv_db *db) {
         memset(cnt, 0, ((size_t)db->n_slots + 1) * 4);
         int any = 0;
         for (uint32_t i = 0; i < db->n_slots && st == DV_OK; i++) {
-            const dv_slot *si = &db->info[i];
+            const dv_slot *si = dv_info(db, i);
             if (!si->live) {
                 if (layer == 0 && dv_l0(db, i)[0] != 0) st = DV_ECORRUPT;
                 continue;
@@ -32,14 +32,14 @@ dv_status dv_db_check_invariants(const dv_db *db) {
             if (lst[0] > dv_maxdeg(db, layer)) st = DV_EINCOHERENT;
             for (uint32_t j = 0; j < lst[0] && st == DV_OK; j++) {
                 uint32_t t = lst[1 + j];
-                if (t == i || !dv_is_live(db, t) || db->info[t].level < layer) st = DV_EINCOHERENT;
+                if (t == i || !dv_is_live(db, t) || dv_info(db, t)->level < layer) st = DV_EINCOHERENT;
                 for (uint32_t k = 0; k < j && st == DV_OK; k++)
                     if (lst[1 + k] == t) st = DV_EINCOHERENT;
                 if (st == DV_OK) cnt[t]++;
             }
         }
         for (uint32_t i = 0; i < db->n_slots && st == DV_OK; i++)
-            if (db->info[i].live && db->info[i].level >= layer && cnt[i] != *dv_indeg(db, i, layer))
+            if (dv_info(db, i)->live && dv_info(db, i)->level >= layer && cnt[i] != *dv_indeg(db, i, layer))
                 st = DV_ECORRUPT;
         if (!any) break;
     }
@@ -47,24 +47,25 @@ dv_status dv_db_check_invariants(const dv_db *db) {
     if (st != DV_OK) return st;
     size_t tombs = 0;
     for (uint32_t i = 0; i < db->n_slots; i++) {
-        if (!db->info[i].live) continue;
-        if (db->info[i].tomb) { /* out of the id map */
+        if (!dv_info(db, i)->live) continue;
+        if (dv_info(db, i)->tomb) { /* out of the id map */
             tombs++;
             continue;
         }
         live++;
-        if (db->info[i].level > top) top = db->info[i].level;
-        size_t len = db->info[i].id_len;
-        if (dv_ids_find(db, db->info[i].id, len) != i) return DV_ECORRUPT;
-        if (db->info[i].meta_sig != dv_store_meta_sig(db->info[i].meta)) return DV_ECORRUPT;
+        if (dv_info(db, i)->level > top) top = dv_info(db, i)->level;
+        size_t len = dv_info(db, i)->id_len;
+        if (dv_ids_find(db, dv_info(db, i)->id, len) != i) return DV_ECORRUPT;
+        if (dv_info(db, i)->meta_sig != dv_store_meta_sig(dv_info(db, i)->meta)) return DV_ECORRUPT;
     }
     if (live != db->live || tombs != db->n_tomb || db->ids.n != live ||
         db->n_free + live + tombs != db->n_slots)
         return DV_ECORRUPT;
     for (uint32_t k = 0; k < db->n_free; k++)
-        if (db->free_slots[k] >= db->n_slots || db->info[db->free_slots[k]].live) return DV_ECORRUPT;
+        if (db->free_slots[k] >= db->n_slots || dv_info(db, db->free_slots[k])->live) return DV_ECORRUPT;
     if (live == 0) return db->entry == DV_NO_SLOT ? DV_OK : DV_EINCOHERENT;
-    if (!dv_is_vector(db, db->entry) || db->info[db->entry].level != db->max_level || db->max_level != top)
+    if (!dv_is_vector(db, db->entry) || dv_info(db, db->entry)->level != db->max_level ||
+        db->max_level != top)
         return DV_EINCOHERENT;
     return DV_OK;
 }

@@ -9,8 +9,8 @@
 
 /* A tombstone keeps only its graph part: no id or metadata is copied. */
 static dv_status clone_tombstone(dv_db *dst, const dv_db *src, uint32_t i) {
-    const dv_slot *s = &src->info[i];
-    dv_slot *d = &dst->info[i];
+    const dv_slot *s = dv_info(src, i);
+    dv_slot *d = dv_info(dst, i);
     if (s->level) {
         size_t words = (size_t)s->level * (src->M + 2);
         d->upper = dv_mem_alloc(&dst->mem, words * 4);
@@ -26,13 +26,13 @@ static dv_status clone_tombstone(dv_db *dst, const dv_db *src, uint32_t i) {
 }
 
 static dv_status clone_slot(dv_db *dst, const dv_db *src, uint32_t i) {
-    const dv_slot *s = &src->info[i];
+    const dv_slot *s = dv_info(src, i);
     if (s->tomb) return clone_tombstone(dst, src, i);
     dv_node_prep p;
     const dv_meta_kv *kv = s->meta ? s->meta->kv : NULL;
     dv_status st = dv_store_node_prepare(dst, s->id, s->id_len, kv, s->meta ? s->meta->n : 0, s->level, &p);
     if (st != DV_OK) return st;
-    dv_slot *d = &dst->info[i];
+    dv_slot *d = dv_info(dst, i);
     d->id = p.id;
     d->id_len = s->id_len;
     d->meta = p.meta;
@@ -60,12 +60,16 @@ dv_status dv_db_clone(const dv_db *src, dv_db **out) {
         st = DV_ENOMEM;
         goto fail;
     }
-    if (src->n_slots) memcpy(db->data, src->data, (size_t)src->n_slots * src->node_size);
+    for (uint32_t i = 0, run; i < src->n_slots; i += run) { /* storage runs may differ in length */
+        run = dv_node_run(src, i) < dv_node_run(db, i) ? dv_node_run(src, i) : dv_node_run(db, i);
+        if (run > src->n_slots - i) run = src->n_slots - i;
+        memcpy(dv_node(db, i), dv_node(src, i), (size_t)run * src->node_size);
+    }
     for (uint32_t i = 0; i < src->n_slots; i++) {
-        if (!src->info[i].live) continue;
+        if (!dv_info(src, i)->live) continue;
         if ((st = clone_slot(db, src, i)) != DV_OK) goto fail;
         db->n_slots = i + 1; /* so close() frees what is attached so far */
-        if (!src->info[i].tomb) dv_ids_add(db, i);
+        if (!dv_info(src, i)->tomb) dv_ids_add(db, i);
     }
     db->n_slots = src->n_slots;
     if (src->n_free) memcpy(db->free_slots, src->free_slots, (size_t)src->n_free * 4); /* NULL when empty */

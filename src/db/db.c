@@ -77,15 +77,13 @@ void dv_db_close(dv_db *db) {
     if (db->obs.on_close) db->obs.on_close(db->obs.ctx);
     dv_txn_free(db); /* an open transaction is rolled back first */
     for (uint32_t i = 0; i < db->n_slots; i++) {
-        dv_slot *si = &db->info[i];
+        dv_slot *si = dv_info(db, i);
         if (!si->live) continue;
         dv_mem_free(&db->mem, si->id, (size_t)si->id_len + 1);
         dv_store_meta_free(db, si->meta);
         if (si->upper) dv_mem_free(&db->mem, si->upper, (size_t)si->level * (db->M + 2) * 4);
     }
-    dv_mem_free(&db->mem, db->data, (size_t)db->data_cap * db->node_size);
-    dv_mem_free(&db->mem, db->info, (size_t)db->info_cap * sizeof(dv_slot));
-    dv_mem_free(&db->mem, db->free_slots, (size_t)db->free_cap * 4);
+    dv_store_free_slots_storage(db);
     dv_ids_free(db);
     dv_mem_free(&db->mem, db->plan, db->plan_cap * 4);
     dv_mem_free(&db->mem, db->inlist, db->inlist_cap * 4);
@@ -325,7 +323,7 @@ static dv_status update_common(dv_db *db, const char *id, const float *vec, cons
     if ((st = dv_hnsw_scratch_reserve(db->scratch, db->n_slots, db->cfg.ef_construction)) != DV_OK) return st;
     size_t unlink_edges;
     if ((st = dv_hnsw_plan_unlink(db, slot, 1, &unlink_edges)) != DV_OK) return st;
-    uint32_t level = db->info[slot].level;
+    uint32_t level = dv_info(db, slot)->level;
     size_t edges = unlink_edges + dv_hnsw_link_edge_bound(db, level);
     size_t bound = dv_db_op_bound_bytes(db, id_len, idx ? n * 8 : 0, edges, (size_t)level + 1);
     if ((st = guard_begin(db, &g)) != DV_OK || (st = dv_db_emit_begin(db, op, id, bound, edges)) != DV_OK) {
@@ -371,7 +369,7 @@ dv_status dv_db_update_sparse(dv_db *db, const char *id, const uint32_t *idx, co
 static dv_status repair_step(dv_db *db, size_t edges, uint32_t layers, uint32_t *purge_from) {
     uint32_t n_purge = 0, end = purge_from ? *purge_from : 0;
     for (; purge_from && end < db->n_slots && n_purge < REPAIR_STEP_PURGES; end++)
-        if (db->info[end].tomb) n_purge++;
+        if (dv_info(db, end)->tomb) n_purge++;
     if (edges == 0 && n_purge == 0) return DV_OK;
     size_t bound = dv_db_op_bound_bytes(db, 0, (size_t)n_purge * 8, edges, layers);
     op_guard g;
@@ -385,7 +383,7 @@ static dv_status repair_step(dv_db *db, size_t edges, uint32_t layers, uint32_t 
     }
     dv_hnsw_apply_repair(db);
     for (uint32_t i = purge_from ? *purge_from : 0; i < end; i++)
-        if (db->info[i].tomb) dv_store_node_purge(db, i);
+        if (dv_info(db, i)->tomb) dv_store_node_purge(db, i);
     if ((st = guard_end(db, &g, DV_WRITE_REINDEX, NULL)) != DV_OK) return st;
     if (purge_from) *purge_from = end;
     return DV_OK;
@@ -492,7 +490,7 @@ dv_status dv_db_get_meta(const dv_db *db, const char *id, const char *key, const
     uint32_t slot;
     dv_status st = lookup(db, id, &len, &slot);
     if (st != DV_OK) return st;
-    const dv_meta *m = db->info[slot].meta;
+    const dv_meta *m = dv_info(db, slot)->meta;
     for (uint32_t i = 0; m && i < m->n; i++)
         if (strcmp(m->kv[i].key, key) == 0) *value = m->kv[i].value;
     return DV_OK;
@@ -506,7 +504,7 @@ dv_status dv_db_meta(const dv_db *db, const char *id, const dv_meta_kv **pairs, 
     uint32_t slot;
     dv_status st = lookup(db, id, &len, &slot);
     if (st != DV_OK) return st;
-    const dv_meta *m = db->info[slot].meta;
+    const dv_meta *m = dv_info(db, slot)->meta;
     if (m && m->n) {
         *pairs = m->kv;
         *n = m->n;
@@ -517,7 +515,8 @@ dv_status dv_db_meta(const dv_db *db, const char *id, const dv_meta_kv **pairs, 
 dv_status dv_db_iterate(const dv_db *db, dv_visit_fn visit, void *ctx) {
     if (!db || !visit) return DV_EINVAL;
     for (uint32_t i = 0; i < db->n_slots; i++)
-        if (db->info[i].live && !db->info[i].tomb && visit(ctx, db->info[i].id, dv_vec(db, i), i)) break;
+        if (dv_info(db, i)->live && !dv_info(db, i)->tomb && visit(ctx, dv_info(db, i)->id, dv_vec(db, i), i))
+            break;
     return DV_OK;
 }
 

@@ -6,11 +6,13 @@
  * calls anything of the facade. Private to src/db (tests may include it).
  *
  * Memory layout (like hnswlib, see docs/DB.md):
- *  - `data`: one flat array, `node_size` bytes per slot:
+ *  - nodes, `node_size` bytes per slot:
  *        [count u32][2M neighbour slots u32][dim floats]
- *    so the layer-0 list and the vector of a node share cache lines.
+ *    so the layer-0 list and the vector of a node share cache lines. Native
+ *    builds keep them in one flat array (`data`); the wasm build in fixed
+ *    segments (`seg`, see DV_SEGMENTED_NODES). Reach them with dv_node().
  *  - `info`: one small dv_slot per slot (id, metadata, upper layers, cached
- *    inverse norm, level, layer-0 in-degree, live flag).
+ *    inverse norm, level, layer-0 in-degree, live flag); dv_info().
  *  - upper layers (level > 0 only): one block per node of `level` lists of
  *        [count u32][M neighbour slots u32][in-degree u32].
  *  - `ids`: open-addressing map id string -> slot (ids.c).
@@ -36,6 +38,26 @@
 #include "util/alloc.h"
 
 #define DV_MAX_LEVEL 48 /* levels above this are clamped (P < M^-48) */
+
+/* Where nodes live. Native: one flat array grown by realloc, which for a
+ * large block is a page remap (no copy, nothing left behind). wasm memory
+ * only grows: a realloc'd array that cannot grow in place is copied and its
+ * old block stays in the heap, so inserting one at a time peaked at 1.86x
+ * the db's own count. The wasm build therefore keeps nodes and slot infos in
+ * segments of DV_SEG_SLOTS slots that never move; the first segment grows by
+ * realloc up to that size, so a small db stays small. */
+#ifndef DV_SEGMENTED_NODES /* the ASan test build sets 1 (and a small DV_SEG_SHIFT) to test segments         \
+                              natively */
+#if defined(__wasm__)
+#define DV_SEGMENTED_NODES 1
+#else
+#define DV_SEGMENTED_NODES 0
+#endif
+#endif
+#ifndef DV_SEG_SHIFT
+#define DV_SEG_SHIFT 10
+#endif
+#define DV_SEG_SLOTS (1u << DV_SEG_SHIFT)
 
 typedef struct dv_meta {
     uint32_t n, cap;
@@ -80,6 +102,12 @@ typedef struct dv_search_scratch {
 
 typedef float (*dv_dist2_fn)(const float *a, const float *b, size_t n);
 
+/* One segment: the nodes and slot infos of DV_SEG_SLOTS consecutive slots. */
+typedef struct dv_seg {
+    char *nodes;
+    dv_slot *info;
+} dv_seg;
+
 struct dv_db {
     dv_mem mem;
     dv_db_config cfg; /* allocator pointer not used after open */
@@ -88,10 +116,12 @@ struct dv_db {
     size_t node_size;    /* bytes per slot in data */
     dv_dist2_fn l2sq, dot;
 
-    char *data;
-    dv_slot *info;
-    uint32_t n_slots; /* slots ever used: [0, n_slots) */
-    uint32_t cap;     /* slots usable in data, info and free_slots (min of the three) */
+    char *data;              /* flat node array (native builds) */
+    dv_slot *info;           /* flat slot info array (native builds) */
+    struct dv_seg *seg;      /* segments of nodes and slot info (DV_SEGMENTED_NODES) */
+    uint32_t seg_n, seg_cap; /* segments in use, in the table */
+    uint32_t n_slots;        /* slots ever used: [0, n_slots) */
+    uint32_t cap;            /* slots usable in data, info and free_slots (min of the three) */
     uint32_t data_cap, info_cap, free_cap;
     size_t live;   /* vectors (live slots that are not tombstones) */
     size_t n_tomb; /* tombstones: deleted nodes still in the graph */
@@ -129,32 +159,57 @@ struct dv_db {
 
 /* ---- inline accessors --------------------------------------------------- */
 
-static inline uint32_t *dv_l0(const dv_db *db, uint32_t slot) {
-    return (uint32_t *)(db->data + (size_t)slot * db->node_size);
+/* The node of a slot < data_cap: its layer-0 list, then its vector. */
+static inline char *dv_node(const dv_db *db, uint32_t slot) {
+#if DV_SEGMENTED_NODES
+    return db->seg[slot >> DV_SEG_SHIFT].nodes + (size_t)(slot & (DV_SEG_SLOTS - 1)) * db->node_size;
+#else
+    return db->data + (size_t)slot * db->node_size;
+#endif
 }
+/* How many nodes from slot on lie next to each other in memory (a copy of
+ * that many node_size records starting at dv_node(slot) stays in one block). */
+static inline uint32_t dv_node_run(const dv_db *db, uint32_t slot) {
+    uint32_t left = db->data_cap - slot;
+#if DV_SEGMENTED_NODES
+    uint32_t in_seg = DV_SEG_SLOTS - (slot & (DV_SEG_SLOTS - 1));
+    return in_seg < left ? in_seg : left;
+#else
+    return left;
+#endif
+}
+/* The info of a slot < cap. */
+static inline dv_slot *dv_info(const dv_db *db, uint32_t slot) {
+#if DV_SEGMENTED_NODES
+    return db->seg[slot >> DV_SEG_SHIFT].info + (slot & (DV_SEG_SLOTS - 1));
+#else
+    return db->info + slot;
+#endif
+}
+static inline uint32_t *dv_l0(const dv_db *db, uint32_t slot) { return (uint32_t *)dv_node(db, slot); }
 static inline float *dv_vec(const dv_db *db, uint32_t slot) {
-    return (float *)(db->data + (size_t)slot * db->node_size + db->links0_words * 4);
+    return (float *)(dv_node(db, slot) + db->links0_words * 4);
 }
 /* The list of slot at layer: [count][neighbours...]. layer <= level. */
 static inline uint32_t *dv_list(const dv_db *db, uint32_t slot, uint32_t layer) {
     if (layer == 0) return dv_l0(db, slot);
-    return db->info[slot].upper + (size_t)(layer - 1) * (db->M + 2);
+    return dv_info(db, slot)->upper + (size_t)(layer - 1) * (db->M + 2);
 }
 static inline uint32_t dv_maxdeg(const dv_db *db, uint32_t layer) { return layer == 0 ? db->M0 : db->M; }
 static inline uint32_t *dv_indeg(const dv_db *db, uint32_t slot, uint32_t layer) {
-    if (layer == 0) return &db->info[slot].indeg0;
-    return db->info[slot].upper + (size_t)(layer - 1) * (db->M + 2) + 1 + db->M;
+    if (layer == 0) return &dv_info(db, slot)->indeg0;
+    return dv_info(db, slot)->upper + (size_t)(layer - 1) * (db->M + 2) + 1 + db->M;
 }
 /* Non-zero while a transaction journals changes (see txn.h). */
 int dv_txn_active(const dv_db *db);
 
 /* In the graph: a vector or a tombstone (edges may point to it). */
 static inline int dv_is_live(const dv_db *db, uint32_t slot) {
-    return slot < db->n_slots && db->info[slot].live;
+    return slot < db->n_slots && dv_info(db, slot)->live;
 }
 /* A vector the user sees: live and not a tombstone. */
 static inline int dv_is_vector(const dv_db *db, uint32_t slot) {
-    return slot < db->n_slots && db->info[slot].live && !db->info[slot].tomb;
+    return slot < db->n_slots && dv_info(db, slot)->live && !dv_info(db, slot)->tomb;
 }
 
 /* The wasm SIMD build has one kernel set, so dv_kernels_best() is always
@@ -181,11 +236,11 @@ static inline float dv_dist_q(const dv_db *db, const float *q, float qinv, uint3
     case DV_METRIC_IP:
         return 1.0f - db->dot(q, v, db->dim);
     default:
-        return 1.0f - db->dot(q, v, db->dim) * qinv * db->info[slot].inv_norm;
+        return 1.0f - db->dot(q, v, db->dim) * qinv * dv_info(db, slot)->inv_norm;
     }
 }
 static inline float dv_dist_nodes(const dv_db *db, uint32_t a, uint32_t b) {
-    return dv_dist_q(db, dv_vec(db, a), db->info[a].inv_norm, b);
+    return dv_dist_q(db, dv_vec(db, a), dv_info(db, a)->inv_norm, b);
 }
 float dv_store_inv_norm(const dv_db *db, const float *v);
 
@@ -199,6 +254,7 @@ size_t dv_db_op_bound_bytes(const dv_db *db, size_t id_len, size_t meta_bytes, s
 
 /* ---- store (store.c) ---------------------------------------------------- */
 dv_status dv_store_reserve(dv_db *db, uint32_t n_slots); /* capacity for slots [0, n_slots) */
+void dv_store_free_slots_storage(dv_db *db);             /* nodes, infos, free_slots (close) */
 uint32_t dv_store_next_slot(const dv_db *db);            /* the slot the next insert will take */
 dv_status dv_store_check_vector(const float *v, size_t n);
 dv_status dv_store_check_meta(const dv_meta_kv *meta, size_t n, size_t *bytes);

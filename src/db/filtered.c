@@ -55,7 +55,7 @@ static int meta_holds(const dv_meta *m, const char *key, const char *value) {
 }
 
 int dv_matcher_match_pairs(const dv_db *db, const dv_matcher *mt, uint32_t slot) {
-    const dv_meta *m = db->info[slot].meta;
+    const dv_meta *m = dv_info(db, slot)->meta;
     const dv_filter *f = mt->filter;
     for (size_t i = 0; i < f->n_equal; i++)
         if (!meta_holds(m, f->equal[i].key, f->equal[i].value)) return 0;
@@ -85,7 +85,7 @@ static selectivity sample(const dv_db *db, const dv_matcher *f) {
             h = h * 6364136223846793005ull + 1442695040888963407ull; /* PCG's LCG step */
             slot = (uint32_t)((h >> 33) % db->n_slots);
         }
-        if (!db->info[slot].live || db->info[slot].tomb) continue;
+        if (!dv_info(db, slot)->live || dv_info(db, slot)->tomb) continue;
         s.sampled++;
         s.matched += (uint32_t)dv_matcher_match(db, f, slot);
     }

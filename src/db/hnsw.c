@@ -185,22 +185,29 @@ static void fresh_distances(const dv_db *db, const float *q, float qinv, const u
                             float *dist) {
     /* the db's fields read once: the kernel is an opaque call, after which
      * the compiler would reload them for every distance */
+    const size_t dim = db->dim;
+#if !DV_SEGMENTED_NODES
     const char *vec0 = db->data + db->links0_words * 4;
-    const size_t stride = db->node_size, dim = db->dim;
+    const size_t stride = db->node_size;
+#define FRESH_VEC(slot) ((const float *)(vec0 + (size_t)(slot)*stride))
+#else
+#define FRESH_VEC(slot) ((const float *)dv_vec(db, (slot))) /* the kernel is inlined there: no reloads */
+#endif
     const dv_metric metric = db->cfg.metric;
     const dv_dist2_fn kernel = metric == DV_METRIC_L2 ? db->l2sq : db->dot;
     for (uint32_t j = 0; j < m && j < PREFETCH_AHEAD; j++) prefetch_vector(db, ids[j]);
     for (uint32_t j = 0; j < m; j++) {
         if (j + PREFETCH_AHEAD < m) prefetch_vector(db, ids[j + PREFETCH_AHEAD]);
-        float r = DV_KERNEL_CALL(kernel, metric, q, (const float *)(vec0 + (size_t)ids[j] * stride), dim);
+        float r = DV_KERNEL_CALL(kernel, metric, q, FRESH_VEC(ids[j]), dim);
         /* the same expressions as dv_dist_q: bit-identical distances */
         if (metric == DV_METRIC_L2)
             dist[j] = r;
         else if (metric == DV_METRIC_IP)
             dist[j] = 1.0f - r;
         else
-            dist[j] = 1.0f - r * qinv * db->info[ids[j]].inv_norm;
+            dist[j] = 1.0f - r * qinv * dv_info(db, ids[j])->inv_norm;
     }
+#undef FRESH_VEC
 }
 
 static void greedy(const dv_db *db, const float *q, float qinv, uint32_t *cur, float *curd, uint32_t layer) {
@@ -232,13 +239,12 @@ static uint32_t search_layer(const dv_db *db, dv_search_scratch *s, const float 
                              float epd, uint32_t layer, uint32_t ef) {
     uint16_t tag = dv_hnsw_new_epoch(s);
     uint16_t *vis = s->visited;
-    const dv_slot *info = db->info;
     dv_heap_item *cand = s->cand, *top = s->top;
     uint32_t nc = 0, nt = 0, cap = s->cand_cap;
     const int any_tomb = db->n_tomb > 0;
     vis[ep] = tag;
     minheap_push(cand, &nc, epd, ep);
-    if (!info[ep].tomb) maxheap_push(top, &nt, epd, ep);
+    if (!dv_info(db, ep)->tomb) maxheap_push(top, &nt, epd, ep);
     float bound = epd;
     while (nc > 0) {
         dv_heap_item c = cand[0];
@@ -266,7 +272,7 @@ static uint32_t search_layer(const dv_db *db, dv_search_scratch *s, const float 
                 /* info[] is a separate array: reading the tomb flag cost a
                  * cache miss per accepted neighbour (26% of search_layer's
                  * samples), so it is read only while tombstones exist */
-                if (any_tomb && info[nb].tomb) continue;
+                if (any_tomb && dv_info(db, nb)->tomb) continue;
                 maxheap_push(top, &nt, d, nb);
                 if (nt > ef) maxheap_pop(top, &nt);
                 bound = top[0].d;
@@ -298,7 +304,7 @@ dv_status dv_hnsw_check_query(const dv_db *db, const float *q, size_t k, dv_hit 
 
 void dv_hnsw_write_hits(const dv_db *db, const dv_heap_item *sorted, size_t n, dv_hit *hits, size_t *n_hits) {
     for (size_t i = 0; i < n; i++) {
-        hits[i].id = db->info[sorted[i].id].id;
+        hits[i].id = dv_info(db, sorted[i].id)->id;
         hits[i].distance = sorted[i].d;
         hits[i].slot = sorted[i].id;
     }
@@ -323,7 +329,7 @@ dv_status dv_hnsw_exact_scan(const dv_db *db, dv_search_scratch *s, const float 
     dv_heap_item *top = s->top;
     uint32_t nt = 0;
     for (uint32_t i = 0; i < db->n_slots; i++) {
-        if (!db->info[i].live || db->info[i].tomb || (m && !dv_matcher_match(db, m, i))) continue;
+        if (!dv_info(db, i)->live || dv_info(db, i)->tomb || (m && !dv_matcher_match(db, m, i))) continue;
         float d = dv_dist_q(db, q, qinv, i);
         if (nt < k) {
             maxheap_push(top, &nt, d, i);
@@ -398,7 +404,7 @@ static uint32_t heuristic(const dv_db *db, const dv_heap_item *c, uint32_t n, ui
         int good = 1;
         const float *v = dv_vec(db, c[i].id);
         /* the cached norm only for cosine: info[] is a separate array */
-        float vinv = db->cfg.metric == DV_METRIC_COSINE ? db->info[c[i].id].inv_norm : 1.0f;
+        float vinv = db->cfg.metric == DV_METRIC_COSINE ? dv_info(db, c[i].id)->inv_norm : 1.0f;
         for (uint32_t j = 0; j < k; j++) {
             if (dv_dist_q(db, v, vinv, out[j].id) < c[i].d) {
                 good = 0;
@@ -439,13 +445,13 @@ static void connect_back(dv_db *db, uint32_t nb, uint32_t layer, uint32_t x, flo
     for (uint32_t j = 0; j < n; j++) {
         /* a full list sheds its tombstones first (the flag is read only
          * while there are any: info[] is a cache miss per neighbour) */
-        if (db->n_tomb > 0 && db->info[old[j]].tomb) continue;
+        if (db->n_tomb > 0 && dv_info(db, old[j])->tomb) continue;
         c[nc++].id = old[j];
     }
     uint32_t ids[2 * DV_MAX_M];
     float dist[2 * DV_MAX_M];
     for (uint32_t j = 0; j < nc; j++) ids[j] = c[j].id;
-    fresh_distances(db, dv_vec(db, nb), db->info[nb].inv_norm, ids, nc, dist);
+    fresh_distances(db, dv_vec(db, nb), dv_info(db, nb)->inv_norm, ids, nc, dist);
     for (uint32_t j = 0; j < nc; j++) c[j].d = dist[j];
     c[nc].id = x;
     c[nc].d = dx;
@@ -459,7 +465,7 @@ static void connect_back(dv_db *db, uint32_t nb, uint32_t layer, uint32_t x, flo
 uint32_t dv_hnsw_pick_entry(const dv_db *db, uint32_t exclude, uint32_t *level) {
     uint32_t best = DV_NO_SLOT, bl = 0;
     for (uint32_t i = 0; i < db->n_slots; i++) {
-        const dv_slot *si = &db->info[i];
+        const dv_slot *si = dv_info(db, i);
         if (!si->live || si->tomb || i == exclude) continue;
         if (best == DV_NO_SLOT || si->level > bl) {
             best = i;
@@ -471,7 +477,7 @@ uint32_t dv_hnsw_pick_entry(const dv_db *db, uint32_t exclude, uint32_t *level) 
 }
 
 void dv_hnsw_link(dv_db *db, uint32_t x) {
-    uint32_t L = db->info[x].level;
+    uint32_t L = dv_info(db, x)->level;
     if (db->entry == DV_NO_SLOT) {
         dv_graph_set_entry(db, x, L);
         return;
@@ -483,7 +489,7 @@ void dv_hnsw_link(dv_db *db, uint32_t x) {
     }
     dv_search_scratch *s = db->scratch;
     const float *q = dv_vec(db, x);
-    float qinv = db->info[x].inv_norm;
+    float qinv = dv_info(db, x)->inv_norm;
     uint32_t cur = start;
     float curd = dv_dist_q(db, q, qinv, cur);
     for (uint32_t l = top; l > L; l--) greedy(db, q, qinv, &cur, &curd, l);
@@ -554,7 +560,7 @@ static long collect_in(dv_db *db, uint32_t x, uint32_t layer) {
     if (found < want) {
         found = 0;
         for (uint32_t a = 0; a < db->n_slots && found < want; a++)
-            if (a != x && db->info[a].live && db->info[a].level >= layer &&
+            if (a != x && dv_info(db, a)->live && dv_info(db, a)->level >= layer &&
                 dv_graph_has_edge(db, a, layer, x))
                 db->inlist[found++] = a;
     }
@@ -574,7 +580,7 @@ static long collect_in(dv_db *db, uint32_t x, uint32_t layer) {
 dv_status dv_hnsw_plan_unlink(dv_db *db, uint32_t x, int for_update, size_t *edge_events) {
     size_t events = 0;
     db->plan_len = 0;
-    uint32_t L = db->info[x].level;
+    uint32_t L = dv_info(db, x)->level;
     dv_heap_item c[4 * DV_MAX_M + 1], sel[4 * DV_MAX_M + 1];
     for (uint32_t l = 0; l <= L; l++) {
         long nin = collect_in(db, x, l);
@@ -592,11 +598,11 @@ dv_status dv_hnsw_plan_unlink(dv_db *db, uint32_t x, int for_update, size_t *edg
             vis[x] = t_new;
             for (uint32_t j = 0; j < la[0]; j++) {
                 vis[la[1 + j]] = t_old;
-                if (la[1 + j] != x && !db->info[la[1 + j]].tomb) c[n++].id = la[1 + j];
+                if (la[1 + j] != x && !dv_info(db, la[1 + j])->tomb) c[n++].id = la[1 + j];
             }
             for (uint32_t j = 0; j < lx[0]; j++) {
                 uint32_t b = lx[1 + j];
-                if (vis[b] == t_old || vis[b] == t_new || db->info[b].tomb) continue;
+                if (vis[b] == t_old || vis[b] == t_new || dv_info(db, b)->tomb) continue;
                 vis[b] = t_new;
                 c[n++].id = b;
             }
@@ -660,7 +666,8 @@ static void apply_plan(dv_db *db) {
         p += 3 + (size_t)k;
         if (!(l & PLAN_BACK)) continue;
         l &= ~PLAN_BACK;
-        if (db->info[b].tomb || dv_list(db, b, l)[0] >= dv_maxdeg(db, l) || dv_graph_has_edge(db, b, l, a))
+        if (dv_info(db, b)->tomb || dv_list(db, b, l)[0] >= dv_maxdeg(db, l) ||
+            dv_graph_has_edge(db, b, l, a))
             continue;
         dv_graph_add_edge(db, b, l, a, dv_dist_nodes(db, b, a));
     }
@@ -670,7 +677,7 @@ static void apply_plan(dv_db *db) {
 void dv_hnsw_apply_unlink(dv_db *db, uint32_t x, int for_update) {
     apply_plan(db);
     if (for_update) {
-        for (uint32_t l = 0; l <= db->info[x].level; l++) {
+        for (uint32_t l = 0; l <= dv_info(db, x)->level; l++) {
             uint32_t *lx = dv_list(db, x, l);
             while (lx[0] > 0) dv_graph_remove_edge(db, x, l, lx[lx[0]]);
         }
@@ -710,20 +717,20 @@ static uint32_t repair_candidates(dv_db *db, uint32_t a, uint32_t layer, dv_heap
     uint32_t n = 0;
     for (uint32_t j = 0; j < la[0]; j++) {
         uint32_t t = la[1 + j];
-        if (!db->info[t].tomb) continue;
+        if (!dv_info(db, t)->tomb) continue;
         const uint32_t *lt = dv_list(db, t, layer);
         for (uint32_t i = 0; i < lt[0]; i++) {
             uint32_t b = lt[1 + i];
             if (vis[b] == tag) continue;
             vis[b] = tag;
-            if (!db->info[b].tomb) {
+            if (!dv_info(db, b)->tomb) {
                 if (n < cap) c[n++].id = b;
                 continue;
             }
             const uint32_t *lb = dv_list(db, b, layer); /* a tombstone behind a tombstone */
             for (uint32_t h = 0; h < lb[0]; h++) {
                 uint32_t e = lb[1 + h];
-                if (vis[e] == tag || db->info[e].tomb) continue;
+                if (vis[e] == tag || dv_info(db, e)->tomb) continue;
                 vis[e] = tag;
                 if (n < cap) c[n++].id = e;
             }
@@ -741,14 +748,14 @@ static uint32_t repair_candidates(dv_db *db, uint32_t a, uint32_t layer, dv_heap
 static dv_status plan_repair_list(dv_db *db, uint32_t a, uint32_t layer, size_t *events) {
     const uint32_t *la = dv_list(db, a, layer);
     uint32_t n = la[0], dead = 0;
-    for (uint32_t j = 0; j < n; j++) dead += db->info[la[1 + j]].tomb;
+    for (uint32_t j = 0; j < n; j++) dead += dv_info(db, la[1 + j])->tomb;
     if (dead == 0) return DV_OK;
     dv_heap_item sel[2 * DV_MAX_M];
     uint32_t k = 0, mmax = dv_maxdeg(db, layer), kept;
     for (uint32_t j = 0; j < n; j++)
-        if (!db->info[la[1 + j]].tomb) sel[k++].id = la[1 + j];
+        if (!dv_info(db, la[1 + j])->tomb) sel[k++].id = la[1 + j];
     kept = k;
-    if (!db->info[a].tomb && k < mmax) { /* a tombstone only drops its edges to tombstones */
+    if (!dv_info(db, a)->tomb && k < mmax) { /* a tombstone only drops its edges to tombstones */
         /* nearest kept neighbours first: the likeliest to rule a candidate
          * out, which ends its check early (the outcome does not depend on
          * the order; only appended entries keep theirs, see apply_plan) */
@@ -761,7 +768,7 @@ static dv_status plan_repair_list(dv_db *db, uint32_t a, uint32_t layer, size_t 
          * after 50% deletes (0.005 this way; bench_delete, 10k x 128) */
         for (uint32_t i = 0; i < nc && k < mmax; i++) {
             const float *v = dv_vec(db, c[i].id);
-            float vinv = db->info[c[i].id].inv_norm;
+            float vinv = dv_info(db, c[i].id)->inv_norm;
             int good = 1;
             for (uint32_t j = 0; j < k && good; j++)
                 if (dv_dist_q(db, v, vinv, sel[j].id) < c[i].d) good = 0;
@@ -792,8 +799,8 @@ dv_status dv_hnsw_plan_repair(dv_db *db, uint32_t from, size_t max_events, uint3
     *layers = 1;
     uint32_t a = from;
     for (; a < db->n_slots && *events < max_events; a++) {
-        if (!db->info[a].live) continue;
-        for (uint32_t l = 0; l <= db->info[a].level; l++) {
+        if (!dv_info(db, a)->live) continue;
+        for (uint32_t l = 0; l <= dv_info(db, a)->level; l++) {
             dv_status st = plan_repair_list(db, a, l, events);
             if (st != DV_OK) {
                 db->plan_len = 0;

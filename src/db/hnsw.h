@@ -49,7 +49,7 @@ void dv_matcher_init(dv_matcher *m, const dv_filter *filter);
 int dv_matcher_match_pairs(const dv_db *db, const dv_matcher *m, uint32_t slot);
 /* A tombstone (a deleted vector still routing searches) matches nothing. */
 static inline int dv_matcher_match(const dv_db *db, const dv_matcher *m, uint32_t slot) {
-    return !db->info[slot].tomb && (db->info[slot].meta_sig & m->sig) == m->sig &&
+    return !dv_info(db, slot)->tomb && (dv_info(db, slot)->meta_sig & m->sig) == m->sig &&
            dv_matcher_match_pairs(db, m, slot);
 }
 

@@ -33,14 +33,14 @@ uint32_t dv_ids_find(const dv_db *db, const char *id, size_t len) {
     for (uint32_t i = id_hash(id, len) & mask;; i = (i + 1) & mask) {
         uint32_t s = m->b[i];
         if (s == DV_NO_SLOT) return DV_NO_SLOT;
-        const dv_slot *si = &db->info[s];
+        const dv_slot *si = dv_info(db, s);
         if (si->id_len == len && memcmp(si->id, id, len) == 0) return s;
     }
 }
 
 static void put(dv_db *db, uint32_t *b, uint32_t cap, uint32_t slot) {
     uint32_t mask = cap - 1;
-    uint32_t i = id_hash(db->info[slot].id, db->info[slot].id_len) & mask;
+    uint32_t i = id_hash(dv_info(db, slot)->id, dv_info(db, slot)->id_len) & mask;
     while (b[i] != DV_NO_SLOT) i = (i + 1) & mask;
     b[i] = slot;
 }
@@ -80,12 +80,12 @@ uint32_t dv_ids_build(dv_db *db, const uint32_t *hash) {
     uint32_t mask = m->cap - 1;
     for (uint32_t s = 0; s < db->n_slots; s++) {
         if (s + BUILD_AHEAD < db->n_slots) __builtin_prefetch(&m->b[hash[s + BUILD_AHEAD] & mask], 1);
-        const dv_slot *in = &db->info[s];
+        const dv_slot *in = dv_info(db, s);
         if (!in->live || in->tomb) continue; /* a tombstone's id left the map */
         uint32_t i = hash[s] & mask;
         for (; m->b[i] != DV_NO_SLOT; i = (i + 1) & mask) {
             uint32_t o = m->b[i];
-            const dv_slot *si = &db->info[o];
+            const dv_slot *si = dv_info(db, o);
             if (hash[o] == hash[s] && si->id_len == in->id_len && memcmp(si->id, in->id, in->id_len) == 0)
                 return s;
         }
@@ -98,7 +98,7 @@ uint32_t dv_ids_build(dv_db *db, const uint32_t *hash) {
 void dv_ids_remove(dv_db *db, uint32_t slot) {
     dv_ids *m = &db->ids;
     uint32_t mask = m->cap - 1;
-    uint32_t i = id_hash(db->info[slot].id, db->info[slot].id_len) & mask;
+    uint32_t i = id_hash(dv_info(db, slot)->id, dv_info(db, slot)->id_len) & mask;
     while (m->b[i] != slot) i = (i + 1) & mask;
     /* backward-shift deletion: move later members of the run into the hole
      * when their home position is at or before the hole */
@@ -107,7 +107,7 @@ void dv_ids_remove(dv_db *db, uint32_t slot) {
         j = (j + 1) & mask;
         uint32_t s = m->b[j];
         if (s == DV_NO_SLOT) break;
-        uint32_t home = id_hash(db->info[s].id, db->info[s].id_len) & mask;
+        uint32_t home = id_hash(dv_info(db, s)->id, dv_info(db, s)->id_len) & mask;
         if (((j - home) & mask) >= ((j - i) & mask)) {
             m->b[i] = s;
             i = j;

@@ -17,13 +17,13 @@ uint32_t dv_db_slot_of(const dv_db *db, const char *id) {
     return dv_ids_find(db, id, len);
 }
 const char *dv_db_id_of(const dv_db *db, uint32_t slot) {
-    return dv_is_vector(db, slot) ? db->info[slot].id : NULL;
+    return dv_is_vector(db, slot) ? dv_info(db, slot)->id : NULL;
 }
 const float *dv_db_vector_of(const dv_db *db, uint32_t slot) {
     return dv_is_vector(db, slot) ? dv_vec(db, slot) : NULL;
 }
 uint32_t dv_db_level_of(const dv_db *db, uint32_t slot) {
-    return dv_is_live(db, slot) ? db->info[slot].level : 0;
+    return dv_is_live(db, slot) ? dv_info(db, slot)->level : 0;
 }
 int dv_db_slot_live(const dv_db *db, uint32_t slot) { return dv_is_vector(db, slot); }
 int dv_db_slot_in_graph(const dv_db *db, uint32_t slot) { return dv_is_live(db, slot); }
@@ -31,7 +31,7 @@ dv_status dv_db_meta_of(const dv_db *db, uint32_t slot, const dv_meta_kv **pairs
     *pairs = NULL;
     *n = 0;
     if (!dv_is_vector(db, slot)) return DV_ENOTFOUND;
-    const dv_meta *m = db->info[slot].meta;
+    const dv_meta *m = dv_info(db, slot)->meta;
     if (m && m->n) {
         *pairs = m->kv;
         *n = m->n;
@@ -43,7 +43,7 @@ dv_status dv_db_neighbours(const dv_db *db, uint32_t slot, uint32_t layer, const
     *list = NULL;
     *n = 0;
     if (!dv_is_live(db, slot)) return DV_ENOTFOUND;
-    if (layer > db->info[slot].level) return DV_EINVAL;
+    if (layer > dv_info(db, slot)->level) return DV_EINVAL;
     const uint32_t *l = dv_list(db, slot, layer);
     *list = l + 1;
     *n = l[0];
@@ -58,7 +58,8 @@ uint32_t dv_db_max_degree(const dv_db *db, uint32_t layer) { return dv_maxdeg(db
 uint32_t dv_db_highest_level(const dv_db *db) {
     uint32_t top = 0;
     for (uint32_t i = 0; i < db->n_slots; i++)
-        if (db->info[i].live && !db->info[i].tomb && db->info[i].level > top) top = db->info[i].level;
+        if (dv_info(db, i)->live && !dv_info(db, i)->tomb && dv_info(db, i)->level > top)
+            top = dv_info(db, i)->level;
     return top;
 }
 
@@ -80,7 +81,8 @@ dv_status dv_db_reserve_for_replay(dv_db *db, uint32_t slot, uint32_t level) {
 
 dv_status dv_db_edge_check_ends(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to) {
     if (!dv_is_live(db, from) || !dv_is_live(db, to)) return DV_EINCOHERENT;
-    if (layer > db->info[from].level || layer > db->info[to].level || from == to) return DV_EINCOHERENT;
+    if (layer > dv_info(db, from)->level || layer > dv_info(db, to)->level || from == to)
+        return DV_EINCOHERENT;
     return DV_OK;
 }
 
@@ -122,7 +124,7 @@ static dv_status check_delete(const dv_db *db, const dv_event *ev) {
 /* A purge frees a tombstone no edge points to. */
 static dv_status check_purge(const dv_db *db, const dv_event *ev) {
     uint32_t s = ev->slot;
-    if (!dv_is_live(db, s) || !db->info[s].tomb) return DV_ENOTFOUND;
+    if (!dv_is_live(db, s) || !dv_info(db, s)->tomb) return DV_ENOTFOUND;
     return dv_store_node_unreferenced(db, s) ? DV_OK : DV_EINCOHERENT; /* would dangle */
 }
 
@@ -158,7 +160,7 @@ dv_status dv_db_replay_check(const dv_db *db, const dv_event *ev) {
     case DV_EV_ENTRY:
         if (ev->u.entry.entry == DV_NO_SLOT) return ev->u.entry.max_level == 0 ? DV_OK : DV_EINCOHERENT;
         if (!dv_is_vector(db, ev->u.entry.entry)) return DV_EINCOHERENT; /* never a tombstone */
-        return db->info[ev->u.entry.entry].level == ev->u.entry.max_level ? DV_OK : DV_EINCOHERENT;
+        return dv_info(db, ev->u.entry.entry)->level == ev->u.entry.max_level ? DV_OK : DV_EINCOHERENT;
     }
     return DV_EBADOP;
 }
@@ -195,8 +197,8 @@ static dv_status replay_insert(dv_db *db, const dv_event *ev) {
  * so gcc would mark it const and drop the calls. */
 static inline __attribute__((always_inline)) void prefetch_ends(const dv_db *db, uint32_t from,
                                                                 uint32_t layer, uint32_t to) {
-    __builtin_prefetch(&db->info[from]);
-    __builtin_prefetch(&db->info[to]);
+    __builtin_prefetch(dv_info(db, from));
+    __builtin_prefetch(dv_info(db, to));
     if (layer == 0) {
         const char *l = (const char *)dv_l0(db, from);
         size_t bytes = db->links0_words * 4;

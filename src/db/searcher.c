@@ -65,7 +65,7 @@ void dv_searcher_close(dv_searcher *s) {
 /* Copies the hit ids out of the db (called under the read lock). */
 static dv_status copy_ids(dv_searcher *s, dv_hit *hits, size_t n) {
     size_t need = 0;
-    for (size_t i = 0; i < n; i++) need += (size_t)s->db->info[hits[i].slot].id_len + 1;
+    for (size_t i = 0; i < n; i++) need += (size_t)dv_info(s->db, hits[i].slot)->id_len + 1;
     if (need > s->ids_cap) {
         size_t cap = need < 256 ? 256 : need;
         char *p = dv_mem_realloc(&s->mem, s->ids, s->ids_cap, cap);
@@ -75,7 +75,7 @@ static dv_status copy_ids(dv_searcher *s, dv_hit *hits, size_t n) {
     }
     size_t off = 0;
     for (size_t i = 0; i < n; i++) {
-        size_t len = (size_t)s->db->info[hits[i].slot].id_len + 1;
+        size_t len = (size_t)dv_info(s->db, hits[i].slot)->id_len + 1;
         memcpy(s->ids + off, hits[i].id, len);
         hits[i].id = s->ids + off;
         off += len;

@@ -10,7 +10,7 @@
  *   1 SLOTS    per slot: state u8 (0 free, 1 vector, 2 tombstone), level u8,
  *              id_len u16, n_meta u16, 0 u16 (a tombstone: id_len = n_meta = 0)
  *   2 STRINGS  per vector: id bytes, then n_meta x [klen u16][vlen u16][key][value]
- *   3 NODES    per slot node_size bytes exactly as dv_db.data holds them
+ *   3 NODES    per slot node_size bytes exactly as the db holds them (dv_node)
  *              ([count][2M neighbours][dim floats]); free slots all zero
  *   4 UPPER    per live slot with level > 0: level x [count][M neighbours]
  *   5 FREE     the free-slot stack, bottom to top (u32 each)
@@ -74,7 +74,7 @@ static void compute_layout(const dv_db *db, const dv_snapshot_meta *meta, layout
     memset(L, 0, sizeof *L);
     uint64_t strings = 0, upper_lists = 0;
     for (uint32_t i = 0; i < db->n_slots; i++) {
-        const dv_slot *si = &db->info[i];
+        const dv_slot *si = dv_info(db, i);
         if (!si->live) continue;
         if (!si->tomb) strings += si->id_len + meta_pair_bytes(si->meta);
         upper_lists += si->level;
@@ -184,7 +184,7 @@ static void encode_header(const dv_db *db, const dv_snapshot_meta *meta, const l
 
 static void write_slots(writer *w, const dv_db *db) {
     for (uint32_t i = 0; i < db->n_slots; i++) {
-        const dv_slot *si = &db->info[i];
+        const dv_slot *si = dv_info(db, i);
         uint8_t r[SLOT_REC] = {0};
         if (si->live && si->tomb) {
             r[0] = 2;
@@ -201,7 +201,7 @@ static void write_slots(writer *w, const dv_db *db) {
 
 static void write_strings(writer *w, const dv_db *db) {
     for (uint32_t i = 0; i < db->n_slots; i++) {
-        const dv_slot *si = &db->info[i];
+        const dv_slot *si = dv_info(db, i);
         if (!si->live || si->tomb) continue;
         w_put(w, si->id, si->id_len);
         for (uint32_t j = 0; si->meta && j < si->meta->n; j++) {
@@ -220,20 +220,23 @@ static void write_nodes(writer *w, const dv_db *db) {
     uint32_t i = 0;
     while (i < db->n_slots) {
         uint32_t j = i;
-        int live = db->info[i].live;
-        while (j < db->n_slots && db->info[j].live == live) j++;
-        size_t bytes = (size_t)(j - i) * db->node_size;
-        if (live)
-            w_put(w, db->data + (size_t)i * db->node_size, bytes);
-        else
-            w_zeros(w, bytes);
-        i = j;
+        int live = dv_info(db, i)->live;
+        while (j < db->n_slots && dv_info(db, j)->live == live) j++;
+        if (!live) {
+            w_zeros(w, (size_t)(j - i) * db->node_size);
+            i = j;
+            continue;
+        }
+        for (uint32_t run; i < j; i += run) { /* a run of live slots may span node storage blocks */
+            run = dv_node_run(db, i) < j - i ? dv_node_run(db, i) : j - i;
+            w_put(w, dv_node(db, i), (size_t)run * db->node_size);
+        }
     }
 }
 
 static void write_upper(writer *w, const dv_db *db) {
     for (uint32_t i = 0; i < db->n_slots; i++) {
-        const dv_slot *si = &db->info[i];
+        const dv_slot *si = dv_info(db, i);
         if (!si->live) continue;
         for (uint32_t l = 1; l <= si->level; l++) w_put(w, dv_list(db, i, l), (1 + (size_t)db->M) * 4);
     }
@@ -638,7 +641,7 @@ static dv_status read_meta(reader *r, dv_db *db, size_t *pos, uint32_t n, dv_met
 /* A tombstone: upper lists only (no id, no metadata). */
 static dv_status load_tombstone(reader *r, dv_db *db, uint32_t i, uint32_t level, const uint8_t *up) {
     (void)r;
-    dv_slot *si = &db->info[i];
+    dv_slot *si = dv_info(db, i);
     size_t up_list = (1 + (size_t)db->M) * 4;
     if (level > 0) {
         si->upper = dv_mem_calloc(&db->mem, (size_t)level * (db->M + 2), 4);
@@ -673,7 +676,7 @@ static dv_status load_slots(reader *r, dv_db *db, uint32_t *id_hash) {
         size_t idl = dv_ld16(rec + 2);
         if (r->slen[SEC_STRINGS] - spos < idl || !dv_utf8_valid(str + spos, idl))
             return sec_fail(r, DV_ECORRUPT, SEC_STRINGS, "id", r->off[SEC_STRINGS] + spos);
-        dv_slot *si = &db->info[i];
+        dv_slot *si = dv_info(db, i);
         char *id = copy_str(db, str + spos, idl);
         if (!id) return DV_ENOMEM;
         spos += idl;
@@ -782,7 +785,7 @@ static int finite_bits(const float *v, size_t n) {
  * valid lists (check_list). Then upper in-degrees, norm and the slot's share
  * of the state hash. */
 static dv_status check_slot(reader *r, dv_db *db, nodes_pass *np, uint32_t i) {
-    dv_slot *si = &db->info[i];
+    dv_slot *si = dv_info(db, i);
     uint64_t at = r->off[SEC_NODES] + (uint64_t)i * db->node_size;
     if (!si->live) {
         if (dv_l0(db, i)[0] != 0) return sec_fail(r, DV_ECORRUPT, SEC_NODES, "list of a free slot", at);
@@ -818,7 +821,7 @@ static void prefetch_list(const nodes_pass *np, const dv_db *db, uint32_t slot) 
     for (uint32_t j = 1; j <= count; j++) __builtin_prefetch(&np->word[lst[j] < db->n_slots ? lst[j] : 0], 1);
 }
 
-/* Copies NODES into db->data chunk by chunk (source mode: reads each chunk
+/* Copies NODES into the db's nodes chunk by chunk (source mode: reads each chunk
  * straight into its place), hashing and checking each slot. A damaged
  * section is reported as DV_ECHECKSUM even when a slot check failed first:
  * the rest is still hashed to tell the two apart. */
@@ -828,17 +831,19 @@ static dv_status load_nodes(reader *r, dv_db *db, nodes_pass *np) {
     XXH3_64bits_update(&np->sum, r->nodes_hdr, SEC_HDR);
     uint32_t per = (uint32_t)(CHUNK / db->node_size) + 1;
     dv_status st = DV_OK;
-    for (uint32_t i = 0; i < r->n_slots; i += per) {
-        uint32_t n = r->n_slots - i < per ? r->n_slots - i : per;
+    for (uint32_t i = 0, n; i < r->n_slots; i += n) {
+        n = r->n_slots - i < per ? r->n_slots - i : per;
+        if (n > dv_node_run(db, i)) n = dv_node_run(db, i); /* a chunk stays in one block of nodes */
         size_t off = (size_t)i * db->node_size, len = (size_t)n * db->node_size;
+        char *dst = dv_node(db, i);
         if (src) {
             dv_xxh3_update(&np->sum, src + off, len);
             if (st != DV_OK) continue;
-            memcpy(db->data + off, src + off, len);
+            memcpy(dst, src + off, len);
         } else {
-            dv_status rs = src_read(r, SEC_NODES, (uint8_t *)db->data + off, len, r->off[SEC_NODES] + off);
+            dv_status rs = src_read(r, SEC_NODES, (uint8_t *)dst, len, r->off[SEC_NODES] + off);
             if (rs != DV_OK) return rs;
-            dv_xxh3_update(&np->sum, db->data + off, len);
+            dv_xxh3_update(&np->sum, dst, len);
             if (st != DV_OK) continue;
         }
         for (uint32_t k = i; k < i + n && st == DV_OK; k++) {
@@ -864,8 +869,8 @@ static dv_status check_rest(reader *r, dv_db *db, nodes_pass *np) {
         np->word[s] |= WORD_SEEN;
         db->free_slots[k] = s;
     }
-    if (r->live &&
-        (!dv_is_vector(db, r->entry) || db->info[r->entry].level != r->max_level || np->top != r->max_level))
+    if (r->live && (!dv_is_vector(db, r->entry) || dv_info(db, r->entry)->level != r->max_level ||
+                    np->top != r->max_level))
         return fail(r, DV_ECORRUPT, "entry point", 124);
     return DV_OK;
 }
@@ -904,11 +909,11 @@ static dv_status build(reader *r, const dv_allocator *allocator, dv_db **out) {
         goto fail;
     }
     for (uint32_t i = 0; i < r->n_slots; i++)
-        np.word[i] = db->info[i].live ? (uint64_t)(db->info[i].level + 1) << WORD_LEVEL_SHIFT : 0;
+        np.word[i] = dv_info(db, i)->live ? (uint64_t)(dv_info(db, i)->level + 1) << WORD_LEVEL_SHIFT : 0;
     dv_state_hash_begin(&np.state, db);
     if ((st = load_nodes(r, db, &np)) != DV_OK) goto fail;
     if ((st = check_rest(r, db, &np)) != DV_OK) goto fail;
-    for (uint32_t i = 0; i < r->n_slots; i++) db->info[i].indeg0 = (uint32_t)(np.word[i] & WORD_DEG);
+    for (uint32_t i = 0; i < r->n_slots; i++) dv_info(db, i)->indeg0 = (uint32_t)(np.word[i] & WORD_DEG);
     dv_mem_free(&db->mem, np.word, n * 8);
     np.word = NULL;
     db->n_free = r->n_free;

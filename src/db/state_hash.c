@@ -48,7 +48,7 @@ void dv_state_hash_begin(dv_state_hasher *h, const dv_db *db) {
 }
 
 void dv_state_hash_slot(dv_state_hasher *h, const dv_db *db, uint32_t i) {
-    const dv_slot *si = &db->info[i];
+    const dv_slot *si = dv_info(db, i);
     uint8_t live = si->live ? (uint8_t)(si->tomb ? 2 : 1) : 0;
     put(h, &live, 1);
     if (!live) return;

@@ -15,7 +15,7 @@
 #include "db/db_internal.h"
 #include "simd/simd.h"
 
-/* Grows data/info/free_slots to hold n slots. Growth is by 1/8 (at least
+/* Grows nodes, infos and free_slots to hold n slots. Growth is by 1/8 (at least
  * 64 slots): memory per vector stays close to the payload, and realloc of
  * large blocks is a page remap, so the copying cost stays small. Each array
  * keeps its own capacity, so a failure half-way leaves a consistent db. */
@@ -30,6 +30,89 @@ static int grow_array(dv_mem *m, void **p, uint32_t *cap, uint32_t want, size_t 
     return 1;
 }
 
+#if DV_SEGMENTED_NODES
+/* Segments for want slots (db_internal.h). The first grows by realloc up to
+ * DV_SEG_SLOTS, its nodes and infos each keeping their own capacity (data_cap,
+ * info_cap) like the flat arrays, so a failure half-way stays consistent; the
+ * others are allocated whole and never move. New infos are zeroed. */
+static int grow_segments(dv_db *db, uint32_t want) {
+    if (want <= db->data_cap && want <= db->info_cap) return 1;
+    if (!db->seg) {
+        db->seg = dv_mem_alloc(&db->mem, 4 * sizeof(dv_seg));
+        if (!db->seg) return 0;
+        memset(db->seg, 0, 4 * sizeof(dv_seg));
+        db->seg_cap = 4;
+        db->seg_n = 1; /* segment 0 exists from here on, possibly empty */
+    }
+    dv_seg *s0 = &db->seg[0];
+    uint32_t first = want < DV_SEG_SLOTS ? want : DV_SEG_SLOTS;
+    if (db->data_cap < first) {
+        char *p = dv_mem_realloc(&db->mem, s0->nodes, (size_t)db->data_cap * db->node_size,
+                                 (size_t)first * db->node_size);
+        if (!p) return 0;
+        s0->nodes = p;
+        db->data_cap = first;
+    }
+    if (db->info_cap < first) {
+        dv_slot *p = dv_mem_realloc(&db->mem, s0->info, (size_t)db->info_cap * sizeof(dv_slot),
+                                    (size_t)first * sizeof(dv_slot));
+        if (!p) return 0;
+        memset(p + db->info_cap, 0, (size_t)(first - db->info_cap) * sizeof(dv_slot));
+        s0->info = p;
+        db->info_cap = first;
+    }
+    while (db->data_cap < want) { /* here data_cap == info_cap == seg_n * DV_SEG_SLOTS */
+        if (db->seg_n == db->seg_cap) {
+            dv_seg *t = dv_mem_realloc(&db->mem, db->seg, (size_t)db->seg_cap * sizeof(dv_seg),
+                                       (size_t)db->seg_cap * 2 * sizeof(dv_seg));
+            if (!t) return 0;
+            db->seg = t;
+            db->seg_cap *= 2;
+        }
+        char *nodes = dv_mem_alloc(&db->mem, (size_t)DV_SEG_SLOTS * db->node_size);
+        dv_slot *info = dv_mem_alloc(&db->mem, (size_t)DV_SEG_SLOTS * sizeof(dv_slot));
+        if (!nodes || !info) {
+            if (nodes) dv_mem_free(&db->mem, nodes, (size_t)DV_SEG_SLOTS * db->node_size);
+            if (info) dv_mem_free(&db->mem, info, (size_t)DV_SEG_SLOTS * sizeof(dv_slot));
+            return 0;
+        }
+        memset(info, 0, (size_t)DV_SEG_SLOTS * sizeof(dv_slot));
+        db->seg[db->seg_n++] = (dv_seg){nodes, info};
+        db->data_cap += DV_SEG_SLOTS;
+        db->info_cap += DV_SEG_SLOTS;
+    }
+    return 1;
+}
+
+void dv_store_free_slots_storage(dv_db *db) {
+    for (uint32_t i = 0; i < db->seg_n; i++) {
+        uint32_t nodes = i ? DV_SEG_SLOTS : db->data_cap < DV_SEG_SLOTS ? db->data_cap : DV_SEG_SLOTS;
+        uint32_t infos = i ? DV_SEG_SLOTS : db->info_cap < DV_SEG_SLOTS ? db->info_cap : DV_SEG_SLOTS;
+        dv_mem_free(&db->mem, db->seg[i].nodes, (size_t)nodes * db->node_size);
+        dv_mem_free(&db->mem, db->seg[i].info, (size_t)infos * sizeof(dv_slot));
+    }
+    dv_mem_free(&db->mem, db->seg, (size_t)db->seg_cap * sizeof(dv_seg));
+    dv_mem_free(&db->mem, db->free_slots, (size_t)db->free_cap * 4);
+}
+#else
+/* Flat arrays: data and info grow separately (each keeps its capacity). */
+static int grow_segments(dv_db *db, uint32_t want) {
+    uint32_t old_info = db->info_cap;
+    if (!grow_array(&db->mem, (void **)&db->data, &db->data_cap, want, db->node_size) ||
+        !grow_array(&db->mem, (void **)&db->info, &db->info_cap, want, sizeof(dv_slot)))
+        return 0;
+    if (db->info_cap > old_info)
+        memset(db->info + old_info, 0, (size_t)(db->info_cap - old_info) * sizeof(dv_slot));
+    return 1;
+}
+
+void dv_store_free_slots_storage(dv_db *db) {
+    dv_mem_free(&db->mem, db->data, (size_t)db->data_cap * db->node_size);
+    dv_mem_free(&db->mem, db->info, (size_t)db->info_cap * sizeof(dv_slot));
+    dv_mem_free(&db->mem, db->free_slots, (size_t)db->free_cap * 4);
+}
+#endif
+
 dv_status dv_store_reserve(dv_db *db, uint32_t n) {
     if (n <= db->cap) return DV_OK;
     if (n >= DV_NO_SLOT) return DV_ENOMEM;
@@ -38,13 +121,8 @@ dv_status dv_store_reserve(dv_db *db, uint32_t n) {
     if (nc < n) nc = n;
     if (nc >= DV_NO_SLOT) nc = DV_NO_SLOT - 1;
     uint32_t want = (uint32_t)nc;
-    uint32_t old_info = db->info_cap;
-    if (!grow_array(&db->mem, (void **)&db->data, &db->data_cap, want, db->node_size) ||
-        !grow_array(&db->mem, (void **)&db->info, &db->info_cap, want, sizeof(dv_slot)) ||
-        !grow_array(&db->mem, (void **)&db->free_slots, &db->free_cap, want, 4))
+    if (!grow_segments(db, want) || !grow_array(&db->mem, (void **)&db->free_slots, &db->free_cap, want, 4))
         return DV_ENOMEM;
-    if (db->info_cap > old_info)
-        memset(db->info + old_info, 0, (size_t)(db->info_cap - old_info) * sizeof(dv_slot));
     db->cap = want;
     return DV_OK;
 }
@@ -195,14 +273,14 @@ static void take_slot(dv_db *db, uint32_t slot) {
     if (dv_txn_active(db)) dv_txn_log_attach(db, slot, UINT32_MAX, db->n_slots);
     for (uint32_t s = slot; s > db->n_slots; s--) {
         db->free_slots[db->n_free++] = s - 1;
-        memset(&db->info[s - 1], 0, sizeof(dv_slot));
+        memset(dv_info(db, s - 1), 0, sizeof(dv_slot));
     }
     db->n_slots = slot + 1;
 }
 
 void dv_store_node_attach(dv_db *db, uint32_t slot, dv_node_prep *p, const float *vec) {
     take_slot(db, slot);
-    dv_slot *si = &db->info[slot];
+    dv_slot *si = dv_info(db, slot);
     memset(si, 0, sizeof *si);
     si->id = p->id;
     si->id_len = (uint16_t)p->id_len;
@@ -241,7 +319,7 @@ static void emit_delete(dv_db *db, dv_event_kind kind, uint32_t slot, const char
 
 /* Clears the node's own lists and frees its slot (a vector or a tombstone). */
 static void free_node(dv_db *db, uint32_t slot) {
-    dv_slot *si = &db->info[slot];
+    dv_slot *si = dv_info(db, slot);
     int journal = dv_txn_active(db); /* the journal keeps id, metadata and lists alive */
     if (journal) dv_txn_log_detach(db, slot);
     for (uint32_t l = 0; l <= si->level; l++) {
@@ -266,19 +344,19 @@ static void free_node(dv_db *db, uint32_t slot) {
 }
 
 void dv_store_node_detach(dv_db *db, uint32_t slot) {
-    emit_delete(db, DV_EV_VECTOR_DELETE, slot, db->info[slot].id);
+    emit_delete(db, DV_EV_VECTOR_DELETE, slot, dv_info(db, slot)->id);
     free_node(db, slot);
 }
 
 int dv_store_node_unreferenced(const dv_db *db, uint32_t slot) {
     if (db->entry == slot) return 0;
-    for (uint32_t l = 0; l <= db->info[slot].level; l++)
+    for (uint32_t l = 0; l <= dv_info(db, slot)->level; l++)
         if (*dv_indeg(db, slot, l) != 0) return 0;
     return 1;
 }
 
 void dv_store_node_tombstone(dv_db *db, uint32_t slot) {
-    dv_slot *si = &db->info[slot];
+    dv_slot *si = dv_info(db, slot);
     emit_delete(db, DV_EV_VECTOR_DELETE, slot, si->id);
     if (dv_txn_active(db)) dv_txn_log_tombstone(db, slot);
     dv_ids_remove(db, slot);
@@ -320,7 +398,7 @@ void dv_store_node_set_vector(dv_db *db, uint32_t slot, const float *vec, const 
     } else if (vec != v) {
         memcpy(v, vec, (size_t)db->dim * 4);
     }
-    db->info[slot].inv_norm = dv_store_inv_norm(db, v);
+    dv_info(db, slot)->inv_norm = dv_store_inv_norm(db, v);
 }
 
 /* ---- metadata writes: prepare (may fail) / commit (cannot fail) ---------- */
@@ -334,7 +412,7 @@ static int meta_find(const dv_meta *m, const char *key) {
 dv_status dv_store_meta_prepare(dv_db *db, uint32_t slot, const char *key, const char *value,
                                 dv_meta_prep *p) {
     memset(p, 0, sizeof *p);
-    const dv_meta *m = db->info[slot].meta;
+    const dv_meta *m = dv_info(db, slot)->meta;
     p->index = meta_find(m, key);
     if (!value) {
         p->noop = p->index < 0;
@@ -376,7 +454,7 @@ void dv_store_meta_commit(dv_db *db, uint32_t slot, const char *key, dv_meta_pre
     ev.u.meta.value = p->value;
     dv_db_emit(db, &ev);
 
-    dv_meta *m = db->info[slot].meta;
+    dv_meta *m = dv_info(db, slot)->meta;
     int journal = dv_txn_active(db); /* the journal keeps replaced memory alive */
     if (!p->value) {                 /* remove, keeping the order of the rest */
         dv_meta_kv *kv = &m->kv[p->index];
@@ -403,12 +481,12 @@ void dv_store_meta_commit(dv_db *db, uint32_t slot, const char *key, dv_meta_pre
                 p->grown->n = m->n;
                 if (!journal) dv_mem_free(&db->mem, m, meta_size(m->cap));
             }
-            m = db->info[slot].meta = p->grown;
+            m = dv_info(db, slot)->meta = p->grown;
         }
         m->kv[m->n].key = p->key;
         m->kv[m->n].value = p->value;
         m->n++;
     }
-    db->info[slot].meta_sig = dv_store_meta_sig(m);
+    dv_info(db, slot)->meta_sig = dv_store_meta_sig(m);
     memset(p, 0, sizeof *p);
 }

@@ -130,7 +130,7 @@ void dv_txn_log_vector(dv_db *db, uint32_t slot) {
     jrec *r = push(db, J_VECTOR, slot);
     r->off = pool_take(db, vector_bytes(db));
     memcpy(db->txn->pool + r->off, dv_vec(db, slot), vector_bytes(db));
-    r->f = db->info[slot].inv_norm;
+    r->f = dv_info(db, slot)->inv_norm;
 }
 
 /* A sparse update saves only the entries it overwrites, (index, old bits)
@@ -150,7 +150,7 @@ void dv_txn_log_sparse(dv_db *db, uint32_t slot, const uint32_t *idx, size_t n) 
         memcpy(p + i * 8, &idx[i], 4);
         memcpy(p + i * 8 + 4, &v[idx[i]], 4);
     }
-    r->f = db->info[slot].inv_norm;
+    r->f = dv_info(db, slot)->inv_norm;
 }
 
 void dv_txn_log_attach(dv_db *db, uint32_t slot, uint32_t from_free_index, uint32_t old_n_slots) {
@@ -163,7 +163,7 @@ void dv_txn_log_detach(dv_db *db, uint32_t slot) {
     jrec *r = push(db, J_DETACH, slot);
     r->off = pool_take(db, detach_bytes(db));
     unsigned char *p = db->txn->pool + r->off;
-    const dv_slot *si = &db->info[slot];
+    const dv_slot *si = dv_info(db, slot);
     memcpy(p, si, sizeof *si);
     p += sizeof *si;
     memcpy(p, dv_l0(db, slot), db->links0_words * 4); /* count + list, then the vector */
@@ -235,7 +235,7 @@ static void undo_edge_remove(dv_db *db, const jrec *r) {
 
 static void undo_attach(dv_db *db, const jrec *r) {
     uint32_t slot = r->slot;
-    dv_slot *si = &db->info[slot];
+    dv_slot *si = dv_info(db, slot);
     dv_ids_remove(db, slot);
     free_str(db, si->id);
     dv_store_meta_free(db, si->meta);
@@ -256,7 +256,7 @@ static void undo_attach(dv_db *db, const jrec *r) {
 static void undo_detach(dv_db *db, const jrec *r) {
     uint32_t slot = r->slot;
     const unsigned char *p = db->txn->pool + r->off;
-    dv_slot *si = &db->info[slot];
+    dv_slot *si = dv_info(db, slot);
     memcpy(si, p, sizeof *si);
     p += sizeof *si;
     memcpy(dv_l0(db, slot), p, db->links0_words * 4);
@@ -278,7 +278,7 @@ static void undo_detach(dv_db *db, const jrec *r) {
 }
 
 static void undo_meta(dv_db *db, const jrec *r) {
-    dv_meta *m = db->info[r->slot].meta;
+    dv_meta *m = dv_info(db, r->slot)->meta;
     if (r->kind == J_META_REMOVE) {
         memmove(&m->kv[r->a + 1], &m->kv[r->a], (size_t)(m->n - r->a) * sizeof(dv_meta_kv));
         m->kv[r->a].key = r->p1;
@@ -293,10 +293,10 @@ static void undo_meta(dv_db *db, const jrec *r) {
         free_str(db, m->kv[m->n].value);
         if (r->a) {
             dv_mem_free(&db->mem, m, meta_bytes(m->cap));
-            db->info[r->slot].meta = r->p1;
+            dv_info(db, r->slot)->meta = r->p1;
         }
     }
-    db->info[r->slot].meta_sig = dv_store_meta_sig(db->info[r->slot].meta);
+    dv_info(db, r->slot)->meta_sig = dv_store_meta_sig(dv_info(db, r->slot)->meta);
 }
 
 static void undo(dv_db *db, const jrec *r) {
@@ -316,7 +316,7 @@ static void undo(dv_db *db, const jrec *r) {
         break;
     case J_VECTOR:
         memcpy(dv_vec(db, r->slot), db->txn->pool + r->off, vector_bytes(db));
-        db->info[r->slot].inv_norm = r->f;
+        dv_info(db, r->slot)->inv_norm = r->f;
         break;
     case J_SPARSE: {
         const unsigned char *p = db->txn->pool + r->off;
@@ -326,7 +326,7 @@ static void undo(dv_db *db, const jrec *r) {
             memcpy(&at, p + (size_t)i * 8, 4);
             memcpy(&v[at], p + (size_t)i * 8 + 4, 4);
         }
-        db->info[r->slot].inv_norm = r->f;
+        dv_info(db, r->slot)->inv_norm = r->f;
         break;
     }
     case J_ATTACH:
@@ -336,7 +336,7 @@ static void undo(dv_db *db, const jrec *r) {
         undo_detach(db, r);
         break;
     case J_TOMB:
-        db->info[r->slot].tomb = 0;
+        dv_info(db, r->slot)->tomb = 0;
         dv_ids_add(db, r->slot);
         db->live++;
         db->n_tomb--;
