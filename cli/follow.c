@@ -79,7 +79,7 @@ static int follow(const cli_command *self, follow_opts *o) {
     /* one durable consumer per replica: by default named after the replica directory */
     if (!o->durable && !(o->durable = cli_nats_name_of_dir(o->nats.dir, o->default_durable)))
         return cli_usage_error(self, "give --durable NAME (1..64 of A-Z a-z 0-9 _ -)");
-    if (!cli_nats_name_ok(o->durable))
+    if (!dv_nats_name_valid(o->durable))
         return cli_usage_error(self, "--durable: '%s': use 1..64 of A-Z a-z 0-9 _ -", o->durable);
     fc.dir = o->nats.dir;
     fc.durable = o->durable;

@@ -34,18 +34,6 @@ void cli_sleep_ms(uint32_t ms) {
     }
 }
 
-int cli_nats_name_ok(const char *s) {
-    size_t n = strlen(s);
-    if (n < 1 || n > 64) return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-              c == '-'))
-            return 0;
-    }
-    return 1;
-}
-
 const char *cli_nats_name_of_dir(const char *dir, char out[65]) {
     size_t len = strlen(dir);
     while (len > 1 && dir[len - 1] == '/') len--;
@@ -54,7 +42,7 @@ const char *cli_nats_name_of_dir(const char *dir, char out[65]) {
     if (len - start < 1 || len - start > 64) return NULL;
     memcpy(out, dir + start, len - start);
     out[len - start] = '\0';
-    return cli_nats_name_ok(out) ? out : NULL;
+    return dv_nats_name_valid(out) ? out : NULL;
 }
 
 int cli_nats_finish(const cli_command *cmd, cli_nats_opts *o, dv_nats_config *cfg) {
@@ -62,7 +50,7 @@ int cli_nats_finish(const cli_command *cmd, cli_nats_opts *o, dv_nats_config *cf
     if (!o->name && !(o->name = cli_nats_name_of_dir(o->dir, o->default_name)))
         return cli_usage_error(
             cmd, "'%s' is not a valid database name: give --name (1..64 of A-Z a-z 0-9 _ -)", o->dir);
-    if (!cli_nats_name_ok(o->name))
+    if (!dv_nats_name_valid(o->name))
         return cli_usage_error(cmd, "--name: '%s': use 1..64 of A-Z a-z 0-9 _ -", o->name);
     if (!o->password) o->password = getenv("DELTAVEC_NATS_PASSWORD");
     if (o->password && !o->user) return cli_usage_error(cmd, "a password needs --user");

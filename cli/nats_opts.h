@@ -20,8 +20,6 @@ typedef struct cli_nats_opts {
     char default_name[65];
 } cli_nats_opts;
 
-/* 1 when s is 1..64 of [A-Za-z0-9_-] (names of databases and durable consumers). */
-int cli_nats_name_ok(const char *s);
 /* DIR's last path component when it is a valid name, else NULL. */
 const char *cli_nats_name_of_dir(const char *dir, char out[65]);
 struct cli_command;

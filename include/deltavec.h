@@ -1749,6 +1749,14 @@ typedef struct dv_nats_config {
 
 /** 1 when this build has the NATS transport, else 0. */
 int dv_nats_available(void);
+/**
+ * 1 when name is a valid database or durable consumer name: 1..64 bytes of
+ * [A-Za-z0-9_-] (it becomes part of subjects and stream names); 0
+ * otherwise, and for NULL. The rule dv_publisher_open and dv_follower_open
+ * apply (DV_EINVAL); also in builds without libnats, so a tool can check
+ * its arguments before anything else.
+ */
+int dv_nats_name_valid(const char *name);
 
 typedef struct dv_publisher dv_publisher;
 

@@ -21,15 +21,7 @@ static uint64_t rng_state;
 static uint32_t rnd(void) { return test_rand(&rng_state); }
 static float rndf(void) { return test_randf(&rng_state); }
 
-static dv_db *open_db(void) {
-    dv_db_config cfg;
-    dv_db_config_default(&cfg, DIM);
-    cfg.M = 8;
-    cfg.ef_construction = 40;
-    dv_db *db = NULL;
-    assert_int_equal(dv_db_open(&cfg, &db), DV_OK);
-    return db;
-}
+static dv_db *open_db(void) { return test_open_db_sized(DIM, 8, 40); }
 
 /* A started capture on db (cfg NULL: defaults). */
 static dv_capture *start_capture(dv_db *db, const dv_capture_config *cfg) {

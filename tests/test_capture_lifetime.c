@@ -13,18 +13,11 @@
 #include <stdio.h>
 
 #include "deltavec.h"
+#include "support/stream.h"
 
 #define DIM 8
 
-static dv_db *open_db(void) {
-    dv_db_config cfg;
-    dv_db_config_default(&cfg, DIM);
-    cfg.M = 8;
-    cfg.ef_construction = 20;
-    dv_db *db = NULL;
-    assert_int_equal(dv_db_open(&cfg, &db), DV_OK);
-    return db;
-}
+static dv_db *open_db(void) { return test_open_db_sized(DIM, 8, 20); }
 
 static void insert(dv_db *db, int i) {
     char id[32];

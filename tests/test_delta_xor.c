@@ -30,15 +30,7 @@ static float gauss(void) {
     return (s - 2.0f) * 1.7f;
 }
 
-static dv_db *open_db(void) {
-    dv_db_config cfg;
-    dv_db_config_default(&cfg, DIM);
-    cfg.M = 8;
-    cfg.ef_construction = 40;
-    dv_db *db = NULL;
-    assert_int_equal(dv_db_open(&cfg, &db), DV_OK);
-    return db;
-}
+static dv_db *open_db(void) { return test_open_db_sized(DIM, 8, 40); }
 
 /* Captured deltas, copied out: 64-byte header then payload. */
 typedef struct blobs {

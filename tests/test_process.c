@@ -30,15 +30,7 @@ typedef struct fixture {
     size_t n_out;
 } fixture;
 
-static dv_db *open_db(void) {
-    dv_db_config cfg;
-    dv_db_config_default(&cfg, DIM);
-    cfg.M = 8;
-    cfg.ef_construction = 32;
-    dv_db *db = NULL;
-    assert_int_equal(dv_db_open(&cfg, &db), DV_OK);
-    return db;
-}
+static dv_db *open_db(void) { return test_open_db_sized(DIM, 8, 32); }
 
 static void setup(fixture *f, size_t n_out, uint32_t out_slots, uint32_t out_bytes) {
     memset(f, 0, sizeof *f);

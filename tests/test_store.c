@@ -16,19 +16,12 @@
 #include <string.h>
 
 #include "deltavec.h"
+#include "support/stream.h"
 #include "db/replay.h"
 
 enum { DIM = 8 };
 
-static dv_db *open_db(void) {
-    dv_db_config cfg;
-    dv_db_config_default(&cfg, DIM);
-    cfg.M = 4;
-    cfg.ef_construction = 20;
-    dv_db *db;
-    assert_int_equal(dv_db_open(&cfg, &db), DV_OK);
-    return db;
-}
+static dv_db *open_db(void) { return test_open_db_sized(DIM, 4, 20); }
 
 static void fill(float *v, float base) {
     for (int i = 0; i < DIM; i++) v[i] = base + (float)i;

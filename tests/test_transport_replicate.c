@@ -4,7 +4,8 @@
  * nats_server.c starts and stops it by PID). A primary database directory
  * is written through dv_store_*, a publisher ships its log, followers keep
  * replica directories; every test ends with the replica's state hash and
- * top-10 results equal to the primary's.
+ * top-10 results equal to the primary's. Also the name rule of the
+ * configs (dv_nats_name_valid), which needs no server.
  *
  * DV_TRANSPORT_OPS sets the op count of the mixed workload (default
  * 10000; the full figure of the replication issue is 100000:
@@ -524,12 +525,44 @@ static void test_hostile_messages_refused(void **state) {
     dv_store_close(s);
 }
 
+/* The one name rule (dv_nats_name_valid), and the config checks of both ends that use it. No server. */
+static void test_name_rule(void **state) {
+    (void)state;
+    char longest[66];
+    memset(longest, 'a', 64);
+    longest[64] = '\0';
+    const char *good[] = {"a", "Z", "9", "_", "-", "shop", "db_1-A", longest};
+    for (size_t i = 0; i < sizeof good / sizeof *good; i++) assert_int_equal(dv_nats_name_valid(good[i]), 1);
+    longest[64] = 'a';
+    longest[65] = '\0';
+    const char *bad[] = {"", longest, "a.b", "a b", " ", "a*", "a>", "a/b", "caf\xc3\xa9", "tab\t"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) assert_int_equal(dv_nats_name_valid(bad[i]), 0);
+    assert_int_equal(dv_nats_name_valid(NULL), 0);
+    /* the publisher and the follower refuse what the rule refuses (before any file or network) */
+    dv_publisher_config pc;
+    dv_publisher_config_default(&pc);
+    pc.dir = "no-such-dir";
+    pc.nats.servers = "nats://127.0.0.1:1";
+    pc.nats.name = "a.b";
+    dv_publisher *p = NULL;
+    assert_int_equal(dv_publisher_open(&pc, &p), DV_EINVAL);
+    dv_follower_config fc;
+    dv_follower_config_default(&fc);
+    fc.dir = "no-such-dir";
+    fc.nats.servers = "nats://127.0.0.1:1";
+    fc.nats.name = "db";
+    fc.durable = longest;
+    dv_follower *f = NULL;
+    assert_int_equal(dv_follower_open(&fc, &f), DV_EINVAL);
+}
+
 int main(void) {
     if (!test_nats_available()) {
         printf("nats-server not found: skipped\n");
         return 0;
     }
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_name_rule),
         cmocka_unit_test_prestate_setup_teardown(test_replica_follows_mixed_workload, check_rig_setup,
                                                  check_rig_teardown, &rig),
         cmocka_unit_test_prestate_setup_teardown(test_follower_killed_mid_stream_converges, check_rig_setup,

@@ -20,15 +20,7 @@ static uint64_t rng_state;
 static uint32_t rnd(void) { return test_rand(&rng_state); }
 static float rndf(void) { return test_randf(&rng_state); }
 
-static dv_db *open_db(void) {
-    dv_db_config cfg;
-    dv_db_config_default(&cfg, DIM);
-    cfg.M = 4;
-    cfg.ef_construction = 16;
-    dv_db *db = NULL;
-    assert_int_equal(dv_db_open(&cfg, &db), DV_OK);
-    return db;
-}
+static dv_db *open_db(void) { return test_open_db_sized(DIM, 4, 16); }
 
 /* One random write; ids are drawn from a small pool so every path occurs. */
 static void random_write(dv_db *db) {

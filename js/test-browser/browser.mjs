@@ -5,12 +5,11 @@
 // ring in shared memory as it arrives) in the isolated page, and the
 // one-thread fallback in the same page served without COOP/COEP (?coi=0).
 // Writes screenshots to build-wasm/browser.png and build-wasm/browser-fallback.png. Exit status 1 on failure.
-import { chromium } from 'playwright-core';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, PAGE } from '../../examples/browser/server.mjs';
+import { launchChromium, closeChromium } from './chromium.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const build = process.env.DVW_BUILD || path.join(root, 'build-wasm');
@@ -18,14 +17,10 @@ process.env.DVW_VECTORS ||= path.join(build, 'vectors');
 const expected = JSON.parse(readFileSync(path.join(build, 'vectors/native.json'), 'utf8'));
 const server = await startServer(0);
 const url = `http://127.0.0.1:${server.address().port}${PAGE}`; // the URL the server command prints
-const profile = mkdtempSync(path.join(os.tmpdir(), 'dv-chromium-'));
-let ctx, failed = false;
+let browser, failed = false;
 try {
-  ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium('dv-chromium-');
+  const { ctx } = browser;
   const page = ctx.pages()[0] || await ctx.newPage();
   page.on('console', (m) => console.log(`[page] ${m.text()}`));
   page.on('pageerror', (e) => console.log(`[page error] ${e}`));
@@ -69,9 +64,8 @@ try {
   check(isolated, 'page is not cross-origin isolated (COOP/COEP)');
   check(s.pool && s.pool.ok && s.pool.threads === 2, `worker pool in the page: ${JSON.stringify(s.pool)}`);
 } finally {
-  if (ctx) await ctx.close();
+  await closeChromium(browser);
   server.close();
-  rmSync(profile, { recursive: true, force: true });
 }
 if (failed) process.exit(1);
 console.log('browser test: OK (replica hash == native primary hash in headless Chromium)');

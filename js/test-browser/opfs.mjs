@@ -7,13 +7,12 @@
 //      with the sizes of those deltas in the stream file); its state hash equals the native primary's;
 //   3. a third visit with nothing new fetches only a stream header.
 // Hashes are the native primary's (native.json: at checkpoint K and at the end). Exit status 1 on failure.
-import { chromium } from 'playwright-core';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { load, hashHex } from '../src/index.js';
 import { startServer } from '../../examples/browser/server.mjs';
+import { launchChromium, closeChromium } from './chromium.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const build = process.env.DVW_BUILD || path.join(root, 'build-wasm');
@@ -38,8 +37,7 @@ const server = await startServer(0);
 const vectorRequests = [];
 server.on('request', (req) => { if (req.url.startsWith('/vectors/')) vectorRequests.push(req.url); });
 const base = `http://127.0.0.1:${server.address().port}/examples/browser/opfs.html`;
-const profile = mkdtempSync(path.join(os.tmpdir(), 'dv-chromium-opfs-'));
-let ctx, failed = false;
+let browser, failed = false;
 const check = (cond, what) => { if (!cond) { console.error(`opfs test: FAILED: ${what}`); failed = true; } };
 
 async function visit(page, url) {
@@ -53,11 +51,8 @@ async function visit(page, url) {
 }
 
 try {
-  ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM || '/usr/bin/chromium', headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium('dv-chromium-opfs-');
+  const { ctx } = browser;
   const page = ctx.pages()[0] || await ctx.newPage();
   page.on('pageerror', (e) => console.log(`[page error] ${e}`));
   check(N > 4 && N === expected.deltas, `stream of ${N} deltas (native.json: ${expected.deltas})`);
@@ -89,9 +84,8 @@ try {
   check(c.s.restored && c.s.restored.sequence === N && c.s.applied === 0 && c.s.fetchedBytes === HEADER &&
     c.s.hash === expected.final_hash, `third visit: ${JSON.stringify(c.s)}`);
 } finally {
-  if (ctx) await ctx.close();
+  await closeChromium(browser);
   server.close();
-  rmSync(profile, { recursive: true, force: true });
 }
 if (failed) process.exit(1);
 console.log('opfs test: OK (after a reload only the new deltas are fetched; replica hash == native primary hash)');

@@ -230,8 +230,8 @@ static dv_status recover(dv_follower *f) {
 }
 
 dv_status dv_follower_open(const dv_follower_config *cfg, dv_follower **out) {
-    if (!cfg || !out || !cfg->dir || !cfg->nats.servers || !dvt_valid_name(cfg->nats.name) ||
-        !dvt_valid_name(cfg->durable))
+    if (!cfg || !out || !cfg->dir || !cfg->nats.servers || !dv_nats_name_valid(cfg->nats.name) ||
+        !dv_nats_name_valid(cfg->durable))
         return DV_EINVAL;
     *out = NULL;
     dv_follower *f = calloc(1, sizeof *f);

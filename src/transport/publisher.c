@@ -270,7 +270,8 @@ static dv_status tail_seek(dv_publisher *p, uint64_t seq, const uint8_t *check_s
 /* ---- open / close -------------------------------------------------------- */
 
 dv_status dv_publisher_open(const dv_publisher_config *cfg, dv_publisher **out) {
-    if (!cfg || !out || !cfg->dir || !cfg->nats.servers || !dvt_valid_name(cfg->nats.name)) return DV_EINVAL;
+    if (!cfg || !out || !cfg->dir || !cfg->nats.servers || !dv_nats_name_valid(cfg->nats.name))
+        return DV_EINVAL;
     *out = NULL;
     dv_publisher *p = calloc(1, sizeof *p);
     if (!p) return DV_ENOMEM;

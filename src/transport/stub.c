@@ -2,7 +2,8 @@
  * stub.c -- the replication API of a build without libnats: every call
  * answers DV_EUNSUPPORTED (the transport is an optional edge module; see
  * docs/REPLICATION.md). Built instead of transport.c, publisher.c and
- * follower.c when CMake does not find libnats.
+ * follower.c when CMake does not find libnats. names.c (dv_nats_name_valid)
+ * is built with either.
  */
 #include <string.h>
 

@@ -28,19 +28,6 @@
 #include <time.h>
 #include <unistd.h>
 
-int dvt_valid_name(const char *s) {
-    if (!s) return 0;
-    size_t n = strlen(s);
-    if (n == 0 || n > DVT_NAME_MAX) return 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
-              c == '-'))
-            return 0;
-    }
-    return 1;
-}
-
 void dvt_names_init(dvt_names *n, const char *name) {
     snprintf(n->stream, sizeof n->stream, "DV_%s", name);
     snprintf(n->deltas, sizeof n->deltas, "dv.%s.deltas", name);
@@ -347,7 +334,7 @@ static dv_status get_info(dvt_conn *c, const dvt_names *n, const char *name, obj
     oi->deleted = memmem(js, jlen, "\"deleted\":true", 14) != NULL;
     int bad = 0;
     if (!oi->deleted) {
-        bad |= json_str(js, jlen, "nuid", oi->nuid, sizeof oi->nuid) != 0 || !dvt_valid_name(oi->nuid);
+        bad |= json_str(js, jlen, "nuid", oi->nuid, sizeof oi->nuid) != 0 || !dv_nats_name_valid(oi->nuid);
         bad |= json_str(js, jlen, "digest", oi->digest, sizeof oi->digest) != 0;
         bad |= json_u64(js, jlen, "size", &oi->size) != 0 || json_u64(js, jlen, "chunks", &oi->chunks) != 0;
         bad |= oi->size > SIZE_MAX / 2 || oi->chunks > oi->size;

@@ -23,7 +23,7 @@
 
 #include "deltavec.h"
 
-#define DVT_NAME_MAX 64
+#define DVT_NAME_MAX 64 /* the longest name dv_nats_name_valid() accepts (names.c) */
 #define DVT_SUBJ_MAX 192
 #define DVT_ERR_MAX 512
 #define DVT_CHUNK (128 * 1024) /* object store chunk size (the NATS clients' default) */
@@ -43,8 +43,6 @@ typedef struct dvt_conn {
     uint32_t timeout_ms;
 } dvt_conn;
 
-/* 1 when s is 1..64 of [A-Za-z0-9_-]. */
-int dvt_valid_name(const char *s);
 void dvt_names_init(dvt_names *n, const char *name);
 /* Connects (and gets a JetStream context with the given async window; 0: none). */
 dv_status dvt_connect(dvt_conn *c, const dv_nats_config *cfg, int64_t window, jsPubAckErrHandler on_err,

@@ -17,6 +17,13 @@ uint32_t test_rand(uint64_t *s) {
 
 float test_randf(uint64_t *s) { return (float)test_rand(s) / 2147483648.0f - 1.0f; }
 
+static dv_db *open_or_die(const dv_db_config *cfg) {
+    dv_db *db = NULL;
+    int st = dv_db_open(cfg, &db);
+    if (st != DV_OK) die("dv_db_open", st);
+    return db;
+}
+
 dv_db *test_open_db(uint32_t dim, uint64_t seed) {
     dv_db_config cfg;
     dv_db_config_default(&cfg, dim);
@@ -24,10 +31,15 @@ dv_db *test_open_db(uint32_t dim, uint64_t seed) {
     cfg.ef_construction = 48;
     cfg.ef_search = 64;
     cfg.seed = seed;
-    dv_db *db = NULL;
-    int st = dv_db_open(&cfg, &db);
-    if (st != DV_OK) die("dv_db_open", st);
-    return db;
+    return open_or_die(&cfg);
+}
+
+dv_db *test_open_db_sized(uint32_t dim, uint32_t M, uint32_t ef_construction) {
+    dv_db_config cfg;
+    dv_db_config_default(&cfg, dim);
+    cfg.M = M;
+    cfg.ef_construction = ef_construction;
+    return open_or_die(&cfg);
 }
 
 void test_primary_open(test_primary *p, uint32_t dim, const dv_capture_config *cfg, uint64_t seed) {

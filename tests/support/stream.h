@@ -35,6 +35,8 @@ typedef struct workload_mix {
 
 /* A db with small HNSW parameters, fast for tests. */
 dv_db *test_open_db(uint32_t dim, uint64_t seed);
+/* A db with the graph size a test was written for (M, ef_construction); all else default. */
+dv_db *test_open_db_sized(uint32_t dim, uint32_t M, uint32_t ef_construction);
 /* Primary + capture (cfg may be NULL for defaults). */
 void test_primary_open(test_primary *p, uint32_t dim, const dv_capture_config *cfg, uint64_t seed);
 void test_primary_close(test_primary *p);
