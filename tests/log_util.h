@@ -30,6 +30,8 @@ static inline void lu_tempdir(char *out, size_t cap, const char *tag) {
     if (!mkdtemp(out)) abort();
 }
 
+/* Removes path and everything under it (a test may leave subdirectories:
+ * test_cli_ingest makes an empty one to ingest from). */
 static inline void lu_rmdir(const char *path) {
     DIR *d = opendir(path);
     if (!d) return;
@@ -37,8 +39,13 @@ static inline void lu_rmdir(const char *path) {
     char p[4096];
     while ((e = readdir(d)) != NULL) {
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
-        unlink(p);
+        int k = snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+        if (k < 0 || (size_t)k >= sizeof p) continue; /* not ours: test paths are short */
+        struct stat st;
+        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+            lu_rmdir(p);
+        else
+            unlink(p);
     }
     closedir(d);
     rmdir(path);
