@@ -19,6 +19,19 @@ uint32_t dv_db_slot_of(const dv_db *db, const char *id) {
 const char *dv_db_id_of(const dv_db *db, uint32_t slot) {
     return dv_is_vector(db, slot) ? dv_info(db, slot)->id : NULL;
 }
+void dv_db_prefetch_slot(const dv_db *db, uint32_t slot) {
+#if defined(__GNUC__) || defined(__clang__)
+    if (slot >= db->n_slots) return;
+    const char *p = (const char *)dv_node(db, slot);
+    for (size_t o = 0; o < db->node_size; o += 64) __builtin_prefetch(p + o);
+    __builtin_prefetch(p + db->node_size - 1);
+    __builtin_prefetch(dv_info(db, slot));
+#else
+    (void)db;
+    (void)slot;
+#endif
+}
+
 const float *dv_db_vector_of(const dv_db *db, uint32_t slot) {
     return dv_is_vector(db, slot) ? dv_vec(db, slot) : NULL;
 }

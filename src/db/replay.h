@@ -39,6 +39,11 @@ dv_status dv_db_replay_edges(dv_db *db, dv_event_kind kind, uint32_t layer, cons
  * and upper lists, failure-safe). */
 dv_status dv_db_reserve_for_replay(dv_db *db, uint32_t slot, uint32_t level);
 
+/* Asks for the cache lines of slot's node (its level-0 list and vector) and
+ * slot info ahead of a change to it; nothing for a slot past the store.
+ * Reads no node memory itself. */
+void dv_db_prefetch_slot(const dv_db *db, uint32_t slot);
+
 /* ---- read accessors (valid until the next write) ------------------------ */
 uint32_t dv_db_slot_of(const dv_db *db, const char *id); /* DV_NO_SLOT if absent */
 const char *dv_db_id_of(const dv_db *db, uint32_t slot); /* NULL unless it holds a vector */
