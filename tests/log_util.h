@@ -30,6 +30,16 @@ static inline void lu_tempdir(char *out, size_t cap, const char *tag) {
     if (!mkdtemp(out)) abort();
 }
 
+/* A CLI test's scratch directory (lu_tempdir) and the paths in it: the
+ * database directory and the files a run's stdout and stderr go to. */
+static inline void lu_cli_scratch(const char *tag, char scratch[256], char db[300], char out[300],
+                                  char err[300]) {
+    lu_tempdir(scratch, 256, tag);
+    snprintf(db, 300, "%s/db", scratch);
+    snprintf(out, 300, "%s/out", scratch);
+    snprintf(err, 300, "%s/err", scratch);
+}
+
 /* Removes path and everything under it (a test may leave subdirectories:
  * test_cli_ingest makes an empty one to ingest from). */
 static inline void lu_rmdir(const char *path) {

@@ -104,17 +104,13 @@ static const char *write_fvecs(const char *name, uint32_t rows, size_t cut) {
 
 static int setup(void **state) {
     (void)state;
-    lu_tempdir(scratch, sizeof scratch, "cli-ingest");
-    snprintf(db_dir, sizeof db_dir, "%s/db", scratch);
-    snprintf(out_path, sizeof out_path, "%s/out", scratch);
-    snprintf(err_path, sizeof err_path, "%s/err", scratch);
+    lu_cli_scratch("cli-ingest", scratch, db_dir, out_path, err_path);
     return 0;
 }
 
 static int teardown(void **state) {
     (void)state;
-    lu_rmdir(db_dir);
-    lu_rmdir(scratch);
+    lu_rmdir(scratch); /* and all in it */
     return 0;
 }
 

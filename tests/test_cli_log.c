@@ -140,17 +140,13 @@ static void segment_removed_after_the_listing_is_a_note(void **state) {
 
 static int setup(void **state) {
     (void)state;
-    lu_tempdir(scratch, sizeof scratch, "cli-log");
-    snprintf(db_dir, sizeof db_dir, "%s/db", scratch);
-    snprintf(out_path, sizeof out_path, "%s/out", scratch);
-    snprintf(err_path, sizeof err_path, "%s/err", scratch);
+    lu_cli_scratch("cli-log", scratch, db_dir, out_path, err_path);
     return 0;
 }
 
 static int teardown(void **state) {
     (void)state;
-    lu_rmdir(db_dir);
-    lu_rmdir(scratch);
+    lu_rmdir(scratch); /* and all in it */
     return 0;
 }
 
