@@ -196,7 +196,7 @@ typedef enum dv_value_mode {
 } dv_value_mode;
 
 typedef struct dv_encode_opts {
-    int compress;         /* try LZ4 on the payload; kept only if it saves bytes */
+    int compress;         /* try LZ4 on the payload; kept only if it saves 1/8 of it */
     int shuffle;          /* byte-shuffle float arrays (helps LZ4) */
     int xor_before;       /* f32 values stored XOR their before-image (needs before) */
     dv_value_mode values; /* lossy modes apply to values and before-images, never to distances */
