@@ -1080,7 +1080,7 @@ typedef struct dv_capture_config {
     float diff_epsilon;        /* |new-old| <= eps is "unchanged"; default 0 (exact). > 0 is lossy. */
     int before_images;         /* carry before-images of changed values (DATA-conflict checks: apply compares
                                   them bit for bit, except under DV_LOSSY_I8 where it cannot); default 0 */
-    int compress;              /* LZ4 when it saves bytes; default 1 */
+    int compress;              /* LZ4 when it saves 1/8 of a payload; default 1 */
     int shuffle;               /* byte-shuffle floats before LZ4; default 1 */
     dv_lossy_mode lossy;       /* default DV_LOSSLESS */
     uint32_t batch_max_deltas; /* group up to this many writes in one BATCH delta; 0 or 1: no batching */
@@ -1554,7 +1554,7 @@ typedef struct dv_store_config {
     uint64_t as_of;                /* read_only: open as of this sequence (0: the latest) */
     uint32_t keep_snapshots;       /* retention at checkpoint: snapshots kept (default 2, >= 1) */
     uint64_t keep_log_from;        /* retention: never drop a segment holding a sequence >= this (0: none) */
-    int compress;                  /* LZ4 for deltas where it saves bytes; default 1 */
+    int compress;                  /* LZ4 where it saves 1/8 of a payload; default 1 */
     const dv_io *io;               /* NULL: dv_io_posix() */
     const dv_allocator *allocator; /* NULL: malloc (must be thread-safe with several writer threads) */
 } dv_store_config;
