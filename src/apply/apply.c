@@ -521,9 +521,8 @@ dv_status dv_apply_check_sequence(dv_apply *ap, uint64_t seq) {
 void dv_apply_lock(dv_apply *ap) { dv_db_write_lock(ap->db, ap->cfg.hooks.yield, ap->cfg.hooks.ctx); }
 void dv_apply_unlock(dv_apply *ap) { dv_db_write_unlock(ap->db); }
 
-#ifndef BATCH_PREFETCH_AHEAD
+/* Members of a BATCH whose nodes are fetched ahead (4 measured the same). */
 #define BATCH_PREFETCH_AHEAD 2
-#endif
 
 dv_status dv_apply_decoded_locked(dv_apply *ap, const dv_delta *d) {
     dv_status st = dv_txn_begin(ap->db);

@@ -159,6 +159,21 @@ struct dv_db {
 
 /* ---- inline accessors --------------------------------------------------- */
 
+/* Asks for every cache line of [p, p + bytes), bytes > 0; the last byte
+ * too, since the range need not start on a line. always_inline: a function
+ * made only of prefetches has no side effect, so gcc would mark it const
+ * and drop its calls. */
+static inline __attribute__((always_inline)) void dv_prefetch_bytes(const void *p, size_t bytes) {
+#if defined(__GNUC__) || defined(__clang__)
+    const char *c = (const char *)p;
+    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(c + o);
+    __builtin_prefetch(c + bytes - 1);
+#else
+    (void)p;
+    (void)bytes;
+#endif
+}
+
 /* The node of a slot < data_cap: its layer-0 list, then its vector. */
 static inline char *dv_node(const dv_db *db, uint32_t slot) {
 #if DV_SEGMENTED_NODES

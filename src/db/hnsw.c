@@ -127,15 +127,7 @@ static void cand_compact(dv_heap_item *h, uint32_t *n, float bound, int strict) 
 /* Prefetches every cache line of slot's vector (the first line alone left
  * the kernel waiting for the other seven at dim 128). */
 static inline void prefetch_vector(const dv_db *db, uint32_t slot) {
-#if defined(__GNUC__) || defined(__clang__)
-    const char *p = (const char *)dv_vec(db, slot);
-    size_t bytes = (size_t)db->dim * 4;
-    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o);
-    __builtin_prefetch(p + bytes - 1); /* the vector need not start on a line */
-#else
-    (void)db;
-    (void)slot;
-#endif
+    dv_prefetch_bytes(dv_vec(db, slot), (size_t)db->dim * 4);
 }
 
 static inline void prefetch_tag(const uint16_t *vis, uint32_t slot) {
@@ -165,16 +157,7 @@ static inline uint32_t take_unvisited(const uint32_t *lst, uint16_t *vis, uint16
 
 /* Prefetches the lines of slot's list on layer (count and the full degree). */
 static inline void prefetch_list(const dv_db *db, uint32_t slot, uint32_t layer) {
-#if defined(__GNUC__) || defined(__clang__)
-    const char *p = (const char *)dv_list(db, slot, layer);
-    size_t bytes = (size_t)(1 + dv_maxdeg(db, layer)) * 4;
-    for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(p + o);
-    __builtin_prefetch(p + bytes - 1);
-#else
-    (void)db;
-    (void)slot;
-    (void)layer;
-#endif
+    dv_prefetch_bytes(dv_list(db, slot, layer), (size_t)(1 + dv_maxdeg(db, layer)) * 4);
 }
 
 /* dist[j] = distance from q to ids[j], j < m, the vectors prefetched

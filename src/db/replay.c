@@ -20,16 +20,9 @@ const char *dv_db_id_of(const dv_db *db, uint32_t slot) {
     return dv_is_vector(db, slot) ? dv_info(db, slot)->id : NULL;
 }
 void dv_db_prefetch_slot(const dv_db *db, uint32_t slot) {
-#if defined(__GNUC__) || defined(__clang__)
     if (slot >= db->n_slots) return;
-    const char *p = (const char *)dv_node(db, slot);
-    for (size_t o = 0; o < db->node_size; o += 64) __builtin_prefetch(p + o);
-    __builtin_prefetch(p + db->node_size - 1);
-    __builtin_prefetch(dv_info(db, slot));
-#else
-    (void)db;
-    (void)slot;
-#endif
+    dv_prefetch_bytes(dv_node(db, slot), db->node_size);
+    dv_prefetch_bytes(dv_info(db, slot), 1);
 }
 
 const float *dv_db_vector_of(const dv_db *db, uint32_t slot) {
@@ -212,12 +205,7 @@ static inline __attribute__((always_inline)) void prefetch_ends(const dv_db *db,
                                                                 uint32_t layer, uint32_t to) {
     __builtin_prefetch(dv_info(db, from));
     __builtin_prefetch(dv_info(db, to));
-    if (layer == 0) {
-        const char *l = (const char *)dv_l0(db, from);
-        size_t bytes = db->links0_words * 4;
-        for (size_t o = 0; o < bytes; o += 64) __builtin_prefetch(l + o);
-        __builtin_prefetch(l + bytes - 1);
-    }
+    if (layer == 0) dv_prefetch_bytes(dv_l0(db, from), db->links0_words * 4);
 }
 
 /* The same for unchecked (wire) slots: nothing outside the store. */
