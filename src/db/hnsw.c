@@ -121,17 +121,45 @@ static void cand_compact(dv_heap_item *h, uint32_t *n, float bound, int strict) 
 /* How many neighbours ahead of the distance being computed the whole vector
  * is prefetched. The search is bound by memory latency (perf: the stalls are
  * on the kernel's loads and on the visited tags), so the lines of the next
- * vectors are requested while the current one is compared. */
+ * vectors are requested while the current one is compared. In wasm the
+ * read-ahead is a load (search_prefetch below), and every list member's
+ * vector is read ahead before the first distance: alternating the same
+ * index's searches between builds (100,000 x 128, Node 20), each step from
+ * 3 to 5, 8, 16 and all (a list holds at most 2 * DV_MAX_M) was faster than
+ * the one before, all of them 1.3-1.9x the QPS of no read-ahead. */
+#if defined(__wasm__)
+#define PREFETCH_AHEAD (2 * DV_MAX_M)
+#else
 #define PREFETCH_AHEAD 3
+#endif
+
+/* The search's read-ahead. WebAssembly has no prefetch instruction
+ * (__builtin_prefetch compiles to nothing there), so the wasm build reads
+ * one byte of each line instead: a load whose value is unused starts the
+ * same cache miss while the current vector is compared (volatile, so the
+ * compiler keeps it; the engine keeps every wasm load, since one may trap).
+ * Only for addresses inside the store: a load, unlike a prefetch, must be
+ * valid. */
+#if defined(__wasm__)
+static inline void search_prefetch(const void *p, size_t bytes) {
+    const volatile unsigned char *c = (const volatile unsigned char *)p;
+    for (size_t o = 0; o < bytes; o += 64) (void)c[o];
+    (void)c[bytes - 1];
+}
+#else
+#define search_prefetch dv_prefetch_bytes
+#endif
 
 /* Prefetches every cache line of slot's vector (the first line alone left
  * the kernel waiting for the other seven at dim 128). */
 static inline void prefetch_vector(const dv_db *db, uint32_t slot) {
-    dv_prefetch_bytes(dv_vec(db, slot), (size_t)db->dim * 4);
+    search_prefetch(dv_vec(db, slot), (size_t)db->dim * 4);
 }
 
 static inline void prefetch_tag(const uint16_t *vis, uint32_t slot) {
-#if defined(__GNUC__) || defined(__clang__)
+#if defined(__wasm__)
+    (void)*(const volatile uint16_t *)(vis + slot);
+#elif defined(__GNUC__) || defined(__clang__)
     __builtin_prefetch(vis + slot);
 #else
     (void)vis;
@@ -157,7 +185,7 @@ static inline uint32_t take_unvisited(const uint32_t *lst, uint16_t *vis, uint16
 
 /* Prefetches the lines of slot's list on layer (count and the full degree). */
 static inline void prefetch_list(const dv_db *db, uint32_t slot, uint32_t layer) {
-    dv_prefetch_bytes(dv_list(db, slot, layer), (size_t)(1 + dv_maxdeg(db, layer)) * 4);
+    search_prefetch(dv_list(db, slot, layer), (size_t)(1 + dv_maxdeg(db, layer)) * 4);
 }
 
 /* dist[j] = distance from q to ids[j], j < m, the vectors prefetched
