@@ -18,6 +18,7 @@
 #include "deltavec.h"
 #include "support/stream.h"
 #include "db/replay.h"
+#include "util/alloc.h"
 
 enum { DIM = 8 };
 
@@ -219,6 +220,79 @@ static void growth_past_many_reallocations(void **state) {
     }
     assert_int_equal(dv_db_check_invariants(db), DV_OK);
     dv_db_close(db);
+}
+
+/* dv_mem_realloc_big, the store arrays' allocator: the bytes survive every
+ * resize, across the size where the default allocator switches between
+ * malloc and a mapping of its own, and the live-byte count stays exact. */
+static unsigned char big_pattern(size_t i) { return (unsigned char)(i * 131u + 7u); }
+
+static void big_block_walk(dv_mem *m) {
+    static const size_t sizes[] = {1u << 20, 5u << 20, 9u << 20, 33u << 20, 6u << 20, 2u << 20, 3u << 20};
+    unsigned char *p = NULL;
+    size_t cur = 0;
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        size_t s = sizes[k];
+        p = dv_mem_realloc_big(m, p, cur, s);
+        assert_non_null(p);
+        size_t keep = cur < s ? cur : s;
+        for (size_t i = 0; i < keep; i++)
+            if (p[i] != big_pattern(i)) fail_msg("byte %zu lost when resizing %zu -> %zu", i, cur, s);
+        for (size_t i = keep; i < s; i++) p[i] = big_pattern(i);
+        cur = s;
+        assert_int_equal(m->live_bytes, s);
+    }
+    dv_mem_free_big(m, p, cur);
+    assert_int_equal(m->live_bytes, 0);
+    dv_mem_free_big(m, NULL, 0);
+}
+
+/* A store whose node array passes 4 MiB (mapped and remapped as it grows,
+ * with the default allocator on Linux): every vector reads back. */
+static void growth_of_a_large_store(void **state) {
+    (void)state;
+    enum { BIG_DIM = 512, N = 2600 }; /* ~2.1 KB per node: 5.4 MiB of nodes */
+    dv_db *db = test_open_db_sized(BIG_DIM, 4, 16);
+    static float v[BIG_DIM], out[BIG_DIM];
+    char id[32];
+    for (size_t i = 0; i < N; i++) {
+        snprintf(id, sizeof id, "L%zu", i);
+        for (int d = 0; d < BIG_DIM; d++) v[d] = (float)((i * 31u + (size_t)d * 7u) % 1000u);
+        assert_int_equal(dv_db_insert(db, id, v, NULL, 0), DV_OK);
+    }
+    for (size_t i = 0; i < N; i += 13) {
+        snprintf(id, sizeof id, "L%zu", i);
+        for (int d = 0; d < BIG_DIM; d++) v[d] = (float)((i * 31u + (size_t)d * 7u) % 1000u);
+        assert_int_equal(dv_db_get(db, id, out), DV_OK);
+        assert_memory_equal(v, out, sizeof v);
+    }
+    assert_true(dv_db_memory_usage(db) > ((size_t)4 << 20));
+    assert_int_equal(dv_db_check_invariants(db), DV_OK);
+    dv_db_close(db);
+}
+
+static size_t user_calls;
+static void *call_counting_realloc(void *ctx, void *ptr, size_t old_size, size_t new_size) {
+    (void)ctx;
+    (void)old_size;
+    user_calls++;
+    if (new_size == 0) {
+        free(ptr);
+        return NULL;
+    }
+    return realloc(ptr, new_size);
+}
+
+static void big_blocks_keep_their_bytes(void **state) {
+    (void)state;
+    dv_mem m;
+    dv_mem_init(&m, NULL); /* the default allocator: mappings from 4 MiB on (Linux) */
+    big_block_walk(&m);
+    dv_allocator user = {call_counting_realloc, NULL};
+    dv_mem_init(&m, &user); /* a user's allocator sees every call */
+    user_calls = 0;
+    big_block_walk(&m);
+    assert_int_equal(user_calls, 8);
 }
 
 static void deleted_slots_are_reused_lifo(void **state) {
@@ -584,6 +658,8 @@ int main(void) {
         cmocka_unit_test(every_error_leaves_state_unchanged),
         cmocka_unit_test(utf8_ids_are_validated),
         cmocka_unit_test(growth_past_many_reallocations),
+        cmocka_unit_test(big_blocks_keep_their_bytes),
+        cmocka_unit_test(growth_of_a_large_store),
         cmocka_unit_test(deleted_slots_are_reused_lifo),
         cmocka_unit_test(metadata_set_overwrite_remove_and_limits),
         cmocka_unit_test(iterate_visits_live_in_slot_order),

@@ -16,14 +16,14 @@
 #include "simd/simd.h"
 
 /* Grows nodes, infos and free_slots to hold n slots. Growth is by 1/8 (at least
- * 64 slots): memory per vector stays close to the payload, and realloc of
- * large blocks is a page remap, so the copying cost stays small. Each array
+ * 64 slots): memory per vector stays close to the payload, and large blocks
+ * grow by a page remap (dv_mem_realloc_big), so nothing is copied. Each array
  * keeps its own capacity, so a failure half-way leaves a consistent db. */
 static int grow_array(dv_mem *m, void **p, uint32_t *cap, uint32_t want, size_t elem) {
     if (want <= *cap) return 1;
     size_t bytes = dv_mul_size(want, elem);
     if (!bytes) return 0;
-    void *q = dv_mem_realloc(m, *p, (size_t)*cap * elem, bytes);
+    void *q = dv_mem_realloc_big(m, *p, (size_t)*cap * elem, bytes); /* grows without a copy (alloc.h) */
     if (!q) return 0;
     *p = q;
     *cap = want;
@@ -92,7 +92,7 @@ void dv_store_free_slots_storage(dv_db *db) {
         dv_mem_free(&db->mem, db->seg[i].info, (size_t)infos * sizeof(dv_slot));
     }
     dv_mem_free(&db->mem, db->seg, (size_t)db->seg_cap * sizeof(dv_seg));
-    dv_mem_free(&db->mem, db->free_slots, (size_t)db->free_cap * 4);
+    dv_mem_free_big(&db->mem, db->free_slots, (size_t)db->free_cap * 4);
 }
 #else
 /* Flat arrays: data and info grow separately (each keeps its capacity). */
@@ -107,9 +107,9 @@ static int grow_segments(dv_db *db, uint32_t want) {
 }
 
 void dv_store_free_slots_storage(dv_db *db) {
-    dv_mem_free(&db->mem, db->data, (size_t)db->data_cap * db->node_size);
-    dv_mem_free(&db->mem, db->info, (size_t)db->info_cap * sizeof(dv_slot));
-    dv_mem_free(&db->mem, db->free_slots, (size_t)db->free_cap * 4);
+    dv_mem_free_big(&db->mem, db->data, (size_t)db->data_cap * db->node_size);
+    dv_mem_free_big(&db->mem, db->info, (size_t)db->info_cap * sizeof(dv_slot));
+    dv_mem_free_big(&db->mem, db->free_slots, (size_t)db->free_cap * 4);
 }
 #endif
 

@@ -29,6 +29,13 @@ void *dv_mem_calloc(dv_mem *m, size_t count, size_t size); /* zeroed, overflow-c
 void *dv_mem_realloc(dv_mem *m, void *p, size_t old_size, size_t new_size);
 void dv_mem_free(dv_mem *m, void *p, size_t size);
 
+/* The same for large arrays that grow (the store's nodes and slot infos):
+ * with the default allocator on Linux, a block of 4 MiB or more is a
+ * mapping of its own that grows without being copied. A block must be
+ * resized and freed only through these two, with its exact size. */
+void *dv_mem_realloc_big(dv_mem *m, void *p, size_t old_size, size_t new_size);
+void dv_mem_free_big(dv_mem *m, void *p, size_t size);
+
 /* Overflow-checked a*b; returns 0 on overflow (callers treat 0 as failure). */
 size_t dv_mul_size(size_t a, size_t b);
 
