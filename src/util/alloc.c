@@ -118,12 +118,11 @@ void dv_mem_free(dv_mem *m, void *p, size_t size) {
 #if DV_BIG_MAPPED
 #define BIG_MIN HUGE_MIN
 
+/* n rounded up to whole pages, 0 on overflow. Asked each time (only a big
+ * block's resize calls it): a cached value would be shared by threads. */
 static size_t page_round(size_t n) {
-    static size_t page;
-    if (!page) {
-        long ps = sysconf(_SC_PAGESIZE);
-        page = ps > 0 ? (size_t)ps : 4096;
-    }
+    long ps = sysconf(_SC_PAGESIZE);
+    size_t page = ps > 0 ? (size_t)ps : 4096;
     return n > (size_t)-1 - page ? 0 : (n + page - 1) & ~(page - 1);
 }
 
