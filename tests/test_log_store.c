@@ -286,6 +286,51 @@ static void second_writer_is_locked_out(void **state) {
     lu_rmdir(dir);
 }
 
+/* A directory listing that misses every file, as readdir may while a
+ * writer's checkpoint renames and unlinks: the first `blind` listings see
+ * nothing, the rest go to POSIX. */
+typedef struct blind_io {
+    dv_io io;
+    int blind;
+} blind_io;
+
+static int blind_list(void *ctx, const char *path, int (*fn)(void *, const char *), void *fn_ctx) {
+    blind_io *b = ctx;
+    if (b->blind > 0) {
+        b->blind--;
+        return 0;
+    }
+    const dv_io *posix = dv_io_posix();
+    return posix->list(posix->ctx, path, fn, fn_ctx);
+}
+
+static void reader_lists_again_when_a_listing_comes_back_empty(void **state) {
+    (void)state;
+    char dir[256];
+    lu_tempdir(dir, sizeof dir, "relist");
+    dv_store *s = open_store(dir, DV_SYNC_ALWAYS, 8 * 1024, NULL);
+    run_script(s, 0, 20);
+    blind_io b;
+    b.io = *dv_io_posix();
+    b.io.list = blind_list;
+    b.io.ctx = &b;
+    dv_store_config ro;
+    dv_store_config_default(&ro);
+    ro.read_only = 1;
+    ro.io = &b.io;
+    dv_store *r = NULL;
+    b.blind = 1; /* one empty listing: the reader lists again and opens the database */
+    assert_int_equal(dv_store_open(dir, &ro, &r, NULL), DV_OK);
+    assert_int_equal(dv_db_state_hash(dv_store_db(r)), dv_db_state_hash(dv_store_db(s)));
+    dv_store_close(r);
+    r = NULL;
+    b.blind = 1000; /* a directory that stays empty is still "no database" */
+    assert_int_equal(dv_store_open(dir, &ro, &r, NULL), DV_ENOTFOUND);
+    assert_null(r);
+    dv_store_close(s);
+    lu_rmdir(dir);
+}
+
 static void reader_sees_committed_state_and_refreshes(void **state) {
     (void)state;
     char dir[256];
@@ -570,6 +615,7 @@ int main(void) {
         cmocka_unit_test(every_offset_flip_truncate_append),
         cmocka_unit_test(second_writer_is_locked_out),
         cmocka_unit_test(reader_sees_committed_state_and_refreshes),
+        cmocka_unit_test(reader_lists_again_when_a_listing_comes_back_empty),
         cmocka_unit_test(group_commit_from_four_threads),
         cmocka_unit_test(interval_policy_syncs_in_background),
         cmocka_unit_test(checkpoint_then_reopen_and_retention),

@@ -1050,6 +1050,9 @@ static dv_status check_create_config(dv_store *s) {
     return st;
 }
 
+/* Listings a read-only open makes again when one comes back empty (open_inner). */
+#define READER_RELISTS 3
+
 static dv_status open_inner(dv_store *s, dv_recovery_report *r, load_mode mode) {
     dv_status st;
     if (!s->cfg.read_only) {
@@ -1063,6 +1066,17 @@ static dv_status open_inner(dv_store *s, dv_recovery_report *r, load_mode mode) 
     }
     name_list segs, snaps;
     if ((st = list_dir(s, &segs, &snaps)) != DV_OK) return st;
+    /* A reader lists while a writer may checkpoint: readdir need not return
+     * the entries added during the scan (the new snapshot and segment), and
+     * the old files may be unlinked before the scan reaches them, so the
+     * listing of a database can come back empty (seen in the CLI's
+     * read-only test). A listing started after the writer's renames sees the
+     * new files; a directory that is really empty stays empty. */
+    for (int again = 0; s->cfg.read_only && segs.n == 0 && snaps.n == 0 && again < READER_RELISTS; again++) {
+        list_free(s, &segs);
+        list_free(s, &snaps);
+        if ((st = list_dir(s, &segs, &snaps)) != DV_OK) return st;
+    }
     uint64_t tail_end = NO_OFFSET;
     if (segs.n == 0 && snaps.n == 0) {
         if (!s->cfg.create || s->cfg.read_only || mode == LOAD_REPAIR) {
