@@ -131,6 +131,15 @@ static void torn_tail_is_cut_and_reported(void **state) {
     lu_rmdir(dir);
 }
 
+/* A read-only store config over io (NULL: POSIX). */
+static dv_store_config read_only_config(const dv_io *io) {
+    dv_store_config ro;
+    dv_store_config_default(&ro);
+    ro.read_only = 1;
+    ro.io = io;
+    return ro;
+}
+
 static void damage_is_refused_with_file_and_offset_then_repaired(void **state) {
     (void)state;
     char dir[256], seg[4096];
@@ -162,9 +171,7 @@ static void damage_is_refused_with_file_and_offset_then_repaired(void **state) {
     assert_int_equal(len2, len);
     free(b2);
     /* read-only openers are refused the same way */
-    dv_store_config ro;
-    dv_store_config_default(&ro);
-    ro.read_only = 1;
+    dv_store_config ro = read_only_config(NULL);
     dv_store *rs = NULL;
     assert_int_equal(dv_store_open(dir, &ro, &rs, &r), DV_EDAMAGED);
     /* repair cuts at the damage and says what was lost */
@@ -314,10 +321,7 @@ static void reader_lists_again_when_a_listing_comes_back_empty(void **state) {
     b.io = *dv_io_posix();
     b.io.list = blind_list;
     b.io.ctx = &b;
-    dv_store_config ro;
-    dv_store_config_default(&ro);
-    ro.read_only = 1;
-    ro.io = &b.io;
+    dv_store_config ro = read_only_config(&b.io);
     dv_store *r = NULL;
     b.blind = 1; /* one empty listing: the reader lists again and opens the database */
     assert_int_equal(dv_store_open(dir, &ro, &r, NULL), DV_OK);
@@ -337,9 +341,7 @@ static void reader_sees_committed_state_and_refreshes(void **state) {
     lu_tempdir(dir, sizeof dir, "reader");
     dv_store *s = open_store(dir, DV_SYNC_ALWAYS, 8 * 1024, NULL);
     run_script(s, 0, 30);
-    dv_store_config ro;
-    dv_store_config_default(&ro);
-    ro.read_only = 1;
+    dv_store_config ro = read_only_config(NULL);
     dv_store *r1 = NULL;
     assert_int_equal(dv_store_open(dir, &ro, &r1, NULL), DV_OK);
     assert_int_equal(dv_db_state_hash(dv_store_db(r1)), dv_db_state_hash(dv_store_db(s)));
@@ -470,9 +472,7 @@ static void checkpoint_then_reopen_and_retention(void **state) {
     assert_int_equal(h, dv_db_state_hash(ref));
     /* the log still reaches back to the older kept snapshot (180): as-of 200 works */
     dv_store_close(s);
-    dv_store_config ro;
-    dv_store_config_default(&ro);
-    ro.read_only = 1;
+    dv_store_config ro = read_only_config(NULL);
     ro.as_of = 200;
     assert_int_equal(dv_store_open(dir, &ro, &s, &r), DV_OK);
     assert_int_equal(r.snapshot_sequence, 180);
