@@ -7,6 +7,7 @@
  * checkpoint + retention, revert and as-of.
  */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -293,42 +294,86 @@ static void second_writer_is_locked_out(void **state) {
     lu_rmdir(dir);
 }
 
-/* A directory listing that misses every file, as readdir may while a
- * writer's checkpoint renames and unlinks: the first `blind` listings see
- * nothing, the rest go to POSIX. */
-typedef struct blind_io {
+/* What a reader may see while a writer's checkpoint renames and unlinks:
+ * the first `blind` listings see nothing, the first `holey` listings miss
+ * the oldest segment, and the first `vanish` opens of a file for reading
+ * find it gone. Everything else goes to POSIX. */
+typedef struct racing_io {
     dv_io io;
-    int blind;
-} blind_io;
+    int blind, holey, vanish;
+} racing_io;
 
-static int blind_list(void *ctx, const char *path, int (*fn)(void *, const char *), void *fn_ctx) {
-    blind_io *b = ctx;
+typedef struct names {
+    char name[64][64];
+    int n;
+} names;
+
+static int collect_name(void *ctx, const char *name) {
+    names *l = ctx;
+    if (l->n < 64) snprintf(l->name[l->n++], sizeof l->name[0], "%s", name);
+    return 0;
+}
+
+static int racing_list(void *ctx, const char *path, int (*fn)(void *, const char *), void *fn_ctx) {
+    racing_io *b = ctx;
+    const dv_io *posix = dv_io_posix();
     if (b->blind > 0) {
         b->blind--;
         return 0;
     }
-    const dv_io *posix = dv_io_posix();
-    return posix->list(posix->ctx, path, fn, fn_ctx);
+    if (b->holey <= 0) return posix->list(posix->ctx, path, fn, fn_ctx);
+    b->holey--;
+    names l = {.n = 0};
+    int e = posix->list(posix->ctx, path, collect_name, &l);
+    int oldest = -1;
+    for (int i = 0; i < l.n; i++)
+        if (strstr(l.name[i], ".dvs") && (oldest < 0 || strcmp(l.name[i], l.name[oldest]) < 0)) oldest = i;
+    for (int i = 0; !e && i < l.n; i++)
+        if (i != oldest) e = fn(fn_ctx, l.name[i]);
+    return e;
 }
 
-static void reader_lists_again_when_a_listing_comes_back_empty(void **state) {
+static int racing_open(void *ctx, const char *path, int flags, int *fd) {
+    racing_io *b = ctx;
+    const dv_io *posix = dv_io_posix();
+    if (b->vanish > 0 && flags == DV_IO_READ) {
+        b->vanish--;
+        return ENOENT;
+    }
+    return posix->open(posix->ctx, path, flags, fd);
+}
+
+static void reader_opens_again_when_a_writer_moves_files(void **state) {
     (void)state;
     char dir[256];
     lu_tempdir(dir, sizeof dir, "relist");
-    dv_store *s = open_store(dir, DV_SYNC_ALWAYS, 8 * 1024, NULL);
+    dv_store *s = open_store(dir, DV_SYNC_ALWAYS, 1024, NULL);
     run_script(s, 0, 20);
-    blind_io b;
+    racing_io b = {.blind = 0};
     b.io = *dv_io_posix();
-    b.io.list = blind_list;
+    b.io.list = racing_list;
+    b.io.open = racing_open;
     b.io.ctx = &b;
     dv_store_config ro = read_only_config(&b.io);
     dv_store *r = NULL;
-    b.blind = 1; /* one empty listing: the reader lists again and opens the database */
-    assert_int_equal(dv_store_open(dir, &ro, &r, NULL), DV_OK);
-    assert_int_equal(dv_db_state_hash(dv_store_db(r)), dv_db_state_hash(dv_store_db(s)));
-    dv_store_close(r);
-    r = NULL;
+    int *knob[] = {&b.blind, &b.holey, &b.vanish};
+    for (int k = 0; k < 3; k++) {
+        *knob[k] = 1; /* once: the reader starts again and opens the database */
+        assert_int_equal(dv_store_open(dir, &ro, &r, NULL), DV_OK);
+        assert_int_equal(*knob[k], 0);
+        assert_int_equal(dv_db_state_hash(dv_store_db(r)), dv_db_state_hash(dv_store_db(s)));
+        dv_store_close(r);
+        r = NULL;
+    }
     b.blind = 1000; /* a directory that stays empty is still "no database" */
+    assert_int_equal(dv_store_open(dir, &ro, &r, NULL), DV_ENOTFOUND);
+    assert_null(r);
+    b.blind = 0;
+    b.holey = 1000; /* a log that keeps its hole is a gap */
+    assert_int_equal(dv_store_open(dir, &ro, &r, NULL), DV_EGAP);
+    assert_null(r);
+    b.holey = 0;
+    b.vanish = 1000; /* files that stay gone */
     assert_int_equal(dv_store_open(dir, &ro, &r, NULL), DV_ENOTFOUND);
     assert_null(r);
     dv_store_close(s);
@@ -615,7 +660,7 @@ int main(void) {
         cmocka_unit_test(every_offset_flip_truncate_append),
         cmocka_unit_test(second_writer_is_locked_out),
         cmocka_unit_test(reader_sees_committed_state_and_refreshes),
-        cmocka_unit_test(reader_lists_again_when_a_listing_comes_back_empty),
+        cmocka_unit_test(reader_opens_again_when_a_writer_moves_files),
         cmocka_unit_test(group_commit_from_four_threads),
         cmocka_unit_test(interval_policy_syncs_in_background),
         cmocka_unit_test(checkpoint_then_reopen_and_retention),

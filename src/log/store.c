@@ -633,7 +633,7 @@ static dv_status load(dv_store *s, name_list *segs, const name_list *snaps, uint
         }
         dv_stream_info info;
         if ((st = segment_info(s, 1, &info)) != DV_OK) {
-            if (st == DV_EIO || st == DV_ENOMEM) return st;
+            if (st == DV_EIO || st == DV_ENOMEM || st == DV_ENOTFOUND) return st; /* ENOTFOUND: unlinked */
             /* no snapshot and the first segment's header (the config) is unreadable: segment headers
              * are written whole (temporary file + rename), so this is damage, never a torn tail */
             snprintf(s->err, sizeof s->err,
@@ -1050,9 +1050,6 @@ static dv_status check_create_config(dv_store *s) {
     return st;
 }
 
-/* Listings a read-only open makes again when one comes back empty (open_inner). */
-#define READER_RELISTS 3
-
 static dv_status open_inner(dv_store *s, dv_recovery_report *r, load_mode mode) {
     dv_status st;
     if (!s->cfg.read_only) {
@@ -1066,17 +1063,6 @@ static dv_status open_inner(dv_store *s, dv_recovery_report *r, load_mode mode) 
     }
     name_list segs, snaps;
     if ((st = list_dir(s, &segs, &snaps)) != DV_OK) return st;
-    /* A reader lists while a writer may checkpoint: readdir need not return
-     * the entries added during the scan (the new snapshot and segment), and
-     * the old files may be unlinked before the scan reaches them, so the
-     * listing of a database can come back empty (seen in the CLI's
-     * read-only test). A listing started after the writer's renames sees the
-     * new files; a directory that is really empty stays empty. */
-    for (int again = 0; s->cfg.read_only && segs.n == 0 && snaps.n == 0 && again < READER_RELISTS; again++) {
-        list_free(s, &segs);
-        list_free(s, &snaps);
-        if ((st = list_dir(s, &segs, &snaps)) != DV_OK) return st;
-    }
     uint64_t tail_end = NO_OFFSET;
     if (segs.n == 0 && snaps.n == 0) {
         if (!s->cfg.create || s->cfg.read_only || mode == LOAD_REPAIR) {
@@ -1148,6 +1134,18 @@ static void store_free(dv_store *s) {
     dv_mem_free(&m, s, sizeof *s);
 }
 
+/* A reader lists and opens files while a writer may checkpoint, and sees
+ * the directory between the writer's steps: readdir need not return the
+ * entries renamed in during its scan (the new snapshot and segment), and a
+ * file it listed may be unlinked by the retention before it is opened. That
+ * shows as an empty listing or a vanished file (DV_ENOTFOUND) or a listing
+ * with a hole in the sequences (DV_EGAP). An attempt started after the
+ * writer's renames sees a consistent set of files; a directory that really
+ * is empty or has a gap fails the same way every time. */
+#define READER_ATTEMPTS 4
+
+static int reader_may_retry(dv_status st) { return st == DV_ENOTFOUND || st == DV_EGAP; }
+
 dv_status dv_store_open(const char *path, const dv_store_config *cfg, dv_store **out,
                         dv_recovery_report *report) {
     if (report) memset(report, 0, sizeof *report);
@@ -1159,6 +1157,13 @@ dv_status dv_store_open(const char *path, const dv_store_config *cfg, dv_store *
     if (st != DV_OK) return st;
     if (s->cfg.as_of && !s->cfg.read_only) st = DV_EINVAL;
     if (st == DV_OK) st = open_inner(s, report, s->cfg.read_only ? LOAD_READ : LOAD_OPEN);
+    for (int again = 1; s->cfg.read_only && reader_may_retry(st) && again < READER_ATTEMPTS; again++) {
+        drop_state(s);
+        s->position = 0;
+        s->err[0] = 0;
+        if (report) memset(report, 0, sizeof *report);
+        st = open_inner(s, report, LOAD_READ);
+    }
     if (st == DV_OK && !s->cfg.read_only && s->cfg.sync == DV_SYNC_INTERVAL) {
         if (pthread_create(&s->flusher, NULL, flusher_main, s) != 0)
             st = DV_ENOMEM;
