@@ -117,9 +117,16 @@ int cli_log_files_open(const char *cmd, const char *arg, cli_log_files *lf) {
         lf->n = 1;
         return 0;
     }
-    if (cli_dir_list(arg, ".dvs", &lf->files, &lf->n)) {
-        fprintf(stderr, "deltavec %s: %s: %s\n", cmd, arg, strerror(errno));
-        return 1;
+    /* A listing made while a writer checkpoints may miss both the segment
+     * renamed in and the ones unlinked (docs/STORAGE.md "Readers"): an
+     * empty one is made again before it counts. */
+    for (int attempt = 0; attempt < 4 && lf->n == 0; attempt++) {
+        free(lf->files);
+        lf->files = NULL;
+        if (cli_dir_list(arg, ".dvs", &lf->files, &lf->n)) {
+            fprintf(stderr, "deltavec %s: %s: %s\n", cmd, arg, strerror(errno));
+            return 1;
+        }
     }
     if (lf->n == 0) {
         fprintf(stderr, "deltavec %s: %s: no log segments here (not a database directory)\n", cmd, arg);
