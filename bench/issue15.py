@@ -334,7 +334,7 @@ def r_memory(run):
         refs.append("%s B" % num(ref, 0))
         ratios.append(ours / ref)
     return row("; ".join(parts), "hnswlib " + "; ".join(refs), " / ".join("%.2fx" % r for r in ratios),
-               max(ratios) <= 1.0, "heap growth (mallinfo2) during the build / n, same method both sides" +
+               max(ratios) <= 1.0, "heap growth (mallinfo2 + deltavec's own big-block mappings) during the build / n, same method both sides" +
                ("; not measured: " + "; ".join(why) if why else ""))
 
 

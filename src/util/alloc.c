@@ -1,6 +1,7 @@
 #define _GNU_SOURCE /* madvise, MADV_HUGEPAGE, mremap */
 #include "util/alloc.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,12 +139,20 @@ static void advise_mapping(void *p, size_t len) {
 #endif
 }
 
+static _Atomic size_t big_mapped; /* bytes, of every big block in the process */
+
+static void count_mapped(size_t add, size_t sub) {
+    if (add) atomic_fetch_add_explicit(&big_mapped, add, memory_order_relaxed);
+    if (sub) atomic_fetch_sub_explicit(&big_mapped, sub, memory_order_relaxed);
+}
+
 static void *map_block(size_t size) {
     size_t len = page_round(size);
     if (!len) return NULL;
     void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) return NULL;
     advise_mapping(p, len);
+    count_mapped(len, 0);
     return p;
 }
 
@@ -153,20 +162,23 @@ static void *big_realloc(void *p, size_t old_size, size_t new_size) {
     if (!old_mapped && !new_mapped) return libc_realloc(NULL, p, old_size, new_size);
     if (old_mapped && new_size == 0) {
         munmap(p, page_round(old_size));
+        count_mapped(0, page_round(old_size));
         return NULL;
     }
     if (old_mapped && new_mapped) {
         void *q = mremap(p, page_round(old_size), page_round(new_size), MREMAP_MAYMOVE);
         if (q == MAP_FAILED) return NULL; /* the old mapping is untouched */
-        return q;                         /* the advice moves and grows with the mapping */
+        count_mapped(page_round(new_size), page_round(old_size));
+        return q; /* the advice moves and grows with the mapping */
     }
     /* crossing BIG_MIN: a new block of the other kind, the bytes copied once */
     void *q = new_mapped ? map_block(new_size) : malloc(new_size);
     if (!q) return NULL;
     if (p) memcpy(q, p, old_size < new_size ? old_size : new_size);
-    if (old_mapped)
+    if (old_mapped) {
         munmap(p, page_round(old_size));
-    else
+        count_mapped(0, page_round(old_size));
+    } else
         free(p);
     return q;
 }
@@ -192,7 +204,17 @@ void dv_mem_free_big(dv_mem *m, void *p, size_t size) {
     if (p) (void)dv_mem_realloc_big(m, p, size, 0);
 }
 
+size_t dv_mem_big_mapped_bytes(void) {
+#if DV_BIG_MAPPED
+    return atomic_load_explicit(&big_mapped, memory_order_relaxed);
+#else
+    return 0;
+#endif
+}
+
 size_t dv_mul_size(size_t a, size_t b) {
     if (a != 0 && b > (size_t)-1 / a) return 0;
     return a * b;
 }
+
+int dv_mem_big_blocks_are_mapped(void) { return DV_BIG_MAPPED; }

@@ -36,6 +36,12 @@ void dv_mem_free(dv_mem *m, void *p, size_t size);
 void *dv_mem_realloc_big(dv_mem *m, void *p, size_t old_size, size_t new_size);
 void dv_mem_free_big(dv_mem *m, void *p, size_t size);
 
+/* Bytes of the mappings those big blocks hold now, in the whole process
+ * (0 where blocks are never mapped). malloc's own statistics (mallinfo2) do
+ * not see them: a heap measure adds this (bench_hnsw). */
+size_t dv_mem_big_mapped_bytes(void);
+int dv_mem_big_blocks_are_mapped(void); /* 1 in builds where big blocks are mappings */
+
 /* Overflow-checked a*b; returns 0 on overflow (callers treat 0 as failure). */
 size_t dv_mul_size(size_t a, size_t b);
 
