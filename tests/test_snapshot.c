@@ -703,6 +703,31 @@ static void allocation_failure_at_every_step_is_enomem_without_leak(void **state
 
 /* ---- writer ---------------------------------------------------------------- */
 
+/* The writer assembles node records in a buffer from the db's allocator;
+ * when that fails it writes them piece by piece: the same bytes. */
+static void writer_without_its_buffer_writes_the_same_bytes(void **state) {
+    (void)state;
+    membuf m = small_snapshot();
+    counting c = {-1, 0, 0};
+    dv_allocator a = {counting_realloc, &c};
+    dv_db *db = NULL;
+    char msg[200];
+    assert_int_equal(dv_db_snapshot_read(m.b, m.n, &a, &db, NULL, msg, sizeof msg), DV_OK);
+    membuf with = {0}, without = {0};
+    long before = c.calls;
+    assert_int_equal(dv_db_snapshot_write(db, NULL, membuf_sink, &with), DV_OK);
+    assert_true(c.calls > before); /* it did ask for the buffer */
+    c.fail_at = c.calls;           /* the next allocation fails */
+    assert_int_equal(dv_db_snapshot_write(db, NULL, membuf_sink, &without), DV_OK);
+    assert_int_equal(with.n, without.n);
+    assert_memory_equal(with.b, without.b, with.n);
+    dv_db_close(db);
+    assert_int_equal(c.live, 0);
+    free(with.b);
+    free(without.b);
+    free(m.b);
+}
+
 static void sink_errors_and_small_buffers_are_reported(void **state) {
     (void)state;
     test_primary p;
@@ -753,6 +778,7 @@ int main(void) {
         cmocka_unit_test(round_trip_random_workloads_keep_state_hash),
         cmocka_unit_test(round_trip_every_metric_with_metadata),
         cmocka_unit_test(empty_db_round_trips),
+        cmocka_unit_test(writer_without_its_buffer_writes_the_same_bytes),
         cmocka_unit_test(deltas_after_snapshot_apply_to_loaded_db),
         cmocka_unit_test(capture_continues_on_loaded_db_with_identical_deltas),
         cmocka_unit_test(every_truncation_is_refused_as_truncated),

@@ -61,9 +61,10 @@ dv_status dv_db_clone(const dv_db *src, dv_db **out) {
         goto fail;
     }
     for (uint32_t i = 0, run; i < src->n_slots; i += run) { /* storage runs may differ in length */
-        run = dv_node_run(src, i) < dv_node_run(db, i) ? dv_node_run(src, i) : dv_node_run(db, i);
+        run = dv_slot_run(src, i) < dv_slot_run(db, i) ? dv_slot_run(src, i) : dv_slot_run(db, i);
         if (run > src->n_slots - i) run = src->n_slots - i;
-        memcpy(dv_node(db, i), dv_node(src, i), (size_t)run * src->node_size);
+        memcpy(dv_vec(db, i), dv_vec(src, i), (size_t)run * src->vector_size);
+        memcpy(dv_l0(db, i), dv_l0(src, i), (size_t)run * src->links0_words * 4);
     }
     for (uint32_t i = 0; i < src->n_slots; i++) {
         if (!dv_info(src, i)->live) continue;

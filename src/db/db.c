@@ -56,7 +56,8 @@ dv_status dv_db_open(const dv_db_config *cfg, dv_db **out) {
     db->M = cfg->M;
     db->M0 = 2 * cfg->M;
     db->links0_words = 1 + (size_t)db->M0;
-    db->node_size = db->links0_words * 4 + (size_t)cfg->dim * 4;
+    db->vector_size = (size_t)cfg->dim * 4;
+    db->node_size = db->links0_words * 4 + db->vector_size;
     const dv_kernels *k = dv_kernels_best();
     db->l2sq = k->l2sq;
     db->dot = k->dot;

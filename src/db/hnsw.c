@@ -198,8 +198,8 @@ static void fresh_distances(const dv_db *db, const float *q, float qinv, const u
      * the compiler would reload them for every distance */
     const size_t dim = db->dim;
 #if !DV_SEGMENTED_NODES
-    const char *vec0 = db->data + db->links0_words * 4;
-    const size_t stride = db->node_size;
+    const char *vec0 = db->vectors;
+    const size_t stride = db->vector_size;
 #define FRESH_VEC(slot) ((const float *)(vec0 + (size_t)(slot)*stride))
 #else
 #define FRESH_VEC(slot) ((const float *)dv_vec(db, (slot))) /* the kernel is inlined there: no reloads */

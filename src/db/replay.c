@@ -21,7 +21,8 @@ const char *dv_db_id_of(const dv_db *db, uint32_t slot) {
 }
 void dv_db_prefetch_slot(const dv_db *db, uint32_t slot) {
     if (slot >= db->n_slots) return;
-    dv_prefetch_bytes(dv_node(db, slot), db->node_size);
+    dv_prefetch_bytes(dv_l0(db, slot), db->links0_words * 4);
+    dv_prefetch_bytes(dv_vec(db, slot), db->vector_size);
     dv_prefetch_bytes(dv_info(db, slot), 1);
 }
 
@@ -194,11 +195,11 @@ static dv_status replay_insert(dv_db *db, const dv_event *ev) {
  * to hide memory latency, few enough that the lines are still in L1. */
 #define EDGE_PREFETCH_AHEAD 8
 
-/* The node records of both ends and, on layer 0 (inline in the node's
- * block, 1 + 2M words: up to 3 lines), from's list. An upper list's
- * address is in from's record, itself being fetched: not chased. Reads
- * only what does not change while parallel apply's workers run (info,
- * data, node_size), so a worker may call it on edges the dispatcher checked.
+/* The slot records of both ends and, on layer 0 (1 + 2M words in the
+ * links0 array: up to 3 lines), from's list. An upper list's address is in
+ * from's record, itself being fetched: not chased. Reads only what does not
+ * change while parallel apply's workers run (info, links0, links0_words),
+ * so a worker may call it on edges the dispatcher checked.
  * always_inline: a function made only of prefetches has no side effect,
  * so gcc would mark it const and drop the calls. */
 static inline __attribute__((always_inline)) void prefetch_ends(const dv_db *db, uint32_t from,

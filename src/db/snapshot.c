@@ -10,21 +10,21 @@
  *   1 SLOTS    per slot: state u8 (0 free, 1 vector, 2 tombstone), level u8,
  *              id_len u16, n_meta u16, 0 u16 (a tombstone: id_len = n_meta = 0)
  *   2 STRINGS  per vector: id bytes, then n_meta x [klen u16][vlen u16][key][value]
- *   3 NODES    per slot node_size bytes exactly as the db holds them (dv_node)
+ *   3 NODES    per slot node_size bytes: its layer-0 list then its vector
  *              ([count][2M neighbours][dim floats]); free slots all zero
  *   4 UPPER    per live slot with level > 0: level x [count][M neighbours]
  *   5 FREE     the free-slot stack, bottom to top (u32 each)
  *   6 SEQS     optional per-slot sequence table (u64 each), or empty
- * NODES is the bulk of a snapshot and is written and loaded as large
- * copies of the db's own array (as hnswlib's saveIndex/loadIndex do). The
- * loader reads it once: chunk by chunk it feeds the section checksum,
- * copies, then checks and state-hashes each slot of the chunk while it is
- * in cache (a damaged NODES is still reported as DV_ECHECKSUM).
- * dv_db_snapshot_load reads the same layout through the caller's source
- * (large reads at offsets): header first, then each small section whole
- * into a buffer of its own, checked as it arrives, and NODES chunk by chunk
- * straight into db->data, so a file is read once with no mapping and no
- * intermediate copy of the bulk. Both modes share every check below.
+ * NODES is the bulk of a snapshot: the db keeps lists and vectors in two
+ * arrays (db_internal.h), which the writer interleaves node by node through
+ * its stage and the loader splits again. The loader reads it once: chunk by
+ * chunk it feeds the section checksum, copies, then checks and
+ * state-hashes each slot of the chunk while it is in cache (a damaged NODES
+ * is still reported as DV_ECHECKSUM). dv_db_snapshot_load reads the same
+ * layout through the caller's source (large reads at offsets): header
+ * first, then each small section whole into a buffer of its own, checked as
+ * it arrives, and NODES chunk by chunk into one chunk-sized buffer, so a
+ * file is read once with no mapping. Both modes share every check below.
  *
  * Derived data is not stored but rebuilt: in-degrees, cosine inverse norms,
  * the id map. Loading validates everything the db's invariants require
@@ -214,7 +214,36 @@ static void write_strings(writer *w, const dv_db *db) {
     }
 }
 
-/* Runs of live slots go out as one copy of the db's array; free slots as zeros
+#define GATHER (256u * 1024u)
+
+/* Node records of slots [i, j): assembled GATHER bytes at a time, then one
+ * put (hashed once, handed to the sink whole: a put per list and vector
+ * cost 50% more, most of it in the sink's calls). The buffer comes from the
+ * db's allocator without counting in the db's memory (a const db may be
+ * read by searchers meanwhile); without it, records go through the stage. */
+static void write_live_nodes(writer *w, const dv_db *db, uint32_t i, uint32_t j) {
+    size_t lb = db->links0_words * 4, vb = db->vector_size, nb = db->node_size;
+    size_t per = GATHER / nb;
+    uint8_t *buf = per ? db->mem.a.realloc(db->mem.a.ctx, NULL, 0, per * nb) : NULL;
+    if (!buf) {
+        for (; i < j; i++) {
+            w_put(w, dv_l0(db, i), lb);
+            w_put(w, dv_vec(db, i), vb);
+        }
+        return;
+    }
+    while (i < j && w->st == DV_OK) {
+        uint8_t *p = buf;
+        for (size_t k = 0; k < per && i < j; k++, i++, p += nb) {
+            memcpy(p, dv_l0(db, i), lb);
+            memcpy(p + lb, dv_vec(db, i), vb);
+        }
+        w_put(w, buf, (size_t)(p - buf));
+    }
+    db->mem.a.realloc(db->mem.a.ctx, buf, per * nb, 0);
+}
+
+/* Live slots go out as their list then their vector; free slots as zeros
  * (a deleted vector's stale bytes never reach a file). */
 static void write_nodes(writer *w, const dv_db *db) {
     uint32_t i = 0;
@@ -227,10 +256,8 @@ static void write_nodes(writer *w, const dv_db *db) {
             i = j;
             continue;
         }
-        for (uint32_t run; i < j; i += run) { /* a run of live slots may span node storage blocks */
-            run = dv_node_run(db, i) < j - i ? dv_node_run(db, i) : j - i;
-            w_put(w, dv_node(db, i), (size_t)run * db->node_size);
-        }
+        write_live_nodes(w, db, i, j);
+        i = j;
     }
 }
 
@@ -821,36 +848,51 @@ static void prefetch_list(const nodes_pass *np, const dv_db *db, uint32_t slot) 
     for (uint32_t j = 1; j <= count; j++) __builtin_prefetch(&np->word[lst[j] < db->n_slots ? lst[j] : 0], 1);
 }
 
-/* Copies NODES into the db's nodes chunk by chunk (source mode: reads each chunk
- * straight into its place), hashing and checking each slot. A damaged
- * section is reported as DV_ECHECKSUM even when a slot check failed first:
- * the rest is still hashed to tell the two apart. */
+/* Splits n node records [list][vector] into slots i.. (one storage run). */
+static void place_nodes(dv_db *db, uint32_t i, uint32_t n, const uint8_t *rec) {
+    size_t lb = db->links0_words * 4;
+    uint32_t *list = dv_l0(db, i);
+    char *vec = (char *)dv_vec(db, i);
+    for (uint32_t k = 0; k < n; k++, rec += db->node_size) {
+        memcpy(list + (size_t)k * db->links0_words, rec, lb);
+        memcpy(vec + (size_t)k * db->vector_size, rec + lb, db->vector_size);
+    }
+}
+
+/* Copies NODES into the db's arrays chunk by chunk (source mode: through
+ * one chunk buffer), hashing and checking each slot. A damaged section is
+ * reported as DV_ECHECKSUM even when a slot check failed first: the rest is
+ * still hashed to tell the two apart. */
 static dv_status load_nodes(reader *r, dv_db *db, nodes_pass *np) {
     const uint8_t *src = r->sec[SEC_NODES] ? payload(r, SEC_NODES) : NULL;
     XXH3_64bits_reset(&np->sum);
     XXH3_64bits_update(&np->sum, r->nodes_hdr, SEC_HDR);
     uint32_t per = (uint32_t)(CHUNK / db->node_size) + 1;
+    size_t buf_len = src || r->n_slots == 0 ? 0 : (size_t)per * db->node_size;
+    uint8_t *buf = buf_len ? dv_mem_alloc(&db->mem, buf_len) : NULL;
+    if (buf_len && !buf) return DV_ENOMEM;
     dv_status st = DV_OK;
     for (uint32_t i = 0, n; i < r->n_slots; i += n) {
         n = r->n_slots - i < per ? r->n_slots - i : per;
-        if (n > dv_node_run(db, i)) n = dv_node_run(db, i); /* a chunk stays in one block of nodes */
+        if (n > dv_slot_run(db, i)) n = dv_slot_run(db, i); /* a chunk stays in one block of each array */
         size_t off = (size_t)i * db->node_size, len = (size_t)n * db->node_size;
-        char *dst = dv_node(db, i);
-        if (src) {
-            dv_xxh3_update(&np->sum, src + off, len);
-            if (st != DV_OK) continue;
-            memcpy(dst, src + off, len);
-        } else {
-            dv_status rs = src_read(r, SEC_NODES, (uint8_t *)dst, len, r->off[SEC_NODES] + off);
-            if (rs != DV_OK) return rs;
-            dv_xxh3_update(&np->sum, dst, len);
-            if (st != DV_OK) continue;
+        const uint8_t *rec = src ? src + off : buf;
+        if (!src) {
+            dv_status rs = src_read(r, SEC_NODES, buf, len, r->off[SEC_NODES] + off);
+            if (rs != DV_OK) {
+                dv_mem_free(&db->mem, buf, buf_len);
+                return rs;
+            }
         }
+        dv_xxh3_update(&np->sum, rec, len);
+        if (st != DV_OK) continue;
+        place_nodes(db, i, n, rec);
         for (uint32_t k = i; k < i + n && st == DV_OK; k++) {
             if (k + PREFETCH_AHEAD < i + n) prefetch_list(np, db, k + PREFETCH_AHEAD);
             st = check_slot(r, db, np, k);
         }
     }
+    dv_mem_free(&db->mem, buf, buf_len);
     if (XXH3_64bits_digest(&np->sum) != r->nodes_sum) {
         clear_msg(r); /* the checksum explains it better than any slot check */
         return sec_fail(r, DV_ECHECKSUM, SEC_NODES, "checksum", r->off[SEC_NODES] - SEC_HDR);

@@ -31,12 +31,22 @@ static int grow_array(dv_mem *m, void **p, uint32_t *cap, uint32_t want, size_t 
 }
 
 #if DV_SEGMENTED_NODES
+/* Grows one of segment 0's arrays to `want` records (want <= DV_SEG_SLOTS). */
+static int grow_first(dv_db *db, void **p, uint32_t *cap, uint32_t want, size_t elem) {
+    if (*cap >= want) return 1;
+    void *q = dv_mem_realloc(&db->mem, *p, (size_t)*cap * elem, (size_t)want * elem);
+    if (!q) return 0;
+    *p = q;
+    *cap = want;
+    return 1;
+}
+
 /* Segments for want slots (db_internal.h). The first grows by realloc up to
- * DV_SEG_SLOTS, its nodes and infos each keeping their own capacity (data_cap,
- * info_cap) like the flat arrays, so a failure half-way stays consistent; the
- * others are allocated whole and never move. New infos are zeroed. */
+ * DV_SEG_SLOTS, its vectors, lists and infos each keeping their own
+ * capacity like the flat arrays, so a failure half-way stays consistent;
+ * the others are allocated whole and never move. New infos are zeroed. */
 static int grow_segments(dv_db *db, uint32_t want) {
-    if (want <= db->data_cap && want <= db->info_cap) return 1;
+    if (want <= db->vectors_cap && want <= db->links_cap && want <= db->info_cap) return 1;
     if (!db->seg) {
         db->seg = dv_mem_alloc(&db->mem, 4 * sizeof(dv_seg));
         if (!db->seg) return 0;
@@ -45,23 +55,14 @@ static int grow_segments(dv_db *db, uint32_t want) {
         db->seg_n = 1; /* segment 0 exists from here on, possibly empty */
     }
     dv_seg *s0 = &db->seg[0];
-    uint32_t first = want < DV_SEG_SLOTS ? want : DV_SEG_SLOTS;
-    if (db->data_cap < first) {
-        char *p = dv_mem_realloc(&db->mem, s0->nodes, (size_t)db->data_cap * db->node_size,
-                                 (size_t)first * db->node_size);
-        if (!p) return 0;
-        s0->nodes = p;
-        db->data_cap = first;
-    }
-    if (db->info_cap < first) {
-        dv_slot *p = dv_mem_realloc(&db->mem, s0->info, (size_t)db->info_cap * sizeof(dv_slot),
-                                    (size_t)first * sizeof(dv_slot));
-        if (!p) return 0;
-        memset(p + db->info_cap, 0, (size_t)(first - db->info_cap) * sizeof(dv_slot));
-        s0->info = p;
-        db->info_cap = first;
-    }
-    while (db->data_cap < want) { /* here data_cap == info_cap == seg_n * DV_SEG_SLOTS */
+    uint32_t first = want < DV_SEG_SLOTS ? want : DV_SEG_SLOTS, old_info = db->info_cap;
+    if (!grow_first(db, (void **)&s0->vectors, &db->vectors_cap, first, db->vector_size) ||
+        !grow_first(db, (void **)&s0->links0, &db->links_cap, first, db->links0_words * 4) ||
+        !grow_first(db, (void **)&s0->info, &db->info_cap, first, sizeof(dv_slot)))
+        return 0;
+    if (db->info_cap > old_info)
+        memset(s0->info + old_info, 0, (size_t)(db->info_cap - old_info) * sizeof(dv_slot));
+    while (db->vectors_cap < want) { /* here every capacity == seg_n * DV_SEG_SLOTS */
         if (db->seg_n == db->seg_cap) {
             dv_seg *t = dv_mem_realloc(&db->mem, db->seg, (size_t)db->seg_cap * sizeof(dv_seg),
                                        (size_t)db->seg_cap * 2 * sizeof(dv_seg));
@@ -69,16 +70,21 @@ static int grow_segments(dv_db *db, uint32_t want) {
             db->seg = t;
             db->seg_cap *= 2;
         }
-        char *nodes = dv_mem_alloc(&db->mem, (size_t)DV_SEG_SLOTS * db->node_size);
-        dv_slot *info = dv_mem_alloc(&db->mem, (size_t)DV_SEG_SLOTS * sizeof(dv_slot));
-        if (!nodes || !info) {
-            if (nodes) dv_mem_free(&db->mem, nodes, (size_t)DV_SEG_SLOTS * db->node_size);
-            if (info) dv_mem_free(&db->mem, info, (size_t)DV_SEG_SLOTS * sizeof(dv_slot));
+        size_t vb = (size_t)DV_SEG_SLOTS * db->vector_size, lb = (size_t)DV_SEG_SLOTS * db->links0_words * 4,
+               ib = (size_t)DV_SEG_SLOTS * sizeof(dv_slot);
+        char *vectors = dv_mem_alloc(&db->mem, vb);
+        uint32_t *links0 = dv_mem_alloc(&db->mem, lb);
+        dv_slot *info = dv_mem_alloc(&db->mem, ib);
+        if (!vectors || !links0 || !info) {
+            if (vectors) dv_mem_free(&db->mem, vectors, vb);
+            if (links0) dv_mem_free(&db->mem, links0, lb);
+            if (info) dv_mem_free(&db->mem, info, ib);
             return 0;
         }
-        memset(info, 0, (size_t)DV_SEG_SLOTS * sizeof(dv_slot));
-        db->seg[db->seg_n++] = (dv_seg){nodes, info};
-        db->data_cap += DV_SEG_SLOTS;
+        memset(info, 0, ib);
+        db->seg[db->seg_n++] = (dv_seg){vectors, links0, info};
+        db->vectors_cap += DV_SEG_SLOTS;
+        db->links_cap += DV_SEG_SLOTS;
         db->info_cap += DV_SEG_SLOTS;
     }
     return 1;
@@ -86,19 +92,22 @@ static int grow_segments(dv_db *db, uint32_t want) {
 
 void dv_store_free_slots_storage(dv_db *db) {
     for (uint32_t i = 0; i < db->seg_n; i++) {
-        uint32_t nodes = i ? DV_SEG_SLOTS : db->data_cap < DV_SEG_SLOTS ? db->data_cap : DV_SEG_SLOTS;
-        uint32_t infos = i ? DV_SEG_SLOTS : db->info_cap < DV_SEG_SLOTS ? db->info_cap : DV_SEG_SLOTS;
-        dv_mem_free(&db->mem, db->seg[i].nodes, (size_t)nodes * db->node_size);
-        dv_mem_free(&db->mem, db->seg[i].info, (size_t)infos * sizeof(dv_slot));
+        uint32_t v = i ? DV_SEG_SLOTS : db->vectors_cap < DV_SEG_SLOTS ? db->vectors_cap : DV_SEG_SLOTS;
+        uint32_t l = i ? DV_SEG_SLOTS : db->links_cap < DV_SEG_SLOTS ? db->links_cap : DV_SEG_SLOTS;
+        uint32_t f = i ? DV_SEG_SLOTS : db->info_cap < DV_SEG_SLOTS ? db->info_cap : DV_SEG_SLOTS;
+        dv_mem_free(&db->mem, db->seg[i].vectors, (size_t)v * db->vector_size);
+        dv_mem_free(&db->mem, db->seg[i].links0, (size_t)l * db->links0_words * 4);
+        dv_mem_free(&db->mem, db->seg[i].info, (size_t)f * sizeof(dv_slot));
     }
     dv_mem_free(&db->mem, db->seg, (size_t)db->seg_cap * sizeof(dv_seg));
     dv_mem_free_big(&db->mem, db->free_slots, (size_t)db->free_cap * 4);
 }
 #else
-/* Flat arrays: data and info grow separately (each keeps its capacity). */
+/* Flat arrays: each grows separately (and keeps its own capacity). */
 static int grow_segments(dv_db *db, uint32_t want) {
     uint32_t old_info = db->info_cap;
-    if (!grow_array(&db->mem, (void **)&db->data, &db->data_cap, want, db->node_size) ||
+    if (!grow_array(&db->mem, (void **)&db->vectors, &db->vectors_cap, want, db->vector_size) ||
+        !grow_array(&db->mem, (void **)&db->links0, &db->links_cap, want, db->links0_words * 4) ||
         !grow_array(&db->mem, (void **)&db->info, &db->info_cap, want, sizeof(dv_slot)))
         return 0;
     if (db->info_cap > old_info)
@@ -107,7 +116,8 @@ static int grow_segments(dv_db *db, uint32_t want) {
 }
 
 void dv_store_free_slots_storage(dv_db *db) {
-    dv_mem_free_big(&db->mem, db->data, (size_t)db->data_cap * db->node_size);
+    dv_mem_free_big(&db->mem, db->vectors, (size_t)db->vectors_cap * db->vector_size);
+    dv_mem_free_big(&db->mem, db->links0, (size_t)db->links_cap * db->links0_words * 4);
     dv_mem_free_big(&db->mem, db->info, (size_t)db->info_cap * sizeof(dv_slot));
     dv_mem_free_big(&db->mem, db->free_slots, (size_t)db->free_cap * 4);
 }

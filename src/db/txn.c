@@ -241,7 +241,8 @@ static void undo_attach(dv_db *db, const jrec *r) {
     dv_store_meta_free(db, si->meta);
     if (si->upper) dv_mem_free(&db->mem, si->upper, (size_t)si->level * (db->M + 2) * 4);
     memset(si, 0, sizeof *si);
-    memset(dv_l0(db, slot), 0, db->links0_words * 4 + vector_bytes(db));
+    memset(dv_l0(db, slot), 0, db->links0_words * 4);
+    memset(dv_vec(db, slot), 0, vector_bytes(db));
     db->live--;
     if (r->a != UINT32_MAX) { /* back onto the free stack where it was */
         memmove(db->free_slots + r->a + 1, db->free_slots + r->a, (size_t)(db->n_free - r->a) * 4);
