@@ -299,14 +299,46 @@ dv_status dv_ring_abort(const dv_ring *ring, dv_ring_reservation *res) {
     return DV_OK;
 }
 
+/* The 64-byte header in 8-byte words. A caller has usually just written
+ * the header field by field, and a 16-byte load over fresh 8-byte stores
+ * cannot take its bytes from the store buffer: it waits for them to reach
+ * the cache (a store-forwarding stall: 70% of push's samples in
+ * bench_ring --single at 64-byte payloads). A word load that matches a
+ * word store forwards. */
+static inline void copy_header(uint8_t *dst, const uint8_t *src) {
+    for (size_t i = 0; i < DV_RING_HEADER_SIZE; i += 8) {
+        uint64_t w;
+        memcpy(&w, src + i, 8);
+#if defined(__GNUC__)
+        __asm__("" : "+r"(w)); /* or the compiler merges the words into 16-byte moves again */
+#endif
+        memcpy(dst + i, &w, 8);
+    }
+}
+
+/* A payload of up to 64 bytes copied inline (two overlapping fixed-size
+ * moves) rather than through a call to the C library's memcpy, which was
+ * the other half of a small push. */
+static inline void copy_payload(uint8_t *dst, const uint8_t *src, uint32_t len) {
+    if (len >= 16 && len <= 32) {
+        memcpy(dst, src, 16);
+        memcpy(dst + len - 16, src + len - 16, 16);
+    } else if (len > 32 && len <= 64) {
+        memcpy(dst, src, 32);
+        memcpy(dst + len - 32, src + len - 32, 32);
+    } else if (len > 0) {
+        memcpy(dst, src, len);
+    }
+}
+
 /* SPSC push in one step: place, copy, describe, publish. The same work as
  * reserve + commit without handing a reservation out and checking it back. */
 static dv_status push_spsc(const dv_ring *r, const void *header, const void *payload, uint32_t len) {
     uint32_t span = align16(len), slot, start;
     dv_status st = place_spsc(r, span, &slot, &start);
     if (st != DV_OK) return st;
-    memcpy(r->hdr_ + (size_t)(slot & r->slot_mask_) * DV_RING_HEADER_SIZE, header, DV_RING_HEADER_SIZE);
-    if (len > 0) memcpy(r->pay_ + (start & r->pay_mask_), payload, len);
+    copy_header(r->hdr_ + (size_t)(slot & r->slot_mask_) * DV_RING_HEADER_SIZE, header);
+    copy_payload(r->pay_ + (start & r->pay_mask_), payload, len);
     write_desc(ring_desc(r, slot), start, len, span);
     atomic_store_explicit(&ring_ctrl(r)->prod, dv_ring_pack(slot + 1, start + span), memory_order_release);
     return DV_OK;
