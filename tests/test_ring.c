@@ -174,15 +174,21 @@ static void test_init_rejects_bad_arguments(void **state) {
 
 /* ---- single-threaded behaviour ----------------------------------------------------------------- */
 
+/* A fresh ring of `slots` entries and `payload` bytes in its own region (free() it). */
+static void *ring_make(dv_ring_mode mode, uint32_t slots, uint32_t payload, dv_ring *r) {
+    dv_ring_config cfg;
+    size_t size;
+    cfg_make(&cfg, mode, slots, payload);
+    void *mem = region_alloc(&cfg, &size);
+    assert_int_equal(dv_ring_init(mem, size, &cfg, r), DV_OK);
+    return mem;
+}
+
 static void test_push_poll_roundtrip_keeps_all_header_bytes(void **state) {
     (void)state;
     for (int m = 0; m < 2; m++) {
-        dv_ring_config cfg;
-        size_t size;
         dv_ring r;
-        cfg_make(&cfg, MODES[m], 64, 4096);
-        void *mem = region_alloc(&cfg, &size);
-        assert_int_equal(dv_ring_init(mem, size, &cfg, &r), DV_OK);
+        void *mem = ring_make(MODES[m], 64, 4096, &r);
         dv_ring_entry e;
         assert_int_equal(dv_ring_peek(&r, &e), DV_EEMPTY);
         for (uint64_t s = 0; s < 10; s++) assert_int_equal(push_entry(&r, 1, s, (size_t)(s * 37)), DV_OK);
@@ -212,12 +218,8 @@ static void test_push_poll_roundtrip_keeps_all_header_bytes(void **state) {
 static void test_push_every_small_length_round_trips(void **state) {
     (void)state;
     for (int m = 0; m < 2; m++) {
-        dv_ring_config cfg;
-        size_t size;
         dv_ring r;
-        cfg_make(&cfg, MODES[m], 128, 8192);
-        void *mem = region_alloc(&cfg, &size);
-        assert_int_equal(dv_ring_init(mem, size, &cfg, &r), DV_OK);
+        void *mem = ring_make(MODES[m], 128, 8192, &r);
         for (uint64_t len = 0; len <= 80; len++) {
             assert_int_equal(push_entry(&r, 6, len, (size_t)len), DV_OK);
             dv_ring_entry e;
