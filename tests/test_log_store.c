@@ -44,12 +44,19 @@ static void run_script(dv_store *s, unsigned from, unsigned to) {
     for (unsigned i = from; i < to; i++) assert_int_equal(lu_step(&LU_STORE_OPS, s, 0, i), DV_OK);
 }
 
+/* A store in a new temporary directory (written to dir) holding the script's first `writes` writes. */
+static dv_store *store_with_writes(char *dir, const char *name, dv_sync_policy sync, uint64_t seg_bytes,
+                                   unsigned writes) {
+    lu_tempdir(dir, 256, name);
+    dv_store *s = open_store(dir, sync, seg_bytes, NULL);
+    run_script(s, 0, writes);
+    return s;
+}
+
 static void reopen_gives_back_every_write(void **state) {
     (void)state;
     char dir[256];
-    lu_tempdir(dir, sizeof dir, "reopen");
-    dv_store *s = open_store(dir, DV_SYNC_ALWAYS, 0, NULL);
-    run_script(s, 0, 100);
+    dv_store *s = store_with_writes(dir, "reopen", DV_SYNC_ALWAYS, 0, 100);
     assert_int_equal(dv_store_sequence(s), dv_store_durable_sequence(s));
     uint64_t h = dv_db_state_hash(dv_store_db(s)), seq = dv_store_sequence(s);
     dv_db *ref = lu_reference(100);
@@ -77,9 +84,7 @@ static void reopen_gives_back_every_write(void **state) {
 static void many_writes_never_hit_full_and_segments_roll(void **state) {
     (void)state;
     char dir[256];
-    lu_tempdir(dir, sizeof dir, "many");
-    dv_store *s = open_store(dir, DV_SYNC_NONE, 64 * 1024, NULL);
-    run_script(s, 0, 6000);
+    dv_store *s = store_with_writes(dir, "many", DV_SYNC_NONE, 64 * 1024, 6000);
     uint64_t h = dv_db_state_hash(dv_store_db(s));
     dv_store_close(s);
     char names[256][64];
@@ -102,9 +107,7 @@ static void last_segment_path(const char *dir, char *p, size_t cap) {
 static void torn_tail_is_cut_and_reported(void **state) {
     (void)state;
     char dir[256], seg[4096];
-    lu_tempdir(dir, sizeof dir, "torn");
-    dv_store *s = open_store(dir, DV_SYNC_ALWAYS, 0, NULL);
-    run_script(s, 0, 20);
+    dv_store *s = store_with_writes(dir, "torn", DV_SYNC_ALWAYS, 0, 20);
     dv_store_close(s);
     last_segment_path(dir, seg, sizeof seg);
     size_t len = 0;
@@ -144,9 +147,7 @@ static dv_store_config read_only_config(const dv_io *io) {
 static void damage_is_refused_with_file_and_offset_then_repaired(void **state) {
     (void)state;
     char dir[256], seg[4096];
-    lu_tempdir(dir, sizeof dir, "damage");
-    dv_store *s = open_store(dir, DV_SYNC_ALWAYS, 0, NULL);
-    run_script(s, 0, 20);
+    dv_store *s = store_with_writes(dir, "damage", DV_SYNC_ALWAYS, 0, 20);
     dv_store_close(s);
     last_segment_path(dir, seg, sizeof seg);
     size_t len = 0;
@@ -233,9 +234,7 @@ static void every_offset_flip_truncate_append(void **state) {
     uint64_t hashes[N + 1];
     prefix_hashes(hashes, N);
     char dir[256], seg[4096];
-    lu_tempdir(dir, sizeof dir, "flip");
-    dv_store *s = open_store(dir, DV_SYNC_NONE, 0, NULL);
-    run_script(s, 0, N);
+    dv_store *s = store_with_writes(dir, "flip", DV_SYNC_NONE, 0, N);
     dv_store_close(s);
     last_segment_path(dir, seg, sizeof seg);
     size_t len = 0;
@@ -346,9 +345,7 @@ static int racing_open(void *ctx, const char *path, int flags, int *fd) {
 static void reader_opens_again_when_a_writer_moves_files(void **state) {
     (void)state;
     char dir[256];
-    lu_tempdir(dir, sizeof dir, "relist");
-    dv_store *s = open_store(dir, DV_SYNC_ALWAYS, 1024, NULL);
-    run_script(s, 0, 20);
+    dv_store *s = store_with_writes(dir, "relist", DV_SYNC_ALWAYS, 1024, 20);
     racing_io b = {.blind = 0};
     b.io = *dv_io_posix();
     b.io.list = racing_list;
@@ -383,9 +380,7 @@ static void reader_opens_again_when_a_writer_moves_files(void **state) {
 static void reader_sees_committed_state_and_refreshes(void **state) {
     (void)state;
     char dir[256];
-    lu_tempdir(dir, sizeof dir, "reader");
-    dv_store *s = open_store(dir, DV_SYNC_ALWAYS, 8 * 1024, NULL);
-    run_script(s, 0, 30);
+    dv_store *s = store_with_writes(dir, "reader", DV_SYNC_ALWAYS, 8 * 1024, 30);
     dv_store_config ro = read_only_config(NULL);
     dv_store *r1 = NULL;
     assert_int_equal(dv_store_open(dir, &ro, &r1, NULL), DV_OK);
@@ -547,9 +542,7 @@ static void checkpoint_then_reopen_and_retention(void **state) {
 static void revert_to_an_earlier_sequence(void **state) {
     (void)state;
     char dir[256];
-    lu_tempdir(dir, sizeof dir, "revert");
-    dv_store *s = open_store(dir, DV_SYNC_ALWAYS, 8 * 1024, NULL);
-    run_script(s, 0, 50);
+    dv_store *s = store_with_writes(dir, "revert", DV_SYNC_ALWAYS, 8 * 1024, 50);
     assert_int_equal(dv_store_checkpoint(s, NULL), DV_OK);
     run_script(s, 50, 100);
     assert_int_equal(dv_store_checkpoint(s, NULL), DV_OK);

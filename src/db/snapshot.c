@@ -216,16 +216,32 @@ static void write_strings(writer *w, const dv_db *db) {
 
 #define GATHER (256u * 1024u)
 
-/* Node records of slots [i, j): assembled GATHER bytes at a time, then one
- * put (hashed once, handed to the sink whole: a put per list and vector
- * cost 50% more, most of it in the sink's calls). The buffer comes from the
- * db's allocator without counting in the db's memory (a const db may be
- * read by searchers meanwhile); without it, records go through the stage. */
-static void write_live_nodes(writer *w, const dv_db *db, uint32_t i, uint32_t j) {
+/* Where node records are assembled: GATHER bytes from the db's allocator,
+ * not counted in the db's memory (a const db may be read by searchers
+ * meanwhile). */
+typedef struct gather {
+    const dv_db *db;
+    uint8_t *buf; /* NULL: records go through the writer's stage */
+    size_t per;   /* records per buffer */
+} gather;
+
+static void gather_open(gather *g, const dv_db *db) {
+    g->db = db;
+    g->per = GATHER / db->node_size;
+    g->buf = g->per ? db->mem.a.realloc(db->mem.a.ctx, NULL, 0, g->per * db->node_size) : NULL;
+}
+
+static void gather_close(gather *g) {
+    if (g->buf) g->db->mem.a.realloc(g->db->mem.a.ctx, g->buf, g->per * g->db->node_size, 0);
+}
+
+/* Node records of slots [i, j): assembled a buffer at a time, then one put
+ * (hashed once, handed to the sink whole: a put per list and vector cost 50%
+ * more, most of it in the sink's calls). */
+static void write_live_nodes(writer *w, const gather *g, uint32_t i, uint32_t j) {
+    const dv_db *db = g->db;
     size_t lb = db->links0_words * 4, vb = db->vector_size, nb = db->node_size;
-    size_t per = GATHER / nb;
-    uint8_t *buf = per ? db->mem.a.realloc(db->mem.a.ctx, NULL, 0, per * nb) : NULL;
-    if (!buf) {
+    if (!g->buf) {
         for (; i < j; i++) {
             w_put(w, dv_l0(db, i), lb);
             w_put(w, dv_vec(db, i), vb);
@@ -233,32 +249,32 @@ static void write_live_nodes(writer *w, const dv_db *db, uint32_t i, uint32_t j)
         return;
     }
     while (i < j && w->st == DV_OK) {
-        uint8_t *p = buf;
-        for (size_t k = 0; k < per && i < j; k++, i++, p += nb) {
+        uint8_t *p = g->buf;
+        for (size_t k = 0; k < g->per && i < j; k++, i++, p += nb) {
             memcpy(p, dv_l0(db, i), lb);
             memcpy(p + lb, dv_vec(db, i), vb);
         }
-        w_put(w, buf, (size_t)(p - buf));
+        w_put(w, g->buf, (size_t)(p - g->buf));
     }
-    db->mem.a.realloc(db->mem.a.ctx, buf, per * nb, 0);
 }
 
 /* Live slots go out as their list then their vector; free slots as zeros
  * (a deleted vector's stale bytes never reach a file). */
 static void write_nodes(writer *w, const dv_db *db) {
+    gather g;
+    gather_open(&g, db);
     uint32_t i = 0;
     while (i < db->n_slots) {
         uint32_t j = i;
         int live = dv_info(db, i)->live;
         while (j < db->n_slots && dv_info(db, j)->live == live) j++;
-        if (!live) {
+        if (live)
+            write_live_nodes(w, &g, i, j);
+        else
             w_zeros(w, (size_t)(j - i) * db->node_size);
-            i = j;
-            continue;
-        }
-        write_live_nodes(w, db, i, j);
         i = j;
     }
+    gather_close(&g);
 }
 
 static void write_upper(writer *w, const dv_db *db) {

@@ -212,9 +212,9 @@ size_t dv_mem_big_mapped_bytes(void) {
 #endif
 }
 
+int dv_mem_big_blocks_are_mapped(void) { return DV_BIG_MAPPED; }
+
 size_t dv_mul_size(size_t a, size_t b) {
     if (a != 0 && b > (size_t)-1 / a) return 0;
     return a * b;
 }
-
-int dv_mem_big_blocks_are_mapped(void) { return DV_BIG_MAPPED; }
