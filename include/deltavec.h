@@ -1280,17 +1280,28 @@ void dv_process_free(dv_process *p);
  * epoch) changes the replica under its write lock, so dv_searcher readers
  * (section 3) may search and get on other threads meanwhile.
  *
- * Parallel apply (structural mode). With config.workers = N >= 2 and N
+ * Parallel apply (structural mode). With config.workers = N >= 1 and N
  * worker loops running (dv_apply_worker_run on N threads, or
- * dv_apply_start_threads natively), dv_apply_batch spreads the graph work:
- * the dispatcher (the thread calling dv_apply_batch) decodes, checks the
- * sequence and conflicts, applies the vector parts (insert, update,
- * metadata) itself in sequence order, checks each edge operation against
- * what it can see (both ends live, levels, no self loop) and routes it to
- * worker (from % N) -- the node whose list changes -- through a per-worker
- * FIFO; workers check the list-dependent part (no duplicate, degree bound,
- * edge present for a removal) and apply it; in-degree counters are updated
- * atomically. Deletes, entry-point changes and BATCH deltas are barriers:
+ * dv_apply_start_threads natively), dv_apply_batch spreads the work over
+ * the loops and the dispatcher (the thread calling dv_apply_batch, which
+ * applies a share too: N + 1 threads apply, so on C cores N = C - 1 uses
+ * them all). The dispatcher decodes, checks the sequence and conflicts,
+ * applies the vector parts of inserts and metadata changes in sequence
+ * order, checks each edge operation against what it can see (both ends
+ * live, levels, no self loop) and routes it to the loop owning the node
+ * whose list changes, through a per-loop FIFO; loops check the
+ * list-dependent part (no duplicate, degree bound, edge present for a
+ * removal) and apply it; in-degree counters are updated atomically.
+ * Updates of values only (dense or sparse, no graph part, no metadata) go
+ * whole to the thread owning their id (a loop, or the dispatcher's share),
+ * which decodes, checks (no conflict) and applies them; consecutive ones go
+ * as one run. An update it cannot decide alone -- a conflict, whose policy
+ * the dispatcher applies, or bytes that do not decode -- is rolled back
+ * with everything after it and applied again inline, so the outcome is the
+ * inline one (stats.redone_inline). An epoch that starts with an insert
+ * keeps vector parts on the dispatcher (inserts change what the loops
+ * read); an insert closes an epoch that handed updates over. Deletes,
+ * entry-point changes and BATCH deltas are barriers:
  * the workers are drained and the delta is applied inline; an insert that
  * must grow the store (realloc moves the lists) first drains the workers.
  * Deltas between barriers form an epoch (at most epoch_max deltas) held
@@ -1358,7 +1369,8 @@ typedef struct dv_apply_config {
     uint64_t start_position;       /* sequence the replica already holds (e.g. a checkpoint); default 0 */
     uint32_t max_payload;          /* refuse larger payloads (DV_ETOOBIG); 0 = DV_DELTA_MAX_PAYLOAD */
     const dv_allocator *allocator; /* thread-safe when workers run (each allocates its queue) */
-    uint32_t workers;              /* parallel apply: worker loops; default 4; 0 or 1 = inline only */
+    uint32_t workers;              /* parallel apply: worker loops beside the calling thread; default 4;
+                                      0 = inline only */
     uint32_t epoch_max;   /* deltas per parallel epoch (write lock held, then drained); default 256 */
     dv_apply_hooks hooks; /* default all NULL (spin) */
     uint32_t min_run;     /* parallel only for runs of >= min_run deltas before the next delete/BATCH
@@ -1379,6 +1391,10 @@ typedef struct dv_apply_stats {
     uint64_t short_runs;      /* deltas applied inline because their run was shorter than min_run */
     uint64_t decoded_ahead;   /* deltas of a parallel batch a worker loop decoded before the dispatcher
                                  reached them (the dispatcher decodes the others itself) */
+    uint64_t loop_updates;    /* vector updates (values only) a worker loop checked and applied itself */
+    uint64_t redone_inline;   /* deltas taken again, inline, after a loop left an update to the
+                                 dispatcher (a conflict, whose policy only the dispatcher decides):
+                                 the update and the later ones the loops had applied, rolled back */
 } dv_apply_stats;
 
 void dv_apply_config_default(dv_apply_config *cfg);
@@ -1421,7 +1437,7 @@ dv_status dv_apply_stats_get(const dv_apply *ap, dv_apply_stats *out);
 /** Frees the applier. Its worker loops must have returned (dv_apply_stop_threads). */
 void dv_apply_free(dv_apply *ap);
 
-/** Worker loops the applier uses: config.workers when >= 2 in structural mode, else 0. */
+/** Worker loops the applier uses: config.workers in structural mode, else 0. */
 uint32_t dv_apply_worker_count(const dv_apply *ap);
 /** Replaces the wait/wake/yield hooks. DV_ESTATE while a worker loop runs. */
 dv_status dv_apply_set_hooks(dv_apply *ap, const dv_apply_hooks *hooks);
@@ -1429,7 +1445,7 @@ dv_status dv_apply_set_hooks(dv_apply *ap, const dv_apply_hooks *hooks);
  * Runs worker loop `index` (< dv_apply_worker_count) on the calling thread
  * until dv_apply_workers_stop; this is the function a wasm Web Worker /
  * worker_thread calls. DV_EINVAL for a bad index, DV_ESTATE if that loop
- * already runs, DV_EUNSUPPORTED without workers (logical mode, workers < 2),
+ * already runs, DV_EUNSUPPORTED without workers (logical mode, workers 0),
  * DV_ENOMEM if its queue cannot be allocated.
  */
 dv_status dv_apply_worker_run(dv_apply *ap, uint32_t index);

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -31,6 +32,9 @@
 #define DIM 16
 #define CHUNK 700 /* deltas per dv_apply_batch call */
 
+/* The conflict policy of the appliers the tests make (ABORT unless a test says). */
+static dv_conflict_action test_policy = DV_CONFLICT_ABORT;
+
 /* min_run 1: these tests exercise the parallel machinery on every run, however
  * short (the default applies short runs inline; its own test is below). */
 static dv_apply *make_applier_min_run(dv_db *replica, uint32_t workers, uint32_t epoch_max,
@@ -38,6 +42,7 @@ static dv_apply *make_applier_min_run(dv_db *replica, uint32_t workers, uint32_t
     dv_apply_config cfg;
     dv_apply_config_default(&cfg);
     cfg.workers = workers;
+    cfg.policy = test_policy;
     cfg.min_run = min_run;
     if (epoch_max) cfg.epoch_max = epoch_max;
     dv_apply *ap = NULL;
@@ -333,7 +338,11 @@ static void worker_api_refuses_what_it_cannot_do(void **state) {
     assert_int_equal(dv_apply_worker_run(NULL, 0), DV_EINVAL);
     dv_apply_workers_stop(ap); /* nothing runs: no effect */
     dv_apply_free(ap);
-    ap = make_applier(r, 1, 0);
+    ap = make_applier(r, 1, 0); /* one loop beside the dispatcher */
+    assert_int_equal(dv_apply_worker_count(ap), 1);
+    assert_int_equal(dv_apply_worker_run(ap, 1), DV_EINVAL);
+    dv_apply_free(ap);
+    ap = make_applier(r, 0, 0);
     assert_int_equal(dv_apply_worker_count(ap), 0);
     assert_int_equal(dv_apply_worker_run(ap, 0), DV_EUNSUPPORTED);
     assert_int_equal(dv_apply_start_threads(ap), DV_OK); /* nothing to start */
@@ -370,7 +379,7 @@ static test_delta recode(const test_stream *s, size_t i, const dv_edge_add *extr
         DV_OK);
     dv_hnsw_section secs[64];
     assert_true(d.n_sections < 63);
-    memcpy(secs, d.sections, d.n_sections * sizeof *secs);
+    if (d.n_sections) memcpy(secs, d.sections, d.n_sections * sizeof *secs); /* a plain update has none */
     if (extra) {
         secs[d.n_sections] = (dv_hnsw_section){layer, 0, NULL, 1, extra};
         d.sections = secs;
@@ -413,7 +422,8 @@ typedef struct run_result {
     dv_status first;
     dv_status res[CHUNK];
     size_t applied;
-    uint64_t position, hash, refused;
+    uint64_t position, hash, refused, omitted;
+    uint64_t on_loops, redone; /* updates the loops applied; deltas redone inline */
     char err[320];
 } run_result;
 
@@ -442,6 +452,9 @@ static void run(const test_stream *s, size_t from, const test_delta *input, size
     out->position = dv_apply_position(ap);
     out->hash = dv_db_state_hash(r);
     out->refused = after.refused - before.refused;
+    out->omitted = after.omitted - before.omitted;
+    out->on_loops = after.loop_updates - before.loop_updates;
+    out->redone = after.redone_inline - before.redone_inline;
     strncpy(out->err, dv_apply_last_error(ap), sizeof out->err - 1);
     out->err[sizeof out->err - 1] = 0;
     /* re-delivering the original stream from the position converges */
@@ -458,13 +471,15 @@ static void same_outcome(const run_result *a, const run_result *b, size_t n) {
     assert_int_equal(a->position, b->position);
     assert_int_equal(a->hash, b->hash);
     assert_int_equal(a->refused, b->refused);
+    assert_int_equal(a->omitted, b->omitted);
+    for (size_t k = 0; k < n; k++) assert_int_equal(a->res[k], b->res[k]);
+    if (a->first == DV_OK) return; /* no message to compare */
     /* same refused sequence (worker messages name the edge, inline ones the id) */
     const char *ca = strchr(a->err, ':'), *cb = strchr(b->err, ':');
     assert_non_null(ca);
     assert_non_null(cb);
     assert_int_equal(ca - a->err, cb - b->err);
     assert_memory_equal(a->err, b->err, (size_t)(ca - a->err));
-    for (size_t k = 0; k < n; k++) assert_int_equal(a->res[k], b->res[k]);
 }
 
 /* Applies stream [from, from+n) with delta `bad` replaced by `corrupt`: inline
@@ -480,7 +495,7 @@ static void refusal_matches_inline(const test_primary *p, size_t from, size_t n,
     assert_int_equal(ref.res[bad - from], want);
     assert_int_equal(ref.position, bad); /* stream index bad = sequence bad + 1 */
     for (size_t k = bad - from + 1; k < n; k++) assert_int_equal(ref.res[k], DV_EGAP);
-    for (uint32_t w = 2; w <= 4; w += 2) {
+    for (uint32_t w = 1; w <= 4; w *= 2) {
         run(&p->stream, from, input, n, w, &par);
         same_outcome(&ref, &par, n);
     }
@@ -560,6 +575,103 @@ static void duplicate_gap_truncation_and_conflict_in_a_parallel_batch_match_inli
     test_primary_close(&p);
 }
 
+/* ---- updates of values only: on the loops, in runs ------------------------------- */
+
+/* Inserts, then `updates` small drifts, dense and sparse alternately (edges
+ * kept, so each is an update of values only): runs the loops apply. */
+static void update_primary(test_primary *p, uint64_t seed, size_t inserts, size_t updates) {
+    workload_mix ins = {1, 0, 0, 0, 0};
+    test_primary_open(p, DIM, NULL, seed);
+    test_primary_run(p, inserts, &ins);
+    float v[DIM], vals[3];
+    uint32_t idx[3];
+    char id[32];
+    for (size_t k = 0; k < updates; k++) {
+        snprintf(id, sizeof id, "doc-%u", test_rand(&p->rng) % p->next_id);
+        assert_int_equal(dv_db_get(p->db, id, v), DV_OK);
+        if (k % 2) {
+            for (uint32_t d = 0; d < DIM; d++) v[d] += 0.002f * test_randf(&p->rng);
+            assert_int_equal(dv_db_update(p->db, id, v), DV_OK);
+        } else {
+            for (uint32_t j = 0; j < 3; j++) {
+                idx[j] = j * 5 + test_rand(&p->rng) % 5;
+                vals[j] = v[idx[j]] + 0.002f * test_randf(&p->rng);
+            }
+            assert_int_equal(dv_db_update_sparse(p->db, id, idx, vals, 3), DV_OK);
+        }
+        if (k % 64 == 63) test_primary_drain(p);
+    }
+    test_primary_drain(p);
+}
+
+static void update_runs_on_the_loops_have_the_primarys_hash(void **state) {
+    (void)state;
+    test_primary p;
+    update_primary(&p, 209, WORKLOAD / 10, WORKLOAD / 2);
+    uint64_t want = dv_db_state_hash(p.db);
+    assert_int_equal(inline_replica_hash(&p), want);
+    for (uint32_t workers = 1; workers <= 4; workers *= 2) {
+        dv_apply_stats st;
+        assert_int_equal(parallel_replica_hash_min_run(&p, workers, 0, &st), want); /* default min_run */
+        assert_true(st.loop_updates > WORKLOAD / 4); /* most updates: the loops checked and applied them */
+        assert_int_equal(st.redone_inline, 0);
+        assert_int_equal(st.applied, p.stream.n);
+    }
+    test_primary_close(&p);
+}
+
+/* Applies stream [from, from + n) with delta `bad` replaced, under `policy`,
+ * inline and with 1, 2 and 4 loops: the same results, position, state,
+ * counts; the loops must have left `bad` to the dispatcher (redo: every
+ * delta of the stream is an update of values only, so runs cover it). */
+static void update_run_outcome_matches_inline(const test_primary *p, size_t from, size_t n, size_t bad,
+                                              const test_delta *replacement, dv_conflict_action policy) {
+    test_delta input[CHUNK];
+    for (size_t k = 0; k < n; k++) input[k] = p->stream.d[from + k];
+    input[bad - from] = *replacement;
+    test_policy = policy;
+    run_result ref, par;
+    run(&p->stream, from, input, n, 0, &ref);
+    for (uint32_t w = 1; w <= 4; w *= 2) {
+        run(&p->stream, from, input, n, w, &par);
+        same_outcome(&ref, &par, n);
+        assert_true(par.on_loops > 0);
+        assert_true(par.redone > 0);
+    }
+    test_policy = DV_CONFLICT_ABORT;
+}
+
+/* The first plain update (no graph part, no metadata) at or after index from. */
+static size_t find_plain_update(const test_stream *s, size_t from) {
+    for (size_t i = from; i < s->n; i++) {
+        dv_delta_header h;
+        assert_int_equal(dv_delta_header_decode(s->d[i].bytes, &h), DV_OK);
+        if (h.operation == DV_OP_UPDATE && !(h.flags & (DV_FLAG_HAS_HNSW | DV_FLAG_HAS_META))) return i;
+    }
+    fail_msg("no plain update after %zu", from);
+    return 0;
+}
+
+static void a_conflict_inside_an_update_run_is_decided_as_inline(void **state) {
+    (void)state;
+    test_primary p;
+    update_primary(&p, 210, 600, 1400);
+    size_t from = 1000, n = 400;
+    size_t bad = find_plain_update(&p.stream, from + 150);
+    test_delta wrong = recode(&p.stream, bad, NULL, 0, 3); /* prev_sequence 3: a DATA conflict */
+    /* ABORT: refused at bad, the rest not tried */
+    update_run_outcome_matches_inline(&p, from, n, bad, &wrong, DV_CONFLICT_ABORT);
+    /* OMIT: bad is skipped, the rest applies */
+    update_run_outcome_matches_inline(&p, from, n, bad, &wrong, DV_CONFLICT_OMIT);
+    free(wrong.bytes);
+    /* bytes that do not decode inside a run: refused as inline refuses them */
+    bad = find_plain_update(&p.stream, from + 250);
+    test_delta cut = p.stream.d[bad];
+    cut.len = DV_DELTA_HEADER_SIZE + 3;
+    update_run_outcome_matches_inline(&p, from, n, bad, &cut, DV_CONFLICT_ABORT);
+    test_primary_close(&p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(mixed_workload_with_2_and_4_workers_has_the_primarys_hash),
@@ -573,6 +685,8 @@ int main(void) {
         cmocka_unit_test(duplicate_edge_found_by_a_worker_rolls_back_that_delta_and_the_later_ones),
         cmocka_unit_test(edge_to_a_free_slot_found_by_the_dispatcher_rolls_back_that_delta),
         cmocka_unit_test(duplicate_gap_truncation_and_conflict_in_a_parallel_batch_match_inline),
+        cmocka_unit_test(update_runs_on_the_loops_have_the_primarys_hash),
+        cmocka_unit_test(a_conflict_inside_an_update_run_is_decided_as_inline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -167,6 +167,12 @@ dv_status dv_apply_reserve_slot(dv_apply *ap, const dv_delta *d) {
     return st == DV_ENOMEM ? dv_apply_fail(ap, d->h.sequence, "slot table", st) : DV_OK;
 }
 
+dv_status dv_apply_reserve_all_slots(dv_apply *ap) {
+    uint32_t bound = slot_bound(ap);
+    if (bound >= APPLY_MAX_SLOT) bound = APPLY_MAX_SLOT - 1;
+    return grow_slots(ap, bound);
+}
+
 /* Records that the current delta (sequence seq) applied a change to slot. */
 dv_status dv_apply_note_touched(dv_apply *ap, uint32_t slot, uint64_t seq) {
     if (ap->n_touched == ap->touched_cap) {
@@ -247,6 +253,34 @@ dv_conflict_kind dv_apply_detect(dv_apply *ap, const dv_delta *d) {
     uint64_t last = ap->last_seq[d->slot];
     if (last != UNKNOWN_SEQ && last != d->h.prev_sequence) return DV_CONFLICT_DATA;
     return 0;
+}
+
+/* In structural mode local_slot(d) == d->slot says that d->slot holds
+ * d->id: comparing the slot's own id says the same without reading the id
+ * map, which an insert elsewhere may be changing. */
+int dv_apply_update_conflict_free(const dv_apply *ap, const dv_delta *d) {
+    const dv_db *db = ap->db;
+    if (ap->cfg.mode != DV_APPLY_STRUCTURAL || (d->vkind != DV_VEC_DENSE && d->vkind != DV_VEC_SPARSE))
+        return 0;
+    if (d->dim != dv_db_dim(db) || d->slot >= ap->last_cap || !d->id) return 0;
+    const char *id = dv_db_id_of(db, d->slot);
+    if (!id || strcmp(id, d->id) != 0) return 0; /* NOTFOUND */
+    if (!before_matches(d, dv_db_vector_of(db, d->slot))) return 0;
+    uint64_t last = ap->last_seq[d->slot];
+    if (last != UNKNOWN_SEQ && last != d->h.prev_sequence) return 0;
+    dv_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.kind = DV_EV_VECTOR_UPDATE;
+    ev.slot = d->slot;
+    if (d->vkind == DV_VEC_SPARSE) {
+        ev.u.update.idx = d->idx;
+        ev.u.update.values = d->values;
+        ev.u.update.n = d->n;
+    } else {
+        ev.u.update.new_vec = d->values;
+        ev.u.update.n = d->n;
+    }
+    return dv_db_replay_check(db, &ev) == DV_OK;
 }
 
 dv_status dv_apply_conflict_status(dv_conflict_kind k) {

@@ -50,7 +50,7 @@ struct dv_apply {
     char err[320];
     dv_apply_stats st;
 
-    dv_par *par; /* worker state when cfg.workers >= 2 (parallel.c), else NULL */
+    dv_par *par; /* worker state when cfg.workers >= 1 (parallel.c), else NULL */
     void *host;  /* the host thread shim's state (host.h), else NULL */
 };
 
@@ -70,6 +70,14 @@ dv_conflict_action dv_apply_decide(dv_apply *ap, dv_conflict_kind k, const dv_de
 dv_status dv_apply_conflict_status(dv_conflict_kind k);
 const char *dv_apply_conflict_name(dv_conflict_kind k);
 dv_status dv_apply_note_touched(dv_apply *ap, uint32_t slot, uint64_t seq);
+/* Grows the per-slot table to every slot a delta may name now (DV_ENOMEM). */
+dv_status dv_apply_reserve_all_slots(dv_apply *ap);
+/* Whether update d (dense or sparse values, nothing else) applies with no
+ * conflict and passes dv_db_replay_check: the verdict of dv_apply_detect
+ * == 0 and the replay check, reached without the id map and without growing
+ * the per-slot table, so a parallel-apply loop may ask it while the
+ * dispatcher works on other slots (parallel.c "vector updates"). */
+int dv_apply_update_conflict_free(const dv_apply *ap, const dv_delta *d);
 /* Gate 2: DV_OK (next), DV_EDUPLICATE or DV_EGAP (message set, counted). */
 dv_status dv_apply_check_sequence(dv_apply *ap, uint64_t seq);
 /* Gate 4, single-threaded, inside its own db transaction; the caller holds the db's write lock. */

@@ -10,20 +10,29 @@
  * wait/wake hooks of the config.
  *
  * Who touches what (this is the whole race-freedom argument):
- *  - the dispatcher owns everything except neighbour lists and in-degree
- *    counters: it decodes, checks sequences and conflicts, and applies the
- *    vector part of every delta (insert: id map, free list, slot, vector,
- *    empty lists; update: vector, norm; metadata) in sequence order, inside
- *    the db transaction (src/db/txn.h) that spans the epoch;
- *  - each edge operation goes to worker (from % N): the worker owns the
- *    lists of "its" nodes, so every list sees its operations in stream
- *    order; in-degree counters of targets are shared and updated with
- *    __atomic RMWs (commutative, so the final counts are exact);
+ *  - the dispatcher owns everything except neighbour lists, in-degree
+ *    counters and the vectors of the updates it hands over: it decodes,
+ *    checks sequences and conflicts, and applies the vector part of every
+ *    other delta (insert: id map, free list, slot, vector, empty lists;
+ *    update: vector, norm; metadata) in sequence order, inside the db
+ *    transaction (src/db/txn.h) that spans the epoch;
+ *  - each edge operation goes to the loop owning `from` (list_owner): the
+ *    loop owns the lists of "its" nodes, so every list sees its operations
+ *    in stream order; in-degree counters of targets are shared and updated
+ *    with __atomic RMWs (commutative, so the final counts are exact);
+ *  - an update of values only (no graph part, no metadata) may go whole to
+ *    the thread owning its id (update_owner: a loop, or the dispatcher's
+ *    own share, applied as it goes), which decodes, checks and applies it
+ *    with its own undo journal; only in an epoch with no insert (which
+ *    would change slots and the id map such an owner reads), and the
+ *    dispatcher closes the epoch before it changes a handed id's vector
+ *    itself (mark), so every vector has one writer per epoch;
  *  - a node's lists exist before any operation on them is queued (the
  *    dispatcher attaches the node first) and are never freed or moved
  *    while operations are queued: deletes, entry changes and batches are
  *    applied inline after draining the workers, and store growth (realloc
- *    of data/info) waits for a drain too.
+ *    of data/info) waits for a drain too; the per-slot sequence table is
+ *    grown when an epoch that hands updates over opens, never during it.
  *
  * Validation: the dispatcher checks all it can see at the moment the
  * operation would run inline (both ends live, layer within both levels, no
@@ -34,7 +43,11 @@
  * worker skip tags >= F; at the end of the epoch each worker journal
  * (tagged by delta, FIFO so tags never decrease) is undone down to F, then
  * the db transaction down to F's mark: the replica is exactly as after
- * delta F-1, as the inline applier would leave it.
+ * delta F-1, as the inline applier would leave it. A handed update its
+ * owner cannot decide (a conflict: the policy is the dispatcher's) is a
+ * refusal that asks for a redo: after the same rollback, F and the rest of
+ * the epoch are applied again inline, which decides them as inline apply
+ * does by construction.
  *
  * Memory order: the dispatcher publishes a worker's queue tail with release
  * after writing the operations; the worker acquires it, applies, and
@@ -55,6 +68,7 @@
 #include "db/replay.h"
 #include "db/rwlock.h"
 #include "util/cpu.h"
+#include "util/le.h"
 #include "util/text.h"
 
 #define QBITS 13u /* 8192 operations (128 KiB) per worker queue */
@@ -68,6 +82,11 @@
 #define PREFETCH_AHEAD 8u /* edges read ahead by the dispatcher and the workers (dv_db_edge_prefetch) */
 #define DEC_WINDOW 32u    /* deltas of a batch idle loops may decode ahead of the dispatcher */
 #define DEC_CLOSED UINT32_MAX
+#define MARK_SLOTS 4096u /* ids of loop-applied updates an epoch remembers (by id hash % MARK_SLOTS) */
+#define NO_INDEX SIZE_MAX
+#define HAND_PUBLISH_EVERY 8u /* handed updates (about a microsecond each) per publication */
+#define RUN_MIN 16u           /* updates in a row that go to the loops as one run */
+#define PAR_RUN 0xFFFFu       /* par_op.kind of a run (see run_share) */
 
 /* A delta decoded ahead by a loop: the slot of batch index i is dec[i % DEC_WINDOW]. */
 enum { DEC_FREE = 0, DEC_BUSY, DEC_DONE };
@@ -80,13 +99,17 @@ typedef struct par_dec {
     char pad[64];
 } par_dec;
 
-/* One edge operation: tag = index of its delta in the epoch; kind = DV_EV_EDGE_ADD or DV_EV_EDGE_REMOVE. */
+/* One operation: tag = index of its delta in the epoch; kind = DV_EV_EDGE_ADD or DV_EV_EDGE_REMOVE
+ * (from's list on layer, target to), DV_EV_VECTOR_UPDATE (from = the index of the delta in the
+ * batch; layer 1: decoded ahead, in its decode slot; layer 0: not decoded yet) or PAR_RUN (to
+ * updates from batch index from, tags from tag on: each loop applies those run_owner gives it). */
 typedef struct par_op {
     uint32_t tag, from, to;
     uint16_t layer, kind;
 } par_op;
 
-/* Undo record of an applied operation (pos: where a removed edge was). */
+/* Undo record of an applied operation (pos: where a removed edge was; for a
+ * vector update, the offset of its saved state in the loop's pool). */
 typedef struct par_jrec {
     uint32_t tag, from, to, pos;
     uint16_t layer, kind;
@@ -117,8 +140,12 @@ typedef struct par_worker {
     par_op *q;  /* QSIZE operations, allocated by the loop on its first run */
     par_jrec *j;
     size_t jn, jcap;
+    dv_delta_arena arena; /* vector updates the loop decodes itself */
+    unsigned char *pool;  /* vector updates' saved state: saved_vec header, then dim floats */
+    size_t pool_len, pool_cap;
     uint32_t fail_tag;
     dv_status fail_st;
+    int fail_redo; /* fail_tag is a vector update the loop would not decide: redo it inline */
     par_op fail_op;
     char pad2[64];
 } par_worker;
@@ -134,9 +161,9 @@ typedef struct par_pend {
 } par_pend;
 
 struct dv_par {
-    uint32_t n;
-    uint32_t n_mask; /* n - 1 when n is a power of two, else 0 */
-    par_worker *w;
+    uint32_t n;                  /* loops */
+    uint32_t share_units;        /* 16 per loop, plus the dispatcher's sixteenths (update_owner) */
+    par_worker *w;               /* n + 1: the loops', then the dispatcher's own share (update_owner) */
     _Atomic uint32_t registered; /* loops inside dv_apply_worker_run */
     _Atomic uint32_t gen;        /* stop generation: + 1 per dv_apply_workers_stop */
     _Atomic uint32_t fail_tag;   /* lowest refused tag of the open epoch */
@@ -168,6 +195,22 @@ struct dv_par {
     uint32_t dec_n, dec_gen;
     uint32_t dec_held; /* dispatcher-private: index whose slot it uses, DEC_CLOSED if none */
     size_t dec_pos;    /* dispatcher-private: deltas of the batch it has taken */
+    /* vector updates on the loops (dispatcher-private) */
+    uint32_t handed[DEC_WINDOW]; /* batch indices whose decode slot a loop holds, oldest first */
+    uint32_t handed_first, handed_n;
+    int loop_updates;   /* the open epoch hands vector updates to the loops (no insert in it) */
+    uint32_t epoch_no;  /* + 1 per epoch; mark[id hash % MARK_SLOTS] == epoch_no: a loop may write it */
+    int batch_arrays;   /* dec_headers/payloads/lens are this batch's (a loop may decode from them) */
+    uint32_t *mark;     /* MARK_SLOTS entries */
+    uint8_t *run_owner; /* by tag (epoch_max + 1 entries): which of the n + 1 owners applies a run's update */
+    size_t no_run_before; /* batch index before which try_run found no run */
+    int runs_on;          /* the last try_run found a run: loops do not decode ahead meanwhile */
+    size_t members_until; /* try_run's last scan: batch indices below this are run members... */
+    uint64_t members_key; /* ...when sequence - index equals this */
+    size_t scan_from;     /* ...and scan_hash[k - scan_from] is member k's id hash */
+    uint32_t *scan_hash;  /* epoch_max entries */
+    size_t redo_from;     /* a loop left a delta undecided: the batch goes back to this index... */
+    size_t redo_until;    /* ...and applies inline up to this one; NO_INDEX: none */
 };
 
 /* ---- small helpers ------------------------------------------------------------ */
@@ -198,23 +241,24 @@ static void park(const dv_apply *ap, _Atomic uint32_t *parked, _Atomic uint32_t 
 /* ---- init / free ------------------------------------------------------------------ */
 
 dv_status dv_par_init(dv_apply *ap) {
-    if (ap->cfg.workers < 2 || ap->cfg.mode != DV_APPLY_STRUCTURAL) return DV_OK;
+    if (ap->cfg.workers < 1 || ap->cfg.mode != DV_APPLY_STRUCTURAL) return DV_OK;
     dv_par *p = dv_mem_calloc(&ap->mem, 1, sizeof *p);
     if (!p) return DV_ENOMEM;
     p->n = ap->cfg.workers;
-    p->n_mask = (p->n & (p->n - 1)) == 0 ? p->n - 1 : 0;
-    p->w = dv_mem_calloc(&ap->mem, p->n, sizeof *p->w);
+    p->share_units = 16u * p->n + (16u / p->n > 1u ? 16u / p->n : 1u);
+    p->w = dv_mem_calloc(&ap->mem, (size_t)p->n + 1u, sizeof *p->w); /* the loops', then the dispatcher's */
     if (!p->w) {
         dv_mem_free(&ap->mem, p, sizeof *p);
         return DV_ENOMEM;
     }
-    for (uint32_t i = 0; i < p->n; i++) {
+    for (uint32_t i = 0; i <= p->n; i++) {
         dv_mem_init(&p->w[i].mem, ap->cfg.allocator);
+        dv_delta_arena_init(&p->w[i].arena, &p->w[i].mem);
         p->w[i].fail_tag = NO_TAG;
     }
     p->dec = dv_mem_calloc(&ap->mem, DEC_WINDOW, sizeof *p->dec);
     if (!p->dec) {
-        dv_mem_free(&ap->mem, p->w, (size_t)p->n * sizeof *p->w);
+        dv_mem_free(&ap->mem, p->w, ((size_t)p->n + 1u) * sizeof *p->w);
         dv_mem_free(&ap->mem, p, sizeof *p);
         return DV_ENOMEM;
     }
@@ -222,6 +266,20 @@ dv_status dv_par_init(dv_apply *ap) {
         dv_mem_init(&p->dec[i].mem, ap->cfg.allocator);
         dv_delta_arena_init(&p->dec[i].arena, &p->dec[i].mem);
     }
+    p->mark = dv_mem_calloc(&ap->mem, MARK_SLOTS, sizeof *p->mark);
+    p->run_owner = dv_mem_calloc(&ap->mem, (size_t)ap->cfg.epoch_max + 1u, 1);
+    p->scan_hash = dv_mem_calloc(&ap->mem, (size_t)ap->cfg.epoch_max + 1u, sizeof *p->scan_hash);
+    if (!p->mark || !p->run_owner || !p->scan_hash) {
+        dv_mem_free(&ap->mem, p->mark, (size_t)MARK_SLOTS * sizeof *p->mark);
+        dv_mem_free(&ap->mem, p->run_owner, (size_t)ap->cfg.epoch_max + 1u);
+        dv_mem_free(&ap->mem, p->scan_hash, ((size_t)ap->cfg.epoch_max + 1u) * sizeof *p->scan_hash);
+        for (uint32_t i = 0; i < DEC_WINDOW; i++) dv_delta_arena_free(&p->dec[i].arena);
+        dv_mem_free(&ap->mem, p->dec, (size_t)DEC_WINDOW * sizeof *p->dec);
+        dv_mem_free(&ap->mem, p->w, ((size_t)p->n + 1u) * sizeof *p->w);
+        dv_mem_free(&ap->mem, p, sizeof *p);
+        return DV_ENOMEM;
+    }
+    p->redo_from = p->redo_until = NO_INDEX;
     atomic_store(&p->dec_next, (uint64_t)DEC_CLOSED);
     p->dec_held = DEC_CLOSED;
     atomic_store(&p->fail_tag, NO_TAG);
@@ -233,15 +291,20 @@ dv_status dv_par_init(dv_apply *ap) {
 void dv_par_free(dv_apply *ap) {
     dv_par *p = ap->par;
     if (!p) return;
-    for (uint32_t i = 0; i < p->n; i++) {
+    for (uint32_t i = 0; i <= p->n; i++) {
         par_worker *w = &p->w[i];
         dv_mem_free(&w->mem, w->q, (size_t)QSIZE * sizeof *w->q);
         dv_mem_free(&w->mem, w->j, w->jcap * sizeof *w->j);
+        dv_mem_free(&w->mem, w->pool, w->pool_cap);
+        dv_delta_arena_free(&w->arena);
     }
+    dv_mem_free(&ap->mem, p->mark, (size_t)MARK_SLOTS * sizeof *p->mark);
+    dv_mem_free(&ap->mem, p->run_owner, (size_t)ap->cfg.epoch_max + 1u);
+    dv_mem_free(&ap->mem, p->scan_hash, ((size_t)ap->cfg.epoch_max + 1u) * sizeof *p->scan_hash);
     for (uint32_t i = 0; i < DEC_WINDOW; i++) dv_delta_arena_free(&p->dec[i].arena);
     dv_mem_free(&ap->mem, p->dec, (size_t)DEC_WINDOW * sizeof *p->dec);
     dv_mem_free(&ap->mem, p->pend, (size_t)p->pend_cap * sizeof *p->pend);
-    dv_mem_free(&ap->mem, p->w, (size_t)p->n * sizeof *p->w);
+    dv_mem_free(&ap->mem, p->w, ((size_t)p->n + 1u) * sizeof *p->w);
     dv_mem_free(&ap->mem, p, sizeof *p);
     ap->par = NULL;
 }
@@ -301,10 +364,11 @@ void dv_apply_workers_stop(dv_apply *ap) {
 
 /* ---- worker side ---------------------------------------------------------------- */
 
-static void worker_fail(dv_par *p, par_worker *w, const par_op *op, dv_status st) {
+static void worker_fail(dv_par *p, par_worker *w, const par_op *op, dv_status st, int redo) {
     if (op->tag < w->fail_tag) {
         w->fail_tag = op->tag;
         w->fail_st = st;
+        w->fail_redo = redo;
         w->fail_op = *op;
     }
     uint32_t cur = atomic_load_explicit(&p->fail_tag, memory_order_relaxed);
@@ -335,7 +399,7 @@ static void run_op(dv_apply *ap, par_worker *w, const par_op *op) {
         st = DV_ENOMEM;
     }
     if (st != DV_OK) {
-        worker_fail(p, w, op, st);
+        worker_fail(p, w, op, st, 0);
         return;
     }
     par_jrec *r = &w->j[w->jn++];
@@ -345,6 +409,95 @@ static void run_op(dv_apply *ap, par_worker *w, const par_op *op) {
     r->pos = pos;
     r->layer = op->layer;
     r->kind = op->kind;
+}
+
+static dv_status decode_into(const dv_apply *ap, const uint8_t *hdr, const uint8_t *pay, size_t len,
+                             dv_delta_arena *arena, dv_delta *d);
+
+/* What a loop saves before it changes a vector (then the dim old values). */
+typedef struct saved_vec {
+    uint64_t old_seq; /* last_seq of the slot */
+    float inv_norm;
+    uint32_t pad;
+} saved_vec;
+
+/* Room for a saved_vec and dim floats, 8-byte aligned; NULL when there is
+ * none (or the offset would not fit a journal record's 32 bits). */
+static saved_vec *pool_take(par_worker *w, size_t dim) {
+    size_t bytes = (sizeof(saved_vec) + dim * sizeof(float) + 7u) & ~(size_t)7u;
+    if (w->pool_len + bytes > UINT32_MAX) return NULL;
+    if (w->pool_cap - w->pool_len < bytes) {
+        size_t cap = w->pool_cap ? w->pool_cap : 64 * 1024;
+        while (cap - w->pool_len < bytes) cap *= 2;
+        unsigned char *q = dv_mem_realloc(&w->mem, w->pool, w->pool_cap, cap);
+        if (!q) return NULL;
+        w->pool = q;
+        w->pool_cap = cap;
+    }
+    saved_vec *v = (saved_vec *)(void *)(w->pool + w->pool_len);
+    w->pool_len += bytes;
+    return v;
+}
+
+/* A vector update the dispatcher handed over, decoded ahead in its decode
+ * slot or still bytes (the loop decodes it here): the loop owning its id for
+ * the epoch checks it (an update of values only, no conflict, the replay
+ * check) and applies it, journaled here. Anything else -- a conflict, whose
+ * policy only the dispatcher decides, bytes that do not decode, no memory
+ * for the journal -- is left to the dispatcher, which rolls back to this
+ * delta and applies it inline (redo): the outcome is then the inline one by
+ * construction. A decode slot goes back in any case (the dispatcher waits
+ * for it before it lets a loop decode into it again). */
+static void run_vector(dv_apply *ap, par_worker *w, const par_op *op) {
+    dv_par *p = ap->par;
+    par_dec *x = op->layer ? &p->dec[op->from % DEC_WINDOW] : NULL;
+    if (op->tag < atomic_load_explicit(&p->fail_tag, memory_order_relaxed)) {
+        dv_delta own;
+        const dv_delta *d = x ? &x->d : &own;
+        dv_status st = x ? x->st
+                         : decode_into(ap, p->dec_headers[op->from], p->dec_payloads[op->from],
+                                       p->dec_lens[op->from], &w->arena, &own);
+        size_t dim = dv_db_dim(ap->db);
+        saved_vec *sv = NULL;
+        if (st != DV_OK || d->h.operation != DV_OP_UPDATE || d->n_meta || d->n_sections || d->has_entry ||
+            !dv_apply_update_conflict_free(ap, d) || !journal_room(w) || !(sv = pool_take(w, dim))) {
+            worker_fail(p, w, op, DV_OK, 1);
+        } else {
+            sv->old_seq = ap->last_seq[d->slot];
+            dv_db_vector_set_owned(ap->db, d->slot, d->vkind == DV_VEC_SPARSE ? d->idx : NULL, d->values,
+                                   d->n, (float *)(void *)(sv + 1), &sv->inv_norm);
+            ap->last_seq[d->slot] = d->h.sequence;
+            par_jrec *r = &w->j[w->jn++];
+            r->tag = op->tag;
+            r->from = d->slot;
+            r->to = 0;
+            r->pos = (uint32_t)((unsigned char *)sv - w->pool);
+            r->layer = 0;
+            r->kind = DV_EV_VECTOR_UPDATE;
+        }
+    }
+    if (x) atomic_store_explicit(&x->state, DEC_FREE, memory_order_release);
+}
+
+/* This owner's share of a run: the updates run_owner gives it, in order
+ * (the next one's bytes read ahead). */
+static void run_share(dv_apply *ap, par_worker *w, const par_op *run) {
+    dv_par *p = ap->par;
+    uint8_t me = (uint8_t)(w - p->w);
+    uint32_t end = run->tag + run->to, next = run->tag;
+    while (next < end && p->run_owner[next] != me) next++;
+    while (next < end) {
+        uint32_t t = next;
+        for (next++; next < end && p->run_owner[next] != me; next++) {
+        }
+        if (next < end) {
+            uint32_t k = run->from + (next - run->tag);
+            __builtin_prefetch(p->dec_headers[k]);
+            __builtin_prefetch(p->dec_payloads[k]);
+        }
+        par_op one = {t, run->from + (t - run->tag), 0, 0, DV_EV_VECTOR_UPDATE};
+        run_vector(ap, w, &one);
+    }
 }
 
 /* ---- decode-ahead ------------------------------------------------------------------ *
@@ -447,9 +600,16 @@ dv_status dv_apply_worker_run(dv_apply *ap, uint32_t index) {
         for (; h < end; h++) {
             if (h + PREFETCH_AHEAD < t) { /* overlap the next lists' cache misses with this one */
                 const par_op *next = &w->q[(h + PREFETCH_AHEAD) & QMASK];
-                dv_db_edge_prefetch_checked(ap->db, next->from, next->layer, next->to);
+                if (next->kind != DV_EV_VECTOR_UPDATE && next->kind != PAR_RUN)
+                    dv_db_edge_prefetch_checked(ap->db, next->from, next->layer, next->to);
             }
-            run_op(ap, w, &w->q[h & QMASK]);
+            const par_op *op = &w->q[h & QMASK];
+            if (op->kind == DV_EV_VECTOR_UPDATE)
+                run_vector(ap, w, op);
+            else if (op->kind == PAR_RUN)
+                run_share(ap, w, op);
+            else
+                run_op(ap, w, op);
         }
         atomic_store_explicit(&w->head, h, memory_order_release);
         atomic_thread_fence(memory_order_seq_cst);
@@ -498,17 +658,43 @@ static void drain(dv_apply *ap) {
     while (!workers_idle(ap, NULL)) park(ap, &p->disp_parked, &p->disp_bell, workers_idle, NULL);
 }
 
-/* The worker owning from's lists. */
-static par_worker *owner(const dv_par *p, uint32_t from) {
-    return &p->w[p->n_mask ? from & p->n_mask : from % p->n]; /* no division for 2, 4, 8 ... workers */
+/* The loop owning from's lists: edge work stays on the loops, since the
+ * dispatcher already reads and checks every edge (inserts keep it the
+ * busiest thread). */
+static par_worker *list_owner(const dv_par *p, uint32_t from) {
+    return &p->w[(uint32_t)(((uint64_t)(from * 0x9E3779B1u) * p->n) >> 32)];
+}
+
+/* Who applies the updates of the id with header hash idh in the epoch: one
+ * of the n loops, or the dispatcher itself (p->w[n], which applies its
+ * share as it goes instead of queueing it: every thread then applies, the
+ * calling one included). The dispatcher also reads and routes every
+ * update, so with n loops its share is 1/n of a loop's (16/n sixteenths):
+ * with one loop, halves (on 2 cores, 1.8-2.2x inline on independent
+ * updates, where a third for the dispatcher gave 1.35-1.39x), with more,
+ * less for the thread that also routes. The hash is mixed, then scaled to
+ * the shares by a multiply (no division). */
+static par_worker *update_owner(const dv_par *p, uint32_t idh) {
+    uint32_t h = idh * 0x9E3779B1u;
+    uint32_t k = (uint32_t)(((uint64_t)h * p->share_units) >> 36);
+    return &p->w[k < p->n ? k : p->n];
 }
 
 /* The fields come as values: an operation built in a struct just before a
  * 16-byte copy of it stalled on store forwarding (perf). */
-static void enqueue(dv_apply *ap, uint32_t tag, uint32_t from, uint32_t to, uint32_t layer,
-                    dv_event_kind kind) {
+static void enqueue_to(dv_apply *ap, par_worker *w, uint32_t tag, uint32_t from, uint32_t to, uint32_t layer,
+                       dv_event_kind kind) {
     dv_par *p = ap->par;
-    par_worker *w = owner(p, from);
+    if (w == &p->w[p->n]) { /* the dispatcher's own share: applied now, in stream order like a loop's */
+        par_op op = {tag, from, to, (uint16_t)layer, (uint16_t)kind};
+        if (kind == DV_EV_VECTOR_UPDATE)
+            run_vector(ap, w, &op);
+        else if (kind == PAR_RUN)
+            run_share(ap, w, &op);
+        else
+            run_op(ap, w, &op);
+        return;
+    }
     if (w->local_tail - w->cached_head >= QSIZE) {
         publish(ap, w);
         while (!worker_has_room(ap, w)) park(ap, &p->disp_parked, &p->disp_bell, worker_has_room, w);
@@ -521,6 +707,11 @@ static void enqueue(dv_apply *ap, uint32_t tag, uint32_t from, uint32_t to, uint
     op->kind = (uint16_t)kind;
     w->local_tail++;
     if (w->local_tail - w->published >= PUBLISH_EVERY) publish(ap, w);
+}
+
+static void enqueue(dv_apply *ap, uint32_t tag, uint32_t from, uint32_t to, uint32_t layer,
+                    dv_event_kind kind) {
+    enqueue_to(ap, list_owner(ap->par, from), tag, from, to, layer, kind);
 }
 
 /* ---- dispatcher: epochs ------------------------------------------------------------ */
@@ -553,8 +744,11 @@ static void inline_done(dv_apply *ap) {
         inline_unlock(ap);
 }
 
-/* Opens an epoch: write lock (readers wait until epoch_end), one db transaction. */
-static dv_status epoch_begin(dv_apply *ap) {
+/* Opens an epoch: write lock (readers wait until epoch_end), one db
+ * transaction. loop_updates: the epoch may hand vector updates to the loops
+ * (it does not start with an insert): the per-slot table is grown now,
+ * since it must not move while loops use it. */
+static dv_status epoch_begin(dv_apply *ap, int loop_updates) {
     dv_par *p = ap->par;
     inline_unlock(ap);
     dv_apply_lock(ap);
@@ -563,6 +757,8 @@ static dv_status epoch_begin(dv_apply *ap) {
         dv_apply_unlock(ap);
         return st;
     }
+    p->loop_updates = loop_updates && dv_apply_reserve_all_slots(ap) == DV_OK;
+    p->epoch_no++;
     for (uint32_t i = 0; i < p->n; i++) p->w[i].dq = p->w[i].q; /* allocated before the loop registered */
     p->open = 1;
     p->n_pend = 0;
@@ -573,10 +769,16 @@ static dv_status epoch_begin(dv_apply *ap) {
 }
 
 /* Undoes, newest first, every operation of tag >= f this worker applied. */
-static void worker_rollback(dv_db *db, par_worker *w, uint32_t f) {
+static void worker_rollback(dv_apply *ap, par_worker *w, uint32_t f) {
     while (w->jn > 0 && w->j[w->jn - 1].tag >= f) {
         const par_jrec *r = &w->j[--w->jn];
-        dv_db_edge_undo_owned(db, (dv_event_kind)r->kind, r->from, r->layer, r->to, r->pos);
+        if (r->kind == DV_EV_VECTOR_UPDATE) {
+            const saved_vec *sv = (const saved_vec *)(const void *)(w->pool + r->pos);
+            dv_db_vector_restore_owned(ap->db, r->from, (const float *)(const void *)(sv + 1), sv->inv_norm);
+            ap->last_seq[r->from] = sv->old_seq;
+        } else {
+            dv_db_edge_undo_owned(ap->db, (dv_event_kind)r->kind, r->from, r->layer, r->to, r->pos);
+        }
     }
 }
 
@@ -622,22 +824,29 @@ static dv_status epoch_end(dv_apply *ap, dv_status *results, size_t last, size_t
     dv_status ret = DV_OK;
     if (f != NO_TAG) {
         const par_pend *pf = &p->pend[f];
-        for (uint32_t i = 0; i < p->n; i++) worker_rollback(db, &p->w[i], f);
+        for (uint32_t i = 0; i <= p->n; i++) worker_rollback(ap, &p->w[i], f);
         dv_txn_rollback_to(db, pf->txn_mark);
         undo_touched_to(ap, pf->touched_mark);
-        if (p->disp_tag == f) {
+        const par_worker *rw = NULL;
+        for (uint32_t i = 0; i <= p->n && !rw; i++)
+            if (p->w[i].fail_tag == f && p->w[i].fail_redo) rw = &p->w[i];
+        if (rw) { /* a loop left delta F to the dispatcher: F and the rest go again, inline */
+            if (p->disp_tag != NO_TAG) ap->st.refused--; /* it will be met again */
+            p->redo_from = pf->index;
+            p->redo_until = last;
+        } else if (p->disp_tag == f) {
             ret = p->disp_st; /* message already recorded */
         } else {
             if (p->disp_tag != NO_TAG) ap->st.refused--; /* that later refusal is now "not tried" */
             const par_worker *fw = NULL;
-            for (uint32_t i = 0; i < p->n && !fw; i++)
+            for (uint32_t i = 0; i <= p->n && !fw; i++)
                 if (p->w[i].fail_tag == f) fw = &p->w[i];
             ret = fw ? worker_refusal(ap, pf->seq, fw)
                      : dv_apply_fail(ap, pf->seq, "parallel apply", DV_ECORRUPT);
         }
         ap->st.duplicates -= p->dups - pf->dups_before;
         ap->position = pf->seq - 1;
-        if (results) {
+        if (results && !rw) {
             results[pf->index] = ret;
             for (size_t k = pf->index + 1; k <= last; k++) results[k] = DV_EGAP;
         }
@@ -652,9 +861,11 @@ static dv_status epoch_end(dv_apply *ap, dv_status *results, size_t last, size_t
     ap->st.parallel_deltas += keep;
     ap->st.epochs++;
     *applied += keep;
-    for (uint32_t i = 0; i < p->n; i++) {
+    for (uint32_t i = 0; i <= p->n; i++) {
         p->w[i].jn = 0;
+        p->w[i].pool_len = 0;
         p->w[i].fail_tag = NO_TAG;
+        p->w[i].fail_redo = 0;
     }
     atomic_store_explicit(&p->fail_tag, NO_TAG, memory_order_relaxed);
     p->disp_tag = NO_TAG;
@@ -736,7 +947,7 @@ static dv_status disp_section(void *ctx, const dv_hnsw_section *sec) {
     return disp_edges(c, DV_EV_EDGE_ADD, sec->layer, sec->adds, sizeof *sec->adds, sec->n_add);
 }
 
-static dv_status pend_push(dv_apply *ap, const dv_delta *d, size_t index) {
+static dv_status pend_push(dv_apply *ap, uint64_t seq, size_t index) {
     dv_par *p = ap->par;
     if (p->n_pend == p->pend_cap) {
         uint32_t cap = p->pend_cap ? p->pend_cap * 2 : 64;
@@ -748,7 +959,7 @@ static dv_status pend_push(dv_apply *ap, const dv_delta *d, size_t index) {
     }
     par_pend *e = &p->pend[p->n_pend++];
     memset(e, 0, sizeof *e);
-    e->seq = d->h.sequence;
+    e->seq = seq;
     e->txn_mark = dv_txn_mark(ap->db);
     e->touched_mark = ap->n_touched;
     e->index = index;
@@ -866,6 +1077,7 @@ static void set_result(batch_state *b, size_t i, dv_status st) {
  * Returns non-zero when the batch must stop. */
 static int close_epoch(dv_apply *ap, batch_state *b, size_t i, int include_i) {
     dv_status st = epoch_end(ap, b->results, include_i ? i : (i ? i - 1 : 0), &b->applied);
+    if (ap->par->redo_from != NO_INDEX) return 1; /* dv_par_batch goes back first */
     if (st == DV_OK) return 0;
     if (b->first == DV_OK) b->first = st;
     if (b->results && !include_i) b->results[i] = DV_EGAP;
@@ -879,12 +1091,14 @@ static void decode_open(dv_apply *ap, const uint8_t *const *headers, const uint8
                         const size_t *lens, size_t n) {
     dv_par *p = ap->par;
     p->dec_pos = 0;
+    p->handed_n = 0;                      /* every slot came back when the last epoch drained */
     if (n < 2 || n >= DEC_CLOSED) return; /* stays closed: the dispatcher decodes */
     p->dec_gen++;
     uint64_t g = (uint64_t)p->dec_gen << 32;
     p->dec_headers = headers;
     p->dec_payloads = payloads;
     p->dec_lens = lens;
+    p->batch_arrays = 1;
     p->dec_n = (uint32_t)n;
     atomic_store_explicit(&p->dec_limit, g | (n < DEC_WINDOW ? n : DEC_WINDOW), memory_order_release);
     atomic_store_explicit(&p->dec_next, g, memory_order_release);
@@ -915,29 +1129,64 @@ static void release_held(dv_apply *ap) {
     p->dec_held = DEC_CLOSED;
 }
 
-/* Delta i of the batch, decoded: by a loop ahead of time, or now. */
-static dv_status next_decoded(dv_apply *ap, size_t i, const uint8_t *hdr, const uint8_t *payload, size_t len,
-                              dv_delta *d) {
+/* The oldest index whose decode slot a loop still holds (a vector update
+ * handed over), or `i` when there is none older: the slots from there on
+ * may not be reused yet. */
+static size_t oldest_held(dv_par *p, size_t i) {
+    while (p->handed_n) {
+        const par_dec *x = &p->dec[p->handed[p->handed_first] % DEC_WINDOW];
+        if (atomic_load_explicit(&x->state, memory_order_acquire) != DEC_FREE)
+            return p->handed[p->handed_first] < i ? p->handed[p->handed_first] : i;
+        p->handed_first = (p->handed_first + 1) % DEC_WINDOW;
+        p->handed_n--;
+    }
+    return i;
+}
+
+/* Lets the loops decode ahead up to DEC_WINDOW deltas past the oldest slot
+ * still in use (i or older) -- not while runs go on: a delta decoded ahead
+ * has to be taken alone, and a run must start where nothing was claimed
+ * (the loops have the run's work to do instead). */
+static void raise_limit(dv_par *p, size_t i) {
+    uint64_t g = (uint64_t)p->dec_gen << 32;
+    size_t base = oldest_held(p, i); /* slots from base on may be in use */
+    uint64_t lim = p->runs_on ? i : base + DEC_WINDOW < p->dec_n ? base + DEC_WINDOW : p->dec_n;
+    uint64_t cur = atomic_load_explicit(&p->dec_limit, memory_order_relaxed);
+    if ((cur >> 32) == p->dec_gen && (uint32_t)cur > lim)
+        return; /* never lowered: claims were checked against it */
+    atomic_store_explicit(&p->dec_limit, g | lim, memory_order_release);
+}
+
+/* Takes delta i of the batch: 1 when a loop decoded it ahead (its slot is
+ * then dec_held), 0 when nobody decodes it but the caller (an index taken
+ * before, when a redo went back over it, stays as it was taken). */
+static int take_index(dv_apply *ap, size_t i) {
     dv_par *p = ap->par;
+    if (i < p->dec_pos) return p->dec_held == i;
     release_held(ap);
     p->dec_pos = i + 1;
     uint64_t cur = atomic_load_explicit(&p->dec_next, memory_order_acquire);
-    if ((uint32_t)cur != DEC_CLOSED) {
-        uint64_t g = (uint64_t)p->dec_gen << 32;
-        uint64_t lim = i + DEC_WINDOW < p->dec_n ? i + DEC_WINDOW : p->dec_n; /* slots of < i are free */
-        atomic_store_explicit(&p->dec_limit, g | lim, memory_order_release);
-        /* claim i unless a loop did; claims go in order, so cur never trails i */
-        while ((uint32_t)cur == i &&
-               !atomic_compare_exchange_weak_explicit(&p->dec_next, &cur, cur + 1, memory_order_acq_rel,
-                                                      memory_order_acquire)) {
-        }
-        if ((uint32_t)cur != i) {
-            par_dec *x = slot_wait(ap, (uint32_t)i);
-            p->dec_held = (uint32_t)i;
-            ap->st.decoded_ahead++;
-            *d = x->d;
-            return x->st;
-        }
+    if ((uint32_t)cur == DEC_CLOSED) return 0;
+    raise_limit(p, i);
+    /* claim i unless a loop did; claims go in order, so cur never trails i */
+    while ((uint32_t)cur == i &&
+           !atomic_compare_exchange_weak_explicit(&p->dec_next, &cur, cur + 1, memory_order_acq_rel,
+                                                  memory_order_acquire)) {
+    }
+    if ((uint32_t)cur == i) return 0;
+    slot_wait(ap, (uint32_t)i);
+    p->dec_held = (uint32_t)i;
+    ap->st.decoded_ahead++;
+    return 1;
+}
+
+/* Delta i, taken: from its decode slot, or decoded now. */
+static dv_status decode_taken(dv_apply *ap, size_t i, int ahead, const uint8_t *hdr, const uint8_t *payload,
+                              size_t len, dv_delta *d) {
+    if (ahead) {
+        const par_dec *x = &ap->par->dec[i % DEC_WINDOW];
+        *d = x->d;
+        return x->st;
     }
     return decode_into(ap, hdr, payload, len, &ap->arena, d);
 }
@@ -947,6 +1196,7 @@ static dv_status next_decoded(dv_apply *ap, size_t i, const uint8_t *hdr, const 
 static void decode_close(dv_apply *ap) {
     dv_par *p = ap->par;
     release_held(ap);
+    p->batch_arrays = 0;
     uint64_t cur = atomic_exchange_explicit(&p->dec_next, (uint64_t)DEC_CLOSED, memory_order_acq_rel);
     if ((uint32_t)cur == DEC_CLOSED) return;
     for (uint32_t j = (uint32_t)p->dec_pos; j < (uint32_t)cur; j++) { /* claimed by loops, not used */
@@ -955,12 +1205,72 @@ static void decode_close(dv_apply *ap) {
     }
 }
 
+/* An update a loop can apply by itself: dense or sparse values and nothing
+ * else (no metadata, no edges, no entry change). */
+static int loop_update(const dv_apply *ap, const dv_delta *d) {
+    return ap->par->loop_updates && d->h.operation == DV_OP_UPDATE &&
+           (d->vkind == DV_VEC_DENSE || d->vkind == DV_VEC_SPARSE) && !d->n_meta && !d->n_sections &&
+           !d->has_entry && d->slot < ap->last_cap;
+}
+
+/* Hands the update of batch index i (the epoch's latest tag; its id's
+ * header hash idh) to the loop owning that id for the epoch, with its
+ * decode slot when it was decoded ahead. All of an id's updates go to one
+ * loop, in order; the mark tells the dispatcher not to change that id's
+ * vector itself in this epoch. */
+static void hand_update(dv_apply *ap, size_t i, uint32_t idh, uint64_t seq, int ahead) {
+    dv_par *p = ap->par;
+    if (ahead) {
+        p->handed[(p->handed_first + p->handed_n) % DEC_WINDOW] = (uint32_t)i;
+        p->handed_n++;
+        p->dec_held = DEC_CLOSED; /* the loop frees it */
+    }
+    p->mark[idh % MARK_SLOTS] = p->epoch_no;
+    par_worker *w = update_owner(p, idh);
+    enqueue_to(ap, w, p->n_pend - 1, (uint32_t)i, 0, ahead ? 1 : 0, DV_EV_VECTOR_UPDATE);
+    if (w != &p->w[p->n] && w->local_tail - w->published >= HAND_PUBLISH_EVERY) publish(ap, w);
+    ap->st.loop_updates++;
+    ap->position = seq;
+}
+
+/* Whether the dispatcher must close the open epoch before it applies d
+ * itself: d is an insert (an epoch that hands updates to the loops has
+ * none), the epoch handed an update of d's id to a loop (the db journal
+ * must never hold a state older than a loop's journal does, as rollback
+ * undoes the loops' journals first; a vector is only ever changed by
+ * deltas carrying its id), or d names a slot past the per-slot table,
+ * which must not move while loops read it. */
+static int close_before(const dv_apply *ap, const dv_delta *d) {
+    const dv_par *p = ap->par;
+    if (!p->open || !p->loop_updates) return 0;
+    if (d->h.operation == DV_OP_INSERT) return 1; /* it changes slots and the id map, which loops read */
+    return (d->vkind != DV_VEC_NONE || d->id) &&
+           (p->mark[d->h.vector_id_hash % MARK_SLOTS] == p->epoch_no || d->slot >= ap->last_cap);
+}
+
+/* Opens an epoch for delta i (operation op) unless one is open: 0, or the
+ * failure set as i's result. An epoch that starts with an insert keeps
+ * vector parts on the dispatcher; any other may hand updates to the loops
+ * until an insert comes (close_before). */
+static int epoch_for(dv_apply *ap, batch_state *b, size_t i, uint64_t seq, uint8_t op) {
+    dv_status st;
+    if (ap->par->open || (st = epoch_begin(ap, op != DV_OP_INSERT)) == DV_OK) return 0;
+    set_result(b, i, dv_apply_fail(ap, seq, "transaction", st));
+    return 1;
+}
+
 static void one_delta(dv_apply *ap, batch_state *b, size_t i, const uint8_t *hdr, const uint8_t *payload,
                       size_t len) {
     dv_par *p = ap->par;
     ap->cur = NULL;
+    int redo = p->redo_until != NO_INDEX;
+    if (redo) {
+        ap->st.redone_inline++;                           /* whatever its outcome: it is taken again */
+        if (i >= p->redo_until) p->redo_until = NO_INDEX; /* the last one of the redo */
+    }
+    int ahead = take_index(ap, i);
     dv_delta d;
-    dv_status st = next_decoded(ap, i, hdr, payload, len, &d);
+    dv_status st = decode_taken(ap, i, ahead, hdr, payload, len, &d);
     if (!hdr || (!payload && len)) {
         if (close_epoch(ap, b, i, 0)) return;
         set_result(b, i, DV_EINVAL);
@@ -980,7 +1290,7 @@ static void one_delta(dv_apply *ap, batch_state *b, size_t i, const uint8_t *hdr
         return;
     }
     int barrier = is_barrier(&d);
-    if (d.h.sequence != ap->position + 1 || barrier || (!p->open && short_run(ap, b, i))) {
+    if (d.h.sequence != ap->position + 1 || barrier || redo || (!p->open && short_run(ap, b, i))) {
         if (close_epoch(ap, b, i, 0)) return;
         if ((st = dv_apply_check_sequence(ap, d.h.sequence)) != DV_OK) {
             set_result(b, i, st);
@@ -992,23 +1302,26 @@ static void one_delta(dv_apply *ap, batch_state *b, size_t i, const uint8_t *hdr
         if (st == DV_OK) {
             if (barrier)
                 ap->st.barriers++;
-            else
+            else if (!redo)
                 ap->st.short_runs++;
         }
         set_result(b, i, st);
         return;
     }
-    if (!p->open && (st = epoch_begin(ap)) != DV_OK) {
-        set_result(b, i, dv_apply_fail(ap, d.h.sequence, "transaction", st));
-        return;
-    }
-    if ((st = pend_push(ap, &d, i)) != DV_OK) {
+    if (close_before(ap, &d) && close_epoch(ap, b, i, 0)) return;
+    if (epoch_for(ap, b, i, d.h.sequence, d.h.operation)) return;
+    if ((st = pend_push(ap, d.h.sequence, i)) != DV_OK) {
         if (close_epoch(ap, b, i, 0)) return;
         set_result(b, i, dv_apply_fail(ap, d.h.sequence, "epoch", st));
         return;
     }
     if (b->results) b->results[i] = DV_OK; /* tentative until the epoch closes */
-    st = dispatch(ap, &d);
+    if (ahead && loop_update(ap, &d)) {
+        hand_update(ap, i, d.h.vector_id_hash, d.h.sequence, 1);
+        st = DV_OK;
+    } else {
+        st = dispatch(ap, &d);
+    }
     if (st != DV_OK) {
         p->disp_tag = p->n_pend - 1;
         p->disp_st = st;
@@ -1024,13 +1337,144 @@ static void one_delta(dv_apply *ap, batch_state *b, size_t i, const uint8_t *hdr
         close_epoch(ap, b, i, 1);
 }
 
+/* Whether the header at hdr says: an update of values only, sequence seq.
+ * Read, not validated: the owner decodes the delta in full, and anything
+ * that does not decode goes back to the dispatcher (redo). *idh: the
+ * header's id hash. */
+static int run_member(const uint8_t *hdr, const uint8_t *payload, size_t len, uint64_t seq, uint32_t *idh) {
+    if (!hdr || (!payload && len) || dv_ld64(hdr) != seq || hdr[8] != DV_OP_UPDATE ||
+        (hdr[9] & (DV_FLAG_HAS_HNSW | DV_FLAG_HAS_META)) || dv_ld16(hdr + 10) != DV_DELTA_FORMAT_VERSION)
+        return 0;
+    *idh = dv_ld32(hdr + 12);
+    return 1;
+}
+
+/* Claims batch indices [i, end) for a run: none may have been claimed for
+ * decode-ahead (a loop decoding one ahead would then own its slot). */
+static int claim_run(dv_apply *ap, size_t i, size_t end) {
+    dv_par *p = ap->par;
+    release_held(ap);
+    uint64_t cur = atomic_load_explicit(&p->dec_next, memory_order_acquire);
+    if ((uint32_t)cur != i ||
+        !atomic_compare_exchange_strong_explicit(&p->dec_next, &cur, cur + (end - i), memory_order_acq_rel,
+                                                 memory_order_acquire))
+        return 0;
+    p->dec_pos = end;
+    raise_limit(p, end);
+    return 1;
+}
+
+/*
+ * A run: at least RUN_MIN updates of values only, in sequence from delta i,
+ * go to the loops as one operation each instead of one per update -- at a
+ * microsecond of work per update, handing them over one by one cost the
+ * dispatcher as much as applying them (a contended claim per delta, the
+ * queue's lines moving between cores). Each update's owner (one of the
+ * loops or the dispatcher, by its id) is written in run_owner by tag; every
+ * owner decodes, checks and applies its own, in stream order, exactly as a
+ * handed update. The dispatcher does its share after publishing the run.
+ * Returns the number of deltas taken (0: none, the caller goes on one by one).
+ */
+static size_t try_run(dv_apply *ap, batch_state *b, size_t i) {
+    dv_par *p = ap->par;
+    if (!p->batch_arrays || p->redo_until != NO_INDEX || i < p->dec_pos || i < p->no_run_before ||
+        (p->open && !p->loop_updates))
+        return 0;
+    uint32_t room = ap->cfg.epoch_max - (p->open ? p->n_pend : 0);
+    if (room < RUN_MIN) return 0;
+    size_t end;
+    uint64_t seq = ap->position + 1;
+    if (i < p->members_until && p->members_key == seq - i) { /* scanned before, with the same sequences */
+        end = p->members_until;
+    } else { /* the id hashes go to scan_hash, by index from `from` */
+        end = i;
+        p->scan_from = i;
+        while (end < b->n && end - i < ap->cfg.epoch_max &&
+               run_member(b->headers[end], p->dec_payloads[end], p->dec_lens[end], seq + (end - i),
+                          &p->scan_hash[end - i])) {
+            if (end + 16 < b->n) __builtin_prefetch(b->headers[end + 16]);
+            end++;
+        }
+        p->members_until = end;
+        p->members_key = seq - i;
+        if (end - i < RUN_MIN && end < b->n && end - i < ap->cfg.epoch_max) {
+            p->no_run_before = end; /* a run starting before `end` would stop there too */
+            p->runs_on = 0;
+            return 0;
+        }
+    }
+    if (end - i > room) end = i + room;
+    if (end - i < RUN_MIN) return 0;
+    p->runs_on = 1; /* loops stop decoding ahead: the run starts once the dispatcher is past what they took */
+    if ((uint32_t)atomic_load_explicit(&p->dec_next, memory_order_relaxed) != i) return 0;
+    if (!p->open && epoch_begin(ap, 1) != DV_OK) return 0; /* the one-by-one path reports it */
+    if (!p->loop_updates || p->n_pend + (end - i) > ap->cfg.epoch_max) return 0;
+    while (p->pend_cap - p->n_pend < end - i) { /* room first: a run is all or nothing */
+        uint32_t cap = p->pend_cap ? p->pend_cap * 2 : 64;
+        par_pend *q =
+            dv_mem_realloc(&ap->mem, p->pend, (size_t)p->pend_cap * sizeof *q, (size_t)cap * sizeof *q);
+        if (!q) return 0;
+        p->pend = q;
+        p->pend_cap = cap;
+    }
+    if (!claim_run(ap, i, end)) return 0;
+    p->runs_on = 1;
+    uint32_t tag0 = p->n_pend;
+    for (size_t k = i; k < end; k++) {
+        uint32_t idh = p->scan_hash[k - p->scan_from];
+        pend_push(ap, seq + (k - i), k); /* room reserved */
+        p->run_owner[p->n_pend - 1] = (uint8_t)(update_owner(p, idh) - p->w);
+        p->mark[idh % MARK_SLOTS] = p->epoch_no;
+        if (b->results) b->results[k] = DV_OK; /* tentative until the epoch closes */
+    }
+    for (uint32_t k = 0; k < p->n; k++) {
+        par_worker *w = &p->w[k];
+        enqueue_to(ap, w, tag0, (uint32_t)i, (uint32_t)(end - i), 0, (dv_event_kind)PAR_RUN);
+        publish(ap, w);
+    }
+    par_op run = {tag0, (uint32_t)i, (uint32_t)(end - i), 0, PAR_RUN};
+    run_share(ap, &p->w[p->n], &run);
+    ap->st.loop_updates += end - i;
+    ap->position = seq + (end - i) - 1;
+    if (p->n_pend >= ap->cfg.epoch_max || (p->n_pend >= EARLY_END_MIN && dv_db_readers_waiting(ap->db)))
+        close_epoch(ap, b, end - 1, 1);
+    return end - i;
+}
+
 dv_status dv_par_batch(dv_apply *ap, const uint8_t *const *headers, const uint8_t *const *payloads,
                        const size_t *payload_lens, size_t n, dv_status *results, size_t *n_applied) {
     batch_state b = {headers, n, results, 0, DV_OK};
+    dv_par *p = ap->par;
     size_t i = 0;
+    p->no_run_before = p->members_until = 0;
+    p->runs_on = 0;
     decode_open(ap, headers, payloads, payload_lens, n);
-    for (; i < n && b.first == DV_OK; i++) one_delta(ap, &b, i, headers[i], payloads[i], payload_lens[i]);
-    if (b.first == DV_OK && n) close_epoch(ap, &b, n - 1, 1);
+    for (;;) {
+        while (i < n && b.first == DV_OK) {
+            size_t taken = try_run(ap, &b, i);
+            if (taken) {
+                i += taken;
+                if (p->redo_from != NO_INDEX) {
+                    i = p->redo_from;
+                    p->redo_from = NO_INDEX;
+                }
+                continue;
+            }
+            one_delta(ap, &b, i, headers[i], payloads[i], payload_lens[i]);
+            if (p->redo_from != NO_INDEX) { /* a loop left a delta undecided: back to it */
+                i = p->redo_from;
+                p->redo_from = NO_INDEX;
+            } else {
+                i++;
+            }
+        }
+        if (b.first != DV_OK || !n) break;
+        close_epoch(ap, &b, n - 1, 1);
+        if (p->redo_from == NO_INDEX) break;
+        i = p->redo_from;
+        p->redo_from = NO_INDEX;
+    }
+    p->redo_from = p->redo_until = NO_INDEX; /* a refusal may have ended a redo early */
     decode_close(ap);
     inline_unlock(ap);
     if (results)

@@ -12,7 +12,7 @@
 
 #include "deltavec.h"
 
-/* Worker state for an applier with config.workers >= 2 in structural mode
+/* Worker state for an applier with config.workers >= 1 in structural mode
  * (none otherwise; no queue is allocated before a loop runs). */
 dv_status dv_par_init(dv_apply *ap);
 void dv_par_free(dv_apply *ap);

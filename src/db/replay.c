@@ -10,6 +10,7 @@
 
 #include "db/hnsw.h"
 #include "db/replay.h"
+#include "simd/simd.h"
 
 uint32_t dv_db_slot_of(const dv_db *db, const char *id) {
     size_t len;
@@ -261,6 +262,23 @@ dv_status dv_db_replay_edges(dv_db *db, dv_event_kind kind, uint32_t layer, cons
         }
     }
     return DV_OK;
+}
+
+void dv_db_vector_set_owned(dv_db *db, uint32_t slot, const uint32_t *idx, const float *values, size_t n,
+                            float *old_out, float *old_inv_norm) {
+    float *v = dv_vec(db, slot);
+    memcpy(old_out, v, (size_t)db->dim * 4);
+    *old_inv_norm = dv_info(db, slot)->inv_norm;
+    if (idx)
+        dv_scatter(v, idx, values, n);
+    else
+        memcpy(v, values, (size_t)db->dim * 4);
+    dv_info(db, slot)->inv_norm = dv_store_inv_norm(db, v);
+}
+
+void dv_db_vector_restore_owned(dv_db *db, uint32_t slot, const float *old, float old_inv_norm) {
+    memcpy(dv_vec(db, slot), old, (size_t)db->dim * 4);
+    dv_info(db, slot)->inv_norm = old_inv_norm;
 }
 
 dv_status dv_db_replay(dv_db *db, const dv_event *ev) {

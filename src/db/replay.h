@@ -92,6 +92,18 @@ dv_status dv_db_edge_apply_owned(dv_db *db, dv_event_kind kind, uint32_t from, u
 /* Undoes one dv_db_edge_apply_owned of the caller's list, newest first. */
 void dv_db_edge_undo_owned(dv_db *db, dv_event_kind kind, uint32_t from, uint32_t layer, uint32_t to,
                            uint32_t pos);
+/* The vector part of an update, by the parallel-apply loop that owns the
+ * slot for the epoch (docs/CONCURRENCY.md "Vector updates on the loops"):
+ * the same change as replaying DV_EV_VECTOR_UPDATE (values and inverse
+ * norm), without the db journal (the loop keeps its own undo: old_out gets
+ * the dim values and *old_inv_norm the inverse norm before the change) and
+ * without events (parallel apply runs only without an observer). idx NULL:
+ * a dense update, values = dim floats; else n (index, value) pairs. The
+ * caller checked it with dv_db_replay_check. */
+void dv_db_vector_set_owned(dv_db *db, uint32_t slot, const uint32_t *idx, const float *values, size_t n,
+                            float *old_out, float *old_inv_norm);
+/* Puts back what dv_db_vector_set_owned saved (undo, newest first). */
+void dv_db_vector_restore_owned(dv_db *db, uint32_t slot, const float *old, float old_inv_norm);
 /* Non-zero when replaying a VECTOR_INSERT at slot would grow the store,
  * which moves every list (workers must be drained first). */
 int dv_db_insert_moves_lists(const dv_db *db, uint32_t slot);
