@@ -76,7 +76,7 @@ static void batch_all(dv_apply *ap, const test_stream *s, size_t from, size_t to
 /* A replica of the whole stream with `workers` threads; returns its hash. */
 static uint64_t parallel_replica_hash_min_run(const test_primary *p, uint32_t workers, uint32_t min_run,
                                               dv_apply_stats *stats) {
-    dv_db *r = test_open_db(DIM, 42);
+    dv_db *r = test_open_db(p->dim, 42);
     dv_apply *ap = make_applier_min_run(r, workers, 0, min_run);
     assert_int_equal(dv_apply_start_threads(ap), DV_OK);
     assert_int_equal(dv_apply_workers_running(ap), workers);
@@ -92,7 +92,7 @@ static uint64_t parallel_replica_hash_min_run(const test_primary *p, uint32_t wo
 }
 
 static uint64_t inline_replica_hash(const test_primary *p) {
-    dv_db *r = test_open_db(DIM, 42);
+    dv_db *r = test_open_db(p->dim, 42);
     dv_apply *ap = make_applier(r, 0, 0);
     batch_all(ap, &p->stream, 0, p->stream.n);
     uint64_t h = dv_db_state_hash(r);
@@ -579,29 +579,35 @@ static void duplicate_gap_truncation_and_conflict_in_a_parallel_batch_match_inli
 
 /* Inserts, then `updates` small drifts, dense and sparse alternately (edges
  * kept, so each is an update of values only): runs the loops apply. */
-static void update_primary(test_primary *p, uint64_t seed, size_t inserts, size_t updates) {
+static void update_primary_captured(test_primary *p, uint32_t dim, const dv_capture_config *cap,
+                                    uint64_t seed, size_t inserts, size_t updates, float drift) {
     workload_mix ins = {1, 0, 0, 0, 0};
-    test_primary_open(p, DIM, NULL, seed);
+    test_primary_open(p, dim, cap, seed);
     test_primary_run(p, inserts, &ins);
-    float v[DIM], vals[3];
+    float v[256], vals[3];
+    assert_true(dim <= 256 && dim >= 15);
     uint32_t idx[3];
     char id[32];
     for (size_t k = 0; k < updates; k++) {
         snprintf(id, sizeof id, "doc-%u", test_rand(&p->rng) % p->next_id);
         assert_int_equal(dv_db_get(p->db, id, v), DV_OK);
         if (k % 2) {
-            for (uint32_t d = 0; d < DIM; d++) v[d] += 0.002f * test_randf(&p->rng);
+            for (uint32_t d = 0; d < dim; d++) v[d] += drift * test_randf(&p->rng);
             assert_int_equal(dv_db_update(p->db, id, v), DV_OK);
         } else {
             for (uint32_t j = 0; j < 3; j++) {
                 idx[j] = j * 5 + test_rand(&p->rng) % 5;
-                vals[j] = v[idx[j]] + 0.002f * test_randf(&p->rng);
+                vals[j] = v[idx[j]] + drift * test_randf(&p->rng);
             }
             assert_int_equal(dv_db_update_sparse(p->db, id, idx, vals, 3), DV_OK);
         }
         if (k % 64 == 63) test_primary_drain(p);
     }
     test_primary_drain(p);
+}
+
+static void update_primary(test_primary *p, uint64_t seed, size_t inserts, size_t updates) {
+    update_primary_captured(p, DIM, NULL, seed, inserts, updates, 0.002f);
 }
 
 static void update_runs_on_the_loops_have_the_primarys_hash(void **state) {
@@ -672,6 +678,30 @@ static void a_conflict_inside_an_update_run_is_decided_as_inline(void **state) {
     test_primary_close(&p);
 }
 
+/* Kind 3 updates (bits XOR the replica's values) look like any update in
+ * their headers; their owners leave them to the dispatcher (it resolves
+ * them against the replica), which redoes them inline. */
+static void kind_3_updates_in_runs_are_redone_inline_with_the_primarys_hash(void **state) {
+    (void)state;
+    dv_capture_config cap;
+    dv_capture_config_default(&cap);
+    cap.dense_xor = 1;
+    test_primary p;
+    /* 128 dims drifting in their last bits: the XOR form is mostly zero bytes, which LZ4 shrinks by more
+     * than an eighth, so it is what the capture sends */
+    update_primary_captured(&p, 128, &cap, 211, WORKLOAD / 20, WORKLOAD / 5, 1e-6f);
+    uint64_t want = dv_db_state_hash(p.db);
+    assert_int_equal(inline_replica_hash(&p), want);
+    for (uint32_t workers = 1; workers <= 2; workers++) {
+        dv_apply_stats st;
+        assert_int_equal(parallel_replica_hash_min_run(&p, workers, 0, &st), want);
+        assert_true(st.redone_inline > 0);
+        assert_int_equal(st.applied, p.stream.n);
+        assert_int_equal(st.refused, 0);
+    }
+    test_primary_close(&p);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(mixed_workload_with_2_and_4_workers_has_the_primarys_hash),
@@ -687,6 +717,7 @@ int main(void) {
         cmocka_unit_test(duplicate_gap_truncation_and_conflict_in_a_parallel_batch_match_inline),
         cmocka_unit_test(update_runs_on_the_loops_have_the_primarys_hash),
         cmocka_unit_test(a_conflict_inside_an_update_run_is_decided_as_inline),
+        cmocka_unit_test(kind_3_updates_in_runs_are_redone_inline_with_the_primarys_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

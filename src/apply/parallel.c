@@ -204,6 +204,7 @@ struct dv_par {
     uint32_t *mark;     /* MARK_SLOTS entries */
     uint8_t *run_owner; /* by tag (epoch_max + 1 entries): which of the n + 1 owners applies a run's update */
     size_t no_run_before; /* batch index before which try_run found no run */
+    size_t hand_from;     /* batch index before which no update is handed over (after a redo) */
     int runs_on;          /* the last try_run found a run: loops do not decode ahead meanwhile */
     size_t members_until; /* try_run's last scan: batch indices below this are run members... */
     uint64_t members_key; /* ...when sequence - index equals this */
@@ -834,6 +835,9 @@ static dv_status epoch_end(dv_apply *ap, dv_status *results, size_t last, size_t
             if (p->disp_tag != NO_TAG) ap->st.refused--; /* it will be met again */
             p->redo_from = pf->index;
             p->redo_until = last;
+            /* a stream whose updates the loops keep leaving (kind 3 drift, many conflicts) would be
+             * redone again and again: the next epoch's worth of deltas is not handed over */
+            p->hand_from = last + 1 + ap->cfg.epoch_max;
         } else if (p->disp_tag == f) {
             ret = p->disp_st; /* message already recorded */
         } else {
@@ -1207,8 +1211,8 @@ static void decode_close(dv_apply *ap) {
 
 /* An update a loop can apply by itself: dense or sparse values and nothing
  * else (no metadata, no edges, no entry change). */
-static int loop_update(const dv_apply *ap, const dv_delta *d) {
-    return ap->par->loop_updates && d->h.operation == DV_OP_UPDATE &&
+static int loop_update(const dv_apply *ap, const dv_delta *d, size_t i) {
+    return ap->par->loop_updates && i >= ap->par->hand_from && d->h.operation == DV_OP_UPDATE &&
            (d->vkind == DV_VEC_DENSE || d->vkind == DV_VEC_SPARSE) && !d->n_meta && !d->n_sections &&
            !d->has_entry && d->slot < ap->last_cap;
 }
@@ -1316,7 +1320,7 @@ static void one_delta(dv_apply *ap, batch_state *b, size_t i, const uint8_t *hdr
         return;
     }
     if (b->results) b->results[i] = DV_OK; /* tentative until the epoch closes */
-    if (ahead && loop_update(ap, &d)) {
+    if (ahead && loop_update(ap, &d, i)) {
         hand_update(ap, i, d.h.vector_id_hash, d.h.sequence, 1);
         st = DV_OK;
     } else {
@@ -1378,7 +1382,7 @@ static int claim_run(dv_apply *ap, size_t i, size_t end) {
 static size_t try_run(dv_apply *ap, batch_state *b, size_t i) {
     dv_par *p = ap->par;
     if (!p->batch_arrays || p->redo_until != NO_INDEX || i < p->dec_pos || i < p->no_run_before ||
-        (p->open && !p->loop_updates))
+        i < p->hand_from || (p->open && !p->loop_updates) || (!p->open && short_run(ap, b, i)))
         return 0;
     uint32_t room = ap->cfg.epoch_max - (p->open ? p->n_pend : 0);
     if (room < RUN_MIN) return 0;
@@ -1446,7 +1450,7 @@ dv_status dv_par_batch(dv_apply *ap, const uint8_t *const *headers, const uint8_
     batch_state b = {headers, n, results, 0, DV_OK};
     dv_par *p = ap->par;
     size_t i = 0;
-    p->no_run_before = p->members_until = 0;
+    p->no_run_before = p->members_until = p->hand_from = 0;
     p->runs_on = 0;
     decode_open(ap, headers, payloads, payload_lens, n);
     for (;;) {
