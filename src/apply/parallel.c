@@ -1388,7 +1388,8 @@ static size_t try_run(dv_apply *ap, batch_state *b, size_t i) {
     if (room < RUN_MIN) return 0;
     size_t end;
     uint64_t seq = ap->position + 1;
-    if (i < p->members_until && p->members_key == seq - i) { /* scanned before, with the same sequences */
+    if (i >= p->scan_from && i < p->members_until &&
+        p->members_key == seq - i) { /* scanned, same sequences */
         end = p->members_until;
     } else { /* the id hashes go to scan_hash, by index from `from` */
         end = i;
