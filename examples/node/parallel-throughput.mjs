@@ -38,7 +38,8 @@ console.log(`primary: ${n} inserts dim ${dim} M ${M} efc ${efc} in ${(buildMs / 
 
 const configs = [
   { label: 'single-thread deltavec.wasm', opts: { threads: false, load: { simd: true } } },
-  { label: 'mt, 1 (inline on dispatcher)', opts: { workers: 1 } },
+  { label: 'mt, 0 (inline on dispatcher)', opts: { workers: 0 } },
+  { label: 'mt, 1 worker loop', opts: { workers: 1 } },
   { label: 'mt, 2 worker loops', opts: { workers: 2 } },
   { label: 'mt, 4 worker loops', opts: { workers: 4 } },
 ];

@@ -27,7 +27,7 @@ export interface ParallelInfo { position: bigint; hash: bigint; count: number; r
 export interface ParallelReplicaOptions {
   dim: number; metric?: 'l2' | 'ip' | 'cosine' | number; M?: number; efConstruction?: number; efSearch?: number;
   seed?: number | bigint;
-  /** Worker loops (default 4); 1 = inline apply on the dispatcher worker. */
+  /** Worker loops beside the dispatcher worker, which applies a share too (default 4; on 2 cores, 1); 0 = inline apply on the dispatcher worker. */
   workers?: number;
   /** false: force the one-thread fallback. */
   threads?: boolean;
@@ -46,7 +46,7 @@ export interface ParallelReplicaOptions {
   quiet?: boolean;
 }
 export interface ParallelReplica {
-  /** true when worker loops apply edge work (shared memory and workers >= 2). */
+  /** true when worker loops apply (shared memory and workers >= 1). */
   readonly parallel: boolean;
   /** true when running on worker threads over a shared WebAssembly.Memory. */
   readonly shared: boolean;

@@ -10,7 +10,9 @@
  *     dv_apply_batch (dvw_par_apply_stream), answers position / hash / stats, stops the loops, closes;
  *   - workers 1..N: each blocks in dvw_par_worker_run (worker loop i) until close().
  * The core's wait/wake hooks are memory.atomic.wait32 / notify (wasm/exports_mt.c), so idle loops sleep.
- * workers < 2 means no loops: the dispatcher worker applies inline (same module, same memory).
+ * The dispatcher worker applies a share itself (updates of values only, by id), so workers = N loops make
+ * N + 1 applying threads: on 2 cores, workers 1. workers 0 means no loops: the dispatcher worker applies
+ * inline (same module, same memory).
  *
  * Fallback: where shared memory is unavailable (no SharedArrayBuffer, or a page that is not
  * cross-origin isolated) or opts.threads === false, the same API runs on this thread with the
@@ -95,11 +97,11 @@ export class ParallelReplica {
   constructor(t, h, workers, loops) {
     this.t = t;
     this.h = h;
-    this.parallel = loops >= 2;
+    this.parallel = loops >= 1;
     this.shared = true;
     this.workers = workers;
     this.loops = loops;
-    this.reason = loops >= 2 ? null : 'workers < 2: inline apply on the dispatcher worker';
+    this.reason = loops >= 1 ? null : 'workers 0: inline apply on the dispatcher worker';
     this.q = new Queue();
     this.loopDone = [];
     this.loopStatus = [];
@@ -333,7 +335,8 @@ export class FallbackReplica {
 
 /**
  * Opens an empty replica with the primary's config ({dim, metric, M, efConstruction, efSearch, seed}) that
- * applies streams with `workers` worker loops (default 4; 1 = inline on the dispatcher worker).
+ * applies streams with `workers` worker loops beside the dispatcher worker, which applies a share too
+ * (default 4; on 2 cores, 1; 0 = inline on the dispatcher worker).
  * opts.threads === false forces the one-thread fallback; opts.url: base URL of dist/; opts.epochMax; opts.minRun
  * (dv_apply_config.min_run: runs shorter than this between deletes go inline; default 64, 1 = always parallel);
  * opts.load: options for load() in the fallback; opts.quiet: no console warning on fallback;
@@ -353,7 +356,7 @@ export async function openParallelReplicaFromStream(source, opts) { return openP
 
 async function openParallel(o, source) {
   const workers = o.workers === undefined ? 4 : o.workers;
-  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new DeltavecError(-1, 'DV_EINVAL', 'workers must be 1..64', 'openParallelReplica');
+  if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw new DeltavecError(-1, 'DV_EINVAL', 'workers must be 0..64', 'openParallelReplica');
   const feedBytes = feedBytesOf(o.feedBytes);
   let reason = null;
   if (o.threads === false) reason = 'threads disabled by option: one thread, single-threaded module';
@@ -368,7 +371,7 @@ async function openParallel(o, source) {
     }
     return new FallbackReplica(dv.openReplica(o), workers, reason);
   }
-  const loops = workers >= 2 ? workers : 0;
+  const loops = workers;
   // The shared memory has a fixed size (opts.memoryBytes, default 256 MiB): see memoryPages in pool.js.
   const t = await startThreads(1 + loops, o);
   const x = t.rt.x;
