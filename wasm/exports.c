@@ -826,7 +826,8 @@ static void dvw_wake32(void *ctx, const uint32_t *word) {
     __builtin_wasm_memory_atomic_notify((int32_t *)(uintptr_t)word, UINT32_MAX);
 }
 
-/* workers >= 1: parallel (structural mode; that many loops beside the dispatcher); 0: inline. epoch_max 0: default. */
+/* workers >= 1: parallel (structural mode; that many loops beside the dispatcher); 0: inline.
+ * epoch_max 0: default. */
 DVW_EXPORT int32_t dvw_replica_open_parallel(dv_db *db, uint32_t workers, uint32_t epoch_max,
                                              uint64_t start_position, dvw_replica **out) {
     if (!db || !out) return DV_EINVAL;
