@@ -1218,20 +1218,19 @@ static int loop_update(const dv_apply *ap, const dv_delta *d, size_t i) {
 }
 
 /* Hands the update of batch index i (the epoch's latest tag; its id's
- * header hash idh) to the loop owning that id for the epoch, with its
- * decode slot when it was decoded ahead. All of an id's updates go to one
- * loop, in order; the mark tells the dispatcher not to change that id's
- * vector itself in this epoch. */
-static void hand_update(dv_apply *ap, size_t i, uint32_t idh, uint64_t seq, int ahead) {
+ * header hash idh), decoded ahead by a loop, to the thread owning that id
+ * for the epoch, with its decode slot (the owner frees it). All of an id's
+ * updates go to one owner, in order (runs use the same mapping); the mark
+ * tells the dispatcher not to change that id's vector itself in this
+ * epoch. */
+static void hand_update(dv_apply *ap, size_t i, uint32_t idh, uint64_t seq) {
     dv_par *p = ap->par;
-    if (ahead) {
-        p->handed[(p->handed_first + p->handed_n) % DEC_WINDOW] = (uint32_t)i;
-        p->handed_n++;
-        p->dec_held = DEC_CLOSED; /* the loop frees it */
-    }
+    p->handed[(p->handed_first + p->handed_n) % DEC_WINDOW] = (uint32_t)i;
+    p->handed_n++;
+    p->dec_held = DEC_CLOSED;
     p->mark[idh % MARK_SLOTS] = p->epoch_no;
     par_worker *w = update_owner(p, idh);
-    enqueue_to(ap, w, p->n_pend - 1, (uint32_t)i, 0, ahead ? 1 : 0, DV_EV_VECTOR_UPDATE);
+    enqueue_to(ap, w, p->n_pend - 1, (uint32_t)i, 0, 1, DV_EV_VECTOR_UPDATE);
     if (w != &p->w[p->n] && w->local_tail - w->published >= HAND_PUBLISH_EVERY) publish(ap, w);
     ap->st.loop_updates++;
     ap->position = seq;
@@ -1321,7 +1320,7 @@ static void one_delta(dv_apply *ap, batch_state *b, size_t i, const uint8_t *hdr
     }
     if (b->results) b->results[i] = DV_OK; /* tentative until the epoch closes */
     if (ahead && loop_update(ap, &d, i)) {
-        hand_update(ap, i, d.h.vector_id_hash, d.h.sequence, 1);
+        hand_update(ap, i, d.h.vector_id_hash, d.h.sequence);
         st = DV_OK;
     } else {
         st = dispatch(ap, &d);
