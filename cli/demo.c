@@ -473,8 +473,10 @@ static int report(pipeline *p) {
            update_bytes ? (double)snap / (double)update_bytes : 0.0);
     printf("\n  replica top-10 == primary top-10 on %u queries: %s; replica recall@10 %.4f\n", p->o.queries,
            same ? "yes" : "NO", recall);
-    printf("  replica B (%u apply workers): %llu deltas in %.2f s of apply (%.0f deltas/s)\n",
-           dv_apply_worker_count(p->ap_b), (unsigned long long)p->applied_b, p->t_apply_b / 1e6,
+    uint32_t nw = dv_apply_worker_count(p->ap_b);
+    printf("  replica B (%u apply worker%s beside the applying thread): %llu deltas in %.2f s of apply (%.0f "
+           "deltas/s)\n",
+           nw, nw == 1 ? "" : "s", (unsigned long long)p->applied_b, p->t_apply_b / 1e6,
            p->t_apply_b > 0 ? (double)p->applied_b / (p->t_apply_b / 1e6) : 0.0);
     printf("  state hash replica B %016llx: %s\n", (unsigned long long)hb,
            hb == hp ? "CONVERGED" : "DIVERGED");
@@ -504,7 +506,7 @@ static void teardown(pipeline *p) {
 static int run_demo(const cli_command *self, int argc, char **argv) {
     pipeline p;
     memset(&p, 0, sizeof p);
-    p.o = (demo_opts){20000, 128, 10000, 200, 7, NULL, NULL, 2};
+    p.o = (demo_opts){20000, 128, 10000, 200, 7, NULL, NULL, 1};
     cli_opt opts[] = {{"--n", NULL, CLI_U32, &p.o.n, 100, UINT32_MAX / 2, NULL, 0},
                       {"--dim", NULL, CLI_U32, &p.o.dim, 1, DV_MAX_DIM, NULL, 0},
                       {"--updates", NULL, CLI_U32, &p.o.updates, 0, UINT32_MAX / 2, NULL, 0},
@@ -538,9 +540,10 @@ static int run_demo(const cli_command *self, int argc, char **argv) {
         free(data);
         return 1;
     }
+    uint32_t nw = dv_apply_worker_count(p.ap_b);
     printf("deltavec %s demo: primary -> capture ring -> process stage -> 2 rings -> replica A (inline), "
-           "replica B (%u workers)\n",
-           dv_version_string(), dv_apply_worker_count(p.ap_b));
+           "replica B (%u worker%s + the applying thread)\n",
+           dv_version_string(), nw, nw == 1 ? "" : "s");
     pthread_t tp, tr;
     double t0 = cli_now_us();
     pthread_create(&tp, NULL, primary_thread, &p);
@@ -564,14 +567,14 @@ static int run_demo(const cli_command *self, int argc, char **argv) {
 const cli_command cli_cmd_demo = {
     "demo", "end-to-end replication demo on a built-in dataset",
     "usage: deltavec demo [--n 20000] [--dim 128] [--updates 10000] [--queries 200] [--seed 7]\n"
-    "                     [--workers 2] [--json FILE] [--stream FILE]\n"
+    "                     [--workers 1] [--json FILE] [--stream FILE]\n"
     "  A primary, a capture ring, a process stage and two replicas in one process (docs/CLI.md).\n"
     "  --n        vectors in the built-in dataset (>= 100)\n"
     "  --dim      dimension, 1..4096\n"
     "  --updates  mixed writes after the load\n"
     "  --queries  queries comparing the replica's top-10 with the primary's\n"
     "  --seed     dataset and workload seed\n"
-    "  --workers  replica B's apply worker threads, 0..64 (0 or 1: inline)\n"
+    "  --workers  replica B's apply worker threads beside the applying one, 0..64 (0: inline)\n"
     "  --json     also write the figures as JSON to FILE\n"
     "  --stream   also write every delta as a stream file (deltavec dump reads it)\n"
     "  Exit status 0 only if both replicas converge to the primary's state hash.\n",

@@ -49,7 +49,7 @@ static void dvw_par_wake(void *ctx, const uint32_t *word) {
 }
 
 /* Opens a db with config dc and a structural applier over it with `workers`
- * worker loops (0/1: inline apply, no loops) and the wasm wait/wake hooks.
+ * worker loops beside the dispatcher (0: inline apply, no loops) and the wasm wait/wake hooks.
  * epoch_max, min_run 0: defaults (dv_apply_config). */
 static int32_t dvw_par_open_config(const dv_db_config *dc, uint32_t workers, uint32_t epoch_max,
                                    uint32_t min_run, dvw_par **out) {
