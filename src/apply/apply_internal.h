@@ -76,7 +76,7 @@ dv_status dv_apply_reserve_all_slots(dv_apply *ap);
  * conflict and passes dv_db_replay_check: the verdict of dv_apply_detect
  * == 0 and the replay check, reached without the id map and without growing
  * the per-slot table, so a parallel-apply loop may ask it while the
- * dispatcher works on other slots (parallel.c "vector updates"). */
+ * dispatcher works on other slots (parallel.c, run_vector). */
 int dv_apply_update_conflict_free(const dv_apply *ap, const dv_delta *d);
 /* Gate 2: DV_OK (next), DV_EDUPLICATE or DV_EGAP (message set, counted). */
 dv_status dv_apply_check_sequence(dv_apply *ap, uint64_t seq);

@@ -92,8 +92,8 @@ dv_status dv_db_edge_apply_owned(dv_db *db, dv_event_kind kind, uint32_t from, u
 /* Undoes one dv_db_edge_apply_owned of the caller's list, newest first. */
 void dv_db_edge_undo_owned(dv_db *db, dv_event_kind kind, uint32_t from, uint32_t layer, uint32_t to,
                            uint32_t pos);
-/* The vector part of an update, by the parallel-apply loop that owns the
- * slot for the epoch (docs/CONCURRENCY.md "Vector updates on the loops"):
+/* The vector part of an update, by the parallel-apply thread that owns
+ * its id for the epoch (docs/CONCURRENCY.md "Updates of values only on the loops"):
  * the same change as replaying DV_EV_VECTOR_UPDATE (values and inverse
  * norm), without the db journal (the loop keeps its own undo: old_out gets
  * the dim values and *old_inv_norm the inverse norm before the change) and
