@@ -10,14 +10,24 @@
  * in order to a fresh replica. The oracle, for every delta:
  *   refused  -> the replica's state hash and position are unchanged;
  *   accepted -> dv_db_check_invariants() holds.
+ * With bit 6 of byte 0 (structural mode), the same stream also goes in one
+ * dv_apply_batch to a replica applying inline and to one applying in
+ * parallel (one worker loop on a thread of this harness beside the
+ * dispatcher, every run parallel: min_run 1): both must give the same
+ * results, position, applied count and state hash (docs/CONCURRENCY.md:
+ * parallel apply refuses exactly what inline apply refuses).
  * A violation abort()s so libFuzzer keeps the input.
  *
  * Input: byte 0: bit 0 reseal checksums, bit 1 logical mode, bits 2-3
- * policy (ABORT, OMIT, REPLACE), bit 4 batched seed stream; then 4-byte
- * edits {delta, offset_lo, offset_hi, value}: value 0 truncates the delta at
- * offset, value 1 drops it, value 2 duplicates it, else the byte at offset
- * is XORed with value.
+ * policy (ABORT, OMIT, REPLACE), bits 4-5 seed stream (single deltas,
+ * batched, batched kind 3, inserts then a long stretch of updates: runs
+ * parallel apply hands to its loops), bit 6 the parallel comparison; then
+ * 4-byte edits {delta, offset_lo, offset_hi, value}: value 0 truncates the
+ * delta at offset, value 1 drops it, value 2 duplicates it, else the byte at
+ * offset is XORed with value.
  */
+#include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +50,7 @@ typedef struct seed {
     size_t n;
 } seed;
 
-static seed SEEDS[3]; /* single deltas, batched, batched with kind 3 (dense XOR the replica) */
+static seed SEEDS[4]; /* single deltas, batched, batched kind 3 (dense XOR the replica), update runs */
 
 static void fail(void) { abort(); }
 
@@ -72,6 +82,40 @@ static void drain(dv_capture *c, seed *s) {
         }
         dv_capture_release(c, h[n - 1].sequence);
     }
+}
+
+/* 24 inserts, then 60 small drifts of those vectors, dense and sparse. */
+static void make_update_seed(seed *s) {
+    dv_db *db = open_db();
+    dv_capture_config cc;
+    dv_capture_config_default(&cc);
+    cc.ring.payload_size = 1u << 20;
+    dv_capture *c = NULL;
+    if (dv_capture_init(db, &cc, &c) != DV_OK || dv_capture_start(c) != DV_OK) fail();
+    uint64_t rng = 777;
+    char id[8] = "u";
+    for (int i = 0; i < 84; i++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        id[1] = (char)('A' + (i < 24 ? i : (int)((rng >> 33) % 24)));
+        id[2] = 0;
+        float v[DIM];
+        dv_status st;
+        if (i < 24) {
+            for (int d = 0; d < DIM; d++) v[d] = (float)((rng >> (8 * d)) & 0xFF) / 256.0f - 0.5f;
+            st = dv_db_insert(db, id, v, NULL, 0);
+        } else {
+            if (dv_db_get(db, id, v) != DV_OK) fail();
+            uint32_t idx[1] = {(uint32_t)((rng >> 20) % DIM)};
+            for (int d = 0; d < DIM; d++) v[d] += (float)((rng >> (4 * d)) & 0xF) / 4096.0f;
+            st = i % 2 ? dv_db_update(db, id, v) : dv_db_update_sparse(db, id, idx, &v[idx[0]], 1);
+        }
+        if (st != DV_OK) fail();
+        drain(c, s);
+    }
+    if (dv_capture_flush(c) != DV_OK) fail();
+    drain(c, s);
+    dv_capture_free(c);
+    dv_db_close(db);
 }
 
 static void make_seed(seed *s, uint32_t batch, int dense_xor) {
@@ -146,14 +190,83 @@ static void reseal(uint8_t *p, size_t len) {
     memcpy(p + 32, &ck, 8);
 }
 
+static void *loop_thread(void *arg) { return (void *)(intptr_t)dv_apply_worker_run((dv_apply *)arg, 0); }
+
+typedef struct batch_outcome {
+    dv_status first, res[MAX_DELTAS];
+    size_t applied;
+    uint64_t position, hash;
+} batch_outcome;
+
+/* The stream in one dv_apply_batch, inline (workers 0) or with one loop. */
+static void apply_batch(const blob *s, size_t n, dv_conflict_action policy, uint32_t workers,
+                        batch_outcome *o) {
+    dv_db *r = open_db();
+    dv_apply_config cfg;
+    dv_apply_config_default(&cfg);
+    cfg.policy = policy;
+    cfg.workers = workers;
+    cfg.min_run = 1;
+    dv_apply *ap = NULL;
+    if (dv_apply_init(r, &cfg, &ap) != DV_OK) fail();
+    pthread_t t;
+    if (workers) {
+        if (pthread_create(&t, NULL, loop_thread, ap) != 0) fail();
+        while (dv_apply_workers_running(ap) != workers) sched_yield();
+    }
+    const uint8_t *h[MAX_DELTAS], *pl[MAX_DELTAS];
+    size_t lens[MAX_DELTAS];
+    for (size_t i = 0; i < n; i++) { /* a delta shorter than its header goes as a NULL header: refused */
+        h[i] = s[i].len >= DV_DELTA_HEADER_SIZE ? s[i].p : NULL;
+        pl[i] = s[i].len >= DV_DELTA_HEADER_SIZE ? s[i].p + DV_DELTA_HEADER_SIZE : NULL;
+        lens[i] = s[i].len >= DV_DELTA_HEADER_SIZE ? s[i].len - DV_DELTA_HEADER_SIZE : 0;
+    }
+    o->first = dv_apply_batch(ap, h, pl, lens, n, o->res, &o->applied);
+    if (workers) {
+        dv_apply_workers_stop(ap);
+        void *ret = NULL;
+        if (pthread_join(t, &ret) != 0 || (intptr_t)ret != DV_OK) {
+            fprintf(stderr, "worker loop returned %d\n", (int)(intptr_t)ret);
+            fail();
+        }
+    }
+    o->position = dv_apply_position(ap);
+    o->hash = dv_db_state_hash(r);
+    dv_status inv = dv_db_check_invariants(r);
+    if (inv != DV_OK) {
+        fprintf(stderr, "batch with %u workers (first %s: %s): invariants fail: %s\n", workers,
+                dv_status_name(o->first), dv_apply_last_error(ap), dv_status_name(inv));
+        fail();
+    }
+    dv_apply_free(ap);
+    dv_db_close(r);
+}
+
+static void parallel_matches_inline(const blob *s, size_t n, dv_conflict_action policy) {
+    static batch_outcome a, b;
+    apply_batch(s, n, policy, 0, &a);
+    apply_batch(s, n, policy, 1, &b);
+    int same = a.first == b.first && a.applied == b.applied && a.position == b.position && a.hash == b.hash;
+    for (size_t i = 0; same && i < n; i++) same = a.res[i] == b.res[i];
+    if (!same) {
+        fprintf(
+            stderr,
+            "parallel apply differs from inline: first %s / %s, applied %zu / %zu, position %llu / %llu\n",
+            dv_status_name(a.first), dv_status_name(b.first), a.applied, b.applied,
+            (unsigned long long)a.position, (unsigned long long)b.position);
+        fail();
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1 || size > 4096) return 0;
     if (!SEEDS[0].n) {
         make_seed(&SEEDS[0], 0, 0);
         make_seed(&SEEDS[1], 4, 0);
         make_seed(&SEEDS[2], 4, 1); /* inside batches dense updates are always kind 3 */
+        make_update_seed(&SEEDS[3]);
     }
-    const seed *sd = &SEEDS[((data[0] >> 4) & 3) % 3];
+    const seed *sd = &SEEDS[(data[0] >> 4) & 3];
     blob s[MAX_DELTAS];
     size_t n = sd->n;
     for (size_t i = 0; i < n; i++) {
@@ -195,6 +308,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     cfg.workers = 0;
     dv_apply *ap = NULL;
     if (dv_apply_init(r, &cfg, &ap) != DV_OK) fail();
+    if ((data[0] & 0x40) && cfg.mode == DV_APPLY_STRUCTURAL) parallel_matches_inline(s, n, cfg.policy);
     for (size_t i = 0; i < n; i++) {
         uint64_t h = dv_db_state_hash(r), pos = dv_apply_position(ap);
         size_t count = dv_db_count(r);

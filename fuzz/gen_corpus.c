@@ -1,12 +1,13 @@
 /*
  * gen_corpus.c -- writes the seed corpora of the fuzz harnesses:
- *   gen_corpus DIR  ->  files in DIR/header, DIR/payload, DIR/batch, DIR/stream
+ *   gen_corpus DIR  ->  files in DIR/header, DIR/payload, DIR/batch, DIR/stream, DIR/snapshot, DIR/apply
  * from the sample deltas of tests/delta_samples.h under several encoding
  * options (so every op, flag, float coding and the compressed path are
  * represented). A stream seed is a chunking byte, a stream header, then
  * every sample resequenced 1, 2, ... (one variant per encoding option,
  * plus one with a gap and one cut short). DIR/snapshot: snapshots of a few
  * small dbs (empty, with deletes, metadata and upper layers, each metric).
+ * DIR/apply: inputs of fuzz_apply (see its header).
  * Generated, not checked in: the corpus follows the format.
  */
 #include <stdio.h>
@@ -150,5 +151,17 @@ int main(int argc, char **argv) {
     int sizes[] = {0, 1, 7, 20};
     for (int k = 0; k < 4; k++)
         for (int metric = 0; metric <= 2; metric++) rc |= write_snapshot(argv[1], k, metric, sizes[k]);
+    /* fuzz_apply: the parallel comparison (bit 6) on each seed stream, and two inputs it found where
+     * parallel apply once decided otherwise than inline apply: an insert above the entry point's level
+     * accepted by the dispatcher, and a slot past the bound a conflict inline but not once parallel apply
+     * had grown the per-slot table (fuzz/fuzz_apply.c) */
+    static const uint8_t apply_seeds[][8] = {{0x40},
+                                             {0x50},
+                                             {0x60},
+                                             {0x70},
+                                             {0x75, 0x05, 0x44, 0x41, 0x05, 0x2c},
+                                             {0xc5, 0x00, 0x40, 0x00, 0x40, 0x40, 0xf9}};
+    static const size_t apply_len[] = {1, 1, 1, 1, 6, 7};
+    for (int k = 0; k < 6; k++) rc |= write_file(argv[1], "apply", k, 0, apply_seeds[k], apply_len[k]);
     return rc;
 }

@@ -20,6 +20,7 @@
 
 #include "deltavec.h"
 #include "apply/parallel.h"
+#include "db/replay.h"
 #include "delta/delta.h"
 #include "support/backoff.h"
 #include "support/sanitized.h"
@@ -364,9 +365,10 @@ static void worker_api_refuses_what_it_cannot_do(void **state) {
 /* ---- refusals: same results, position and state as inline apply ------------------ */
 
 /* Re-encodes stream delta i with one extra HNSW section holding `extra`
- * (NULL: none) and, if prev != 0, another prev_sequence. */
-static test_delta recode(const test_stream *s, size_t i, const dv_edge_add *extra, uint32_t layer,
-                         uint64_t prev) {
+ * (NULL: none), if prev != 0 another prev_sequence, if level != 0 another
+ * node level (an insert). */
+static test_delta recode_level(const test_stream *s, size_t i, const dv_edge_add *extra, uint32_t layer,
+                               uint64_t prev, uint32_t level) {
     dv_mem mem;
     dv_mem_init(&mem, NULL);
     dv_delta_arena arena, scratch;
@@ -386,6 +388,7 @@ static test_delta recode(const test_stream *s, size_t i, const dv_edge_add *extr
         d.n_sections++;
     }
     if (prev) d.h.prev_sequence = prev;
+    if (level) d.level = level;
     dv_encode_opts o;
     dv_encode_opts_default(&o);
     size_t cap = dv_delta_encoded_bound(&d), len = 0;
@@ -397,6 +400,11 @@ static test_delta recode(const test_stream *s, size_t i, const dv_edge_add *extr
     dv_delta_arena_free(&arena);
     dv_delta_arena_free(&scratch);
     return out;
+}
+
+static test_delta recode(const test_stream *s, size_t i, const dv_edge_add *extra, uint32_t layer,
+                         uint64_t prev) {
+    return recode_level(s, i, extra, layer, prev, 0);
 }
 
 /* First add of stream delta i, which must be a non-barrier insert with edges. */
@@ -541,6 +549,25 @@ static void edge_to_a_free_slot_found_by_the_dispatcher_rolls_back_that_delta(vo
     test_delta corrupt = recode(&p.stream, bad, &add, layer, 0);
     refusal_matches_inline(&p, from, n, bad, &corrupt, DV_EINCOHERENT);
     free(corrupt.bytes);
+    test_primary_close(&p);
+}
+
+/* An insert above the entry point's level that does not move it: inline
+ * apply refuses it after its events (DV_ECONSTRAINT); so must the
+ * dispatcher (found by fuzz_apply's parallel comparison). */
+static void insert_above_the_entry_level_is_refused_as_inline(void **state) {
+    (void)state;
+    test_primary p;
+    insert_primary(&p, 212, 1500);
+    size_t from = 1000, n = 300;
+    uint32_t entry, max_level;
+    dv_db_entry(p.db, &entry, &max_level);
+    dv_edge_add add;
+    uint32_t layer;
+    size_t bad = find_insert(&p.stream, from + 120, &add, &layer);
+    test_delta high = recode_level(&p.stream, bad, NULL, 0, 0, max_level + 1);
+    refusal_matches_inline(&p, from, n, bad, &high, DV_ECONSTRAINT);
+    free(high.bytes);
     test_primary_close(&p);
 }
 
@@ -714,6 +741,7 @@ int main(void) {
         cmocka_unit_test(worker_api_refuses_what_it_cannot_do),
         cmocka_unit_test(duplicate_edge_found_by_a_worker_rolls_back_that_delta_and_the_later_ones),
         cmocka_unit_test(edge_to_a_free_slot_found_by_the_dispatcher_rolls_back_that_delta),
+        cmocka_unit_test(insert_above_the_entry_level_is_refused_as_inline),
         cmocka_unit_test(duplicate_gap_truncation_and_conflict_in_a_parallel_batch_match_inline),
         cmocka_unit_test(update_runs_on_the_loops_have_the_primarys_hash),
         cmocka_unit_test(a_conflict_inside_an_update_run_is_decided_as_inline),

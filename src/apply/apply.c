@@ -236,7 +236,9 @@ dv_conflict_kind dv_apply_detect(dv_apply *ap, const dv_delta *d) {
     uint32_t dim = dv_db_dim(ap->db);
     if (d->dim && d->dim != dim && d->vkind != DV_VEC_DELETE) return DV_CONFLICT_CONSTRAINT;
     if (d->vkind == DV_VEC_DELETE && d->before && d->dim != dim) return DV_CONFLICT_CONSTRAINT;
-    int known = grow_slots(ap, d->slot) == DV_OK; /* a slot past the bound: no table entry */
+    /* a slot past the bound: no table entry. Asked of the bound itself, not of the table's size,
+     * which depends on what came before (and which parallel apply grows ahead of time) */
+    int known = d->slot <= slot_bound(ap) && grow_slots(ap, d->slot) == DV_OK;
     if (d->vkind == DV_VEC_INSERT) {
         if (!known) return DV_CONFLICT_CONSTRAINT;
         if (dv_db_slot_of(ap->db, d->id) != DV_NO_SLOT) return DV_CONFLICT_EXISTS;

@@ -178,8 +178,9 @@ struct dv_par {
     uint64_t dups;     /* duplicates reported during the open epoch */
     uint32_t disp_tag; /* tag the dispatcher refused, NO_TAG if none */
     dv_status disp_st;
-    int inline_locked; /* the write lock is held across inline deltas (see inline_lock) */
-    uint32_t inline_n; /* inline deltas under it */
+    int disp_after_events; /* that refusal came from a check inline apply makes after every event */
+    int inline_locked;     /* the write lock is held across inline deltas (see inline_lock) */
+    uint32_t inline_n;     /* inline deltas under it */
     dv_par_test_hook test_hook;
     void *test_ctx;
     /* decode-ahead of the running dv_apply_batch (see claim_decode) */
@@ -808,6 +809,13 @@ static dv_status worker_refusal(dv_apply *ap, uint64_t seq, const par_worker *w)
     return dv_apply_fail(ap, seq, what, w->fail_st);
 }
 
+/* Whether a loop (or the dispatcher's own share) refused an operation of tag f. */
+static int worker_failed_at(const dv_par *p, uint32_t f) {
+    for (uint32_t i = 0; i <= p->n; i++)
+        if (p->w[i].fail_tag == f && !p->w[i].fail_redo) return 1;
+    return 0;
+}
+
 /*
  * Drains the workers and closes the epoch: on a refusal at tag F, rolls
  * back F and everything after it (worker journals first: they need the
@@ -838,10 +846,10 @@ static dv_status epoch_end(dv_apply *ap, dv_status *results, size_t last, size_t
             /* a stream whose updates the loops keep leaving (kind 3 drift, many conflicts) would be
              * redone again and again: the next epoch's worth of deltas is not handed over */
             p->hand_from = last + 1 + ap->cfg.epoch_max;
-        } else if (p->disp_tag == f) {
+        } else if (p->disp_tag == f && !(p->disp_after_events && worker_failed_at(p, f))) {
             ret = p->disp_st; /* message already recorded */
-        } else {
-            if (p->disp_tag != NO_TAG) ap->st.refused--; /* that later refusal is now "not tried" */
+        } else { /* a loop's refusal; inline apply meets an edge's before the checks after the events */
+            if (p->disp_tag != NO_TAG) ap->st.refused--; /* that refusal is now "not tried" or superseded */
             const par_worker *fw = NULL;
             for (uint32_t i = 0; i <= p->n && !fw; i++)
                 if (p->w[i].fail_tag == f) fw = &p->w[i];
@@ -988,6 +996,7 @@ static dv_status dispatch(dv_apply *ap, const dv_delta *d) {
     par_pend *e = &p->pend[p->n_pend - 1];
     uint64_t seq = d->h.sequence;
     ap->cur = d;
+    p->disp_after_events = 0;
     if (d->vkind != DV_VEC_NONE || d->id) {
         dv_status gs = dv_apply_reserve_slot(ap, d); /* DV_ENOMEM is never a conflict */
         if (gs != DV_OK) return gs;
@@ -1016,8 +1025,19 @@ static dv_status dispatch(dv_apply *ap, const dv_delta *d) {
         const char *what = c.failed_kind ? dv_apply_event_name(c.failed_kind) : "replay";
         return dv_apply_fail(ap, seq, what, st == DV_ECONFLICT ? DV_ECONSTRAINT : st);
     }
+    /* the checks inline apply makes after the events (apply.c check_entry, check_coherence): a loop's
+     * refusal of one of this delta's edges comes first there, so epoch_end prefers it */
+    p->disp_after_events = 1;
+    if (d->vkind == DV_VEC_INSERT) { /* no node above the entry point's level, whatever coherence_check
+                                      * says (a delta that moves the entry point is a barrier) */
+        uint32_t entry, max_level;
+        dv_db_entry(db, &entry, &max_level);
+        if (dv_db_level_of(db, d->slot) > max_level)
+            return dv_apply_fail(ap, seq, "node above the entry point's level", DV_ECONSTRAINT);
+    }
     if (ap->cfg.coherence_check && !entry_coherent(db))
         return dv_apply_fail(ap, seq, "entry point not live on the top level", DV_EINCOHERENT);
+    p->disp_after_events = 0;
     if (d->vkind != DV_VEC_NONE || d->id) {
         if ((st = dv_apply_note_touched(ap, d->slot, seq)) != DV_OK)
             return dv_apply_fail(ap, seq, "journal", st);
