@@ -226,26 +226,24 @@ int main(int argc, char **argv) {
     unsigned delete_pct = 0;
     int rounds = 3, drift = 0;
     const char *out = "bench/results/apply_parallel.json";
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--drift")) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--drift"))
             drift = 1;
-            memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof *argv); /* argv[argc] is NULL */
-            argc--;
-            break;
-        }
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--inserts"))
-            inserts = strtoul(argv[i + 1], NULL, 10);
-        else if (!strcmp(argv[i], "--updates"))
-            updates = strtoul(argv[i + 1], NULL, 10);
-        else if (!strcmp(argv[i], "--deletes"))
-            delete_pct = (unsigned)strtoul(argv[i + 1], NULL, 10);
-        else if (!strcmp(argv[i], "--epoch-max"))
-            epoch_max = (uint32_t)strtoul(argv[i + 1], NULL, 10);
-        else if (!strcmp(argv[i], "--rounds"))
-            rounds = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--out"))
-            out = argv[i + 1];
+        else if (!v)
+            return 2;
+        else if (++i, !strcmp(a, "--inserts"))
+            inserts = strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--updates"))
+            updates = strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--deletes"))
+            delete_pct = (unsigned)strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--epoch-max"))
+            epoch_max = (uint32_t)strtoul(v, NULL, 10);
+        else if (!strcmp(a, "--rounds"))
+            rounds = atoi(v);
+        else if (!strcmp(a, "--out"))
+            out = v;
     }
     if (inserts == 0 || rounds < 1 || delete_pct > 100) return 2;
     double t0 = bench_now();

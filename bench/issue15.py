@@ -469,9 +469,9 @@ def r_parallel(run):
     _, rate0 = speedup(get(dr, "results"), 0)
     note = ("independent vectors: %s updates of values only (dense and sparse drift, edges kept), dim %s, "
             "timed after %s inserts, best of %s; %d worker%s = %d threads on %d cores (the dispatcher applies "
-            "a share); 2 workers (%d threads): %.2fx") % (
+            "a share); 2 workers (3 threads): %.2fx") % (
         dr.get("updates"), dr.get("dim"), dr.get("inserts"), dr.get("rounds"), fit, "" if fit == 1 else "s",
-        fit + 1, cores, 3, s2)
+        fit + 1, cores, s2)
     try:
         p = run.json("apply_parallel", "apply_parallel")
         m1, _ = speedup(get(p, "results"), fit)

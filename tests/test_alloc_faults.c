@@ -553,6 +553,37 @@ static int reset(void **state) {
     return 0;
 }
 
+/* A parallel applier whose set-up runs out of memory at any allocation
+ * returns DV_ENOMEM and keeps nothing. */
+static void refused_parallel_applier_init_keeps_nothing(void **state) {
+    (void)state;
+    dv_db *r = open_db(NULL);
+    for (uint32_t workers = 1; workers <= 2; workers++) {
+        for (long n = 0;; n++) {
+            dv_apply_config cfg;
+            dv_apply_config_default(&cfg);
+            cfg.workers = workers;
+            cfg.allocator = &FA;
+            dv_apply *ap = NULL;
+            arm(n);
+            dv_status st = dv_apply_init(r, &cfg, &ap);
+            disarm();
+            int done = !__atomic_load_n(&F.failed, __ATOMIC_RELAXED);
+            if (st == DV_OK) {
+                assert_true(done);
+                assert_int_equal(dv_apply_worker_count(ap), workers);
+                dv_apply_free(ap);
+            } else {
+                assert_int_equal(st, DV_ENOMEM);
+            }
+            if (F.live != 0)
+                fail_msg("workers %u, allocation %ld refused: %zu bytes kept", workers, n, F.live);
+            if (done) break;
+        }
+    }
+    dv_db_close(r);
+}
+
 int main(void) {
     disarm();
     const struct CMUnitTest tests[] = {
@@ -567,6 +598,7 @@ int main(void) {
         cmocka_unit_test_setup(refused_batch_apply_is_enomem_and_leaves_the_replica_unchanged, reset),
         cmocka_unit_test_setup(refused_apply_batch_call_stops_at_the_refused_delta, reset),
         cmocka_unit_test_setup(refused_parallel_apply_stops_at_the_refused_delta, reset),
+        cmocka_unit_test_setup(refused_parallel_applier_init_keeps_nothing, reset),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -511,14 +511,21 @@ static dv_status check_coherence(dv_apply *ap, const dv_delta *d) {
  * inserted may not rise above it, and a delta that moves it must leave it
  * there (the replay check saw only the named node's own level). Checked
  * whatever coherence_check says: the next insert would descend from it. */
+dv_status dv_apply_check_level(dv_apply *ap, uint32_t slot, uint64_t seq) {
+    uint32_t entry, max_level;
+    dv_db_entry(ap->db, &entry, &max_level);
+    if (dv_db_slot_live(ap->db, slot) && dv_db_level_of(ap->db, slot) > max_level)
+        return dv_apply_fail(ap, seq, "node above the entry point's level", DV_ECONSTRAINT);
+    return DV_OK;
+}
+
 static dv_status check_entry(dv_apply *ap, const dv_delta *d) {
     if (ap->cfg.mode != DV_APPLY_STRUCTURAL) return DV_OK;
     uint32_t entry, max_level;
     dv_db_entry(ap->db, &entry, &max_level);
     for (size_t i = 0; i < ap->n_touched; i++) {
-        uint32_t s = ap->touched[i].slot;
-        if (dv_db_slot_live(ap->db, s) && dv_db_level_of(ap->db, s) > max_level)
-            return dv_apply_fail(ap, d->h.sequence, "node above the entry point's level", DV_ECONSTRAINT);
+        dv_status st = dv_apply_check_level(ap, ap->touched[i].slot, d->h.sequence);
+        if (st != DV_OK) return st;
     }
     int moved = d->has_entry;
     for (uint32_t i = 0; i < d->n_sub && !moved; i++) moved = d->subs[i].has_entry;

@@ -70,6 +70,9 @@ dv_conflict_action dv_apply_decide(dv_apply *ap, dv_conflict_kind k, const dv_de
 dv_status dv_apply_conflict_status(dv_conflict_kind k);
 const char *dv_apply_conflict_name(dv_conflict_kind k);
 dv_status dv_apply_note_touched(dv_apply *ap, uint32_t slot, uint64_t seq);
+/* A node may not sit above the entry point's level: DV_ECONSTRAINT (message
+ * set for sequence seq) when slot holds a vector there. */
+dv_status dv_apply_check_level(dv_apply *ap, uint32_t slot, uint64_t seq);
 /* Grows the per-slot table to every slot a delta may name now (DV_ENOMEM). */
 dv_status dv_apply_reserve_all_slots(dv_apply *ap);
 /* Whether update d (dense or sparse values, nothing else) applies with no

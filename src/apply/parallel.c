@@ -204,9 +204,8 @@ struct dv_par {
     int batch_arrays;   /* dec_headers/payloads/lens are this batch's (a loop may decode from them) */
     uint32_t *mark;     /* MARK_SLOTS entries */
     uint8_t *run_owner; /* by tag (epoch_max + 1 entries): which of the n + 1 owners applies a run's update */
-    size_t no_run_before; /* batch index before which try_run found no run */
-    size_t hand_from;     /* batch index before which no update is handed over (after a redo) */
-    int runs_on;          /* the last try_run found a run: loops do not decode ahead meanwhile */
+    size_t hand_from;   /* batch index before which no update is handed over (after a redo) */
+    int runs_on;        /* the last try_run found a run: loops do not decode ahead meanwhile */
     size_t members_until; /* try_run's last scan: batch indices below this are run members... */
     uint64_t members_key; /* ...when sequence - index equals this */
     size_t scan_from;     /* ...and scan_hash[k - scan_from] is member k's id hash */
@@ -246,11 +245,16 @@ dv_status dv_par_init(dv_apply *ap) {
     if (ap->cfg.workers < 1 || ap->cfg.mode != DV_APPLY_STRUCTURAL) return DV_OK;
     dv_par *p = dv_mem_calloc(&ap->mem, 1, sizeof *p);
     if (!p) return DV_ENOMEM;
+    ap->par = p; /* from here on, dv_par_free releases whatever was allocated */
     p->n = ap->cfg.workers;
     p->share_units = 16u * p->n + (16u / p->n > 1u ? 16u / p->n : 1u);
     p->w = dv_mem_calloc(&ap->mem, (size_t)p->n + 1u, sizeof *p->w); /* the loops', then the dispatcher's */
-    if (!p->w) {
-        dv_mem_free(&ap->mem, p, sizeof *p);
+    p->dec = dv_mem_calloc(&ap->mem, DEC_WINDOW, sizeof *p->dec);
+    p->mark = dv_mem_calloc(&ap->mem, MARK_SLOTS, sizeof *p->mark);
+    p->run_owner = dv_mem_calloc(&ap->mem, (size_t)ap->cfg.epoch_max + 1u, 1);
+    p->scan_hash = dv_mem_calloc(&ap->mem, (size_t)ap->cfg.epoch_max + 1u, sizeof *p->scan_hash);
+    if (!p->w || !p->dec || !p->mark || !p->run_owner || !p->scan_hash) {
+        dv_par_free(ap);
         return DV_ENOMEM;
     }
     for (uint32_t i = 0; i <= p->n; i++) {
@@ -258,42 +262,24 @@ dv_status dv_par_init(dv_apply *ap) {
         dv_delta_arena_init(&p->w[i].arena, &p->w[i].mem);
         p->w[i].fail_tag = NO_TAG;
     }
-    p->dec = dv_mem_calloc(&ap->mem, DEC_WINDOW, sizeof *p->dec);
-    if (!p->dec) {
-        dv_mem_free(&ap->mem, p->w, ((size_t)p->n + 1u) * sizeof *p->w);
-        dv_mem_free(&ap->mem, p, sizeof *p);
-        return DV_ENOMEM;
-    }
     for (uint32_t i = 0; i < DEC_WINDOW; i++) {
         dv_mem_init(&p->dec[i].mem, ap->cfg.allocator);
         dv_delta_arena_init(&p->dec[i].arena, &p->dec[i].mem);
-    }
-    p->mark = dv_mem_calloc(&ap->mem, MARK_SLOTS, sizeof *p->mark);
-    p->run_owner = dv_mem_calloc(&ap->mem, (size_t)ap->cfg.epoch_max + 1u, 1);
-    p->scan_hash = dv_mem_calloc(&ap->mem, (size_t)ap->cfg.epoch_max + 1u, sizeof *p->scan_hash);
-    if (!p->mark || !p->run_owner || !p->scan_hash) {
-        dv_mem_free(&ap->mem, p->mark, (size_t)MARK_SLOTS * sizeof *p->mark);
-        dv_mem_free(&ap->mem, p->run_owner, (size_t)ap->cfg.epoch_max + 1u);
-        dv_mem_free(&ap->mem, p->scan_hash, ((size_t)ap->cfg.epoch_max + 1u) * sizeof *p->scan_hash);
-        for (uint32_t i = 0; i < DEC_WINDOW; i++) dv_delta_arena_free(&p->dec[i].arena);
-        dv_mem_free(&ap->mem, p->dec, (size_t)DEC_WINDOW * sizeof *p->dec);
-        dv_mem_free(&ap->mem, p->w, ((size_t)p->n + 1u) * sizeof *p->w);
-        dv_mem_free(&ap->mem, p, sizeof *p);
-        return DV_ENOMEM;
     }
     p->redo_from = p->redo_until = NO_INDEX;
     atomic_store(&p->dec_next, (uint64_t)DEC_CLOSED);
     p->dec_held = DEC_CLOSED;
     atomic_store(&p->fail_tag, NO_TAG);
     p->disp_tag = NO_TAG;
-    ap->par = p;
     return DV_OK;
 }
 
+/* Also after a dv_par_init that failed part way: the arrays it did not get
+ * are NULL, the others zeroed until filled in (nothing to free in them). */
 void dv_par_free(dv_apply *ap) {
     dv_par *p = ap->par;
     if (!p) return;
-    for (uint32_t i = 0; i <= p->n; i++) {
+    for (uint32_t i = 0; p->w && i <= p->n; i++) {
         par_worker *w = &p->w[i];
         dv_mem_free(&w->mem, w->q, (size_t)QSIZE * sizeof *w->q);
         dv_mem_free(&w->mem, w->j, w->jcap * sizeof *w->j);
@@ -303,7 +289,7 @@ void dv_par_free(dv_apply *ap) {
     dv_mem_free(&ap->mem, p->mark, (size_t)MARK_SLOTS * sizeof *p->mark);
     dv_mem_free(&ap->mem, p->run_owner, (size_t)ap->cfg.epoch_max + 1u);
     dv_mem_free(&ap->mem, p->scan_hash, ((size_t)ap->cfg.epoch_max + 1u) * sizeof *p->scan_hash);
-    for (uint32_t i = 0; i < DEC_WINDOW; i++) dv_delta_arena_free(&p->dec[i].arena);
+    for (uint32_t i = 0; p->dec && i < DEC_WINDOW; i++) dv_delta_arena_free(&p->dec[i].arena);
     dv_mem_free(&ap->mem, p->dec, (size_t)DEC_WINDOW * sizeof *p->dec);
     dv_mem_free(&ap->mem, p->pend, (size_t)p->pend_cap * sizeof *p->pend);
     dv_mem_free(&ap->mem, p->w, ((size_t)p->n + 1u) * sizeof *p->w);
@@ -502,6 +488,16 @@ static void run_share(dv_apply *ap, par_worker *w, const par_op *run) {
     }
 }
 
+/* One queued (or, for the dispatcher's own share, immediate) operation. */
+static void run_any(dv_apply *ap, par_worker *w, const par_op *op) {
+    if (op->kind == DV_EV_VECTOR_UPDATE)
+        run_vector(ap, w, op);
+    else if (op->kind == PAR_RUN)
+        run_share(ap, w, op);
+    else
+        run_op(ap, w, op);
+}
+
 /* ---- decode-ahead ------------------------------------------------------------------ *
  * A loop with no edge operation queued decodes a later delta of the running
  * batch (checksum, decompression, parsing: pure functions of the bytes), so
@@ -605,13 +601,7 @@ dv_status dv_apply_worker_run(dv_apply *ap, uint32_t index) {
                 if (next->kind != DV_EV_VECTOR_UPDATE && next->kind != PAR_RUN)
                     dv_db_edge_prefetch_checked(ap->db, next->from, next->layer, next->to);
             }
-            const par_op *op = &w->q[h & QMASK];
-            if (op->kind == DV_EV_VECTOR_UPDATE)
-                run_vector(ap, w, op);
-            else if (op->kind == PAR_RUN)
-                run_share(ap, w, op);
-            else
-                run_op(ap, w, op);
+            run_any(ap, w, &w->q[h & QMASK]);
         }
         atomic_store_explicit(&w->head, h, memory_order_release);
         atomic_thread_fence(memory_order_seq_cst);
@@ -689,12 +679,7 @@ static void enqueue_to(dv_apply *ap, par_worker *w, uint32_t tag, uint32_t from,
     dv_par *p = ap->par;
     if (w == &p->w[p->n]) { /* the dispatcher's own share: applied now, in stream order like a loop's */
         par_op op = {tag, from, to, (uint16_t)layer, (uint16_t)kind};
-        if (kind == DV_EV_VECTOR_UPDATE)
-            run_vector(ap, w, &op);
-        else if (kind == PAR_RUN)
-            run_share(ap, w, &op);
-        else
-            run_op(ap, w, &op);
+        run_any(ap, w, &op);
         return;
     }
     if (w->local_tail - w->cached_head >= QSIZE) {
@@ -809,11 +794,12 @@ static dv_status worker_refusal(dv_apply *ap, uint64_t seq, const par_worker *w)
     return dv_apply_fail(ap, seq, what, w->fail_st);
 }
 
-/* Whether a loop (or the dispatcher's own share) refused an operation of tag f. */
-static int worker_failed_at(const dv_par *p, uint32_t f) {
+/* The first loop (or the dispatcher's own share) whose lowest failure is at
+ * tag f: a refusal (redo 0) or an update left to the dispatcher (redo 1). */
+static const par_worker *failed_at(const dv_par *p, uint32_t f, int redo) {
     for (uint32_t i = 0; i <= p->n; i++)
-        if (p->w[i].fail_tag == f && !p->w[i].fail_redo) return 1;
-    return 0;
+        if (p->w[i].fail_tag == f && p->w[i].fail_redo == redo) return &p->w[i];
+    return NULL;
 }
 
 /*
@@ -836,9 +822,7 @@ static dv_status epoch_end(dv_apply *ap, dv_status *results, size_t last, size_t
         for (uint32_t i = 0; i <= p->n; i++) worker_rollback(ap, &p->w[i], f);
         dv_txn_rollback_to(db, pf->txn_mark);
         undo_touched_to(ap, pf->touched_mark);
-        const par_worker *rw = NULL;
-        for (uint32_t i = 0; i <= p->n && !rw; i++)
-            if (p->w[i].fail_tag == f && p->w[i].fail_redo) rw = &p->w[i];
+        const par_worker *rw = failed_at(p, f, 1), *fw = failed_at(p, f, 0);
         if (rw) { /* a loop left delta F to the dispatcher: F and the rest go again, inline */
             if (p->disp_tag != NO_TAG) ap->st.refused--; /* it will be met again */
             p->redo_from = pf->index;
@@ -846,13 +830,10 @@ static dv_status epoch_end(dv_apply *ap, dv_status *results, size_t last, size_t
             /* a stream whose updates the loops keep leaving (kind 3 drift, many conflicts) would be
              * redone again and again: the next epoch's worth of deltas is not handed over */
             p->hand_from = last + 1 + ap->cfg.epoch_max;
-        } else if (p->disp_tag == f && !(p->disp_after_events && worker_failed_at(p, f))) {
+        } else if (p->disp_tag == f && !(p->disp_after_events && fw)) {
             ret = p->disp_st; /* message already recorded */
         } else { /* a loop's refusal; inline apply meets an edge's before the checks after the events */
             if (p->disp_tag != NO_TAG) ap->st.refused--; /* that refusal is now "not tried" or superseded */
-            const par_worker *fw = NULL;
-            for (uint32_t i = 0; i <= p->n && !fw; i++)
-                if (p->w[i].fail_tag == f) fw = &p->w[i];
             ret = fw ? worker_refusal(ap, pf->seq, fw)
                      : dv_apply_fail(ap, pf->seq, "parallel apply", DV_ECORRUPT);
         }
@@ -959,9 +940,10 @@ static dv_status disp_section(void *ctx, const dv_hnsw_section *sec) {
     return disp_edges(c, DV_EV_EDGE_ADD, sec->layer, sec->adds, sizeof *sec->adds, sec->n_add);
 }
 
-static dv_status pend_push(dv_apply *ap, uint64_t seq, size_t index) {
+/* Room for `more` pending deltas. */
+static dv_status pend_reserve(dv_apply *ap, size_t more) {
     dv_par *p = ap->par;
-    if (p->n_pend == p->pend_cap) {
+    while (p->pend_cap - p->n_pend < more) {
         uint32_t cap = p->pend_cap ? p->pend_cap * 2 : 64;
         par_pend *q =
             dv_mem_realloc(&ap->mem, p->pend, (size_t)p->pend_cap * sizeof *q, (size_t)cap * sizeof *q);
@@ -969,6 +951,12 @@ static dv_status pend_push(dv_apply *ap, uint64_t seq, size_t index) {
         p->pend = q;
         p->pend_cap = cap;
     }
+    return DV_OK;
+}
+
+static dv_status pend_push(dv_apply *ap, uint64_t seq, size_t index) {
+    dv_par *p = ap->par;
+    if (pend_reserve(ap, 1) != DV_OK) return DV_ENOMEM;
     par_pend *e = &p->pend[p->n_pend++];
     memset(e, 0, sizeof *e);
     e->seq = seq;
@@ -1028,13 +1016,9 @@ static dv_status dispatch(dv_apply *ap, const dv_delta *d) {
     /* the checks inline apply makes after the events (apply.c check_entry, check_coherence): a loop's
      * refusal of one of this delta's edges comes first there, so epoch_end prefers it */
     p->disp_after_events = 1;
-    if (d->vkind == DV_VEC_INSERT) { /* no node above the entry point's level, whatever coherence_check
-                                      * says (a delta that moves the entry point is a barrier) */
-        uint32_t entry, max_level;
-        dv_db_entry(db, &entry, &max_level);
-        if (dv_db_level_of(db, d->slot) > max_level)
-            return dv_apply_fail(ap, seq, "node above the entry point's level", DV_ECONSTRAINT);
-    }
+    /* whatever coherence_check says (a delta that moves the entry point is a barrier) */
+    if ((d->vkind != DV_VEC_NONE || d->id) && (st = dv_apply_check_level(ap, d->slot, seq)) != DV_OK)
+        return st;
     if (ap->cfg.coherence_check && !entry_coherent(db))
         return dv_apply_fail(ap, seq, "entry point not live on the top level", DV_EINCOHERENT);
     p->disp_after_events = 0;
@@ -1400,17 +1384,16 @@ static int claim_run(dv_apply *ap, size_t i, size_t end) {
  */
 static size_t try_run(dv_apply *ap, batch_state *b, size_t i) {
     dv_par *p = ap->par;
-    if (!p->batch_arrays || p->redo_until != NO_INDEX || i < p->dec_pos || i < p->no_run_before ||
-        i < p->hand_from || (p->open && !p->loop_updates) || (!p->open && short_run(ap, b, i)))
+    if (!p->batch_arrays || p->redo_until != NO_INDEX || i < p->dec_pos || i < p->hand_from ||
+        (p->open && !p->loop_updates) || (!p->open && short_run(ap, b, i)))
         return 0;
     uint32_t room = ap->cfg.epoch_max - (p->open ? p->n_pend : 0);
     if (room < RUN_MIN) return 0;
     size_t end;
     uint64_t seq = ap->position + 1;
-    if (i >= p->scan_from && i < p->members_until &&
-        p->members_key == seq - i) { /* scanned, same sequences */
-        end = p->members_until;
-    } else { /* the id hashes go to scan_hash, by index from `from` */
+    if (i >= p->scan_from && i < p->members_until && p->members_key == seq - i) {
+        end = p->members_until; /* scanned before, with the same sequences: a short stretch stays short */
+    } else {                    /* the id hashes go to scan_hash, by index from scan_from */
         end = i;
         p->scan_from = i;
         while (end < b->n && end - i < ap->cfg.epoch_max &&
@@ -1421,28 +1404,16 @@ static size_t try_run(dv_apply *ap, batch_state *b, size_t i) {
         }
         p->members_until = end;
         p->members_key = seq - i;
-        if (end - i < RUN_MIN && end < b->n && end - i < ap->cfg.epoch_max) {
-            p->no_run_before = end; /* a run starting before `end` would stop there too */
-            p->runs_on = 0;
-            return 0;
-        }
+        if (end - i < RUN_MIN && end < b->n && end - i < ap->cfg.epoch_max)
+            p->runs_on = 0; /* a non-member ends it: loops may decode ahead again */
     }
     if (end - i > room) end = i + room;
     if (end - i < RUN_MIN) return 0;
     p->runs_on = 1; /* loops stop decoding ahead: the run starts once the dispatcher is past what they took */
     if ((uint32_t)atomic_load_explicit(&p->dec_next, memory_order_relaxed) != i) return 0;
     if (!p->open && epoch_begin(ap, 1) != DV_OK) return 0; /* the one-by-one path reports it */
-    if (!p->loop_updates || p->n_pend + (end - i) > ap->cfg.epoch_max) return 0;
-    while (p->pend_cap - p->n_pend < end - i) { /* room first: a run is all or nothing */
-        uint32_t cap = p->pend_cap ? p->pend_cap * 2 : 64;
-        par_pend *q =
-            dv_mem_realloc(&ap->mem, p->pend, (size_t)p->pend_cap * sizeof *q, (size_t)cap * sizeof *q);
-        if (!q) return 0;
-        p->pend = q;
-        p->pend_cap = cap;
-    }
-    if (!claim_run(ap, i, end)) return 0;
-    p->runs_on = 1;
+    /* room first: a run is all or nothing (end - i <= room keeps it within epoch_max) */
+    if (!p->loop_updates || pend_reserve(ap, end - i) != DV_OK || !claim_run(ap, i, end)) return 0;
     uint32_t tag0 = p->n_pend;
     for (size_t k = i; k < end; k++) {
         uint32_t idh = p->scan_hash[k - p->scan_from];
@@ -1470,7 +1441,7 @@ dv_status dv_par_batch(dv_apply *ap, const uint8_t *const *headers, const uint8_
     batch_state b = {headers, n, results, 0, DV_OK};
     dv_par *p = ap->par;
     size_t i = 0;
-    p->no_run_before = p->members_until = p->hand_from = 0;
+    p->members_until = p->hand_from = 0;
     p->runs_on = 0;
     decode_open(ap, headers, payloads, payload_lens, n);
     for (;;) {
