@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "deltavec.h"
+#include "db/hnsw.h"
 #include "db/replay.h"
 
 typedef struct rng {
@@ -407,6 +408,74 @@ static void search_rejects_bad_queries(void **state) {
     dv_db_close(db);
 }
 
+/* The descent through the upper layers, as hnswlib walks it: every
+ * neighbour of the current node computed at each step. */
+static void plain_descent(const dv_db *db, const float *q, uint32_t *ep, float *epd) {
+    float qinv = dv_store_inv_norm(db, q);
+    uint32_t cur = db->entry;
+    float curd = dv_dist_q(db, q, qinv, cur);
+    for (uint32_t l = db->max_level; l > 0; l--) {
+        for (int changed = 1; changed;) {
+            changed = 0;
+            const uint32_t *lst = dv_list(db, cur, l);
+            for (uint32_t j = 0, n = lst[0]; j < n; j++) {
+                float d = dv_dist_q(db, q, qinv, lst[1 + j]);
+                if (d < curd) {
+                    curd = d;
+                    cur = lst[1 + j];
+                    changed = 1;
+                }
+            }
+        }
+    }
+    *ep = cur;
+    *epd = curd;
+}
+
+/* dv_hnsw_descend skips the nodes it already computed; it must end on the
+ * node and distance the plain walk ends on, for every metric, with
+ * tombstones in the graph. */
+static void descent_skipping_repeats_ends_where_the_plain_walk_does(void **state) {
+    (void)state;
+    const dv_metric metrics[] = {DV_METRIC_L2, DV_METRIC_COSINE, DV_METRIC_IP};
+    for (size_t mi = 0; mi < 3; mi++) {
+        rng r = {77 + mi};
+        const uint32_t dim = 24;
+        const size_t n = 3000;
+        float *x = clustered(&r, n, dim, 30, 0.4f);
+        dv_db_config cfg;
+        dv_db_config_default(&cfg, dim);
+        cfg.metric = metrics[mi];
+        cfg.M = 4; /* more layers: 3,000 vectors reach level 4 or 5 */
+        cfg.ef_construction = 40;
+        dv_db *db = NULL;
+        assert_int_equal(dv_db_open(&cfg, &db), DV_OK);
+        insert_all(db, x, n, dim);
+        char id[32];
+        for (size_t i = 0; i < n; i += 7) {
+            idname(id, i);
+            assert_int_equal(dv_db_delete(db, id), DV_OK);
+        }
+        assert_true(db->max_level >= 3);
+        dv_search_scratch *s = NULL;
+        assert_int_equal(dv_hnsw_scratch_create(NULL, &s), DV_OK);
+        assert_int_equal(dv_hnsw_scratch_reserve(s, db->n_slots, 16), DV_OK);
+        float *q = clustered(&r, 300, dim, 30, 0.6f);
+        for (size_t i = 0; i < 300; i++) {
+            uint32_t ep, want_ep;
+            float epd, want_epd;
+            dv_hnsw_descend(db, s, q + i * dim, dv_store_inv_norm(db, q + i * dim), &ep, &epd);
+            plain_descent(db, q + i * dim, &want_ep, &want_epd);
+            assert_int_equal(ep, want_ep);
+            assert_memory_equal(&epd, &want_epd, sizeof epd);
+        }
+        dv_hnsw_scratch_destroy(s);
+        free(q);
+        free(x);
+        dv_db_close(db);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(recall_at_10_reaches_095),
@@ -418,6 +487,7 @@ int main(void) {
         cmocka_unit_test(k_up_to_live_count_and_beyond),
         cmocka_unit_test(all_metrics_find_the_exact_neighbours),
         cmocka_unit_test(search_rejects_bad_queries),
+        cmocka_unit_test(descent_skipping_repeats_ends_where_the_plain_walk_does),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -207,7 +207,7 @@ dv_status dv_hnsw_search_filtered_with(const dv_db *db, dv_search_scratch *s, co
     if ((st = dv_hnsw_scratch_reserve(s, db->n_slots, w.ef)) != DV_OK) return st;
     uint32_t ep;
     float epd;
-    dv_hnsw_descend(db, q, w.qinv, &ep, &epd);
+    dv_hnsw_descend(db, s, q, w.qinv, &ep, &epd);
     walk_end end = walk_layer0(db, s, &w, ep, epd);
     if (end == WALK_NOMEM) {
         dv_hnsw_scratch_trim(s);

@@ -221,22 +221,41 @@ static void fresh_distances(const dv_db *db, const float *q, float qinv, const u
 #undef FRESH_VEC
 }
 
-static void greedy(const dv_db *db, const float *q, float qinv, uint32_t *cur, float *curd, uint32_t layer) {
+/* Greedy descent on an upper layer: moves to the nearest neighbour while
+ * one is nearer. A node whose distance was computed earlier in this descent
+ * (vis[] == tag, on this layer or one above) is not computed again: when its
+ * list was read the walk moved to a node at least as near as it, and the
+ * distance of the current node only falls, so it can never be chosen (the
+ * test is strict). The result is the same node; at 784 dims a third of a
+ * query's distances at ef 10 were on the upper layers, many of them repeats
+ * (docs/BENCH.md). */
+static void greedy(const dv_db *db, uint16_t *vis, uint16_t tag, const float *q, float qinv, uint32_t *cur,
+                   float *curd, uint32_t layer) {
     int changed = 1;
     while (changed) {
         changed = 0;
-        const uint32_t *lst = dv_list(db, *cur, layer);
-        uint32_t n = lst[0];
+        uint32_t fresh[2 * DV_MAX_M];
         float dist[2 * DV_MAX_M];
-        fresh_distances(db, q, qinv, lst + 1, n, dist); /* prefetched, as in search_layer */
-        for (uint32_t j = 0; j < n; j++) {
+        uint32_t m = take_unvisited(dv_list(db, *cur, layer), vis, tag, fresh);
+        fresh_distances(db, q, qinv, fresh, m, dist); /* prefetched, as in search_layer */
+        for (uint32_t j = 0; j < m; j++) {
             if (dist[j] < *curd) {
                 *curd = dist[j];
-                *cur = lst[1 + j];
+                *cur = fresh[j];
                 changed = 1;
             }
         }
     }
+}
+
+/* The upper layers from top down to (not including) layer `to`, from
+ * *cur at distance *curd: greedy steps sharing one visited tag. */
+static void descend_to(const dv_db *db, dv_search_scratch *s, const float *q, float qinv, uint32_t top,
+                       uint32_t to, uint32_t *cur, float *curd) {
+    if (top <= to) return;
+    uint16_t tag = dv_hnsw_new_epoch(s);
+    s->visited[*cur] = tag;
+    for (uint32_t l = top; l > to; l--) greedy(db, s->visited, tag, q, qinv, cur, curd, l);
 }
 
 /* Beam search on one layer from ep; leaves the results in s->sorted in
@@ -299,10 +318,11 @@ static uint32_t search_layer(const dv_db *db, dv_search_scratch *s, const float 
     return n;
 }
 
-void dv_hnsw_descend(const dv_db *db, const float *q, float qinv, uint32_t *ep, float *epd) {
+void dv_hnsw_descend(const dv_db *db, dv_search_scratch *s, const float *q, float qinv, uint32_t *ep,
+                     float *epd) {
     uint32_t cur = db->entry;
     float curd = dv_dist_q(db, q, qinv, cur);
-    for (uint32_t l = db->max_level; l > 0; l--) greedy(db, q, qinv, &cur, &curd, l);
+    descend_to(db, s, q, qinv, db->max_level, 0, &cur, &curd);
     *ep = cur;
     *epd = curd;
 }
@@ -375,7 +395,7 @@ dv_status dv_hnsw_search_with(const dv_db *db, dv_search_scratch *s, const float
     float qinv = dv_store_inv_norm(db, q);
     uint32_t cur;
     float curd;
-    dv_hnsw_descend(db, q, qinv, &cur, &curd);
+    dv_hnsw_descend(db, s, q, qinv, &cur, &curd);
     uint32_t n = search_layer(db, s, q, qinv, cur, curd, 0, (uint32_t)ef);
     /* a graph split by deletions, or a beam that met mostly tombstones, may
      * not reach k vectors: fall back to exact */
@@ -503,7 +523,7 @@ void dv_hnsw_link(dv_db *db, uint32_t x) {
     float qinv = dv_info(db, x)->inv_norm;
     uint32_t cur = start;
     float curd = dv_dist_q(db, q, qinv, cur);
-    for (uint32_t l = top; l > L; l--) greedy(db, q, qinv, &cur, &curd, l);
+    descend_to(db, s, q, qinv, top, L, &cur, &curd);
     dv_heap_item sel[2 * DV_MAX_M];
     for (uint32_t l = (L < top ? L : top) + 1; l-- > 0;) {
         uint32_t n = search_layer(db, s, q, qinv, cur, curd, l, db->cfg.ef_construction);

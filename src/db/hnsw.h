@@ -56,8 +56,10 @@ static inline int dv_matcher_match(const dv_db *db, const dv_matcher *m, uint32_
 /* ---- shared by the searches of hnsw.c and filtered.c ---- */
 /* Arguments of a search: DV_EINVAL for NULLs, DV_ENONFINITE for the query; sets *n_hits = 0. */
 dv_status dv_hnsw_check_query(const dv_db *db, const float *q, size_t k, dv_hit *hits, size_t *n_hits);
-/* Greedy descent through the upper layers to the layer-0 entry *ep (distance *epd). */
-void dv_hnsw_descend(const dv_db *db, const float *q, float qinv, uint32_t *ep, float *epd);
+/* Greedy descent through the upper layers to the layer-0 entry *ep
+ * (distance *epd); uses s's visited tags (reserved for the db's slots). */
+void dv_hnsw_descend(const dv_db *db, dv_search_scratch *s, const float *q, float qinv, uint32_t *ep,
+                     float *epd);
 /* k nearest live vectors by brute force, only those matching m when it is not NULL. */
 dv_status dv_hnsw_exact_scan(const dv_db *db, dv_search_scratch *s, const float *q, size_t k,
                              const dv_matcher *m, dv_hit *hits, size_t *n_hits);
