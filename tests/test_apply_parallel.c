@@ -604,6 +604,15 @@ static void duplicate_gap_truncation_and_conflict_in_a_parallel_batch_match_inli
 
 /* ---- updates of values only: on the loops, in runs ------------------------------- */
 
+/* Whether an update goes to a loop depends on timing as well as on the
+ * stream: a run is formed only when no loop has claimed the next deltas
+ * for decoding ahead, and a delta the dispatcher decoded itself stays with
+ * it. So the tests below require the inline outcome on every attempt, and
+ * that the loops took the work (or a redo happened) on at least one of up
+ * to this many: on a machine busy with other work a single attempt may
+ * leave everything to the dispatcher (seen once in about 70 runs). */
+#define SCHEDULE_ATTEMPTS 5
+
 /* Inserts, then `updates` small drifts, dense and sparse alternately (edges
  * kept, so each is an update of values only): runs the loops apply. */
 static void update_primary_captured(test_primary *p, uint32_t dim, const dv_capture_config *cap,
@@ -644,11 +653,16 @@ static void update_runs_on_the_loops_have_the_primarys_hash(void **state) {
     uint64_t want = dv_db_state_hash(p.db);
     assert_int_equal(inline_replica_hash(&p), want);
     for (uint32_t workers = 1; workers <= 4; workers *= 2) {
-        dv_apply_stats st;
-        assert_int_equal(parallel_replica_hash_min_run(&p, workers, 0, &st), want); /* default min_run */
-        assert_true(st.loop_updates > WORKLOAD / 4); /* most updates: the loops checked and applied them */
-        assert_int_equal(st.redone_inline, 0);
-        assert_int_equal(st.applied, p.stream.n);
+        int mostly_on_loops = 0;
+        for (int attempt = 0; attempt < SCHEDULE_ATTEMPTS && !mostly_on_loops; attempt++) {
+            dv_apply_stats st;
+            assert_int_equal(parallel_replica_hash_min_run(&p, workers, 0, &st), want); /* default min_run */
+            assert_int_equal(st.redone_inline, 0);
+            assert_int_equal(st.applied, p.stream.n);
+            /* most updates: the loops checked and applied them */
+            mostly_on_loops = st.loop_updates > WORKLOAD / 4;
+        }
+        assert_true(mostly_on_loops);
     }
     test_primary_close(&p);
 }
@@ -666,10 +680,15 @@ static void update_run_outcome_matches_inline(const test_primary *p, size_t from
     run_result ref, par;
     run(&p->stream, from, input, n, 0, &ref);
     for (uint32_t w = 1; w <= 4; w *= 2) {
-        run(&p->stream, from, input, n, w, &par);
-        same_outcome(&ref, &par, n);
-        assert_true(par.on_loops > 0);
-        assert_true(par.redone > 0);
+        int on_loops = 0, redone = 0;
+        for (int attempt = 0; attempt < SCHEDULE_ATTEMPTS && !(on_loops && redone); attempt++) {
+            run(&p->stream, from, input, n, w, &par);
+            same_outcome(&ref, &par, n);
+            on_loops |= par.on_loops > 0;
+            redone |= par.redone > 0;
+        }
+        assert_true(on_loops);
+        assert_true(redone);
     }
     test_policy = DV_CONFLICT_ABORT;
 }
@@ -720,11 +739,15 @@ static void kind_3_updates_in_runs_are_redone_inline_with_the_primarys_hash(void
     uint64_t want = dv_db_state_hash(p.db);
     assert_int_equal(inline_replica_hash(&p), want);
     for (uint32_t workers = 1; workers <= 2; workers++) {
-        dv_apply_stats st;
-        assert_int_equal(parallel_replica_hash_min_run(&p, workers, 0, &st), want);
-        assert_true(st.redone_inline > 0);
-        assert_int_equal(st.applied, p.stream.n);
-        assert_int_equal(st.refused, 0);
+        int redone = 0;
+        for (int attempt = 0; attempt < SCHEDULE_ATTEMPTS && !redone; attempt++) {
+            dv_apply_stats st;
+            assert_int_equal(parallel_replica_hash_min_run(&p, workers, 0, &st), want);
+            assert_int_equal(st.applied, p.stream.n);
+            assert_int_equal(st.refused, 0);
+            redone = st.redone_inline > 0;
+        }
+        assert_true(redone);
     }
     test_primary_close(&p);
 }
