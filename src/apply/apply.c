@@ -271,18 +271,7 @@ int dv_apply_update_conflict_free(const dv_apply *ap, const dv_delta *d) {
     uint64_t last = ap->last_seq[d->slot];
     if (last != UNKNOWN_SEQ && last != d->h.prev_sequence) return 0;
     dv_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.kind = DV_EV_VECTOR_UPDATE;
-    ev.slot = d->slot;
-    if (d->vkind == DV_VEC_SPARSE) {
-        ev.u.update.idx = d->idx;
-        ev.u.update.values = d->values;
-        ev.u.update.n = d->n;
-    } else {
-        ev.u.update.new_vec = d->values;
-        ev.u.update.n = d->n;
-    }
-    return dv_db_replay_check(db, &ev) == DV_OK;
+    return dv_delta_vector_event(d, &ev) > 0 && dv_db_replay_check(db, &ev) == DV_OK;
 }
 
 dv_status dv_apply_conflict_status(dv_conflict_kind k) {

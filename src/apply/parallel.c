@@ -1436,6 +1436,15 @@ static size_t try_run(dv_apply *ap, batch_state *b, size_t i) {
     return end - i;
 }
 
+/* Where the batch goes on: `next`, or back to the delta a loop left
+ * undecided when an epoch's close asked for a redo. */
+static size_t next_index(dv_par *p, size_t next) {
+    if (p->redo_from == NO_INDEX) return next;
+    size_t back = p->redo_from;
+    p->redo_from = NO_INDEX;
+    return back;
+}
+
 dv_status dv_par_batch(dv_apply *ap, const uint8_t *const *headers, const uint8_t *const *payloads,
                        const size_t *payload_lens, size_t n, dv_status *results, size_t *n_applied) {
     batch_state b = {headers, n, results, 0, DV_OK};
@@ -1447,27 +1456,16 @@ dv_status dv_par_batch(dv_apply *ap, const uint8_t *const *headers, const uint8_
     for (;;) {
         while (i < n && b.first == DV_OK) {
             size_t taken = try_run(ap, &b, i);
-            if (taken) {
-                i += taken;
-                if (p->redo_from != NO_INDEX) {
-                    i = p->redo_from;
-                    p->redo_from = NO_INDEX;
-                }
-                continue;
+            if (!taken) {
+                one_delta(ap, &b, i, headers[i], payloads[i], payload_lens[i]);
+                taken = 1;
             }
-            one_delta(ap, &b, i, headers[i], payloads[i], payload_lens[i]);
-            if (p->redo_from != NO_INDEX) { /* a loop left a delta undecided: back to it */
-                i = p->redo_from;
-                p->redo_from = NO_INDEX;
-            } else {
-                i++;
-            }
+            i = next_index(p, i + taken);
         }
         if (b.first != DV_OK || !n) break;
         close_epoch(ap, &b, n - 1, 1);
         if (p->redo_from == NO_INDEX) break;
-        i = p->redo_from;
-        p->redo_from = NO_INDEX;
+        i = next_index(p, n);
     }
     p->redo_from = p->redo_until = NO_INDEX; /* a refusal may have ended a redo early */
     decode_close(ap);

@@ -180,6 +180,12 @@ size_t dv_delta_body_size(const uint8_t hdr[DV_DELTA_HEADER_SIZE], const uint8_t
  */
 dv_status dv_delta_to_events(const dv_delta *d, dv_event_fn fn, void *ctx);
 
+/* The event of d's vector part alone, as dv_delta_to_events yields it:
+ * 1 with *ev filled (VECTOR_INSERT, VECTOR_UPDATE or VECTOR_DELETE), 0 when
+ * d has no vector part, -1 for DV_VEC_DENSE_XOR, which needs the replica's
+ * values (apply resolves it into DENSE first). */
+int dv_delta_vector_event(const dv_delta *d, dv_event *ev);
+
 /* The same walk, except that each HNSW section is handed whole to sec_fn
  * (at the point where its EDGE_REMOVE then EDGE_ADD events would come)
  * instead of one event per edge: a replayer can then work through an edge

@@ -73,39 +73,45 @@ static dv_status emit_hnsw(const dv_delta *d, const sink *out) {
     return DV_OK;
 }
 
-static dv_status emit_vector(const dv_delta *d, dv_event_fn fn, void *ctx) {
-    dv_event ev;
-    memset(&ev, 0, sizeof ev);
-    ev.slot = d->slot;
+int dv_delta_vector_event(const dv_delta *d, dv_event *ev) {
+    memset(ev, 0, sizeof *ev);
+    ev->slot = d->slot;
     switch (d->vkind) {
     case DV_VEC_INSERT:
-        ev.kind = DV_EV_VECTOR_INSERT;
-        ev.u.insert.id = d->id;
-        ev.u.insert.vec = d->values;
-        ev.u.insert.meta = d->meta;
-        ev.u.insert.n_meta = d->n_meta;
-        ev.u.insert.level = d->level;
-        return fn(ctx, &ev);
+        ev->kind = DV_EV_VECTOR_INSERT;
+        ev->u.insert.id = d->id;
+        ev->u.insert.vec = d->values;
+        ev->u.insert.meta = d->meta;
+        ev->u.insert.n_meta = d->n_meta;
+        ev->u.insert.level = d->level;
+        return 1;
     case DV_VEC_DENSE:
-        ev.kind = DV_EV_VECTOR_UPDATE;
-        ev.u.update.new_vec = d->values;
-        ev.u.update.n = d->dim;
-        return fn(ctx, &ev);
+        ev->kind = DV_EV_VECTOR_UPDATE;
+        ev->u.update.new_vec = d->values;
+        ev->u.update.n = d->dim;
+        return 1;
     case DV_VEC_SPARSE:
-        ev.kind = DV_EV_VECTOR_UPDATE;
-        ev.u.update.idx = d->idx;
-        ev.u.update.values = d->values;
-        ev.u.update.n = d->n;
-        return fn(ctx, &ev);
+        ev->kind = DV_EV_VECTOR_UPDATE;
+        ev->u.update.idx = d->idx;
+        ev->u.update.values = d->values;
+        ev->u.update.n = d->n;
+        return 1;
     case DV_VEC_DELETE:
-        ev.kind = DV_EV_VECTOR_DELETE;
-        ev.u.del.id = d->id;
-        return fn(ctx, &ev);
-    case DV_VEC_DENSE_XOR: /* needs the replica's values: apply resolves it into DENSE first */
-        return DV_EINVAL;
+        ev->kind = DV_EV_VECTOR_DELETE;
+        ev->u.del.id = d->id;
+        return 1;
+    case DV_VEC_DENSE_XOR:
+        return -1;
     default:
-        return DV_OK;
+        return 0;
     }
+}
+
+static dv_status emit_vector(const dv_delta *d, dv_event_fn fn, void *ctx) {
+    dv_event ev;
+    int has = dv_delta_vector_event(d, &ev);
+    if (has < 0) return DV_EINVAL;
+    return has ? fn(ctx, &ev) : DV_OK;
 }
 
 /* UPDATE metadata operations (INSERT metadata travels in VECTOR_INSERT). */
