@@ -52,7 +52,7 @@ if ! command -v node >/dev/null 2>&1; then
 fi
 $cc $flags -msimd128 -Wl,--strip-debug -o "$tmp/simd_check.wasm" \
     "$root/tests/wasm/simd_check.c" "$root/src/simd/kernels_simd128.c" \
-    "$root/src/simd/kernels_scalar.c" "$root/src/simd/dispatch.c"
+    "$root/src/simd/kernels_scalar.c" "$root/src/simd/dispatch.c" "$root/src/simd/shuffle.c"
 cat >"$tmp/run.mjs" <<'JS'
 import { readFile } from 'node:fs/promises';
 import { WASI } from 'node:wasi';

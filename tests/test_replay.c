@@ -411,6 +411,51 @@ static void replay_from_recorded_log_converges_at_checkpoints(void **state) {
     rec_free(&ra);
 }
 
+/* The per-node half of apply's coherence_check: a built db (with a
+ * tombstone still pointed to) passes on every slot; a list over its bound
+ * and an edge to a freed slot or to a node below the layer are named. */
+static void lists_incoherence_names_what_is_wrong(void **state) {
+    (void)state;
+    rng r = {83};
+    dv_db *db = open_db(7);
+    float v[DIM];
+    char id[16];
+    for (int i = 0; i < 300; i++) {
+        snprintf(id, sizeof id, "n%d", i);
+        randvec(&r, v);
+        assert_int_equal(dv_db_insert(db, id, v, NULL, 0), DV_OK);
+    }
+    assert_int_equal(dv_db_delete(db, "n3"), DV_OK);
+    assert_int_equal(dv_db_repair(db), DV_OK); /* slot 3 is free */
+    assert_int_equal(dv_db_delete(db, "n9"), DV_OK);
+    assert_true(dv_info(db, 9)->tomb && dv_info(db, 9)->indeg0 > 0);
+    uint32_t cap = dv_db_slot_capacity(db), upper = DV_NO_SLOT, flat = DV_NO_SLOT;
+    for (uint32_t s = 0; s < cap; s++) {
+        assert_null(dv_db_lists_incoherence(db, s));
+        if (dv_db_slot_live(db, s) && dv_db_level_of(db, s) > 0 && dv_list(db, s, 1)[0] > 0) upper = s;
+        if (dv_db_slot_live(db, s) && dv_db_level_of(db, s) == 0) flat = s;
+    }
+    assert_null(dv_db_lists_incoherence(db, 3)); /* no vector there: nothing to check */
+    assert_true(upper != DV_NO_SLOT && flat != DV_NO_SLOT);
+
+    uint32_t *l0 = dv_list(db, 0, 0), count = l0[0], first = l0[1];
+    assert_true(count > 0);
+    l0[0] = dv_db_max_degree(db, 0) + 1;
+    assert_string_equal(dv_db_lists_incoherence(db, 0), "degree bound");
+    l0[0] = count;
+    l0[1] = 3; /* the freed slot */
+    assert_string_equal(dv_db_lists_incoherence(db, 0), "edge to a missing node");
+    l0[1] = first;
+    assert_null(dv_db_lists_incoherence(db, 0));
+
+    uint32_t *l1 = dv_list(db, upper, 1), keep = l1[1];
+    l1[1] = flat; /* a node without layer 1 */
+    assert_string_equal(dv_db_lists_incoherence(db, upper), "edge to a missing node");
+    l1[1] = keep;
+    assert_null(dv_db_lists_incoherence(db, upper));
+    dv_db_close(db);
+}
+
 static void replay_check_rejects_incoherent_events(void **state) {
     (void)state;
     rng r = {79};
@@ -555,6 +600,7 @@ int main(void) {
         cmocka_unit_test(replay_from_recorded_log_converges_at_checkpoints),
         cmocka_unit_test(edge_arrays_replay_like_single_events),
         cmocka_unit_test(replay_check_rejects_incoherent_events),
+        cmocka_unit_test(lists_incoherence_names_what_is_wrong),
         cmocka_unit_test(refused_op_begin_leaves_db_unchanged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

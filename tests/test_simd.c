@@ -499,6 +499,25 @@ static void test_scatter_with_repeated_index_keeps_the_later_value(void **state)
 
 /* ---- XXH3 ------------------------------------------------------------------ */
 
+/* dv_unshuffle4 puts element i's byte k back from plane k, for every
+ * length around the 16-element step (tail only, body only, both), and
+ * writes nothing past 4n bytes. */
+static void test_unshuffle4_inverts_the_byte_planes(void **state) {
+    (void)state;
+    enum { MAXN = 83 };
+    uint8_t planes[4 * MAXN], out[4 * MAXN + 8];
+    for (size_t n = 0; n <= MAXN; n++) {
+        for (size_t k = 0; k < 4; k++)
+            for (size_t i = 0; i < n; i++) planes[k * n + i] = (uint8_t)(i * 7 + k * 61 + n);
+        memset(out, 0xA5, sizeof out);
+        dv_unshuffle4(out, planes, n);
+        for (size_t i = 0; i < n; i++)
+            for (size_t k = 0; k < 4; k++)
+                if (out[4 * i + k] != planes[k * n + i]) fail_msg("n %zu, element %zu, byte %zu", n, i, k);
+        for (size_t j = 4 * n; j < sizeof out; j++) assert_int_equal(out[j], 0xA5);
+    }
+}
+
 /* dv_xxh3_update and each ISA build of it: XXH3_64bits of the whole input, fed in uneven pieces. */
 static void test_xxh3_update_equals_xxhash_in_every_build(void **state) {
     (void)state;
@@ -545,6 +564,7 @@ int main(void) {
         cmocka_unit_test(test_scatter_and_gather_equal_scalar_exactly),
         cmocka_unit_test(test_scatter_with_repeated_index_keeps_the_later_value),
         cmocka_unit_test(test_xxh3_update_equals_xxhash_in_every_build),
+        cmocka_unit_test(test_unshuffle4_inverts_the_byte_planes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -481,17 +481,8 @@ static dv_status check_coherence(dv_apply *ap, const dv_delta *d) {
         return dv_apply_fail(ap, seq, "entry point not live on the top level", DV_EINCOHERENT);
     if (ap->cfg.mode != DV_APPLY_STRUCTURAL || !changes_edges(d)) return DV_OK;
     for (size_t i = 0; i < ap->n_touched; i++) {
-        uint32_t s = ap->touched[i].slot;
-        if (!dv_db_slot_live(ap->db, s)) continue;
-        for (uint32_t l = 0; l <= dv_db_level_of(ap->db, s); l++) {
-            const uint32_t *lst;
-            uint32_t n;
-            if (dv_db_neighbours(ap->db, s, l, &lst, &n) != DV_OK || n > dv_db_max_degree(ap->db, l))
-                return dv_apply_fail(ap, seq, "degree bound", DV_EINCOHERENT);
-            for (uint32_t j = 0; j < n; j++) /* a tombstone is still a graph node */
-                if (!dv_db_slot_in_graph(ap->db, lst[j]) || dv_db_level_of(ap->db, lst[j]) < l)
-                    return dv_apply_fail(ap, seq, "edge to a missing node", DV_EINCOHERENT);
-        }
+        const char *why = dv_db_lists_incoherence(ap->db, ap->touched[i].slot);
+        if (why) return dv_apply_fail(ap, seq, why, DV_EINCOHERENT);
     }
     return DV_OK;
 }

@@ -27,6 +27,22 @@ void dv_db_prefetch_slot(const dv_db *db, uint32_t slot) {
     dv_prefetch_bytes(dv_info(db, slot), 1);
 }
 
+const char *dv_db_lists_incoherence(const dv_db *db, uint32_t slot) {
+    if (!dv_is_vector(db, slot)) return NULL;
+    for (uint32_t l = 0; l <= dv_info(db, slot)->level; l++) {
+        const uint32_t *lst = dv_list(db, slot, l);
+        uint32_t n = lst[0];
+        if (n > dv_maxdeg(db, l)) return "degree bound";
+        /* the neighbours' records sit at random places: all are asked for
+         * before the first is read, so their misses overlap */
+        for (uint32_t j = 1; j <= n; j++)
+            if (lst[j] < db->n_slots) dv_prefetch_bytes(dv_info(db, lst[j]), 1);
+        for (uint32_t j = 1; j <= n; j++) /* a tombstone is still a graph node */
+            if (!dv_is_live(db, lst[j]) || dv_info(db, lst[j])->level < l) return "edge to a missing node";
+    }
+    return NULL;
+}
+
 const float *dv_db_vector_of(const dv_db *db, uint32_t slot) {
     return dv_is_vector(db, slot) ? dv_vec(db, slot) : NULL;
 }

@@ -44,6 +44,12 @@ dv_status dv_db_reserve_for_replay(dv_db *db, uint32_t slot, uint32_t level);
  * Reads no node memory itself. */
 void dv_db_prefetch_slot(const dv_db *db, uint32_t slot);
 
+/* What is wrong with slot's lists, or NULL: each list within its layer's
+ * degree bound, each neighbour in the graph (a vector or a tombstone) up
+ * to that layer. NULL too when slot holds no vector. Apply's
+ * coherence_check runs it on every node a delta touched. */
+const char *dv_db_lists_incoherence(const dv_db *db, uint32_t slot);
+
 /* ---- read accessors (valid until the next write) ------------------------ */
 uint32_t dv_db_slot_of(const dv_db *db, const char *id); /* DV_NO_SLOT if absent */
 const char *dv_db_id_of(const dv_db *db, uint32_t slot); /* NULL unless it holds a vector */

@@ -9,6 +9,7 @@
  * f16 and i8 are the lossy modes for light replicas, with stated bounds.
  */
 #include "delta/floats.h"
+#include "simd/simd.h"
 
 #include <xxhash.h>
 
@@ -161,11 +162,8 @@ void dv_fa_read(dv_rd *r, uint32_t n, float *out, uint8_t *coding) {
     if (type == DV_FA_F32) {
         const uint8_t *q = dv_rd_bytes(r, (size_t)n * 4u);
         if (!q) return;
-        if (shuffled) { /* planes read side by side, one loop (vectorizes) */
-            const uint8_t *q0 = q, *q1 = q + n, *q2 = q + 2 * (size_t)n, *q3 = q + 3 * (size_t)n;
-            for (uint32_t i = 0; i < n; i++)
-                out[i] = dv_bits_f32((uint32_t)q0[i] | ((uint32_t)q1[i] << 8) | ((uint32_t)q2[i] << 16) |
-                                     ((uint32_t)q3[i] << 24));
+        if (shuffled) {
+            dv_unshuffle4(out, q, n); /* the floats' memory is their little-endian bytes (wire.h) */
         } else {
             for (uint32_t i = 0; i < n; i++) out[i] = dv_bits_f32(dv_ld32(q + 4 * (size_t)i));
         }

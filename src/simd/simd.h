@@ -58,6 +58,11 @@ size_t dv_diff(const float *old_v, const float *new_v, size_t n, float eps, uint
 void dv_scatter(float *dst, const uint32_t *idx, const float *values, size_t n);
 void dv_gather(float *out, const float *src, const uint32_t *idx, size_t n);
 
+/* Four byte planes of n bytes each (plane k = byte k of every element)
+ * back into n 4-byte little-endian elements at out (4n bytes, any
+ * alignment, not overlapping the planes): the float codec's unshuffle. */
+void dv_unshuffle4(void *out, const uint8_t *planes, size_t n);
+
 /* XXH3-64 streaming update: exactly xxhash's XXH3_64bits_update() on the
  * XXH3_state_t at xxh3_state (reset and digest it with xxhash as usual),
  * run with the widest vector unit this CPU has. The library is built for

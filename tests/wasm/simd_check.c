@@ -6,7 +6,8 @@
  * under node's WASI. Same checks as tests/test_simd.c, in plain C with an
  * exit status (no cmocka in wasi-libc): reductions within 1e-5 of the
  * absolute-term sum of a double reference, diff/scatter/gather bit-exact,
- * diff never writing at or past idx_out[n], unaligned pointers, fixed seed.
+ * diff never writing at or past idx_out[n], unaligned pointers, fixed seed;
+ * and the byte-plane unshuffle of the float codec against its definition.
  */
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "simd/kernels.h"
+#include "simd/simd.h"
 
 #define GUARD 8
 
@@ -87,6 +89,21 @@ static void check_n(const dv_kernels *k, size_t n, size_t off) {
     free(ob), free(nb), free(vb), free(g1), free(g2), free(d1), free(d2), free(i1), free(i2);
 }
 
+/* dv_unshuffle4 (src/simd/shuffle.c, its SIMD128 loop here): element i's
+ * byte k comes from plane k, nothing written past 4n bytes. */
+static void check_unshuffle(size_t n) {
+    uint8_t *planes = malloc(4 * n + 1), *out = malloc(4 * n + GUARD);
+    for (size_t j = 0; j < 4 * n; j++) planes[j] = (uint8_t)rng_next();
+    memset(out, 0xA5, 4 * n + GUARD);
+    dv_unshuffle4(out, planes, n);
+    for (size_t i = 0; i < n; i++)
+        for (size_t b = 0; b < 4; b++)
+            CHECK(out[4 * i + b] == planes[b * n + i], "unshuffle n=%zu element %zu byte %zu", n, i, b);
+    for (size_t j = 4 * n; j < 4 * n + GUARD; j++)
+        CHECK(out[j] == 0xA5, "unshuffle n=%zu wrote past the end", n);
+    free(planes), free(out);
+}
+
 int main(void) {
     const dv_kernels *k = dv_kernels_named("simd128");
     if (!k) {
@@ -103,6 +120,8 @@ int main(void) {
         for (size_t n = 0; n <= 67; n++, cases++) check_n(k, n, off);
         for (size_t b = 0; b < 4; b++, cases++) check_n(k, big[b], off);
     }
+    for (size_t n = 0; n <= 67; n++, cases++) check_unshuffle(n);
+    for (size_t b = 0; b < 4; b++, cases++) check_unshuffle(big[b]);
     printf("simd128 vs scalar: %zu cases, %d failures\n", cases, failures);
     return failures ? 1 : 0;
 }
