@@ -414,6 +414,8 @@ static uint64_t splitmix64(uint64_t *x) {
     return z ^ (z >> 31);
 }
 
+void dv_hnsw_skip_level(uint64_t *rng) { (void)splitmix64(rng); }
+
 uint32_t dv_hnsw_random_level(uint64_t *rng, double mult) {
     double u = (double)((splitmix64(rng) >> 11) + 1) * (1.0 / 9007199254740992.0); /* (0, 1] */
     double l = -log(u) * mult;

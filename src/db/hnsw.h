@@ -15,6 +15,8 @@
 
 /* Level of a new node: floor(-ln(u) * mult) from a splitmix64 state. */
 uint32_t dv_hnsw_random_level(uint64_t *rng, double mult);
+/* Advances rng past one level draw without computing the level (replay). */
+void dv_hnsw_skip_level(uint64_t *rng);
 
 /* k-NN through the index / by brute force, with an explicit scratch. */
 dv_status dv_hnsw_search_with(const dv_db *db, dv_search_scratch *s, const float *q, size_t k, size_t ef,

@@ -203,8 +203,9 @@ static dv_status replay_insert(dv_db *db, const dv_event *ev) {
     dv_store_node_attach(db, s, &prep, ev->u.insert.vec);
     /* the primary drew this level from its generator: advance ours the same
      * way, so a replica (or a db recovered from its log) that takes writes
-     * itself later draws the levels the primary would have drawn */
-    (void)dv_hnsw_random_level(&db->rng, db->level_mult);
+     * itself later draws the levels the primary would have drawn (one step
+     * of the generator; the level itself, a log(), is not needed) */
+    dv_hnsw_skip_level(&db->rng);
     return DV_OK;
 }
 
