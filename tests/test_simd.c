@@ -21,6 +21,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -499,6 +500,35 @@ static void test_scatter_with_repeated_index_keeps_the_later_value(void **state)
 
 /* ---- XXH3 ------------------------------------------------------------------ */
 
+/* dv_all_finite_f32 and each ISA build of it: 1 on finite values (zeros,
+ * subnormals, the largest float), 0 when one Inf, -Inf or NaN sits at any
+ * position of any length around the vector steps. */
+static void test_all_finite_finds_every_non_finite_value(void **state) {
+    (void)state;
+    typedef int (*finite_fn)(const float *, size_t);
+    finite_fn fns[3] = {dv_all_finite_f32, NULL, NULL};
+    if (dv_kernels_named("avx2")) fns[1] = dv_all_finite_f32_avx2;
+    if (dv_kernels_named("avx512")) fns[2] = dv_all_finite_f32_avx512;
+    const float bad[3] = {INFINITY, -INFINITY, NAN};
+    enum { MAXN = 70 };
+    float v[MAXN];
+    for (size_t f = 0; f < 3; f++) {
+        if (!fns[f]) continue;
+        for (size_t n = 0; n <= MAXN; n++) {
+            for (size_t i = 0; i < n; i++) v[i] = i % 3 == 0 ? 0.0f : i % 3 == 1 ? 1e-40f : -FLT_MAX;
+            if (fns[f](v, n) != 1) fail_msg("build %zu, length %zu: finite values refused", f, n);
+            for (size_t at = 0; at < n; at++)
+                for (size_t b = 0; b < 3; b++) {
+                    float keep = v[at];
+                    v[at] = bad[b];
+                    if (fns[f](v, n) != 0)
+                        fail_msg("build %zu, length %zu: value %zu at %zu missed", f, n, b, at);
+                    v[at] = keep;
+                }
+        }
+    }
+}
+
 /* dv_unshuffle4 puts element i's byte k back from plane k, for every
  * length around the 16-element step (tail only, body only, both), and
  * writes nothing past 4n bytes. */
@@ -565,6 +595,7 @@ int main(void) {
         cmocka_unit_test(test_scatter_with_repeated_index_keeps_the_later_value),
         cmocka_unit_test(test_xxh3_update_equals_xxhash_in_every_build),
         cmocka_unit_test(test_unshuffle4_inverts_the_byte_planes),
+        cmocka_unit_test(test_all_finite_finds_every_non_finite_value),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -144,13 +144,7 @@ uint32_t dv_store_next_slot(const dv_db *db) {
 /* Branch-free over the bits (exponent all ones = Inf or NaN), so it
  * vectorizes: every insert and dense update on a replica runs it. */
 dv_status dv_store_check_vector(const float *v, size_t n) {
-    uint32_t bad = 0;
-    for (size_t i = 0; i < n; i++) {
-        uint32_t b;
-        memcpy(&b, &v[i], 4);
-        bad |= (uint32_t)((b & 0x7f800000u) == 0x7f800000u);
-    }
-    return bad ? DV_ENONFINITE : DV_OK;
+    return dv_all_finite_f32(v, n) ? DV_OK : DV_ENONFINITE;
 }
 
 dv_status dv_store_check_sparse(const dv_db *db, const uint32_t *idx, const float *values, size_t n) {

@@ -50,12 +50,7 @@ size_t dv_fa_bound(uint32_t n) {
     return 1u + (a > b ? a : b);
 }
 
-/* Branch-free (no early exit), so it vectorizes: the answer is almost always yes. */
-int dv_all_finite(const float *v, uint32_t n) {
-    uint32_t bad = 0;
-    for (uint32_t i = 0; i < n; i++) bad |= (uint32_t)((dv_f32_bits(v[i]) & 0x7F800000u) == 0x7F800000u);
-    return !bad;
-}
+int dv_all_finite(const float *v, uint32_t n) { return dv_all_finite_f32(v, n); }
 
 static void put_f32(dv_wr *w, const float *v, uint32_t n, int shuffle, const float *xor_base) {
     if (!shuffle) {

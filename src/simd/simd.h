@@ -58,6 +58,10 @@ size_t dv_diff(const float *old_v, const float *new_v, size_t n, float eps, uint
 void dv_scatter(float *dst, const uint32_t *idx, const float *values, size_t n);
 void dv_gather(float *out, const float *src, const uint32_t *idx, size_t n);
 
+/* 1 when none of v[0..n) is an Inf or a NaN, else 0; run with the widest
+ * vector unit this CPU has. */
+int dv_all_finite_f32(const float *v, size_t n);
+
 /* Four byte planes of n bytes each (plane k = byte k of every element)
  * back into n 4-byte little-endian elements at out (4n bytes, any
  * alignment, not overlapping the planes): the float codec's unshuffle. */
