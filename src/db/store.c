@@ -141,8 +141,8 @@ uint32_t dv_store_next_slot(const dv_db *db) {
     return db->n_free ? db->free_slots[db->n_free - 1] : db->n_slots;
 }
 
-/* Branch-free over the bits (exponent all ones = Inf or NaN), so it
- * vectorizes: every insert and dense update on a replica runs it. */
+/* No Inf or NaN (exponent bits all ones), checked with the widest vector
+ * unit (simd.h): every insert and dense update on a replica runs it. */
 dv_status dv_store_check_vector(const float *v, size_t n) {
     return dv_all_finite_f32(v, n) ? DV_OK : DV_ENONFINITE;
 }
