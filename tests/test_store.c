@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "deltavec.h"
+#include "db/db_internal.h"
 #include "support/stream.h"
 #include "db/replay.h"
 #include "util/alloc.h"
@@ -280,6 +281,32 @@ static void growth_of_a_large_store(void **state) {
         assert_int_equal(mapped, 0);
     dv_db_close(db);
     assert_int_equal(dv_mem_big_mapped_bytes(), mapped0);
+}
+
+/* A growing store's vectors fill whole 2 MiB pages when that costs at most
+ * 1/16 more slots (store.c vectors_capacity); a first reservation, and a
+ * growth where rounding would cost more, stay exact. */
+static void grown_vectors_fill_whole_huge_pages(void **state) {
+    (void)state;
+#if DV_SEGMENTED_NODES
+    skip(); /* segments of fixed size: the rounding is the flat arrays' */
+#else
+    const size_t huge = (size_t)2 << 20;
+    static float v[128];
+    dv_db *db = test_open_db_sized(128, 4, 16); /* 512-byte vectors: 4,096 slots per 2 MiB */
+    assert_int_equal(dv_db_reserve(db, 1000), DV_OK);
+    assert_int_equal(db->vectors_cap, 1000); /* first reservation: exact */
+    assert_int_equal(dv_db_insert(db, "a", v, NULL, 0), DV_OK);
+    assert_int_equal(dv_db_reserve(db, 18000), DV_OK); /* 20,480 would be 14% more: exact */
+    assert_int_equal(db->vectors_cap, 18000);
+    assert_int_equal(dv_db_reserve(db, 45000), DV_OK); /* 45,056: 0.1% more */
+    assert_int_equal(db->vectors_cap, 45056);
+    assert_int_equal(db->vectors_cap * db->vector_size % huge, 0);
+    assert_int_equal(db->cap, 45000);
+    assert_int_equal(dv_db_insert(db, "b", v, NULL, 0), DV_OK);
+    assert_int_equal(dv_db_check_invariants(db), DV_OK);
+    dv_db_close(db);
+#endif
 }
 
 static size_t user_calls;
@@ -671,6 +698,7 @@ int main(void) {
         cmocka_unit_test(growth_past_many_reallocations),
         cmocka_unit_test(big_blocks_keep_their_bytes),
         cmocka_unit_test(growth_of_a_large_store),
+        cmocka_unit_test(grown_vectors_fill_whole_huge_pages),
         cmocka_unit_test(deleted_slots_are_reused_lifo),
         cmocka_unit_test(metadata_set_overwrite_remove_and_limits),
         cmocka_unit_test(iterate_visits_live_in_slot_order),
