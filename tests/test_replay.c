@@ -411,24 +411,32 @@ static void replay_from_recorded_log_converges_at_checkpoints(void **state) {
     rec_free(&ra);
 }
 
-/* The per-node half of apply's coherence_check: a built db (with a
- * tombstone still pointed to) passes on every slot; a list over its bound
- * and an edge to a freed slot or to a node below the layer are named. */
-static void lists_incoherence_names_what_is_wrong(void **state) {
-    (void)state;
-    rng r = {83};
+/* A db of n random vectors where slot 3 is free (deleted, repaired away)
+ * and slot 9 a tombstone that lists still point to. */
+static dv_db *db_with_free_slot_and_tombstone(uint64_t seed, int n) {
+    rng r = {seed};
     dv_db *db = open_db(7);
     float v[DIM];
     char id[16];
-    for (int i = 0; i < 300; i++) {
+    for (int i = 0; i < n; i++) {
         snprintf(id, sizeof id, "n%d", i);
         randvec(&r, v);
         assert_int_equal(dv_db_insert(db, id, v, NULL, 0), DV_OK);
     }
     assert_int_equal(dv_db_delete(db, "n3"), DV_OK);
-    assert_int_equal(dv_db_repair(db), DV_OK); /* slot 3 is free */
+    assert_int_equal(dv_db_repair(db), DV_OK);
     assert_int_equal(dv_db_delete(db, "n9"), DV_OK);
+    assert_int_equal(dv_db_tombstones(db), 1);
     assert_true(dv_info(db, 9)->tomb && dv_info(db, 9)->indeg0 > 0);
+    return db;
+}
+
+/* The per-node half of apply's coherence_check: a built db (with a
+ * tombstone still pointed to) passes on every slot; a list over its bound
+ * and an edge to a freed slot or to a node below the layer are named. */
+static void lists_incoherence_names_what_is_wrong(void **state) {
+    (void)state;
+    dv_db *db = db_with_free_slot_and_tombstone(83, 300);
     uint32_t cap = dv_db_slot_capacity(db), upper = DV_NO_SLOT, flat = DV_NO_SLOT;
     for (uint32_t s = 0; s < cap; s++) {
         assert_null(dv_db_lists_incoherence(db, s));
@@ -458,20 +466,10 @@ static void lists_incoherence_names_what_is_wrong(void **state) {
 
 static void replay_check_rejects_incoherent_events(void **state) {
     (void)state;
-    rng r = {79};
-    dv_db *db = open_db(7);
-    float v[DIM];
-    char id[16];
-    for (int i = 0; i < 200; i++) {
-        snprintf(id, sizeof id, "n%d", i);
-        randvec(&r, v);
-        assert_int_equal(dv_db_insert(db, id, v, NULL, 0), DV_OK);
-    }
-    assert_int_equal(dv_db_delete(db, "n3"), DV_OK);
-    assert_int_equal(dv_db_repair(db), DV_OK); /* slot 3 is free */
-    assert_int_equal(dv_db_delete(db, "n9"), DV_OK);
-    assert_int_equal(dv_db_tombstones(db), 1); /* slot 9: a tombstone, still pointed to */
-    assert_true(dv_info(db, 9)->tomb && dv_info(db, 9)->indeg0 > 0);
+    dv_db *db = db_with_free_slot_and_tombstone(79, 200);
+    rng r = {80};
+    float v[DIM]; /* a finite vector for the inserts refused for other reasons */
+    randvec(&r, v);
     uint64_t h = dv_db_state_hash(db);
     uint32_t cap = dv_db_slot_capacity(db);
     /* a node with a full layer-0 list, and a live node not in it */
