@@ -285,7 +285,8 @@ static void growth_of_a_large_store(void **state) {
 
 /* A growing store's vectors fill whole 2 MiB pages when that costs at most
  * 1/16 more slots (store.c vectors_capacity); a first reservation, and a
- * growth where rounding would cost more, stay exact. */
+ * growth where rounding would cost more, stay exact; a clone rounds within
+ * 1/8. */
 static void grown_vectors_fill_whole_huge_pages(void **state) {
     (void)state;
 #if DV_SEGMENTED_NODES
@@ -305,6 +306,23 @@ static void grown_vectors_fill_whole_huge_pages(void **state) {
     assert_int_equal(db->cap, 45000);
     assert_int_equal(dv_db_insert(db, "b", v, NULL, 0), DV_OK);
     assert_int_equal(dv_db_check_invariants(db), DV_OK);
+    dv_db_close(db);
+
+    /* a clone rounds up too, within 1/8 (the growth step its first insert would take) */
+    db = test_open_db_sized(128, 4, 16);
+    char id[16];
+    for (int i = 0; i < 11500; i++) {
+        snprintf(id, sizeof id, "c%d", i);
+        v[i % 128] = (float)i;
+        assert_int_equal(dv_db_insert(db, id, v, NULL, 0), DV_OK);
+    }
+    dv_db *c;
+    assert_int_equal(dv_db_clone(db, &c), DV_OK);
+    assert_int_equal(c->vectors_cap, 12288); /* 11,500 -> 3 x 4,096: 6.9% more */
+    assert_int_equal(dv_db_state_hash(c), dv_db_state_hash(db));
+    assert_int_equal(dv_db_insert(c, "after", v, NULL, 0), DV_OK);
+    assert_int_equal(dv_db_check_invariants(c), DV_OK);
+    dv_db_close(c);
     dv_db_close(db);
 #endif
 }

@@ -55,7 +55,7 @@ dv_status dv_db_clone(const dv_db *src, dv_db **out) {
     dv_status st = dv_db_open(&cfg, &db);
     if (st != DV_OK) return st;
     db->cfg.allocator = NULL;
-    if ((st = dv_store_reserve(db, src->n_slots)) != DV_OK) goto fail;
+    if ((st = dv_store_reserve_for_clone(db, src->n_slots)) != DV_OK) goto fail;
     if (!dv_ids_reserve(db, (uint32_t)src->live)) {
         st = DV_ENOMEM;
         goto fail;

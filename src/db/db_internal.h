@@ -286,8 +286,13 @@ size_t dv_db_op_bound_bytes(const dv_db *db, size_t id_len, size_t meta_bytes, s
 
 /* ---- store (store.c) ---------------------------------------------------- */
 dv_status dv_store_reserve(dv_db *db, uint32_t n_slots); /* capacity for slots [0, n_slots) */
-void dv_store_free_slots_storage(dv_db *db);             /* nodes, infos, free_slots (close) */
-uint32_t dv_store_next_slot(const dv_db *db);            /* the slot the next insert will take */
+/* The same for a clone of a db with n slots: its flat vector array rounded
+ * up to whole 2 MiB pages when that costs at most 1/8 more slots (the
+ * store's growth step), so the inserts that follow a clone (a replica made
+ * from a primary) land in huge pages from the first. */
+dv_status dv_store_reserve_for_clone(dv_db *db, uint32_t n_slots);
+void dv_store_free_slots_storage(dv_db *db);  /* nodes, infos, free_slots (close) */
+uint32_t dv_store_next_slot(const dv_db *db); /* the slot the next insert will take */
 dv_status dv_store_check_vector(const float *v, size_t n);
 dv_status dv_store_check_meta(const dv_meta_kv *meta, size_t n, size_t *bytes);
 /* Two bits per key=value pair (from its XXH3 hash) in 32: a slot holding a

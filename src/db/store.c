@@ -102,24 +102,40 @@ void dv_store_free_slots_storage(dv_db *db) {
     dv_mem_free(&db->mem, db->seg, (size_t)db->seg_cap * sizeof(dv_seg));
     dv_mem_free_big(&db->mem, db->free_slots, (size_t)db->free_cap * 4);
 }
+/* Segments never move: a clone reserves what its source holds. */
+dv_status dv_store_reserve_for_clone(dv_db *db, uint32_t n) { return dv_store_reserve(db, n); }
 #else
-/* The vectors' capacity when the array grows from want - 1 to want or more:
- * rounded up, when that costs at most 1/16 more slots, to fill whole 2 MiB
- * pages. The kernel backs a huge page only where a whole aligned 2 MiB
- * range lies inside a mapping, and new vectors are written at the end of
- * the array: a partial last page took one fault per 4 KiB (about 1.2 us
- * each here, 40 per batch of 100 inserts at dim 384) instead of one per
- * 2 MiB. A first reservation stays exact (a db sized for n holds n). */
+/* want vector slots rounded up to fill whole 2 MiB pages, when that costs
+ * at most want >> extra_shift more slots, else want. The kernel backs a
+ * huge page only where a whole aligned 2 MiB range lies inside a mapping,
+ * and new vectors are written at the end of the array: a partial last page
+ * took one fault per 4 KiB (about 1.2 us each here, 40 per batch of 100
+ * inserts at dim 384) instead of one per 2 MiB. */
 #define HUGE_PAGE_BYTES ((size_t)2 << 20)
-static uint32_t vectors_capacity(const dv_db *db, uint32_t want) {
+static uint32_t whole_pages(const dv_db *db, uint32_t want, unsigned extra_shift) {
     size_t size = db->vector_size, g = HUGE_PAGE_BYTES;
-    if (db->vectors_cap == 0 || (uint64_t)want * size < 2 * HUGE_PAGE_BYTES) return want;
+    if ((uint64_t)want * size < 2 * HUGE_PAGE_BYTES) return want;
     while (g > 1 && size % 2 == 0) { /* g = 2 MiB / gcd(size, 2 MiB): slots per whole number of pages */
         size /= 2;
         g /= 2;
     }
     uint64_t r = ((uint64_t)want + g - 1) / g * g;
-    return r - want <= want / 16 && r < DV_NO_SLOT ? (uint32_t)r : want;
+    return r - want <= (want >> extra_shift) && r < DV_NO_SLOT ? (uint32_t)r : want;
+}
+
+/* The vectors' capacity when the array grows to want or more: whole pages
+ * within 1/16. A first reservation stays exact (a db sized for n holds n). */
+static uint32_t vectors_capacity(const dv_db *db, uint32_t want) {
+    return db->vectors_cap == 0 ? want : whole_pages(db, want, 4);
+}
+
+dv_status dv_store_reserve_for_clone(dv_db *db, uint32_t n) {
+    dv_status st = dv_store_reserve(db, n);
+    uint32_t v = whole_pages(db, n, 3);
+    if (st == DV_OK && v > db->vectors_cap &&
+        !grow_array(&db->mem, (void **)&db->vectors, &db->vectors_cap, v, db->vector_size))
+        st = DV_ENOMEM;
+    return st;
 }
 
 /* Flat arrays: each grows separately (and keeps its own capacity). */
