@@ -111,10 +111,9 @@ dv_status dv_store_reserve_for_clone(dv_db *db, uint32_t n) { return dv_store_re
  * and new vectors are written at the end of the array: a partial last page
  * took one fault per 4 KiB (about 1.2 us each here, 40 per batch of 100
  * inserts at dim 384) instead of one per 2 MiB. */
-#define HUGE_PAGE_BYTES ((size_t)2 << 20)
 static uint32_t whole_pages(const dv_db *db, uint32_t want, unsigned extra_shift) {
-    size_t size = db->vector_size, g = HUGE_PAGE_BYTES;
-    if ((uint64_t)want * size < 2 * HUGE_PAGE_BYTES) return want;
+    size_t size = db->vector_size, g = DV_HUGE_PAGE_BYTES;
+    if ((uint64_t)want * size < 2 * DV_HUGE_PAGE_BYTES) return want;
     while (g > 1 && size % 2 == 0) { /* g = 2 MiB / gcd(size, 2 MiB): slots per whole number of pages */
         size /= 2;
         g /= 2;

@@ -19,7 +19,7 @@
  * searches take fewer TLB misses. Advice only: without THP (or with it set
  * to "never") nothing changes, and a refusal is ignored. */
 #define HUGE_MIN ((size_t)4 << 20)
-#define HUGE_ALIGN ((uintptr_t)2 << 20)
+#define HUGE_ALIGN ((uintptr_t)DV_HUGE_PAGE_BYTES)
 
 static void advise_huge(void *p, size_t size) {
 #if defined(__linux__) && defined(MADV_HUGEPAGE)

@@ -41,6 +41,9 @@ void dv_mem_free_big(dv_mem *m, void *p, size_t size);
  * not see them: a heap measure adds this (bench_hnsw). */
 size_t dv_mem_big_mapped_bytes(void);
 int dv_mem_big_blocks_are_mapped(void); /* 1 in builds where big blocks are mappings */
+/* A transparent huge page: a big block's mapping starts on this boundary,
+ * and the kernel backs a whole aligned range of it with one page. */
+#define DV_HUGE_PAGE_BYTES ((size_t)2 << 20)
 
 /* Overflow-checked a*b; returns 0 on overflow (callers treat 0 as failure). */
 size_t dv_mul_size(size_t a, size_t b);
