@@ -563,9 +563,12 @@ dv_status dv_apply_decoded_locked(dv_apply *ap, const dv_delta *d) {
             st = apply_one(ap, &d->subs[i]);
         }
     } else {
-        /* the node's lines are asked for before the id lookup, whose own
-         * misses (bucket, slot record, id string) then overlap them */
-        dv_db_prefetch_slot(ap->db, d->slot);
+        /* an update's node is asked for before the id lookup, whose own
+         * misses (bucket, slot record, id string) then overlap them; an
+         * insert's slot is fresh, a delete does not read the vector, and a
+         * delta without a vector part names no node of its own */
+        if (d->vkind != DV_VEC_NONE && d->vkind != DV_VEC_INSERT && d->vkind != DV_VEC_DELETE)
+            dv_db_prefetch_slot(ap->db, d->slot);
         st = apply_one(ap, d);
     }
     if (st == DV_OK) st = check_entry(ap, d);
