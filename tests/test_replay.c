@@ -386,6 +386,96 @@ static void edge_arrays_replay_like_single_events(void **state) {
     rec_free(&ra);
 }
 
+/* Applies [first, second] to a clone of db as one array of kind on layer;
+ * the second must be refused as incoherent, with the first applied. */
+static void expect_second_refused(const dv_db *db, dv_event_kind kind, uint32_t layer, edge_pair first,
+                                  edge_pair second) {
+    dv_db *c;
+    assert_int_equal(dv_db_clone(db, &c), DV_OK);
+    edge_pair arr[2] = {first, second};
+    size_t failed = 99999;
+    assert_int_equal(dv_db_replay_edges(c, kind, layer, arr, sizeof arr[0], 2, &failed), DV_EINCOHERENT);
+    assert_int_equal(failed, 1);
+    assert_int_equal(dv_db_check_invariants(c), DV_OK);
+    dv_db_close(c);
+}
+
+/* A live slot with a level of at least `level` whose list on `layer` has
+ * fewer than `max` entries (and at least `min`), from `after` on. */
+static uint32_t find_node(const dv_db *db, uint32_t after, uint32_t level, uint32_t layer, uint32_t min,
+                          uint32_t max) {
+    for (uint32_t s = after; s < dv_db_slot_capacity(db); s++) {
+        const uint32_t *lst;
+        uint32_t n;
+        if (!dv_db_slot_in_graph(db, s) || dv_db_level_of(db, s) < level) continue;
+        if (dv_db_neighbours(db, s, layer, &lst, &n) == DV_OK && n >= min && n < max) return s;
+    }
+    fail_msg("no node of level %u with %u..%u neighbours on layer %u", level, min, max, layer);
+    return 0;
+}
+
+/* A live slot of at least `level`, not `from` and not in from's list on layer. */
+static uint32_t find_stranger(const dv_db *db, uint32_t from, uint32_t layer, uint32_t level) {
+    const uint32_t *lst;
+    uint32_t n;
+    assert_int_equal(dv_db_neighbours(db, from, layer, &lst, &n), DV_OK);
+    for (uint32_t t = 0; t < dv_db_slot_capacity(db); t++) {
+        int in = t == from || !dv_db_slot_in_graph(db, t) || dv_db_level_of(db, t) < level;
+        for (uint32_t j = 0; j < n && !in; j++) in = lst[j] == t;
+        if (!in) return t;
+    }
+    fail_msg("no stranger");
+    return 0;
+}
+
+/* dv_db_replay_edges checks a list's node once per run of edges that leave
+ * it: every way an edge can be wrong is still refused where it stands,
+ * also when it is the first of a new run. */
+static void edge_arrays_refuse_every_wrong_edge(void **state) {
+    (void)state;
+    rng r = {777};
+    dv_db *db = open_db(9);
+    for (int op = 0; op < 600; op++) random_op(db, &r);
+    uint32_t cap = dv_db_slot_capacity(db), deg0 = dv_db_max_degree(db, 0), deg1 = dv_db_max_degree(db, 1);
+    uint32_t s = find_node(db, 0, 0, 0, 2, deg0), t = find_stranger(db, s, 0, 0);
+    uint32_t u = find_node(db, s + 1, 0, 0, 2, deg0), full = find_node(db, 0, 0, 0, deg0, deg0 + 1);
+    uint32_t full_t = find_stranger(db, full, 0, 0);
+    uint32_t hi = find_node(db, 0, 1, 1, 1, deg1), hi_t = find_stranger(db, hi, 1, 1);
+    uint32_t lo = 0; /* a node without layer 1 */
+    while (!dv_db_slot_in_graph(db, lo) || dv_db_level_of(db, lo) > 0) lo++;
+    const uint32_t *ls, *lu, *lh;
+    uint32_t ns, nu, nh;
+    assert_int_equal(dv_db_neighbours(db, s, 0, &ls, &ns), DV_OK);
+    assert_int_equal(dv_db_neighbours(db, u, 0, &lu, &nu), DV_OK);
+    assert_int_equal(dv_db_neighbours(db, hi, 1, &lh, &nh), DV_OK);
+    edge_pair add_st = {s, t, 1}, rm_s0 = {s, ls[0], 0};
+    uint32_t s_only = DV_NO_SLOT; /* in s's list, not in u's */
+    for (uint32_t j = 1; j < ns && s_only == DV_NO_SLOT; j++) {
+        s_only = ls[j];
+        for (uint32_t i = 0; i < nu; i++)
+            if (lu[i] == ls[j]) s_only = DV_NO_SLOT;
+    }
+    assert_true(s_only != DV_NO_SLOT);
+
+    /* additions */
+    expect_second_refused(db, DV_EV_EDGE_ADD, 0, add_st, (edge_pair){s, t, 1});         /* now a duplicate */
+    expect_second_refused(db, DV_EV_EDGE_ADD, 0, add_st, (edge_pair){s, ls[1], 1});     /* already there */
+    expect_second_refused(db, DV_EV_EDGE_ADD, 0, add_st, (edge_pair){s, s, 1});         /* to itself */
+    expect_second_refused(db, DV_EV_EDGE_ADD, 0, add_st, (edge_pair){s, cap + 5, 1});   /* to no node */
+    expect_second_refused(db, DV_EV_EDGE_ADD, 0, add_st, (edge_pair){cap + 3, t, 1});   /* from no node */
+    expect_second_refused(db, DV_EV_EDGE_ADD, 0, add_st, (edge_pair){full, full_t, 1}); /* full */
+    expect_second_refused(db, DV_EV_EDGE_ADD, 1, (edge_pair){hi, hi_t, 1}, (edge_pair){lo, hi_t, 1});
+    expect_second_refused(db, DV_EV_EDGE_ADD, 1, (edge_pair){hi, hi_t, 1}, (edge_pair){hi, lo, 1});
+    /* removals */
+    expect_second_refused(db, DV_EV_EDGE_REMOVE, 0, rm_s0, rm_s0);                     /* gone now */
+    expect_second_refused(db, DV_EV_EDGE_REMOVE, 0, rm_s0, (edge_pair){s, t, 0});      /* never there */
+    expect_second_refused(db, DV_EV_EDGE_REMOVE, 0, rm_s0, (edge_pair){u, s_only, 0}); /* s's, not u's */
+    expect_second_refused(db, DV_EV_EDGE_REMOVE, 0, rm_s0, (edge_pair){cap + 3, lu[0], 0});
+    expect_second_refused(db, DV_EV_EDGE_REMOVE, 1, (edge_pair){hi, lh[0], 0}, (edge_pair){lo, lh[0], 0});
+    assert_true(nh >= 1);
+    dv_db_close(db);
+}
+
 static void replay_from_recorded_log_converges_at_checkpoints(void **state) {
     (void)state;
     rng r = {78};
@@ -597,6 +687,7 @@ int main(void) {
         cmocka_unit_test(replayed_events_reproduce_state_after_every_op),
         cmocka_unit_test(replay_from_recorded_log_converges_at_checkpoints),
         cmocka_unit_test(edge_arrays_replay_like_single_events),
+        cmocka_unit_test(edge_arrays_refuse_every_wrong_edge),
         cmocka_unit_test(replay_check_rejects_incoherent_events),
         cmocka_unit_test(lists_incoherence_names_what_is_wrong),
         cmocka_unit_test(refused_op_begin_leaves_db_unchanged),

@@ -348,8 +348,17 @@ void dv_store_node_set_vector(dv_db *db, uint32_t slot, const float *vec, const 
 /* ---- graph primitives (graph.c): the only code that changes lists --------- */
 void dv_graph_add_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to, float d);
 void dv_graph_remove_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to);
+/* Removes the j-th entry of from's list on layer (j < the list's length). */
+void dv_graph_remove_at(dv_db *db, uint32_t from, uint32_t layer, uint32_t j);
 void dv_graph_set_entry(dv_db *db, uint32_t entry, uint32_t max_level);
 int dv_graph_has_edge(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to);
+/* The position of `to` in a list (count first, as dv_list returns it), or
+ * the list's length when it is not there. */
+static inline uint32_t dv_graph_find(const uint32_t *lst, uint32_t to) {
+    uint32_t n = lst[0], j = 0;
+    while (j < n && lst[1 + j] != to) j++;
+    return j;
+}
 
 /* ---- scratch ------------------------------------------------------------ */
 dv_status dv_hnsw_scratch_create(const dv_allocator *a, dv_search_scratch **out);

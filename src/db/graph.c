@@ -82,10 +82,15 @@ void dv_graph_add_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to, fl
 }
 
 void dv_graph_remove_edge(dv_db *db, uint32_t from, uint32_t layer, uint32_t to) {
+    const uint32_t *lst = dv_list(db, from, layer);
+    uint32_t j = dv_graph_find(lst, to);
+    if (j == lst[0]) return; /* callers only remove existing edges */
+    dv_graph_remove_at(db, from, layer, j);
+}
+
+void dv_graph_remove_at(dv_db *db, uint32_t from, uint32_t layer, uint32_t j) {
     uint32_t *lst = dv_list(db, from, layer);
-    uint32_t n = lst[0], j = 0;
-    while (j < n && lst[1 + j] != to) j++;
-    if (j == n) return; /* callers only remove existing edges */
+    uint32_t n = lst[0], to = lst[1 + j];
     memmove(lst + 1 + j, lst + 2 + j, (size_t)(n - j - 1) * 4);
     lst[0] = n - 1;
     (*dv_indeg(db, to, layer))--;
