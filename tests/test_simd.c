@@ -299,7 +299,7 @@ static uint64_t build_with(const dv_kernels *k, dv_metric metric) {
     db->l2sq = k->l2sq, db->dot = k->dot; /* the kernels the db caches at open */
     float w[DIM], v[DIM];
     char id[32];
-    rng_state = 6;
+    rng_state = 7;
     for (int j = 0; j < DIM; j++) w[j] = rng_float() * (float)(1 + (j % 5) * 1000);
     for (int i = 0; i < N + N / 4; i++) {
         memcpy(v, w, sizeof v);       /* w with three pairs swapped: distances are sums of few terms of */

@@ -609,64 +609,83 @@ static long collect_in(dv_db *db, uint32_t x, uint32_t layer) {
     return found;
 }
 
-/* Plan record: [a][layer][k][k selected slots]. */
-dv_status dv_hnsw_plan_unlink(dv_db *db, uint32_t x, int for_update, size_t *edge_events) {
-    size_t events = 0;
-    db->plan_len = 0;
-    uint32_t L = dv_info(db, x)->level;
-    dv_heap_item c[4 * DV_MAX_M + 1], sel[4 * DV_MAX_M + 1];
-    for (uint32_t l = 0; l <= L; l++) {
-        long nin = collect_in(db, x, l);
-        if (nin < 0) return DV_ENOMEM;
-        const uint32_t *lx = dv_list(db, x, l);
-        uint32_t mmax = dv_maxdeg(db, l);
-        for (long i = 0; i < nin; i++) {
-            uint32_t a = db->inlist[i];
-            const uint32_t *la = dv_list(db, a, l);
-            dv_search_scratch *sc = db->scratch;
-            uint16_t t_old = dv_hnsw_new_epoch(sc), t_new = dv_hnsw_new_epoch(sc);
-            uint16_t *vis = sc->visited;
-            uint32_t n = 0;
-            vis[a] = t_new;
-            vis[x] = t_new;
-            for (uint32_t j = 0; j < la[0]; j++) {
-                vis[la[1 + j]] = t_old;
-                if (la[1 + j] != x && !dv_info(db, la[1 + j])->tomb) c[n++].id = la[1 + j];
-            }
-            for (uint32_t j = 0; j < lx[0]; j++) {
-                uint32_t b = lx[1 + j];
-                if (vis[b] == t_old || vis[b] == t_new || dv_info(db, b)->tomb) continue;
-                vis[b] = t_new;
-                c[n++].id = b;
-            }
-            for (uint32_t j = 0; j < n; j++) c[j].d = dv_dist_nodes(db, a, c[j].id);
-            sort_items(c, n);
-            uint32_t k = heuristic(db, c, n, mmax, sel);
-            /* events: removals of old entries not kept (x included), appends of new ones */
-            uint32_t adds = 0, keep_old = 0;
-            for (uint32_t j = 0; j < k; j++) {
-                if (vis[sel[j].id] == t_old)
-                    keep_old++;
-                else
-                    adds++;
-            }
-            events += (la[0] - keep_old) + adds;
-            dv_status st = plan_push(db, a);
-            if (st == DV_OK) st = plan_push(db, l);
-            if (st == DV_OK) st = plan_push(db, k);
-            for (uint32_t j = 0; j < k && st == DV_OK; j++) st = plan_push(db, sel[j].id);
-            if (st != DV_OK) return st;
-        }
-        if (for_update) events += lx[0];
-    }
-    *edge_events = events;
-    return DV_OK;
-}
-
 /* A plan record whose layer has this bit asks for one back edge instead:
  * [b][layer | PLAN_BACK][1][a] appends a to b's list if it has room (and b
  * is a vector without that edge), checked when applied. */
 #define PLAN_BACK 0x80000000u
+
+/* Plans the list of a, an in-neighbour of x on layer, once x leaves it: a
+ * keeps its other entries as they are, and takes x's neighbours (nearest to
+ * a first) into the room, each only if no entry a keeps or took is closer to
+ * it than a is (the insert heuristic seeded with the kept entries, as the
+ * delete repair does), and each new edge a -> b asks for its back edge b -> a
+ * (added if b's list has room). Re-selecting the whole list instead (the kept
+ * entries judged again beside the candidates) dropped about four edges per
+ * list: a re-link carried ~120 edge changes instead of ~40, and recall@10
+ * after re-linking every vector twice was lower (docs/DB.md).
+ * Plan records: [a][layer][k][the kept entries, then those taken], then
+ * one back-edge record per entry taken. */
+static dv_status plan_in_neighbour(dv_db *db, uint32_t a, uint32_t x, uint32_t layer, size_t *events) {
+    const uint32_t *la = dv_list(db, a, layer), *lx = dv_list(db, x, layer);
+    dv_heap_item c[2 * DV_MAX_M], sel[2 * DV_MAX_M];
+    dv_search_scratch *sc = db->scratch;
+    uint16_t tag = dv_hnsw_new_epoch(sc);
+    uint16_t *vis = sc->visited;
+    uint32_t k = 0, n = 0, mmax = dv_maxdeg(db, layer);
+    vis[a] = tag;
+    vis[x] = tag;
+    for (uint32_t j = 0; j < la[0]; j++) {
+        vis[la[1 + j]] = tag;
+        if (la[1 + j] != x) sel[k++].id = la[1 + j];
+    }
+    uint32_t kept = k;
+    for (uint32_t j = 0; j < lx[0]; j++) {
+        uint32_t b = lx[1 + j];
+        if (vis[b] == tag || dv_info(db, b)->tomb) continue;
+        vis[b] = tag;
+        c[n].id = b;
+        c[n].d = dv_dist_nodes(db, a, b);
+        n++;
+    }
+    sort_items(c, n);
+    for (uint32_t t = 0; t < n && k < mmax; t++) {
+        const float *v = dv_vec(db, c[t].id);
+        float vinv = db->cfg.metric == DV_METRIC_COSINE ? dv_info(db, c[t].id)->inv_norm : 1.0f;
+        int good = 1;
+        for (uint32_t j = 0; j < k && good; j++)
+            if (dv_dist_q(db, v, vinv, sel[j].id) < c[t].d) good = 0;
+        if (good) sel[k++] = c[t];
+    }
+    *events += 1 + 2 * (k - kept); /* x's removal, the appends, their back edges */
+    dv_status st = plan_push(db, a);
+    if (st == DV_OK) st = plan_push(db, layer);
+    if (st == DV_OK) st = plan_push(db, k);
+    for (uint32_t j = 0; j < k && st == DV_OK; j++) st = plan_push(db, sel[j].id);
+    for (uint32_t j = kept; j < k && st == DV_OK; j++) {
+        st = plan_push(db, sel[j].id);
+        if (st == DV_OK) st = plan_push(db, layer | PLAN_BACK);
+        if (st == DV_OK) st = plan_push(db, 1);
+        if (st == DV_OK) st = plan_push(db, a);
+    }
+    return st;
+}
+
+dv_status dv_hnsw_plan_unlink(dv_db *db, uint32_t x, int for_update, size_t *edge_events) {
+    size_t events = 0;
+    db->plan_len = 0;
+    uint32_t L = dv_info(db, x)->level;
+    for (uint32_t l = 0; l <= L; l++) {
+        long nin = collect_in(db, x, l);
+        if (nin < 0) return DV_ENOMEM;
+        for (long i = 0; i < nin; i++) {
+            dv_status st = plan_in_neighbour(db, db->inlist[i], x, l, &events);
+            if (st != DV_OK) return st;
+        }
+        if (for_update) events += dv_list(db, x, l)[0];
+    }
+    *edge_events = events;
+    return DV_OK;
+}
 
 /* Applies every plan record: each list changes by its net difference
  * (removals of entries not selected, in list order, then appends of new

@@ -80,9 +80,10 @@ size_t dv_hnsw_link_edge_bound(const dv_db *db, uint32_t level);
 void dv_hnsw_link(dv_db *db, uint32_t slot);
 
 /* Plans removing every edge into `slot` and repairing the nodes that had
- * one (heuristic over their remaining list + slot's neighbours). Counts the
- * exact number of edge events into *edge_events (for_update adds the
- * removal of slot's own edges). May allocate; changes nothing. */
+ * one (they keep their other entries and take some of slot's neighbours,
+ * with back edges; hnsw.c). Counts an upper bound of the edge events into
+ * *edge_events (for_update adds the removal of slot's own edges). May
+ * allocate; changes nothing. */
 dv_status dv_hnsw_plan_unlink(dv_db *db, uint32_t slot, int for_update, size_t *edge_events);
 /* Applies the plan. Delete: also moves the entry point off `slot`.
  * Update: also removes slot's own edges. Cannot fail. */
