@@ -614,6 +614,43 @@ static long collect_in(dv_db *db, uint32_t x, uint32_t layer) {
  * is a vector without that edge), checked when applied. */
 #define PLAN_BACK 0x80000000u
 
+/* The insert heuristic seeded with a list's k kept entries (sel[0..k)):
+ * candidates c[0..n), ascending by distance to the list's node, are taken
+ * in that order up to mmax entries, each only if no entry already in sel is
+ * closer to it than the list's node is. The kept entries are not judged
+ * again. Returns the new number of entries. */
+static uint32_t take_into_room(const dv_db *db, const dv_heap_item *c, uint32_t n, dv_heap_item *sel,
+                               uint32_t k, uint32_t mmax) {
+    for (uint32_t i = 0; i < n && k < mmax; i++) {
+        const float *v = dv_vec(db, c[i].id);
+        /* the cached norm only for cosine: info[] is a separate array */
+        float vinv = db->cfg.metric == DV_METRIC_COSINE ? dv_info(db, c[i].id)->inv_norm : 1.0f;
+        int good = 1;
+        for (uint32_t j = 0; j < k && good; j++)
+            if (dv_dist_q(db, v, vinv, sel[j].id) < c[i].d) good = 0;
+        if (good) sel[k++] = c[i];
+    }
+    return k;
+}
+
+/* Plans a's list on layer as sel[0..k) (apply_plan changes it by the net
+ * difference) and, for each entry taken after the `kept` ones, the back
+ * edge to a. */
+static dv_status plan_list_and_back_edges(dv_db *db, uint32_t a, uint32_t layer, const dv_heap_item *sel,
+                                          uint32_t kept, uint32_t k) {
+    dv_status st = plan_push(db, a);
+    if (st == DV_OK) st = plan_push(db, layer);
+    if (st == DV_OK) st = plan_push(db, k);
+    for (uint32_t j = 0; j < k && st == DV_OK; j++) st = plan_push(db, sel[j].id);
+    for (uint32_t j = kept; j < k && st == DV_OK; j++) {
+        st = plan_push(db, sel[j].id);
+        if (st == DV_OK) st = plan_push(db, layer | PLAN_BACK);
+        if (st == DV_OK) st = plan_push(db, 1);
+        if (st == DV_OK) st = plan_push(db, a);
+    }
+    return st;
+}
+
 /* Plans the list of a, an in-neighbour of x on layer, once x leaves it: a
  * keeps its other entries as they are, and takes x's neighbours (nearest to
  * a first) into the room, each only if no entry a keeps or took is closer to
@@ -648,26 +685,9 @@ static dv_status plan_in_neighbour(dv_db *db, uint32_t a, uint32_t x, uint32_t l
         n++;
     }
     sort_items(c, n);
-    for (uint32_t t = 0; t < n && k < mmax; t++) {
-        const float *v = dv_vec(db, c[t].id);
-        float vinv = db->cfg.metric == DV_METRIC_COSINE ? dv_info(db, c[t].id)->inv_norm : 1.0f;
-        int good = 1;
-        for (uint32_t j = 0; j < k && good; j++)
-            if (dv_dist_q(db, v, vinv, sel[j].id) < c[t].d) good = 0;
-        if (good) sel[k++] = c[t];
-    }
+    k = take_into_room(db, c, n, sel, k, mmax);
     *events += 1 + 2 * (k - kept); /* x's removal, the appends, their back edges */
-    dv_status st = plan_push(db, a);
-    if (st == DV_OK) st = plan_push(db, layer);
-    if (st == DV_OK) st = plan_push(db, k);
-    for (uint32_t j = 0; j < k && st == DV_OK; j++) st = plan_push(db, sel[j].id);
-    for (uint32_t j = kept; j < k && st == DV_OK; j++) {
-        st = plan_push(db, sel[j].id);
-        if (st == DV_OK) st = plan_push(db, layer | PLAN_BACK);
-        if (st == DV_OK) st = plan_push(db, 1);
-        if (st == DV_OK) st = plan_push(db, a);
-    }
-    return st;
+    return plan_list_and_back_edges(db, a, layer, sel, kept, k);
 }
 
 dv_status dv_hnsw_plan_unlink(dv_db *db, uint32_t x, int for_update, size_t *edge_events) {
@@ -818,30 +838,13 @@ static dv_status plan_repair_list(dv_db *db, uint32_t a, uint32_t layer, size_t 
         /* up to the full degree, not just the places the tombstones held:
          * refilling only those lost 0.013 recall@10 against a fresh build
          * after 50% deletes (0.005 this way; bench_delete, 10k x 128) */
-        for (uint32_t i = 0; i < nc && k < mmax; i++) {
-            const float *v = dv_vec(db, c[i].id);
-            float vinv = dv_info(db, c[i].id)->inv_norm;
-            int good = 1;
-            for (uint32_t j = 0; j < k && good; j++)
-                if (dv_dist_q(db, v, vinv, sel[j].id) < c[i].d) good = 0;
-            if (good) sel[k++] = c[i];
-        }
+        k = take_into_room(db, c, nc, sel, k, mmax);
     }
     *events += dead + 2 * (k - kept); /* each new edge may bring its back edge */
-    dv_status st = plan_push(db, a);
-    if (st == DV_OK) st = plan_push(db, layer);
-    if (st == DV_OK) st = plan_push(db, k);
-    for (uint32_t j = 0; j < k && st == DV_OK; j++) st = plan_push(db, sel[j].id);
     /* back edges, as an insert adds them: a node whose in-neighbours were
      * deleted would otherwise stay hard to reach (without them, recall@10
      * after 50% deletes stayed 0.065 under a fresh build in test_hnsw) */
-    for (uint32_t j = kept; j < k && st == DV_OK; j++) {
-        st = plan_push(db, sel[j].id);
-        if (st == DV_OK) st = plan_push(db, layer | PLAN_BACK);
-        if (st == DV_OK) st = plan_push(db, 1);
-        if (st == DV_OK) st = plan_push(db, a);
-    }
-    return st;
+    return plan_list_and_back_edges(db, a, layer, sel, kept, k);
 }
 
 dv_status dv_hnsw_plan_repair(dv_db *db, uint32_t from, size_t max_events, uint32_t *next, size_t *events,
