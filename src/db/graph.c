@@ -118,8 +118,7 @@ void dv_graph_set_entry(dv_db *db, uint32_t entry, uint32_t max_level) {
 dv_status dv_db_edge_apply_owned(dv_db *db, dv_event_kind kind, uint32_t from, uint32_t layer, uint32_t to,
                                  uint32_t *pos) {
     uint32_t *lst = dv_list(db, from, layer);
-    uint32_t n = lst[0], j = 0;
-    while (j < n && lst[1 + j] != to) j++;
+    uint32_t n = lst[0], j = dv_graph_find(lst, to);
     uint32_t *indeg = dv_indeg(db, to, layer);
     if (kind == DV_EV_EDGE_ADD) {
         if (j < n || n >= dv_maxdeg(db, layer)) return DV_EINCOHERENT; /* duplicate or degree bound */

@@ -425,28 +425,34 @@ uint32_t dv_hnsw_random_level(uint64_t *rng, double mult) {
 
 /* ---- neighbour selection ------------------------------------------------ */
 
+/* The insert heuristic seeded with a list's k kept entries (sel[0..k)):
+ * candidates c[0..n), ascending by distance to the list's node, are taken
+ * in that order up to mmax entries, each only if no entry already in sel is
+ * closer to it than the list's node is. The kept entries are not judged
+ * again. Returns the new number of entries. */
+static uint32_t take_into_room(const dv_db *db, const dv_heap_item *c, uint32_t n, dv_heap_item *sel,
+                               uint32_t k, uint32_t mmax) {
+    for (uint32_t i = 0; i < n && k < mmax; i++) {
+        const float *v = dv_vec(db, c[i].id);
+        /* the cached norm only for cosine: info[] is a separate array */
+        float vinv = db->cfg.metric == DV_METRIC_COSINE ? dv_info(db, c[i].id)->inv_norm : 1.0f;
+        int good = 1;
+        for (uint32_t j = 0; j < k && good; j++)
+            if (dv_dist_q(db, v, vinv, sel[j].id) < c[i].d) good = 0;
+        if (good) sel[k++] = c[i];
+    }
+    return k;
+}
+
 /* c: n candidates sorted ascending by distance to the base node. Writes the
- * kept ones (<= m, ascending) to out and returns their number. */
+ * kept ones (<= m, ascending) to out and returns their number: hnswlib's
+ * getNeighborsByHeuristic2, i.e. the seeded heuristic with nothing kept. */
 static uint32_t heuristic(const dv_db *db, const dv_heap_item *c, uint32_t n, uint32_t m, dv_heap_item *out) {
     if (n < m) {
         memcpy(out, c, (size_t)n * sizeof *c);
         return n;
     }
-    uint32_t k = 0;
-    for (uint32_t i = 0; i < n && k < m; i++) {
-        int good = 1;
-        const float *v = dv_vec(db, c[i].id);
-        /* the cached norm only for cosine: info[] is a separate array */
-        float vinv = db->cfg.metric == DV_METRIC_COSINE ? dv_info(db, c[i].id)->inv_norm : 1.0f;
-        for (uint32_t j = 0; j < k; j++) {
-            if (dv_dist_q(db, v, vinv, out[j].id) < c[i].d) {
-                good = 0;
-                break;
-            }
-        }
-        if (good) out[k++] = c[i];
-    }
-    return k;
+    return take_into_room(db, c, n, out, 0, m);
 }
 
 static int in_items(const dv_heap_item *a, uint32_t n, uint32_t id) {
@@ -613,25 +619,6 @@ static long collect_in(dv_db *db, uint32_t x, uint32_t layer) {
  * [b][layer | PLAN_BACK][1][a] appends a to b's list if it has room (and b
  * is a vector without that edge), checked when applied. */
 #define PLAN_BACK 0x80000000u
-
-/* The insert heuristic seeded with a list's k kept entries (sel[0..k)):
- * candidates c[0..n), ascending by distance to the list's node, are taken
- * in that order up to mmax entries, each only if no entry already in sel is
- * closer to it than the list's node is. The kept entries are not judged
- * again. Returns the new number of entries. */
-static uint32_t take_into_room(const dv_db *db, const dv_heap_item *c, uint32_t n, dv_heap_item *sel,
-                               uint32_t k, uint32_t mmax) {
-    for (uint32_t i = 0; i < n && k < mmax; i++) {
-        const float *v = dv_vec(db, c[i].id);
-        /* the cached norm only for cosine: info[] is a separate array */
-        float vinv = db->cfg.metric == DV_METRIC_COSINE ? dv_info(db, c[i].id)->inv_norm : 1.0f;
-        int good = 1;
-        for (uint32_t j = 0; j < k && good; j++)
-            if (dv_dist_q(db, v, vinv, sel[j].id) < c[i].d) good = 0;
-        if (good) sel[k++] = c[i];
-    }
-    return k;
-}
 
 /* Plans a's list on layer as sel[0..k) (apply_plan changes it by the net
  * difference) and, for each entry taken after the `kept` ones, the back

@@ -110,13 +110,27 @@ dv_status dv_db_edge_check_ends(const dv_db *db, uint32_t from, uint32_t layer, 
     return DV_OK;
 }
 
+/* An edge's checks, split by what a run of edges shares (dv_db_replay_edges
+ * checks a list's node once per run: the producer emits a list's removals,
+ * then its additions, back to back). A removal needs no check of `to`: a
+ * list holds only graph nodes of at least its layer (the invariants), so
+ * finding `to` in it is the whole check; an addition checks `to`, the
+ * duplicate and the bound. */
+static int from_valid(const dv_db *db, uint32_t from, uint32_t layer) {
+    return dv_is_live(db, from) && layer <= dv_info(db, from)->level;
+}
+
+static int add_valid(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to, const uint32_t *lst) {
+    if (!dv_is_live(db, to) || layer > dv_info(db, to)->level || from == to) return 0;
+    return lst[0] < dv_maxdeg(db, layer) && !dv_graph_has_edge(db, from, layer, to);
+}
+
 static dv_status check_edge(const dv_db *db, const dv_event *ev) {
     uint32_t from = ev->slot, to = ev->u.edge.to, l = ev->u.edge.layer;
-    if (dv_db_edge_check_ends(db, from, l, to) != DV_OK) return DV_EINCOHERENT;
-    int has = dv_graph_has_edge(db, from, l, to);
-    if (ev->kind == DV_EV_EDGE_REMOVE) return has ? DV_OK : DV_EINCOHERENT;
-    if (has || dv_list(db, from, l)[0] >= dv_maxdeg(db, l)) return DV_EINCOHERENT;
-    return DV_OK;
+    if (!from_valid(db, from, l)) return DV_EINCOHERENT;
+    const uint32_t *lst = dv_list(db, from, l);
+    if (ev->kind == DV_EV_EDGE_REMOVE) return dv_graph_find(lst, to) < lst[0] ? DV_OK : DV_EINCOHERENT;
+    return add_valid(db, from, l, to, lst) ? DV_OK : DV_EINCOHERENT;
 }
 
 static dv_status check_insert(const dv_db *db, const dv_event *ev) {
@@ -245,21 +259,6 @@ static void edge_at(const void *edges, size_t stride, size_t i, uint32_t *from, 
     const unsigned char *p = (const unsigned char *)edges + i * stride;
     memcpy(from, p, 4);
     memcpy(to, p + 4, 4);
-}
-
-/* The checks of check_edge, split by what a run of edges shares: the
- * producer emits a list's removals, then its additions, back to back, so
- * consecutive edges mostly leave the same list and its node is checked once
- * per run. A removal needs no check of `to`: a list holds only graph nodes
- * of at least its layer (the invariants), so finding `to` in it is the
- * whole check; an addition checks `to`, the duplicate and the bound. */
-static int from_valid(const dv_db *db, uint32_t from, uint32_t layer) {
-    return dv_is_live(db, from) && layer <= dv_info(db, from)->level;
-}
-
-static int add_valid(const dv_db *db, uint32_t from, uint32_t layer, uint32_t to, const uint32_t *lst) {
-    if (!dv_is_live(db, to) || layer > dv_info(db, to)->level || from == to) return 0;
-    return lst[0] < dv_maxdeg(db, layer) && !dv_graph_has_edge(db, from, layer, to);
 }
 
 dv_status dv_db_replay_edges(dv_db *db, dv_event_kind kind, uint32_t layer, const void *edges, size_t stride,
